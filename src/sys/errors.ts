@@ -1,0 +1,100 @@
+/**
+ * Typed errors. Every failure nsm reports is one of these; src/cli.ts turns them into
+ * one line on stderr and an exit code, once, in one place.
+ *
+ * Errno values travel as names ('EPERM'), never as signed numbers: comparing names
+ * cannot mix up -ESRCH and ESRCH (the slip lsns.c makes in read_processes()).
+ */
+import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+/** enter/exec/unshare: nsm itself failed (the command never ran), as docker/podman/chroot use it. */
+export const EXIT_NSM_FAILED = 125;
+export const EXIT_NOT_EXECUTABLE = 126;
+export const EXIT_NOT_FOUND = 127;
+/** A command killed by signal N exits 128+N, as shells report it. */
+export const EXIT_SIGNAL_BASE = 128;
+
+export interface NsmErrorOptions {
+  /** One-line suggestion printed after the error (e.g. "run nsm gc"). */
+  hint?: string;
+  exitCode?: number;
+  cause?: unknown;
+}
+
+/** Base class: a failure with a user-facing one-line message. */
+export class NsmError extends Error {
+  readonly exitCode: number;
+  readonly hint?: string;
+
+  constructor(message: string, options: NsmErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NsmError';
+    this.exitCode = options.exitCode ?? EXIT_RUNTIME;
+    this.hint = options.hint;
+  }
+}
+
+/** Bad command line: unknown option, bad type name, non-numeric pid, invalid name. Exit 2. */
+export class UsageError extends NsmError {
+  constructor(message: string, options: Omit<NsmErrorOptions, 'exitCode'> = {}) {
+    super(message, { ...options, exitCode: EXIT_USAGE });
+    this.name = 'UsageError';
+  }
+}
+
+/** Human text for an errno name ("EPERM" -> "Operation not permitted"). */
+export function errnoText(errno: string): string {
+  for (const [, [name, text]] of getSystemErrorMap()) {
+    if (name === errno) return text;
+  }
+  return errno;
+}
+
+/** Errno name of a positive errno number as libc reports it (1 -> "EPERM"). */
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `E#${errno}`;
+  }
+}
+
+/** A failed system call: which call, on what, and the errno name. */
+export class SysError extends NsmError {
+  readonly call: string;
+  readonly errno: string;
+  readonly target?: string;
+
+  constructor(call: string, errno: string, target?: string, options: NsmErrorOptions = {}) {
+    const what = target === undefined ? call : `${call}(${target})`;
+    super(`${what}: ${errno}: ${errnoText(errno)}`, options);
+    this.name = 'SysError';
+    this.call = call;
+    this.errno = errno;
+    this.target = target;
+  }
+
+  /** Wrap an error thrown by node:fs / node:child_process (which carry `code` = errno name). */
+  static fromNode(err: unknown, call?: string, target?: string): SysError {
+    const e = err as NodeJS.ErrnoException;
+    if (e instanceof SysError) return e;
+    const errno = typeof e?.code === 'string' && e.code.startsWith('E') ? e.code : 'EIO';
+    return new SysError(call ?? e?.syscall ?? 'syscall', errno, target ?? e?.path, { cause: err });
+  }
+}
+
+/** The errno name of any error nsm or Node produced, if it has one. */
+export function errnoOf(err: unknown): string | undefined {
+  if (err instanceof SysError) return err.errno;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
+}
+
+/** True when `err` carries one of the errno names in `names`. */
+export function hasErrno(err: unknown, ...names: string[]): boolean {
+  const errno = errnoOf(err);
+  return errno !== undefined && names.includes(errno);
+}
