@@ -3,8 +3,9 @@
  * returning a commander Command; src/cli.ts registers them.
  */
 import type { Command } from 'commander';
+import { lsCommand } from './ls.js';
 
-export const COMMANDS: ReadonlyArray<() => Command> = [];
+export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand];
 
 /** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */
 export const EXEC_LIKE_COMMANDS: ReadonlySet<string> = new Set(['enter', 'exec', 'unshare']);

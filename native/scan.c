@@ -1,0 +1,422 @@
+/*
+ * nsm-helper scan: the raw /proc walk behind `nsm ls`, `ps`, `tree` and the monitor's rescan.
+ *
+ * Why C: on a host with thousands of processes the cost is the kernel's per-file work
+ * under /proc (about 15 syscalls a process), which one core cannot do fast enough to stay
+ * well under lsns. A forked C process starts in a millisecond, so the walk is split over
+ * the online CPUs; a Node worker thread costs ~35 ms to start (measured, see
+ * bench/RESULTS.md). All interpretation stays in TypeScript (src/sys/native-scan.ts); this
+ * only reads and prints.
+ *
+ * Output: one record per line, fields separated by one space (see native/PROTOCOL.md,
+ * "scan output"). Lines from different workers may interleave, but each line is written
+ * whole: every write(2) is at most PIPE_BUF bytes and ends at a line boundary, which
+ * pipe(7) guarantees to be atomic.
+ *
+ *   P pid ppid starttime nthreads ino_user ino_cgroup ino_ipc ino_uts ino_net ino_pid ino_mnt ino_time comm
+ *   T pid tid type inode           a thread in a namespace its process (leader) is not in
+ *   F pid fd type inode            an open fd on a namespace file
+ *   S gone N denied N              per worker, at its end
+ *   E errno path                   an unexpected error (not ENOENT/ESRCH/EACCES/EPERM)
+ *
+ * Inodes are 0 where the link could not be read (a zombie, or not permitted), as lsns
+ * leaves them; comm is last so it may contain spaces; '\\' and '\n' in it are escaped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "scan.h"
+
+/* Order as in src/sys/nstypes.ts (nsenter's join order); the P record follows it. */
+static const char *const ns_names[] = { "user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time" };
+#define NS_COUNT 8
+
+struct out {
+	char buf[PIPE_BUF];
+	size_t len;
+};
+
+static void out_flush(struct out *o)
+{
+	size_t off = 0;
+	while (off < o->len) {
+		ssize_t n = write(STDOUT_FILENO, o->buf + off, o->len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(SCAN_EXIT_OUTPUT); /* the reader went away: nothing left to do */
+		}
+		off += (size_t)n;
+	}
+	o->len = 0;
+}
+
+/* Append one whole line; flush first if it would not fit, so writes end at line boundaries. */
+static void out_line(struct out *o, const char *line, size_t len)
+{
+	if (len > sizeof(o->buf))
+		len = sizeof(o->buf); /* cannot happen: a record is < 512 bytes */
+	if (o->len + len > sizeof(o->buf))
+		out_flush(o);
+	memcpy(o->buf + o->len, line, len);
+	o->len += len;
+}
+
+struct counts {
+	unsigned long gone, denied;
+};
+
+/* ENOENT/ESRCH: gone between readdir and read; EACCES/EPERM: not ours (proc(5) ptrace check). */
+static int tolerated(int err, struct counts *c)
+{
+	if (err == ENOENT || err == ESRCH) {
+		c->gone++;
+		return 1;
+	}
+	if (err == EACCES || err == EPERM) {
+		c->denied++;
+		return 1;
+	}
+	return 0;
+}
+
+static void report_error(struct out *o, int err, const char *root, const char *what)
+{
+	char line[PATH_MAX + 64];
+	const char *name = strerrorname_np(err);
+	int n = snprintf(line, sizeof(line), "E %s %s/%s\n", name ? name : "EIO", root, what);
+	if (n > 0)
+		out_line(o, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Parse "net:[4026531840]" for the expected type; 0 when it is not that. */
+static unsigned long long ns_inode(const char *link, ssize_t len, const char *type)
+{
+	size_t tl = strlen(type);
+	if (len < (ssize_t)tl + 4 || strncmp(link, type, tl) != 0 || link[tl] != ':' || link[tl + 1] != '[')
+		return 0;
+	return strtoull(link + tl + 2, NULL, 10);
+}
+
+/* Parse any "type:[inode]"; returns the type index or -1. */
+static int ns_any(const char *link, ssize_t len, unsigned long long *inode)
+{
+	for (int t = 0; t < NS_COUNT; t++) {
+		unsigned long long ino = ns_inode(link, len, ns_names[t]);
+		if (ino) {
+			*inode = ino;
+			return t;
+		}
+	}
+	return -1;
+}
+
+struct proc_stat {
+	long ppid, nthreads;
+	unsigned long long starttime;
+	char comm[64];
+};
+
+/* proc(5) stat: comm is in parentheses and may contain ')', so split at the last one. */
+static int parse_stat(char *text, struct proc_stat *st)
+{
+	char *open = strchr(text, '(');
+	char *close = strrchr(text, ')');
+	if (!open || !close || close < open)
+		return -1;
+	size_t clen = (size_t)(close - open - 1);
+	if (clen >= sizeof(st->comm))
+		clen = sizeof(st->comm) - 1;
+	memcpy(st->comm, open + 1, clen);
+	st->comm[clen] = '\0';
+	/* fields from 3 on: state(3) ppid(4) ... num_threads(20) itrealvalue(21) starttime(22) */
+	char *p = close + 2;
+	int field = 3;
+	char *save = NULL;
+	for (char *tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ", &save), field++) {
+		if (field == 4)
+			st->ppid = strtol(tok, NULL, 10);
+		else if (field == 20)
+			st->nthreads = strtol(tok, NULL, 10);
+		else if (field == 22) {
+			st->starttime = strtoull(tok, NULL, 10);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* comm with '\\' and '\n' escaped, so a record stays one line. */
+static void escape_comm(const char *in, char *out, size_t outsz)
+{
+	size_t j = 0;
+	for (size_t i = 0; in[i] && j + 3 < outsz; i++) {
+		if (in[i] == '\\') {
+			out[j++] = '\\';
+			out[j++] = '\\';
+		} else if (in[i] == '\n') {
+			out[j++] = '\\';
+			out[j++] = 'n';
+		} else {
+			out[j++] = in[i];
+		}
+	}
+	out[j] = '\0';
+}
+
+struct scan_opts {
+	const char *root;
+	unsigned types; /* bit t set: read ns_names[t] */
+	int fds, threads;
+};
+
+static void scan_threads(int dirfd, long pid, const unsigned long long *leader, const struct scan_opts *opt,
+			 struct out *o, struct counts *c)
+{
+	int tfd = openat(dirfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0) {
+		if (!tolerated(errno, c))
+			report_error(o, errno, opt->root, "task");
+		return;
+	}
+	DIR *d = fdopendir(tfd);
+	if (!d) {
+		close(tfd);
+		return;
+	}
+	struct dirent *e;
+	char path[64], link[128], line[128];
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		long tid = strtol(e->d_name, NULL, 10);
+		if (tid == pid)
+			continue;
+		for (int t = 0; t < NS_COUNT; t++) {
+			if (!(opt->types & (1u << t)))
+				continue;
+			snprintf(path, sizeof(path), "%ld/ns/%s", tid, ns_names[t]);
+			ssize_t n = readlinkat(tfd, path, link, sizeof(link) - 1);
+			if (n < 0)
+				continue; /* the thread exited, or not permitted: same as for processes */
+			link[n] = '\0';
+			unsigned long long ino = ns_inode(link, n, ns_names[t]);
+			if (ino && ino != leader[t]) {
+				int len = snprintf(line, sizeof(line), "T %ld %ld %s %llu\n", pid, tid, ns_names[t], ino);
+				out_line(o, line, (size_t)len);
+			}
+		}
+	}
+	closedir(d);
+}
+
+static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct out *o, struct counts *c)
+{
+	int ffd = openat(dirfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ffd < 0) {
+		if (!tolerated(errno, c))
+			report_error(o, errno, opt->root, "fd");
+		return;
+	}
+	DIR *d = fdopendir(ffd);
+	if (!d) {
+		close(ffd);
+		return;
+	}
+	struct dirent *e;
+	char link[128], line[128];
+	while ((e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		ssize_t n = readlinkat(ffd, e->d_name, link, sizeof(link) - 1);
+		if (n < 0)
+			continue; /* closed between readdir and readlink */
+		link[n] = '\0';
+		unsigned long long ino;
+		int t = ns_any(link, n, &ino);
+		if (t >= 0 && (opt->types & (1u << t))) {
+			int len = snprintf(line, sizeof(line), "F %ld %s %s %llu\n", pid, e->d_name, ns_names[t], ino);
+			out_line(o, line, (size_t)len);
+		}
+	}
+	closedir(d);
+}
+
+static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struct counts *c)
+{
+	char path[PATH_MAX], buf[1024], link[128], comm[160], line[512];
+	snprintf(path, sizeof(path), "%s/%ld", opt->root, pid);
+	int dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		if (!tolerated(errno, c))
+			report_error(o, errno, opt->root, "PID");
+		return;
+	}
+	int sfd = openat(dirfd, "stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = sfd < 0 ? -1 : read(sfd, buf, sizeof(buf) - 1);
+	int err = errno;
+	if (sfd >= 0)
+		close(sfd);
+	struct proc_stat st = { 0 };
+	if (n <= 0 || (buf[n] = '\0', parse_stat(buf, &st) < 0)) {
+		if (n < 0 && !tolerated(err, c))
+			report_error(o, err, opt->root, "stat");
+		else if (n >= 0)
+			c->gone++; /* empty or torn stat: the process is exiting */
+		close(dirfd);
+		return;
+	}
+	unsigned long long ino[NS_COUNT] = { 0 };
+	for (int t = 0; t < NS_COUNT; t++) {
+		if (!(opt->types & (1u << t)))
+			continue;
+		snprintf(path, sizeof(path), "ns/%s", ns_names[t]);
+		ssize_t ln = readlinkat(dirfd, path, link, sizeof(link) - 1);
+		if (ln < 0) {
+			/* Per type, as lsns does: a zombie has no namespaces left but is still a process. */
+			int e = errno;
+			if (e != ENOENT && e != ESRCH && e != EACCES && e != EPERM)
+				report_error(o, e, opt->root, path);
+			continue;
+		}
+		link[ln] = '\0';
+		ino[t] = ns_inode(link, ln, ns_names[t]);
+	}
+	escape_comm(st.comm, comm, sizeof(comm));
+	int len = snprintf(line, sizeof(line), "P %ld %ld %llu %ld %llu %llu %llu %llu %llu %llu %llu %llu %s\n", pid, st.ppid,
+			   st.starttime, st.nthreads, ino[0], ino[1], ino[2], ino[3], ino[4], ino[5], ino[6], ino[7], comm);
+	out_line(o, line, (size_t)len);
+	if (opt->threads && st.nthreads > 1)
+		scan_threads(dirfd, pid, ino, opt, o, c);
+	if (opt->fds)
+		scan_fds(dirfd, pid, opt, o, c);
+	close(dirfd);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+/* Every numeric entry of ROOT, ascending. */
+static long *list_pids(const char *root, size_t *count)
+{
+	DIR *d = opendir(root);
+	if (!d)
+		return NULL;
+	size_t cap = 1024, len = 0;
+	long *pids = malloc(cap * sizeof(*pids));
+	struct dirent *e;
+	while (pids && (e = readdir(d))) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		if (len == cap) {
+			long *bigger = realloc(pids, (cap *= 2) * sizeof(*pids));
+			if (!bigger) {
+				free(pids);
+				pids = NULL;
+				break;
+			}
+			pids = bigger;
+		}
+		pids[len++] = strtol(e->d_name, NULL, 10);
+	}
+	closedir(d);
+	if (pids)
+		qsort(pids, len, sizeof(*pids), cmp_long);
+	*count = len;
+	return pids;
+}
+
+static void scan_range(const long *pids, size_t from, size_t to, const struct scan_opts *opt)
+{
+	static struct out o; /* static: PIPE_BUF bytes, one per process (workers are forked) */
+	struct counts c = { 0, 0 };
+	char line[96];
+	o.len = 0;
+	for (size_t i = from; i < to; i++)
+		scan_pid(pids[i], opt, &o, &c);
+	int len = snprintf(line, sizeof(line), "S gone %lu denied %lu\n", c.gone, c.denied);
+	out_line(&o, line, (size_t)len);
+	out_flush(&o);
+}
+
+static void usage_exit(void)
+{
+	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n");
+	exit(SCAN_EXIT_USAGE);
+}
+
+int scan_main(int argc, char **argv)
+{
+	struct scan_opts opt = { .root = "/proc", .types = (1u << NS_COUNT) - 1, .fds = 1, .threads = 1 };
+	long jobs = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--proc") && i + 1 < argc)
+			opt.root = argv[++i];
+		else if (!strcmp(argv[i], "--types") && i + 1 < argc)
+			opt.types = (unsigned)strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--no-fds"))
+			opt.fds = 0;
+		else if (!strcmp(argv[i], "--no-threads"))
+			opt.threads = 0;
+		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
+			jobs = strtol(argv[++i], NULL, 10);
+		else
+			usage_exit();
+	}
+	size_t count = 0;
+	long *pids = list_pids(opt.root, &count);
+	if (!pids) {
+		fprintf(stderr, "nsm-helper scan: cannot list %s: %s\n", opt.root, strerror(errno));
+		return SCAN_EXIT_LIST;
+	}
+	/* Below a few hundred processes a fork costs more than it saves. */
+	if (jobs <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = count < SCAN_PARALLEL_FROM ? 1 : (cpus > 4 ? 4 : cpus);
+	}
+	if (jobs < 1)
+		jobs = 1;
+	/* Interleaved shares (pid i goes to worker i % jobs) balance short- and long-lived pids alike. */
+	pid_t children[4];
+	long forked = 0;
+	for (long j = 1; j < jobs && j < 4; j++) {
+		pid_t child = fork();
+		if (child == 0) {
+			size_t len = 0;
+			for (size_t i = (size_t)j; i < count; i += (size_t)jobs)
+				pids[len++] = pids[i];
+			scan_range(pids, 0, len, &opt);
+			_exit(0);
+		}
+		if (child > 0)
+			children[forked++] = child;
+		else
+			break; /* fork failed: scan the rest here */
+	}
+	size_t len = 0;
+	for (size_t i = 0; i < count; i++) {
+		if ((long)(i % (size_t)jobs) == 0 || (long)(i % (size_t)jobs) > forked)
+			pids[len++] = pids[i];
+	}
+	scan_range(pids, 0, len, &opt);
+	int rc = 0;
+	for (long k = 0; k < forked; k++) {
+		int status;
+		while (waitpid(children[k], &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			rc = SCAN_EXIT_WORKER;
+	}
+	free(pids);
+	return rc;
+}

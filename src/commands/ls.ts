@@ -1,0 +1,56 @@
+import { Command } from 'commander';
+import { listNamespaces } from '../core/listing.js';
+import { NS_TYPE_NAMES } from '../sys/nstypes.js';
+import { describeColumns, rowsToJson, selectColumns } from '../ui/columns.js';
+import { printJson } from '../ui/json.js';
+import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../ui/namespace-columns.js';
+import { renderColumns } from '../ui/table.js';
+import { collectTypes, parseInode, parsePid } from './options.js';
+
+export function lsCommand(): Command {
+  return new Command('ls')
+    .alias('list')
+    .summary('list namespaces (like lsns, plus those held by a mount or an fd)')
+    .description('List every namespace on the host: everything lsns shows, plus namespaces held only by a bind mount or an open file descriptor.')
+    .argument('[namespace]', 'show only this namespace (inode number)', parseInode)
+    .option('-t, --type <types>', `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, collectTypes)
+    .option('-p, --task <pid>', 'only the namespaces of this process', parsePid)
+    .option('-o, --output <columns>', 'columns to print (comma-separated; +COL adds to the defaults)')
+    .option('--output-all', 'print every column')
+    .option('--list-columns', 'list the available columns and exit')
+    .option('-J, --json', 'JSON output (lsns -J compatible, plus schemaVersion)')
+    .option('-r, --raw', 'raw output: space-separated, blanks escaped')
+    .option('-l, --list', 'list format (the default; accepted for lsns compatibility)')
+    .option('-n, --noheadings', 'do not print headings')
+    .option('-u, --notruncate', 'do not truncate text in columns')
+    .option('-W, --nowrap', 'do not use multi-line cells')
+    .addHelpText('after', `
+Examples:
+  nsm ls                          all namespaces: NS TYPE NPROCS PID USER NAME COMMAND
+  nsm ls -t net -o +NSFS,HELD     network namespaces and where they are pinned
+  nsm ls -p $$ --output-all       every column for the shell's namespaces
+  nsm ls --json | jq '.namespaces[] | select(.nprocs == 0)'`)
+    .action(async (inode: number | undefined, opts) => {
+      if (opts.listColumns) {
+        process.stdout.write(describeColumns(NAMESPACE_COLUMNS));
+        return;
+      }
+      const cols = selectColumns(NAMESPACE_COLUMNS, DEFAULT_NAMESPACE_COLUMNS, opts.output, opts.outputAll);
+      const listing = await listNamespaces({
+        types: opts.type,
+        pid: opts.task,
+        inode,
+        relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),
+        netnsid: cols.some((c) => NETNSID_COLUMNS.has(c.id)),
+      });
+      if (opts.json) {
+        const rows = rowsToJson(listing.namespaces, cols);
+        listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
+        printJson({ namespaces: rows });
+        return;
+      }
+      process.stdout.write(
+        renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
+      );
+    });
+}

@@ -1,0 +1,48 @@
+/**
+ * Option parsers shared by commands. They turn text into typed values or throw
+ * UsageError (exit 2) with a one-line message.
+ */
+import { UsageError } from '../sys/errors.js';
+import { isNsType, NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
+
+/** -t/--type: repeatable and comma-separated; "all" means every type. Accumulates into `previous`. */
+export function collectTypes(value: string, previous: NsType[] = []): NsType[] {
+  const result = [...previous];
+  for (const name of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (name === 'all') {
+      for (const t of NS_TYPE_NAMES) if (!result.includes(t)) result.push(t);
+      continue;
+    }
+    if (!isNsType(name)) {
+      throw new UsageError(`unknown namespace type: ${name} (known: ${NS_TYPE_NAMES.join(', ')}, all)`);
+    }
+    if (!result.includes(name)) result.push(name);
+  }
+  return result;
+}
+
+/** A process id: a positive decimal integer. */
+export function parsePid(value: string): number {
+  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 4194304) {
+    throw new UsageError(`not a process id: ${value}`);
+  }
+  return Number(value);
+}
+
+/** A namespace inode as lsns prints it (a positive integer). */
+export function parseInode(value: string): number {
+  if (!/^[1-9][0-9]{0,19}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`not a namespace id (inode number): ${value}`);
+  }
+  return Number(value);
+}
+
+/** A positive integer option such as --count. */
+export function parsePositiveInt(name: string): (value: string) => number {
+  return (value: string) => {
+    if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(Number(value))) {
+      throw new UsageError(`${name} needs a positive whole number, not: ${value}`);
+    }
+    return Number(value);
+  };
+}

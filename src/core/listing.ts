@@ -1,0 +1,155 @@
+/**
+ * `nsm ls` as a library call: every namespace on the host with lsns's columns and nsm's
+ * own (HELD, NAME, threads/fd/mount-only namespaces).
+ */
+import { hasErrno, NsmError } from '../sys/errors.js';
+import { nsRelations } from '../sys/libc.js';
+import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
+import { type NsType } from '../sys/nstypes.js';
+import { ProcFs } from '../sys/procfs.js';
+import { userName } from '../sys/users.js';
+import { attribute } from './attribution.js';
+import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace, type ScanStats } from './model.js';
+import { scanHost } from './scan.js';
+
+/** One row of `nsm ls`: the namespace plus facts about its lowest-pid process. */
+export interface NamespaceSummary {
+  ns: number;
+  type: NsType;
+  nprocs: number;
+  /** Lowest pid in the namespace; undefined when no process is in it (held by fd/mount/thread only). */
+  pid?: number;
+  ppid?: number;
+  command?: string;
+  uid?: number;
+  user?: string;
+  /** A path that refers to the namespace: /proc/PID/ns/TYPE, the bind mount, or the holding fd. */
+  path: string;
+  netnsid?: NetnsId;
+  /** Where it is bind-mounted (in nsm's own mount namespace first). */
+  nsfs: string[];
+  pns?: number;
+  ons?: number;
+  held: HeldBy[];
+  owners: Attribution[];
+  /** The underlying model record (pids, fds, mounts, threads). */
+  detail: Namespace;
+}
+
+export interface ListOptions {
+  procRoot?: string;
+  types?: readonly NsType[];
+  /** Only the namespaces of this process (lsns -p). */
+  pid?: number;
+  /** Only this namespace (lsns's positional argument). */
+  inode?: number;
+  /** Fill PNS/ONS (ioctl_ns(2): loads koffi). */
+  relations?: boolean;
+  /** Fill NETNSID (rtnetlink: loads koffi). */
+  netnsid?: boolean;
+}
+
+export interface NamespaceListing {
+  namespaces: NamespaceSummary[];
+  stats: ScanStats;
+  scan: HostScan;
+}
+
+export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
+  const procfs = new ProcFs(options.procRoot);
+  const scan = await scanHost({ procRoot: options.procRoot, types: options.types });
+  attribute(scan);
+
+  let wanted: Set<number> | undefined;
+  if (options.pid !== undefined) {
+    const p = scan.processes.get(options.pid);
+    if (!p) throw new NsmError(`no process with PID ${options.pid}`);
+    wanted = new Set(Object.values(p.ns));
+  }
+
+  const netns = options.netnsid ? new NetnsIdResolver() : undefined;
+  const rows: NamespaceSummary[] = [];
+  try {
+    for (const ns of scan.namespaces) {
+      if (wanted && !wanted.has(ns.inode)) continue;
+      if (options.inode !== undefined && ns.inode !== options.inode) continue;
+      const row = summarize(procfs, scan, ns);
+      if (!row) continue;
+      if (options.relations) addRelations(row);
+      if (netns && ns.type === 'net') row.netnsid = netns.lookup(row.path);
+      rows.push(row);
+    }
+  } finally {
+    netns?.close();
+  }
+  return { namespaces: rows, stats: scan.stats, scan };
+}
+
+/**
+ * Build the row, reading the lowest-pid process's command line and owner. That process
+ * may exit between the scan and these reads; then it no longer counts, the next pid
+ * stands in, and a namespace left with no holder at all is dropped: a row is either
+ * complete and true at one moment or absent.
+ */
+function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSummary | undefined {
+  while (ns.pids.length > 0) {
+    const pid = ns.pids[0]!;
+    try {
+      const args = procfs.readCmdline(pid);
+      const uid = procfs.ownerUid(pid);
+      const p = scan.processes.get(pid)!;
+      return {
+        ...base(ns),
+        nprocs: ns.pids.length,
+        pid,
+        ppid: p.ppid,
+        // Kernel threads and zombies have an empty cmdline: show the comm, as lsns does.
+        command: args.length > 0 ? args.join(' ') : p.comm,
+        uid,
+        user: userName(uid),
+        path: procfs.path(pid, 'ns', ns.type),
+      };
+    } catch (err) {
+      if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
+      ns.pids.shift();
+      scan.stats.gone++;
+    }
+  }
+  if (ns.mounts.length === 0 && ns.fds.length === 0 && ns.threads.length === 0) return undefined;
+  const mount = ns.mounts.find((m) => m.visible) ?? ns.mounts[0];
+  const fd = ns.fds[0];
+  const thread = ns.threads[0];
+  const path =
+    mount?.visible ? mount.path
+    : fd ? procfs.path(fd.pid, 'fd', String(fd.fd))
+    : thread ? procfs.path(thread.pid, 'task', String(thread.tid), 'ns', ns.type)
+    : mount!.path;
+  return { ...base(ns), nprocs: 0, path };
+}
+
+function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
+  const visible = ns.mounts.filter((m) => m.visible).map((m) => m.path);
+  const elsewhere = ns.mounts.filter((m) => !m.visible).map((m) => `${m.path} (mnt:${m.mntNs})`);
+  return {
+    ns: ns.inode,
+    type: ns.type,
+    nsfs: [...visible, ...elsewhere],
+    held: heldBy(ns),
+    owners: ns.owners,
+    detail: ns,
+  };
+}
+
+/** PNS and ONS from ioctl_ns(2) on the row's path; a path that vanished leaves them empty. */
+function addRelations(row: NamespaceSummary): void {
+  try {
+    const rel = nsRelations(row.path);
+    row.ons = rel.owner;
+    row.pns = rel.parent;
+    row.detail.owner = rel.owner;
+    row.detail.parent = rel.parent;
+    row.detail.creatorUid = rel.ownerUid;
+  } catch (err) {
+    if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
+  }
+}

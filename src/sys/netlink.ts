@@ -1,0 +1,152 @@
+/**
+ * Netlink sockets through koffi (socket/bind/send/recv on AF_NETLINK), loaded on first use.
+ * Used for the NETNSID column (rtnetlink RTM_GETNSID, as lsns does) and by the monitor
+ * (the process events connector).
+ */
+import { closeSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { errnoName, SysError } from './errors.js';
+
+const AF_NETLINK = 16;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_CONNECTOR = 11;
+
+// rtnetlink(7) / linux/net_namespace.h
+const RTM_NEWNSID = 88;
+const RTM_GETNSID = 90;
+const NLM_F_REQUEST = 1;
+const NLMSG_ERROR = 2;
+const NETNSA_NSID = 1;
+const NETNSA_FD = 3;
+/** linux/net_namespace.h: the peer has no id in the caller's network namespace. */
+const NETNSA_NSID_NOT_ASSIGNED = -1;
+
+interface NetlinkLib {
+  errno(): number;
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  close(fd: number): number;
+}
+
+let lib: NetlinkLib | undefined;
+
+function load(): NetlinkLib {
+  if (lib) return lib;
+  const require = createRequire(import.meta.url);
+  const koffi = require('koffi') as typeof import('koffi');
+  const c = koffi.load('libc.so.6');
+  lib = {
+    errno: () => koffi.errno(),
+    socket: c.func('int socket(int domain, int type, int protocol)'),
+    bind: c.func('int bind(int fd, const void *addr, uint32_t len)'),
+    send: c.func('intptr_t send(int fd, const void *buf, size_t len, int flags)'),
+    recv: c.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+    close: c.func('int close(int fd)'),
+  };
+  return lib;
+}
+
+function check(rc: number, call: string, target?: string): number {
+  if (rc < 0) throw new SysError(call, errnoName(load().errno()), target);
+  return rc;
+}
+
+/** A raw netlink socket; `fd` may be handed to Node streams or polled. */
+export class NetlinkSocket {
+  readonly fd: number;
+
+  constructor(protocol: number, options: { nonBlocking?: boolean } = {}) {
+    const SOCK_NONBLOCK = 0o4000;
+    const type = SOCK_RAW | SOCK_CLOEXEC | (options.nonBlocking ? SOCK_NONBLOCK : 0);
+    this.fd = check(load().socket(AF_NETLINK, type, protocol), 'socket', `AF_NETLINK/${protocol}`);
+  }
+
+  /** bind(2) to multicast `groups` (a bit mask), letting the kernel pick our port id. */
+  bind(groups: number): void {
+    const addr = Buffer.alloc(12); // struct sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; }
+    addr.writeUInt16LE(AF_NETLINK, 0);
+    addr.writeUInt32LE(0, 4);
+    addr.writeUInt32LE(groups >>> 0, 8);
+    check(load().bind(this.fd, addr, addr.length), 'bind', 'AF_NETLINK');
+  }
+
+  send(buf: Buffer): void {
+    check(load().send(this.fd, buf, buf.length, 0), 'send', 'netlink');
+  }
+
+  /** recv(2) into `buf`; returns the byte count, or -1 with errno EAGAIN on a non-blocking socket with nothing queued. */
+  recv(buf: Buffer): number {
+    const n = load().recv(this.fd, buf, buf.length, 0);
+    if (n < 0) {
+      const errno = errnoName(load().errno());
+      if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return -1;
+      throw new SysError('recv', errno, 'netlink');
+    }
+    return n;
+  }
+
+  close(): void {
+    load().close(this.fd);
+  }
+}
+
+/** NETNSID value as lsns prints it: the id, "unassigned", or undefined when it cannot be asked. */
+export type NetnsId = number | 'unassigned';
+
+/**
+ * Ask rtnetlink which id our network namespace gives the network namespace open at `path`
+ * (RTM_GETNSID with NETNSA_FD, as lsns does). One socket serves many queries.
+ */
+export class NetnsIdResolver {
+  private sock: NetlinkSocket | undefined;
+  private seq = 0;
+
+  lookup(path: string): NetnsId | undefined {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      this.sock ??= new NetlinkSocket(NETLINK_ROUTE);
+      // nlmsghdr(16) + rtgenmsg(1, padded to 4) + rtattr(4) + s32 fd
+      const req = Buffer.alloc(28);
+      req.writeUInt32LE(req.length, 0);
+      req.writeUInt16LE(RTM_GETNSID, 4);
+      req.writeUInt16LE(NLM_F_REQUEST, 6);
+      req.writeUInt32LE(++this.seq, 8);
+      req.writeUInt8(0, 16); // rtgen_family = AF_UNSPEC
+      req.writeUInt16LE(8, 20); // rta_len
+      req.writeUInt16LE(NETNSA_FD, 22);
+      req.writeInt32LE(fd, 24);
+      this.sock.send(req);
+      const res = Buffer.alloc(256);
+      const n = this.sock.recv(res);
+      if (n < 20 || res.readUInt16LE(4) === NLMSG_ERROR || res.readUInt16LE(4) !== RTM_NEWNSID) return undefined;
+      for (let off = 20; off + 8 <= n; ) {
+        const len = res.readUInt16LE(off);
+        if (len < 4) break;
+        if (res.readUInt16LE(off + 2) === NETNSA_NSID) {
+          const id = res.readInt32LE(off + 4);
+          return id === NETNSA_NSID_NOT_ASSIGNED ? 'unassigned' : id;
+        }
+        off += (len + 3) & ~3;
+      }
+      return undefined;
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {
+    this.sock?.close();
+    this.sock = undefined;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Columns of `nsm ls`: lsns's columns (same names, same JSON keys and types) plus
+ * HELD and NAME.
+ */
+import type { NamespaceSummary } from '../core/listing.js';
+import type { Attribution } from '../core/model.js';
+import { colour } from './colour.js';
+import type { Column } from './columns.js';
+
+/** "netns:blue", "nsm:web" ... */
+export function ownerLabel(o: Attribution): string {
+  return `${o.kind}:${o.name}`;
+}
+
+export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
+  { id: 'NS', help: 'namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ns },
+  { id: 'TYPE', help: 'kind of namespace', json: 'string', get: (r) => r.type },
+  { id: 'PATH', help: 'path to the namespace', json: 'string', get: (r) => r.path },
+  { id: 'NPROCS', help: 'number of processes in the namespace', align: 'right', json: 'number', get: (r) => r.nprocs },
+  { id: 'PID', help: 'lowest PID in the namespace', align: 'right', json: 'number', get: (r) => r.pid },
+  { id: 'PPID', help: 'PPID of the PID', align: 'right', json: 'number', get: (r) => r.ppid },
+  { id: 'COMMAND', help: 'command line of the PID', json: 'string', truncate: true, get: (r) => r.command },
+  { id: 'UID', help: 'UID of the PID', align: 'right', json: 'number', get: (r) => r.uid },
+  { id: 'USER', help: 'username of the PID', json: 'string', get: (r) => r.user },
+  { id: 'NETNSID', help: 'namespace ID as used by network subsystem', align: 'right', json: 'string', get: (r) => r.netnsid },
+  {
+    id: 'NSFS', help: 'nsfs mountpoint (where the namespace file is bind-mounted)', json: 'string', wrap: true,
+    get: (r) => (r.nsfs.length > 0 ? r.nsfs : undefined),
+  },
+  { id: 'PNS', help: 'parent namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.pns },
+  { id: 'ONS', help: 'owner namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ons },
+  {
+    id: 'HELD', help: 'what keeps it alive: procs, threads, fd, mount', json: 'array', get: (r) => r.held,
+    style: (text, r) => (r.nprocs === 0 ? colour.yellow(text) : text),
+  },
+  {
+    id: 'NAME', help: 'whose it is: nsm:ENV, netns:NAME, container ...', json: 'string',
+    get: (r) => (r.owners.length > 0 ? r.owners.map(ownerLabel) : undefined),
+    style: (text) => colour.cyan(text),
+  },
+];
+
+export const DEFAULT_NAMESPACE_COLUMNS = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NAME', 'COMMAND'];
+
+/** Columns whose values need ioctl_ns(2) or rtnetlink (and so koffi). */
+export const RELATION_COLUMNS = new Set(['PNS', 'ONS']);
+export const NETNSID_COLUMNS = new Set(['NETNSID']);
