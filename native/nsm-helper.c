@@ -122,7 +122,7 @@ struct config {
 struct frame {
 	uint8_t code;
 	uint32_t len;
-	unsigned char *data; /* NUL-terminated copy of the payload */
+	unsigned char *data; /* copy of the payload followed by two NULs */
 };
 
 /* ---------------------------------------------------------------- failure */
@@ -304,15 +304,16 @@ static bool read_frame(int fd, struct frame *f, const char *step, bool eof_ok, p
 	if (f->len > NSM_MAX_PAYLOAD)
 		diex(child, EMSGSIZE, "%s: %s of %u bytes (at most %u)", step, msg_name(f->code), f->len,
 		     NSM_MAX_PAYLOAD);
-	f->data = malloc(f->len + 1);
+	/* Two NULs: a string payload is terminated, and so is a FAIL payload missing its separator. */
+	f->data = malloc(f->len + 2);
 	if (f->data == NULL)
-		die(child, "%s: malloc(%u)", step, f->len + 1);
+		die(child, "%s: malloc(%u)", step, f->len + 2);
 	r = read_full(fd, f->data, f->len);
 	if (r < 0)
 		die(child, "%s", step);
 	if ((uint32_t)r < f->len)
 		diex(child, EPROTO, "%s: %s: got %zd of %u payload bytes", step, msg_name(f->code), r, f->len);
-	f->data[f->len] = '\0';
+	f->data[f->len] = f->data[f->len + 1] = '\0';
 	return true;
 }
 
@@ -1039,6 +1040,31 @@ static noreturn void do_holder(const struct config *c)
 
 /* ------------------------------------------------------------- run, join */
 
+/*
+ * execvp(3) reports EACCES when some PATH directory cannot be searched, even if the command is
+ * in none of them (e.g. /root/bin in PATH, running as nobody). Like a shell, call that "not
+ * found" unless an entry of that name exists in one of the directories.
+ */
+static bool in_path(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char file[PATH_MAX];
+	struct stat st;
+
+	if (strchr(cmd, '/'))
+		return true;
+	if (path == NULL)
+		path = "/bin:/usr/bin"; /* glibc's default for execvp */
+	for (const char *p = path, *end; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (snprintf(file, sizeof file, "%.*s/%s", (int)(end - p), end == p ? "." : p, cmd) < (int)sizeof file &&
+		    stat(file, &st) == 0)
+			return true;
+		if (*end == '\0')
+			return false;
+	}
+}
+
 /* The last step of every command process: chdir, exec, or report why not. */
 static noreturn void exec_command(const struct config *c)
 {
@@ -1054,6 +1080,8 @@ static noreturn void exec_command(const struct config *c)
 	}
 	execvp(c->argv[0], c->argv);
 	err = errno;
+	if (err == EACCES && !in_path(c->argv[0]))
+		err = ENOENT;
 	/* Shell convention: 127 when the command is not found, 126 when it cannot be executed. */
 	fail(err == ENOENT ? NSM_EXIT_NOTFOUND : NSM_EXIT_NOEXEC, err, "execvp(%s)", c->argv[0]);
 }
