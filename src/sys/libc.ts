@@ -43,6 +43,7 @@ interface Libc {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
+  flock(fd: number, operation: number): number;
 }
 
 let libc: Libc | undefined;
@@ -62,6 +63,7 @@ function load(): Libc {
     mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
+    flock: lib.func('int flock(int fd, int operation)'),
   };
   return libc;
 }
@@ -105,6 +107,22 @@ export function umount2(target: string, flags = 0): void {
 /** sethostname(2) in the calling thread's UTS namespace. */
 export function sethostname(name: string): void {
   check(load().sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+}
+
+/**
+ * flock(fd, LOCK_EX|LOCK_NB): true when the exclusive lock was taken, false when another
+ * open file description holds it (EWOULDBLOCK, which is EAGAIN on Linux; flock(2)).
+ * The kernel drops the lock when the last fd of that description closes, so a crashed
+ * holder of the lock never leaves it stale.
+ */
+export function tryLockExclusive(fd: number, target?: string): boolean {
+  const LOCK_EX = 2;
+  const LOCK_NB = 4;
+  const c = load();
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const errno = errnoName(c.errno());
+  if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return false;
+  throw new SysError('flock', errno, target);
 }
 
 /** What the NS_GET_* ioctls tell about one namespace file. */
