@@ -38,12 +38,12 @@ interface Libc {
   errno(): number;
   unshare(flags: number): number;
   setns(fd: number, nstype: number): number;
+  flock(fd: number, operation: number): number;
   ioctlNoArg(fd: number, request: number): number;
   ioctlUid(fd: number, request: number, out: number[]): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
-  flock(fd: number, operation: number): number;
 }
 
 let libc: Libc | undefined;
@@ -57,13 +57,13 @@ function load(): Libc {
     errno: () => koffi.errno(),
     unshare: lib.func('int unshare(int flags)'),
     setns: lib.func('int setns(int fd, int nstype)'),
+    flock: lib.func('int flock(int fd, int operation)'),
     // ioctl is variadic in libc; declare the two shapes nsm uses as fixed prototypes.
     ioctlNoArg: lib.func('int ioctl(int fd, unsigned long request)'),
     ioctlUid: lib.func('int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)'),
     mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
-    flock: lib.func('int flock(int fd, int operation)'),
   };
   return libc;
 }
@@ -89,6 +89,22 @@ export function unshareFs(): void {
   check(load().unshare(CLONE_FS), 'unshare', 'CLONE_FS');
 }
 
+/**
+ * flock(fd, LOCK_EX|LOCK_NB): true when the exclusive lock was taken, false when another
+ * open file description holds it (EWOULDBLOCK, which is EAGAIN on Linux; flock(2)).
+ * The kernel drops the lock when the last fd of that description closes, so a crashed
+ * holder of the lock never leaves it stale.
+ */
+export function tryLockExclusive(fd: number, target?: string): boolean {
+  const LOCK_EX = 2;
+  const LOCK_NB = 4;
+  const c = load();
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const errno = errnoName(c.errno());
+  if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return false;
+  throw new SysError('flock', errno, target);
+}
+
 /** setns(2): move the calling thread into the namespace open on `fd`; `type` makes the kernel check it. */
 export function setns(fd: number, type: NsType, target?: string): void {
   check(load().setns(fd, nsTypeInfo(type).cloneFlag), `setns(${type})`, target);
@@ -107,22 +123,6 @@ export function umount2(target: string, flags = 0): void {
 /** sethostname(2) in the calling thread's UTS namespace. */
 export function sethostname(name: string): void {
   check(load().sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
-}
-
-/**
- * flock(fd, LOCK_EX|LOCK_NB): true when the exclusive lock was taken, false when another
- * open file description holds it (EWOULDBLOCK, which is EAGAIN on Linux; flock(2)).
- * The kernel drops the lock when the last fd of that description closes, so a crashed
- * holder of the lock never leaves it stale.
- */
-export function tryLockExclusive(fd: number, target?: string): boolean {
-  const LOCK_EX = 2;
-  const LOCK_NB = 4;
-  const c = load();
-  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
-  const errno = errnoName(c.errno());
-  if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return false;
-  throw new SysError('flock', errno, target);
 }
 
 /** What the NS_GET_* ioctls tell about one namespace file. */
