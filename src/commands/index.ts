@@ -3,10 +3,11 @@
  * returning a commander Command; src/cli.ts registers them.
  */
 import type { Command } from 'commander';
+import { gcCommand } from './gc.js';
 import { lsCommand } from './ls.js';
 import { unshareCommand } from './unshare.js';
 
-export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand, unshareCommand];
+export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand, unshareCommand, gcCommand];
 
 /** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */
 export const EXEC_LIKE_COMMANDS: ReadonlySet<string> = new Set(['enter', 'exec', 'unshare']);

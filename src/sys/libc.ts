@@ -38,6 +38,7 @@ interface Libc {
   errno(): number;
   unshare(flags: number): number;
   setns(fd: number, nstype: number): number;
+  flock(fd: number, operation: number): number;
   ioctlNoArg(fd: number, request: number): number;
   ioctlUid(fd: number, request: number, out: number[]): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
@@ -56,6 +57,7 @@ function load(): Libc {
     errno: () => koffi.errno(),
     unshare: lib.func('int unshare(int flags)'),
     setns: lib.func('int setns(int fd, int nstype)'),
+    flock: lib.func('int flock(int fd, int operation)'),
     // ioctl is variadic in libc; declare the two shapes nsm uses as fixed prototypes.
     ioctlNoArg: lib.func('int ioctl(int fd, unsigned long request)'),
     ioctlUid: lib.func('int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)'),
@@ -85,6 +87,22 @@ export function unshare(types: readonly NsType[]): void {
 export function unshareFs(): void {
   const CLONE_FS = 0x200;
   check(load().unshare(CLONE_FS), 'unshare', 'CLONE_FS');
+}
+
+/**
+ * flock(fd, LOCK_EX|LOCK_NB): true when the exclusive lock was taken, false when another
+ * open file description holds it (EWOULDBLOCK, which is EAGAIN on Linux; flock(2)).
+ * The kernel drops the lock when the last fd of that description closes, so a crashed
+ * holder of the lock never leaves it stale.
+ */
+export function tryLockExclusive(fd: number, target?: string): boolean {
+  const LOCK_EX = 2;
+  const LOCK_NB = 4;
+  const c = load();
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const errno = errnoName(c.errno());
+  if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return false;
+  throw new SysError('flock', errno, target);
 }
 
 /** setns(2): move the calling thread into the namespace open on `fd`; `type` makes the kernel check it. */

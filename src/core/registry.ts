@@ -1,0 +1,1074 @@
+/**
+ * The registry of named environments: the state directory, one record per environment,
+ * reservations that make concurrent `create`s of one name safe, and the identity checks
+ * that keep a dead holder's reused PID from leading anyone into a stranger's namespaces.
+ *
+ * Layout of the state directory (see src/sys/statefs.ts for where it is and why it is safe):
+ *
+ *   <state>/envs/NAME/env.json          the record (EnvRecord), written atomically
+ *   <state>/envs/NAME/reservation.json  while NAME is being created: who is creating it
+ *   <state>/envs/NAME/...               pins and anything else create puts there
+ *   <state>/locks/NAME                  flock(2)ed while NAME is created, destroyed or collected
+ *
+ * A creator holds the lock from reserve() to commit()/abort(); the kernel drops it if the
+ * creator dies, so a reservation whose lock is free is stale and the next reserve() of the
+ * name reclaims it. Readers (list, attribution) take no lock: records are replaced atomically.
+ *
+ * Nothing here prints: warnings and outcomes are returned for the command to render.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
+import { MNT_DETACH, umount2 } from '../sys/libc.js';
+import { nsfsDevice, openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfile.js';
+import { NS_TYPES, isNsType, nsTypeInfo, type NsType } from '../sys/nstypes.js';
+import { ProcFs } from '../sys/procfs.js';
+import {
+  effectiveUid,
+  ensurePrivateDir,
+  FileLock,
+  fsyncDir,
+  privateDirProblem,
+  removeTree,
+  resolveStateDir,
+  writeFileAtomic,
+} from '../sys/statefs.js';
+import { VERSION } from '../version.js';
+import type { HostScan, Namespace } from './model.js';
+
+/** Version of env.json and reservation.json; bump it when their meaning changes. */
+export const ENV_RECORD_SCHEMA_VERSION = 1;
+
+/** DESIGN.md "State": what an environment name may be. It is also a directory and file name. */
+export const ENV_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ENV_NAME_RULE = "1 to 64 characters: letters, digits, '_', '.' and '-', starting with a letter or digit";
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+/** What `create` was given. Open: later options (veth, cgroup limits ...) add keys. */
+export interface EnvOptions {
+  hostname?: string;
+  /** User-namespace id mapping as create was asked for it (--map-root, --map-user ...). */
+  map?: { root?: boolean; user?: number; group?: number; auto?: boolean; [key: string]: unknown };
+  propagation?: 'private' | 'slave' | 'shared' | 'unchanged';
+  mountProc?: boolean;
+  mountSys?: boolean;
+  loopback?: boolean;
+  pin?: boolean;
+  timeOffsets?: { monotonic?: number; boottime?: number };
+  [key: string]: unknown;
+}
+
+/** A process across PID reuse: its pid and start time (/proc/PID/stat field 22, clock ticks after boot). */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: number;
+}
+
+/** <state>/envs/NAME/env.json. Documented in README "State and records". */
+export interface EnvRecord {
+  schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
+  name: string;
+  /** The namespace types the environment created (nsenter join order). */
+  types: NsType[];
+  options: EnvOptions;
+  holder: ProcessIdentity;
+  /** Inode of each created namespace, read from the holder when it started. */
+  namespaces: Partial<Record<NsType, number>>;
+  /** Bind mounts of namespace files that keep them alive without the holder (--pin). */
+  pins: Partial<Record<NsType, string>>;
+  /** /run/netns/NAME when the net namespace was linked there for ip-netns(8). */
+  netnsLink?: string;
+  creatorUid: number;
+  /** ISO 8601. */
+  createdAt: string;
+  nsmVersion: string;
+}
+
+/** What a creator passes to Reservation.commit(); the registry adds name, uid, time, versions. */
+export interface NewEnvRecord {
+  types: NsType[];
+  options?: EnvOptions;
+  holder: ProcessIdentity;
+  namespaces: Partial<Record<NsType, number>>;
+  pins?: Partial<Record<NsType, string>>;
+  netnsLink?: string;
+}
+
+/** <state>/envs/NAME/reservation.json: who is creating NAME right now. */
+export interface ReservationRecord {
+  schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
+  name: string;
+  creator: ProcessIdentity;
+  creatorUid: number;
+  reservedAt: string;
+  nsmVersion: string;
+}
+
+/**
+ * running: the holder (pid + start time) is alive.
+ * dead:    the holder is gone and no pin holds a namespace.
+ * reused:  a different live process has the holder's pid now (its start time differs).
+ * pinned:  the holder is gone (or its pid reused) but pins still hold the namespaces.
+ */
+export type HolderState = 'running' | 'dead' | 'reused' | 'pinned';
+
+export interface RegistryOptions {
+  /** State directory; default: $NSM_STATE_DIR, /run/nsm for root, $XDG_RUNTIME_DIR/nsm, /tmp/nsm-$UID. */
+  stateDir?: string;
+  /** Root of procfs (default /proc). */
+  procRoot?: string;
+}
+
+const RECORD_FILE = 'env.json';
+const RESERVATION_FILE = 'reservation.json';
+
+interface Layout {
+  stateDir: string;
+  envs: string;
+  locks: string;
+}
+
+function layoutOf(stateDir: string): Layout {
+  return { stateDir, envs: join(stateDir, 'envs'), locks: join(stateDir, 'locks') };
+}
+
+/** Throw UsageError unless `name` is a valid environment name; returns it. */
+export function validateName(name: string): string {
+  if (!ENV_NAME_PATTERN.test(name)) {
+    throw new UsageError(`invalid environment name ${JSON.stringify(name)}: use ${ENV_NAME_RULE}`);
+  }
+  return name;
+}
+
+/**
+ * The caller's state directory, checked to be private (see ensurePrivateDir) and created
+ * with its envs/ and locks/ subdirectories when `create` is set (default true).
+ */
+export function stateDirectory(options: RegistryOptions & { create?: boolean } = {}): string {
+  const dir = options.stateDir ?? resolveStateDir().path;
+  openLayout(dir, options.create ?? true);
+  return dir;
+}
+
+/** Check (and with `create`, make) the state directory; undefined when missing and not created. */
+function openLayout(stateDir: string, create: boolean): Layout | undefined {
+  if (!ensurePrivateDir(stateDir, { create })) return undefined;
+  const layout = layoutOf(stateDir);
+  if (create) {
+    for (const sub of [layout.envs, layout.locks]) {
+      try {
+        mkdirSync(sub, { mode: 0o700 });
+      } catch (err) {
+        if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', sub);
+      }
+    }
+  }
+  return layout;
+}
+
+function isInt(v: unknown, min = 0): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= min;
+}
+
+/** Parse and check env.json text; throws Error (not NsmError) naming what is wrong. */
+export function parseEnvRecord(text: string): EnvRecord {
+  const r = JSON.parse(text) as EnvRecord;
+  const bad = (what: string): never => {
+    throw new Error(`bad record: ${what}`);
+  };
+  if (typeof r !== 'object' || r === null) bad('not an object');
+  if (r.schemaVersion !== ENV_RECORD_SCHEMA_VERSION) {
+    bad(`schemaVersion ${String(r.schemaVersion)}${isInt(r.schemaVersion) && r.schemaVersion > ENV_RECORD_SCHEMA_VERSION ? ' (written by a newer nsm)' : ''}`);
+  }
+  if (typeof r.name !== 'string' || !ENV_NAME_PATTERN.test(r.name)) bad('name');
+  if (!Array.isArray(r.types) || !r.types.every((t) => typeof t === 'string' && isNsType(t))) bad('types');
+  if (typeof r.holder !== 'object' || !isInt(r.holder?.pid, 1) || !isInt(r.holder?.startTime)) bad('holder');
+  if (typeof r.namespaces !== 'object' || r.namespaces === null) bad('namespaces');
+  for (const t of r.types) if (!isInt(r.namespaces[t], 1)) bad(`namespaces.${t}`);
+  if (typeof r.pins !== 'object' || r.pins === null) bad('pins');
+  if (!isInt(r.creatorUid)) bad('creatorUid');
+  if (typeof r.createdAt !== 'string') bad('createdAt');
+  if (typeof r.options !== 'object' || r.options === null) bad('options');
+  return r;
+}
+
+function parseReservation(text: string): ReservationRecord | undefined {
+  try {
+    const r = JSON.parse(text) as ReservationRecord;
+    return isInt(r?.creator?.pid, 1) ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw SysError.fromNode(err, 'read', path);
+  }
+}
+
+/** What is in <state>/envs/NAME right now. */
+type Entry =
+  | { kind: 'absent' }
+  | { kind: 'record'; record: EnvRecord }
+  | { kind: 'unreadable'; message: string }
+  | { kind: 'reservation'; reservation: ReservationRecord | undefined }
+  | { kind: 'empty' };
+
+function inspectEntry(envDir: string): Entry {
+  const text = readIfExists(join(envDir, RECORD_FILE));
+  if (text !== undefined) {
+    try {
+      return { kind: 'record', record: parseEnvRecord(text) };
+    } catch (err) {
+      return { kind: 'unreadable', message: (err as Error).message };
+    }
+  }
+  const res = readIfExists(join(envDir, RESERVATION_FILE));
+  if (res !== undefined) return { kind: 'reservation', reservation: parseReservation(res) };
+  try {
+    lstatSync(envDir);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return { kind: 'absent' };
+    throw SysError.fromNode(err, 'lstat', envDir);
+  }
+  // A creator that died between mkdir and writing reservation.json, or a removal in progress.
+  return { kind: 'empty' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes and namespace files
+
+/** (pid, start time) of a live process; throws NsmError when there is none. */
+export function processIdentity(pid: number, options: Pick<RegistryOptions, 'procRoot'> = {}): ProcessIdentity {
+  try {
+    return { pid, startTime: new ProcFs(options.procRoot).readStat(pid).startTime };
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT', 'ESRCH')) throw new NsmError(`no process with PID ${pid}`);
+    throw SysError.fromNode(err, 'read', `/proc/${pid}/stat`);
+  }
+}
+
+/** Inode of each of `types` namespaces of process `pid` (what a record's `namespaces` holds). */
+export function readNamespaceInodes(
+  pid: number,
+  types: readonly NsType[],
+  options: Pick<RegistryOptions, 'procRoot'> = {},
+): Partial<Record<NsType, number>> {
+  const proc = new ProcFs(options.procRoot);
+  const result: Partial<Record<NsType, number>> = {};
+  for (const type of types) {
+    try {
+      const ref = proc.readNsEntry(pid, nsTypeInfo(type).procEntry);
+      if (ref) result[type] = ref.inode;
+    } catch (err) {
+      throw SysError.fromNode(err, 'readlink', proc.path(pid, 'ns', type));
+    }
+  }
+  return result;
+}
+
+/** Is the holder alive: same process, gone, or its pid taken by another process? */
+function holderLiveness(proc: ProcFs, holder: ProcessIdentity): 'same' | 'gone' | 'other' {
+  let stat;
+  try {
+    stat = proc.readStat(holder.pid);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT', 'ESRCH')) return 'gone';
+    throw SysError.fromNode(err, 'read', proc.path(holder.pid, 'stat'));
+  }
+  if (stat.startTime !== holder.startTime) return 'other';
+  // A zombie has already left its namespaces (exit_task_namespaces runs before it is reaped).
+  return stat.state === 'Z' || stat.state === 'X' ? 'gone' : 'same';
+}
+
+/** The pinned types whose pin still holds the recorded namespace (nsfs, same inode). */
+export function livePins(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): NsType[] {
+  const pinned = Object.entries(record.pins) as Array<[NsType, string]>;
+  if (pinned.length === 0) return [];
+  const nsfs = nsfsDevice(options.procRoot);
+  const live: NsType[] = [];
+  for (const [type, path] of pinned) {
+    const id = statNsFile(path);
+    // An unmounted pin is an empty regular file: another device, so it never matches.
+    if (id && id.dev === nsfs && id.ino === record.namespaces[type]) live.push(type);
+  }
+  return live;
+}
+
+/** Whether the environment's holder runs, died, had its pid reused, or left pins behind. */
+export function holderState(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): HolderState {
+  const liveness = holderLiveness(new ProcFs(options.procRoot), record.holder);
+  if (liveness === 'same') return 'running';
+  if (livePins(record, options).length > 0) return 'pinned';
+  return liveness === 'other' ? 'reused' : 'dead';
+}
+
+/** One namespace of an environment, open and verified against the record. */
+export interface VerifiedNamespace {
+  type: NsType;
+  /** Open fd (O_CLOEXEC) on the namespace file: pass it to setns(2) or to the helper. */
+  fd: number;
+  /** The recorded inode, which fstat(fd) matched. */
+  inode: number;
+  /** The path it was opened through (/proc/PID/ns/TYPE or a pin). */
+  path: string;
+}
+
+export interface VerifiedNamespaces {
+  /** In nsenter join order (NS_TYPES): user first, time last. */
+  namespaces: VerifiedNamespace[];
+  /** Opened through the live holder's /proc/PID/ns or, holder gone, through the pins. */
+  via: 'holder' | 'pins';
+  /** Close every fd; safe to call twice. */
+  close(): void;
+}
+
+/** The refusal when a recorded holder pid now belongs to another process. */
+export class HolderReusedError extends NsmError {
+  constructor(readonly envName: string, readonly pid: number) {
+    super(`holder PID ${pid} is not this environment's holder any more: it died and the PID was reused`, {
+      hint: 'run nsm gc',
+      exitCode: EXIT_NSM_FAILED,
+    });
+    this.name = 'HolderReusedError';
+  }
+}
+
+function deadError(record: EnvRecord): NsmError {
+  return new NsmError(`environment ${record.name} is dead: its holder PID ${record.holder.pid} has exited`, {
+    hint: `run nsm gc, or nsm create ${record.name} to make it again`,
+  });
+}
+
+/**
+ * Open the namespace files of `types` (default: all the environment's) and check each
+ * one's inode against the record. The caller joins through the returned fds, so a holder
+ * that dies and whose pid is reused after this check cannot redirect it: an fd keeps
+ * naming the namespace it was opened on.
+ *
+ * Order of checks: open first, then confirm the holder's start time, then compare inodes.
+ * A pid reused before the open fails the start-time check; one reused after it does not
+ * matter, because the fds are already open.
+ *
+ * Throws HolderReusedError (exit 125) when the pid now belongs to someone else or the
+ * inodes differ; NsmError when the environment is dead; UsageError for a type it lacks.
+ */
+export function openVerified(
+  record: EnvRecord,
+  types: readonly NsType[] = record.types,
+  options: Pick<RegistryOptions, 'procRoot'> = {},
+): VerifiedNamespaces {
+  for (const t of types) {
+    if (!record.types.includes(t)) {
+      throw new UsageError(`environment ${record.name} has no ${t} namespace of its own (it has: ${record.types.join(', ')})`);
+    }
+  }
+  const proc = new ProcFs(options.procRoot);
+  const state = holderState(record, options);
+  if (state === 'reused') throw new HolderReusedError(record.name, record.holder.pid);
+  if (state === 'dead') throw deadError(record);
+  const via = state === 'running' ? 'holder' : 'pins';
+  const ordered = NS_TYPES.map((i) => i.name).filter((t) => types.includes(t));
+  const opened: OpenNsFile[] = [];
+  const closeAll = (): void => {
+    for (const f of opened.splice(0)) closeSync(f.fd);
+  };
+  try {
+    for (const type of ordered) {
+      const path = via === 'holder' ? proc.path(record.holder.pid, 'ns', nsTypeInfo(type).procEntry) : record.pins[type];
+      if (path === undefined) {
+        throw new NsmError(`environment ${record.name}: its holder PID ${record.holder.pid} has exited and its ${type} namespace is not pinned`, {
+          hint: `nsm exec -t ${livePins(record, options).join(',')} ${record.name} ... joins the pinned ones`,
+        });
+      }
+      try {
+        opened.push(openNsFile(path));
+      } catch (err) {
+        // The holder exited after holderState() looked: dead now (or reused, which the next call reports).
+        if (via === 'holder' && hasErrno(err, 'ENOENT', 'ESRCH')) throw deadError(record);
+        if (hasErrno(err, 'EACCES', 'EPERM')) {
+          throw new SysError('open', (err as SysError).errno, path, {
+            hint: `environment ${record.name} belongs to uid ${record.creatorUid}: enter it as that user or as root`,
+          });
+        }
+        throw err;
+      }
+    }
+    if (via === 'holder') {
+      const after = holderLiveness(proc, record.holder);
+      if (after === 'gone') throw deadError(record);
+      if (after === 'other') throw new HolderReusedError(record.name, record.holder.pid);
+    }
+    const nsfs = nsfsDevice(options.procRoot);
+    for (const [i, f] of opened.entries()) {
+      const type = ordered[i]!;
+      if (f.dev !== nsfs || f.ino !== record.namespaces[type]) {
+        if (via === 'holder') throw new HolderReusedError(record.name, record.holder.pid);
+        throw new NsmError(`environment ${record.name}: pin ${f.path} no longer holds its ${type} namespace`, { hint: 'run nsm gc' });
+      }
+    }
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+  const namespaces = opened.map((f, i) => ({ type: ordered[i]!, fd: f.fd, inode: f.ino, path: f.path }));
+  return { namespaces, via, close: closeAll };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reservation (create)
+
+/** A dead entry that reserve() removed to make room: create recreates it and should warn. */
+export interface ReplacedEntry {
+  record: EnvRecord;
+  state: 'dead' | 'reused';
+}
+
+export interface Reservation {
+  readonly name: string;
+  /** <state>/envs/NAME: exists (mode 0700) while reserved; put pins here. */
+  readonly dir: string;
+  readonly stateDir: string;
+  /** A dead entry of this name was removed to make room (warn: "recreating dead environment"). */
+  readonly replaced?: ReplacedEntry;
+  /** A reservation left by a creator that died was reclaimed. */
+  readonly reclaimed?: ReservationRecord;
+  /** Where to bind-mount the `type` namespace file for --pin (inside `dir`; not created). */
+  pinPath(type: NsType): string;
+  /** Write the record atomically and release the reservation. Once only. */
+  commit(record: NewEnvRecord): EnvRecord;
+  /**
+   * Undo: detach any mounts below `dir`, remove it, release. A no-op after commit()
+   * succeeded or a previous abort(), so `finally { r.abort() }` is safe.
+   */
+  abort(): void;
+}
+
+/** Another create (or destroy/gc) owns the name, or a live environment has it. */
+export class EnvironmentExistsError extends NsmError {
+  constructor(
+    readonly envName: string,
+    /** exists: a live record; creating: a creator holds the reservation; busy: destroy/gc at work. */
+    readonly reason: 'exists' | 'creating' | 'busy',
+    /** Holder pid (exists) or creator pid (creating), when known. */
+    readonly pid: number | undefined,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, { hint });
+    this.name = 'EnvironmentExistsError';
+  }
+}
+
+function existsError(name: string, record: EnvRecord, state: HolderState): EnvironmentExistsError {
+  const how = state === 'pinned' ? `pinned; holder PID ${record.holder.pid} has exited` : `holder PID ${record.holder.pid}`;
+  return new EnvironmentExistsError(name, 'exists', record.holder.pid, `environment ${name} already exists (${how})`, `use it with nsm enter ${name}, or remove it with nsm destroy ${name}`);
+}
+
+/** Why the lock of `name` is taken, read without the lock. */
+function busyError(name: string, layout: Layout, options: RegistryOptions): EnvironmentExistsError {
+  const found = inspectEntry(join(layout.envs, name));
+  if (found.kind === 'record') {
+    const state = holderState(found.record, options);
+    if (state === 'running' || state === 'pinned') return existsError(name, found.record, state);
+  }
+  if (found.kind === 'reservation' || found.kind === 'empty') {
+    const pid = found.kind === 'reservation' ? found.reservation?.creator.pid : undefined;
+    return new EnvironmentExistsError(name, 'creating', pid, `environment ${name} already exists: it is being created${pid ? ` (by nsm PID ${pid})` : ''}`);
+  }
+  return new EnvironmentExistsError(name, 'busy', undefined, `environment ${name} is busy: another nsm process is changing it`, 'try again in a moment');
+}
+
+/**
+ * Take the lock of `name`, or throw why not. A lock held with no reservation or live record
+ * in sight is a short operation (a reserve() staging its directory, a gc, an abort): wait
+ * for it a little, then look again, so that the error names a creator or a holder.
+ */
+function acquireOrExplain(name: string, layout: Layout, options: RegistryOptions): FileLock {
+  const deadline = Date.now() + BUSY_WAIT_MS;
+  for (;;) {
+    const lock = FileLock.tryAcquire(join(layout.locks, name));
+    if (lock) return lock;
+    const err = busyError(name, layout, options);
+    if (err.reason !== 'busy' || Date.now() >= deadline) throw err;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  }
+}
+
+/** How long a create waits for another nsm's short hold on a name before calling it busy. */
+const BUSY_WAIT_MS = 1000;
+
+function unreadableError(name: string, envDir: string, message: string): NsmError {
+  return new NsmError(`record of environment ${name} is unreadable: ${message}`, {
+    hint: `inspect ${join(envDir, RECORD_FILE)}; remove ${envDir} by hand once its holder is gone`,
+  });
+}
+
+/**
+ * Reserve `name` for a create, before any holder starts. Exactly one of any number of
+ * concurrent reserve()s of a name (in one process or many) succeeds: it holds an exclusive
+ * flock on locks/NAME until commit() or abort(). The others throw EnvironmentExistsError:
+ * "already exists (holder PID n)" when a live record has the name, "being created" while a
+ * creator holds it. A dead entry (holder dead or pid reused, no pins) is removed, together
+ * with its /run/netns link, and reported in `replaced`; a stale reservation (its creator
+ * died, so its lock is free) in `reclaimed`.
+ */
+export function reserve(name: string, options: RegistryOptions = {}): Reservation {
+  validateName(name);
+  const layout = openLayout(options.stateDir ?? resolveStateDir().path, true)!;
+  const lock = acquireOrExplain(name, layout, options);
+  const envDir = join(layout.envs, name);
+  let created = false;
+  try {
+    let replaced: ReplacedEntry | undefined;
+    let reclaimed: ReservationRecord | undefined;
+    const found = inspectEntry(envDir);
+    switch (found.kind) {
+      case 'absent':
+        break;
+      case 'unreadable':
+        throw unreadableError(name, envDir, found.message);
+      case 'record': {
+        const state = holderState(found.record, options);
+        if (state === 'running' || state === 'pinned') throw existsError(name, found.record, state);
+        removeNetnsLink(found.record, options);
+        removeTree(envDir, options.procRoot);
+        replaced = { record: found.record, state };
+        break;
+      }
+      case 'reservation':
+      case 'empty':
+        // We hold the lock, so whoever reserved this is gone: flock dies with its holder.
+        removeTree(envDir, options.procRoot);
+        reclaimed = found.kind === 'reservation' ? found.reservation : undefined;
+        break;
+    }
+    const reservation: ReservationRecord = {
+      schemaVersion: ENV_RECORD_SCHEMA_VERSION,
+      name,
+      creator: processIdentity(process.pid, options),
+      creatorUid: effectiveUid(),
+      reservedAt: new Date().toISOString(),
+      nsmVersion: VERSION,
+    };
+    // Build the directory aside and rename it into place, so that a reader never finds
+    // envs/NAME without reservation.json in it (and can name the creator's pid).
+    const staging = join(layout.envs, `.${name}.new-${process.pid}-${randomBytes(4).toString('hex')}`);
+    mkdirSync(staging, { mode: 0o700 });
+    try {
+      writeFileAtomic(join(staging, RESERVATION_FILE), `${JSON.stringify(reservation, null, 2)}\n`);
+      renameSync(staging, envDir);
+    } catch (err) {
+      removeTree(staging, options.procRoot);
+      throw SysError.fromNode(err, 'rename', envDir);
+    }
+    created = true;
+    fsyncDir(layout.envs);
+    return new HeldReservation(name, envDir, layout.stateDir, lock, replaced, reclaimed, options);
+  } catch (err) {
+    try {
+      if (created) removeTree(envDir, options.procRoot);
+    } finally {
+      // Leave no lock file behind for a name that has no entry.
+      if (inspectEntry(envDir).kind === 'absent') lock.removeAndRelease();
+      else lock.release();
+    }
+    throw err;
+  }
+}
+
+class HeldReservation implements Reservation {
+  private done = false;
+
+  constructor(
+    readonly name: string,
+    readonly dir: string,
+    readonly stateDir: string,
+    private readonly lock: FileLock,
+    readonly replaced: ReplacedEntry | undefined,
+    readonly reclaimed: ReservationRecord | undefined,
+    private readonly options: RegistryOptions,
+  ) {}
+
+  pinPath(type: NsType): string {
+    return join(this.dir, 'pins', type);
+  }
+
+  commit(input: NewEnvRecord): EnvRecord {
+    if (this.done) throw new Error(`reservation of ${this.name} was already committed or aborted`);
+    const record: EnvRecord = {
+      schemaVersion: ENV_RECORD_SCHEMA_VERSION,
+      name: this.name,
+      types: NS_TYPES.map((i) => i.name).filter((t) => input.types.includes(t)),
+      options: input.options ?? {},
+      holder: { pid: input.holder.pid, startTime: input.holder.startTime },
+      namespaces: input.namespaces,
+      pins: input.pins ?? {},
+      ...(input.netnsLink !== undefined ? { netnsLink: input.netnsLink } : {}),
+      creatorUid: effectiveUid(),
+      createdAt: new Date().toISOString(),
+      nsmVersion: VERSION,
+    };
+    const text = `${JSON.stringify(record, null, 2)}\n`;
+    parseEnvRecord(text); // a record the registry cannot read back is a bug in the caller
+    writeFileAtomic(join(this.dir, RECORD_FILE), text);
+    this.done = true;
+    try {
+      unlinkSync(join(this.dir, RESERVATION_FILE));
+      fsyncDir(this.dir);
+    } finally {
+      this.lock.release();
+    }
+    return record;
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    try {
+      removeTree(this.dir, this.options.procRoot);
+    } finally {
+      this.lock.removeAndRelease();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading, locking, listing
+
+/** One environment as the registry sees it now. */
+export interface ListedEnvironment {
+  name: string;
+  state: HolderState;
+  record: EnvRecord;
+  /** <state>/envs/NAME */
+  dir: string;
+}
+
+/** A name reserved by a create still in progress (no record yet). */
+export interface CreatingEnvironment {
+  name: string;
+  creatorPid?: number;
+  dir: string;
+}
+
+export interface RegistryProblem {
+  name: string;
+  dir: string;
+  message: string;
+}
+
+export interface EnvironmentListing {
+  /** Sorted by name (then owner). */
+  environments: ListedEnvironment[];
+  creating: CreatingEnvironment[];
+  /** Records nsm could not read (corrupt, from a newer nsm, unsafe directory). */
+  problems: RegistryProblem[];
+}
+
+export interface ListEnvironmentsOptions extends RegistryOptions {
+  /**
+   * As root, also list other users' environments from their state directories
+   * (/run/user/UID/nsm and /tmp/nsm-UID, each checked to belong to that UID). Default: true
+   * for root unless a state directory is given (option or NSM_STATE_DIR).
+   */
+  allUsers?: boolean;
+}
+
+/** The record and state of `name`, or undefined when there is none. No lock taken. */
+export function findEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment | undefined {
+  validateName(name);
+  const layout = openLayout(options.stateDir ?? resolveStateDir().path, false);
+  if (!layout) return undefined;
+  const dir = join(layout.envs, name);
+  const found = inspectEntry(dir);
+  if (found.kind === 'unreadable') throw unreadableError(name, dir, found.message);
+  if (found.kind !== 'record') return undefined;
+  return { name, dir, record: found.record, state: holderState(found.record, options) };
+}
+
+/** Like findEnvironment, but a missing name is an error (exit 1). */
+export function getEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment {
+  const env = findEnvironment(name, options);
+  if (!env) throw new NsmError(`no environment named ${name}`, { hint: 'nsm ls lists the environments' });
+  return env;
+}
+
+/** Exclusive hold on one environment, for destroy: no create, gc or other destroy of it meanwhile. */
+export interface EnvironmentLock {
+  readonly name: string;
+  readonly dir: string;
+  /** Undefined when only a stale reservation was found (a creator died); remove() clears it. */
+  readonly record: EnvRecord | undefined;
+  state(): HolderState | undefined;
+  /** Remove the entry (detaching any mounts below its directory, e.g. pins) and the lock file; releases. */
+  remove(): void;
+  /** Release without removing. Safe to call after remove(). */
+  release(): void;
+}
+
+/**
+ * Lock `name` for a destroy. Throws "no environment named NAME" when there is none, and
+ * EnvironmentExistsError ("being created" / "busy") when another nsm holds it.
+ */
+export function lockEnvironment(name: string, options: RegistryOptions = {}): EnvironmentLock {
+  validateName(name);
+  const layout = openLayout(options.stateDir ?? resolveStateDir().path, false);
+  const missing = (): NsmError => new NsmError(`no environment named ${name}`, { hint: 'nsm ls lists the environments' });
+  if (!layout) throw missing();
+  const dir = join(layout.envs, name);
+  if (inspectEntry(dir).kind === 'absent') throw missing();
+  let held: FileLock;
+  try {
+    held = acquireOrExplain(name, layout, options);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) throw missing(); // locks/ missing: nothing was ever created here
+    throw err;
+  }
+  try {
+    const found = inspectEntry(dir);
+    if (found.kind === 'absent') throw missing();
+    if (found.kind === 'unreadable') throw unreadableError(name, dir, found.message);
+    const record = found.kind === 'record' ? found.record : undefined;
+    return {
+      name,
+      dir,
+      record,
+      state: () => (record ? holderState(record, options) : undefined),
+      remove: () => {
+        if (!held.held) return;
+        try {
+          removeTree(dir, options.procRoot);
+          fsyncDir(layout.envs);
+        } finally {
+          held.removeAndRelease();
+        }
+      },
+      release: () => held.release(),
+    };
+  } catch (err) {
+    held.removeAndRelease();
+    throw err;
+  }
+}
+
+/** Other users' state directories root may list: /run/user/UID/nsm and /tmp/nsm-UID. */
+function otherUsersStateDirs(own: string): string[] {
+  const dirs: string[] = [];
+  const candidates: Array<[string, number]> = [];
+  for (const [parent, match] of [
+    ['/run/user', (e: string) => (/^[0-9]+$/.test(e) ? Number(e) : undefined)],
+    ['/tmp', (e: string) => (/^nsm-[0-9]+$/.test(e) ? Number(e.slice(4)) : undefined)],
+  ] as const) {
+    let entries: string[];
+    try {
+      entries = readdirSync(parent);
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const uid = match(e);
+      if (uid === undefined || uid === 0) continue;
+      candidates.push([parent === '/tmp' ? join(parent, e) : join(parent, e, 'nsm'), uid]);
+    }
+  }
+  for (const [path, uid] of candidates) {
+    if (path === own) continue;
+    try {
+      // Only a directory that belongs to that uid alone is that uid's: a planted one is skipped.
+      if (privateDirProblem(path, uid) === undefined) dirs.push(path);
+    } catch {
+      // missing (no nsm state for that user)
+    }
+  }
+  return dirs;
+}
+
+interface LoadedRecord {
+  name: string;
+  dir: string;
+  record: EnvRecord;
+}
+
+interface LoadedDir {
+  records: LoadedRecord[];
+  creating: CreatingEnvironment[];
+  problems: RegistryProblem[];
+}
+
+function loadStateDir(stateDir: string): LoadedDir {
+  const out: LoadedDir = { records: [], creating: [], problems: [] };
+  const envs = layoutOf(stateDir).envs;
+  let names: string[];
+  try {
+    names = readdirSync(envs);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return out;
+    throw SysError.fromNode(err, 'readdir', envs);
+  }
+  for (const name of names.sort()) {
+    if (!ENV_NAME_PATTERN.test(name)) continue; // not an environment (temp files start with '.')
+    const dir = join(envs, name);
+    const found = inspectEntry(dir);
+    if (found.kind === 'record') out.records.push({ name, dir, record: found.record });
+    else if (found.kind === 'unreadable') out.problems.push({ name, dir, message: found.message });
+    else if (found.kind === 'reservation') out.creating.push({ name, dir, creatorPid: found.reservation?.creator.pid });
+    else if (found.kind === 'empty') out.creating.push({ name, dir });
+  }
+  return out;
+}
+
+/** Every state directory to read for a listing, own first; own is undefined when it is missing. */
+function listingDirs(options: ListEnvironmentsOptions): { own?: string; problems: RegistryProblem[]; others: string[] } {
+  const explicit = options.stateDir !== undefined || Boolean(process.env.NSM_STATE_DIR);
+  const own = options.stateDir ?? resolveStateDir().path;
+  const problems: RegistryProblem[] = [];
+  let ownOk: string | undefined;
+  try {
+    if (openLayout(own, false)) ownOk = own;
+  } catch (err) {
+    // An unsafe state directory is not read (it may be someone else's plant); say so.
+    if (!(err instanceof NsmError)) throw err;
+    problems.push({ name: '', dir: own, message: err.message });
+  }
+  const allUsers = options.allUsers ?? (effectiveUid() === 0 && !explicit);
+  const others = allUsers && effectiveUid() === 0 ? otherUsersStateDirs(own) : [];
+  return { own: ownOk, problems, others };
+}
+
+/** Records without their state: what attribution needs (it checks liveness against its scan). */
+function loadRecords(options: ListEnvironmentsOptions): LoadedDir {
+  const { own, problems, others } = listingDirs(options);
+  const all: LoadedDir = { records: [], creating: [], problems };
+  const euid = effectiveUid();
+  for (const dir of own === undefined ? others : [own, ...others]) {
+    const loaded = loadStateDir(dir);
+    // The state directory is per user; a record of another uid in it is not this user's to list.
+    all.records.push(...loaded.records.filter((r) => euid === 0 || r.record.creatorUid === euid));
+    all.creating.push(...loaded.creating);
+    all.problems.push(...loaded.problems);
+  }
+  return all;
+}
+
+/**
+ * Every environment the caller may see, with its holder state: the caller's own state
+ * directory, and as root also other users' (see ListEnvironmentsOptions.allUsers).
+ */
+export function listEnvironments(options: ListEnvironmentsOptions = {}): EnvironmentListing {
+  const loaded = loadRecords(options);
+  const environments = loaded.records
+    .map(({ name, dir, record }) => ({ name, dir, record, state: holderState(record, options) }))
+    .sort((a, b) => (a.name === b.name ? a.record.creatorUid - b.record.creatorUid : a.name < b.name ? -1 : 1));
+  return { environments, creating: loaded.creating, problems: loaded.problems };
+}
+
+/** `nsm ls --json` `environments[]` element (schemaVersion of the enclosing document). */
+export interface EnvironmentSummary {
+  name: string;
+  types: NsType[];
+  pid: number;
+  state: HolderState;
+  createdAt: string;
+  uid: number;
+  namespaces: Partial<Record<NsType, number>>;
+  pins: Partial<Record<NsType, string>>;
+  netnsLink: string | null;
+}
+
+export function environmentSummary(env: ListedEnvironment): EnvironmentSummary {
+  const r = env.record;
+  return {
+    name: env.name,
+    types: r.types,
+    pid: r.holder.pid,
+    state: env.state,
+    createdAt: r.createdAt,
+    uid: r.creatorUid,
+    namespaces: r.namespaces,
+    pins: r.pins,
+    netnsLink: r.netnsLink ?? null,
+  };
+}
+
+/**
+ * For attribution: inode -> environment name for every namespace a *live* environment
+ * recorded. Liveness is judged against `scan` (holder pid + start time in the scan and
+ * still in that namespace, or the namespace bind-mounted at the recorded pin), so this
+ * reads the records once and makes no further syscalls. A dead environment's inodes may
+ * already belong to new namespaces, so they are never attributed.
+ */
+export function environmentNamesByInode(scan: HostScan, options: ListEnvironmentsOptions = {}): Map<number, string> {
+  const result = new Map<number, string>();
+  let loaded: LoadedDir;
+  try {
+    loaded = loadRecords(options);
+  } catch (err) {
+    // A listing must not fail because the state directory cannot be read; nothing to attribute.
+    if (err instanceof NsmError) return result;
+    throw err;
+  }
+  if (loaded.records.length === 0) return result;
+  const byInode = new Map<number, Namespace>(scan.namespaces.map((ns) => [ns.inode, ns]));
+  for (const { name, record } of loaded.records) {
+    const holder = scan.processes.get(record.holder.pid);
+    const holderLive = holder !== undefined && holder.startTime === record.holder.startTime;
+    for (const type of record.types) {
+      const inode = record.namespaces[type]!;
+      const ns = byInode.get(inode);
+      if (!ns || ns.type !== type) continue;
+      const held = (holderLive && holder.ns[type] === inode) || ns.mounts.some((m) => m.path === record.pins[type]);
+      if (held) result.set(inode, name);
+    }
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Garbage collection
+
+/**
+ * Remove the /run/netns/NAME link of a record if it still refers to the recorded net
+ * namespace: detach the bind mount, then unlink. A link that now names another namespace
+ * (someone's `ip netns add` of the same name) is left alone. Returns true if removed.
+ */
+export function removeNetnsLink(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): boolean {
+  const link = record.netnsLink;
+  if (!link) return false;
+  const id = statNsFile(link);
+  if (!id || id.dev !== nsfsDevice(options.procRoot) || id.ino !== record.namespaces.net) return false;
+  umount2(link, MNT_DETACH);
+  try {
+    unlinkSync(link);
+  } catch (err) {
+    if (!hasErrno(err, 'ENOENT')) throw SysError.fromNode(err, 'unlink', link);
+  }
+  return true;
+}
+
+export interface GcRemoved {
+  name: string;
+  /** dead/reused: holder gone and no pins; stale-reservation: a creator died before committing. */
+  reason: 'dead' | 'reused' | 'stale-reservation';
+  /** The holder (dead/reused) or creator (stale-reservation) pid, when known. */
+  pid?: number;
+  /** The /run/netns link that was removed with it. */
+  netnsLink?: string;
+}
+
+export interface GcKept {
+  name: string;
+  reason: 'busy' | 'unreadable' | 'failed';
+  message: string;
+}
+
+export interface GcResult {
+  removed: GcRemoved[];
+  /** Entries gc would have removed or could not judge: busy (another nsm holds them), unreadable, failed. */
+  kept: GcKept[];
+}
+
+/**
+ * Remove the caller's records whose holder is dead (or whose pid was reused) and that
+ * have no live pins, with their /run/netns link; also reservations whose creator died.
+ * Entries another nsm holds right now are skipped, not waited for. `dryRun` only reports.
+ */
+export function collectGarbage(options: RegistryOptions & { dryRun?: boolean } = {}): GcResult {
+  const result: GcResult = { removed: [], kept: [] };
+  const layout = openLayout(options.stateDir ?? resolveStateDir().path, false);
+  if (!layout) return result;
+  let names: string[];
+  try {
+    names = readdirSync(layout.envs).filter((n) => ENV_NAME_PATTERN.test(n)).sort();
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return result;
+    throw SysError.fromNode(err, 'readdir', layout.envs);
+  }
+  for (const name of names) {
+    const dir = join(layout.envs, name);
+    const lock = FileLock.tryAcquire(join(layout.locks, name));
+    if (!lock) {
+      // Being created, destroyed or collected by another nsm right now: not ours to judge.
+      if (!isLive(dir, options)) result.kept.push({ name, reason: 'busy', message: 'another nsm process holds it' });
+      continue;
+    }
+    let gone = false;
+    try {
+      const found = inspectEntry(dir);
+      let removed: GcRemoved | undefined;
+      if (found.kind === 'unreadable') {
+        result.kept.push({ name, reason: 'unreadable', message: found.message });
+      } else if (found.kind === 'reservation' || found.kind === 'empty') {
+        // We hold the lock, so the creator that reserved the name has died (flock dies with it).
+        removed = { name, reason: 'stale-reservation', pid: found.kind === 'reservation' ? found.reservation?.creator.pid : undefined };
+      } else if (found.kind === 'record') {
+        const state = holderState(found.record, options);
+        if (state === 'dead' || state === 'reused') removed = { name, reason: state, pid: found.record.holder.pid };
+      }
+      if (removed && !options.dryRun) {
+        if (found.kind === 'record' && removeNetnsLink(found.record, options)) removed.netnsLink = found.record.netnsLink;
+        removeTree(dir, options.procRoot);
+        gone = true;
+      }
+      if (removed) result.removed.push(removed);
+    } catch (err) {
+      if (!(err instanceof NsmError)) throw err;
+      result.kept.push({ name, reason: 'failed', message: err.message });
+    } finally {
+      if (gone) lock.removeAndRelease();
+      else lock.release();
+    }
+  }
+  if (!options.dryRun) {
+    removeOrphanLocks(layout);
+    removeDeadStaging(layout, options);
+  }
+  return result;
+}
+
+/** Staging directories (.NAME.new-PID-XXXX) of reserve()s whose process died before the rename. */
+function removeDeadStaging(layout: Layout, options: RegistryOptions): void {
+  const proc = new ProcFs(options.procRoot);
+  for (const entry of readdirSync(layout.envs)) {
+    const m = /^\..+\.new-([0-9]+)-[0-9a-f]+$/.exec(entry);
+    if (!m) continue;
+    try {
+      proc.readStat(Number(m[1]));
+      continue; // its creator may still be at work
+    } catch (err) {
+      if (!hasErrno(err, 'ENOENT', 'ESRCH')) throw err;
+    }
+    removeTree(join(layout.envs, entry), options.procRoot);
+  }
+}
+
+/** Lock files of names with no entry (left by a killed reserve()); removed under their own lock. */
+function removeOrphanLocks(layout: Layout): void {
+  let names: string[];
+  try {
+    names = readdirSync(layout.locks).filter((n) => ENV_NAME_PATTERN.test(n));
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return;
+    throw SysError.fromNode(err, 'readdir', layout.locks);
+  }
+  for (const name of names) {
+    const lock = FileLock.tryAcquire(join(layout.locks, name));
+    if (!lock) continue;
+    if (inspectEntry(join(layout.envs, name)).kind === 'absent') lock.removeAndRelease();
+    else lock.release();
+  }
+}
+
+function isLive(dir: string, options: RegistryOptions): boolean {
+  const found = inspectEntry(dir);
+  if (found.kind !== 'record') return false;
+  const state = holderState(found.record, options);
+  return state === 'running' || state === 'pinned';
+}

@@ -1,0 +1,265 @@
+/**
+ * The file-system side of nsm's state directory: where it is, refusing an unsafe one,
+ * atomic writes, per-name locks, and removing a directory that may hold namespace pins.
+ *
+ * Everything is synchronous: these are a handful of small operations, and after an
+ * in-process setns() only the main thread has moved (DESIGN.md), so sync calls are the
+ * ones that see the right mount namespace.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { hasErrno, NsmError, SysError } from './errors.js';
+import { MNT_DETACH, tryLockExclusive, umount2 } from './libc.js';
+import { ProcFs } from './procfs.js';
+
+/** Where the state directory comes from (for messages and tests). */
+export type StateDirSource = 'NSM_STATE_DIR' | 'root' | 'XDG_RUNTIME_DIR' | 'tmp';
+
+export interface StateDirChoice {
+  path: string;
+  source: StateDirSource;
+}
+
+/** The effective uid: it decides root's /run/nsm and owns a user's state directory. */
+export function effectiveUid(): number {
+  return process.geteuid?.() ?? process.getuid?.() ?? 0;
+}
+
+/**
+ * Where nsm keeps its state (DESIGN.md "State"): $NSM_STATE_DIR if set; root: /run/nsm;
+ * others: $XDG_RUNTIME_DIR/nsm when that is usable, else /tmp/nsm-$UID. Nothing is created.
+ */
+export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, euid: number = effectiveUid()): StateDirChoice {
+  const override = env.NSM_STATE_DIR;
+  if (override !== undefined && override !== '') return { path: override, source: 'NSM_STATE_DIR' };
+  if (euid === 0) return { path: '/run/nsm', source: 'root' };
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (xdg !== undefined && xdgUsable(xdg, euid)) return { path: join(xdg, 'nsm'), source: 'XDG_RUNTIME_DIR' };
+  return { path: `/tmp/nsm-${euid}`, source: 'tmp' };
+}
+
+/**
+ * XDG Base Directory spec: $XDG_RUNTIME_DIR "MUST be owned by the user, and he MUST be the
+ * only one having read and write access to it. Its Unix access mode MUST be 0700." A value
+ * inherited through su or sudo names someone else's directory; then fall back to /tmp.
+ */
+function xdgUsable(path: string, euid: number): boolean {
+  if (!isAbsolute(path)) return false;
+  try {
+    const st = statSync(path);
+    if (!st.isDirectory() || st.uid !== euid || (st.mode & 0o077) !== 0) return false;
+    accessSync(path, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a directory cannot be trusted with nsm's state, or undefined when it can. */
+export function privateDirProblem(path: string, euid: number = effectiveUid()): string | undefined {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink()) return 'it is a symbolic link';
+  if (!st.isDirectory()) return 'it is not a directory';
+  if (st.uid !== euid) return `it is owned by uid ${st.uid}, not by uid ${euid}`;
+  if ((st.mode & 0o022) !== 0) return `it is writable by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+  return undefined;
+}
+
+/**
+ * Make sure `path` is a private directory of the caller: create it (mode 0700) when
+ * `create` is set and it is missing; refuse a symlink, a foreign owner, or group/world
+ * write permission. Those are what a user planting /tmp/nsm-1000 before its owner runs nsm
+ * would use to read or redirect the owner's records. The check is lstat-then-use; that is
+ * safe because once the directory is ours and not writable by others, nobody else can
+ * replace it (/tmp is sticky: only a file's owner may rename or remove it).
+ * Returns false when the directory is missing and `create` is not set.
+ */
+export function ensurePrivateDir(path: string, options: { create: boolean; euid?: number }): boolean {
+  const euid = options.euid ?? effectiveUid();
+  if (options.create) {
+    try {
+      mkdirSync(path, { mode: 0o700 });
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT')) mkdirSync(path, { mode: 0o700, recursive: true });
+      else if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', path);
+    }
+  }
+  let problem: string | undefined;
+  try {
+    problem = privateDirProblem(path, euid);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT') && !options.create) return false;
+    throw SysError.fromNode(err, 'lstat', path);
+  }
+  if (problem !== undefined) {
+    throw new NsmError(`unsafe state directory ${path}: ${problem}`, {
+      hint: `nsm keeps its records only in a directory that belongs to you alone (mode 0700); remove or fix ${path}, or set NSM_STATE_DIR`,
+    });
+  }
+  if ((lstatSync(path).mode & 0o777) !== 0o700) {
+    // Ours and not writable by others, only readable: tighten it rather than refuse.
+    // fchmod on the directory opened with O_NOFOLLOW: no second path lookup to race with.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    try {
+      fchmodSync(fd, 0o700);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return true;
+}
+
+/**
+ * Write `data` to `path` so that readers see the old file or the new one, never a part:
+ * a temp file in the same directory, fsync, rename over `path` (rename(2) is atomic within
+ * one file system), then fsync the directory so the rename itself survives a crash.
+ */
+export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    const buf = Buffer.from(data);
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw SysError.fromNode(err, undefined, path);
+  }
+  fsyncDir(dir);
+}
+
+/** fsync(2) a directory, making a rename or unlink inside it durable. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * An exclusive flock(2) on a lock file. Held by one open file description, so two holders in
+ * one process exclude each other as two processes do, and the kernel releases it when the
+ * holder dies: a crashed nsm never leaves a stale lock. Node opens files with O_CLOEXEC, so
+ * a holder or command spawned while the lock is held does not inherit it.
+ */
+export class FileLock {
+  private fd: number | undefined;
+
+  private constructor(
+    readonly path: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /** Take the lock without waiting; undefined when someone else holds it. */
+  static tryAcquire(path: string): FileLock | undefined {
+    for (;;) {
+      const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      let locked = false;
+      try {
+        locked = tryLockExclusive(fd, path);
+        if (!locked) {
+          closeSync(fd);
+          return undefined;
+        }
+        // The previous holder may have removed the lock file while holding it (removeAndRelease);
+        // then we locked an unlinked inode, and a newcomer could lock a new file at `path`.
+        // Only a lock on the inode `path` names right now counts: otherwise try again.
+        const mine = fstatSync(fd).ino;
+        let current: number | undefined;
+        try {
+          current = lstatSync(path).ino;
+        } catch (err) {
+          if (!hasErrno(err, 'ENOENT')) throw err;
+        }
+        if (current === mine) return new FileLock(path, fd);
+        closeSync(fd);
+      } catch (err) {
+        if (locked) closeSync(fd);
+        throw SysError.fromNode(err, undefined, path);
+      }
+    }
+  }
+
+  get held(): boolean {
+    return this.fd !== undefined;
+  }
+
+  release(): void {
+    if (this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  /** Remove the lock file, then release: nothing is left, and a waiter re-checks the inode. */
+  removeAndRelease(): void {
+    if (this.fd === undefined) return;
+    try {
+      unlinkSync(this.path);
+    } catch (err) {
+      if (!hasErrno(err, 'ENOENT')) throw SysError.fromNode(err, 'unlink', this.path);
+    } finally {
+      this.release();
+    }
+  }
+}
+
+/**
+ * Remove a directory tree that may contain namespace pins (nsfs bind mounts). A mount point
+ * cannot be unlinked (EBUSY), so first detach every mount at or below `dir` in our mount
+ * namespace, deepest first; then remove the files. A missing `dir` is not an error.
+ */
+export function removeTree(dir: string, procRoot?: string): void {
+  let real: string;
+  try {
+    real = realpathSync(dir);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return;
+    throw SysError.fromNode(err, 'realpath', dir);
+  }
+  const below = new ProcFs(procRoot)
+    .readMountinfo('self')
+    .map((m) => m.mountPoint)
+    .filter((p) => p === real || p.startsWith(`${real}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const mountPoint of below) {
+    try {
+      umount2(mountPoint, MNT_DETACH);
+    } catch (err) {
+      // Stacked mounts at one point appear once per layer; the first detach may take them all.
+      if (!hasErrno(err, 'EINVAL', 'ENOENT')) throw err;
+    }
+  }
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    throw SysError.fromNode(err, 'rm', dir);
+  }
+}

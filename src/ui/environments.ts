@@ -1,0 +1,29 @@
+/**
+ * Human text for registry results (gc). The core returns the model; this only formats it.
+ */
+import type { GcResult, GcRemoved } from '../core/registry.js';
+import { colour } from './colour.js';
+
+function why(r: GcRemoved): string {
+  const pid = r.pid === undefined ? '' : ` ${r.pid}`;
+  switch (r.reason) {
+    case 'dead':
+      return `holder PID${pid} exited`;
+    case 'reused':
+      return `holder PID${pid} exited and the PID was reused`;
+    case 'stale-reservation':
+      return `creation by nsm PID${pid} never finished`;
+  }
+}
+
+/** One line per removed (or, with dryRun, removable) record and per record kept back. */
+export function formatGcResult(result: GcResult, dryRun = false): string {
+  const lines: string[] = [];
+  const verb = dryRun ? 'would remove' : 'removed';
+  for (const r of result.removed) {
+    lines.push(`${verb} ${colour.bold(r.name)} (${why(r)})${r.netnsLink ? ` and ${r.netnsLink}` : ''}`);
+  }
+  for (const k of result.kept) lines.push(`kept ${colour.bold(k.name)}: ${k.reason}: ${k.message}`);
+  if (lines.length === 0) lines.push('nothing to remove');
+  return `${lines.join('\n')}\n`;
+}
