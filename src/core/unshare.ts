@@ -2,7 +2,7 @@
  * `nsm unshare`: fresh namespaces for one command, gone when it exits (the helper's run mode).
  */
 import { runInNewNamespaces, type ExecOptions } from '../sys/helper.js';
-import { effectiveUid } from '../sys/ids.js';
+import { effectiveUid } from '../sys/statefs.js';
 import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 
 /**
