@@ -30,8 +30,16 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
   const [file, ...args] = argv;
   if (file === undefined || file === '') return Promise.reject(new SysError('execvp', 'EINVAL', '', { exitCode: EXIT_NSM_FAILED }));
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: opts.stdio ?? 'inherit' });
-    const restore = opts.forwardSignals === false ? () => {} : forwardSignals(child);
+    const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
+    let child;
+    try {
+      child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: opts.stdio ?? 'inherit' });
+    } catch (err) {
+      forwarder?.restore();
+      throw err;
+    }
+    forwarder?.attach(child);
+    const restore = () => forwarder?.restore();
     let failed = false;
     child.once('spawn', () => {
       if (child.pid !== undefined) opts.onStarted?.(child.pid);

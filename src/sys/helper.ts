@@ -462,18 +462,27 @@ export async function createHolder(config: NamespaceConfig, opts: HelperOptions 
 
 async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOptions, extraFds?: number[]): Promise<number> {
   let started = false;
-  const session = startHelper(mode, frames, {
-    ...opts,
-    stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
-    extraFds,
-    onReply: (r) => {
-      if (r.kind === 'started') {
-        started = true;
-        opts.onStarted?.(r.pid);
-      }
-    },
-  });
-  const restore = opts.forwardSignals === false ? () => {} : forwardSignals(session.child);
+  // Before the spawn: see forwardSignals() for the window this closes.
+  const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
+  let session: Session;
+  try {
+    session = startHelper(mode, frames, {
+      ...opts,
+      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+      extraFds,
+      onReply: (r) => {
+        if (r.kind === 'started') {
+          started = true;
+          opts.onStarted?.(r.pid);
+        }
+      },
+    });
+  } catch (err) {
+    forwarder?.restore();
+    throw err;
+  }
+  forwarder?.attach(session.child);
+  const restore = () => forwarder?.restore();
   try {
     const out = await session.done;
     if (out.protocolError || out.replies.some((r) => r.kind === 'fail') || !started) throw failure(out);

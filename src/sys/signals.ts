@@ -15,25 +15,44 @@ import { EXIT_SIGNAL_BASE } from './errors.js';
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
 const SWALLOWED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
 
-/** Install the handlers for `child`; returns the function that removes them. */
-export function forwardSignals(child: ChildProcess): () => void {
+export interface SignalForwarder {
+  /** The child to forward to; signals that arrived before are delivered now. */
+  attach(child: ChildProcess): void;
+  /** Remove the handlers. */
+  restore(): void;
+}
+
+/**
+ * Install the handlers *before* spawning, then attach() the child. Installing them after
+ * spawn() returns leaves a window: the child has already exec'd (and can be seen, and
+ * signalled, by others) while spawn() still waits for the exec to be confirmed, and a
+ * SIGTERM then would kill us with the default action and orphan the command. Seen on this
+ * host with `node -e` and a loop sending SIGTERM as soon as the child shows up.
+ */
+export function forwardSignals(): SignalForwarder {
+  let target: ChildProcess | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const send = (sig: NodeJS.Signals) => {
+    try {
+      target!.kill(sig);
+    } catch {
+      // the child is exiting
+    }
+  };
   const handlers: Array<[NodeJS.Signals, () => void]> = [];
   for (const sig of FORWARDED) {
-    handlers.push([
-      sig,
-      () => {
-        try {
-          child.kill(sig);
-        } catch {
-          // the child is exiting
-        }
-      },
-    ]);
+    handlers.push([sig, () => (target ? send(sig) : pending.includes(sig) || pending.push(sig))]);
   }
   for (const sig of SWALLOWED) handlers.push([sig, () => {}]);
   for (const [sig, h] of handlers) process.on(sig, h);
-  return () => {
-    for (const [sig, h] of handlers) process.off(sig, h);
+  return {
+    attach(child) {
+      target = child;
+      for (const sig of pending.splice(0)) send(sig);
+    },
+    restore() {
+      for (const [sig, h] of handlers) process.off(sig, h);
+    },
   };
 }
 
