@@ -18,7 +18,7 @@ import { createHolder, type HelperOptions, type NamespaceConfig } from '../sys/h
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { effectiveUid } from '../sys/statefs.js';
-import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
+import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import {
   processIdentity,
   readNamespaceInodes,
@@ -152,7 +152,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     }
     const sig = signals.pending();
     if (sig && !(err instanceof NsmError && err.message.startsWith('interrupted'))) throw interrupted(sig);
-    throw explainPrivilegeFailure(err, config);
+    throw asRuntimeFailure(explainPrivilegeFailure(err, config));
   } finally {
     signals.restore();
   }

@@ -5,7 +5,7 @@
  */
 import type { NamespaceConfig, Propagation, UserMapping } from '../sys/helper.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
-import { NsmError, SysError, UsageError } from '../sys/errors.js';
+import { EXIT_NSM_FAILED, EXIT_RUNTIME, NsmError, SysError, UsageError } from '../sys/errors.js';
 
 /** The options `create` and `unshare` share, as parsed from the command line. */
 export interface NamespaceRequest {
@@ -102,14 +102,24 @@ export function planNamespaces(req: NamespaceRequest, ctx: { euid: number; name?
  * unshare(2): creating any namespace but a user namespace needs CAP_SYS_ADMIN; in a new
  * user namespace the caller has it.
  */
-export function explainPrivilegeFailure(err: unknown, config: NamespaceConfig, verb = 'creating'): unknown {
+export function explainPrivilegeFailure(err: unknown, config: NamespaceConfig, exitCode?: number): unknown {
   if (!(err instanceof SysError) || err.errno !== 'EPERM' || !/^unshare\(CLONE_NEW/.test(err.call)) return err;
   if (config.types.includes('user')) return err;
   const others = config.types;
   const what = others.length === 1 ? `a ${others[0]} namespace` : `${others.join(', ')} namespaces`;
-  return new NsmError(`${verb} ${what} needs root, or add --user`, {
-    exitCode: err.exitCode,
+  return new NsmError(`creating ${what} needs root, or add --user`, {
+    exitCode: exitCode ?? err.exitCode,
     hint: 'with --user the namespaces are created inside a new user namespace, where you are root',
     cause: err,
   });
+}
+
+/**
+ * The helper reports its failures with exit code 125, nsm's code for "the command never ran"
+ * in enter/exec/unshare. Outside those (create), a failure is an ordinary runtime error: 1.
+ */
+export function asRuntimeFailure(err: unknown): unknown {
+  if (!(err instanceof NsmError) || err.exitCode !== EXIT_NSM_FAILED) return err;
+  if (err instanceof SysError) return new SysError(err.call, err.errno, err.target, { hint: err.hint, exitCode: EXIT_RUNTIME, cause: err });
+  return new NsmError(err.message, { hint: err.hint, exitCode: EXIT_RUNTIME, cause: err });
 }
