@@ -5,7 +5,7 @@
  * Every wrapper throws SysError(call, errnoName, target) on failure and never exposes
  * pointers or numeric errno to callers.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { errnoName, SysError } from './errors.js';
 import { cloneFlags, nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
@@ -48,10 +48,34 @@ interface Libc {
 
 let libc: Libc | undefined;
 
+type Koffi = typeof import('koffi');
+
+/**
+ * koffi, loaded the quick way. require('koffi') spends about 6 of its 8 ms in JavaScript
+ * around the native module (reading node's ELF header to tell glibc from musl, probing
+ * install paths, wrapping deprecated APIs); the native module alone loads in about 2 ms, and
+ * `nsm exec` pays this on every run (bench/lifecycle.mjs). So require the glibc prebuilt of
+ * koffi's platform package directly when it is there and of koffi's own version; otherwise
+ * (musl, another layout or version, any error) go through koffi's loader.
+ */
+function loadKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  try {
+    const main = require.resolve('koffi');
+    const koffiDir = main.slice(0, main.lastIndexOf('/node_modules/koffi/') + '/node_modules/koffi'.length);
+    const { version } = JSON.parse(readFileSync(`${koffiDir}/package.json`, 'utf8')) as { version: string };
+    const platform = `${process.platform}-${process.arch}`;
+    const native = createRequire(main)(`@koromix/koffi-${platform}/${process.platform}_${process.arch}/koffi.node`) as Koffi & { version?: string };
+    if (native.version === version && typeof native.load === 'function' && typeof native.errno === 'function') return native;
+  } catch {
+    // not the layout expected: koffi knows best
+  }
+  return require('koffi') as Koffi;
+}
+
 function load(): Libc {
   if (libc) return libc;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
+  const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
   libc = {
     errno: () => koffi.errno(),
