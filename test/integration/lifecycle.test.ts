@@ -9,7 +9,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -33,6 +33,20 @@ afterEach(cleanup);
 const scratch = mkdtempSync(join(tmpdir(), 'nsm-lifecycle-scratch-'));
 chmodSync(scratch, 0o755);
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Live processes (not zombies) whose environment has NSM_STATE_DIR=dir: holders inherit it. */
+function processesWithState(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^[0-9]+$/.test(n))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return alive(p) && p !== process.pid && readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(`NSM_STATE_DIR=${dir}`);
+      } catch {
+        return false;
+      }
+    });
+}
 
 const hostUptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 
@@ -140,6 +154,24 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
       expect(mountsBelow(dir)).toEqual([]);
     } finally {
       spawnSync('ip', ['netns', 'delete', name]);
+    }
+  });
+
+  it('a failure after the holder started undoes everything: no holder, mount, link or record', async () => {
+    const dir = stateDir();
+    const name = uniqueName();
+    // A dangling symlink passes the early check (it does not exist as far as stat knows) but
+    // makes the O_EXCL create of the link fail, after the holder and the pins were made.
+    symlinkSync('/nonexistent/nsm-test', `/run/netns/${name}`);
+    try {
+      const r = await nsm(['create', '--pin', name], { stateDir: dir });
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n')[0]).toBe(`nsm: a network namespace named ${name} already exists in /run/netns (/run/netns/${name})`);
+      expect(existsSync(join(dir, 'envs', name))).toBe(false);
+      expect(mountsBelow(dir)).toEqual([]);
+      await waitFor(() => processesWithState(dir).length === 0, 'the holder to be gone');
+    } finally {
+      rmSync(`/run/netns/${name}`, { force: true });
     }
   });
 
@@ -425,17 +457,7 @@ describe.skipIf(!isRoot)('concurrent creates (root only: default types)', () => 
       expect(r.stderr).toMatch(new RegExp(`^nsm: environment ${name} already exists( \\(holder PID ${winner}\\)|: it is being created)`));
     }
     // Only the winner's holder exists: no loser left a holder, mount or link.
-    const holders = spawnSync('pgrep', ['-x', 'nsm:holder'], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter(Boolean)
-      .map(Number)
-      .filter((p) => {
-        try {
-          return alive(p) && readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes(`NSM_STATE_DIR=${dir}`);
-        } catch {
-          return false;
-        }
-      });
+    const holders = processesWithState(dir);
     expect(holders).toEqual([winner]);
     expect(mountsBelow(dir)).toEqual([]);
   }, 60_000);
