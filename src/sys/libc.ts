@@ -5,8 +5,10 @@
  * Every wrapper throws SysError(call, errnoName, target) on failure and never exposes
  * pointers or numeric errno to callers.
  */
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errnoName, SysError } from './errors.js';
 import { cloneFlags, nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
@@ -61,12 +63,27 @@ type Koffi = typeof import('koffi');
 function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
   try {
-    const main = require.resolve('koffi');
-    const koffiDir = main.slice(0, main.lastIndexOf('/node_modules/koffi/') + '/node_modules/koffi'.length);
-    const { version } = JSON.parse(readFileSync(`${koffiDir}/package.json`, 'utf8')) as { version: string };
-    const platform = `${process.platform}-${process.arch}`;
-    const native = createRequire(main)(`@koromix/koffi-${platform}/${process.platform}_${process.arch}/koffi.node`) as Koffi & { version?: string };
-    if (native.version === version && typeof native.load === 'function' && typeof native.errno === 'function') return native;
+    // Node's own lookup (require.resolve) costs 3 ms here: walk the node_modules directories
+    // above this module as it would, and take the first koffi found.
+    for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 8; dir = dirname(dir), i++) {
+      const modules = join(dir, 'node_modules');
+      let version: string;
+      try {
+        version = (JSON.parse(readFileSync(join(modules, 'koffi', 'package.json'), 'utf8')) as { version: string }).version;
+      } catch {
+        continue;
+      }
+      const triplet = `${process.platform}_${process.arch}`;
+      const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
+      // npm puts koffi's platform package beside koffi, or below it when versions clash.
+      for (const base of [modules, join(modules, 'koffi', 'node_modules')]) {
+        const file = join(base, pkg, triplet, 'koffi.node');
+        if (!existsSync(file)) continue;
+        const native = require(file) as Koffi & { version?: string };
+        if (native.version === version && typeof native.load === 'function' && typeof native.errno === 'function') return native;
+      }
+      break;
+    }
   } catch {
     // not the layout expected: koffi knows best
   }
