@@ -1,9 +1,9 @@
 /**
  * The lean entry of `nsm exec` / `nsm enter` (and their aliases), bundled apart from the
- * full CLI into dist/nsm-fast.js. `nsm exec NAME -- true` should cost little more than Node's
+ * full CLI into dist/nsm-exec.cjs. `nsm exec NAME -- true` should cost little more than Node's
  * own start-up (issue 3: at most `node -e 0` + 15 ms), and loading commander, chalk and the
  * listing code is most of what the full CLI adds (bench/lifecycle.mjs). bin/nsm calls
- * fastMain() for these words first; for a command line it does not fully understand (help,
+ * execMain() for these words first; for a command line it does not fully understand (help,
  * an unknown option, a command without `--`) it returns false before doing anything, and
  * the full CLI takes over and parses (or rejects) it as usual.
  *
@@ -68,7 +68,7 @@ export function parseFastExec(argv: readonly string[]): FastExec | undefined {
 }
 
 /** Run exec/enter from `argv` if it is a form this entry handles; false if the full CLI must. */
-export async function fastMain(argv: readonly string[] = process.argv): Promise<boolean> {
+export async function execMain(argv: readonly string[] = process.argv): Promise<boolean> {
   let parsed: FastExec | undefined;
   try {
     parsed = parseFastExec(argv);

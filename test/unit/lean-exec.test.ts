@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseFastExec } from '../../src/fast.js';
+import { parseFastExec } from '../../src/lean-exec.js';
 import { UsageError } from '../../src/sys/errors.js';
 
 const p = (...words: string[]) => parseFastExec(['node', 'nsm', ...words]);
