@@ -27,6 +27,8 @@ import {
   uniqueName,
   waitFor,
 } from './lifecycle-helpers.js';
+import { resolveTargetArgument } from '../../src/core/env-target.js';
+import { UsageError } from '../../src/sys/errors.js';
 
 afterEach(cleanup);
 
@@ -356,6 +358,23 @@ describe.skipIf(!isRoot)('identity: a dead or reused holder is never joined (roo
     } finally {
       stranger.kill('SIGKILL');
     }
+  });
+});
+
+describe.skipIf(!isRoot)('targets: a pid or an environment name (root only: environments without a user namespace)', () => {
+  it('a name resolves to its running holder; a dead one and a bad word are refused', async () => {
+    const dir = stateDir();
+    const name = uniqueName();
+    const env = await create(name, ['-t', 'uts'], { stateDir: dir });
+    const t = resolveTargetArgument(name, { stateDir: dir });
+    expect(t).toMatchObject({ pid: env.pid, startTime: env.startTime, label: `environment ${name} (holder PID ${env.pid})` });
+    expect(t.env?.record.namespaces.uts).toBe(env.namespaces.uts);
+    expect(resolveTargetArgument(String(process.pid))).toMatchObject({ pid: process.pid, label: `PID ${process.pid}` });
+    expect(() => resolveTargetArgument('no/such', { stateDir: dir })).toThrow(UsageError);
+    expect(() => resolveTargetArgument(uniqueName('nope'), { stateDir: dir })).toThrow(/^no environment named nope-/);
+    process.kill(env.pid, 'SIGKILL');
+    await waitFor(() => !alive(env.pid), 'the holder to die');
+    expect(() => resolveTargetArgument(name, { stateDir: dir })).toThrow(`environment ${name} has no running holder (it is dead)`);
   });
 });
 
