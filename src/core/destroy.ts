@@ -124,8 +124,11 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
       try {
         verified = openVerified(record, state === 'running' ? record.types : livePins(record, options), options);
       } catch (err) {
-        // The holder died (or its pid was reused) after the state was read: nothing to verify then.
-        if (!(err instanceof NsmError)) throw err;
+        // The holder died (or its pid was reused) after the state was read: nothing to
+        // verify then. Anything else (not permitted, say) must not cost the record.
+        const now = lock.state();
+        if (!(err instanceof NsmError) || now === 'running' || now === 'pinned') throw err;
+        result.state = now!;
       }
     }
     if (verified && verified.via === 'holder') {
