@@ -7,21 +7,21 @@
  *   1. reserve the name (registry): of concurrent creates of one name exactly one gets here;
  *   2. refuse a /run/netns/NAME that exists, before anything is made;
  *   3. the holder (native helper) creates the namespaces and keeps them;
- *   4. read their inodes from the holder, then check it is still the process we started;
- *   5. pins, then the /run/netns link (bind mounts of the holder's namespace files);
+ *   4. open the holder's namespace files, then check it is still the process we started;
+ *   5. pins, then the /run/netns link (bind mounts of those open files);
  *   6. commit the record. Undo runs in reverse.
  */
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
+import { EXIT_SIGNAL_BASE, hasErrno, NsmError } from '../sys/errors.js';
 import { createHolder, type HelperOptions, type NamespaceConfig } from '../sys/helper.js';
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
+import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import {
   processIdentity,
-  readNamespaceInodes,
   reserve,
   type EnvOptions,
   type EnvRecord,
@@ -97,30 +97,36 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
   const signals = deferSignals();
   let holder: { pid: number; startTime: number } | undefined;
   let linked = false;
+  const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
   try {
     if (linkNetns && existsSync(netnsPath)) throw netnsTaken(name, netnsPath);
     const made = await createHolder(config, options.helper);
     holder = { pid: made.pid, startTime: made.startTime ?? processIdentity(made.pid, options).startTime };
-    const namespaces = readNamespaceInodes(holder.pid, config.types, options);
-    // The inodes must be the holder's: if it died and its pid was reused meanwhile, these are a stranger's.
+    // Open the holder's namespace files once: the inodes come from these fds, and so do the
+    // pins and the netns link (bind mounts of /proc/self/fd/N), so all name the same namespaces.
+    for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
+    // ... and they are the holder's only if it is still the process we started.
     if (processIdentity(holder.pid, options).startTime !== holder.startTime) {
       throw new NsmError(`the holder of ${name} (PID ${holder.pid}) exited while it was being set up`);
     }
+    const namespaces: Partial<Record<NsType, number>> = {};
+    for (const { type, file } of opened) namespaces[type] = file.ino;
+    const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
     const pins: Partial<Record<NsType, string>> = {};
     if (pin) {
       makePrivateMountPoint(join(reservation.dir, 'pins'));
       for (const type of config.types) {
         const target = reservation.pinPath(type);
-        bindNamespaceFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`, target);
+        bindNamespaceFile(fdPath(type), target);
         pins[type] = target;
       }
     }
     if (linkNetns) {
       ensureSharedMountPoint(NETNS_RUN_DIR);
       try {
-        bindNamespaceFile(`/proc/${holder.pid}/ns/net`, netnsPath);
+        bindNamespaceFile(fdPath('net'), netnsPath);
       } catch (err) {
-        if ((err as { errno?: string }).errno === 'EEXIST') throw netnsTaken(name, netnsPath);
+        if (hasErrno(err, 'EEXIST')) throw netnsTaken(name, netnsPath);
         throw err;
       }
       linked = true;
@@ -154,6 +160,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     if (sig && !(err instanceof NsmError && err.message.startsWith('interrupted'))) throw interrupted(sig);
     throw asRuntimeFailure(explainPrivilegeFailure(err, config));
   } finally {
+    for (const { file } of opened) closeSync(file.fd);
     signals.restore();
   }
 }
