@@ -15,7 +15,7 @@
 import type { NsType } from '../sys/nstypes.js';
 import { NsmError } from '../sys/errors.js';
 import type { HostScan } from './model.js';
-import { isAlive, isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
+import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
 import {
   listEnvironments,
   livePins,
@@ -99,10 +99,11 @@ export function processesInside(scan: HostScan, record: EnvRecord, self = proces
   return inside;
 }
 
-function processHolds(holds: readonly NamespaceHold[]): ProcessRef[] {
+/** Pids of the processes among `holds` (members and threads, not fds or mounts). */
+function processPids(holds: readonly NamespaceHold[]): Set<number> {
   const pids = new Set<number>();
   for (const h of holds) if (h.kind === 'process' || h.kind === 'thread') pids.add(h.pid);
-  return [...pids].map((pid) => ({ pid, startTime: -1 }));
+  return pids;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -162,24 +163,27 @@ async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number
   // A zombie still shows its pid namespace in /proc/PID/ns/pid (the struct pid keeps it
   // until it is reaped) but holds nothing else and is gone once reaped: not a holder. This
   // host's PID 1 reaps orphans lazily, so a killed holder is a zombie for a while.
-  const scan = () => holdsOf(scanHostSync({ types }), namespaces).filter((h) => h.kind === 'mount' || !isZombieOrGone(h.pid));
+  const scan = (): { holds: NamespaceHold[]; processes: HostScan['processes'] } => {
+    const host = scanHostSync({ types });
+    return { holds: holdsOf(host, namespaces).filter((h) => h.kind === 'mount' || !isZombieOrGone(h.pid)), processes: host.processes };
+  };
   const end = Date.now() + SETTLE_MS;
-  let holds = scan();
+  let found = scan();
   // A process that was only exiting (the nsm exec or helper whose command just died) is given a moment.
-  while (holds.some((h) => h.kind === 'process' || h.kind === 'thread') && Date.now() < end) {
+  while (processPids(found.holds).size > 0 && Date.now() < end) {
     await sleep(50);
-    holds = scan();
+    found = scan();
   }
-  if (forceGraceMs !== undefined && processHolds(holds).length > 0) {
-    const scanNow = scanHostSync({ types, fds: false, mounts: false });
-    const refs = processHolds(holds)
-      .map((r) => scanNow.processes.get(r.pid))
+  const pids = processPids(found.holds);
+  if (forceGraceMs !== undefined && pids.size > 0) {
+    const refs = [...pids]
+      .map((pid) => found.processes.get(pid))
       .filter((p) => p !== undefined)
-      .map((p) => ({ pid: p.pid, startTime: p.startTime }))
-      .filter(isAlive);
+      .map((p) => ({ pid: p.pid, startTime: p.startTime }));
     await stopProcesses(refs, { graceMs: forceGraceMs });
-    holds = scan();
+    found = scan();
   }
+  const holds = found.holds;
   return holds;
 }
 
