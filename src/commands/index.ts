@@ -3,9 +3,13 @@
  * returning a commander Command; src/cli.ts registers them.
  */
 import type { Command } from 'commander';
+import { diffCommand } from './diff.js';
+import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
+import { psCommand } from './ps.js';
+import { treeCommand } from './tree.js';
 
-export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand];
+export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand, inspectCommand, diffCommand, psCommand, treeCommand];
 
 /** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */
 export const EXEC_LIKE_COMMANDS: ReadonlySet<string> = new Set(['enter', 'exec', 'unshare']);

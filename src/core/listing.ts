@@ -96,8 +96,8 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
     const pid = ns.pids[0]!;
     try {
       const args = procfs.readCmdline(pid);
-      const uid = procfs.ownerUid(pid);
       const p = scan.processes.get(pid)!;
+      const uid = p.uid;
       return {
         ...base(ns),
         nprocs: ns.pids.length,

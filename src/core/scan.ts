@@ -24,6 +24,8 @@ export interface ScanOptions {
   mounts?: boolean;
   /** Look into the threads of multi-threaded processes (default true): setns(2) acts per thread. */
   threads?: boolean;
+  /** Scanner worker processes (default: the helper decides from the process count and CPUs). */
+  jobs?: number;
 }
 
 export async function scanHost(options: ScanOptions = {}): Promise<HostScan> {
@@ -60,7 +62,7 @@ function assemble(options: ScanOptions, raw: RawScan): HostScan {
   // Workers print in any order; pids ascending make "lowest PID" the first entry of each list.
   raw.processes.sort((a, b) => a.pid - b.pid);
   for (const p of raw.processes) {
-    processes.set(p.pid, { pid: p.pid, ppid: p.ppid, comm: p.comm, startTime: p.startTime, ns: p.ns });
+    processes.set(p.pid, { pid: p.pid, ppid: p.ppid, uid: p.uid, comm: p.comm, startTime: p.startTime, ns: p.ns });
     for (const type of types) {
       const inode = p.ns[type];
       if (inode !== undefined) table.get(type, inode).pids.push(p.pid);

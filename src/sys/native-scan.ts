@@ -14,6 +14,8 @@ export interface ScannedProcess {
   ppid: number;
   startTime: number;
   numThreads: number;
+  /** Owner of /proc/PID: the effective uid (root for a non-dumpable process), lsns's UID. */
+  uid: number;
   comm: string;
   ns: Partial<Record<NsType, number>>;
 }
@@ -72,17 +74,18 @@ export function parseScanOutput(text: string): RawScan {
     start = end + 1;
     switch (line.charCodeAt(0)) {
       case 80 /* P */: {
-        // P pid ppid starttime nthreads ino*8 comm   (comm last: it may contain spaces)
+        // P pid ppid starttime nthreads uid ino*8 comm   (comm last: it may contain spaces)
         let pos = 2;
         const f: number[] = [];
-        for (let i = 0; i < 12; i++) {
+        for (let i = 0; i < 13; i++) {
           const sp = line.indexOf(' ', pos);
+          if (sp < 0) throw new NsmError(`native scan: short P record: ${line.slice(0, 60)}`);
           f.push(Number(line.slice(pos, sp)));
           pos = sp + 1;
         }
         const ns: Partial<Record<NsType, number>> = {};
-        for (let t = 0; t < 8; t++) if (f[4 + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[4 + t]!;
-        scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, comm: unescapeComm(line.slice(pos)), ns });
+        for (let t = 0; t < 8; t++) if (f[5 + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[5 + t]!;
+        scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, uid: f[4]!, comm: unescapeComm(line.slice(pos)), ns });
         break;
       }
       case 84 /* T */: {

@@ -8,7 +8,21 @@
  * Errors are Node's (err.code = errno name); callers decide which to tolerate.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { parseCmdline, parseMountinfo, parseNsLink, parseStat, parseStatus, type MountInfo, type NsRef, type ProcStat, type ProcStatus } from './parse.js';
+import {
+  parseCgroup,
+  parseCmdline,
+  parseIdMap,
+  parseMountinfo,
+  parseNsLink,
+  parseStat,
+  parseStatus,
+  type CgroupEntry,
+  type IdMapRange,
+  type MountInfo,
+  type NsRef,
+  type ProcStat,
+  type ProcStatus,
+} from './parse.js';
 
 /** One buffer for small /proc reads; a stat line is well under 1 KiB. */
 const smallReadBuffer = Buffer.alloc(4096);
@@ -65,6 +79,15 @@ export class ProcFs {
 
   readCmdline(pid: number): string[] {
     return parseCmdline(readFileSync(this.path(pid, 'cmdline'), 'utf8'));
+  }
+
+  readCgroup(pid: number | 'self'): CgroupEntry[] {
+    return parseCgroup(readFileSync(this.path(pid, 'cgroup'), 'utf8'));
+  }
+
+  /** uid_map or gid_map of the process's user namespace, as seen from ours. */
+  readIdMap(pid: number | 'self', file: 'uid_map' | 'gid_map'): IdMapRange[] {
+    return parseIdMap(readFileSync(this.path(pid, file), 'utf8'));
   }
 
   readText(pid: number | 'self', file: string): string {
