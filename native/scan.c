@@ -240,8 +240,15 @@ static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct ou
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		ssize_t n = readlinkat(ffd, e->d_name, link, sizeof(link) - 1);
-		if (n < 0)
+		if (n < 0) {
+			/* Not permitted: the ptrace check (proc(5)) is per process, so every other fd of
+			 * this one fails alike; stop here (a sandbox init may hold hundreds). */
+			if (errno == EACCES || errno == EPERM) {
+				c->denied++;
+				break;
+			}
 			continue; /* closed between readdir and readlink */
+		}
 		link[n] = '\0';
 		unsigned long long ino;
 		int t = ns_any(link, n, &ino);
@@ -285,6 +292,7 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		return;
 	}
 	unsigned long long ino[NS_COUNT] = { 0 };
+	int denied = 0;
 	for (int t = 0; t < NS_COUNT; t++) {
 		if (!(opt->types & (1u << t)))
 			continue;
@@ -293,7 +301,9 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		if (ln < 0) {
 			/* Per type, as lsns does: a zombie has no namespaces left but is still a process. */
 			int e = errno;
-			if (e != ENOENT && e != ESRCH && e != EACCES && e != EPERM)
+			if (e == EACCES || e == EPERM)
+				denied = 1;
+			else if (e != ENOENT && e != ESRCH)
 				report_error(o, e, opt->root, path);
 			continue;
 		}
@@ -305,10 +315,16 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 			   st.starttime, st.nthreads, (unsigned long)dirst.st_uid, ino[0], ino[1], ino[2], ino[3], ino[4], ino[5],
 			   ino[6], ino[7], comm);
 	out_line(o, line, (size_t)len);
-	if (opt->threads && st.nthreads > 1)
-		scan_threads(dirfd, pid, ino, opt, o, c);
-	if (opt->fds)
-		scan_fds(dirfd, pid, opt, o, c);
+	/* Threads' ns links and fds pass the same ptrace check (proc(5)) as the process's own
+	 * ns links: when those were refused, so would every one of these be. */
+	if (denied) {
+		c->denied++;
+	} else {
+		if (opt->threads && st.nthreads > 1)
+			scan_threads(dirfd, pid, ino, opt, o, c);
+		if (opt->fds)
+			scan_fds(dirfd, pid, opt, o, c);
+	}
 	close(dirfd);
 }
 

@@ -2,6 +2,8 @@
  * The commander program: global options, the list of commands, and the one place
  * where errors become a line on stderr and an exit code.
  */
+// First: for `nsm ls` this starts the host scan before the rest of the CLI loads.
+import './early-scan.js';
 import { Command, CommanderError } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
 import { EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';

@@ -68,8 +68,9 @@ function assemble(options: ScanOptions, raw: RawScan): HostScan {
       if (inode !== undefined) table.get(type, inode).pids.push(p.pid);
     }
   }
-  for (const t of raw.threads) table.get(t.type, t.inode).threads.push({ pid: t.pid, tid: t.tid });
-  for (const f of raw.fds) table.get(f.type, f.inode).fds.push({ pid: f.pid, fd: f.fd });
+  // The raw scan may cover more types than asked (an early scan reads all): keep only ours.
+  for (const t of raw.threads) if (types.includes(t.type)) table.get(t.type, t.inode).threads.push({ pid: t.pid, tid: t.tid });
+  for (const f of raw.fds) if (types.includes(f.type)) table.get(f.type, f.inode).fds.push({ pid: f.pid, fd: f.fd });
   if (options.mounts !== false) readNsfsMounts(new ProcFs(options.procRoot), processes, types, table, stats);
   return { processes, namespaces: table.sorted(), stats };
 }

@@ -3,7 +3,8 @@
  * /proc and prints; every decision about what the records mean is made in src/core.
  * Record format: native/PROTOCOL.md, "scan output".
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
 import { NS_TYPE_NAMES, isNsType, type NsType } from './nstypes.js';
@@ -140,14 +141,19 @@ export function rawScanSync(options: RawScanOptions = {}): RawScan {
   return withoutScanner(parseScanOutput(r.stdout), r.pid);
 }
 
-/** Scan without blocking the event loop (the monitor's periodic rescan). */
-export function rawScan(options: RawScanOptions = {}): Promise<RawScan> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(helperBinary(), scanArgs(options), { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A scan running in the helper: its process and the records it will give. */
+interface PendingScan {
+  child: ChildProcess;
+  result: Promise<RawScan>;
+}
+
+function startScan(options: RawScanOptions): PendingScan {
+  const child = spawn(helperBinary(), scanArgs(options), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const result = new Promise<RawScan>((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     child.once('error', (e) => reject(SysError.fromNode(e, 'spawn', helperBinary())));
     child.once('close', (status, signal) => {
       if (status !== 0) return reject(failure(status, signal, Buffer.concat(err).toString()));
@@ -158,4 +164,49 @@ export function rawScan(options: RawScanOptions = {}): Promise<RawScan> {
       }
     });
   });
+  return { child, result };
+}
+
+/** Set by startEarlyScan(), taken by the first rawScan() it covers. */
+let early: PendingScan | undefined;
+
+/**
+ * Start a full scan of the host now, before the caller knows its options: `nsm ls` calls
+ * this first thing (src/early-scan.ts), so the helper walks /proc on another CPU while Node
+ * is still setting up the CLI. Unref'd until taken, so an unused scan never delays exit.
+ * A failure to start is left for the real rawScan() to report.
+ */
+export function startEarlyScan(): void {
+  try {
+    early = startScan({});
+    early.result.catch(() => {}); // reported when taken; ignored when not
+    early.child.unref();
+    (early.child.stdout as Socket).unref();
+    (early.child.stderr as Socket).unref();
+  } catch {
+    early = undefined;
+  }
+}
+
+/** The early scan, if it has everything `options` asks for: all types, fds and threads of /proc. */
+function takeEarly(options: RawScanOptions): PendingScan | undefined {
+  const e = early;
+  early = undefined;
+  if (!e) return undefined;
+  if (options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined) {
+    e.child.kill();
+    return undefined;
+  }
+  e.child.ref();
+  (e.child.stdout as Socket).ref();
+  (e.child.stderr as Socket).ref();
+  return e;
+}
+
+/**
+ * Scan without blocking the event loop (the monitor's periodic rescan). The result may
+ * hold more types than `options.types` asks (an early scan covers all): callers filter.
+ */
+export function rawScan(options: RawScanOptions = {}): Promise<RawScan> {
+  return (takeEarly(options) ?? startScan(options)).result;
 }
