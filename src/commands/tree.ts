@@ -17,7 +17,7 @@ export function treeCommand(): Command {
     .addOption(new Option('-T, --tree <view>', 'what to draw').choices(['owner', 'parent', 'process']).default('owner'))
     .option('-t, --type <type>', `-T process: the namespace type to group processes by (${NS_TYPE_NAMES.join(', ')})`, parseNsType, 'pid')
     .option('-a, --all', 'do not shorten long lists of children or processes')
-    .option('--limit <n>', 'children shown per node before shortening', parsePositiveInt('--limit'), 12)
+    .option('--limit <n>', 'children shown per node before shortening', parsePositiveInt('--limit'), 20)
     .option('--no-bars', 'leave out the per-type count bars')
     .option('-J, --json', 'JSON output (always complete)')
     .addHelpText('after', `

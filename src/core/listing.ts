@@ -129,7 +129,9 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
 
 function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
   const visible = ns.mounts.filter((m) => m.visible).map((m) => m.path);
-  const elsewhere = ns.mounts.filter((m) => !m.visible).map((m) => `${m.path} (mnt:${m.mntNs})`);
+  // A mount namespace copied from ours (unshare -m, ip netns exec) holds copies of our
+  // mounts at the same paths: list only mounts that exist in other namespaces alone.
+  const elsewhere = ns.mounts.filter((m) => !m.visible && !visible.includes(m.path)).map((m) => `${m.path} (mnt:${m.mntNs})`);
   return {
     ns: ns.inode,
     type: ns.type,

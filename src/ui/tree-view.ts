@@ -98,7 +98,8 @@ export function renderTree(t: NamespaceTree, options: TreeRenderOptions): string
     type Item = { node?: TreeNode; proc?: TreeProcess };
     const label = (it: Item): string => (it.node ? nodeLabel(it.node) : processLabel(it.proc!));
     const children = (it: Item): Item[] =>
-      it.node ? [...(it.node.processes ?? []).map((proc) => ({ proc })), ...it.node.children.map((node) => ({ node }))] : it.proc!.children.map((proc) => ({ proc }));
+      // Child namespaces before processes: shortening a long process list must not hide them.
+      it.node ? [...it.node.children.map((node) => ({ node })), ...(it.node.processes ?? []).map((proc) => ({ proc }))] : it.proc!.children.map((proc) => ({ proc }));
     lines = drawForest(t.roots.map((node) => ({ node })), label, children, options.limit);
   } else {
     if (t.view === 'parent') lines = [colour.dim('pid and user namespaces under their parents')];
