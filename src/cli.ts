@@ -2,11 +2,10 @@
  * The commander program: global options, the list of commands, and the one place
  * where errors become a line on stderr and an exit code.
  */
-// First: for `nsm ls` this starts the host scan before the rest of the CLI loads.
-import './early-scan.js';
 import { Command, CommanderError } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
 import { EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
+import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -82,7 +81,13 @@ function tidyCommanderMessage(text: string): string {
     .trim();
 }
 
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+export interface MainOptions {
+  /** A host scan bin/nsm started before loading the CLI (only for `nsm ls`). */
+  earlyScan?: EarlyScan;
+}
+
+export async function main(argv: readonly string[] = process.argv, options: MainOptions = {}): Promise<void> {
+  adoptEarlyScan(options.earlyScan);
   const program = buildProgram();
   const requested = requestedCommand(program, argv);
   // enter/exec/unshare exit with the command's own status, so nsm's own failures

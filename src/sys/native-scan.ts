@@ -147,60 +147,75 @@ interface PendingScan {
   result: Promise<RawScan>;
 }
 
-function startScan(options: RawScanOptions): PendingScan {
-  const child = spawn(helperBinary(), scanArgs(options), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const result = new Promise<RawScan>((resolve, reject) => {
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    child.once('error', (e) => reject(SysError.fromNode(e, 'spawn', helperBinary())));
-    child.once('close', (status, signal) => {
-      if (status !== 0) return reject(failure(status, signal, Buffer.concat(err).toString()));
-      try {
-        resolve(withoutScanner(parseScanOutput(Buffer.concat(out).toString('utf8')), child.pid));
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
-  return { child, result };
+/** The helper's exit, as child_process reports it. */
+export interface ScanExit {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
 }
 
-/** Set by startEarlyScan(), taken by the first rawScan() it covers. */
-let early: PendingScan | undefined;
+function scanResult(child: ChildProcess, out: Buffer[], err: Buffer[], exit: Promise<ScanExit>): Promise<RawScan> {
+  return exit.then(({ status, signal, error }) => {
+    if (error) throw SysError.fromNode(error, 'spawn', helperBinary());
+    if (status !== 0) throw failure(status, signal, Buffer.concat(err).toString());
+    return withoutScanner(parseScanOutput(Buffer.concat(out).toString('utf8')), child.pid);
+  });
+}
+
+/** Start the helper and collect what it prints: the shape bin/nsm builds for an early scan. */
+export function spawnScan(helper: string, args: readonly string[]): EarlyScan {
+  const child = spawn(helper, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => stdout.push(b));
+  child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+  const exit = new Promise<ScanExit>((resolve) => {
+    child.once('error', (error) => resolve({ status: null, signal: null, error }));
+    child.once('close', (status, signal) => resolve({ status, signal }));
+  });
+  return { args: [...args], child, stdout, stderr, exit };
+}
+
+function startScan(options: RawScanOptions): PendingScan {
+  const s = spawnScan(helperBinary(), scanArgs(options));
+  return { child: s.child, result: scanResult(s.child, s.stdout, s.stderr, s.exit) };
+}
 
 /**
- * Start a full scan of the host now, before the caller knows its options: `nsm ls` calls
- * this first thing (src/early-scan.ts), so the helper walks /proc on another CPU while Node
- * is still setting up the CLI. Unref'd until taken, so an unused scan never delays exit.
- * A failure to start is left for the real rawScan() to report.
+ * A full scan bin/nsm started for `nsm ls` before it loaded the CLI, so the helper walks
+ * /proc on another CPU while Node compiles and sets up the CLI (bench/RESULTS.md). bin/nsm
+ * builds it exactly as spawnScan() does, unref'd so that an unused one never delays exit.
  */
-export function startEarlyScan(): void {
-  try {
-    early = startScan({});
-    early.result.catch(() => {}); // reported when taken; ignored when not
-    early.child.unref();
-    (early.child.stdout as Socket).unref();
-    (early.child.stderr as Socket).unref();
-  } catch {
-    early = undefined;
-  }
+export interface EarlyScan {
+  args: string[];
+  child: ChildProcess;
+  /** Output so far; the listeners bin/nsm attached keep appending. */
+  stdout: Buffer[];
+  stderr: Buffer[];
+  exit: Promise<ScanExit>;
 }
 
-/** The early scan, if it has everything `options` asks for: all types, fds and threads of /proc. */
+/** Handed over by the CLI's main(); taken by the first rawScan() it covers. */
+let early: EarlyScan | undefined;
+
+export function adoptEarlyScan(scan: EarlyScan | undefined): void {
+  early = scan;
+}
+
+/** The early scan, if it has everything `options` asks for: a full scan (all types, fds, threads) of /proc. */
 function takeEarly(options: RawScanOptions): PendingScan | undefined {
   const e = early;
   early = undefined;
   if (!e) return undefined;
-  if (options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined) {
+  const full = e.args.length === 1 && e.args[0] === 'scan';
+  if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined) {
     e.child.kill();
     return undefined;
   }
   e.child.ref();
-  (e.child.stdout as Socket).ref();
-  (e.child.stderr as Socket).ref();
-  return e;
+  (e.child.stdout as Socket | null)?.ref();
+  (e.child.stderr as Socket | null)?.ref();
+  return { child: e.child, result: scanResult(e.child, e.stdout, e.stderr, e.exit) };
 }
 
 /**
