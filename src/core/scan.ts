@@ -9,7 +9,6 @@
 import { errnoOf } from '../sys/errors.js';
 import { rawScan, rawScanSync, type RawScan } from '../sys/native-scan.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
-import { nsfsMounts } from '../sys/parse.js';
 import { ProcFs } from '../sys/procfs.js';
 import type { HostScan, Namespace, ProcessInfo, ScanStats } from './model.js';
 
@@ -103,7 +102,7 @@ function readNsfsMounts(
   for (const [mntNs, reader] of readers) {
     let mounts;
     try {
-      mounts = nsfsMounts(proc.readMountinfo(reader));
+      mounts = proc.readNsfsMounts(reader);
     } catch (err) {
       // Another mount namespace's reader may have exited (ENOENT/ESRCH) or be another
       // user's (EACCES): skip it as the process scan does. Our own must be readable.

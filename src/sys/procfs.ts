@@ -16,9 +16,11 @@ import {
   parseNsLink,
   parseStat,
   parseStatus,
+  nsfsMountsOf,
   type CgroupEntry,
   type IdMapRange,
   type MountInfo,
+  type NsfsMount,
   type NsRef,
   type ProcStat,
   type ProcStatus,
@@ -123,6 +125,11 @@ export class ProcFs {
       if (ns) result.push({ fd: Number(name), ns });
     }
     return result;
+  }
+
+  /** nsfs bind mounts visible in the mount namespace of PID. */
+  readNsfsMounts(pid: number | 'self' = 'self'): NsfsMount[] {
+    return nsfsMountsOf(readFileSync(this.path(pid, 'mountinfo'), 'utf8'));
   }
 
   readMountinfo(pid: number | 'self' = 'self'): MountInfo[] {

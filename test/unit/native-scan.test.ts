@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseScanOutput } from '../../src/sys/native-scan.js';
+import { parseScanOutput, ScanParser } from '../../src/sys/native-scan.js';
 
 const captured = readFileSync(new URL('../fixtures/captured/scan-output.txt', import.meta.url), 'utf8');
 
@@ -57,5 +57,31 @@ describe('parseScanOutput', () => {
     expect(() => parseScanOutput('X what\n')).toThrow(/unexpected record/);
     expect(() => parseScanOutput('P 1 2 3\n')).toThrow(/short P record/);
     expect(() => parseScanOutput('F 1 3 bogus 5\n')).toThrow(/unknown namespace type/);
+  });
+});
+
+describe('ScanParser', () => {
+  it('gives the same result fed in pieces split anywhere, even inside a UTF-8 character', () => {
+    const text = `${captured}P 77 1 5 1 0 1 2 3 4 5 6 7 8 caf\u00e9 \u00fcber\n`;
+    const whole = parseScanOutput(text);
+    const bytes = Buffer.from(text, 'utf8');
+    for (const size of [1, 7, 100, 4096]) {
+      const parser = new ScanParser();
+      for (let i = 0; i < bytes.length; i += size) parser.feed(bytes.subarray(i, i + size));
+      expect(parser.finish()).toEqual(whole);
+    }
+    expect(whole.processes.at(-1)!.comm).toBe('caf\u00e9 \u00fcber');
+  });
+
+  it('keeps an error for finish() instead of throwing while fed', () => {
+    const parser = new ScanParser();
+    expect(() => parser.feed(Buffer.from('E EACCES /proc/1/fd\nP 1'))).not.toThrow();
+    expect(() => parser.finish()).toThrow(/EACCES/);
+  });
+
+  it('rejects a last line cut short', () => {
+    const parser = new ScanParser();
+    parser.feed(Buffer.from('P 1 0 5 1 0 1 2'));
+    expect(() => parser.finish()).toThrow(/short P record/);
   });
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   isIdentityMap,
   nsfsMounts,
+  nsfsMountsOf,
   parseCgroup,
   parseCmdline,
   parseIdMap,
@@ -142,6 +143,12 @@ describe('parseMountinfo / nsfsMounts', () => {
     expect(mounts.length).toBeGreaterThan(10);
     expect(mounts.find((m) => m.mountPoint === '/proc')?.fsType).toBe('proc');
     expect(nsfsMounts(mounts)).toEqual([{ type: 'net', inode: 4026532178, mountPoint: '/run/netns/nsm-capture' }]);
+  });
+
+  it('nsfsMountsOf parses only the nsfs lines of a whole mountinfo, and none without them', () => {
+    const text = captured('mountinfo-netns.txt');
+    expect(nsfsMountsOf(text)).toEqual(nsfsMounts(parseMountinfo(text)));
+    expect(nsfsMountsOf(text.split('\n').filter((l) => !l.includes('nsfs')).join('\n'))).toEqual([]);
   });
 
   it('reads optional fields and unescapes octal in paths', () => {
