@@ -16,6 +16,10 @@
  *   P pid ppid starttime nthreads uid ino_user ino_cgroup ino_ipc ino_uts ino_net ino_pid ino_mnt ino_time comm
  *   T pid tid type inode           a thread in a namespace its process (leader) is not in
  *   F pid fd type inode            an open fd on a namespace file
+ *   C pid cmdline                  the command line (arguments joined by spaces) of the first
+ *                                  process this worker meets in a namespace it has not met yet
+ *   M mntns mountinfo-line         an nsfs line of the mountinfo of the first process this worker
+ *                                  meets in mount namespace mntns
  *   S gone N denied N              per worker, at its end
  *   E errno path                   an unexpected error (not ENOENT/ESRCH/EACCES/EPERM)
  *
@@ -24,6 +28,12 @@
  * uid is the owner of /proc/PID (the effective uid; root for a non-dumpable process), which
  * lsns reports as UID: one fstat of the directory already open here, instead of a stat per
  * process from Node.
+ *
+ * C and M records carry the per-namespace reads `nsm ls` needs (the command line of each
+ * namespace's lowest pid, the nsfs bind mounts of each mount namespace) so Node does not
+ * make them one by one after the scan. Each worker walks its pids in ascending order, so
+ * the lowest pid of a namespace is the first its worker meets there: it always has a C
+ * record. A command line too long for one record (PIPE_BUF) gets none; Node reads it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -199,10 +209,140 @@ static const char *dir_next(struct dir_iter *it)
 	return d->d_name;
 }
 
+/* Inodes a worker has met, for C and M records: open addressing, grown at half full. */
+struct seen {
+	unsigned long long *slot;
+	size_t cap, len;
+};
+
+static int seen_has(const struct seen *s, unsigned long long ino)
+{
+	if (s->cap == 0)
+		return 0;
+	size_t j = (size_t)(ino * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (s->slot[j] == ino)
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+/* 1 when `ino` is new (and now recorded), 0 when already met or 0 itself. */
+static int seen_add(struct seen *s, unsigned long long ino)
+{
+	if (ino == 0)
+		return 0;
+	if (2 * (s->len + 1) > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		unsigned long long *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return 0; /* out of memory: no C/M record; Node reads these itself */
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slot[i])
+				continue;
+			size_t j = (size_t)(s->slot[i] * 0x9E3779B97F4A7C15ull) & (cap - 1);
+			while (slot[j])
+				j = (j + 1) & (cap - 1);
+			slot[j] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = slot;
+		s->cap = cap;
+	}
+	size_t j = (size_t)(ino * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (s->slot[j] == ino)
+			return 0;
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->slot[j] = ino;
+	s->len++;
+	return 1;
+}
+
+/* Read a whole small /proc file relative to dirfd into buf (NUL-terminated); its length, or -1. */
+static ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size - 1)
+			break; /* longer than the buffer: the caller sees it is full */
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* C record: arguments joined by spaces (proc(5): NUL-separated, usually NUL-terminated). */
+static void emit_cmdline(int dirfd, long pid, struct out *o)
+{
+	char args[3584], line[PIPE_BUF];
+	ssize_t n = read_file_at(dirfd, "cmdline", args, sizeof(args));
+	if (n < 0 || (size_t)n == sizeof(args) - 1)
+		return; /* gone, or too long for one record: Node reads it */
+	if (n > 0 && args[n - 1] == '\0')
+		n--;
+	int len = snprintf(line, sizeof(line), "C %ld ", pid);
+	for (ssize_t i = 0; i < n && (size_t)len + 3 < sizeof(line); i++) {
+		char ch = args[i];
+		if (ch == '\0')
+			line[len++] = ' ';
+		else if (ch == '\n') {
+			line[len++] = '\\';
+			line[len++] = 'n';
+		} else if (ch == '\\') {
+			line[len++] = '\\';
+			line[len++] = '\\';
+		} else
+			line[len++] = ch;
+	}
+	line[len++] = '\n';
+	out_line(o, line, (size_t)len);
+}
+
+/*
+ * M records: the nsfs lines of this process's mountinfo (most mount namespaces have none).
+ * 0 when it could not be read (gone, not permitted, larger than the buffer): then the next
+ * process of that mount namespace is tried.
+ */
+static int emit_nsfs_mounts(int dirfd, unsigned long long mntns, struct out *o)
+{
+	static char info[1 << 20]; /* a worker is one process: one buffer each */
+	char line[PIPE_BUF];
+	ssize_t n = read_file_at(dirfd, "mountinfo", info, sizeof(info));
+	if (n <= 0 || (size_t)n == sizeof(info) - 1)
+		return 0;
+	for (char *p = info; p && *p;) {
+		char *nl = strchr(p, '\n');
+		size_t llen = nl ? (size_t)(nl - p) : strlen(p);
+		if (memmem(p, llen, " - nsfs ", 8)) {
+			int len = snprintf(line, sizeof(line), "M %llu %.*s\n", mntns, (int)llen, p);
+			if (len > 0 && (size_t)len < sizeof(line))
+				out_line(o, line, (size_t)len);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return 1;
+}
+
 struct scan_opts {
 	const char *root;
 	unsigned types; /* bit t set: read ns_names[t] */
-	int fds, threads;
+	int fds, threads, reps; /* reps: C and M records */
 };
 
 static void scan_threads(int dirfd, long pid, const unsigned long long *leader, const struct scan_opts *opt,
@@ -276,7 +416,7 @@ static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct ou
 	close(ffd);
 }
 
-static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struct counts *c)
+static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struct counts *c, struct seen *met)
 {
 	char path[PATH_MAX], buf[1024], link[128], comm[160], line[512];
 	snprintf(path, sizeof(path), "%s/%ld", opt->root, pid);
@@ -331,6 +471,15 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 			   st.starttime, st.nthreads, (unsigned long)dirst.st_uid, ino[0], ino[1], ino[2], ino[3], ino[4], ino[5],
 			   ino[6], ino[7], comm);
 	out_line(o, line, (size_t)len);
+	if (opt->reps) {
+		int new_ns = 0;
+		for (int t = 0; t < NS_COUNT; t++)
+			new_ns |= seen_add(&met[0], ino[t]);
+		if (new_ns)
+			emit_cmdline(dirfd, pid, o);
+		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], o))
+			seen_add(&met[1], ino[6]);
+	}
 	/* Threads' ns links and fds pass the same ptrace check (proc(5)) as the process's own
 	 * ns links: when those were refused, so would every one of these be. */
 	if (denied) {
@@ -384,10 +533,11 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 {
 	static struct out o; /* static: PIPE_BUF bytes, one per process (workers are forked) */
 	struct counts c = { 0, 0 };
+	struct seen met[2] = { { 0 }, { 0 } }; /* [0] any namespace (C records), [1] mount namespaces (M) */
 	char line[96];
 	o.len = 0;
 	for (size_t i = from; i < to; i++)
-		scan_pid(pids[i], opt, &o, &c);
+		scan_pid(pids[i], opt, &o, &c, met);
 	int len = snprintf(line, sizeof(line), "S gone %lu denied %lu\n", c.gone, c.denied);
 	out_line(&o, line, (size_t)len);
 	out_flush(&o);
@@ -395,13 +545,13 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n");
+	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--no-reps] [--jobs N]\n");
 	exit(SCAN_EXIT_USAGE);
 }
 
 int scan_main(int argc, char **argv)
 {
-	struct scan_opts opt = { .root = "/proc", .types = (1u << NS_COUNT) - 1, .fds = 1, .threads = 1 };
+	struct scan_opts opt = { .root = "/proc", .types = (1u << NS_COUNT) - 1, .fds = 1, .threads = 1, .reps = 1 };
 	long jobs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--proc") && i + 1 < argc)
@@ -412,6 +562,8 @@ int scan_main(int argc, char **argv)
 			opt.fds = 0;
 		else if (!strcmp(argv[i], "--no-threads"))
 			opt.threads = 0;
+		else if (!strcmp(argv[i], "--no-reps"))
+			opt.reps = 0;
 		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
 			jobs = strtol(argv[++i], NULL, 10);
 		else

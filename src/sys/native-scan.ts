@@ -9,6 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
 import { NS_TYPE_NAMES, isNsType, type NsType } from './nstypes.js';
+import { nsfsMountsOf, type NsfsMount } from './parse.js';
 
 /** One process: its stat fields and the inode of each namespace (absent: unreadable). */
 export interface ScannedProcess {
@@ -28,6 +29,10 @@ export interface RawScan {
   threads: Array<{ type: NsType; inode: number; pid: number; tid: number }>;
   /** An open fd of `pid` on a namespace file. */
   fds: Array<{ type: NsType; inode: number; pid: number; fd: number }>;
+  /** Command lines (arguments joined by spaces) the helper read: the lowest pid of each namespace at least. */
+  cmdlines: Map<number, string>;
+  /** nsfs bind mounts seen from each mount namespace (not filled with reps: false). */
+  nsfsMounts: Array<{ mntNs: number; mount: NsfsMount }>;
   /** Vanished (ENOENT/ESRCH) and not-permitted (EACCES/EPERM) processes, summed over workers. */
   gone: number;
   denied: number;
@@ -38,6 +43,11 @@ export interface RawScanOptions {
   types?: readonly NsType[];
   fds?: boolean;
   threads?: boolean;
+  /**
+   * Also read, once per namespace, the command line of its first process and (per mount
+   * namespace) the nsfs mounts: C and M records (default true).
+   */
+  reps?: boolean;
   /** Worker processes; default: the helper decides (1 below 400 processes, else one per CPU up to 4). */
   jobs?: number;
 }
@@ -52,6 +62,7 @@ function scanArgs(options: RawScanOptions): string[] {
   }
   if (options.fds === false) args.push('--no-fds');
   if (options.threads === false) args.push('--no-threads');
+  if (options.reps === false) args.push('--no-reps');
   if (options.jobs !== undefined) args.push('--jobs', String(options.jobs));
   return args;
 }
@@ -71,7 +82,7 @@ function nsType(word: string | undefined): NsType {
  * Lines may be split across chunks (and UTF-8 characters in comm with them).
  */
 export class ScanParser {
-  private readonly scan: RawScan = { processes: [], threads: [], fds: [], gone: 0, denied: 0 };
+  private readonly scan: RawScan = { processes: [], threads: [], fds: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
   private readonly decoder = new StringDecoder('utf8');
   private readonly fields: number[] = new Array(13).fill(0);
   private rest = '';
@@ -147,6 +158,21 @@ function parseLines(text: string, limit: number, scan: RawScan, fields: number[]
         scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, uid: f[4]!, comm: unescapeComm(text.slice(pos, end)), ns });
         break;
       }
+      case 67 /* C */: {
+        // C pid cmdline
+        const sp = text.indexOf(' ', start + 2);
+        if (sp < 0 || sp > end) throw new NsmError(`native scan: short C record: ${line().slice(0, 60)}`);
+        scan.cmdlines.set(Number(text.slice(start + 2, sp)), unescapeComm(text.slice(sp + 1, end)));
+        break;
+      }
+      case 77 /* M */: {
+        // M mntns mountinfo-line
+        const sp = text.indexOf(' ', start + 2);
+        if (sp < 0 || sp > end) throw new NsmError(`native scan: short M record: ${line().slice(0, 60)}`);
+        const mntNs = Number(text.slice(start + 2, sp));
+        for (const mount of nsfsMountsOf(text.slice(sp + 1, end))) scan.nsfsMounts.push({ mntNs, mount });
+        break;
+      }
       case 84 /* T */: {
         const [, pid, tid, type, inode] = line().split(' ');
         scan.threads.push({ type: nsType(type), inode: Number(inode), pid: Number(pid), tid: Number(tid) });
@@ -186,6 +212,7 @@ function failure(status: number | null, signal: NodeJS.Signals | null, stderr: s
 function withoutScanner(scan: RawScan, scannerPid: number | undefined): RawScan {
   if (scannerPid !== undefined) {
     scan.processes = scan.processes.filter((p) => p.pid !== scannerPid && p.ppid !== scannerPid);
+    scan.cmdlines.delete(scannerPid);
   }
   return scan;
 }

@@ -26,16 +26,18 @@ describe('parseScanOutput', () => {
   });
 
   it('reads the fd holder (F) and the threads outside their leader\'s namespace (T)', () => {
-    expect(scan.fds).toEqual([{ type: 'net', inode: 4026532247, pid: 12382, fd: 3 }]);
+    expect(scan.fds).toEqual([{ type: 'net', inode: 4026532248, pid: 20483, fd: 3 }]);
     expect(scan.threads.length).toBe(6);
-    expect(scan.threads.every((t) => t.pid === 12383 && t.type === 'uts' && t.inode === 4026531838)).toBe(true);
+    expect(scan.threads.every((t) => t.pid === 20484 && t.type === 'uts' && t.inode === 4026531838)).toBe(true);
     // The leader itself moved to a new uts namespace (unshare on Node's main thread).
-    expect(scan.processes.find((p) => p.pid === 12383)!.ns.uts).not.toBe(4026531838);
+    expect(scan.processes.find((p) => p.pid === 20484)!.ns.uts).not.toBe(4026531838);
   });
 
   it('sums the per-worker S records', () => {
-    expect(scan.gone).toBe(0);
-    expect(scan.denied).toBe(0);
+    const sRecords = captured.split('\n').filter((l) => l.startsWith('S ')).map((l) => l.split(' '));
+    expect(sRecords).toHaveLength(2); // --jobs 2
+    expect(scan.gone).toBe(sRecords.reduce((n, f) => n + Number(f[2]), 0));
+    expect(scan.denied).toBe(sRecords.reduce((n, f) => n + Number(f[4]), 0));
     expect(parseScanOutput('S gone 2 denied 1\nS gone 3 denied 0\n')).toMatchObject({ gone: 5, denied: 1 });
   });
 
@@ -47,6 +49,18 @@ describe('parseScanOutput', () => {
   it('leaves out namespaces printed as 0 (a zombie, or not permitted)', () => {
     const [p] = parseScanOutput('P 9 1 100 1 0 0 0 0 0 4026531833 0 0 0 zombie\n').processes;
     expect(p!.ns).toEqual({ net: 4026531833 });
+  });
+
+  it('reads command lines (C) and nsfs mounts (M), unescaped', () => {
+    expect(scan.cmdlines.get(2)).toBe('');
+    const node = [...scan.cmdlines.values()].find((c) => c.startsWith('node -e'));
+    expect(node).toContain("\n  const k = require('koffi');");
+    // Both workers met the host's mount namespace first and report its nsfs mount.
+    expect(scan.nsfsMounts).toHaveLength(2);
+    expect(scan.nsfsMounts[0]).toEqual({ mntNs: 4026531832, mount: { type: 'net', inode: expect.any(Number), mountPoint: '/run/netns/nsm-capture' } });
+    const { cmdlines, nsfsMounts } = parseScanOutput('C 7 a\\\\b c\nM 9 43 42 0:4 net:[5] /run/netns/x rw - nsfs nsfs rw\nM 9 44 42 0:5 / /x rw - ext4 /dev/x rw\n');
+    expect(cmdlines).toEqual(new Map([[7, 'a\\b c']]));
+    expect(nsfsMounts).toEqual([{ mntNs: 9, mount: { type: 'net', inode: 5, mountPoint: '/run/netns/x' } }]);
   });
 
   it('turns an E record into a SysError with the errno name', () => {

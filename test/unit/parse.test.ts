@@ -31,7 +31,7 @@ describe('parseStat', () => {
 
   it('splits a comm holding a space and a ")" at the last ")"', () => {
     const st = parseStat(captured('stat-odd-comm.txt'));
-    expect(st).toEqual({ pid: 12283, comm: 'a b) c', state: 'S', ppid: 12275, numThreads: 1, startTime: 240315 });
+    expect(st).toEqual({ pid: 20166, comm: 'a b) c', state: 'S', ppid: 20158, numThreads: 1, startTime: 508648 });
   });
 
   it('reads a kernel thread (ppid 0)', () => {
@@ -62,7 +62,7 @@ describe('parseStatus', () => {
     const st = parseStatus(captured('status-nested.txt'));
     expect(st.name).toBe('sleep');
     expect(st.nspid).toEqual([st.pid, 1]);
-    expect(st.ppid).toBe(12301);
+    expect(st.ppid).toBe(20199);
   });
 
   it('falls back to the pid alone without an NSpid line (kernels before 4.1)', () => {
@@ -142,7 +142,7 @@ describe('parseMountinfo / nsfsMounts', () => {
     const mounts = parseMountinfo(captured('mountinfo-netns.txt'));
     expect(mounts.length).toBeGreaterThan(10);
     expect(mounts.find((m) => m.mountPoint === '/proc')?.fsType).toBe('proc');
-    expect(nsfsMounts(mounts)).toEqual([{ type: 'net', inode: 4026532178, mountPoint: '/run/netns/nsm-capture' }]);
+    expect(nsfsMounts(mounts)).toEqual([{ type: 'net', inode: 4026532179, mountPoint: '/run/netns/nsm-capture' }]);
   });
 
   it('nsfsMountsOf parses only the nsfs lines of a whole mountinfo, and none without them', () => {
