@@ -8,8 +8,8 @@
  * bench/RESULTS.md). All interpretation stays in TypeScript (src/sys/native-scan.ts); this
  * only reads and prints.
  *
- * Output: one record per line, fields separated by one space (see native/PROTOCOL.md,
- * "scan output"). Lines from different workers may interleave, but each line is written
+ * Output: one record per line, fields separated by one space, as listed below (mirrored by
+ * parseLines() in src/sys/native-scan.ts; exit codes in scan.h). Lines from different workers may interleave, but each line is written
  * whole: every write(2) is at most PIPE_BUF bytes and ends at a line boundary, which
  * pipe(7) guarantees to be atomic.
  *

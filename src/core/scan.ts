@@ -31,12 +31,23 @@ export interface ScanOptions {
 }
 
 export async function scanHost(options: ScanOptions = {}): Promise<HostScan> {
-  return assemble(options, await rawScan(options));
+  return assemble(options, await rawScan(rawOptions(options)));
 }
 
 /** The same scan, blocking; for callers that cannot await. */
 export function scanHostSync(options: ScanOptions = {}): HostScan {
-  return assemble(options, rawScanSync(options));
+  return assemble(options, rawScanSync(rawOptions(options)));
+}
+
+/**
+ * Finding bind mounts needs each process's mount namespace (one mountinfo read per mount
+ * namespace), so the raw scan reads mnt links even when only other types are asked for:
+ * `nsm ls -t net` must find a net namespace pinned in another mount namespace as `nsm ls`
+ * does. assemble() keeps only the types asked for.
+ */
+function rawOptions(options: ScanOptions): ScanOptions {
+  if (options.mounts === false || options.types === undefined || options.types.includes('mnt')) return options;
+  return { ...options, types: [...options.types, 'mnt'] };
 }
 
 class NamespaceTable {
@@ -74,7 +85,7 @@ function assemble(options: ScanOptions, raw: RawScan): HostScan {
   for (const t of raw.threads) if (types.includes(t.type)) table.get(t.type, t.inode).threads.push({ pid: t.pid, tid: t.tid });
   for (const f of raw.fds) if (types.includes(f.type)) table.get(f.type, f.inode).fds.push({ pid: f.pid, fd: f.fd });
   // The scanner reads mountinfo per mount namespace (M records) when it reads mnt links and reps.
-  const scannerRead = options.reps !== false && types.includes('mnt');
+  const scannerRead = options.reps !== false;
   if (options.mounts !== false) readNsfsMounts(new ProcFs(options.procRoot), processes, types, table, stats, raw, scannerRead);
   return { processes, namespaces: table.sorted(), stats };
 }

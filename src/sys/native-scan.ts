@@ -1,7 +1,7 @@
 /**
  * Run `nsm-helper scan` (native/scan.c) and parse its records. The C side only reads
  * /proc and prints; every decision about what the records mean is made in src/core.
- * Record format: native/PROTOCOL.md, "scan output".
+ * Record format: the header comment of native/scan.c.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';

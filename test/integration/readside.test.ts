@@ -7,11 +7,16 @@
  *               too) has exited; that user namespace then has no process either and is
  *               alive only because it owns fdOnly
  *   inner       a process in new uts, ipc, pid and mount namespaces (PID 1 of its pid namespace)
+ *   pinnedAway  a net namespace bind-mounted (unshare --net=FILE) only inside another, private
+ *               mount namespace, which a sleeping process keeps alive
  *
  * Everything is removed in afterAll. Needs root (ip netns, unshare of a pid namespace).
  */
-import { readlinkSync, statSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listNamespaces } from '../../src/core/listing.js';
 import { childrenOf, isRoot, NetnsNames, nsInode, nsm, nsmJson, Processes, waitFor } from '../support/run.js';
 
 const procs = new Processes();
@@ -28,6 +33,9 @@ const s: {
   fdHolder: number;
   inner: number;
   innerPidNs: number;
+  pinDir: string;
+  pinnedAway: number;
+  pinMntNs: number;
 } = {} as never;
 
 const HOST_PID_NS = nsInode('self', 'pid');
@@ -69,11 +77,25 @@ describe.skipIf(!isRoot)('read side on real namespaces (root: creates net, pid, 
     });
     procs.adopt(s.inner);
     s.innerPidNs = nsInode(s.inner, 'pid')!;
+
+    // The directory is made on the host; the tmpfs and the pin exist only in the new mount namespace.
+    s.pinDir = mkdtempSync(join(tmpdir(), 'nsmt-pin-'));
+    const pin = procs.start('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+      `mount -t tmpfs none ${s.pinDir} && touch ${s.pinDir}/net && unshare --net=${s.pinDir}/net true && exec sleep 1000`]);
+    s.pinnedAway = await waitFor('the pin', () => {
+      try {
+        return readlinkSync(`/proc/${pin.pid}/exe`).endsWith('sleep') && statSync(`/proc/${pin.pid}/root${s.pinDir}/net`).ino;
+      } catch {
+        return false;
+      }
+    });
+    s.pinMntNs = nsInode(pin.pid!, 'mnt')!;
   });
 
   afterAll(async () => {
     await procs.stop();
     netns.removeAll();
+    if (s.pinDir) rmSync(s.pinDir, { recursive: true, force: true });
   });
 
   describe('ls', () => {
@@ -91,6 +113,19 @@ describe.skipIf(!isRoot)('read side on real namespaces (root: creates net, pid, 
     it('lists the fd-only net namespace: HELD fd, no process', () => {
       const { namespaces } = nsmJson(['ls', '-t', 'net', ...columns, '--json']);
       expect(namespaces.find((r: any) => r.ns === s.fdOnly)).toMatchObject({ type: 'net', nprocs: 0, pid: null, held: ['fd'], name: null });
+    });
+
+    it('lists a net namespace pinned only in another mount namespace, with -t net as without', () => {
+      const expected = { ns: s.pinnedAway, type: 'net', nprocs: 0, pid: null, held: ['mount'], nsfs: `${s.pinDir}/net (mnt:${s.pinMntNs})` };
+      const all = nsmJson(['ls', ...columns, '--json']).namespaces;
+      const net = nsmJson(['ls', '-t', 'net', ...columns, '--json']).namespaces;
+      expect(all.find((r: any) => r.ns === s.pinnedAway)).toMatchObject(expected);
+      expect(net.find((r: any) => r.ns === s.pinnedAway)).toMatchObject(expected);
+    });
+
+    it('the library finds it with types: [net] too (no early scan there)', async () => {
+      const { namespaces } = await listNamespaces({ types: ['net'] });
+      expect(namespaces.find((r) => r.ns === s.pinnedAway)).toMatchObject({ nprocs: 0, held: ['mount'], nsfs: [`${s.pinDir}/net (mnt:${s.pinMntNs})`] });
     });
 
     it('lists an ip-netns namespace with a process in it under its name, held by both', () => {
