@@ -18,6 +18,7 @@
  *   F pid fd type inode            an open fd on a namespace file
  *   C pid cmdline                  the command line (arguments joined by spaces) of the first
  *                                  process this worker meets in a namespace it has not met yet
+ *                                  (of every process with --all-cmdlines)
  *   M mntns mountinfo-line         an nsfs line of the mountinfo of the first process this worker
  *                                  meets in mount namespace mntns
  *   S gone N denied N              per worker, at its end
@@ -343,6 +344,7 @@ struct scan_opts {
 	const char *root;
 	unsigned types; /* bit t set: read ns_names[t] */
 	int fds, threads, reps; /* reps: C and M records */
+	int all_cmdlines;       /* a C record for every process, not only a namespace's first */
 };
 
 static void scan_threads(int dirfd, long pid, const unsigned long long *leader, const struct scan_opts *opt,
@@ -475,7 +477,7 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		int new_ns = 0;
 		for (int t = 0; t < NS_COUNT; t++)
 			new_ns |= seen_add(&met[0], ino[t]);
-		if (new_ns)
+		if (new_ns || opt->all_cmdlines)
 			emit_cmdline(dirfd, pid, o);
 		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], o))
 			seen_add(&met[1], ino[6]);
@@ -545,7 +547,7 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--no-reps] [--jobs N]\n");
+	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--no-reps] [--all-cmdlines] [--jobs N]\n");
 	exit(SCAN_EXIT_USAGE);
 }
 
@@ -564,6 +566,8 @@ int scan_main(int argc, char **argv)
 			opt.threads = 0;
 		else if (!strcmp(argv[i], "--no-reps"))
 			opt.reps = 0;
+		else if (!strcmp(argv[i], "--all-cmdlines"))
+			opt.all_cmdlines = 1;
 		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
 			jobs = strtol(argv[++i], NULL, 10);
 		else

@@ -59,7 +59,7 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
     target = resolveTarget(options.target, procfs);
     only = readTargetNamespaces(target, [{ entry: type, type }], procfs)[0]!.inode;
   }
-  const scan = await scanHost({ procRoot: options.procRoot, types: [type], threads: false });
+  const scan = await scanHost({ procRoot: options.procRoot, types: [type], threads: false, allCmdlines: true });
   attribute(scan);
   const groups: NamespaceGroup[] = [];
   for (const ns of scan.namespaces) {
@@ -69,7 +69,8 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
       const p = scan.processes.get(pid)!;
       let args: string[];
       try {
-        args = procfs.readCmdline(pid);
+        // The scanner read it in its walk (too long a command line for its record: read here).
+        args = p.cmdline !== undefined ? (p.cmdline === '' ? [] : [p.cmdline]) : procfs.readCmdline(pid);
       } catch (err) {
         // Exited since the scan (ENOENT/ESRCH): it is no longer in the namespace, leave it out.
         // Not permitted (EACCES, hidepid=1 mounts): it exists, show it by its comm.

@@ -28,6 +28,8 @@ export interface ScanOptions {
   jobs?: number;
   /** Let the scanner read command lines and nsfs mounts once per namespace (default true). */
   reps?: boolean;
+  /** Let the scanner read every process's command line (ProcessInfo.cmdline for all). */
+  allCmdlines?: boolean;
 }
 
 export async function scanHost(options: ScanOptions = {}): Promise<HostScan> {

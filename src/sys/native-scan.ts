@@ -48,6 +48,8 @@ export interface RawScanOptions {
    * namespace) the nsfs mounts: C and M records (default true).
    */
   reps?: boolean;
+  /** A command line for every process, not only each namespace's first (nsm ps). */
+  allCmdlines?: boolean;
   /** Worker processes; default: the helper decides (1 below 400 processes, else one per CPU up to 4). */
   jobs?: number;
 }
@@ -63,6 +65,7 @@ function scanArgs(options: RawScanOptions): string[] {
   if (options.fds === false) args.push('--no-fds');
   if (options.threads === false) args.push('--no-threads');
   if (options.reps === false) args.push('--no-reps');
+  else if (options.allCmdlines) args.push('--all-cmdlines');
   if (options.jobs !== undefined) args.push('--jobs', String(options.jobs));
   return args;
 }
@@ -305,7 +308,7 @@ function takeEarly(options: RawScanOptions): PendingScan | undefined {
   early = undefined;
   if (!e) return undefined;
   const full = e.args.length === 1 && e.args[0] === 'scan';
-  if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined) {
+  if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined || options.allCmdlines) {
     e.child.kill();
     return undefined;
   }
