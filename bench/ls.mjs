@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // nsm ls against lsns, side by side in one run (issue 2 §10).
 //
-//   node bench/ls.mjs [--runs N] [--procs N] [--namespaces N] [--skip-load]
+//   node bench/ls.mjs [--runs N] [--procs N] [--namespaces N] [--skip-load] [--baseline DIR]
 //
 // Two rounds: the host as it is, then with about --procs extra processes in --namespaces
 // extra namespaces that this script starts (unshare(1), one new namespace each, types in
@@ -12,6 +12,7 @@
 //   lsns               util-linux, output to /dev/null
 //   nsm-helper scan    the C scan alone (what nsm ls spends in native/)
 // and prints the median of --runs runs (default 15, at least 5) and the ratios.
+// --baseline DIR adds `nsm ls` of another built checkout (e.g. an older commit) to compare.
 // Needs root (unshare of every type; lsns sees all processes only as root).
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,12 +29,15 @@ const RUNS = Math.max(5, opt('--runs', 15));
 const PROCS = opt('--procs', 2000);
 const NAMESPACES = opt('--namespaces', 300);
 const TYPES = ['net', 'uts', 'ipc', 'mount', 'cgroup', 'user'];
+const baselineAt = args.indexOf('--baseline');
+const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : undefined;
 
 const commands = [
   { name: 'node -e 0', argv: [process.execPath, '-e', '0'] },
   { name: 'nsm ls', argv: [process.execPath, join(root, 'bin/nsm'), 'ls'] },
   { name: 'lsns', argv: ['lsns'] },
   { name: 'nsm-helper scan', argv: [join(root, 'native/build/nsm-helper'), 'scan'] },
+  ...(BASELINE ? [{ name: 'baseline nsm ls', argv: [process.execPath, join(BASELINE, 'bin/nsm'), 'ls'] }] : []),
 ];
 
 let retried = 0;
@@ -78,6 +82,10 @@ function round(label) {
   }
   console.log(`nsm ls / lsns      = ${(med['nsm ls'] / med.lsns).toFixed(2)}`);
   console.log(`nsm ls / node -e 0 = ${(med['nsm ls'] / med['node -e 0']).toFixed(2)}`);
+  if (BASELINE) {
+    console.log(`baseline / lsns    = ${(med['baseline nsm ls'] / med.lsns).toFixed(2)}`);
+    console.log(`baseline / node -e 0 = ${(med['baseline nsm ls'] / med['node -e 0']).toFixed(2)}`);
+  }
   if (retried > 0) console.log(`(${retried} failed runs were repeated)`);
   retried = 0;
   return med;
