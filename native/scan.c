@@ -4,7 +4,7 @@
  * Why C: on a host with thousands of processes the cost is the kernel's per-file work
  * under /proc (about 15 syscalls a process), which one core cannot do fast enough to stay
  * well under lsns. A forked C process starts in a millisecond, so the walk is split over
- * the online CPUs; a Node worker thread costs ~35 ms to start (measured, see
+ * the online CPUs; a Node worker thread costs ~20 ms to start (measured, see
  * bench/RESULTS.md). All interpretation stays in TypeScript (src/sys/native-scan.ts); this
  * only reads and prints.
  *
