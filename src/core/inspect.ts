@@ -56,6 +56,8 @@ export interface Inspection {
   command: string;
   uid: number;
   user: string;
+  /** Process state from stat field 3: R, S, D, Z (zombie: only its user and pid namespaces remain) ... */
+  state: string;
   startTime: number;
   reference: HostReference;
   namespaces: InspectedNamespace[];
@@ -108,6 +110,7 @@ export async function inspect(spec: TargetSpec, options: InspectOptions = {}): P
     command: args.length > 0 ? args.join(' ') : `[${stat.comm}]`,
     uid,
     user: userName(uid),
+    state: stat.state,
     startTime: stat.startTime,
     reference: host,
     namespaces,

@@ -78,10 +78,22 @@ export function readTargetNamespaces<E extends string>(
   });
   if (readings.length > 0 && readings.every((r) => r.inode === undefined)) {
     const errno = readings[0]!.error ?? 'EIO';
-    if (errno === 'ENOENT' || errno === 'ESRCH') throw new NsmError(`${target.label}: no such process`);
+    if (errno === 'ENOENT' || errno === 'ESRCH') {
+      // A zombie keeps its /proc entry but has left its namespaces (proc(5)).
+      if (isZombie(procfs, target.pid)) throw new NsmError(`${target.label}: a zombie (exited, not yet reaped): it has left these namespaces`);
+      throw new NsmError(`${target.label}: no such process`);
+    }
     throw new NsmError(`${target.label}: cannot read its namespaces: ${errno}: ${errnoText(errno)}`, { hint: accessHint() });
   }
   return readings;
+}
+
+function isZombie(procfs: ProcFs, pid: number): boolean {
+  try {
+    return procfs.readStat(pid).state === 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /**

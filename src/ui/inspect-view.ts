@@ -19,6 +19,7 @@ export function inspectionJson(i: Inspection): object {
     args: i.args,
     uid: i.uid,
     user: i.user,
+    state: i.state,
     startTime: i.startTime,
     reference: { kind: i.reference.kind, pid: orNull(i.reference.pid), note: i.reference.note },
     namespaces: i.namespaces.map((n) => ({
@@ -48,6 +49,8 @@ export function renderInspection(i: Inspection): string {
   const lines: string[] = [];
   lines.push(`${colour.bold(`PID ${i.pid}`)}  ${i.command}`);
   lines.push(`  user ${i.user} (uid ${i.uid}), parent PID ${i.ppid}, comm ${i.comm}`);
+  // A zombie has left its namespaces except the user and pid ones (its credentials and pid).
+  if (i.state === 'Z') lines.push(colour.yellow('  a zombie: it has exited and awaits its parent; only its user and pid namespaces remain'));
   lines.push(colour.dim(`  ${i.reference.note}`));
   lines.push('');
 

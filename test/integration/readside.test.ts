@@ -12,7 +12,7 @@
  *
  * Everything is removed in afterAll. Needs root (ip netns, unshare of a pid namespace).
  */
-import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,6 +185,28 @@ describe.skipIf(!isRoot)('read side on real namespaces (root: creates net, pid, 
       expect(doc.namespaces.find((n: any) => n.entry === 'user').sharing).toBe('isolated');
       expect(doc.namespaces.find((n: any) => n.entry === 'uts').owner).toBe(nsInode('self', 'user'));
       await procs.kill(child);
+    });
+
+    it('reports a zombie: its user and pid namespaces remain, the others are gone', async () => {
+      // The background sleep's parent becomes `sleep 1000`, which never reaps it.
+      const parent = procs.start('sh', ['-c', 'sleep 0.05 & exec sleep 1000']);
+      const zombie = await waitFor('a zombie', () => {
+        const [child] = childrenOf(parent.pid!);
+        return child !== undefined && / Z /.test(readFileSync(`/proc/${child}/stat`, 'utf8').replace(/^.*\)/, '')) && child;
+      });
+      const doc = nsmJson(['inspect', String(zombie), '--json']);
+      expect(doc.state).toBe('Z');
+      const byEntry = Object.fromEntries(doc.namespaces.map((n: any) => [n.entry, n]));
+      expect(byEntry.pid).toMatchObject({ ns: HOST_PID_NS, sharing: 'host' });
+      expect(byEntry.net).toMatchObject({ ns: null, sharing: 'unknown', error: 'ENOENT' });
+      expect(nsm(['inspect', String(zombie)]).stdout).toContain('a zombie: it has exited');
+      // Asked only for types it has left: one line, exit 1.
+      expect(nsm(['diff', '-t', 'net', String(zombie), String(parent.pid)])).toEqual({
+        status: 1,
+        stdout: '',
+        stderr: `nsm: PID ${zombie}: a zombie (exited, not yet reaped): it has left these namespaces\n`,
+      });
+      await procs.kill(parent);
     });
 
     it('fails in one line, exit 1, for a PID that does not exist', () => {
