@@ -93,8 +93,13 @@ export class ScanParser {
 
   /** Parse the complete lines of a chunk; a partial last line waits for the next chunk. */
   feed(chunk: Buffer): void {
+    this.feedText(this.decoder.write(chunk));
+  }
+
+  /** The same for text already decoded. */
+  feedText(decoded: string): void {
     if (this.error) return;
-    const text = this.rest + this.decoder.write(chunk);
+    const text = this.rest + decoded;
     const cut = text.lastIndexOf('\n');
     if (cut < 0) {
       this.rest = text;
@@ -126,7 +131,7 @@ export class ScanParser {
 /** Parse the helper's whole output. Exported for unit tests on captured output. */
 export function parseScanOutput(text: string): RawScan {
   const parser = new ScanParser();
-  parser.feed(Buffer.from(text, 'utf8'));
+  parser.feedText(text);
   return parser.finish();
 }
 
