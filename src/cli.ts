@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
 import { reportError } from './report.js';
 import { EXIT_NSM_FAILED } from './sys/errors.js';
+import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
 
 export { reportError };
@@ -46,7 +47,13 @@ function requestedCommand(program: Command, argv: readonly string[]): string | u
   return program.commands.find((c) => c.name() === word || c.aliases().includes(word))?.name();
 }
 
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+export interface MainOptions {
+  /** A host scan bin/nsm started before loading the CLI (only for `nsm ls`). */
+  earlyScan?: EarlyScan;
+}
+
+export async function main(argv: readonly string[] = process.argv, options: MainOptions = {}): Promise<void> {
+  adoptEarlyScan(options.earlyScan);
   const program = buildProgram();
   const requested = requestedCommand(program, argv);
   // enter/exec/unshare exit with the command's own status, so nsm's own failures

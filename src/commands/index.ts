@@ -5,13 +5,21 @@
 import type { Command } from 'commander';
 import { createCommand } from './create.js';
 import { destroyCommand } from './destroy.js';
+import { diffCommand } from './diff.js';
 import { enterCommand, execCommand } from './exec.js';
 import { gcCommand } from './gc.js';
+import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
+import { psCommand } from './ps.js';
+import { treeCommand } from './tree.js';
 import { unshareCommand } from './unshare.js';
 
 export const COMMANDS: ReadonlyArray<() => Command> = [
   lsCommand,
+  inspectCommand,
+  diffCommand,
+  psCommand,
+  treeCommand,
   createCommand,
   enterCommand,
   execCommand,

@@ -216,6 +216,51 @@ export function nsRelations(path: string): NsRelations {
   }
 }
 
+/** One namespace reached by walking ioctl_ns(2) links. */
+export interface NsLink {
+  inode: number;
+  /** For a user namespace: the uid of its creator (NS_GET_OWNER_UID). */
+  ownerUid?: number;
+}
+
+/**
+ * Walk up from the namespace at `path`: first to its owning user namespace
+ * (`from: 'owner'`, NS_GET_USERNS) or to its parent (`from: 'parent'`, NS_GET_PARENT; pid
+ * and user namespaces only), then from parent to parent, nearest first. The walk ends at
+ * the top of the hierarchy or where the next step leaves the caller's view (both EPERM,
+ * ioctl_ns(2)), or after a namespace `known` says is already known. This finds namespaces
+ * no process is in: a user namespace alive only because it owns another one.
+ */
+export function nsChain(path: string, from: 'owner' | 'parent', known?: (inode: number) => boolean): NsLink[] {
+  const c = load();
+  const chain: NsLink[] = [];
+  let fd = openSync(path, 'r');
+  try {
+    let request = from === 'owner' ? NS_GET_USERNS : NS_GET_PARENT;
+    for (;;) {
+      const next = c.ioctlNoArg(fd, request);
+      if (next < 0) {
+        const errno = errnoName(c.errno());
+        // EINVAL: NS_GET_PARENT on a type without a hierarchy; EPERM: top, or outside our view.
+        if (errno === 'EPERM' || errno === 'EINVAL') break;
+        throw new SysError(`ioctl(${request === NS_GET_USERNS ? 'NS_GET_USERNS' : 'NS_GET_PARENT'})`, errno, path);
+      }
+      closeSync(fd);
+      fd = next;
+      const link: NsLink = { inode: fstatSync(fd).ino };
+      const out = [0];
+      // NS_GET_OWNER_UID answers EINVAL for a namespace that is not a user namespace.
+      if (c.ioctlUid(fd, NS_GET_OWNER_UID, out) === 0) link.ownerUid = out[0];
+      chain.push(link);
+      if (known?.(link.inode)) break;
+      request = NS_GET_PARENT;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return chain;
+}
+
 /** ioctl_ns(2): EPERM means "outside your user namespace" or "no parent"; that is an answer, not a failure. */
 function tolerate(errno: number, call: string, path: string): void {
   const name = errnoName(errno);

@@ -27,7 +27,7 @@ import {
   uniqueName,
   waitFor,
 } from './lifecycle-helpers.js';
-import { resolveTargetArgument } from '../../src/core/env-target.js';
+import { parseTarget, resolveTarget } from '../../src/core/target.js';
 import { UsageError } from '../../src/sys/errors.js';
 
 afterEach(cleanup);
@@ -361,20 +361,31 @@ describe.skipIf(!isRoot)('identity: a dead or reused holder is never joined (roo
   });
 });
 
-describe.skipIf(!isRoot)('targets: a pid or an environment name (root only: environments without a user namespace)', () => {
+describe.skipIf(!isRoot)('targets: inspect, diff and ps take environment names (root only: environments without a user namespace)', () => {
   it('a name resolves to its running holder; a dead one and a bad word are refused', async () => {
     const dir = stateDir();
     const name = uniqueName();
     const env = await create(name, ['-t', 'uts'], { stateDir: dir });
-    const t = resolveTargetArgument(name, { stateDir: dir });
-    expect(t).toMatchObject({ pid: env.pid, startTime: env.startTime, label: `environment ${name} (holder PID ${env.pid})` });
-    expect(t.env?.record.namespaces.uts).toBe(env.namespaces.uts);
-    expect(resolveTargetArgument(String(process.pid))).toMatchObject({ pid: process.pid, label: `PID ${process.pid}` });
-    expect(() => resolveTargetArgument('no/such', { stateDir: dir })).toThrow(UsageError);
-    expect(() => resolveTargetArgument(uniqueName('nope'), { stateDir: dir })).toThrow(/^no environment named nope-/);
+    const t = resolveTarget(parseTarget(name), undefined, { stateDir: dir });
+    expect(t).toMatchObject({ pid: env.pid, startTime: env.startTime, label: `environment ${name} (holder PID ${env.pid})`, env: name });
+    expect(resolveTarget(parseTarget(String(process.pid)))).toMatchObject({ pid: process.pid, label: `PID ${process.pid}` });
+    expect(() => parseTarget('no/such')).toThrow(UsageError);
+    expect(() => parseTarget('0')).toThrow(UsageError);
+    expect(() => resolveTarget(parseTarget(uniqueName('nope')), undefined, { stateDir: dir })).toThrow(/^no environment named nope-/);
+
+    const inspect = JSON.parse((await nsm(['inspect', '--json', name], { stateDir: dir })).stdout);
+    expect(inspect.pid).toBe(env.pid);
+    expect(inspect.namespaces.find((n: { type: string }) => n.type === 'uts').ns).toBe(env.namespaces.uts);
+    const diff = await nsm(['diff', '-t', 'uts,net', '--json', name, String(process.pid)], { stateDir: dir });
+    expect(diff.stderr).toBe('');
+    const d = JSON.parse(diff.stdout);
+    expect(JSON.stringify(d)).toContain(`environment ${name} (holder PID ${env.pid})`);
+
     process.kill(env.pid, 'SIGKILL');
     await waitFor(() => !alive(env.pid), 'the holder to die');
-    expect(() => resolveTargetArgument(name, { stateDir: dir })).toThrow(`environment ${name} has no running holder (it is dead)`);
+    const dead = await nsm(['inspect', name], { stateDir: dir });
+    expect(dead.code).toBe(1);
+    expect(dead.stderr.split('\n')[0]).toBe(`nsm: environment ${name} has no running holder (it is dead): there is no process to look at`);
   });
 });
 
