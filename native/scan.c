@@ -4,23 +4,37 @@
  * Why C: on a host with thousands of processes the cost is the kernel's per-file work
  * under /proc (about 15 syscalls a process), which one core cannot do fast enough to stay
  * well under lsns. A forked C process starts in a millisecond, so the walk is split over
- * the online CPUs; a Node worker thread costs ~35 ms to start (measured, see
+ * the online CPUs; a Node worker thread costs ~20 ms to start (measured, see
  * bench/RESULTS.md). All interpretation stays in TypeScript (src/sys/native-scan.ts); this
  * only reads and prints.
  *
- * Output: one record per line, fields separated by one space (see native/PROTOCOL.md,
- * "scan output"). Lines from different workers may interleave, but each line is written
+ * Output: one record per line, fields separated by one space, as listed below (mirrored by
+ * parseLines() in src/sys/native-scan.ts; exit codes in scan.h). Lines from different workers may interleave, but each line is written
  * whole: every write(2) is at most PIPE_BUF bytes and ends at a line boundary, which
  * pipe(7) guarantees to be atomic.
  *
- *   P pid ppid starttime nthreads ino_user ino_cgroup ino_ipc ino_uts ino_net ino_pid ino_mnt ino_time comm
+ *   P pid ppid starttime nthreads uid ino_user ino_cgroup ino_ipc ino_uts ino_net ino_pid ino_mnt ino_time comm
  *   T pid tid type inode           a thread in a namespace its process (leader) is not in
  *   F pid fd type inode            an open fd on a namespace file
+ *   C pid cmdline                  the command line (arguments joined by spaces) of the first
+ *                                  process this worker meets in a namespace it has not met yet
+ *                                  (of every process with --all-cmdlines)
+ *   M mntns mountinfo-line         an nsfs line of the mountinfo of the first process this worker
+ *                                  meets in mount namespace mntns
  *   S gone N denied N              per worker, at its end
  *   E errno path                   an unexpected error (not ENOENT/ESRCH/EACCES/EPERM)
  *
  * Inodes are 0 where the link could not be read (a zombie, or not permitted), as lsns
  * leaves them; comm is last so it may contain spaces; '\\' and '\n' in it are escaped.
+ * uid is the owner of /proc/PID (the effective uid; root for a non-dumpable process), which
+ * lsns reports as UID: one fstat of the directory already open here, instead of a stat per
+ * process from Node.
+ *
+ * C and M records carry the per-namespace reads `nsm ls` needs (the command line of each
+ * namespace's lowest pid, the nsfs bind mounts of each mount namespace) so Node does not
+ * make them one by one after the scan. Each worker walks its pids in ascending order, so
+ * the lowest pid of a namespace is the first its worker meets there: it always has a C
+ * record. A command line too long for one record (PIPE_BUF) gets none; Node reads it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,10 +186,165 @@ static void escape_comm(const char *in, char *out, size_t outsz)
 	out[j] = '\0';
 }
 
+/*
+ * Directory entries by getdents64(2) into a buffer on the stack: readdir(3) on an fd
+ * (fdopendir) costs an fcntl, an fstat and a malloc per directory, twice per process here,
+ * about an eighth of a whole scan's system calls.
+ */
+struct dir_iter {
+	int fd;
+	long len, pos;
+	char buf[8192];
+};
+
+static const char *dir_next(struct dir_iter *it)
+{
+	if (it->pos >= it->len) {
+		it->len = getdents64(it->fd, it->buf, sizeof(it->buf));
+		it->pos = 0;
+		if (it->len <= 0)
+			return NULL;
+	}
+	struct dirent64 *d = (struct dirent64 *)(it->buf + it->pos);
+	it->pos += d->d_reclen;
+	return d->d_name;
+}
+
+/* Inodes a worker has met, for C and M records: open addressing, grown at half full. */
+struct seen {
+	unsigned long long *slot;
+	size_t cap, len;
+};
+
+static int seen_has(const struct seen *s, unsigned long long ino)
+{
+	if (s->cap == 0)
+		return 0;
+	size_t j = (size_t)(ino * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (s->slot[j] == ino)
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+/* 1 when `ino` is new (and now recorded), 0 when already met or 0 itself. */
+static int seen_add(struct seen *s, unsigned long long ino)
+{
+	if (ino == 0)
+		return 0;
+	if (2 * (s->len + 1) > s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 1024;
+		unsigned long long *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return 0; /* out of memory: no C/M record; Node reads these itself */
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slot[i])
+				continue;
+			size_t j = (size_t)(s->slot[i] * 0x9E3779B97F4A7C15ull) & (cap - 1);
+			while (slot[j])
+				j = (j + 1) & (cap - 1);
+			slot[j] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = slot;
+		s->cap = cap;
+	}
+	size_t j = (size_t)(ino * 0x9E3779B97F4A7C15ull) & (s->cap - 1);
+	while (s->slot[j]) {
+		if (s->slot[j] == ino)
+			return 0;
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->slot[j] = ino;
+	s->len++;
+	return 1;
+}
+
+/* Read a whole small /proc file relative to dirfd into buf (NUL-terminated); its length, or -1. */
+static ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size - 1)
+			break; /* longer than the buffer: the caller sees it is full */
+	}
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* C record: arguments joined by spaces (proc(5): NUL-separated, usually NUL-terminated). */
+static void emit_cmdline(int dirfd, long pid, struct out *o)
+{
+	char args[3584], line[PIPE_BUF];
+	ssize_t n = read_file_at(dirfd, "cmdline", args, sizeof(args));
+	if (n < 0 || (size_t)n == sizeof(args) - 1)
+		return; /* gone, or too long for one record: Node reads it */
+	if (n > 0 && args[n - 1] == '\0')
+		n--;
+	int len = snprintf(line, sizeof(line), "C %ld ", pid);
+	for (ssize_t i = 0; i < n && (size_t)len + 3 < sizeof(line); i++) {
+		char ch = args[i];
+		if (ch == '\0')
+			line[len++] = ' ';
+		else if (ch == '\n') {
+			line[len++] = '\\';
+			line[len++] = 'n';
+		} else if (ch == '\\') {
+			line[len++] = '\\';
+			line[len++] = '\\';
+		} else
+			line[len++] = ch;
+	}
+	line[len++] = '\n';
+	out_line(o, line, (size_t)len);
+}
+
+/*
+ * M records: the nsfs lines of this process's mountinfo (most mount namespaces have none).
+ * 0 when it could not be read (gone, not permitted, larger than the buffer): then the next
+ * process of that mount namespace is tried.
+ */
+static int emit_nsfs_mounts(int dirfd, unsigned long long mntns, struct out *o)
+{
+	static char info[1 << 20]; /* a worker is one process: one buffer each */
+	char line[PIPE_BUF];
+	ssize_t n = read_file_at(dirfd, "mountinfo", info, sizeof(info));
+	if (n <= 0 || (size_t)n == sizeof(info) - 1)
+		return 0;
+	for (char *p = info; p && *p;) {
+		char *nl = strchr(p, '\n');
+		size_t llen = nl ? (size_t)(nl - p) : strlen(p);
+		if (memmem(p, llen, " - nsfs ", 8)) {
+			int len = snprintf(line, sizeof(line), "M %llu %.*s\n", mntns, (int)llen, p);
+			if (len > 0 && (size_t)len < sizeof(line))
+				out_line(o, line, (size_t)len);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return 1;
+}
+
 struct scan_opts {
 	const char *root;
 	unsigned types; /* bit t set: read ns_names[t] */
-	int fds, threads;
+	int fds, threads, reps; /* reps: C and M records */
+	int all_cmdlines;       /* a C record for every process, not only a namespace's first */
 };
 
 static void scan_threads(int dirfd, long pid, const unsigned long long *leader, const struct scan_opts *opt,
@@ -186,17 +356,13 @@ static void scan_threads(int dirfd, long pid, const unsigned long long *leader, 
 			report_error(o, errno, opt->root, "task");
 		return;
 	}
-	DIR *d = fdopendir(tfd);
-	if (!d) {
-		close(tfd);
-		return;
-	}
-	struct dirent *e;
+	struct dir_iter it = { .fd = tfd };
+	const char *name;
 	char path[64], link[128], line[128];
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+	while ((name = dir_next(&it))) {
+		if (name[0] < '0' || name[0] > '9')
 			continue;
-		long tid = strtol(e->d_name, NULL, 10);
+		long tid = strtol(name, NULL, 10);
 		if (tid == pid)
 			continue;
 		for (int t = 0; t < NS_COUNT; t++) {
@@ -214,7 +380,7 @@ static void scan_threads(int dirfd, long pid, const unsigned long long *leader, 
 			}
 		}
 	}
-	closedir(d);
+	close(tfd);
 }
 
 static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct out *o, struct counts *c)
@@ -225,31 +391,34 @@ static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct ou
 			report_error(o, errno, opt->root, "fd");
 		return;
 	}
-	DIR *d = fdopendir(ffd);
-	if (!d) {
-		close(ffd);
-		return;
-	}
-	struct dirent *e;
+	struct dir_iter it = { .fd = ffd };
+	const char *name;
 	char link[128], line[128];
-	while ((e = readdir(d))) {
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+	while ((name = dir_next(&it))) {
+		if (name[0] < '0' || name[0] > '9')
 			continue;
-		ssize_t n = readlinkat(ffd, e->d_name, link, sizeof(link) - 1);
-		if (n < 0)
+		ssize_t n = readlinkat(ffd, name, link, sizeof(link) - 1);
+		if (n < 0) {
+			/* Not permitted: the ptrace check (proc(5)) is per process, so every other fd of
+			 * this one fails alike; stop here (a sandbox init may hold hundreds). */
+			if (errno == EACCES || errno == EPERM) {
+				c->denied++;
+				break;
+			}
 			continue; /* closed between readdir and readlink */
+		}
 		link[n] = '\0';
 		unsigned long long ino;
 		int t = ns_any(link, n, &ino);
 		if (t >= 0 && (opt->types & (1u << t))) {
-			int len = snprintf(line, sizeof(line), "F %ld %s %s %llu\n", pid, e->d_name, ns_names[t], ino);
+			int len = snprintf(line, sizeof(line), "F %ld %s %s %llu\n", pid, name, ns_names[t], ino);
 			out_line(o, line, (size_t)len);
 		}
 	}
-	closedir(d);
+	close(ffd);
 }
 
-static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struct counts *c)
+static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struct counts *c, struct seen *met)
 {
 	char path[PATH_MAX], buf[1024], link[128], comm[160], line[512];
 	snprintf(path, sizeof(path), "%s/%ld", opt->root, pid);
@@ -273,7 +442,15 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		close(dirfd);
 		return;
 	}
+	struct stat dirst;
+	if (fstat(dirfd, &dirst) < 0) {
+		if (!tolerated(errno, c))
+			report_error(o, errno, opt->root, "PID");
+		close(dirfd);
+		return;
+	}
 	unsigned long long ino[NS_COUNT] = { 0 };
+	int denied = 0;
 	for (int t = 0; t < NS_COUNT; t++) {
 		if (!(opt->types & (1u << t)))
 			continue;
@@ -282,7 +459,9 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		if (ln < 0) {
 			/* Per type, as lsns does: a zombie has no namespaces left but is still a process. */
 			int e = errno;
-			if (e != ENOENT && e != ESRCH && e != EACCES && e != EPERM)
+			if (e == EACCES || e == EPERM)
+				denied = 1;
+			else if (e != ENOENT && e != ESRCH)
 				report_error(o, e, opt->root, path);
 			continue;
 		}
@@ -290,13 +469,29 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		ino[t] = ns_inode(link, ln, ns_names[t]);
 	}
 	escape_comm(st.comm, comm, sizeof(comm));
-	int len = snprintf(line, sizeof(line), "P %ld %ld %llu %ld %llu %llu %llu %llu %llu %llu %llu %llu %s\n", pid, st.ppid,
-			   st.starttime, st.nthreads, ino[0], ino[1], ino[2], ino[3], ino[4], ino[5], ino[6], ino[7], comm);
+	int len = snprintf(line, sizeof(line), "P %ld %ld %llu %ld %lu %llu %llu %llu %llu %llu %llu %llu %llu %s\n", pid, st.ppid,
+			   st.starttime, st.nthreads, (unsigned long)dirst.st_uid, ino[0], ino[1], ino[2], ino[3], ino[4], ino[5],
+			   ino[6], ino[7], comm);
 	out_line(o, line, (size_t)len);
-	if (opt->threads && st.nthreads > 1)
-		scan_threads(dirfd, pid, ino, opt, o, c);
-	if (opt->fds)
-		scan_fds(dirfd, pid, opt, o, c);
+	if (opt->reps) {
+		int new_ns = 0;
+		for (int t = 0; t < NS_COUNT; t++)
+			new_ns |= seen_add(&met[0], ino[t]);
+		if (new_ns || opt->all_cmdlines)
+			emit_cmdline(dirfd, pid, o);
+		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], o))
+			seen_add(&met[1], ino[6]);
+	}
+	/* Threads' ns links and fds pass the same ptrace check (proc(5)) as the process's own
+	 * ns links: when those were refused, so would every one of these be. */
+	if (denied) {
+		c->denied++;
+	} else {
+		if (opt->threads && st.nthreads > 1)
+			scan_threads(dirfd, pid, ino, opt, o, c);
+		if (opt->fds)
+			scan_fds(dirfd, pid, opt, o, c);
+	}
 	close(dirfd);
 }
 
@@ -340,10 +535,11 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 {
 	static struct out o; /* static: PIPE_BUF bytes, one per process (workers are forked) */
 	struct counts c = { 0, 0 };
+	struct seen met[2] = { { 0 }, { 0 } }; /* [0] any namespace (C records), [1] mount namespaces (M) */
 	char line[96];
 	o.len = 0;
 	for (size_t i = from; i < to; i++)
-		scan_pid(pids[i], opt, &o, &c);
+		scan_pid(pids[i], opt, &o, &c, met);
 	int len = snprintf(line, sizeof(line), "S gone %lu denied %lu\n", c.gone, c.denied);
 	out_line(&o, line, (size_t)len);
 	out_flush(&o);
@@ -351,13 +547,13 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n");
+	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--no-reps] [--all-cmdlines] [--jobs N]\n");
 	exit(SCAN_EXIT_USAGE);
 }
 
 int scan_main(int argc, char **argv)
 {
-	struct scan_opts opt = { .root = "/proc", .types = (1u << NS_COUNT) - 1, .fds = 1, .threads = 1 };
+	struct scan_opts opt = { .root = "/proc", .types = (1u << NS_COUNT) - 1, .fds = 1, .threads = 1, .reps = 1 };
 	long jobs = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--proc") && i + 1 < argc)
@@ -368,6 +564,10 @@ int scan_main(int argc, char **argv)
 			opt.fds = 0;
 		else if (!strcmp(argv[i], "--no-threads"))
 			opt.threads = 0;
+		else if (!strcmp(argv[i], "--no-reps"))
+			opt.reps = 0;
+		else if (!strcmp(argv[i], "--all-cmdlines"))
+			opt.all_cmdlines = 1;
 		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
 			jobs = strtol(argv[++i], NULL, 10);
 		else

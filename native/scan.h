@@ -1,4 +1,4 @@
-/* nsm-helper scan: see scan.c. Exit codes are listed in PROTOCOL.md ("scan output"). */
+/* nsm-helper scan: see scan.c, whose header comment describes the output records. */
 #ifndef NSM_SCAN_H
 #define NSM_SCAN_H
 

@@ -2,10 +2,14 @@
  * The commander program: global options, the list of commands, and the one place
  * where errors become a line on stderr and an exit code.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
-import { EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
+import { reportError } from './report.js';
+import { EXIT_NSM_FAILED } from './sys/errors.js';
+import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
+
+export { reportError };
 
 export function buildProgram(): Command {
   const program = new Command('nsm')
@@ -43,45 +47,13 @@ function requestedCommand(program: Command, argv: readonly string[]): string | u
   return program.commands.find((c) => c.name() === word || c.aliases().includes(word))?.name();
 }
 
-/** Print one line for `err` and return the exit code it maps to. */
-export function reportError(err: unknown, failureCode?: number): number {
-  const debug = process.env.NSM_DEBUG === '1';
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-      return 0;
-    }
-    // "error: unknown command 'lst'\n(Did you mean ls?)" -> one line.
-    process.stderr.write(`nsm: ${tidyCommanderMessage(err.message)}\n`);
-    return failureCode ?? EXIT_USAGE;
-  }
-  if (err instanceof NsmError) {
-    process.stderr.write(`nsm: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
-    // 126/127 (command not executable / not found) are the command's outcome, not nsm's.
-    return failureCode !== undefined && err.exitCode < EXIT_NSM_FAILED ? failureCode : err.exitCode;
-  }
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e?.code === 'string' && e.code.startsWith('E')) {
-    return reportError(SysError.fromNode(e), failureCode);
-  }
-  // A bug, not a user error: still one line, stack only with NSM_DEBUG=1.
-  process.stderr.write(`nsm: internal error: ${e?.message ?? String(err)}\n`);
-  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
-  else process.stderr.write('hint: run again with NSM_DEBUG=1 for a stack trace\n');
-  return failureCode ?? 1;
+export interface MainOptions {
+  /** A host scan bin/nsm started before loading the CLI (only for `nsm ls`). */
+  earlyScan?: EarlyScan;
 }
 
-function tidyCommanderMessage(text: string): string {
-  // Commander puts suggestions on their own line in parentheses: "(Did you mean ls?)".
-  return text
-    .replace(/^error: /, '')
-    .replace(/\(Did you mean/g, '(did you mean')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-export async function main(argv: readonly string[] = process.argv): Promise<void> {
+export async function main(argv: readonly string[] = process.argv, options: MainOptions = {}): Promise<void> {
+  adoptEarlyScan(options.earlyScan);
   const program = buildProgram();
   const requested = requestedCommand(program, argv);
   // enter/exec/unshare exit with the command's own status, so nsm's own failures

@@ -3,10 +3,30 @@
  * returning a commander Command; src/cli.ts registers them.
  */
 import type { Command } from 'commander';
+import { createCommand } from './create.js';
+import { destroyCommand } from './destroy.js';
+import { diffCommand } from './diff.js';
+import { enterCommand, execCommand } from './exec.js';
 import { gcCommand } from './gc.js';
+import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
+import { psCommand } from './ps.js';
+import { treeCommand } from './tree.js';
+import { unshareCommand } from './unshare.js';
 
-export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand, gcCommand];
+export const COMMANDS: ReadonlyArray<() => Command> = [
+  lsCommand,
+  inspectCommand,
+  diffCommand,
+  psCommand,
+  treeCommand,
+  createCommand,
+  enterCommand,
+  execCommand,
+  unshareCommand,
+  destroyCommand,
+  gcCommand,
+];
 
 /** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */
 export const EXEC_LIKE_COMMANDS: ReadonlySet<string> = new Set(['enter', 'exec', 'unshare']);

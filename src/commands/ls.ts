@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { listNamespaces } from '../core/listing.js';
+import { environmentSummary, listEnvironments } from '../core/registry.js';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 import { describeColumns, rowsToJson, selectColumns } from '../ui/columns.js';
 import { printJson } from '../ui/json.js';
 import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../ui/namespace-columns.js';
+import { environmentColumns } from '../ui/lifecycle-view.js';
 import { renderColumns } from '../ui/table.js';
 import { collectTypes, parseInode, parsePid } from './options.js';
 
@@ -46,11 +48,14 @@ Examples:
       if (opts.json) {
         const rows = rowsToJson(listing.namespaces, cols);
         listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
-        printJson({ namespaces: rows });
+        printJson({ namespaces: rows, environments: listEnvironments().environments.map(environmentSummary) });
         return;
       }
       process.stdout.write(
         renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
       );
+      // The managed environments, below the namespaces, in the plain listing only.
+      const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listEnvironments().environments;
+      if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
     });
 }

@@ -46,3 +46,9 @@ export function parsePositiveInt(name: string): (value: string) => number {
     return Number(value);
   };
 }
+
+/** A single namespace type (ps -t, tree -t). */
+export function parseNsType(value: string): NsType {
+  if (!isNsType(value)) throw new UsageError(`unknown namespace type: ${value} (known: ${NS_TYPE_NAMES.join(', ')})`);
+  return value;
+}

@@ -86,25 +86,27 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
 }
 
 /**
- * Build the row, reading the lowest-pid process's command line and owner. That process
- * may exit between the scan and these reads; then it no longer counts, the next pid
- * stands in, and a namespace left with no holder at all is dropped: a row is either
- * complete and true at one moment or absent.
+ * Build the row from the lowest-pid process. Its command line normally comes with the scan
+ * (C records: read in the same walk, so the row is as the host was at that moment). Where
+ * Node must read it, the process may have exited since the scan; then it no longer counts,
+ * the next pid stands in, and a namespace left with no holder at all is dropped: a row is
+ * either complete and true at one moment or absent.
  */
 function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSummary | undefined {
   while (ns.pids.length > 0) {
     const pid = ns.pids[0]!;
     try {
-      const args = procfs.readCmdline(pid);
-      const uid = procfs.ownerUid(pid);
       const p = scan.processes.get(pid)!;
+      // The scanner read the lowest pid's command line during its walk; else read it now.
+      const command = p.cmdline ?? procfs.readCmdline(pid).join(' ');
+      const uid = p.uid;
       return {
         ...base(ns),
         nprocs: ns.pids.length,
         pid,
         ppid: p.ppid,
         // Kernel threads and zombies have an empty cmdline: show the comm, as lsns does.
-        command: args.length > 0 ? args.join(' ') : p.comm,
+        command: command !== '' ? command : p.comm,
         uid,
         user: userName(uid),
         path: procfs.path(pid, 'ns', ns.type),
@@ -129,7 +131,9 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
 
 function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
   const visible = ns.mounts.filter((m) => m.visible).map((m) => m.path);
-  const elsewhere = ns.mounts.filter((m) => !m.visible).map((m) => `${m.path} (mnt:${m.mntNs})`);
+  // A mount namespace copied from ours (unshare -m, ip netns exec) holds copies of our
+  // mounts at the same paths: list only mounts that exist in other namespaces alone.
+  const elsewhere = ns.mounts.filter((m) => !m.visible && !visible.includes(m.path)).map((m) => `${m.path} (mnt:${m.mntNs})`);
   return {
     ns: ns.inode,
     type: ns.type,

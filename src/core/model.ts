@@ -10,6 +10,13 @@ export interface ProcessInfo {
   ppid: number;
   /** Kernel command name (/proc/PID/stat field 2, at most 15 bytes). */
   comm: string;
+  /**
+   * Command line (arguments joined by spaces) as the scanner read it; set for the lowest
+   * pid of each namespace at least (often more), undefined where it was not read.
+   */
+  cmdline?: string;
+  /** Owner of /proc/PID: the effective uid (root for a non-dumpable process), as lsns's UID. */
+  uid: number;
   /** Start time in clock ticks after boot (stat field 22): (pid, startTime) identifies a process across PID reuse. */
   startTime: number;
   /** Inode of each namespace the process is in; a type is missing when its link was unreadable. */

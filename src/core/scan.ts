@@ -9,7 +9,7 @@
 import { errnoOf } from '../sys/errors.js';
 import { rawScan, rawScanSync, type RawScan } from '../sys/native-scan.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
-import { nsfsMounts } from '../sys/parse.js';
+import type { NsfsMount } from '../sys/parse.js';
 import { ProcFs } from '../sys/procfs.js';
 import type { HostScan, Namespace, ProcessInfo, ScanStats } from './model.js';
 
@@ -24,15 +24,32 @@ export interface ScanOptions {
   mounts?: boolean;
   /** Look into the threads of multi-threaded processes (default true): setns(2) acts per thread. */
   threads?: boolean;
+  /** Scanner worker processes (default: the helper decides from the process count and CPUs). */
+  jobs?: number;
+  /** Let the scanner read command lines and nsfs mounts once per namespace (default true). */
+  reps?: boolean;
+  /** Let the scanner read every process's command line (ProcessInfo.cmdline for all). */
+  allCmdlines?: boolean;
 }
 
 export async function scanHost(options: ScanOptions = {}): Promise<HostScan> {
-  return assemble(options, await rawScan(options));
+  return assemble(options, await rawScan(rawOptions(options)));
 }
 
 /** The same scan, blocking; for callers that cannot await. */
 export function scanHostSync(options: ScanOptions = {}): HostScan {
-  return assemble(options, rawScanSync(options));
+  return assemble(options, rawScanSync(rawOptions(options)));
+}
+
+/**
+ * Finding bind mounts needs each process's mount namespace (one mountinfo read per mount
+ * namespace), so the raw scan reads mnt links even when only other types are asked for:
+ * `nsm ls -t net` must find a net namespace pinned in another mount namespace as `nsm ls`
+ * does. assemble() keeps only the types asked for.
+ */
+function rawOptions(options: ScanOptions): ScanOptions {
+  if (options.mounts === false || options.types === undefined || options.types.includes('mnt')) return options;
+  return { ...options, types: [...options.types, 'mnt'] };
 }
 
 class NamespaceTable {
@@ -60,22 +77,27 @@ function assemble(options: ScanOptions, raw: RawScan): HostScan {
   // Workers print in any order; pids ascending make "lowest PID" the first entry of each list.
   raw.processes.sort((a, b) => a.pid - b.pid);
   for (const p of raw.processes) {
-    processes.set(p.pid, { pid: p.pid, ppid: p.ppid, comm: p.comm, startTime: p.startTime, ns: p.ns });
+    processes.set(p.pid, { pid: p.pid, ppid: p.ppid, uid: p.uid, comm: p.comm, cmdline: raw.cmdlines.get(p.pid), startTime: p.startTime, ns: p.ns });
     for (const type of types) {
       const inode = p.ns[type];
       if (inode !== undefined) table.get(type, inode).pids.push(p.pid);
     }
   }
-  for (const t of raw.threads) table.get(t.type, t.inode).threads.push({ pid: t.pid, tid: t.tid });
-  for (const f of raw.fds) table.get(f.type, f.inode).fds.push({ pid: f.pid, fd: f.fd });
-  if (options.mounts !== false) readNsfsMounts(new ProcFs(options.procRoot), processes, types, table, stats);
+  // The raw scan may cover more types than asked (an early scan reads all): keep only ours.
+  for (const t of raw.threads) if (types.includes(t.type)) table.get(t.type, t.inode).threads.push({ pid: t.pid, tid: t.tid });
+  for (const f of raw.fds) if (types.includes(f.type)) table.get(f.type, f.inode).fds.push({ pid: f.pid, fd: f.fd });
+  // The scanner reads mountinfo per mount namespace (M records) when it reads mnt links and reps.
+  const scannerRead = options.reps !== false;
+  if (options.mounts !== false) readNsfsMounts(new ProcFs(options.procRoot), processes, types, table, stats, raw, scannerRead);
   return { processes, namespaces: table.sorted(), stats };
 }
 
 /**
  * nsfs bind mounts (ip netns add, nsm --pin, unshare --net=FILE) keep a namespace alive
- * with no process in it. Mounts live in mount namespaces, so read our own mountinfo and
- * one process's per other mount namespace; lsns's NSFS column shows only our own.
+ * with no process in it. Mounts live in mount namespaces: our own mountinfo gives the ones
+ * lsns's NSFS column shows; for every other mount namespace the scanner already read one
+ * process's mountinfo (M records), or, for a scan without them, one process per mount
+ * namespace is read here.
  */
 function readNsfsMounts(
   proc: ProcFs,
@@ -83,6 +105,8 @@ function readNsfsMounts(
   types: readonly NsType[],
   table: NamespaceTable,
   stats: ScanStats,
+  raw: RawScan,
+  scannerRead: boolean,
 ): void {
   let selfMnt: number | undefined;
   try {
@@ -90,31 +114,37 @@ function readNsfsMounts(
   } catch {
     selfMnt = undefined;
   }
-  // One reader per mount namespace: ourselves first, then the lowest pid of each other one.
-  const readers = new Map<number | undefined, number | 'self'>([[selfMnt, 'self']]);
+  const seen = new Set<string>();
+  const add = (m: NsfsMount, mntNs: number | undefined, visible: boolean): void => {
+    if (!types.includes(m.type)) return;
+    const key = `${m.inode}\0${mntNs}\0${m.mountPoint}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    table.get(m.type, m.inode).mounts.push({ path: m.mountPoint, mntNs, visible });
+  };
+  for (const m of proc.readNsfsMounts('self')) add(m, selfMnt, true);
+  if (scannerRead) {
+    for (const { mntNs, mount } of raw.nsfsMounts) if (mntNs !== selfMnt) add(mount, mntNs, false);
+    return;
+  }
+  // One reader per other mount namespace: its lowest pid.
+  const readers = new Map<number, number>();
   for (const p of processes.values()) {
     const mnt = p.ns.mnt;
-    if (mnt !== undefined && !readers.has(mnt)) readers.set(mnt, p.pid);
+    if (mnt !== undefined && mnt !== selfMnt && !readers.has(mnt)) readers.set(mnt, p.pid);
   }
-  const seen = new Set<string>();
   for (const [mntNs, reader] of readers) {
     let mounts;
     try {
-      mounts = nsfsMounts(proc.readMountinfo(reader));
+      mounts = proc.readNsfsMounts(reader);
     } catch (err) {
-      // Another mount namespace's reader may have exited (ENOENT/ESRCH) or be another
-      // user's (EACCES): skip it as the process scan does. Our own must be readable.
+      // The reader may have exited (ENOENT/ESRCH) or be another user's (EACCES): skip it
+      // as the process scan does.
       const errno = errnoOf(err);
-      if (reader === 'self' || !['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes(errno ?? '')) throw err;
+      if (!['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes(errno ?? '')) throw err;
       stats[errno === 'EACCES' || errno === 'EPERM' ? 'denied' : 'gone']++;
       continue;
     }
-    for (const m of mounts) {
-      if (!types.includes(m.type)) continue;
-      const key = `${m.inode}\0${mntNs}\0${m.mountPoint}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      table.get(m.type, m.inode).mounts.push({ path: m.mountPoint, mntNs, visible: reader === 'self' });
-    }
+    for (const m of mounts) add(m, mntNs, false);
   }
 }

@@ -5,6 +5,7 @@
  * Errno values travel as names ('EPERM'), never as signed numbers: comparing names
  * cannot mix up -ESRCH and ESRCH (the slip lsns.c makes in read_processes()).
  */
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 export const EXIT_OK = 0;
@@ -51,16 +52,29 @@ export function errnoText(errno: string): string {
     // libuv words it in lower case ("operation not permitted"); print it as libc does.
     if (name === errno) return text.charAt(0).toUpperCase() + text.slice(1);
   }
-  return errno;
+  return UNMAPPED_TEXT[errno] ?? errno;
 }
+
+/** strerror(3) texts of errnos nsm meets that libuv's table lacks. */
+const UNMAPPED_TEXT: Record<string, string> = {
+  ESTALE: 'Stale file handle',
+  EUSERS: 'Too many users',
+  ECHILD: 'No child processes',
+};
 
 /** Errno name of a positive errno number as libc reports it (1 -> "EPERM"). */
 export function errnoName(errno: number): string {
+  const n = Math.abs(errno);
   try {
-    return getSystemErrorName(-Math.abs(errno));
+    const name = getSystemErrorName(-n);
+    if (name.startsWith('E')) return name;
   } catch {
-    return `E#${errno}`;
+    // not an errno libuv knows
   }
+  // libuv names only the errnos it uses itself; EUSERS (setns of a time namespace from a
+  // multi-threaded process) comes back as "Unknown system error -87". os.constants knows more.
+  const known = Object.entries(osConstants.errno).find(([, v]) => v === n);
+  return known ? known[0] : `E#${n}`;
 }
 
 /** A failed system call: which call, on what, and the errno name. */

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { constants as osConstants, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import {
   EXIT_NOT_EXECUTABLE,
   EXIT_NOT_FOUND,
@@ -40,6 +40,7 @@ import {
   type Reply,
 } from './helper-protocol.js';
 import { helperBinary } from './native.js';
+import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
 
 export type { IdExtent } from './helper-protocol.js';
@@ -459,49 +460,34 @@ export async function createHolder(config: NamespaceConfig, opts: HelperOptions 
   throw failure(out);
 }
 
-/** Keep this process alive and pass supervisor signals on while a command runs. */
-function forwardSignals(child: ChildProcess): () => void {
-  const forward = (sig: NodeJS.Signals) => () => {
-    try {
-      child.kill(sig);
-    } catch {
-      // the helper is exiting
-    }
-  };
-  const swallow = () => {};
-  const handlers: Array<[NodeJS.Signals, () => void]> = [
-    ['SIGTERM', forward('SIGTERM')],
-    ['SIGHUP', forward('SIGHUP')],
-    ['SIGINT', swallow],
-    ['SIGQUIT', swallow],
-    ['SIGWINCH', swallow],
-  ];
-  for (const [sig, h] of handlers) process.on(sig, h);
-  return () => {
-    for (const [sig, h] of handlers) process.off(sig, h);
-  };
-}
-
 async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOptions, extraFds?: number[]): Promise<number> {
   let started = false;
-  const session = startHelper(mode, frames, {
-    ...opts,
-    stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
-    extraFds,
-    onReply: (r) => {
-      if (r.kind === 'started') {
-        started = true;
-        opts.onStarted?.(r.pid);
-      }
-    },
-  });
-  const restore = opts.forwardSignals === false ? () => {} : forwardSignals(session.child);
+  // Before the spawn: see forwardSignals() for the window this closes.
+  const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
+  let session: Session;
+  try {
+    session = startHelper(mode, frames, {
+      ...opts,
+      stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+      extraFds,
+      onReply: (r) => {
+        if (r.kind === 'started') {
+          started = true;
+          opts.onStarted?.(r.pid);
+        }
+      },
+    });
+  } catch (err) {
+    forwarder?.restore();
+    throw err;
+  }
+  forwarder?.attach(session.child);
+  const restore = () => forwarder?.restore();
   try {
     const out = await session.done;
     if (out.protocolError || out.replies.some((r) => r.kind === 'fail') || !started) throw failure(out);
     // Exit statuses follow the shell: 128+N for a signal (the helper already encodes the command's).
-    if (out.signal) return 128 + osConstants.signals[out.signal];
-    return out.code ?? EXIT_NSM_FAILED;
+    return exitStatus(out.code, out.signal) ?? EXIT_NSM_FAILED;
   } finally {
     restore();
   }

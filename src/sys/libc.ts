@@ -5,8 +5,10 @@
  * Every wrapper throws SysError(call, errnoName, target) on failure and never exposes
  * pointers or numeric errno to callers.
  */
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errnoName, SysError } from './errors.js';
 import { cloneFlags, nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
@@ -48,10 +50,49 @@ interface Libc {
 
 let libc: Libc | undefined;
 
+type Koffi = typeof import('koffi');
+
+/**
+ * koffi, loaded the quick way. require('koffi') spends about 6 of its 8 ms in JavaScript
+ * around the native module (reading node's ELF header to tell glibc from musl, probing
+ * install paths, wrapping deprecated APIs); the native module alone loads in about 2 ms, and
+ * `nsm exec` pays this on every run (bench/lifecycle.mjs). So require the glibc prebuilt of
+ * koffi's platform package directly when it is there and of koffi's own version; otherwise
+ * (musl, another layout or version, any error) go through koffi's loader.
+ */
+function loadKoffi(): Koffi {
+  const require = createRequire(import.meta.url);
+  try {
+    // Node's own lookup (require.resolve) costs 3 ms here: walk the node_modules directories
+    // above this module as it would, and take the first koffi found.
+    for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 8; dir = dirname(dir), i++) {
+      const modules = join(dir, 'node_modules');
+      let version: string;
+      try {
+        version = (JSON.parse(readFileSync(join(modules, 'koffi', 'package.json'), 'utf8')) as { version: string }).version;
+      } catch {
+        continue;
+      }
+      const triplet = `${process.platform}_${process.arch}`;
+      const pkg = `@koromix/koffi-${process.platform}-${process.arch}`;
+      // npm puts koffi's platform package beside koffi, or below it when versions clash.
+      for (const base of [modules, join(modules, 'koffi', 'node_modules')]) {
+        const file = join(base, pkg, triplet, 'koffi.node');
+        if (!existsSync(file)) continue;
+        const native = require(file) as Koffi & { version?: string };
+        if (native.version === version && typeof native.load === 'function' && typeof native.errno === 'function') return native;
+      }
+      break;
+    }
+  } catch {
+    // not the layout expected: koffi knows best
+  }
+  return require('koffi') as Koffi;
+}
+
 function load(): Libc {
   if (libc) return libc;
-  const require = createRequire(import.meta.url);
-  const koffi = require('koffi') as typeof import('koffi');
+  const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
   libc = {
     errno: () => koffi.errno(),
@@ -173,6 +214,51 @@ export function nsRelations(path: string): NsRelations {
   } finally {
     closeSync(fd);
   }
+}
+
+/** One namespace reached by walking ioctl_ns(2) links. */
+export interface NsLink {
+  inode: number;
+  /** For a user namespace: the uid of its creator (NS_GET_OWNER_UID). */
+  ownerUid?: number;
+}
+
+/**
+ * Walk up from the namespace at `path`: first to its owning user namespace
+ * (`from: 'owner'`, NS_GET_USERNS) or to its parent (`from: 'parent'`, NS_GET_PARENT; pid
+ * and user namespaces only), then from parent to parent, nearest first. The walk ends at
+ * the top of the hierarchy or where the next step leaves the caller's view (both EPERM,
+ * ioctl_ns(2)), or after a namespace `known` says is already known. This finds namespaces
+ * no process is in: a user namespace alive only because it owns another one.
+ */
+export function nsChain(path: string, from: 'owner' | 'parent', known?: (inode: number) => boolean): NsLink[] {
+  const c = load();
+  const chain: NsLink[] = [];
+  let fd = openSync(path, 'r');
+  try {
+    let request = from === 'owner' ? NS_GET_USERNS : NS_GET_PARENT;
+    for (;;) {
+      const next = c.ioctlNoArg(fd, request);
+      if (next < 0) {
+        const errno = errnoName(c.errno());
+        // EINVAL: NS_GET_PARENT on a type without a hierarchy; EPERM: top, or outside our view.
+        if (errno === 'EPERM' || errno === 'EINVAL') break;
+        throw new SysError(`ioctl(${request === NS_GET_USERNS ? 'NS_GET_USERNS' : 'NS_GET_PARENT'})`, errno, path);
+      }
+      closeSync(fd);
+      fd = next;
+      const link: NsLink = { inode: fstatSync(fd).ino };
+      const out = [0];
+      // NS_GET_OWNER_UID answers EINVAL for a namespace that is not a user namespace.
+      if (c.ioctlUid(fd, NS_GET_OWNER_UID, out) === 0) link.ownerUid = out[0];
+      chain.push(link);
+      if (known?.(link.inode)) break;
+      request = NS_GET_PARENT;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return chain;
 }
 
 /** ioctl_ns(2): EPERM means "outside your user namespace" or "no parent"; that is an answer, not a failure. */

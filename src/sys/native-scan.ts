@@ -1,12 +1,15 @@
 /**
  * Run `nsm-helper scan` (native/scan.c) and parse its records. The C side only reads
  * /proc and prints; every decision about what the records mean is made in src/core.
- * Record format: native/PROTOCOL.md, "scan output".
+ * Record format: the header comment of native/scan.c.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
 import { NS_TYPE_NAMES, isNsType, type NsType } from './nstypes.js';
+import { nsfsMountsOf, type NsfsMount } from './parse.js';
 
 /** One process: its stat fields and the inode of each namespace (absent: unreadable). */
 export interface ScannedProcess {
@@ -14,6 +17,8 @@ export interface ScannedProcess {
   ppid: number;
   startTime: number;
   numThreads: number;
+  /** Owner of /proc/PID: the effective uid (root for a non-dumpable process), lsns's UID. */
+  uid: number;
   comm: string;
   ns: Partial<Record<NsType, number>>;
 }
@@ -24,6 +29,10 @@ export interface RawScan {
   threads: Array<{ type: NsType; inode: number; pid: number; tid: number }>;
   /** An open fd of `pid` on a namespace file. */
   fds: Array<{ type: NsType; inode: number; pid: number; fd: number }>;
+  /** Command lines (arguments joined by spaces) the helper read: the lowest pid of each namespace at least. */
+  cmdlines: Map<number, string>;
+  /** nsfs bind mounts seen from each mount namespace (not filled with reps: false). */
+  nsfsMounts: Array<{ mntNs: number; mount: NsfsMount }>;
   /** Vanished (ENOENT/ESRCH) and not-permitted (EACCES/EPERM) processes, summed over workers. */
   gone: number;
   denied: number;
@@ -34,6 +43,13 @@ export interface RawScanOptions {
   types?: readonly NsType[];
   fds?: boolean;
   threads?: boolean;
+  /**
+   * Also read, once per namespace, the command line of its first process and (per mount
+   * namespace) the nsfs mounts: C and M records (default true).
+   */
+  reps?: boolean;
+  /** A command line for every process, not only each namespace's first (nsm ps). */
+  allCmdlines?: boolean;
   /** Worker processes; default: the helper decides (1 below 400 processes, else one per CPU up to 4). */
   jobs?: number;
 }
@@ -48,6 +64,8 @@ function scanArgs(options: RawScanOptions): string[] {
   }
   if (options.fds === false) args.push('--no-fds');
   if (options.threads === false) args.push('--no-threads');
+  if (options.reps === false) args.push('--no-reps');
+  else if (options.allCmdlines) args.push('--all-cmdlines');
   if (options.jobs !== undefined) args.push('--jobs', String(options.jobs));
   return args;
 }
@@ -61,55 +79,132 @@ function nsType(word: string | undefined): NsType {
   return word;
 }
 
-/** Parse the helper's output. Exported for unit tests on captured output. */
+/**
+ * Parses the helper's output as it arrives, so that on a big host the parsing happens
+ * while the helper is still scanning (Node would otherwise wait idle, then parse).
+ * Lines may be split across chunks (and UTF-8 characters in comm with them).
+ */
+export class ScanParser {
+  private readonly scan: RawScan = { processes: [], threads: [], fds: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly fields: number[] = new Array(13).fill(0);
+  private rest = '';
+  private error: Error | undefined;
+
+  /** Parse the complete lines of a chunk; a partial last line waits for the next chunk. */
+  feed(chunk: Buffer): void {
+    this.feedText(this.decoder.write(chunk));
+  }
+
+  /** The same for text already decoded. */
+  feedText(decoded: string): void {
+    if (this.error) return;
+    const text = this.rest + decoded;
+    const cut = text.lastIndexOf('\n');
+    if (cut < 0) {
+      this.rest = text;
+      return;
+    }
+    this.rest = text.slice(cut + 1);
+    this.parse(text, cut);
+  }
+
+  /** Everything parsed; throws for an E record, a malformed record, or a truncated last line. */
+  finish(): RawScan {
+    const tail = this.rest + this.decoder.end();
+    this.rest = '';
+    if (tail !== '' && !this.error) this.parse(tail, tail.length);
+    if (this.error) throw this.error;
+    return this.scan;
+  }
+
+  /** Parse the lines of text[0, limit); errors are kept for finish() (this runs in 'data' handlers). */
+  private parse(text: string, limit: number): void {
+    try {
+      parseLines(text, limit, this.scan, this.fields);
+    } catch (err) {
+      this.error = err as Error;
+    }
+  }
+}
+
+/** Parse the helper's whole output. Exported for unit tests on captured output. */
 export function parseScanOutput(text: string): RawScan {
-  const scan: RawScan = { processes: [], threads: [], fds: [], gone: 0, denied: 0 };
+  const parser = new ScanParser();
+  parser.feedText(text);
+  return parser.finish();
+}
+
+function parseLines(text: string, limit: number, scan: RawScan, fields: number[]): void {
   let start = 0;
-  while (start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const line = text.slice(start, end);
-    start = end + 1;
-    switch (line.charCodeAt(0)) {
+  let end = 0;
+  const line = (): string => text.slice(start, end);
+  for (; start < limit; start = end + 1) {
+    end = text.indexOf('\n', start);
+    if (end < 0 || end > limit) end = limit;
+    switch (text.charCodeAt(start)) {
       case 80 /* P */: {
-        // P pid ppid starttime nthreads ino*8 comm   (comm last: it may contain spaces)
-        let pos = 2;
-        const f: number[] = [];
-        for (let i = 0; i < 12; i++) {
-          const sp = line.indexOf(' ', pos);
-          f.push(Number(line.slice(pos, sp)));
-          pos = sp + 1;
+        // P pid ppid starttime nthreads uid ino*8 comm   (comm last: it may contain spaces).
+        // Digits are read in place: slicing 13 numbers out of each of thousands of lines
+        // was a tenth of `nsm ls` on a 2,000-process host, mostly garbage collection.
+        let pos = start + 2;
+        const f = fields;
+        for (let i = 0; i < 13; i++) {
+          let n = 0;
+          let c = text.charCodeAt(pos);
+          if (c < 48 || c > 57) throw new NsmError(`native scan: short P record: ${line().slice(0, 60)}`);
+          while (c >= 48 && c <= 57) {
+            n = n * 10 + (c - 48);
+            c = text.charCodeAt(++pos);
+          }
+          if (c !== 32) throw new NsmError(`native scan: short P record: ${line().slice(0, 60)}`);
+          f[i] = n;
+          pos++;
         }
         const ns: Partial<Record<NsType, number>> = {};
-        for (let t = 0; t < 8; t++) if (f[4 + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[4 + t]!;
-        scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, comm: unescapeComm(line.slice(pos)), ns });
+        for (let t = 0; t < 8; t++) if (f[5 + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[5 + t]!;
+        scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, uid: f[4]!, comm: unescapeComm(text.slice(pos, end)), ns });
+        break;
+      }
+      case 67 /* C */: {
+        // C pid cmdline
+        const sp = text.indexOf(' ', start + 2);
+        if (sp < 0 || sp > end) throw new NsmError(`native scan: short C record: ${line().slice(0, 60)}`);
+        scan.cmdlines.set(Number(text.slice(start + 2, sp)), unescapeComm(text.slice(sp + 1, end)));
+        break;
+      }
+      case 77 /* M */: {
+        // M mntns mountinfo-line
+        const sp = text.indexOf(' ', start + 2);
+        if (sp < 0 || sp > end) throw new NsmError(`native scan: short M record: ${line().slice(0, 60)}`);
+        const mntNs = Number(text.slice(start + 2, sp));
+        for (const mount of nsfsMountsOf(text.slice(sp + 1, end))) scan.nsfsMounts.push({ mntNs, mount });
         break;
       }
       case 84 /* T */: {
-        const [, pid, tid, type, inode] = line.split(' ');
+        const [, pid, tid, type, inode] = line().split(' ');
         scan.threads.push({ type: nsType(type), inode: Number(inode), pid: Number(pid), tid: Number(tid) });
         break;
       }
       case 70 /* F */: {
-        const [, pid, fd, type, inode] = line.split(' ');
+        const [, pid, fd, type, inode] = line().split(' ');
         scan.fds.push({ type: nsType(type), inode: Number(inode), pid: Number(pid), fd: Number(fd) });
         break;
       }
       case 83 /* S */: {
-        const [, , gone, , denied] = line.split(' ');
+        const [, , gone, , denied] = line().split(' ');
         scan.gone += Number(gone);
         scan.denied += Number(denied);
         break;
       }
       case 69 /* E */: {
-        const [, errno, ...path] = line.split(' ');
+        const [, errno, ...path] = line().split(' ');
         throw new SysError('scan', errno ?? 'EIO', path.join(' '));
       }
       default:
-        if (line !== '') throw new NsmError(`native scan: unexpected record: ${line.slice(0, 40)}`);
+        if (end > start) throw new NsmError(`native scan: unexpected record: ${line().slice(0, 40)}`);
     }
   }
-  return scan;
 }
 
 function failure(status: number | null, signal: NodeJS.Signals | null, stderr: string): NsmError {
@@ -125,6 +220,7 @@ function failure(status: number | null, signal: NodeJS.Signals | null, stderr: s
 function withoutScanner(scan: RawScan, scannerPid: number | undefined): RawScan {
   if (scannerPid !== undefined) {
     scan.processes = scan.processes.filter((p) => p.pid !== scannerPid && p.ppid !== scannerPid);
+    scan.cmdlines.delete(scannerPid);
   }
   return scan;
 }
@@ -137,22 +233,100 @@ export function rawScanSync(options: RawScanOptions = {}): RawScan {
   return withoutScanner(parseScanOutput(r.stdout), r.pid);
 }
 
-/** Scan without blocking the event loop (the monitor's periodic rescan). */
-export function rawScan(options: RawScanOptions = {}): Promise<RawScan> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(helperBinary(), scanArgs(options), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.once('error', (e) => reject(SysError.fromNode(e, 'spawn', helperBinary())));
-    child.once('close', (status, signal) => {
-      if (status !== 0) return reject(failure(status, signal, Buffer.concat(err).toString()));
-      try {
-        resolve(withoutScanner(parseScanOutput(Buffer.concat(out).toString('utf8')), child.pid));
-      } catch (e) {
-        reject(e);
-      }
-    });
+/** A scan running in the helper: its process and the records it will give. */
+interface PendingScan {
+  child: ChildProcess;
+  result: Promise<RawScan>;
+}
+
+/** The helper's exit, as child_process reports it. */
+export interface ScanExit {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+function scanResult(child: ChildProcess, parser: ScanParser, err: Buffer[], exit: Promise<ScanExit>): Promise<RawScan> {
+  return exit.then(({ status, signal, error }) => {
+    if (error) throw SysError.fromNode(error, 'spawn', helperBinary());
+    if (status !== 0) throw failure(status, signal, Buffer.concat(err).toString());
+    return withoutScanner(parser.finish(), child.pid);
   });
+}
+
+/**
+ * Start the helper. Its output goes to `onStdout`, which the caller may replace (an early
+ * scan collects chunks until the CLI adopts it): the shape bin/nsm builds for an early scan.
+ */
+export function spawnScan(helper: string, args: readonly string[]): EarlyScan {
+  const child = spawn(helper, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  const scan: EarlyScan = { args: [...args], child, stdout, stderr, onStdout: (b) => stdout.push(b), exit: undefined as never };
+  child.stdout!.on('data', (b: Buffer) => scan.onStdout(b));
+  child.stderr!.on('data', (b: Buffer) => stderr.push(b));
+  scan.exit = new Promise<ScanExit>((resolve) => {
+    child.once('error', (error) => resolve({ status: null, signal: null, error }));
+    child.once('close', (status, signal) => resolve({ status, signal }));
+  });
+  return scan;
+}
+
+/** Parse from now on what the scan prints, starting with what it printed so far. */
+function parseAsItArrives(s: EarlyScan): PendingScan {
+  const parser = new ScanParser();
+  for (const chunk of s.stdout.splice(0)) parser.feed(chunk);
+  s.onStdout = (chunk) => parser.feed(chunk);
+  return { child: s.child, result: scanResult(s.child, parser, s.stderr, s.exit) };
+}
+
+function startScan(options: RawScanOptions): PendingScan {
+  return parseAsItArrives(spawnScan(helperBinary(), scanArgs(options)));
+}
+
+/**
+ * A full scan bin/nsm started for `nsm ls` before it loaded the CLI, so the helper walks
+ * /proc on another CPU while Node compiles and sets up the CLI (bench/RESULTS.md). bin/nsm
+ * builds it exactly as spawnScan() does, unref'd so that an unused one never delays exit.
+ */
+export interface EarlyScan {
+  args: string[];
+  child: ChildProcess;
+  /** Output so far, until onStdout is replaced. */
+  stdout: Buffer[];
+  /** Where bin/nsm's 'data' listener sends each chunk: first stdout.push, then the parser. */
+  onStdout: (chunk: Buffer) => unknown;
+  stderr: Buffer[];
+  exit: Promise<ScanExit>;
+}
+
+/** Handed over by the CLI's main(); taken by the first rawScan() it covers. */
+let early: EarlyScan | undefined;
+
+export function adoptEarlyScan(scan: EarlyScan | undefined): void {
+  early = scan;
+}
+
+/** The early scan, if it has everything `options` asks for: a full scan (all types, fds, threads) of /proc. */
+function takeEarly(options: RawScanOptions): PendingScan | undefined {
+  const e = early;
+  early = undefined;
+  if (!e) return undefined;
+  const full = e.args.length === 1 && e.args[0] === 'scan';
+  if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined || options.allCmdlines) {
+    e.child.kill();
+    return undefined;
+  }
+  e.child.ref();
+  (e.child.stdout as Socket | null)?.ref();
+  (e.child.stderr as Socket | null)?.ref();
+  return parseAsItArrives(e);
+}
+
+/**
+ * Scan without blocking the event loop (the monitor's periodic rescan). The result may
+ * hold more types than `options.types` asks (an early scan covers all): callers filter.
+ */
+export function rawScan(options: RawScanOptions = {}): Promise<RawScan> {
+  return (takeEarly(options) ?? startScan(options)).result;
 }

@@ -211,3 +211,13 @@ export function nsfsMounts(mounts: readonly MountInfo[]): NsfsMount[] {
   }
   return result;
 }
+
+/**
+ * The nsfs mounts of a whole mountinfo text, parsing only the lines that name nsfs: most
+ * mount namespaces have none, and a scan reads one mountinfo per mount namespace.
+ */
+export function nsfsMountsOf(mountinfo: string): NsfsMount[] {
+  if (!mountinfo.includes(' - nsfs ')) return [];
+  const lines = mountinfo.split('\n').filter((l) => l.includes(' - nsfs '));
+  return nsfsMounts(parseMountinfo(lines.join('\n')));
+}

@@ -8,7 +8,23 @@
  * Errors are Node's (err.code = errno name); callers decide which to tolerate.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { parseCmdline, parseMountinfo, parseNsLink, parseStat, parseStatus, type MountInfo, type NsRef, type ProcStat, type ProcStatus } from './parse.js';
+import {
+  parseCgroup,
+  parseCmdline,
+  parseIdMap,
+  parseMountinfo,
+  parseNsLink,
+  parseStat,
+  parseStatus,
+  nsfsMountsOf,
+  type CgroupEntry,
+  type IdMapRange,
+  type MountInfo,
+  type NsfsMount,
+  type NsRef,
+  type ProcStat,
+  type ProcStatus,
+} from './parse.js';
 
 /** One buffer for small /proc reads; a stat line is well under 1 KiB. */
 const smallReadBuffer = Buffer.alloc(4096);
@@ -67,6 +83,15 @@ export class ProcFs {
     return parseCmdline(readFileSync(this.path(pid, 'cmdline'), 'utf8'));
   }
 
+  readCgroup(pid: number | 'self'): CgroupEntry[] {
+    return parseCgroup(readFileSync(this.path(pid, 'cgroup'), 'utf8'));
+  }
+
+  /** uid_map or gid_map of the process's user namespace, as seen from ours. */
+  readIdMap(pid: number | 'self', file: 'uid_map' | 'gid_map'): IdMapRange[] {
+    return parseIdMap(readFileSync(this.path(pid, file), 'utf8'));
+  }
+
   readText(pid: number | 'self', file: string): string {
     return readFileSync(this.path(pid, file), 'utf8');
   }
@@ -100,6 +125,11 @@ export class ProcFs {
       if (ns) result.push({ fd: Number(name), ns });
     }
     return result;
+  }
+
+  /** nsfs bind mounts visible in the mount namespace of PID. */
+  readNsfsMounts(pid: number | 'self' = 'self'): NsfsMount[] {
+    return nsfsMountsOf(readFileSync(this.path(pid, 'mountinfo'), 'utf8'));
   }
 
   readMountinfo(pid: number | 'self' = 'self'): MountInfo[] {

@@ -1,0 +1,31 @@
+import { Command } from 'commander';
+import { createEnvironment } from '../core/create.js';
+import { printJson } from '../ui/json.js';
+import { createdJson, formatCreated, replacedWarning } from '../ui/lifecycle-view.js';
+import { addNamespaceOptions, namespaceRequest } from './namespace-options.js';
+
+export function createCommand(): Command {
+  const cmd = new Command('create')
+    .alias('new')
+    .summary('create a named environment: namespaces kept alive by a holder process')
+    .description(
+      'Create a named environment: new namespaces held by a small PID-1 process (nsm:holder) until nsm destroy. Default types as root: mnt, uts, ipc, pid, net, cgroup; otherwise the same plus user, with your uid mapped to root. As root a new net namespace is also linked at /run/netns/NAME, so ip netns sees it.',
+    )
+    .argument('<name>', "environment name: letters, digits, '_', '.', '-' (at most 64)");
+  return addNamespaceOptions(cmd)
+    .option('--pin', 'bind-mount each namespace under the state directory, so it outlives the holder (root only)')
+    .option('-J, --json', 'JSON output: {schemaVersion, name, pid, namespaces: {type: inode}, pins, netnsLink, replaced}')
+    .addHelpText('after', `
+Examples:
+  nsm create web                      the default namespaces, hostname "web"
+  nsm create lab -t net,uts --hostname lab1
+  nsm create clock --time --boottime 86400 --monotonic 3600
+  nsm create web && nsm exec web -- ip addr && nsm destroy web`)
+    .action(async (name: string, opts: Record<string, unknown>) => {
+      const created = await createEnvironment(name, namespaceRequest(opts), { pin: Boolean(opts.pin) });
+      const warning = replacedWarning(created);
+      if (warning) process.stderr.write(warning);
+      if (opts.json) printJson(createdJson(created));
+      else process.stdout.write(formatCreated(created));
+    });
+}

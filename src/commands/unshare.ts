@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { unshareRun } from '../core/unshare.js';
+import { addNamespaceOptions, namespaceRequest } from './namespace-options.js';
+
+export function unshareCommand(): Command {
+  const cmd = new Command('unshare')
+    .summary('run one command in new namespaces; nothing is left when it exits')
+    .description(
+      'Run a command in fresh namespaces, like unshare(1) with --fork and a proper PID 1, and remove them when it exits. Without types: mnt, uts, ipc, pid, net, cgroup (plus user, mapped to root, when not run as root). Exits with the command\'s status; 125 when nsm failed, 126/127 when the command could not be run, 128+N when it died of signal N.',
+    )
+    .argument('<command...>', 'the command and its arguments (put them after --)');
+  return addNamespaceOptions(cmd)
+    .addHelpText('after', `
+Examples:
+  nsm unshare --net -- npm test              tests without network access (only lo)
+  nsm unshare -- sh -c 'echo $$; hostname'    default namespaces: the shell is PID 2 under nsm:init
+  nsm unshare --user --time --boottime 86400 -- cat /proc/uptime`)
+    .action(async (command: string[], opts: Record<string, unknown>) => {
+      process.exitCode = await unshareRun(namespaceRequest(opts), command);
+    });
+}

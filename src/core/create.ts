@@ -1,0 +1,177 @@
+/**
+ * `nsm create`: a named environment - its namespaces, their holder, optional pins, the
+ * /run/netns link - and its record. All or nothing: after any failure (including SIGINT,
+ * SIGTERM or SIGHUP while it runs) no holder, mount, link or record is left.
+ *
+ * Order, and why:
+ *   1. reserve the name (registry): of concurrent creates of one name exactly one gets here;
+ *   2. refuse a /run/netns/NAME that exists, before anything is made;
+ *   3. the holder (native helper) creates the namespaces and keeps them;
+ *   4. open the holder's namespace files, then check it is still the process we started;
+ *   5. pins, then the /run/netns link (bind mounts of those open files);
+ *   6. commit the record. Undo runs in reverse.
+ */
+import { closeSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT_SIGNAL_BASE, hasErrno, NsmError } from '../sys/errors.js';
+import { createHolder, type HelperOptions, type NamespaceConfig } from '../sys/helper.js';
+import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
+import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
+import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
+import { effectiveUid } from '../sys/statefs.js';
+import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
+import {
+  processIdentity,
+  reserve,
+  type EnvOptions,
+  type EnvRecord,
+  type RegistryOptions,
+  type ReplacedEntry,
+} from './registry.js';
+import { stopProcess } from './processes.js';
+
+export interface CreateOptions extends RegistryOptions {
+  /** Bind-mount every namespace file under the environment's directory (root only). */
+  pin?: boolean;
+  /** Link a new net namespace at /run/netns/NAME; default: when root. */
+  netnsLink?: boolean;
+  /** Helper overrides (tests). */
+  helper?: HelperOptions;
+}
+
+export interface CreatedEnvironment {
+  record: EnvRecord;
+  /** A dead environment of this name that was replaced (the command warns). */
+  replaced?: ReplacedEntry;
+}
+
+/** Signals that would kill us half-way: note them, finish or undo, then report. */
+function deferSignals(): { pending(): NodeJS.Signals | undefined; restore(): void } {
+  let caught: NodeJS.Signals | undefined;
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const handler = (sig: NodeJS.Signals) => {
+    caught ??= sig;
+  };
+  for (const s of signals) process.on(s, handler);
+  return {
+    pending: () => caught,
+    restore: () => {
+      for (const s of signals) process.off(s, handler);
+    },
+  };
+}
+
+function optionsRecord(config: NamespaceConfig, pin: boolean): EnvOptions {
+  const o: EnvOptions = {};
+  if (config.hostname !== undefined) o.hostname = config.hostname;
+  if (config.map) o.map = { ...config.map };
+  if (config.propagation !== undefined) o.propagation = config.propagation;
+  if (config.mountProc) o.mountProc = true;
+  if (config.mountSys) o.mountSys = true;
+  if (config.loopback !== undefined) o.loopback = config.loopback;
+  if (config.timeOffsets) o.timeOffsets = { ...config.timeOffsets };
+  if (pin) o.pin = true;
+  return o;
+}
+
+/**
+ * Create environment `name` as `req` describes.
+ * @throws UsageError (bad name or options, exit 2); EnvironmentExistsError ("already exists
+ *   (holder PID n)", exit 1); NsmError for a missing privilege or a taken /run/netns name;
+ *   SysError for a failed step. Nothing is left behind in any of these cases.
+ */
+export async function createEnvironment(name: string, req: NamespaceRequest, options: CreateOptions = {}): Promise<CreatedEnvironment> {
+  const euid = effectiveUid();
+  const config = planNamespaces(req, { euid, name });
+  const pin = options.pin ?? false;
+  if (pin && euid !== 0) {
+    // Pins are bind mounts in our own mount namespace: CAP_SYS_ADMIN over it, i.e. root.
+    throw new NsmError('--pin needs root: pins are bind mounts in the host mount namespace, which an unprivileged user may not change', {
+      hint: 'create it without --pin; it then lives as long as its holder process',
+    });
+  }
+  const linkNetns = (options.netnsLink ?? euid === 0) && config.types.includes('net');
+  const netnsPath = join(NETNS_RUN_DIR, name);
+
+  const reservation = reserve(name, options);
+  const signals = deferSignals();
+  let holder: { pid: number; startTime: number } | undefined;
+  let linked = false;
+  const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
+  try {
+    if (linkNetns && existsSync(netnsPath)) throw netnsTaken(name, netnsPath);
+    const made = await createHolder(config, options.helper);
+    holder = { pid: made.pid, startTime: made.startTime ?? processIdentity(made.pid, options).startTime };
+    // Open the holder's namespace files once: the inodes come from these fds, and so do the
+    // pins and the netns link (bind mounts of /proc/self/fd/N), so all name the same namespaces.
+    for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
+    // ... and they are the holder's only if it is still the process we started.
+    if (processIdentity(holder.pid, options).startTime !== holder.startTime) {
+      throw new NsmError(`the holder of ${name} (PID ${holder.pid}) exited while it was being set up`);
+    }
+    const namespaces: Partial<Record<NsType, number>> = {};
+    for (const { type, file } of opened) namespaces[type] = file.ino;
+    const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
+    const pins: Partial<Record<NsType, string>> = {};
+    if (pin) {
+      makePrivateMountPoint(join(reservation.dir, 'pins'));
+      for (const type of config.types) {
+        const target = reservation.pinPath(type);
+        bindNamespaceFile(fdPath(type), target);
+        pins[type] = target;
+      }
+    }
+    if (linkNetns) {
+      ensureSharedMountPoint(NETNS_RUN_DIR);
+      try {
+        bindNamespaceFile(fdPath('net'), netnsPath);
+      } catch (err) {
+        if (hasErrno(err, 'EEXIST')) throw netnsTaken(name, netnsPath);
+        throw err;
+      }
+      linked = true;
+    }
+    const sig = signals.pending();
+    if (sig) throw interrupted(sig);
+    const record = reservation.commit({
+      types: config.types,
+      options: optionsRecord(config, pin),
+      holder,
+      namespaces,
+      pins,
+      ...(linked ? { netnsLink: netnsPath } : {}),
+    });
+    return { record, ...(reservation.replaced ? { replaced: reservation.replaced } : {}) };
+  } catch (err) {
+    // Undo in reverse; each step on its own, so one failing does not keep the others from running.
+    const undo: Array<() => unknown> = [
+      () => linked && unbindNamespaceFile(netnsPath),
+      () => holder && stopProcess(holder, { graceMs: 0 }),
+      () => reservation.abort(), // detaches the pins below the environment's directory
+    ];
+    for (const step of undo) {
+      try {
+        await step();
+      } catch {
+        // report the original failure, not the cleanup's
+      }
+    }
+    const sig = signals.pending();
+    if (sig && !(err instanceof NsmError && err.message.startsWith('interrupted'))) throw interrupted(sig);
+    throw asRuntimeFailure(explainPrivilegeFailure(err, config));
+  } finally {
+    for (const { file } of opened) closeSync(file.fd);
+    signals.restore();
+  }
+}
+
+function netnsTaken(name: string, path: string): NsmError {
+  return new NsmError(`a network namespace named ${name} already exists in ${NETNS_RUN_DIR} (${path})`, {
+    hint: `pick another name, or remove it with: ip netns delete ${name}`,
+  });
+}
+
+function interrupted(sig: NodeJS.Signals): NsmError {
+  const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  return new NsmError(`interrupted by ${sig}: nothing was created`, { exitCode: EXIT_SIGNAL_BASE + (codes[sig] ?? 0) });
+}

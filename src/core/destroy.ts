@@ -1,0 +1,250 @@
+/**
+ * `nsm destroy`: end an environment and prove it is gone.
+ *
+ *   1. open its namespaces (verified against the record) and keep the fds: while we hold
+ *      them the kernel cannot free those namespaces and hand their inode numbers to new
+ *      ones, so "inode N is still in use" below means *this* namespace, not a newcomer;
+ *   2. SIGTERM the processes inside, then the holder; SIGKILL what is left after the grace
+ *      time (PID 1 of a pid namespace takes everything inside with it: pid_namespaces(7));
+ *   3. remove the /run/netns link, the pins and the record;
+ *   4. scan the host for anything else that still holds one of the namespaces - a process
+ *      (or thread) that entered it without being inside the pid namespace, an open fd, a
+ *      bind mount in any mount namespace - and report each by pid and command or mount path.
+ *      With `force`, processes still in a namespace are ended too.
+ */
+import type { NsType } from '../sys/nstypes.js';
+import { NsmError } from '../sys/errors.js';
+import type { HostScan } from './model.js';
+import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
+import {
+  listEnvironments,
+  livePins,
+  lockEnvironment,
+  openVerified,
+  removeNetnsLink,
+  type EnvRecord,
+  type HolderState,
+  type RegistryOptions,
+  type VerifiedNamespaces,
+  validateName,
+} from './registry.js';
+import { scanHostSync } from './scan.js';
+
+/** Something that keeps one of a destroyed environment's namespaces alive. */
+export type NamespaceHold =
+  | { kind: 'process'; type: NsType; inode: number; pid: number; comm: string }
+  | { kind: 'thread'; type: NsType; inode: number; pid: number; tid: number; comm: string }
+  | { kind: 'fd'; type: NsType; inode: number; pid: number; fd: number; comm: string }
+  | { kind: 'mount'; type: NsType; inode: number; path: string; mntNs?: number };
+
+export interface DestroyOptions extends RegistryOptions {
+  /** Also end processes still in the environment's namespaces outside its pid namespace. */
+  force?: boolean;
+  /** Time between SIGTERM and SIGKILL (default 2000 ms). */
+  graceMs?: number;
+}
+
+export interface DestroyResult {
+  name: string;
+  /** State found: running, dead, reused, pinned; 'creating' for a stale reservation. */
+  state: HolderState | 'creating';
+  /** The holder's pid (as recorded). */
+  pid?: number;
+  /** Processes (other than the holder) that were signalled. */
+  stopped: number[];
+  /** Pins that were unmounted. */
+  pins: string[];
+  /** The /run/netns link that was removed. */
+  netnsLink?: string;
+  /** What still holds one of its namespaces (empty: all gone). Only checked for a running or pinned one. */
+  remaining: NamespaceHold[];
+  /** Whether step 4 ran: a dead environment's inodes may belong to other namespaces by now. */
+  verified: boolean;
+}
+
+const DEFAULT_GRACE_MS = 2000;
+/** How long processes that are already exiting (e.g. an nsm exec whose command was killed) get before they count. */
+const SETTLE_MS = 1000;
+
+/** Holds of `namespaces` in `scan`, ignoring process `self` (which holds our verification fds). */
+export function holdsOf(scan: HostScan, namespaces: ReadonlyArray<{ type: NsType; inode: number }>, self = process.pid): NamespaceHold[] {
+  const wanted = new Map(namespaces.map((n) => [n.inode, n.type]));
+  const comm = (pid: number) => scan.processes.get(pid)?.comm ?? '?';
+  const holds: NamespaceHold[] = [];
+  for (const ns of scan.namespaces) {
+    const type = wanted.get(ns.inode);
+    if (type === undefined || type !== ns.type) continue;
+    const base = { type, inode: ns.inode };
+    for (const pid of ns.pids) if (pid !== self) holds.push({ kind: 'process', ...base, pid, comm: comm(pid) });
+    for (const t of ns.threads) if (t.pid !== self) holds.push({ kind: 'thread', ...base, pid: t.pid, tid: t.tid, comm: comm(t.pid) });
+    for (const f of ns.fds) if (f.pid !== self) holds.push({ kind: 'fd', ...base, pid: f.pid, fd: f.fd, comm: comm(f.pid) });
+    for (const m of ns.mounts) holds.push({ kind: 'mount', ...base, path: m.path, ...(m.mntNs !== undefined ? { mntNs: m.mntNs } : {}) });
+  }
+  return holds;
+}
+
+/**
+ * Processes inside the environment: in its pid namespace when it has one, else in all of its
+ * namespaces (where nsm exec puts a command). The holder and we are not counted.
+ */
+export function processesInside(scan: HostScan, record: EnvRecord, self = process.pid): ProcessRef[] {
+  const inside: ProcessRef[] = [];
+  for (const p of scan.processes.values()) {
+    if (p.pid === self || p.pid === record.holder.pid) continue;
+    const isIn = record.types.includes('pid')
+      ? p.ns.pid === record.namespaces.pid
+      : record.types.every((t) => p.ns[t] === record.namespaces[t]);
+    if (isIn) inside.push({ pid: p.pid, startTime: p.startTime });
+  }
+  return inside;
+}
+
+/** Pids of the processes among `holds` (members and threads, not fds or mounts). */
+function processPids(holds: readonly NamespaceHold[]): Set<number> {
+  const pids = new Set<number>();
+  for (const h of holds) if (h.kind === 'process' || h.kind === 'thread') pids.add(h.pid);
+  return pids;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Destroy one environment of the caller's. */
+export async function destroyEnvironment(name: string, options: DestroyOptions = {}): Promise<DestroyResult> {
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const lock = lockEnvironment(name, options);
+  let verified: VerifiedNamespaces | undefined;
+  try {
+    const record = lock.record;
+    if (!record) {
+      lock.remove();
+      return { name, state: 'creating', stopped: [], pins: [], remaining: [], verified: false };
+    }
+    const state = lock.state()!;
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false };
+    if (state === 'running' || state === 'pinned') {
+      try {
+        verified = openVerified(record, state === 'running' ? record.types : livePins(record, options), options);
+      } catch (err) {
+        // The holder died (or its pid was reused) after the state was read: nothing to
+        // verify then. Anything else (not permitted, say) must not cost the record.
+        const now = lock.state();
+        if (!(err instanceof NsmError) || now === 'running' || now === 'pinned') throw err;
+        result.state = now!;
+      }
+    }
+    if (verified && verified.via === 'holder') {
+      const holder = { pid: record.holder.pid, startTime: record.holder.startTime };
+      const inside = processesInside(scanHostSync({ types: record.types, fds: false, mounts: false, threads: false }), record);
+      result.stopped = inside.map((p) => p.pid);
+      // Processes inside first, so they can exit cleanly: once PID 1 exits the kernel
+      // SIGKILLs the rest of the pid namespace with no grace (pid_namespaces(7)).
+      const stuck = await stopProcesses(inside, { graceMs, killWaitMs: 0 });
+      await stopProcesses([holder], { graceMs });
+      if (stuck.length > 0) await stopProcesses(stuck, { graceMs: 0 });
+    }
+    if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
+    result.pins = Object.values(record.pins).filter((p): p is string => p !== undefined);
+    lock.remove(); // detaches the pins (mounts below the environment's directory), removes the record
+    if (verified) {
+      result.verified = true;
+      result.remaining = await remainingHolds(verified, options.force ? graceMs : undefined);
+    }
+    return result;
+  } finally {
+    verified?.close();
+    lock.release();
+  }
+}
+
+/** Step 4: what still holds the namespaces open in `verified` (ours excluded), after a short settle time. */
+async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number | undefined): Promise<NamespaceHold[]> {
+  const namespaces = verified.namespaces.map((n) => ({ type: n.type, inode: n.inode }));
+  const types = [...new Set(namespaces.map((n) => n.type))];
+  // A zombie still shows its pid namespace in /proc/PID/ns/pid (the struct pid keeps it
+  // until it is reaped) but holds nothing else and is gone once reaped: not a holder. This
+  // host's PID 1 reaps orphans lazily, so a killed holder is a zombie for a while.
+  const scan = (): { holds: NamespaceHold[]; processes: HostScan['processes'] } => {
+    const host = scanHostSync({ types });
+    return { holds: holdsOf(host, namespaces).filter((h) => h.kind === 'mount' || !isZombieOrGone(h.pid)), processes: host.processes };
+  };
+  const end = Date.now() + SETTLE_MS;
+  let found = scan();
+  // A process that was only exiting (the nsm exec or helper whose command just died) is given a moment.
+  while (processPids(found.holds).size > 0 && Date.now() < end) {
+    await sleep(50);
+    found = scan();
+  }
+  const pids = processPids(found.holds);
+  if (forceGraceMs !== undefined && pids.size > 0) {
+    const refs = [...pids]
+      .map((pid) => found.processes.get(pid))
+      .filter((p) => p !== undefined)
+      .map((p) => ({ pid: p.pid, startTime: p.startTime }));
+    await stopProcesses(refs, { graceMs: forceGraceMs });
+    found = scan();
+  }
+  const holds = found.holds;
+  return holds;
+}
+
+/** Names of every environment in the caller's own state directory (`destroy --all`). */
+export function ownEnvironmentNames(options: RegistryOptions = {}): string[] {
+  const listing = listEnvironments({ ...options, allUsers: false });
+  return [...listing.environments.map((e) => e.name), ...listing.creating.map((c) => c.name)].sort();
+}
+
+/** One hold as a phrase: "net:[4026532412] by PID 42 (sleep)", "... by a mount at /run/x". */
+export function describeHold(h: NamespaceHold): string {
+  const ns = `${h.type}:[${h.inode}]`;
+  switch (h.kind) {
+    case 'process':
+      return `${ns} by PID ${h.pid} (${h.comm})`;
+    case 'thread':
+      return `${ns} by thread ${h.tid} of PID ${h.pid} (${h.comm})`;
+    case 'fd':
+      return `${ns} by fd ${h.fd} of PID ${h.pid} (${h.comm})`;
+    case 'mount':
+      return `${ns} by a mount at ${h.path}${h.mntNs !== undefined ? ` (mount namespace ${h.mntNs})` : ''}`;
+  }
+}
+
+export interface DestroyOutcome {
+  /** Every environment that was destroyed (its record is gone), held or not. */
+  results: DestroyResult[];
+  /** Set when a name failed or something still holds a namespace: the command exits 1 with it. */
+  error?: NsmError;
+}
+
+/**
+ * Destroy each of `names` (or, with 'all', every environment in the caller's state
+ * directory), going on after a failure so one bad name does not keep the others alive.
+ */
+export async function destroyEnvironments(names: readonly string[] | 'all', options: DestroyOptions = {}): Promise<DestroyOutcome> {
+  const list = names === 'all' ? ownEnvironmentNames(options) : [...new Set(names)];
+  for (const n of list) validateName(n); // usage errors (exit 2) before anything is destroyed
+  const results: DestroyResult[] = [];
+  const problems: NsmError[] = [];
+  for (const name of list) {
+    try {
+      const r = await destroyEnvironment(name, options);
+      results.push(r);
+      if (r.remaining.length > 0) {
+        const processes = r.remaining.some((h) => h.kind === 'process' || h.kind === 'thread');
+        const mounts = r.remaining.some((h) => h.kind === 'mount');
+        problems.push(
+          new NsmError(`${name}: destroyed, but its namespaces are still held: ${r.remaining.map(describeHold).join('; ')}`, {
+            hint: [processes && !options.force ? `nsm destroy --force ${name} also ends processes still inside` : '', mounts ? 'unmount the listed mounts (umount PATH)' : '', r.remaining.some((h) => h.kind === 'fd') ? 'the processes holding an fd must close it or exit' : '']
+              .filter(Boolean)
+              .join('; ') || undefined,
+          }),
+        );
+      }
+    } catch (err) {
+      if (!(err instanceof NsmError)) throw err;
+      problems.push(err);
+    }
+  }
+  if (problems.length === 0) return { results };
+  if (problems.length === 1) return { results, error: problems[0] };
+  return { results, error: new NsmError(problems.map((p) => p.message).join('; '), { hint: problems.find((p) => p.hint)?.hint }) };
+}

@@ -1,0 +1,53 @@
+/**
+ * `nsm enter` / `nsm exec`: run a command in an environment's namespaces.
+ * The record names the namespaces; openVerified() opens them and checks every inode against
+ * it, and the join goes through those fds (src/core/join.ts), so a holder that died and
+ * whose pid was reused cannot lead anyone into a stranger's namespaces.
+ */
+import type { StdioTarget } from '../sys/helper.js';
+import type { NsType } from '../sys/nstypes.js';
+import { effectiveUid } from '../sys/statefs.js';
+import { resolveEnvironment } from './environments.js';
+import { runJoined, type JoinPath } from './join.js';
+import { openVerified, type RegistryOptions } from './registry.js';
+
+export interface ExecInEnvironmentOptions extends RegistryOptions {
+  /** Join only these of the environment's namespaces (default: all of them). */
+  types?: NsType[];
+  /** Working directory inside (default: ours if it exists there, else /). */
+  cwd?: string;
+  /** Environment of the command (default: ours); NSM_ENV=NAME is added. */
+  env?: NodeJS.ProcessEnv;
+  stdio?: [StdioTarget, StdioTarget, StdioTarget];
+  /** Force a join path (tests); default: in-process unless a user or time namespace is joined. */
+  path?: JoinPath;
+}
+
+/**
+ * Run `argv` in environment `name`; resolves with its exit status (128+N after signal N).
+ * @throws NsmError for an unknown or dead environment; HolderReusedError (exit 125) when the
+ *   recorded holder is not the environment's any more; SysError 126/127 when the command
+ *   cannot be executed; SysError/NsmError 125 for a failed join.
+ */
+export async function execInEnvironment(name: string, argv: readonly string[], options: ExecInEnvironmentOptions = {}): Promise<number> {
+  const env = resolveEnvironment(name, options);
+  const record = env.record;
+  let types = options.types && options.types.length > 0 ? [...options.types] : [...record.types];
+  // setns(2) into a namespace owned by the environment's user namespace needs CAP_SYS_ADMIN
+  // there: an unprivileged caller has it only after joining that user namespace too.
+  if (effectiveUid() !== 0 && record.types.includes('user') && !types.includes('user')) types = ['user', ...types];
+  const verified = openVerified(record, types, options);
+  try {
+    return await runJoined({
+      namespaces: verified.namespaces,
+      argv,
+      cwd: options.cwd,
+      env: { ...(options.env ?? process.env), NSM_ENV: name },
+      stdio: options.stdio,
+      rootPid: verified.via === 'holder' ? record.holder.pid : undefined,
+      path: options.path,
+    });
+  } finally {
+    verified.close();
+  }
+}

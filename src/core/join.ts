@@ -1,0 +1,113 @@
+/**
+ * Joining an environment's namespaces and running a command there, by one of two paths:
+ *
+ * - in-process: unshare(CLONE_FS), then setns(2) on Node's main thread for each namespace
+ *   in nsenter's order, then spawn the command, which inherits them. No helper process.
+ * - native: the helper's join mode (src/sys/helper.ts joinAndExec), for what a
+ *   multi-threaded process cannot join: a user namespace (setns(2): EINVAL with more than
+ *   one thread) and a time namespace (EUSERS with more than one thread; checked on 6.18).
+ *
+ * Both paths join through file descriptors the caller opened and checked against the
+ * record (src/core/registry.ts openVerified), never through a path looked up again.
+ */
+import { statSync } from 'node:fs';
+import { join as joinPath } from 'node:path';
+import { runCommand } from '../sys/command.js';
+import { EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
+import { joinAndExec, type StdioTarget } from '../sys/helper.js';
+import { setns, unshareFs } from '../sys/libc.js';
+import { NS_TYPES, type NsType } from '../sys/nstypes.js';
+
+/** One namespace to join: an open, verified fd. */
+export interface JoinNamespace {
+  type: NsType;
+  fd: number;
+  inode: number;
+}
+
+export interface JoinRequest {
+  namespaces: readonly JoinNamespace[];
+  argv: readonly string[];
+  /** Working directory inside; it must exist there. Default: ours if it exists inside, else /. */
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  stdio?: [StdioTarget, StdioTarget, StdioTarget];
+  /**
+   * A process whose /proc/PID/root shows the environment's file system (its holder): lets
+   * the native path check `cwd` before it starts. Without it an explicit cwd missing inside
+   * falls back to / there.
+   */
+  rootPid?: number;
+  /** Force a path (tests cover both); default: native only when the kernel requires it. */
+  path?: JoinPath;
+}
+
+export type JoinPath = 'in-process' | 'native';
+
+/** Types a multi-threaded process cannot setns(2) into. */
+const NATIVE_ONLY: ReadonlySet<NsType> = new Set(['user', 'time']);
+
+/** The path `types` need: native when a user or time namespace is among them. */
+export function joinPathFor(types: readonly NsType[]): JoinPath {
+  return types.some((t) => NATIVE_ONLY.has(t)) ? 'native' : 'in-process';
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function missingWd(cwd: string): NsmError {
+  return new NsmError(`working directory ${cwd} does not exist in the environment`, { exitCode: EXIT_NSM_FAILED });
+}
+
+/**
+ * Join `req.namespaces` and run `req.argv` there; resolves with its exit status.
+ * The in-process path changes the namespaces of this process's main thread for good:
+ * call it last, and use only synchronous fs calls afterwards (DESIGN.md).
+ */
+export async function runJoined(req: JoinRequest): Promise<number> {
+  const ordered = NS_TYPES.map((i) => req.namespaces.find((n) => n.type === i.name)).filter((n): n is JoinNamespace => n !== undefined);
+  const path = req.path ?? joinPathFor(ordered.map((n) => n.type));
+  // Read before joining: setns(CLONE_NEWNS) moves our cwd to the new root (setns(2)).
+  const here = process.cwd();
+  const joinsMnt = ordered.some((n) => n.type === 'mnt');
+
+  if (path === 'native') {
+    let cwd = req.cwd ?? here;
+    if (req.cwd !== undefined && joinsMnt && req.rootPid !== undefined) {
+      // /proc/PID/root resolves paths in that process's root and mount namespace (proc(5)).
+      if (!isDirectory(joinPath(`/proc/${req.rootPid}/root`, req.cwd))) throw missingWd(req.cwd);
+    } else if (req.cwd !== undefined && !joinsMnt && !isDirectory(req.cwd)) {
+      throw missingWd(req.cwd);
+    }
+    if (!joinsMnt && !isDirectory(cwd)) cwd = '/';
+    return joinAndExec(
+      ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode) })),
+      req.argv,
+      { cwd, env: req.env, stdio: req.stdio },
+    );
+  }
+
+  if (ordered.some((n) => NATIVE_ONLY.has(n.type))) {
+    throw new NsmError(`a ${ordered.filter((n) => NATIVE_ONLY.has(n.type)).map((n) => n.type).join(' or ')} namespace cannot be joined in-process`, {
+      exitCode: EXIT_NSM_FAILED,
+    });
+  }
+  // setns(2): joining a mount namespace needs a thread that does not share its filesystem
+  // attributes (root, cwd, umask) with other threads: unshare(CLONE_FS) first.
+  if (joinsMnt) unshareFs();
+  for (const n of ordered) setns(n.fd, n.type, `${n.type}:[${n.inode}]`);
+  // From here on only synchronous fs calls: they run on this thread, which is inside.
+  let cwd: string;
+  if (req.cwd !== undefined) {
+    if (!isDirectory(req.cwd)) throw missingWd(req.cwd);
+    cwd = req.cwd;
+  } else {
+    cwd = isDirectory(here) ? here : '/';
+  }
+  return runCommand(req.argv, { cwd, env: req.env, stdio: req.stdio });
+}

@@ -1,0 +1,51 @@
+/**
+ * The one place an error becomes a line on stderr and an exit code. Kept apart from cli.ts
+ * (and from commander) so that the lean entry of `nsm exec` (src/fast.ts) reports exactly
+ * as the full CLI does without loading commander.
+ */
+import { EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
+
+/** commander's own errors (CommanderError: unknown option, missing argument, --help shown ...). */
+function isCommanderError(err: unknown): err is Error & { code: string } {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
+}
+
+/** Print one line for `err` and return the exit code it maps to. */
+export function reportError(err: unknown, failureCode?: number): number {
+  const debug = process.env.NSM_DEBUG === '1';
+  if (isCommanderError(err)) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+      return 0;
+    }
+    // "error: unknown command 'lst'\n(Did you mean ls?)" -> one line.
+    process.stderr.write(`nsm: ${tidyCommanderMessage(err.message)}\n`);
+    return failureCode ?? EXIT_USAGE;
+  }
+  if (err instanceof NsmError) {
+    process.stderr.write(`nsm: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    // 126/127 (command not executable / not found) are the command's outcome, not nsm's.
+    return failureCode !== undefined && err.exitCode < EXIT_NSM_FAILED ? failureCode : err.exitCode;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.code === 'string' && e.code.startsWith('E')) {
+    return reportError(SysError.fromNode(e), failureCode);
+  }
+  // A bug, not a user error: still one line, stack only with NSM_DEBUG=1.
+  process.stderr.write(`nsm: internal error: ${e?.message ?? String(err)}\n`);
+  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
+  else process.stderr.write('hint: run again with NSM_DEBUG=1 for a stack trace\n');
+  return failureCode ?? 1;
+}
+
+function tidyCommanderMessage(text: string): string {
+  // Commander puts suggestions on their own line in parentheses: "(Did you mean ls?)".
+  return text
+    .replace(/^error: /, '')
+    .replace(/\(Did you mean/g, '(did you mean')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
