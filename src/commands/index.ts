@@ -4,8 +4,9 @@
  */
 import type { Command } from 'commander';
 import { lsCommand } from './ls.js';
+import { monitorCommand } from './monitor.js';
 
-export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand];
+export const COMMANDS: ReadonlyArray<() => Command> = [lsCommand, monitorCommand];
 
 /** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */
 export const EXEC_LIKE_COMMANDS: ReadonlySet<string> = new Set(['enter', 'exec', 'unshare']);
