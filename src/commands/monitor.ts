@@ -36,11 +36,12 @@ Examples:
       const onSignal = (): void => stop.abort();
       // A second Ctrl-C finds no handler and ends nsm at once.
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      // The reader went away (nsm monitor | head): stop quietly.
-      const onOutputError = (err: NodeJS.ErrnoException): void => {
+      // The reader went away (nsm monitor | head): stop quietly. The listener stays for the
+      // rest of the process: the summary's own write fails asynchronously, after we return.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EPIPE') stop.abort();
-      };
-      process.stdout.on('error', onOutputError);
+        else throw err;
+      });
       try {
         await monitorNamespaces(
           {
@@ -58,7 +59,6 @@ Examples:
         );
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-        process.stdout.off('error', onOutputError);
       }
     });
 }

@@ -40,6 +40,8 @@ export interface TrackerEnv {
   commandOf(pid: number): string | undefined;
   /** Owners (ip netns name, nsm environment ...) of a namespace found between rescans. */
   ownersOf(type: NsType, inode: number, pid?: number): Attribution[];
+  /** Whether the namespace is bind-mounted in our mount namespace right now (a fresh look, not the last rescan's). */
+  mountedNow(inode: number): boolean;
   /** Monotonic ms to epoch ms. */
   toEpoch(mono: number): number;
 }
@@ -194,13 +196,18 @@ export class NamespaceTracker {
   private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean): void {
     let st = this.namespaces.get(inode);
     if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
-      // A process entered a namespace whose last member had left and which no rescan saw
-      // held by anything else: nothing could have kept it, so the kernel freed it and gave
-      // its inode to a new one (nsfs inode numbers are reused). Report the old one gone.
-      // Narrow race tolerated: an fd or mount taken after the last rescan would make this
-      // a JOIN of the old namespace instead.
-      this.gone(st, st.emptySince, via);
-      st = undefined;
+      if (this.env.mountedNow(inode)) {
+        // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).
+        st.otherHeld = ['mount'];
+      } else {
+        // A process entered a namespace whose last member had left and which nothing was
+        // seen to hold: the kernel freed it and gave its inode to a new one (nsfs inode
+        // numbers are reused). Report the old one gone. Narrow race tolerated: an fd taken
+        // since the last rescan, or a mount in another mount namespace, would make this a
+        // JOIN of the old namespace instead.
+        this.gone(st, st.emptySince, via);
+        st = undefined;
+      }
     }
     if (!st) {
       st = {

@@ -129,6 +129,7 @@ class Monitor {
     const env: TrackerEnv = {
       commandOf: (pid) => this.commandOf(pid),
       ownersOf: (type, inode, pid) => this.ownersOf(type, inode, pid),
+      mountedNow: (inode) => this.ownMountsNow(0).has(inode),
       toEpoch: (mono) => this.epoch(mono),
     };
     this.tracker = new NamespaceTracker({ types: this.types, verbose: options.verbose ?? false, followPid: options.pid }, env, (e) => this.emit(e));
@@ -362,6 +363,24 @@ class Monitor {
     return this.scanning;
   }
 
+  /** nsfs mounts in our own mount namespace, read again when older than `maxAgeMs`. */
+  private ownMountsNow(maxAgeMs: number): Map<number, NsMount[]> {
+    const now = monoNow();
+    if (this.ownMounts && now - this.ownMounts.at <= maxAgeMs) return this.ownMounts.byInode;
+    const byInode = new Map<number, NsMount[]>();
+    try {
+      for (const m of nsfsMounts(this.procfs.readMountinfo('self'))) {
+        const list = byInode.get(m.inode) ?? [];
+        list.push({ path: m.mountPoint, visible: true });
+        byInode.set(m.inode, list);
+      }
+    } catch {
+      // no mount table to read: no names, no pins
+    }
+    this.ownMounts = { at: now, byInode };
+    return byInode;
+  }
+
   private commandOf(pid: number): string | undefined {
     try {
       const args = this.procfs.readCmdline(pid);
@@ -376,24 +395,7 @@ class Monitor {
    * its nsfs mounts from the last rescan or, failing that, our own mount table now.
    */
   private ownersOf(type: NsType, inode: number, pid?: number): Attribution[] {
-    let mounts = this.mountCache.get(inode);
-    if (!mounts) {
-      const now = monoNow();
-      if (!this.ownMounts || now - this.ownMounts.at > MOUNTS_TTL_MS) {
-        const byInode = new Map<number, NsMount[]>();
-        try {
-          for (const m of nsfsMounts(this.procfs.readMountinfo('self'))) {
-            const list = byInode.get(m.inode) ?? [];
-            list.push({ path: m.mountPoint, visible: true });
-            byInode.set(m.inode, list);
-          }
-        } catch {
-          // no mount table: no names
-        }
-        this.ownMounts = { at: now, byInode };
-      }
-      mounts = this.ownMounts.byInode.get(inode) ?? [];
-    }
+    const mounts = this.mountCache.get(inode) ?? this.ownMountsNow(MOUNTS_TTL_MS).get(inode) ?? [];
     const ns: Namespace = { type, inode, pids: pid === undefined ? [] : [pid], threads: [], fds: [], mounts, owners: [] };
     const processes = new Map(pid === undefined ? [] : [[pid, { pid, ppid: 0, comm: '', startTime: 0, ns: { [type]: inode } }]]);
     attribute({ processes, namespaces: [ns], stats: { gone: 0, denied: 0 } });

@@ -28,7 +28,7 @@ export function clock(epochMs: number): string {
 
 /** 0.8ms, 10.9ms, 250ms, 2.35s, 3m05s, 1h02m. */
 export function duration(ms: number): string {
-  if (ms < 10) return `${ms.toFixed(1)}ms`;
+  if (ms < 100) return `${ms.toFixed(1)}ms`;
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
   if (s < 60) return `${s.toFixed(2)}s`;
