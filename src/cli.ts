@@ -58,7 +58,8 @@ export function reportError(err: unknown, failureCode?: number): number {
     process.stderr.write(`nsm: ${err.message}\n`);
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
-    return failureCode ?? err.exitCode;
+    // 126/127 (command not executable / not found) are the command's outcome, not nsm's.
+    return failureCode !== undefined && err.exitCode < EXIT_NSM_FAILED ? failureCode : err.exitCode;
   }
   const e = err as NodeJS.ErrnoException;
   if (typeof e?.code === 'string' && e.code.startsWith('E')) {

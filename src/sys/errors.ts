@@ -45,10 +45,11 @@ export class UsageError extends NsmError {
   }
 }
 
-/** Human text for an errno name ("EPERM" -> "Operation not permitted"). */
+/** Human text for an errno name ("EPERM" -> "Operation not permitted", as strerror(3) words it). */
 export function errnoText(errno: string): string {
   for (const [, [name, text]] of getSystemErrorMap()) {
-    if (name === errno) return text;
+    // libuv words it in lower case ("operation not permitted"); print it as libc does.
+    if (name === errno) return text.charAt(0).toUpperCase() + text.slice(1);
   }
   return errno;
 }

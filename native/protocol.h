@@ -1,0 +1,77 @@
+/*
+ * nsm-helper pipe protocol, version 1: the numbers. native/PROTOCOL.md explains them;
+ * src/sys/helper-protocol.ts mirrors them and test/unit/helper-protocol.test.ts parses this
+ * file to check that both sides agree. Change one, change the other.
+ *
+ * Frame: u8 version, u8 code, u32 payload length (little-endian), payload.
+ */
+#ifndef NSM_PROTOCOL_H
+#define NSM_PROTOCOL_H
+
+#define NSM_PROTO_VERSION 1
+#define NSM_FRAME_HEADER 6
+#define NSM_MAX_PAYLOAD 1048576
+
+/* Message codes: distinct and non-zero, so a zeroed buffer is never a valid message. */
+enum nsm_msg {
+	/* driver -> helper: configuration, any order, ended by NSM_CFG_END */
+	NSM_CFG_NSTYPES = 0x10,      /* u32 CLONE_NEW* mask of namespaces to create */
+	NSM_CFG_UID_MAP = 0x11,      /* n x (u32 inside, u32 outside, u32 count) uid_map extents */
+	NSM_CFG_GID_MAP = 0x12,      /* n x (u32 inside, u32 outside, u32 count) gid_map extents */
+	NSM_CFG_MAP_TOOLS = 0x13,    /* empty: write the maps with newuidmap/newgidmap */
+	NSM_CFG_SETGROUPS = 0x14,    /* u8 NSM_SETGROUPS_*: before a direct gid_map write */
+	NSM_CFG_HOSTNAME = 0x15,     /* string: hostname of the new UTS namespace */
+	NSM_CFG_TIMEOFFSETS = 0x16,  /* i64 monotonic s, i64 boottime s: new time namespace */
+	NSM_CFG_PROPAGATION = 0x17,  /* u8 NSM_PROP_*: propagation of / in the new mount ns */
+	NSM_CFG_MOUNT_PROC = 0x18,   /* empty: PID 1 mounts a fresh /proc (mnt + pid) */
+	NSM_CFG_MOUNT_SYS = 0x19,    /* empty: mount a fresh /sys for the new net ns (mnt + net) */
+	NSM_CFG_LOOPBACK = 0x1a,     /* u8 NSM_LOOPBACK_*: lo of the new net ns */
+	NSM_CFG_CGROUP = 0x1b,       /* string, repeatable: cgroup directory to join first */
+	NSM_CFG_JOIN_NS = 0x1c,      /* u32 fd, u32 CLONE_NEW* type, u64 inode, repeatable */
+	NSM_CFG_JOIN_IDS = 0x1d,     /* u32 uid, u32 gid: identity inside a joined user ns */
+	NSM_CFG_CWD = 0x1e,          /* string: working directory of the command */
+	NSM_CFG_ARG = 0x1f,          /* string, repeatable: next argv element of the command */
+	NSM_CFG_END = 0x20,          /* empty: configuration complete, start */
+
+	/* helper -> driver */
+	NSM_READY = 0x30,            /* u32 pid: holder set up, pid in the caller's pid ns */
+	NSM_STARTED = 0x31,          /* u32 pid: command exec'd; pid of the helper's child */
+	NSM_FAIL = 0x32,             /* step NUL errno-name: a step failed, nothing left behind */
+
+	/* helper <-> its own children */
+	NSM_SYNC_USERMAP_PLS = 0x40, /* helper -> map writer: user ns exists, write its maps */
+	NSM_SYNC_USERMAP_ACK = 0x41, /* map writer -> helper: maps written */
+	NSM_SYNC_CHILD_READY = 0x42, /* holder -> helper: /proc mounted, fds closed, holding */
+	NSM_SYNC_DETACH = 0x43,      /* helper -> holder: READY reported, live on alone */
+};
+
+/* NSM_CFG_PROPAGATION values */
+enum nsm_propagation {
+	NSM_PROP_PRIVATE = 1,   /* MS_REC|MS_PRIVATE (default) */
+	NSM_PROP_SLAVE = 2,     /* MS_REC|MS_SLAVE */
+	NSM_PROP_SHARED = 3,    /* MS_REC|MS_SHARED */
+	NSM_PROP_UNCHANGED = 4, /* leave as copied from the parent mount ns */
+};
+
+/* NSM_CFG_SETGROUPS values */
+enum nsm_setgroups {
+	NSM_SETGROUPS_DENY = 1,  /* write "deny" (default; required unprivileged) */
+	NSM_SETGROUPS_ALLOW = 2, /* leave "allow" (needs CAP_SETGID in the parent user ns) */
+};
+
+/* NSM_CFG_LOOPBACK values */
+enum nsm_loopback {
+	NSM_LOOPBACK_UP = 1,   /* bring lo up (default) */
+	NSM_LOOPBACK_DOWN = 2, /* leave lo down */
+};
+
+/* Exit codes of nsm-helper (run/join otherwise exit with the command's status). */
+enum nsm_exit {
+	NSM_EXIT_OK = 0,             /* holder detached / command exited 0 */
+	NSM_EXIT_FAIL = 125,         /* the helper failed; NSM_FAIL was sent if possible */
+	NSM_EXIT_NOEXEC = 126,       /* command found but not executable */
+	NSM_EXIT_NOTFOUND = 127,     /* command not found */
+	NSM_EXIT_SIGNAL_BASE = 128,  /* command died of signal N: 128+N */
+};
+
+#endif

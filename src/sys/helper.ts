@@ -1,0 +1,548 @@
+/**
+ * Driver of native/nsm-helper, the single-threaded C helper (see native/PROTOCOL.md).
+ *
+ * Node.js cannot create or join a user namespace (it is multi-threaded: unshare/setns of
+ * CLONE_NEWUSER fail with EINVAL), and a holder must be a tiny PID 1. This module spawns the
+ * helper with the protocol socket on fd 3, sends the configuration frames, and turns the
+ * replies into typed results or errors. It prints nothing.
+ *
+ * A helper FAIL becomes a SysError whose `call` is the failed step and whose `errno` is the
+ * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { constants as osConstants, userInfo } from 'node:os';
+import {
+  EXIT_NOT_EXECUTABLE,
+  EXIT_NOT_FOUND,
+  EXIT_NSM_FAILED,
+  NsmError,
+  SysError,
+  UsageError,
+} from './errors.js';
+import {
+  decodeReply,
+  encodeFrame,
+  extents,
+  FrameDecoder,
+  HelperExit,
+  i64s,
+  joinNsPayload,
+  Loopback,
+  Msg,
+  Prop,
+  Setgroups,
+  str,
+  u32s,
+  u8,
+  type IdExtent,
+  type Reply,
+} from './helper-protocol.js';
+import { helperBinary } from './native.js';
+import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
+
+export type { IdExtent } from './helper-protocol.js';
+
+/** Mount propagation applied recursively to / in a new mount namespace. */
+export type Propagation = 'private' | 'slave' | 'shared' | 'unchanged';
+
+/**
+ * How ids map into a new user namespace (the options of unshare(1)). Without any of these the
+ * namespace has no maps and every id shows as the overflow id (65534).
+ */
+export interface UserMapping {
+  /** The caller's uid and gid become 0 inside (`--map-root-user`). */
+  root?: boolean;
+  /** The caller's uid becomes this uid inside (`--map-user`). */
+  user?: number;
+  /** The caller's gid becomes this gid inside (`--map-group`). */
+  group?: number;
+  /**
+   * Also map the caller's subordinate ranges from /etc/subuid and /etc/subgid, written with
+   * newuidmap/newgidmap from the `uidmap` package (`--map-auto`). The range fills the lowest
+   * ids inside that the single mapping above leaves free (0 -> caller, 1..N -> range, as
+   * rootless podman does).
+   */
+  auto?: boolean;
+  /** Explicit uid_map extents; replace everything above for uids. */
+  uidMap?: IdExtent[];
+  /** Explicit gid_map extents; replace everything above for gids. */
+  gidMap?: IdExtent[];
+  /** Write explicit maps with newuidmap/newgidmap instead of directly (implied by `auto`). */
+  tools?: boolean;
+  /** /proc/PID/setgroups before a direct gid_map write; default 'deny' (needed unprivileged). */
+  setgroups?: 'deny' | 'allow';
+}
+
+/** What a new environment consists of (holder and run modes). */
+export interface NamespaceConfig {
+  /** Namespace types to create; any order. */
+  types: NsType[];
+  /** Id mapping of the new user namespace (needs 'user'). */
+  map?: UserMapping;
+  /** Hostname of the new UTS namespace (needs 'uts'). */
+  hostname?: string;
+  /** Clock offsets of the new time namespace in seconds (needs 'time'). */
+  timeOffsets?: { monotonic?: number; boottime?: number };
+  /** Propagation of / in the new mount namespace (needs 'mnt'); the helper's default is private. */
+  propagation?: Propagation;
+  /** PID 1 mounts a fresh /proc (needs 'pid' and 'mnt'). */
+  mountProc?: boolean;
+  /** Mount a fresh /sys showing the new network namespace (needs 'net' and 'mnt'). */
+  mountSys?: boolean;
+  /** Bring `lo` up in the new network namespace; default true (needs 'net'). */
+  loopback?: boolean;
+  /** cgroup directories to join (their cgroup.procs) before anything is unshared. */
+  cgroupDirs?: string[];
+}
+
+/** Where a helper's stdin/stdout/stderr go: inherited, /dev/null, or an open fd. */
+export type StdioTarget = 'inherit' | 'ignore' | number;
+
+export interface HelperOptions {
+  /** Path of nsm-helper; default: $NSM_HELPER, else native/build/nsm-helper of this package. */
+  helperPath?: string;
+  /** Run the helper as this user (needs root); the caller's ids used for mapping follow it. */
+  asUser?: { uid: number; gid: number };
+}
+
+export interface ExecOptions extends HelperOptions {
+  /** Environment of the command (default: process.env). PATH in it finds the command. */
+  env?: NodeJS.ProcessEnv;
+  /** stdin, stdout, stderr of the command; default all inherited (terminal passes through). */
+  stdio?: [StdioTarget, StdioTarget, StdioTarget];
+  /**
+   * While the command runs, forward SIGTERM and SIGHUP sent to this process to it, and keep
+   * this process alive on SIGINT, SIGQUIT and SIGWINCH without forwarding them: those come
+   * from the terminal, which already sent them to the whole foreground process group,
+   * command included. Default true. Set false when the caller handles signals itself.
+   */
+  forwardSignals?: boolean;
+  /** Called once the command was exec'd, with the pid of the helper's child. */
+  onStarted?: (pid: number) => void;
+}
+
+/** One namespace to join: an fd the caller opened and whose inode it checked. */
+export interface JoinTarget {
+  type: NsType;
+  /** Open fd of the namespace file (e.g. /proc/PID/ns/net), owned by the caller. */
+  fd: number;
+  /** Its inode as recorded at creation; the helper checks it again with fstat. */
+  inode: bigint;
+}
+
+export interface JoinOptions extends ExecOptions {
+  /** Working directory inside; falls back to / when missing or unreachable there. */
+  cwd?: string;
+  /** Uid and gid inside a joined user namespace (default 0 and 0, as nsenter does). */
+  uid?: number;
+  gid?: number;
+}
+
+export interface HolderInfo {
+  /** Pid of the holder (PID 1 inside) as the caller's pid namespace sees it. */
+  pid: number;
+  /** Start time of the holder (/proc/PID/stat field 22, clock ticks since boot). */
+  startTime?: number;
+}
+
+/** Absolute path of the helper binary; a clear error when it was not built. */
+export function helperPath(override?: string): string {
+  if (override === undefined) return helperBinary();
+  try {
+    accessSync(override, fsConstants.X_OK);
+  } catch (err) {
+    throw new NsmError(`the native helper is missing: ${override}`, {
+      hint: 'run npm install (it builds native/ with make and a C compiler)',
+      cause: err,
+    });
+  }
+  return override;
+}
+
+// ------------------------------------------------------------------ mapping
+
+/** One subordinate id range from /etc/subuid or /etc/subgid. */
+export interface SubidRange {
+  start: number;
+  count: number;
+}
+
+/** First range of `user` (by name or numeric id) in an /etc/subuid-format text. */
+export function parseSubid(text: string, user: string, id: number): SubidRange | undefined {
+  for (const line of text.split('\n')) {
+    const [owner, start, count] = line.trim().split(':');
+    if (owner === undefined || start === undefined || count === undefined || line.trim().startsWith('#')) continue;
+    if (owner !== user && owner !== String(id)) continue;
+    const s = Number(start);
+    const n = Number(count);
+    if (Number.isSafeInteger(s) && Number.isSafeInteger(n) && n > 0) return { start: s, count: n };
+  }
+  return undefined;
+}
+
+/** A single mapping plus a range placed at the lowest inside ids the single one leaves free. */
+function withRange(single: IdExtent | undefined, range: SubidRange | undefined): IdExtent[] {
+  const out: IdExtent[] = single ? [single] : [];
+  if (!range) return out;
+  const u = single?.inside;
+  if (u === undefined || u >= range.count) out.push({ inside: u === 0 ? 1 : 0, outside: range.start, count: range.count });
+  else if (u === 0) out.push({ inside: 1, outside: range.start, count: range.count });
+  else {
+    out.push({ inside: 0, outside: range.start, count: u });
+    out.push({ inside: u + 1, outside: range.start + u, count: range.count - u });
+  }
+  return out;
+}
+
+export interface IdMaps {
+  uidMap: IdExtent[];
+  gidMap: IdExtent[];
+  /** Write them with newuidmap/newgidmap. */
+  tools: boolean;
+}
+
+/**
+ * The uid_map/gid_map extents for `m`, for a caller with `ids`. `subid` supplies the
+ * subordinate ranges for `auto` (read from /etc/subuid and /etc/subgid when omitted).
+ */
+export function computeIdMaps(
+  m: UserMapping,
+  ids: { uid: number; gid: number; user: string },
+  subid?: { uid?: SubidRange; gid?: SubidRange },
+): IdMaps {
+  const singleUid = m.root ? 0 : m.user;
+  const singleGid = m.root ? 0 : m.group;
+  let uidRange: SubidRange | undefined;
+  let gidRange: SubidRange | undefined;
+  if (m.auto) {
+    uidRange = subid ? subid.uid : readSubid('/etc/subuid', ids.user, ids.uid);
+    gidRange = subid ? subid.gid : readSubid('/etc/subgid', ids.user, ids.uid);
+    if (!uidRange || !gidRange) {
+      const file = uidRange ? '/etc/subgid' : '/etc/subuid';
+      throw new NsmError(`no subordinate id range for ${ids.user} in ${file}`, {
+        hint: `add one, e.g. usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${ids.user}`,
+      });
+    }
+  }
+  const uidMap = m.uidMap ?? withRange(singleUid === undefined ? undefined : { inside: singleUid, outside: ids.uid, count: 1 }, uidRange);
+  const gidMap = m.gidMap ?? withRange(singleGid === undefined ? undefined : { inside: singleGid, outside: ids.gid, count: 1 }, gidRange);
+  return { uidMap, gidMap, tools: Boolean(m.auto || m.tools) };
+}
+
+function readSubid(file: string, user: string, id: number): SubidRange | undefined {
+  try {
+    return parseSubid(readFileSync(file, 'utf8'), user, id);
+  } catch {
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------ config
+
+const PROPAGATION: Record<Propagation, number> = {
+  private: Prop.PRIVATE,
+  slave: Prop.SLAVE,
+  shared: Prop.SHARED,
+  unchanged: Prop.UNCHANGED,
+};
+
+function needTypes(types: ReadonlySet<NsType>, what: string, ...need: NsType[]): void {
+  const missing = need.filter((t) => !types.has(t));
+  if (missing.length > 0) throw new UsageError(`${what} needs the ${missing.join(' and ')} namespace type${missing.length > 1 ? 's' : ''}`);
+}
+
+/** The configuration frames (without CFG_END) for holder and run modes; validates combinations. */
+export function encodeNamespaceConfig(config: NamespaceConfig, ids: { uid: number; gid: number; user: string }): Buffer[] {
+  const types = new Set(config.types);
+  const frames = [encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(types)))];
+  if (config.map) {
+    needTypes(types, 'an id mapping', 'user');
+    const maps = computeIdMaps(config.map, ids);
+    if (maps.uidMap.length > 0) frames.push(encodeFrame(Msg.CFG_UID_MAP, extents(maps.uidMap)));
+    if (maps.gidMap.length > 0) frames.push(encodeFrame(Msg.CFG_GID_MAP, extents(maps.gidMap)));
+    if (maps.tools) frames.push(encodeFrame(Msg.CFG_MAP_TOOLS));
+    else if (config.map.setgroups) {
+      frames.push(encodeFrame(Msg.CFG_SETGROUPS, u8(config.map.setgroups === 'allow' ? Setgroups.ALLOW : Setgroups.DENY)));
+    }
+  }
+  if (config.hostname !== undefined) {
+    needTypes(types, 'a hostname', 'uts');
+    if (config.hostname.length === 0 || Buffer.byteLength(config.hostname) > 64) {
+      throw new UsageError(`hostname must be 1 to 64 bytes: ${JSON.stringify(config.hostname)}`);
+    }
+    frames.push(encodeFrame(Msg.CFG_HOSTNAME, str(config.hostname)));
+  }
+  if (config.timeOffsets) {
+    needTypes(types, 'a time offset', 'time');
+    const { monotonic = 0, boottime = 0 } = config.timeOffsets;
+    frames.push(encodeFrame(Msg.CFG_TIMEOFFSETS, i64s(BigInt(Math.trunc(monotonic)), BigInt(Math.trunc(boottime)))));
+  }
+  if (config.propagation !== undefined) {
+    needTypes(types, 'mount propagation', 'mnt');
+    frames.push(encodeFrame(Msg.CFG_PROPAGATION, u8(PROPAGATION[config.propagation])));
+  }
+  if (config.mountProc) {
+    needTypes(types, 'mounting /proc', 'pid', 'mnt');
+    frames.push(encodeFrame(Msg.CFG_MOUNT_PROC));
+  }
+  if (config.mountSys) {
+    needTypes(types, 'mounting /sys', 'net', 'mnt');
+    frames.push(encodeFrame(Msg.CFG_MOUNT_SYS));
+  }
+  if (config.loopback !== undefined && types.has('net')) {
+    frames.push(encodeFrame(Msg.CFG_LOOPBACK, u8(config.loopback ? Loopback.UP : Loopback.DOWN)));
+  }
+  for (const dir of config.cgroupDirs ?? []) frames.push(encodeFrame(Msg.CFG_CGROUP, str(dir)));
+  return frames;
+}
+
+function argvFrames(argv: readonly string[]): Buffer[] {
+  if (argv.length === 0 || argv[0] === '') throw new UsageError('no command given');
+  return argv.map((a) => encodeFrame(Msg.CFG_ARG, str(a)));
+}
+
+// ------------------------------------------------------------------ talking
+
+interface Outcome {
+  replies: Reply[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  protocolError?: Error;
+}
+
+interface Session {
+  child: ChildProcess;
+  done: Promise<Outcome>;
+}
+
+function callerIds(opts: HelperOptions): { uid: number; gid: number; user: string } {
+  if (opts.asUser) return { ...opts.asUser, user: String(opts.asUser.uid) };
+  let user = String(process.getuid!());
+  try {
+    user = userInfo().username;
+  } catch {
+    // no passwd entry: match /etc/subuid by numeric id only
+  }
+  return { uid: process.getuid!(), gid: process.getgid!(), user };
+}
+
+/**
+ * Spawn the helper in `mode`, send `frames` + CFG_END, and collect its replies until it exits
+ * and its socket closes. `extraFds` are inherited as fds 4, 5, ...
+ */
+function startHelper(
+  mode: 'holder' | 'run' | 'join',
+  frames: Buffer[],
+  opts: HelperOptions & { stdio: [StdioTarget, StdioTarget, StdioTarget | 'pipe']; env?: NodeJS.ProcessEnv; extraFds?: number[]; onReply?: (r: Reply) => void },
+): Session {
+  const stdio: StdioOptions = [...opts.stdio, 'pipe', ...(opts.extraFds ?? [])];
+  const path = helperPath(opts.helperPath);
+  const child = spawn(path, [mode, '3'], {
+    stdio,
+    env: opts.env ?? process.env,
+    uid: opts.asUser?.uid,
+    gid: opts.asUser?.gid,
+  });
+  const sock = child.stdio[3] as Socket;
+  const decoder = new FrameDecoder();
+  const outcome: Outcome = { replies: [], code: null, signal: null, stderr: '' };
+
+  const done = new Promise<Outcome>((resolve, reject) => {
+    child.once('error', (err) => reject(SysError.fromNode(err, 'spawn', path)));
+    child.stderr?.on('data', (d: Buffer) => {
+      if (outcome.stderr.length < 4096) outcome.stderr += d.toString('utf8');
+    });
+    sock.on('data', (chunk: Buffer) => {
+      if (outcome.protocolError) return;
+      try {
+        for (const frame of decoder.push(chunk)) {
+          const reply = decodeReply(frame);
+          outcome.replies.push(reply);
+          opts.onReply?.(reply);
+        }
+      } catch (err) {
+        outcome.protocolError = err as Error;
+      }
+    });
+    // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
+    sock.on('error', () => {});
+    child.once('close', (code, signal) => {
+      outcome.code = code;
+      outcome.signal = signal;
+      if (!outcome.protocolError && decoder.pending > 0) {
+        outcome.protocolError = new Error(`nsm-helper's reply was cut short (${decoder.pending} bytes of a frame)`);
+      }
+      resolve(outcome);
+    });
+  });
+  sock.write(Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]));
+  return { child, done };
+}
+
+function hintFor(step: string, errno: string): string | undefined {
+  if (/^execvp\(new[ug]idmap\)$/.test(step) && errno === 'ENOENT') {
+    return 'install the uidmap package (apt-get install uidmap): it provides newuidmap and newgidmap';
+  }
+  if (/^new[ug]idmap /.test(step)) return 'check the ranges in /etc/subuid and /etc/subgid for this user';
+  if (step === 'unshare(CLONE_NEWUSER)' && (errno === 'EPERM' || errno === 'ENOSPC' || errno === 'EUSERS')) {
+    return 'user namespaces may be disabled or exhausted: see sysctl user.max_user_namespaces (and kernel.unprivileged_userns_clone)';
+  }
+  if (step.startsWith('unshare(') && errno === 'EPERM') {
+    return "run as root, or add the 'user' namespace type to create it rootless";
+  }
+  return undefined;
+}
+
+/** The error to throw for a helper session that did not succeed. */
+function failure(out: Outcome): NsmError {
+  if (out.protocolError) {
+    return new NsmError(`nsm-helper protocol error: ${out.protocolError.message}`, { exitCode: EXIT_NSM_FAILED });
+  }
+  const fail = out.replies.find((r) => r.kind === 'fail');
+  if (fail && fail.kind === 'fail') {
+    const exitCode =
+      out.code === HelperExit.NOEXEC ? EXIT_NOT_EXECUTABLE : out.code === HelperExit.NOTFOUND ? EXIT_NOT_FOUND : EXIT_NSM_FAILED;
+    const lastLine = out.stderr.trim().split('\n').pop();
+    return new SysError(fail.step, fail.errno, undefined, { exitCode, hint: hintFor(fail.step, fail.errno) ?? (lastLine || undefined) });
+  }
+  const how = out.signal ? `was killed by ${out.signal}` : `exited with status ${out.code}`;
+  const said = out.stderr.trim();
+  return new NsmError(`nsm-helper ${how} without a report${said ? `: ${said.split('\n').pop()}` : ''}`, { exitCode: EXIT_NSM_FAILED });
+}
+
+/** /proc/PID/stat field 22 (start time), or undefined if the process is gone. */
+function readStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: fields resume after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Create the namespaces in `config` and their holder: a tiny process named "nsm:holder", PID 1
+ * of the new pid namespace (if any), which keeps them alive, reaps orphans, and exits on
+ * SIGTERM/SIGINT (taking everything in its pid namespace with it). Resolves once the holder
+ * is fully set up and the helper has exited; the holder is then nobody's child here.
+ *
+ * @throws SysError (call = failed step, errno name) when a step failed; nothing is left behind.
+ */
+export async function createHolder(config: NamespaceConfig, opts: HelperOptions = {}): Promise<HolderInfo> {
+  const frames = encodeNamespaceConfig(config, callerIds(opts));
+  let info: HolderInfo | undefined;
+  const session = startHelper('holder', frames, {
+    ...opts,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    onReply: (r) => {
+      // The holder is alive and waiting for the helper's go-ahead: its start time is stable now.
+      if (r.kind === 'ready') info = { pid: r.pid, startTime: readStartTime(r.pid) };
+    },
+  });
+  const out = await session.done;
+  if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((r) => r.kind === 'fail')) {
+    return info;
+  }
+  // READY arrived but the helper did not finish cleanly: the holder must not survive it.
+  if (info && readStartTime(info.pid) === info.startTime) {
+    try {
+      process.kill(info.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  throw failure(out);
+}
+
+/** Keep this process alive and pass supervisor signals on while a command runs. */
+function forwardSignals(child: ChildProcess): () => void {
+  const forward = (sig: NodeJS.Signals) => () => {
+    try {
+      child.kill(sig);
+    } catch {
+      // the helper is exiting
+    }
+  };
+  const swallow = () => {};
+  const handlers: Array<[NodeJS.Signals, () => void]> = [
+    ['SIGTERM', forward('SIGTERM')],
+    ['SIGHUP', forward('SIGHUP')],
+    ['SIGINT', swallow],
+    ['SIGQUIT', swallow],
+    ['SIGWINCH', swallow],
+  ];
+  for (const [sig, h] of handlers) process.on(sig, h);
+  return () => {
+    for (const [sig, h] of handlers) process.off(sig, h);
+  };
+}
+
+async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOptions, extraFds?: number[]): Promise<number> {
+  let started = false;
+  const session = startHelper(mode, frames, {
+    ...opts,
+    stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
+    extraFds,
+    onReply: (r) => {
+      if (r.kind === 'started') {
+        started = true;
+        opts.onStarted?.(r.pid);
+      }
+    },
+  });
+  const restore = opts.forwardSignals === false ? () => {} : forwardSignals(session.child);
+  try {
+    const out = await session.done;
+    if (out.protocolError || out.replies.some((r) => r.kind === 'fail') || !started) throw failure(out);
+    // Exit statuses follow the shell: 128+N for a signal (the helper already encodes the command's).
+    if (out.signal) return 128 + osConstants.signals[out.signal];
+    return out.code ?? EXIT_NSM_FAILED;
+  } finally {
+    restore();
+  }
+}
+
+/**
+ * Create the namespaces in `config` and run `argv` inside (`nsm unshare [types] -- CMD`).
+ * With a new pid namespace the command runs under a small init ("nsm:init") that forwards
+ * signals and reaps orphans. Nothing is left behind when this resolves.
+ *
+ * @returns the command's exit status (128+N when it died of signal N).
+ * @throws SysError when setup failed (exitCode 125) or the command could not be executed
+ *   (call `execvp(CMD)`, exitCode 127 when not found, 126 when not executable).
+ */
+export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly string[], opts: ExecOptions = {}): Promise<number> {
+  const frames = [...encodeNamespaceConfig(config, callerIds(opts)), ...argvFrames(argv)];
+  return execSession('run', frames, opts);
+}
+
+/**
+ * Join the namespaces behind `targets` (fds the caller opened and checked; user first, then
+ * nsenter's order) and run `argv` there, as uid/gid 0 of a joined user namespace unless
+ * `uid`/`gid` say otherwise. Needed for anything that includes a user namespace, which a
+ * multi-threaded process cannot join. The fds stay open and owned by the caller.
+ *
+ * @returns the command's exit status (128+N when it died of signal N).
+ * @throws SysError as runInNewNamespaces does; ESTALE when an fd's inode is not `inode`.
+ */
+export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly string[], opts: JoinOptions = {}): Promise<number> {
+  if (targets.length === 0) throw new UsageError('nothing to join');
+  const frames = targets.map((t, i) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(4 + i, nsTypeInfo(t.type).cloneFlag, t.inode)));
+  if (opts.uid !== undefined || opts.gid !== undefined) {
+    if (!targets.some((t) => t.type === 'user')) throw new UsageError('uid/gid inside need a user namespace to join');
+    frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));
+  }
+  if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
+  frames.push(...argvFrames(argv));
+  return execSession(
+    'join',
+    frames,
+    opts,
+    targets.map((t) => t.fd),
+  );
+}

@@ -1,0 +1,573 @@
+/**
+ * The real helper on the real kernel, through its real pipe protocol (native/PROTOCOL.md).
+ *
+ * Every helper this file starts carries NSM_TEST_TAG=<uuid> in its environment, and so do the
+ * holders and commands it makes: `tagged()` finds whatever is still alive, so each test can
+ * kill exactly what it created and the suite can prove that nothing was left behind.
+ *
+ * As root, "rootless" tests run the helper as uid/gid 65534; as any other user they run as
+ * that user. Root-only tests say why in their name and are skipped otherwise.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
+import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import {
+  createHolder,
+  helperPath,
+  joinAndExec,
+  runInNewNamespaces,
+  type HelperOptions,
+  type JoinTarget,
+  type NamespaceConfig,
+} from '../../src/sys/helper.js';
+import { decodeReply, encodeFrame, FrameDecoder, i64s, Msg, str, u32s, type Reply } from '../../src/sys/helper-protocol.js';
+import { NS_TYPE_NAMES, cloneFlags, type NsType } from '../../src/sys/nstypes.js';
+import { SysError } from '../../src/sys/errors.js';
+
+const TAG = randomUUID();
+process.env.NSM_TEST_TAG = TAG;
+
+const isRoot = process.getuid!() === 0;
+/** As root: act as an unprivileged user. Otherwise: we already are one. */
+const rootless: HelperOptions = isRoot ? { asUser: { uid: 65534, gid: 65534 } } : {};
+const rootlessUid = isRoot ? 65534 : process.getuid!();
+
+// ------------------------------------------------------------------ helpers
+
+/** Pids (other than ours) whose environment carries this file's tag: everything we made. */
+function tagged(): number[] {
+  const needle = `NSM_TEST_TAG=${TAG}`;
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(needle)) pids.push(Number(name));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+/** Alive and not a zombie (this machine's PID 1 reaps orphans lazily). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function status(pid: number, field: string): string | undefined {
+  return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => {
+      try {
+        const s = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    });
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'nsm-helper-test-'));
+chmodSync(scratch, 0o755);
+
+/** A file to send a command's stdout to. */
+function output(): { fd: number; text: () => string } {
+  const path = join(scratch, randomUUID());
+  const fd = openSync(path, 'w+');
+  return { fd, text: () => readFileSync(path, 'utf8') };
+}
+
+const opened: number[] = [];
+function openTargets(pid: number, types: readonly NsType[]): JoinTarget[] {
+  return types.map((type) => {
+    const fd = openSync(`/proc/${pid}/ns/${type}`, 'r');
+    opened.push(fd);
+    return { type, fd, inode: fstatSync(fd, { bigint: true }).ino };
+  });
+}
+
+/** Run a command in an environment and return its stdout. */
+async function joinOutput(pid: number, types: readonly NsType[], script: string, opts: HelperOptions = {}): Promise<string> {
+  const out = output();
+  const code = await joinAndExec(openTargets(pid, types), ['sh', '-c', script], { ...opts, stdio: ['ignore', out.fd, 'inherit'] });
+  expect(code).toBe(0);
+  return out.text();
+}
+
+interface RawResult {
+  code: number | null;
+  replies: Reply[];
+  stderr: string;
+}
+
+/** Drive the helper by hand: `bytes` as they are, then (by default) end of stream. */
+function rawHelper(argv: string[], bytes: Buffer, opts: { end?: boolean; onStarted?: (c: ReturnType<typeof spawn>) => void } = {}): Promise<RawResult> {
+  const child = spawn(helperPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+  const sock = child.stdio[3] as Socket;
+  const decoder = new FrameDecoder();
+  const result: RawResult = { code: null, replies: [], stderr: '' };
+  child.stderr!.on('data', (d) => (result.stderr += d));
+  sock.on('error', () => {});
+  sock.on('data', (d: Buffer) => {
+    for (const f of decoder.push(d)) {
+      const r = decodeReply(f);
+      result.replies.push(r);
+      if (r.kind === 'started') opts.onStarted?.(child);
+    }
+  });
+  sock.write(bytes);
+  if (opts.end !== false) sock.end();
+  return new Promise((resolve) => child.once('close', (code) => resolve({ ...result, code })));
+}
+
+const cfg = (...frames: Buffer[]) => Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
+
+// Every test kills exactly what it made; this catches any test that did not.
+afterEach(() => {
+  for (const fd of opened.splice(0)) closeSync(fd);
+});
+
+afterAll(async () => {
+  const left = tagged();
+  for (const pid of left) kill(pid);
+  rmSync(scratch, { recursive: true, force: true });
+  expect(left, 'processes left behind by helper tests').toEqual([]);
+});
+
+// ------------------------------------------------------------------ holder
+
+describe('holder', () => {
+  it.skipIf(!isRoot)('as root: every namespace type, isolated from the caller (root only: uses the host as root)', async () => {
+    const h = await createHolder({
+      types: [...NS_TYPE_NAMES],
+      map: { root: true },
+      hostname: 'nsm-all-types',
+      mountProc: true,
+      mountSys: true,
+      timeOffsets: { monotonic: 50_000, boottime: 100_000 },
+    });
+    try {
+      for (const t of NS_TYPE_NAMES) {
+        expect(readlinkSync(`/proc/${h.pid}/ns/${t}`), t).not.toBe(readlinkSync(`/proc/self/ns/${t}`));
+      }
+      expect(status(h.pid, 'Name')).toBe('nsm:holder');
+      expect(status(h.pid, 'NSpid')).toBe(`${h.pid}\t1`);
+      expect(h.startTime).toBeGreaterThan(0);
+
+      const hostUptime = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+      const lines = (
+        await joinOutput(
+          h.pid,
+          NS_TYPE_NAMES,
+          'hostname; cat /sys/class/net/lo/flags; ls /sys/class/net | tr "\\n" " "; echo; cat /proc/1/comm; ls /proc | grep -c "^[0-9]"; cut -d" " -f1 /proc/uptime',
+        )
+      ).split('\n');
+      expect(lines[0]).toBe('nsm-all-types');
+      expect(Number(lines[1]) & 1).toBe(1); // IFF_UP
+      expect(lines[2]!.trim()).toBe('lo'); // fresh /sys: only the new net ns
+      expect(lines[3]).toBe('nsm:holder'); // fresh /proc: PID 1 is the holder
+      expect(Number(lines[4])).toBeLessThan(5); // holder, sh, ls, grep
+      expect(Number(lines[5])).toBeGreaterThanOrEqual(hostUptime + 100_000 - 1); // time ns joined
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('rootless: user + every other type, joined as uid 0 whose map shows the creator', async () => {
+    const h = await createHolder(
+      { types: [...NS_TYPE_NAMES], map: { root: true }, hostname: 'rootless', mountProc: true },
+      rootless,
+    );
+    try {
+      expect(status(h.pid, 'Uid')!.split('\t')[0]).toBe(String(rootlessUid));
+      const lines = (await joinOutput(h.pid, NS_TYPE_NAMES, 'id -u; id -g; cat /proc/self/uid_map; hostname; cat /proc/1/comm', rootless)).split('\n');
+      expect(lines[0]).toBe('0');
+      expect(lines[1]).toBe('0');
+      expect(lines[2]!.trim().split(/\s+/)).toEqual(['0', String(rootlessUid), '1']);
+      expect(lines[3]).toBe('rootless');
+      expect(lines[4]).toBe('nsm:holder');
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('resident memory of a holder is at most 1 MiB (VmRSS)', async () => {
+    const h = await createHolder({ types: ['user', 'pid', 'mnt', 'net', 'uts', 'ipc'], map: { root: true }, mountProc: true }, rootless);
+    try {
+      const rssKb = Number(/(\d+) kB/.exec(status(h.pid, 'VmRSS')!)![1]);
+      expect(rssKb).toBeGreaterThan(0);
+      expect(rssKb).toBeLessThanOrEqual(1024);
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('holds no descriptor of its caller: only /dev/null on 0-2', async () => {
+    const h = await createHolder({ types: ['user', 'uts'], map: { root: true } }, rootless);
+    try {
+      const fds = readdirSync(`/proc/${h.pid}/fd`);
+      expect(fds.sort()).toEqual(['0', '1', '2']);
+      for (const fd of fds) expect(readlinkSync(`/proc/${h.pid}/fd/${fd}`)).toBe('/dev/null');
+      expect(Number(status(h.pid, 'PPid'))).not.toBe(process.pid);
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('SIGTERM to the holder ends it and everything inside', async () => {
+    const h = await createHolder({ types: ['user', 'pid', 'mnt'], map: { root: true }, mountProc: true }, rootless);
+    try {
+      // The background sleep is orphaned inside and adopted by the holder (PID 1).
+      await joinOutput(h.pid, ['user', 'pid', 'mnt'], 'sleep 1000 >/dev/null 2>&1 &', rootless);
+      await waitFor(() => childrenOf(h.pid).length === 1, 'the holder to adopt the sleep');
+      const inside = childrenOf(h.pid);
+      process.kill(h.pid, 'SIGTERM');
+      await waitFor(() => !alive(h.pid) && inside.every((p) => !alive(p)), 'the holder and its sleep to end');
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('SIGHUP does not end a holder; SIGINT does', async () => {
+    const h = await createHolder({ types: ['user', 'pid'], map: { root: true } }, rootless);
+    try {
+      process.kill(h.pid, 'SIGHUP');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(alive(h.pid)).toBe(true);
+      process.kill(h.pid, 'SIGINT');
+      await waitFor(() => !alive(h.pid), 'SIGINT to end the holder');
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('an unprivileged caller without a user namespace gets EPERM from the step that failed', async () => {
+    const err = await createHolder({ types: ['net'] }, rootless).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SysError);
+    expect((err as SysError).message).toMatch(/^unshare\(CLONE_NEWNET\): EPERM: operation not permitted$/i);
+    expect((err as SysError).call).toBe('unshare(CLONE_NEWNET)');
+    expect((err as SysError).hint).toMatch(/'user' namespace type/);
+  });
+
+  it.skipIf(!isRoot)('joins a cgroup before unsharing cgroup, so it is the root inside (root only: writes cgroup.procs)', async () => {
+    const base = existsSync('/sys/fs/cgroup/cgroup.procs') ? '/sys/fs/cgroup' : '/sys/fs/cgroup/pids';
+    const dir = join(base, `nsm-test-${TAG}`);
+    mkdirSync(dir);
+    try {
+      const out = output();
+      const code = await runInNewNamespaces({ types: ['cgroup'], cgroupDirs: [dir] }, ['sh', '-c', 'cat /proc/self/cgroup; cat /proc/$$/cgroup >/dev/null'], {
+        stdio: ['ignore', out.fd, 'inherit'],
+      });
+      expect(code).toBe(0);
+      const line = out.text().split('\n').find((l) => (base.endsWith('pids') ? l.includes(':pids:') : l.startsWith('0::')));
+      expect(line).toMatch(/:\/$/);
+    } finally {
+      await waitFor(() => {
+        try {
+          rmdirSync(dir);
+          return true;
+        } catch {
+          return false;
+        }
+      }, `${dir} to be empty`);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ run
+
+describe('run', () => {
+  const withPid: NamespaceConfig = { types: ['user', 'pid', 'mnt'], map: { root: true }, mountProc: true };
+  const withoutPid: NamespaceConfig = { types: ['user', 'net'], map: { root: true } };
+  const cases = [
+    ['with a pid namespace (under nsm:init)', withPid],
+    ['without a pid namespace (exec directly)', withoutPid],
+  ] as const;
+
+  it.each(cases)('exit codes %s: 0, 3, 128+9', async (_, config) => {
+    expect(await runInNewNamespaces(config, ['true'], { ...rootless, stdio: ['ignore', 'ignore', 'inherit'] })).toBe(0);
+    expect(await runInNewNamespaces(config, ['sh', '-c', 'exit 3'], rootless)).toBe(3);
+    expect(await runInNewNamespaces(config, ['sh', '-c', 'kill -9 $$'], rootless)).toBe(137);
+  });
+
+  it.each(cases)('command not found: 127, not executable: 126 %s', async (_, config) => {
+    const missing = await runInNewNamespaces(config, ['nsm-no-such-command'], rootless).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(SysError);
+    expect(missing).toMatchObject({ call: 'execvp(nsm-no-such-command)', errno: 'ENOENT', exitCode: 127 });
+
+    const file = join(scratch, 'not-executable');
+    writeFileSync(file, '#!/bin/sh\n', { mode: 0o644 });
+    const noexec = await runInNewNamespaces(config, [file], rootless).catch((e: unknown) => e);
+    expect(noexec).toMatchObject({ call: `execvp(${file})`, errno: 'EACCES', exitCode: 126 });
+  });
+
+  it('time offsets show in /proc/uptime inside', async () => {
+    const out = output();
+    const host = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const code = await runInNewNamespaces({ types: ['user', 'time'], map: { root: true }, timeOffsets: { boottime: 100_000 } }, ['cat', '/proc/uptime'], {
+      ...rootless,
+      stdio: ['ignore', out.fd, 'inherit'],
+    });
+    expect(code).toBe(0);
+    const inside = Number(out.text().split(' ')[0]);
+    expect(inside).toBeGreaterThanOrEqual(host + 100_000 - 1);
+    expect(inside).toBeLessThan(host + 100_000 + 60);
+  });
+
+  it('the command is PID 2 under nsm:init and sees a fresh /proc', async () => {
+    const out = output();
+    await runInNewNamespaces(withPid, ['sh', '-c', 'echo $$; cat /proc/1/comm'], { ...rootless, stdio: ['ignore', out.fd, 'inherit'] });
+    expect(out.text()).toBe('2\nnsm:init\n');
+  });
+
+  it.each(cases)('SIGTERM sent to the helper reaches the command %s', async (_, config) => {
+    const frames = cfg(
+      encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(config.types))),
+      encodeFrame(Msg.CFG_UID_MAP, u32s(0, isRoot ? 0 : process.getuid!(), 1)),
+      ...(config.mountProc ? [encodeFrame(Msg.CFG_MOUNT_PROC)] : []),
+      ...['sh', '-c', 'trap "exit 42" TERM; while :; do sleep 0.05; done'].map((a) => encodeFrame(Msg.CFG_ARG, str(a))),
+    );
+    const r = await rawHelper(['run', '3'], frames, { end: false, onStarted: (c) => setTimeout(() => c.kill('SIGTERM'), 100) });
+    expect(r.replies[0]).toMatchObject({ kind: 'started' });
+    expect(r.code).toBe(42);
+  });
+
+  it('a killed helper takes its command with it', async () => {
+    const frames = cfg(
+      encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'pid']))),
+      encodeFrame(Msg.CFG_UID_MAP, u32s(0, isRoot ? 0 : process.getuid!(), 1)),
+      encodeFrame(Msg.CFG_ARG, str('sleep')),
+      encodeFrame(Msg.CFG_ARG, str('1000')),
+    );
+    let pid = 0;
+    const r = await rawHelper(['run', '3'], frames, {
+      end: false,
+      onStarted: (c) => {
+        pid = c.pid ?? 0;
+        c.kill('SIGKILL');
+      },
+    });
+    expect(r.code).toBe(null);
+    expect(pid).toBeGreaterThan(0);
+    await waitFor(() => tagged().length === 0, 'the command of a killed helper to die');
+  });
+
+  it.skipIf(!isRoot)('map tools: a PATH without newuidmap is a clear error naming uidmap (root only: runs as 65534)', async () => {
+    const err = await runInNewNamespaces(
+      { types: ['user'], map: { uidMap: [{ inside: 0, outside: 65534, count: 1 }], gidMap: [{ inside: 0, outside: 65534, count: 1 }], tools: true } },
+      ['true'],
+      { ...rootless, env: { ...process.env, PATH: '/nonexistent' } },
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({ call: 'execvp(newuidmap)', errno: 'ENOENT', exitCode: 125 });
+    expect((err as SysError).hint).toMatch(/uidmap package/);
+  });
+});
+
+// ------------------------------------------------------------------ map-auto
+
+describe('newuidmap/newgidmap (map-auto)', () => {
+  let why = '';
+  let saved: { subuid: string; subgid: string } | undefined;
+
+  beforeAll(() => {
+    if (!isRoot) return void (why = 'not root: cannot install uidmap or add a subordinate range');
+    if (spawnSync('sh', ['-c', 'command -v newuidmap && command -v newgidmap']).status !== 0) {
+      const inst = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq uidmap'], { encoding: 'utf8' });
+      if (inst.status !== 0) return void (why = `apt-get install uidmap failed: ${inst.stderr.trim().split('\n').pop()}`);
+    }
+    saved = { subuid: readFileSync('/etc/subuid', 'utf8'), subgid: readFileSync('/etc/subgid', 'utf8') };
+    // A range for uid 65534 while these tests run; restored exactly in afterAll.
+    writeFileSync('/etc/subuid', `${saved.subuid}65534:300000:65536\n`);
+    writeFileSync('/etc/subgid', `${saved.subgid}65534:300000:65536\n`);
+  }, 180_000);
+
+  afterAll(() => {
+    if (saved) {
+      writeFileSync('/etc/subuid', saved.subuid);
+      writeFileSync('/etc/subgid', saved.subgid);
+    }
+  });
+
+  it('maps 0 -> caller and 1..65536 -> the subordinate range (root only: edits /etc/subuid)', async (ctx) => {
+    if (why) ctx.skip(why);
+    const out = output();
+    const code = await runInNewNamespaces({ types: ['user'], map: { root: true, auto: true } }, ['sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map'], {
+      ...rootless,
+      stdio: ['ignore', out.fd, 'inherit'],
+    });
+    expect(code).toBe(0);
+    const rows = out.text().trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect(rows).toEqual(['0 65534 1', '1 300000 65536', '0 65534 1', '1 300000 65536']);
+  });
+
+  it('a holder with map-auto, joined (root only: edits /etc/subuid)', async (ctx) => {
+    if (why) ctx.skip(why);
+    const h = await createHolder({ types: ['user', 'pid', 'mnt'], map: { root: true, auto: true }, mountProc: true }, rootless);
+    try {
+      const text = await joinOutput(h.pid, ['user', 'pid', 'mnt'], 'id -u; wc -l < /proc/self/uid_map', rootless);
+      expect(text).toBe('0\n2\n');
+    } finally {
+      kill(h.pid);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ join
+
+describe('join', () => {
+  it('refuses an fd whose inode is not the recorded one (a reused pid cannot redirect a join)', async () => {
+    const h = await createHolder({ types: ['user', 'uts'], map: { root: true } }, rootless);
+    try {
+      const [user, uts] = openTargets(h.pid, ['user', 'uts']);
+      const err = await joinAndExec([user!, { ...uts!, inode: uts!.inode + 1n }], ['true'], rootless).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SysError);
+      expect(err).toMatchObject({ errno: 'ESTALE', exitCode: 125 });
+      expect((err as SysError).call).toMatch(/^uts namespace fd 5 is inode \d+, expected \d+$/);
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('refuses an fd of another namespace type', async () => {
+    const h = await createHolder({ types: ['user', 'uts'], map: { root: true } }, rootless);
+    try {
+      const [user, uts] = openTargets(h.pid, ['user', 'uts']);
+      const err = await joinAndExec([user!, { ...uts!, type: 'net' }], ['true'], rootless).catch((e: unknown) => e);
+      expect(err).toMatchObject({ errno: 'EINVAL', exitCode: 125 });
+      expect((err as SysError).call).toMatch(/^fd 5 is a namespace of type 0x4000000, not net$/);
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('uses the working directory when it exists inside, / otherwise, and the given env', async () => {
+    const h = await createHolder({ types: ['user', 'mnt'], map: { root: true } }, rootless);
+    try {
+      const targets = openTargets(h.pid, ['user', 'mnt']);
+      for (const [cwd, expected] of [['/tmp', '/tmp'], ['/nsm/does/not/exist', '/']] as const) {
+        const out = output();
+        const code = await joinAndExec(targets, ['sh', '-c', 'pwd; echo "$NSM_X"'], {
+          ...rootless,
+          cwd,
+          env: { PATH: process.env.PATH, NSM_X: 'x-value', NSM_TEST_TAG: TAG },
+          stdio: ['ignore', out.fd, 'inherit'],
+        });
+        expect(code).toBe(0);
+        expect(out.text()).toBe(`${expected}\nx-value\n`);
+      }
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('exit status and 128+N pass through a join', async () => {
+    const h = await createHolder({ types: ['user', 'pid'], map: { root: true } }, rootless);
+    try {
+      const targets = openTargets(h.pid, ['user', 'pid']);
+      expect(await joinAndExec(targets, ['sh', '-c', 'exit 7'], rootless)).toBe(7);
+      expect(await joinAndExec(targets, ['sh', '-c', 'kill -TERM $$'], rootless)).toBe(128 + 15);
+    } finally {
+      kill(h.pid);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ bad messages
+
+describe('malformed configuration: FAIL with a step, nothing left', () => {
+  const nstypes = encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['uts'])));
+  const bad: Array<[string, string, Buffer, RegExp, string]> = [
+    ['wrong version byte', 'holder', encodeFrame(Msg.CFG_NSTYPES, u32s(0), 7), /^read\(config\): protocol version 7, nsm-helper speaks version 1$/, 'EPROTO'],
+    ['empty stream', 'holder', Buffer.alloc(0), /^read\(config\): got 0 of 6 header bytes$/, 'EPROTO'],
+    ['short header', 'run', Buffer.from([1, 0x10, 4]), /^read\(config\): got 3 of 6 header bytes$/, 'EPROTO'],
+    ['short payload', 'holder', Buffer.concat([Buffer.from([1, Msg.CFG_HOSTNAME, 10, 0, 0, 0]), Buffer.from('abc')]), /^read\(config\): NSM_CFG_HOSTNAME: got 3 of 10 payload bytes$/, 'EPROTO'],
+    ['no CFG_END', 'holder', nstypes, /^read\(config\): got 0 of 6 header bytes$/, 'EPROTO'],
+    ['unknown code', 'holder', cfg(encodeFrame(0x7f)), /^read\(config\): unexpected unknown message \(0x7f\)$/, 'EPROTO'],
+    ['a reply code as config', 'holder', cfg(encodeFrame(Msg.READY, u32s(1))), /^read\(config\): unexpected NSM_READY \(0x30\)$/, 'EPROTO'],
+    ['oversized length', 'holder', Buffer.from([1, Msg.CFG_CWD, 0, 0, 0, 0x10]), /^read\(config\): NSM_CFG_CWD of 268435456 bytes \(at most 1048576\)$/, 'EMSGSIZE'],
+    ['wrong payload size', 'holder', cfg(encodeFrame(Msg.CFG_NSTYPES, Buffer.alloc(3))), /^read\(config\): NSM_CFG_NSTYPES payload is 3 bytes, expected 4$/, 'EPROTO'],
+    ['a frame twice', 'holder', cfg(nstypes, nstypes), /^read\(config\): NSM_CFG_NSTYPES given twice$/, 'EPROTO'],
+    ['join frame in holder mode', 'holder', cfg(nstypes, encodeFrame(Msg.CFG_CWD, str('/'))), /^read\(config\): NSM_CFG_CWD is not valid in this mode$/, 'EPROTO'],
+    ['hostname without uts', 'holder', cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['net']))), encodeFrame(Msg.CFG_HOSTNAME, str('x'))), /^config: NSM_CFG_HOSTNAME needs CLONE_NEWUTS$/, 'EINVAL'],
+    ['offsets without time', 'holder', cfg(nstypes, encodeFrame(Msg.CFG_TIMEOFFSETS, i64s(1n, 2n))), /^config: NSM_CFG_TIMEOFFSETS needs CLONE_NEWTIME$/, 'EINVAL'],
+    ['unknown namespace bit', 'holder', cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(0x1))), /^config: NSM_CFG_NSTYPES 0x1 has bits/, 'EINVAL'],
+    ['run without a command', 'run', cfg(nstypes), /^config: no command \(NSM_CFG_ARG\)$/, 'EINVAL'],
+    ['join without namespaces', 'join', cfg(encodeFrame(Msg.CFG_ARG, str('true'))), /^config: join without NSM_CFG_JOIN_NS$/, 'EINVAL'],
+    ['join fd that is the socket', 'join', cfg(encodeFrame(Msg.CFG_JOIN_NS, Buffer.concat([u32s(3, cloneFlags(['net'])), Buffer.alloc(8)]))), /^config: NSM_CFG_JOIN_NS fd 3 is stdio or the protocol socket$/, 'EINVAL'],
+    ['join fd that is not open', 'join', cfg(encodeFrame(Msg.CFG_JOIN_NS, Buffer.concat([u32s(9, cloneFlags(['net'])), Buffer.alloc(8)])), encodeFrame(Msg.CFG_ARG, str('true'))), /^fstat\(net namespace fd 9\)$/, 'EBADF'],
+  ];
+
+  it.each(bad)('%s', async (_, mode, bytes, step, errno) => {
+    const r = await rawHelper([mode, '3'], bytes);
+    expect(r.code).toBe(125);
+    expect(r.replies).toHaveLength(1);
+    const fail = r.replies[0]!;
+    expect(fail.kind).toBe('fail');
+    if (fail.kind === 'fail') {
+      expect(fail.step).toMatch(step);
+      expect(fail.errno).toBe(errno);
+    }
+    expect(tagged()).toEqual([]);
+  });
+
+  it('a bad command line prints usage and exits 125', async () => {
+    for (const argv of [[], ['holder'], ['bogus', '3'], ['run', '1'], ['run', 'x']]) {
+      const r = spawnSync(helperPath(), argv, { encoding: 'utf8' });
+      expect(r.status, argv.join(' ')).toBe(125);
+      expect(r.stderr).toMatch(/^usage: nsm-helper holder\|run\|join SYNCFD/);
+    }
+  });
+
+  it('a missing helper binary is a clear error with a hint', () => {
+    expect(() => helperPath(join(scratch, 'no-helper'))).toThrow(/the native helper is missing/);
+    try {
+      helperPath(join(scratch, 'no-helper'));
+    } catch (e) {
+      expect((e as { hint?: string }).hint).toMatch(/npm install/);
+    }
+  });
+});
