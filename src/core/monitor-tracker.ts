@@ -153,7 +153,8 @@ export class NamespaceTracker {
       this.exited(o.pid, o.time);
       prev = undefined;
     }
-    if (o.fork && o.ppid !== undefined && this.followed.has(o.ppid)) this.followed.add(o.pid);
+    // -p: a new child of the tree joins it (a fork event, or a process first seen by a poll or rescan).
+    if (!prev && o.ppid !== undefined && this.followed.has(o.ppid)) this.followed.add(o.pid);
     const ns = o.ns && this.pick(o.ns);
     if (!ns) return;
     const parent = o.fork && o.ppid !== undefined ? this.procs.get(o.ppid) : undefined;

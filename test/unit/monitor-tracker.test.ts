@@ -151,6 +151,14 @@ describe('NamespaceTracker', () => {
     expect(kinds()).toEqual(['ns-new 1400', 'ns-gone 1400']);
   });
 
+  it('with -p follows children first seen by a poll', () => {
+    const { t, kinds } = tracker({ followPid: 10 });
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 13, ppid: 10, startTime: 5, ns: { net: 1450, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    t.observe({ pid: 97, ppid: 1, startTime: 6, ns: { net: 1550, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    expect(kinds()).toEqual(['ns-new 1450']);
+  });
+
   it('summarises created, destroyed and alive per type, and what was created and is still alive', () => {
     const { t } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);
