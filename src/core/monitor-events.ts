@@ -8,7 +8,7 @@ import type { Attribution, HeldBy } from './model.js';
 
 /** How a namespace came to our notice. */
 export type Via =
-  /** A fork or exec reported by the process events connector (read within microseconds). */
+  /** A fork or exec reported by the process events connector (its links read within a millisecond). */
   | 'event'
   /** A new process found by polling /proc. */
   | 'poll'

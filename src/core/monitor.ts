@@ -4,7 +4,7 @@
  *
  * Two sources feed one NamespaceTracker (src/core/monitor-tracker.ts):
  *  - events (root): the kernel's process events connector. A worker thread reads each
- *    forked or exec'd process's namespace links within microseconds of the event
+ *    forked or exec'd process's namespace links within a millisecond of the event
  *    (src/sys/proc-connector.ts), so a namespace that lives 10 ms is seen, and exits
  *    arrive with the kernel's timestamp.
  *  - poll (not root, or no connector): list /proc every `intervalMs` and read the links of

@@ -8,11 +8,11 @@
  * at once, before posting to the main thread. Why a worker rather than koffi's async calls
  * (`recv.async`, run on libuv's pool with the links read in the callback): a namespace may
  * live 10 ms, and the links must be read while it does. In the worker the read follows the
- * event by tens of microseconds whatever the main thread is doing; with recv.async the read
+ * event by well under a millisecond (p50) whatever the main thread is doing; with recv.async the read
  * waits for the main thread's event loop, which is busy for milliseconds at a time parsing
  * a rescan or writing output, and a blocking recv.async also holds one of libuv's four pool
  * threads for good. Measured in bench/monitor/reader-latency.mjs (figures in
- * bench/RESULTS.md, "monitor: reading the connector").
+ * bench/RESULTS.md, "monitor", "Reading the connector").
  */
 import { createRequire } from 'node:module';
 import { existsSync, writeSync, closeSync } from 'node:fs';
