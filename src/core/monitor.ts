@@ -242,6 +242,15 @@ class Monitor {
       this.queued.push(...records);
       return;
     }
+    // Called from the worker's message event: a throw here would escape the CLI's one error path.
+    try {
+      this.applyRecords(records);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private applyRecords(records: ConnectorRecord[]): void {
     let rescanNow = false;
     for (const r of records) {
       switch (r.kind) {
