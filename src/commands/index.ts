@@ -10,6 +10,7 @@ import { enterCommand, execCommand } from './exec.js';
 import { gcCommand } from './gc.js';
 import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
+import { monitorCommand } from './monitor.js';
 import { psCommand } from './ps.js';
 import { treeCommand } from './tree.js';
 import { unshareCommand } from './unshare.js';
@@ -20,6 +21,7 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   diffCommand,
   psCommand,
   treeCommand,
+  monitorCommand,
   createCommand,
   enterCommand,
   execCommand,

@@ -52,3 +52,14 @@ export function parseNsType(value: string): NsType {
   if (!isNsType(value)) throw new UsageError(`unknown namespace type: ${value} (known: ${NS_TYPE_NAMES.join(', ')})`);
   return value;
 }
+
+/** A positive duration in seconds, fractions allowed (--duration 0.5); returned in milliseconds. */
+export function parseSeconds(name: string): (value: string) => number {
+  return (value: string) => {
+    const secs = Number(value);
+    if (!/^[0-9]*\.?[0-9]+$/.test(value) || !(secs > 0) || !Number.isFinite(secs)) {
+      throw new UsageError(`${name} needs a positive number of seconds, not: ${value}`);
+    }
+    return Math.round(secs * 1000);
+  };
+}

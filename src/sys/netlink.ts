@@ -29,6 +29,8 @@ interface NetlinkLib {
   bind(fd: number, addr: Buffer, len: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number[], len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: number[], len: number[]): number;
   close(fd: number): number;
 }
 
@@ -45,6 +47,8 @@ function load(): NetlinkLib {
     bind: c.func('int bind(int fd, const void *addr, uint32_t len)'),
     send: c.func('intptr_t send(int fd, const void *buf, size_t len, int flags)'),
     recv: c.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)'),
+    setsockopt: c.func('int setsockopt(int fd, int level, int name, const int *value, uint32_t len)'),
+    getsockopt: c.func('int getsockopt(int fd, int level, int name, _Out_ int *value, _Inout_ uint32_t *len)'),
     close: c.func('int close(int fd)'),
   };
   return lib;
@@ -87,6 +91,24 @@ export class NetlinkSocket {
       throw new SysError('recv', errno, 'netlink');
     }
     return n;
+  }
+
+  /**
+   * Ask for a receive queue of `bytes` and return what the kernel granted (socket(7): it
+   * doubles the value for bookkeeping). SO_RCVBUFFORCE (CAP_NET_ADMIN) may exceed
+   * net.core.rmem_max; without the capability, SO_RCVBUF is capped at rmem_max.
+   */
+  setReceiveBuffer(bytes: number): number {
+    const SOL_SOCKET = 1;
+    const SO_RCVBUF = 8;
+    const SO_RCVBUFFORCE = 33;
+    const c = load();
+    if (c.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, [bytes], 4) < 0) {
+      check(c.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, [bytes], 4), 'setsockopt', 'SO_RCVBUF');
+    }
+    const out = [0];
+    check(c.getsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, out, [4]), 'getsockopt', 'SO_RCVBUF');
+    return out[0]!;
   }
 
   close(): void {

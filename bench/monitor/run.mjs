@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+/**
+ * bench/monitor: how many short-lived namespaces `nsm monitor` reports, and at what CPU.
+ *
+ *   node bench/monitor/run.mjs [--runs N] [--count N] [--no-idle] [--idle-secs S] [--modes a,b,...]
+ *
+ * For each mode, start the monitor (`--json -t net --baseline`), wait for its baseline,
+ * run the churn (churn.mjs: COUNT namespaces living ~10 ms, then COUNT living ~100 ms,
+ * 4 at a time), then stop it with SIGINT (its final rescan confirms the last GONEs) and
+ * match its NEW/GONE records to the churn by inode and pid. Modes:
+ *   events      root, process events connector
+ *   poll250     --poll (default interval 250 ms)
+ *   poll50      --poll --interval 50
+ *   nobody      as uid 65534 (the real fallback), churn of that user's own (unshare -U -n)
+ *   original    original.sh: diff-walk /proc once a second (the original tool's approach)
+ * CPU is the monitor's utime+stime plus its reaped children's (the rescans), from
+ * /proc/PID/stat, over the churn, as % of one core. Idle: the monitor in event mode, all
+ * types, for --idle-secs (default 30) with no churn of ours.
+ * Prints a Markdown report.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const nsm = join(here, '..', '..', 'bin', 'nsm');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt('--runs', 3));
+const COUNT = Number(opt('--count', 200));
+const IDLE_SECS = Number(opt('--idle-secs', 30));
+const MODES = opt('--modes', 'events,poll250,poll50,nobody,original').split(',');
+const DEBUG = args.includes('--debug');
+const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** utime+stime (own) and cutime+cstime (reaped children) in ticks. */
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+function runProc(cmd, argv, { onLine } = {}) {
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  let err = '';
+  child.stdout.on('data', (b) => {
+    buf += b;
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      onLine?.(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  });
+  child.stderr.on('data', (b) => (err += b));
+  const done = new Promise((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stderr: err })));
+  return { child, done };
+}
+
+/** Start a monitor; resolves once it has printed its baseline (so churn starts after its first scan). */
+async function startMonitor(mode) {
+  const events = [];
+  let cmd;
+  let argv;
+  let ready;
+  const readyP = new Promise((r) => (ready = r));
+  if (mode === 'original') {
+    cmd = join(here, 'original.sh');
+    argv = ['1'];
+  } else {
+    const flags = ['monitor', '--json', '-t', 'net', '--baseline'];
+    if (mode === 'poll250') flags.push('--poll');
+    if (mode === 'poll50') flags.push('--poll', '--interval', '50');
+    cmd = mode === 'nobody' ? NOBODY[0] : process.execPath;
+    argv = mode === 'nobody' ? [...NOBODY.slice(1), process.execPath, nsm, ...flags] : [nsm, ...flags];
+  }
+  const p = runProc(cmd, argv, {
+    onLine: (line) => {
+      if (mode === 'original') {
+        const [t, kind, ino] = line.split(' ');
+        events.push({ kind: kind === 'NEW' ? 'ns-new' : 'ns-gone', time: Number(t), inode: Number(ino) });
+        return;
+      }
+      const e = JSON.parse(line);
+      e.time = Date.parse(e.time);
+      events.push(e);
+      if (e.kind === 'baseline') ready();
+    },
+  });
+  // The original script prints nothing at start: its first walk takes well under a second.
+  if (mode === 'original') setTimeout(ready, 1500);
+  await Promise.race([readyP, p.done.then((r) => Promise.reject(new Error(`monitor exited early: ${r.stderr}`)))]);
+  // For `nobody`, the pid to read CPU from is the node process under setpriv (setpriv execs it: same pid).
+  // bash waits out a foreground child on SIGINT and carries on when the child did not die of
+  // it, so the original script gets SIGTERM; nsm gets SIGINT, as from Ctrl-C.
+  return { pid: p.child.pid, events, stop: async () => (p.child.kill(mode === 'original' ? 'SIGTERM' : 'SIGINT'), p.done) };
+}
+
+async function churn(group, count, lifetime, user) {
+  const records = [];
+  const argv = [join(here, 'churn.mjs'), group, String(count), String(lifetime), '4'];
+  if (user) argv.push('--user');
+  const p = user ? runProc(NOBODY[0], [...NOBODY.slice(1), process.execPath, ...argv], { onLine: (l) => records.push(JSON.parse(l)) })
+    : runProc(process.execPath, argv, { onLine: (l) => records.push(JSON.parse(l)) });
+  const r = await p.done;
+  if (r.status !== 0) throw new Error(`churn failed: ${r.stderr}`);
+  return records;
+}
+
+/**
+ * Match churn records to NEW/GONE events. nsfs inode numbers are reused, so a record
+ * matches a NEW with its inode and, where the monitor gives one, its pid, seen within the
+ * record's lifetime; then the first unused GONE of that inode after that NEW.
+ */
+function match(records, events) {
+  const used = new Set();
+  let news = 0;
+  let gones = 0;
+  const lifetimes = [];
+  for (const r of [...records].sort((a, b) => a.start - b.start)) {
+    const n = events.find((e, i) => !used.has(i) && e.kind === 'ns-new' && e.inode === r.inode && (e.pid === undefined || e.pid === r.pid) && e.time >= r.start - 5 && e.time <= r.end + 1500);
+    if (!n) {
+      if (DEBUG) console.error('miss', JSON.stringify(r), JSON.stringify(events.filter((e) => e.inode === r.inode || e.pid === r.pid)));
+      continue;
+    }
+    used.add(events.indexOf(n));
+    news++;
+    const gi = events.findIndex((e, i) => !used.has(i) && e.kind === 'ns-gone' && e.inode === r.inode && e.time >= n.time);
+    if (gi < 0) continue;
+    used.add(gi);
+    gones++;
+    if (events[gi].lifetimeMs !== undefined) lifetimes.push(events[gi].lifetimeMs);
+  }
+  return { news, gones, lifetimes };
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function benchMode(mode) {
+  const mon = await startMonitor(mode);
+  const user = mode === 'nobody';
+  const before = cpuTicks(mon.pid);
+  const t0 = Date.now();
+  const fast = await churn('10ms', COUNT, 10, user);
+  const slow = await churn('100ms', COUNT, 100, user);
+  const churnMs = Date.now() - t0;
+  // Let the last GONEs be confirmed (mode 'original': let its next walk see them).
+  await sleep(mode === 'original' ? 1500 : 500);
+  const after = cpuTicks(mon.pid);
+  const wall = Date.now() - t0;
+  await mon.stop();
+  const cpuPct = (ticks) => (100 * ticks) / TICK / (wall / 1000);
+  const ownTicks = after.own - before.own;
+  const childTicks = after.children - before.children;
+  return {
+    mode,
+    churnMs,
+    fast: { n: fast.length, ...match(fast, mon.events) },
+    slow: { n: slow.length, ...match(slow, mon.events) },
+    cpu: cpuPct(ownTicks + childTicks),
+    cpuOwn: cpuPct(ownTicks),
+    overruns: mon.events.filter((e) => e.kind === 'overrun').length,
+  };
+}
+
+async function idle() {
+  const mon = await startMonitorAll();
+  await sleep(1000);
+  const lastPid = () => Number(readFileSync('/proc/loadavg', 'utf8').trim().split(' ')[4]);
+  const before = cpuTicks(mon.pid);
+  const t0 = Date.now();
+  const load0 = loadavg()[0];
+  const pid0 = lastPid();
+  await sleep(IDLE_SECS * 1000);
+  const after = cpuTicks(mon.pid);
+  const wall = Date.now() - t0;
+  const load1 = loadavg()[0];
+  // Processes and threads created meanwhile (the last pid handed out; pid_max is far off).
+  const forks = (lastPid() - pid0) / (wall / 1000);
+  await mon.stop();
+  const ticks = after.own + after.children - before.own - before.children;
+  return { secs: wall / 1000, pct: (100 * ticks) / TICK / (wall / 1000), ticks, load: [load0, load1], forks, events: mon.events.filter((e) => e.kind.startsWith('ns-')).length };
+}
+
+async function startMonitorAll() {
+  let ready;
+  const readyP = new Promise((r) => (ready = r));
+  const events = [];
+  const p = runProc(process.execPath, [nsm, 'monitor', '--json', '--baseline'], {
+    onLine: (l) => {
+      const e = JSON.parse(l);
+      events.push(e);
+      if (e.kind === 'baseline') ready();
+    },
+  });
+  await readyP;
+  return { pid: p.child.pid, events, stop: async () => (p.child.kill('SIGINT'), p.done) };
+}
+
+const pct = (a, n) => (n === 0 ? 'n/a' : `${((100 * a) / n).toFixed(1)}%`);
+const procs = () => readFileSync('/proc/loadavg', 'utf8').trim();
+
+console.log(`## monitor (bench/monitor/run.mjs)\n`);
+console.log(`Host: ${process.arch}, ${(await import('node:os')).cpus().length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; /proc/loadavg at start: ${procs()}\n`);
+console.log(`| run | mode | 10 ms NEW | 10 ms GONE | 100 ms NEW | 100 ms GONE | median lifetime 10/100 ms group | churn wall | CPU (own + rescans) | overruns |`);
+console.log(`|---|---|---|---|---|---|---|---|---|---|`);
+for (let run = 1; run <= RUNS; run++) {
+  for (const mode of MODES) {
+    const r = await benchMode(mode);
+    const life = `${median(r.fast.lifetimes).toFixed(1)} / ${median(r.slow.lifetimes).toFixed(1)} ms`;
+    console.log(
+      `| ${run} | ${mode} | ${pct(r.fast.news, r.fast.n)} | ${pct(r.fast.gones, r.fast.n)} | ${pct(r.slow.news, r.slow.n)} | ${pct(r.slow.gones, r.slow.n)} | ${mode === 'original' ? '-' : life} | ${(r.churnMs / 1000).toFixed(1)} s | ${r.cpu.toFixed(1)}% (${r.cpuOwn.toFixed(1)}% own) | ${r.overruns} |`,
+    );
+  }
+}
+console.log(`\n/proc/loadavg at end of churn runs: ${procs()}\n`);
+if (!args.includes('--no-idle')) {
+  const r = await idle();
+  console.log(`Idle (event mode, all types, no churn of ours) over ${r.secs.toFixed(1)} s: ${r.pct.toFixed(2)}% of one core (${r.ticks} ticks); ` +
+    `load average ${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)}; others' activity meanwhile: ${r.forks.toFixed(1)} processes+threads created/s, ${r.events} namespace events`);
+}

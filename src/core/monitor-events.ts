@@ -1,0 +1,85 @@
+/**
+ * What `nsm monitor` reports: a closed union of events keyed by `kind`. src/ui/monitor.ts
+ * has one formatter per kind (a mapped type, so a new kind does not compile without one),
+ * and `--json` prints each event as one JSON Lines record; the README documents them.
+ */
+import type { NsType } from '../sys/nstypes.js';
+import type { Attribution, HeldBy } from './model.js';
+
+/** How a namespace came to our notice. */
+export type Via =
+  /** A fork or exec reported by the process events connector (its links read within a millisecond). */
+  | 'event'
+  /** A new process found by polling /proc. */
+  | 'poll'
+  /** The periodic full rescan (processes, threads, fds, nsfs mounts). */
+  | 'rescan';
+
+export type MonitorMode = 'events' | 'poll';
+
+/** A namespace as the baseline and the summary list it. */
+export interface NamespaceBrief {
+  type: NsType;
+  inode: number;
+  /** Processes in it when listed. */
+  nprocs: number;
+  /** Lowest (baseline) or first (created) pid seen in it; absent when only an fd, thread or mount held it. */
+  pid?: number;
+  command?: string;
+  held: HeldBy[];
+  owners: Attribution[];
+}
+
+interface At {
+  /** When it happened, in milliseconds since the epoch (for fork/exec/exit: the kernel's own timestamp). */
+  time: number;
+}
+
+export type MonitorEvent =
+  /** First record: how the monitor watches. */
+  | (At & {
+      kind: 'mode';
+      mode: MonitorMode;
+      /** Polling period (poll mode only). */
+      intervalMs?: number;
+      /** Period of the safety-net full rescan. */
+      rescanMs: number;
+      /** Why the monitor polls (poll mode only): "not root", "process events connector unavailable: ..." */
+      reason?: string;
+      types: NsType[];
+      /** -p: the process whose tree is followed. */
+      pid?: number;
+    })
+  /** --baseline: the namespaces present at start, as one block. */
+  | (At & { kind: 'baseline'; namespaces: NamespaceBrief[] })
+  /** A namespace not seen before. */
+  | (At & { kind: 'ns-new'; type: NsType; inode: number; pid?: number; command?: string; owners: Attribution[]; via: Via })
+  /**
+   * No process, thread, fd or mount holds it any more. `lifetimeMs` is absent for a
+   * namespace that existed before the monitor started (its birth is unknown).
+   */
+  | (At & { kind: 'ns-gone'; type: NsType; inode: number; lifetimeMs?: number; owners: Attribution[]; via: Via })
+  /** --verbose: a process moved into an already known namespace (setns, or unshare then fork/exec). */
+  | (At & { kind: 'ns-join'; type: NsType; inode: number; pid: number; command?: string; from?: number; via: Via })
+  /** --verbose: a process moved out of a namespace (it still exists). */
+  | (At & { kind: 'ns-leave'; type: NsType; inode: number; pid: number; command?: string; to?: number; via: Via })
+  /** The kernel dropped events (ENOBUFS): a full rescan follows to catch up. */
+  | (At & { kind: 'overrun'; count: number })
+  /** Last record (Ctrl-C, --count, --duration). */
+  | (At & { kind: 'summary'; mode: MonitorMode; durationMs: number; types: Partial<Record<NsType, TypeTotals>>; stillAlive: NamespaceBrief[]; overruns: number });
+
+export interface TypeTotals {
+  /** Namespaces created while monitoring (reported NEW). */
+  created: number;
+  /** Namespaces reported GONE (created during the run or before it). */
+  destroyed: number;
+  /** Namespaces of this type alive at the end (within scope: all, or -p's tree). */
+  alive: number;
+}
+
+export type MonitorEventKind = MonitorEvent['kind'];
+
+/** Kinds that count towards --count: the namespace events. */
+export const NAMESPACE_EVENT_KINDS: ReadonlySet<MonitorEventKind> = new Set(['ns-new', 'ns-gone', 'ns-join', 'ns-leave']);
+
+export type MonitorSummary = Extract<MonitorEvent, { kind: 'summary' }>;

@@ -1,0 +1,413 @@
+/**
+ * The monitor's state: which process is in which namespace, and which namespaces are
+ * alive. It takes observations (a process seen with its namespaces, a process gone, a
+ * full rescan) and emits MonitorEvents. It does no I/O of its own, so it is unit-tested
+ * with made-up observations (test/unit/monitor-tracker.test.ts).
+ *
+ * Times are CLOCK_MONOTONIC milliseconds (the clock of the connector's timestamps);
+ * `toEpoch` converts them for the events.
+ *
+ * Rules (namespaces(7)): a namespace lives while a process or thread is in it, an fd
+ * refers to it, or it is bind-mounted. Processes are tracked one by one from events or
+ * polls; threads, fds and mounts only by the full rescan. So a namespace whose last
+ * member left is reported GONE only when a rescan that began after that moment no longer
+ * finds it anywhere: the rescan decides.
+ */
+import type { NsType } from '../sys/nstypes.js';
+import type { MonitorEvent, NamespaceBrief, TypeTotals, Via } from './monitor-events.js';
+import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace } from './model.js';
+
+/** One observation of a process and the namespaces it is in. */
+export interface ProcessObservation {
+  pid: number;
+  /** Parent (fork events, polls, rescans): -p follows a tree through it. */
+  ppid?: number;
+  /** Start time in clock ticks (polls, rescans): tells a reused pid from the process that had it. */
+  startTime?: number;
+  /** Its namespaces; undefined when it was gone (or unreadable) before they could be read. */
+  ns?: Partial<Record<NsType, number>>;
+  command?: string;
+  /** Monotonic ms when the links were read (for events: the kernel's timestamp of the fork/exec). */
+  time: number;
+  /** A fork: the process is new, and its namespaces were inherited or made by clone(2). */
+  fork?: boolean;
+  via: Via;
+}
+
+/** What the tracker may ask of the outside world, lazily. */
+export interface TrackerEnv {
+  /** Command line of a live process, for a NEW or JOIN line that lacks one. */
+  commandOf(pid: number): string | undefined;
+  /** Owners (ip netns name, nsm environment ...) of a namespace found between rescans. */
+  ownersOf(type: NsType, inode: number, pid?: number): Attribution[];
+  /** Whether the namespace is bind-mounted in our mount namespace right now (a fresh look, not the last rescan's). */
+  mountedNow(inode: number): boolean;
+  /** Monotonic ms to epoch ms. */
+  toEpoch(mono: number): number;
+}
+
+export interface TrackerOptions {
+  types: readonly NsType[];
+  verbose: boolean;
+  /** -p: follow this process and its descendants only. */
+  followPid?: number;
+}
+
+interface ProcState {
+  ns: Partial<Record<NsType, number>>;
+  command?: string;
+  startTime?: number;
+  /** When its namespaces were last read: an older report about it is stale. */
+  observedAt: number;
+}
+
+interface NsState {
+  type: NsType;
+  inode: number;
+  firstPid?: number;
+  command?: string;
+  owners: Attribution[];
+  /** Monotonic ms; undefined for a namespace present when the monitor started. */
+  bornAt?: number;
+  /** Tracked processes in it. */
+  members: Set<number>;
+  /**
+   * What the last rescan found holding it besides the tracked members: an fd, a mount, a
+   * thread, or processes whose links the tracker could not read. Empty: members only.
+   */
+  otherHeld: HeldBy[];
+  /** When the last member left; set while members is empty. */
+  emptySince?: number;
+  /** Reported to the user (NEW, or in scope at start): its GONE is reported too. */
+  reported: boolean;
+  /** Created while monitoring (NEW). */
+  created: boolean;
+}
+
+export class NamespaceTracker {
+  private readonly procs = new Map<number, ProcState>();
+  private readonly namespaces = new Map<number, NsState>();
+  private readonly followed = new Set<number>();
+  /**
+   * Exit times of processes since the last rescan began. A rescan that read a process
+   * before it exited reports it after we saw the exit; that report is stale.
+   */
+  private readonly exitedAt = new Map<number, number>();
+  private readonly totals = new Map<NsType, TypeTotals>();
+
+  constructor(
+    private readonly options: TrackerOptions,
+    private readonly env: TrackerEnv,
+    private readonly emit: (e: MonitorEvent) => void,
+  ) {
+    for (const t of options.types) this.totals.set(t, { created: 0, destroyed: 0, alive: 0 });
+    if (options.followPid !== undefined) this.followed.add(options.followPid);
+  }
+
+  private isFollowed(pid: number): boolean {
+    return this.options.followPid === undefined || this.followed.has(pid);
+  }
+
+  /**
+   * The first full scan: everything in it existed before the monitor started. Returns the
+   * namespaces in scope (all of them, or those of -p's tree) for --baseline.
+   */
+  start(scan: HostScan, time: number): NamespaceBrief[] {
+    this.followTree(scan);
+    for (const p of scan.processes.values()) {
+      const ns = this.pick(p.ns);
+      if (!ns) continue;
+      this.procs.set(p.pid, { ns, command: p.comm, startTime: p.startTime, observedAt: time });
+    }
+    const baseline: NamespaceBrief[] = [];
+    for (const n of scan.namespaces) {
+      if (!this.totals.has(n.type)) continue;
+      const members = new Set(n.pids.filter((pid) => this.procs.get(pid)?.ns[n.type] === n.inode));
+      const inScope = this.options.followPid === undefined || n.pids.some((pid) => this.followed.has(pid)) || n.fds.some((f) => this.followed.has(f.pid));
+      const first = n.pids[0];
+      this.namespaces.set(n.inode, {
+        type: n.type,
+        inode: n.inode,
+        firstPid: first,
+        command: first === undefined ? undefined : (this.env.commandOf(first) ?? scan.processes.get(first)?.comm),
+        owners: n.owners,
+        members,
+        otherHeld: this.otherHolders(n),
+        emptySince: members.size === 0 ? time : undefined,
+        reported: inScope,
+        created: false,
+      });
+      if (inScope) baseline.push({ ...brief(n, scan), command: this.namespaces.get(n.inode)!.command });
+    }
+    return baseline;
+  }
+
+  /** A process seen with its namespaces (fork, exec, poll). */
+  observe(o: ProcessObservation): void {
+    let prev = this.procs.get(o.pid);
+    if (prev && o.time < prev.observedAt) return; // an older report than what we know: stale
+    const exit = this.exitedAt.get(o.pid);
+    if (exit !== undefined && o.time <= exit) return; // read before it exited, reported after
+    if (prev && (o.fork || (o.startTime !== undefined && prev.startTime !== undefined && o.startTime !== prev.startTime))) {
+      // The pid was reused: the process we knew under it exited unseen.
+      this.exited(o.pid, o.time);
+      prev = undefined;
+    }
+    // -p: a new child of the tree joins it (a fork event, or a process first seen by a poll or rescan).
+    if (!prev && o.ppid !== undefined && this.followed.has(o.ppid)) this.followed.add(o.pid);
+    const ns = o.ns && this.pick(o.ns);
+    if (!ns) return;
+    const parent = o.fork && o.ppid !== undefined ? this.procs.get(o.ppid) : undefined;
+    const state: ProcState = {
+      ns: { ...prev?.ns, ...ns },
+      command: o.command ?? prev?.command ?? parent?.command,
+      startTime: o.startTime ?? prev?.startTime,
+      observedAt: o.time,
+    };
+    this.procs.set(o.pid, state);
+    const followed = this.isFollowed(o.pid);
+    for (const type of this.options.types) {
+      const inode = ns[type];
+      if (inode === undefined) continue;
+      const old = prev?.ns[type];
+      if (old === inode) {
+        this.namespaces.get(inode)?.members.add(o.pid);
+        continue;
+      }
+      if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed);
+      this.enter(type, inode, o.pid, state, old, o.time, o.via, followed);
+    }
+  }
+
+  /** A process exited (exit event, or no longer listed by a poll or rescan). */
+  exited(pid: number, time: number): void {
+    const prev = this.procs.get(pid);
+    if (!prev || time < prev.observedAt) return; // a stale exit, from before the pid was reused
+    this.procs.delete(pid);
+    this.followed.delete(pid);
+    this.exitedAt.set(pid, time);
+    for (const inode of Object.values(prev.ns)) {
+      const st = this.namespaces.get(inode);
+      if (!st) continue;
+      st.members.delete(pid);
+      if (st.members.size === 0) st.emptySince = time;
+    }
+  }
+
+  private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean): void {
+    let st = this.namespaces.get(inode);
+    if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
+      if (this.env.mountedNow(inode)) {
+        // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).
+        st.otherHeld = ['mount'];
+      } else {
+        // A process entered a namespace whose last member had left and which nothing was
+        // seen to hold: the kernel freed it and gave its inode to a new one (nsfs inode
+        // numbers are reused). Report the old one gone. Narrow race tolerated: an fd taken
+        // since the last rescan, or a mount in another mount namespace, would make this a
+        // JOIN of the old namespace instead.
+        this.gone(st, st.emptySince, via);
+        st = undefined;
+      }
+    }
+    if (!st) {
+      st = {
+        type,
+        inode,
+        firstPid: pid,
+        command: proc.command ?? this.env.commandOf(pid),
+        owners: this.env.ownersOf(type, inode, pid),
+        bornAt: time,
+        members: new Set(),
+        otherHeld: [],
+        reported: followed,
+        created: true,
+      };
+      this.namespaces.set(inode, st);
+      if (followed) {
+        this.totals.get(type)!.created++;
+        this.emit({ kind: 'ns-new', time: this.env.toEpoch(time), type, inode, pid, command: st.command, owners: st.owners, via });
+      }
+    } else if (from !== undefined && followed && this.options.verbose) {
+      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, pid, command: proc.command ?? this.env.commandOf(pid), from, via });
+    }
+    st.members.add(pid);
+    st.emptySince = undefined;
+  }
+
+  private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean): void {
+    const st = this.namespaces.get(inode);
+    if (!st) return;
+    st.members.delete(pid);
+    if (st.members.size === 0) st.emptySince = time;
+    if (followed && this.options.verbose) {
+      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, pid, command: proc.command, to, via });
+    }
+  }
+
+  private gone(st: NsState, time: number, via: Via): void {
+    this.namespaces.delete(st.inode);
+    if (!st.reported) return;
+    this.totals.get(st.type)!.destroyed++;
+    const lifetimeMs = st.bornAt === undefined ? undefined : Math.max(0, Math.round((time - st.bornAt) * 1000) / 1000);
+    this.emit({ kind: 'ns-gone', time: this.env.toEpoch(time), type: st.type, inode: st.inode, lifetimeMs, owners: st.owners, via });
+  }
+
+  /** Only the types being monitored; undefined when none of them could be read. */
+  private pick(ns: Partial<Record<NsType, number>>): Partial<Record<NsType, number>> | undefined {
+    const out: Partial<Record<NsType, number>> = {};
+    let any = false;
+    for (const t of this.options.types) {
+      const v = ns[t];
+      if (v !== undefined) {
+        out[t] = v;
+        any = true;
+      }
+    }
+    return any ? out : undefined;
+  }
+
+  /** -p: add every descendant of a followed process found in the scan. */
+  private followTree(scan: HostScan): void {
+    if (this.options.followPid === undefined) return;
+    const children = new Map<number, number[]>();
+    for (const p of scan.processes.values()) {
+      const list = children.get(p.ppid);
+      if (list) list.push(p.pid);
+      else children.set(p.ppid, [p.pid]);
+    }
+    const queue = [...this.followed];
+    while (queue.length > 0) {
+      for (const c of children.get(queue.pop()!) ?? []) {
+        if (!this.followed.has(c)) {
+          this.followed.add(c);
+          queue.push(c);
+        }
+      }
+    }
+  }
+
+  /**
+   * A full rescan that started at `started`. Processes it shows are newer than any
+   * observation made before `started`; events after it are newer than the scan.
+   */
+  reconcile(scan: HostScan, started: number): void {
+    this.followTree(scan);
+    // Processes: new ones, moved ones (setns/unshare without exec), reused pids.
+    for (const p of scan.processes.values()) {
+      const ns = this.pick(p.ns);
+      if (!ns) {
+        // Listed but its links unreadable: a zombie (its namespaces were released at exit).
+        this.exited(p.pid, started);
+        continue;
+      }
+      this.observe({ pid: p.pid, ppid: p.ppid, startTime: p.startTime, ns, command: this.procs.get(p.pid)?.command ?? p.comm, time: started, via: 'rescan' });
+    }
+    // Processes it does not show were gone when it looked (unless seen since it began).
+    for (const [pid, st] of this.procs) {
+      if (st.observedAt < started && !scan.processes.has(pid)) this.exited(pid, started);
+    }
+    // Exits before this scan began can no longer be contradicted by a stale report.
+    for (const [pid, time] of this.exitedAt) if (time < started) this.exitedAt.delete(pid);
+    // Namespaces: found by it only (held by an fd, thread or mount), still held, or gone.
+    const seen = new Map<number, Namespace>();
+    for (const n of scan.namespaces) if (this.totals.has(n.type)) seen.set(n.inode, n);
+    for (const n of seen.values()) {
+      const st = this.namespaces.get(n.inode);
+      if (st) {
+        st.otherHeld = this.otherHolders(n);
+        if (n.owners.length > 0) st.owners = n.owners;
+        continue;
+      }
+      // Made without an exec or fork we saw (unshare(2) then bind-mount, as `ip netns add` does).
+      const first = n.pids[0];
+      const followed = this.options.followPid === undefined || n.fds.some((f) => this.followed.has(f.pid)) || n.threads.some((t) => this.followed.has(t.pid));
+      const command = first === undefined ? undefined : (this.procs.get(first)?.command ?? scan.processes.get(first)?.comm);
+      this.namespaces.set(n.inode, {
+        type: n.type,
+        inode: n.inode,
+        firstPid: first,
+        command,
+        owners: n.owners,
+        bornAt: started,
+        members: new Set(),
+        otherHeld: this.otherHolders(n),
+        emptySince: started,
+        reported: followed,
+        created: true,
+      });
+      if (followed) {
+        this.totals.get(n.type)!.created++;
+        this.emit({ kind: 'ns-new', time: this.env.toEpoch(started), type: n.type, inode: n.inode, pid: first, command, owners: n.owners, via: 'rescan' });
+      }
+    }
+    for (const st of [...this.namespaces.values()]) {
+      if (st.members.size > 0 || seen.has(st.inode)) continue;
+      // Emptied after the scan began: the scan may have passed its holders earlier; wait for the next.
+      if (st.emptySince !== undefined && st.emptySince > started) continue;
+      // Its last process left at emptySince; one held by an fd or mount died somewhere
+      // between the previous rescan and this one, and `started` is when we knew.
+      const time = st.otherHeld.length > 0 || st.emptySince === undefined ? started : st.emptySince;
+      this.gone(st, time, 'rescan');
+    }
+  }
+
+  /**
+   * What a scan found holding `n` that the tracker does not follow one by one: fds,
+   * threads, mounts. Processes are not counted: every process the scan could read is
+   * tracked, and one in `n.pids` that is not a member was read before it exited or moved
+   * (a stale view, which must not keep the namespace alive). Likewise an fd or thread of a
+   * process that has exited since.
+   */
+  private otherHolders(n: Namespace): HeldBy[] {
+    const alive = (pid: number): boolean => !this.exitedAt.has(pid);
+    const held: HeldBy[] = [];
+    if (n.threads.some((t) => alive(t.pid))) held.push('threads');
+    if (n.fds.some((f) => alive(f.pid))) held.push('fd');
+    if (n.mounts.length > 0) held.push('mount');
+    return held;
+  }
+
+  /** Namespaces whose last process left and that no rescan has yet shown held by anything else. */
+  awaitingConfirmation(): number {
+    let n = 0;
+    for (const st of this.namespaces.values()) if (st.members.size === 0 && st.otherHeld.length === 0 && st.emptySince !== undefined) n++;
+    return n;
+  }
+
+  /** Totals per type and the namespaces created during the run that are still alive. */
+  summary(): { types: Partial<Record<NsType, TypeTotals>>; stillAlive: NamespaceBrief[] } {
+    const types: Partial<Record<NsType, TypeTotals>> = {};
+    for (const [t, totals] of this.totals) types[t] = { ...totals, alive: 0 };
+    const stillAlive: NamespaceBrief[] = [];
+    for (const st of this.namespaces.values()) {
+      if (!st.reported) continue;
+      types[st.type]!.alive++;
+      if (!st.created) continue;
+      stillAlive.push({
+        type: st.type,
+        inode: st.inode,
+        nprocs: st.members.size,
+        pid: st.firstPid,
+        command: st.command,
+        held: st.members.size > 0 ? ['procs', ...st.otherHeld] : st.otherHeld,
+        owners: st.owners,
+      });
+    }
+    stillAlive.sort((a, b) => a.inode - b.inode);
+    return { types, stillAlive };
+  }
+}
+
+function brief(n: Namespace, scan: HostScan): NamespaceBrief {
+  const pid = n.pids[0];
+  return {
+    type: n.type,
+    inode: n.inode,
+    nprocs: n.pids.length,
+    pid,
+    command: pid === undefined ? undefined : scan.processes.get(pid)?.comm,
+    held: heldBy(n),
+    owners: n.owners,
+  };
+}

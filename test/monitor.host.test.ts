@@ -1,0 +1,200 @@
+/**
+ * `nsm monitor` against real namespace churn on the real kernel. Other tests run on this
+ * host at the same time, so every assertion is about namespaces these tests create,
+ * found by inode (printed by the churn itself); every run is bounded by --count or
+ * --duration, never by sleeping "long enough".
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const NSM = fileURLToPath(new URL('../bin/nsm', import.meta.url));
+const isRoot = process.geteuid?.() === 0;
+const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+type Rec = Record<string, any>;
+
+const started: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/** A running `nsm monitor --json ...`: its records as they arrive. */
+class Monitor {
+  readonly records: Rec[] = [];
+  stderr = '';
+  readonly done: Promise<{ status: number | null; signal: NodeJS.Signals | null }>;
+  readonly child: ChildProcess;
+  private waiters: Array<{ pred: (r: Rec) => boolean; resolve: (r: Rec) => void }> = [];
+  private exited = false;
+
+  constructor(args: string[], asNobody = false) {
+    const argv = [NSM, 'monitor', '--json', ...args];
+    this.child = asNobody ? spawn(NOBODY[0]!, [...NOBODY.slice(1), process.execPath, ...argv]) : spawn(process.execPath, argv);
+    started.push(this.child);
+    let buf = '';
+    this.child.stdout!.on('data', (b: Buffer) => {
+      buf += b.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const rec = JSON.parse(line) as Rec; // every line must be one JSON document
+        this.records.push(rec);
+        this.waiters = this.waiters.filter((w) => (w.pred(rec) ? (w.resolve(rec), false) : true));
+      }
+    });
+    this.child.stderr!.on('data', (b: Buffer) => (this.stderr += b.toString()));
+    this.done = new Promise((resolve) =>
+      this.child.on('close', (status, signal) => {
+        this.exited = true;
+        resolve({ status, signal });
+      }),
+    );
+  }
+
+  /** The first record matching `pred`, or undefined if the monitor ends (its bound) first. */
+  waitFor(pred: (r: Rec) => boolean): Promise<Rec | undefined> {
+    const seen = this.records.find(pred);
+    if (seen || this.exited) return Promise.resolve(seen);
+    return Promise.race([new Promise<Rec>((resolve) => this.waiters.push({ pred, resolve })), this.done.then(() => this.records.find(pred))]);
+  }
+
+  ofInode(inode: number, kind?: string): Rec[] {
+    return this.records.filter((r) => r.inode === inode && (kind === undefined || r.kind === kind));
+  }
+}
+
+/** Run a command, return stdout; throws on failure. */
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error}`);
+  return r.stdout;
+}
+
+const inodesIn = (text: string): number[] => [...text.matchAll(/net:\[(\d+)\]/g)].map((m) => Number(m[1]));
+
+function expectJsonLines(m: Monitor): void {
+  expect(m.records.length).toBeGreaterThan(0);
+  for (const r of m.records) expect(r.schemaVersion).toBe(1);
+  expect(m.records[0]!.kind).toBe('mode');
+  expect(m.records.at(-1)!.kind).toBe('summary');
+  const kinds = new Set(['mode', 'baseline', 'ns-new', 'ns-gone', 'ns-join', 'ns-leave', 'overrun', 'summary']);
+  for (const r of m.records) expect(kinds.has(r.kind)).toBe(true);
+  for (const r of m.records) expect(r.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+}
+
+describe('nsm monitor', () => {
+  it.skipIf(!isRoot)('event mode: NEW and GONE for namespaces that live 10 ms; summary counts them (root: process events connector)', async () => {
+    // A shell that makes three short-lived network namespaces once told to go; -p follows
+    // only its tree, so the counts are exact however busy the host is.
+    const churn = spawn('sh', ['-c', 'read go; for i in 1 2 3; do unshare -n sh -c \'readlink /proc/$$/ns/net; exec sleep 0.01\'; done'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    started.push(churn);
+    let churnOut = '';
+    churn.stdout!.on('data', (b: Buffer) => (churnOut += b.toString()));
+    const m = new Monitor(['-t', 'net', '-p', String(churn.pid), '--baseline', '--count', '6', '--duration', '30']);
+    expect(await m.waitFor((r) => r.kind === 'baseline')).toBeDefined();
+    churn.stdin!.end('go\n');
+    const { status } = await m.done;
+    expect(status).toBe(0);
+    expectJsonLines(m);
+    expect(m.records[0]).toMatchObject({ kind: 'mode', mode: 'events', types: ['net'], pid: churn.pid });
+
+    const inodes = inodesIn(churnOut);
+    expect(inodes).toHaveLength(3);
+    const news = m.records.filter((r) => r.kind === 'ns-new');
+    const gones = m.records.filter((r) => r.kind === 'ns-gone');
+    // nsfs inode numbers may be reused, so match in order.
+    expect(news.map((r) => r.inode)).toEqual(inodes);
+    expect(gones.map((r) => r.inode)).toEqual(inodes);
+    for (const [i, n] of news.entries()) {
+      expect(n).toMatchObject({ type: 'net', via: 'event' });
+      expect(n.command).toMatch(/sleep 0\.01|sh -c/);
+      const g = gones[i]!;
+      expect(Date.parse(g.time)).toBeGreaterThanOrEqual(Date.parse(n.time));
+      expect(g.lifetimeMs).toBeGreaterThan(5); // it slept 10 ms after being seen
+      expect(g.lifetimeMs).toBeLessThan(5000);
+    }
+    expect(m.records.at(-1)).toMatchObject({ kind: 'summary', mode: 'events', types: { net: { created: 3, destroyed: 3 } }, stillAlive: [] });
+  });
+
+  it.skipIf(!isRoot)('a namespace pinned by a bind mount (ip netns add) is not GONE while mounted, and is once deleted (root: ip netns)', async () => {
+    const name = `nsmtest-mon-${process.pid}-${randomBytes(3).toString('hex')}`;
+    try {
+      // Phase 1: create it, run a process in it that exits; the monitor's final rescan must still find it held.
+      const a = new Monitor(['-t', 'net', '--baseline', '--duration', '4']);
+      await a.waitFor((r) => r.kind === 'baseline');
+      run('ip', ['netns', 'add', name]);
+      const [inode] = inodesIn(run('ip', ['netns', 'exec', name, 'sh', '-c', 'readlink /proc/self/ns/net; sleep 0.05']));
+      expect(inode).toBeGreaterThan(0);
+      expect((await a.done).status).toBe(0);
+      expectJsonLines(a);
+      const created = a.ofInode(inode!, 'ns-new');
+      expect(created, JSON.stringify(a.ofInode(inode!))).toHaveLength(1);
+      // The NEW may come from ip's own child before the bind mount exists, so its name may
+      // only be known from the next rescan: the summary has it.
+      expect(a.ofInode(inode!, 'ns-gone')).toEqual([]);
+      const summary = a.records.at(-1)!;
+      expect(summary.stillAlive).toContainEqual(expect.objectContaining({ type: 'net', inode, held: ['mount'], owners: [{ kind: 'netns', id: name, name }] }));
+
+      // Phase 2: unmount it (ip netns del): now it is GONE, and not before.
+      const b = new Monitor(['-t', 'net', '--baseline', '--duration', '15']);
+      const baseline = await b.waitFor((r) => r.kind === 'baseline');
+      expect(baseline!.namespaces).toContainEqual(expect.objectContaining({ inode, nprocs: 0, held: ['mount'], owners: [{ kind: 'netns', id: name, name }] }));
+      const deletedAt = Date.now();
+      run('ip', ['netns', 'del', name]);
+      const gone = await b.waitFor((r) => r.kind === 'ns-gone' && r.inode === inode);
+      b.child.kill('SIGINT');
+      expect((await b.done).status).toBe(0);
+      expect(gone).toMatchObject({ type: 'net', owners: [{ kind: 'netns', id: name, name }] });
+      expect(gone!.lifetimeMs).toBeUndefined(); // it existed before this monitor started
+      expect(Date.parse(gone!.time)).toBeGreaterThanOrEqual(deletedAt - 1); // ms rounding
+      expect(b.records.at(-1)).toMatchObject({ kind: 'summary' });
+    } finally {
+      spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+    }
+  });
+
+  const userns = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), 'unshare', '-U', '-n', 'true']).status === 0;
+  it.skipIf(!userns)('polls /proc as an unprivileged user, says so on stderr, and still reports NEW and GONE (needs setpriv and unprivileged user namespaces)', async () => {
+    const m = new Monitor(['-t', 'net,user', '--baseline', '--duration', '8'], true);
+    await m.waitFor((r) => r.kind === 'baseline');
+    // The unprivileged user's own churn: it may read only its own processes' links.
+    const out = run(NOBODY[0]!, [...NOBODY.slice(1), 'unshare', '-U', '-n', 'sh', '-c', 'readlink /proc/$$/ns/net; exec sleep 0.8']);
+    const [inode] = inodesIn(out);
+    await m.waitFor((r) => r.kind === 'ns-gone' && r.inode === inode);
+    m.child.kill('SIGINT');
+    expect((await m.done).status).toBe(0);
+    expectJsonLines(m);
+    expect(m.records[0]).toMatchObject({ kind: 'mode', mode: 'poll', reason: 'not root', intervalMs: 250 });
+    expect(m.stderr).toMatch(/^nsm: monitor: not root: polling \/proc every 250 ms/m);
+    expect(m.stderr.match(/polling/g)).toHaveLength(1); // said once
+    const [created] = m.ofInode(inode!, 'ns-new');
+    expect(created).toMatchObject({ type: 'net', via: 'poll', command: 'sleep 0.8' });
+    expect(m.records.some((r) => r.kind === 'ns-new' && r.type === 'user' && r.pid === created!.pid)).toBe(true);
+    expect(m.ofInode(inode!, 'ns-gone')).toHaveLength(1);
+    const summary = m.records.at(-1)!;
+    expect(summary.mode).toBe('poll');
+    expect(summary.types.net.created).toBeGreaterThanOrEqual(1);
+    expect(summary.types.net.destroyed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stops on Ctrl-C with a summary (JSON Lines: schemaVersion, mode first, summary last)', async () => {
+    const m = new Monitor(['-t', 'uts', '--baseline']);
+    await m.waitFor((r) => r.kind === 'baseline');
+    m.child.kill('SIGINT');
+    expect(await m.done).toEqual({ status: 0, signal: null });
+    expectJsonLines(m);
+    expect(m.records.at(-1)).toMatchObject({ kind: 'summary', types: { uts: { created: expect.any(Number), destroyed: expect.any(Number), alive: expect.any(Number) } } });
+    expect(Object.keys(m.records.at(-1)!.types)).toEqual(['uts']);
+  });
+
+  it('rejects bad options with exit status 2', () => {
+    for (const args of [['--interval', '5'], ['-t', 'bogus'], ['--duration', '-1'], ['--count', '0'], ['-p', 'x']]) {
+      const r = spawnSync(process.execPath, [NSM, 'monitor', ...args], { encoding: 'utf8' });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/^nsm: /);
+    }
+  });
+});

@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import type { HostScan, Namespace, ProcessInfo } from '../../src/core/model.js';
+import type { MonitorEvent } from '../../src/core/monitor-events.js';
+import { NamespaceTracker, type TrackerOptions } from '../../src/core/monitor-tracker.js';
+import type { NsType } from '../../src/sys/nstypes.js';
+
+const HOST_NET = 100;
+const HOST_MNT = 101;
+
+/** A scan with these processes (pid -> namespaces) plus extra holders. */
+function scan(procs: Record<number, { ppid?: number; ns: Partial<Record<NsType, number>> }>, extra: Partial<Record<number, Partial<Namespace>>> = {}): HostScan {
+  const processes = new Map<number, ProcessInfo>();
+  const byInode = new Map<number, Namespace>();
+  const ns = (type: NsType, inode: number): Namespace => {
+    let n = byInode.get(inode);
+    if (!n) byInode.set(inode, (n = { type, inode, pids: [], threads: [], fds: [], mounts: [], owners: [] }));
+    return n;
+  };
+  for (const [pidText, p] of Object.entries(procs)) {
+    const pid = Number(pidText);
+    processes.set(pid, { pid, ppid: p.ppid ?? 1, comm: `comm${pid}`, startTime: pid, ns: p.ns });
+    for (const [type, inode] of Object.entries(p.ns)) ns(type as NsType, inode!).pids.push(pid);
+  }
+  for (const [inodeText, holders] of Object.entries(extra)) Object.assign(ns(holders!.type ?? 'net', Number(inodeText)), holders);
+  return { processes, namespaces: [...byInode.values()].sort((a, b) => a.inode - b.inode), stats: { gone: 0, denied: 0 } };
+}
+
+function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number>()) {
+  const events: MonitorEvent[] = [];
+  const t = new NamespaceTracker(
+    { types: ['net', 'mnt'], verbose: false, ...options },
+    { commandOf: (pid) => `cmd ${pid}`, ownersOf: () => [], mountedNow: (inode) => mounted.has(inode), toEpoch: (m) => m },
+    (e) => events.push(e),
+  );
+  const kinds = () => events.map((e) => ('inode' in e ? `${e.kind} ${e.inode}` : e.kind));
+  return { t, events, kinds };
+}
+
+const host = { net: HOST_NET, mnt: HOST_MNT };
+
+describe('NamespaceTracker', () => {
+  it('reports NEW on exec into a new namespace and GONE (with lifetime) only once a later rescan misses it', () => {
+    const { t, events, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 20, ppid: 10, ns: host, time: 1, fork: true, via: 'event' });
+    t.observe({ pid: 20, ns: { net: 500, mnt: HOST_MNT }, command: 'sleep 0.01', time: 2, via: 'event' });
+    expect(events).toEqual([{ kind: 'ns-new', time: 2, type: 'net', inode: 500, pid: 20, command: 'sleep 0.01', owners: [], via: 'event' }]);
+    t.exited(20, 12);
+    expect(t.awaitingConfirmation()).toBe(1);
+    // A rescan that began before the exit proves nothing.
+    t.reconcile(scan({ 10: { ns: host } }), 11);
+    expect(kinds()).toEqual(['ns-new 500']);
+    t.reconcile(scan({ 10: { ns: host } }), 20);
+    expect(events[1]).toEqual({ kind: 'ns-gone', time: 12, type: 'net', inode: 500, lifetimeMs: 10, owners: [], via: 'rescan' });
+    expect(t.awaitingConfirmation()).toBe(0);
+  });
+
+  it('sees a namespace made by clone(CLONE_NEWNET) at fork', () => {
+    const { t, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 21, ppid: 10, ns: { net: 600, mnt: HOST_MNT }, time: 1, fork: true, via: 'event' });
+    expect(kinds()).toEqual(['ns-new 600']);
+  });
+
+  it('does not report GONE while a bind mount holds the namespace, and does once it is unmounted', () => {
+    const { t, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 30, ns: { net: 700, mnt: HOST_MNT }, time: 1, via: 'event' });
+    t.exited(30, 2);
+    const mount = { type: 'net' as NsType, mounts: [{ path: '/run/netns/blue', visible: true }] };
+    t.reconcile(scan({ 10: { ns: host } }, { 700: mount }), 3);
+    expect(kinds()).toEqual(['ns-new 700']);
+    expect(t.awaitingConfirmation()).toBe(0); // held: no more confirmation rescans needed
+    t.reconcile(scan({ 10: { ns: host } }, { 700: mount }), 10);
+    expect(kinds()).toEqual(['ns-new 700']);
+    t.reconcile(scan({ 10: { ns: host } }), 20);
+    expect(kinds()).toEqual(['ns-new 700', 'ns-gone 700']);
+  });
+
+  it('keeps a namespace held by an fd alive, and finds one held only by an fd as NEW (rescan)', () => {
+    const { t, events, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.reconcile(scan({ 10: { ns: host } }, { 800: { type: 'net', fds: [{ pid: 10, fd: 5 }] } }), 5);
+    expect(events[0]).toMatchObject({ kind: 'ns-new', inode: 800, via: 'rescan', pid: undefined });
+    t.reconcile(scan({ 10: { ns: host } }), 9);
+    expect(kinds()).toEqual(['ns-new 800', 'ns-gone 800']);
+    expect(events[1]).toMatchObject({ time: 9, lifetimeMs: 4 });
+  });
+
+  it('ignores a rescan view of a process that exited after the rescan read it', () => {
+    const { t, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 40, ns: { net: 900, mnt: HOST_MNT }, time: 1, via: 'event' });
+    t.exited(40, 6); // exit seen by event...
+    t.reconcile(scan({ 10: { ns: host }, 40: { ns: { net: 900, mnt: HOST_MNT } } }), 5); // ...scan read it at 5
+    expect(kinds()).toEqual(['ns-new 900']); // neither resurrected nor GONE yet (emptied after the scan began)
+    t.reconcile(scan({ 10: { ns: host } }), 7);
+    expect(kinds()).toEqual(['ns-new 900', 'ns-gone 900']);
+  });
+
+  it('treats a process entering an emptied, unheld namespace as inode reuse: GONE then NEW', () => {
+    const { t, events, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 50, ns: { net: 1000, mnt: HOST_MNT }, time: 1, via: 'event' });
+    t.exited(50, 3);
+    t.observe({ pid: 51, ns: { net: 1000, mnt: HOST_MNT }, time: 4, via: 'event' });
+    expect(kinds()).toEqual(['ns-new 1000', 'ns-gone 1000', 'ns-new 1000']);
+    expect(events[1]).toMatchObject({ time: 3, lifetimeMs: 2 });
+  });
+
+  it('treats it as a JOIN, not reuse, when the emptied namespace is bind-mounted now (ip netns add)', () => {
+    const { t, kinds } = tracker({}, new Set([1050]));
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 52, ppid: 10, ns: { net: 1050, mnt: HOST_MNT }, time: 1, fork: true, via: 'event' }); // ip's child after unshare
+    t.exited(52, 2);
+    t.observe({ pid: 53, ns: { net: 1050, mnt: HOST_MNT }, time: 3, via: 'event' }); // ip netns exec
+    expect(kinds()).toEqual(['ns-new 1050']);
+    t.exited(53, 4);
+    t.reconcile(scan({ 10: { ns: host } }, { 1050: { type: 'net', mounts: [{ path: '/run/netns/x', visible: true }] } }), 5);
+    expect(kinds()).toEqual(['ns-new 1050']);
+  });
+
+  it('reports JOIN and LEAVE with --verbose when a process moves into a known namespace', () => {
+    const { t, kinds } = tracker({ verbose: true });
+    t.start(scan({ 10: { ns: host }, 11: { ns: { net: 1100, mnt: HOST_MNT } } }), 0);
+    t.observe({ pid: 60, ppid: 10, ns: host, time: 1, fork: true, via: 'event' });
+    t.observe({ pid: 60, ns: { net: 1100, mnt: HOST_MNT }, time: 2, via: 'event' }); // setns + exec
+    expect(kinds()).toEqual([`ns-leave ${HOST_NET}`, 'ns-join 1100']);
+  });
+
+  it('picks up a move made without exec (setns) from a rescan, not from stale polls', () => {
+    const { t, kinds } = tracker({ verbose: true });
+    t.start(scan({ 1: { ns: host }, 10: { ns: host }, 11: { ns: { net: 1200, mnt: HOST_MNT } } }), 0);
+    t.reconcile(scan({ 1: { ns: host }, 10: { ns: { net: 1200, mnt: HOST_MNT } }, 11: { ns: { net: 1200, mnt: HOST_MNT } } }), 5);
+    expect(kinds()).toEqual([`ns-leave ${HOST_NET}`, 'ns-join 1200']);
+    t.observe({ pid: 10, ns: host, time: 4, via: 'poll' }); // older than the rescan: stale
+    expect(kinds()).toHaveLength(2);
+  });
+
+  it('with -p follows only the tree: its NEW and GONE, not a stranger\'s', () => {
+    const { t, kinds } = tracker({ followPid: 10 });
+    const baseline = t.start(scan({ 10: { ns: host }, 11: { ppid: 10, ns: host }, 99: { ns: { net: 1300, mnt: HOST_MNT } } }), 0);
+    expect(baseline.map((b) => b.inode)).toEqual([HOST_NET, HOST_MNT]);
+    t.observe({ pid: 12, ppid: 11, ns: host, time: 1, fork: true, via: 'event' }); // grandchild
+    t.observe({ pid: 12, ns: { net: 1400, mnt: HOST_MNT }, time: 2, via: 'event' });
+    t.observe({ pid: 98, ppid: 1, ns: host, time: 3, fork: true, via: 'event' }); // stranger
+    t.observe({ pid: 98, ns: { net: 1500, mnt: HOST_MNT }, time: 4, via: 'event' });
+    t.exited(12, 5);
+    t.exited(98, 6);
+    t.reconcile(scan({ 10: { ns: host }, 11: { ppid: 10, ns: host }, 99: { ns: { net: 1300, mnt: HOST_MNT } } }), 10);
+    expect(kinds()).toEqual(['ns-new 1400', 'ns-gone 1400']);
+  });
+
+  it('with -p follows children first seen by a poll', () => {
+    const { t, kinds } = tracker({ followPid: 10 });
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 13, ppid: 10, startTime: 5, ns: { net: 1450, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    t.observe({ pid: 97, ppid: 1, startTime: 6, ns: { net: 1550, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    expect(kinds()).toEqual(['ns-new 1450']);
+  });
+
+  it('summarises created, destroyed and alive per type, and what was created and is still alive', () => {
+    const { t } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 70, ns: { net: 1600, mnt: 1601 }, time: 1, via: 'event', command: 'unshare -nm sleep 1' });
+    t.observe({ pid: 71, ns: { net: 1700, mnt: HOST_MNT }, time: 1, via: 'event' });
+    t.exited(71, 2);
+    t.reconcile(scan({ 10: { ns: host }, 70: { ns: { net: 1600, mnt: 1601 } } }), 3);
+    const s = t.summary();
+    expect(s.types).toEqual({ net: { created: 2, destroyed: 1, alive: 2 }, mnt: { created: 1, destroyed: 0, alive: 2 } });
+    expect(s.stillAlive.map((n) => [n.type, n.inode, n.pid, n.command, n.held])).toEqual([
+      ['net', 1600, 70, 'unshare -nm sleep 1', ['procs']],
+      ['mnt', 1601, 70, 'unshare -nm sleep 1', ['procs']],
+    ]);
+  });
+
+  it('ignores a stale exit for a pid already reused by a newer process', () => {
+    const { t, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 80, ns: { net: 1800, mnt: HOST_MNT }, time: 5, via: 'event' });
+    t.exited(80, 4); // the previous holder of pid 80, reported late
+    t.reconcile(scan({ 10: { ns: host }, 80: { ns: { net: 1800, mnt: HOST_MNT } } }), 6);
+    expect(kinds()).toEqual(['ns-new 1800']);
+  });
+});
