@@ -8,7 +8,7 @@
  * Errors are Node's (err.code = errno name); callers decide which to tolerate.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
-import { parseCmdline, parseMountinfo, parseNsLink, parseStat, parseStatus, type MountInfo, type NsRef, type ProcStat, type ProcStatus } from './parse.js';
+import { parseCgroup, parseCmdline, parseMountinfo, parseNsLink, parseStat, parseStatus, type CgroupEntry, type MountInfo, type NsRef, type ProcStat, type ProcStatus } from './parse.js';
 
 /** One buffer for small /proc reads; a stat line is well under 1 KiB. */
 const smallReadBuffer = Buffer.alloc(4096);
@@ -65,6 +65,11 @@ export class ProcFs {
 
   readCmdline(pid: number): string[] {
     return parseCmdline(readFileSync(this.path(pid, 'cmdline'), 'utf8'));
+  }
+
+  /** /proc/PID/cgroup: one line per hierarchy (cgroups(7)); a few hundred bytes. */
+  readCgroup(pid: number | 'self'): CgroupEntry[] {
+    return parseCgroup(this.readSmall(this.path(pid, 'cgroup')));
   }
 
   readText(pid: number | 'self', file: string): string {
