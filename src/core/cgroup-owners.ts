@@ -28,6 +28,8 @@ const END = '(?=$|[/:])';
 /** One way a runtime names its cgroups. */
 interface CgroupRule {
   kind: string;
+  /** A literal the path must contain for the pattern to match: a cheap test first. */
+  hint: string;
   /** Matched anywhere in the path; the innermost (last) match wins. Group 1 is the id. */
   pattern: RegExp;
   /** Turn the captured text into the id (default: as captured). */
@@ -37,8 +39,9 @@ interface CgroupRule {
 }
 
 const shortId = (id: string): string => id.slice(0, SHORT_ID_LENGTH);
-const rule = (kind: string, source: string, extra: Omit<CgroupRule, 'kind' | 'pattern'> = {}): CgroupRule => ({
+const rule = (kind: string, hint: string, source: string, extra: Omit<CgroupRule, 'kind' | 'hint' | 'pattern'> = {}): CgroupRule => ({
   kind,
+  hint,
   pattern: new RegExp(source, 'g'),
   name: shortId,
   ...extra,
@@ -53,33 +56,33 @@ export const CGROUP_RULES: readonly CgroupRule[] = [
   // Kubernetes pods. systemd driver: kubepods[-burstable|-besteffort]-pod<uid_with_underscores>.slice
   // (under kubepods.slice, or kubelet-kubepods… in kind); cgroupfs driver:
   // /kubepods[/burstable|/besteffort]/pod<uid>. Guaranteed pods sit directly under kubepods.
-  rule('kubernetes', `${START}(?:[A-Za-z0-9_.]+-)?kubepods(?:-burstable|-besteffort)?-pod(${POD_UID})\\.slice${END}`, {
+  rule('kubernetes', '-pod', `${START}(?:[A-Za-z0-9_.]+-)?kubepods(?:-burstable|-besteffort)?-pod(${POD_UID})\\.slice${END}`, {
     id: (uid) => uid.replace(/_/g, '-'),
     name: (uid) => uid,
   }),
-  rule('kubernetes', `${START}kubepods(?:/burstable|/besteffort)?/pod(${POD_UID})${END}`, {
+  rule('kubernetes', 'kubepods/', `${START}kubepods(?:/burstable|/besteffort)?/pod(${POD_UID})${END}`, {
     id: (uid) => uid.replace(/_/g, '-'),
     name: (uid) => uid,
   }),
   // docker: systemd driver docker-<id>.scope; cgroupfs driver /docker/<id> (also nested: docker-in-docker).
-  rule('docker', `${START}docker-(${HEX64})\\.scope${END}`),
-  rule('docker', `${START}docker/(${HEX64})${END}`),
+  rule('docker', 'docker-', `${START}docker-(${HEX64})\\.scope${END}`),
+  rule('docker', 'docker/', `${START}docker/(${HEX64})${END}`),
   // podman: libpod-<id>.scope (systemd; the container may sit in a "container" child),
   // libpod-conmon-<id>.scope (its monitor), /libpod_parent/libpod-<id> (cgroupfs).
-  rule('podman', `${START}libpod-(?:conmon-)?(${HEX64})(?:\\.scope)?${END}`),
+  rule('podman', 'libpod-', `${START}libpod-(?:conmon-)?(${HEX64})(?:\\.scope)?${END}`),
   // containerd: CRI plugin (cri-containerd-<id>.scope) and nerdctl (nerdctl-<id>.scope).
-  rule('containerd', `${START}cri-containerd[-:](${HEX64})(?:\\.scope)?${END}`),
-  rule('containerd', `${START}nerdctl-(${HEX64})\\.scope${END}`),
+  rule('containerd', 'cri-containerd', `${START}cri-containerd[-:](${HEX64})(?:\\.scope)?${END}`),
+  rule('containerd', 'nerdctl-', `${START}nerdctl-(${HEX64})\\.scope${END}`),
   // CRI-O: crio-<id>.scope, crio-conmon-<id>.scope; cgroupfs: …/pod<uid>/crio-<id>.
-  rule('crio', `${START}crio-(?:conmon-)?(${HEX64})(?:\\.scope)?${END}`),
+  rule('crio', 'crio-', `${START}crio-(?:conmon-)?(${HEX64})(?:\\.scope)?${END}`),
   // LXC 4+ and LXD: lxc.payload.<name> (the container), lxc.monitor.<name> (its monitor);
   // LXC 1-3 on cgroup v1: /lxc/<name>.
-  rule('lxc', `${START}lxc\\.(?:payload|monitor)\\.([^/]+)${END}`, { name: (n) => n }),
-  rule('lxc', `${START}lxc/([^/:]+)${END}`, { name: (n) => n }),
+  rule('lxc', 'lxc.', `${START}lxc\\.(?:payload|monitor)\\.([^/]+)${END}`, { name: (n) => n }),
+  rule('lxc', 'lxc/', `${START}lxc/([^/:]+)${END}`, { name: (n) => n }),
 ];
 
 /** systemd units that hold processes: services and scopes (systemd.unit(5)); slices only group. */
-const SYSTEMD_RULE: CgroupRule = rule('systemd', `${START}([^/]+\\.(?:service|scope))${END}`, { name: (n) => n });
+const SYSTEMD_RULE: CgroupRule = rule('systemd', '.s', `${START}([^/]+\\.(?:service|scope))${END}`, { name: (n) => n });
 
 /** Every kind the cgroup rules can produce. */
 export const CGROUP_OWNER_KINDS: readonly string[] = [...new Set([...CGROUP_RULES, SYSTEMD_RULE].map((r) => r.kind))];
@@ -91,6 +94,7 @@ interface Match {
 
 /** The innermost match of one rule in `path`. */
 function innermost(r: CgroupRule, path: string): Match | undefined {
+  if (!path.includes(r.hint)) return undefined;
   let last: RegExpExecArray | undefined;
   r.pattern.lastIndex = 0;
   // END is a lookahead, so a match never consumes the boundary the next one starts on.

@@ -46,6 +46,15 @@ function readJson(path: string): unknown {
   }
 }
 
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+}
+
 /** data-root from /etc/docker/daemon.json ("graph" before docker 17.05), if set. */
 export function dockerDataRoot(daemonJson = DOCKER_DAEMON_JSON): string | undefined {
   const config = readJson(daemonJson) as { 'data-root'?: unknown; graph?: unknown } | undefined;
@@ -61,6 +70,8 @@ export class ContainerNames {
   private readonly paths: Omit<ContainerPaths, 'dockerRoot'>;
   private dockerRoot: string | undefined;
   private readonly docker = new Map<string, string | undefined>();
+  /** Ids under <dockerRoot>/containers: one readdir instead of a failed open per id. */
+  private dockerIds?: Set<string>;
   private podman?: Map<string, string>;
   private pods?: Map<string, string>;
 
@@ -78,8 +89,12 @@ export class ContainerNames {
     if (!this.docker.has(id)) {
       // daemon.json is read once, and only when there is a docker container to name.
       this.dockerRoot ??= dockerDataRoot() ?? DEFAULT_CONTAINER_PATHS.dockerRoot;
-      const config = readJson(`${this.dockerRoot}/containers/${id}/config.v2.json`) as { Name?: unknown } | undefined;
-      const name = typeof config?.Name === 'string' ? config.Name.replace(/^\//, '') : undefined;
+      this.dockerIds ??= new Set(listDir(`${this.dockerRoot}/containers`));
+      let name: string | undefined;
+      if (this.dockerIds.has(id)) {
+        const config = readJson(`${this.dockerRoot}/containers/${id}/config.v2.json`) as { Name?: unknown } | undefined;
+        name = typeof config?.Name === 'string' ? config.Name.replace(/^\//, '') : undefined;
+      }
       this.docker.set(id, name === '' ? undefined : name);
     }
     return this.docker.get(id);
@@ -103,13 +118,7 @@ export class ContainerNames {
   podName(uid: string): string | undefined {
     if (!this.pods) {
       this.pods = new Map();
-      let entries: string[] = [];
-      try {
-        entries = readdirSync(this.paths.podLogs);
-      } catch (err) {
-        if (!isMissing(err)) throw err;
-      }
-      for (const entry of entries) {
+      for (const entry of listDir(this.paths.podLogs)) {
         // Namespace and pod names are DNS labels/subdomains: no '_' in them, so the split is exact.
         const parts = entry.split('_');
         if (parts.length === 3) this.pods.set(parts[2]!, `${parts[0]}/${parts[1]}`);
