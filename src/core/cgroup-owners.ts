@@ -7,7 +7,7 @@
 import type { CgroupEntry } from '../sys/parse.js';
 import type { Attribution } from './model.js';
 
-/** Lengths docker prints: `docker ps` shows the first 12 hex digits of the 64. */
+/** Length of the short ids docker prints: `docker ps` shows the first 12 hex digits of the 64. */
 export const SHORT_ID_LENGTH = 12;
 
 /** 64 hex digits: the id docker, podman, containerd and CRI-O give a container. */
@@ -26,7 +26,7 @@ const START = '(?:^|[/:])';
 const END = '(?=$|[/:])';
 
 /** One way a runtime names its cgroups. */
-interface CgroupRule {
+export interface CgroupRule {
   kind: string;
   /** A literal the path must contain for the pattern to match: a cheap test first. */
   hint: string;
