@@ -102,10 +102,11 @@ function readNsfsMounts(
     try {
       mounts = nsfsMounts(proc.readMountinfo(reader));
     } catch (err) {
-      // Another mount namespace's reader may have exited (ENOENT/ESRCH) or be another
-      // user's (EACCES): skip it as the process scan does. Our own must be readable.
+      // Another mount namespace's reader may have exited (ENOENT/ESRCH), be exiting (EINVAL:
+      // fs/proc_namespace.c mounts_open_common() once exit has dropped its nsproxy), or be
+      // another user's (EACCES): skip it as the process scan does. Our own must be readable.
       const errno = errnoOf(err);
-      if (reader === 'self' || !['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes(errno ?? '')) throw err;
+      if (reader === 'self' || !['ENOENT', 'ESRCH', 'EINVAL', 'EACCES', 'EPERM'].includes(errno ?? '')) throw err;
       stats[errno === 'EACCES' || errno === 'EPERM' ? 'denied' : 'gone']++;
       continue;
     }
