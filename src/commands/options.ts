@@ -62,7 +62,7 @@ export function collectOwners(value: string, previous: OwnerFilter[] = []): Owne
     if (!OWNER_KINDS.includes(kind)) {
       throw new UsageError(`unknown owner kind: ${kind} (known: ${OWNER_KINDS.join(', ')})`);
     }
-    if (name === '') throw new UsageError(`--owner ${spec}: a name is needed after ':'`);
+    if (name === '') throw new UsageError(`--owner '${spec}': a name is needed after the ':'`);
     result.push(name === undefined ? { kind } : { kind, name });
   }
   return result;
