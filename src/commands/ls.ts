@@ -7,7 +7,7 @@ import { printJson } from '../ui/json.js';
 import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../ui/namespace-columns.js';
 import { environmentColumns } from '../ui/lifecycle-view.js';
 import { renderColumns } from '../ui/table.js';
-import { collectTypes, parseInode, parsePid } from './options.js';
+import { collectOwners, collectTypes, parseInode, parsePid } from './options.js';
 
 export function lsCommand(): Command {
   return new Command('ls')
@@ -17,6 +17,7 @@ export function lsCommand(): Command {
     .argument('[namespace]', 'show only this namespace (inode number)', parseInode)
     .option('-t, --type <types>', `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, collectTypes)
     .option('-p, --task <pid>', 'only the namespaces of this process', parsePid)
+    .option('--owner <kind[:name]>', 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated', collectOwners)
     .option('-o, --output <columns>', 'columns to print (comma-separated; +COL adds to the defaults)')
     .option('--output-all', 'print every column')
     .option('--list-columns', 'list the available columns and exit')
@@ -31,6 +32,7 @@ Examples:
   nsm ls                          all namespaces: NS TYPE NPROCS PID USER NAME COMMAND
   nsm ls -t net -o +NSFS,HELD     network namespaces and where they are pinned
   nsm ls -p $$ --output-all       every column for the shell's namespaces
+  nsm ls --owner docker           namespaces of docker containers (--owner docker:web: one)
   nsm ls --json | jq '.namespaces[] | select(.nprocs == 0)'`)
     .action(async (inode: number | undefined, opts) => {
       if (opts.listColumns) {
@@ -42,6 +44,7 @@ Examples:
         types: opts.type,
         pid: opts.task,
         inode,
+        owners: opts.owner,
         relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),
         netnsid: cols.some((c) => NETNSID_COLUMNS.has(c.id)),
       });

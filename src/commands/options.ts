@@ -2,6 +2,7 @@
  * Option parsers shared by commands. They turn text into typed values or throw
  * UsageError (exit 2) with a one-line message.
  */
+import { OWNER_KINDS, type OwnerFilter } from '../core/attribution.js';
 import { UsageError } from '../sys/errors.js';
 import { isNsType, NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 
@@ -62,4 +63,24 @@ export function parseSeconds(name: string): (value: string) => number {
     }
     return Math.round(secs * 1000);
   };
+}
+
+/**
+ * --owner: KIND or KIND:NAME, repeatable and comma-separated (docker,podman or
+ * docker:web). Accumulates into `previous`. NAME matches a name, an id, or the start of a
+ * hex container id.
+ */
+export function collectOwners(value: string, previous: OwnerFilter[] = []): OwnerFilter[] {
+  const result = [...previous];
+  for (const spec of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const colon = spec.indexOf(':');
+    const kind = colon < 0 ? spec : spec.slice(0, colon);
+    const name = colon < 0 ? undefined : spec.slice(colon + 1);
+    if (!OWNER_KINDS.includes(kind)) {
+      throw new UsageError(`unknown owner kind: ${kind} (known: ${OWNER_KINDS.join(', ')})`);
+    }
+    if (name === '') throw new UsageError(`--owner '${spec}': a name is needed after the ':'`);
+    result.push(name === undefined ? { kind } : { kind, name });
+  }
+  return result;
 }

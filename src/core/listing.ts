@@ -6,9 +6,10 @@ import { hasErrno, NsmError } from '../sys/errors.js';
 import { nsRelations } from '../sys/libc.js';
 import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
 import { type NsType } from '../sys/nstypes.js';
+import type { ContainerPaths } from '../sys/containers.js';
 import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
-import { attribute } from './attribution.js';
+import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace, type ScanStats } from './model.js';
 import { scanHost } from './scan.js';
 
@@ -47,6 +48,10 @@ export interface ListOptions {
   relations?: boolean;
   /** Fill NETNSID (rtnetlink: loads koffi). */
   netnsid?: boolean;
+  /** Only namespaces with an owner matching one of these (`--owner`); empty or absent: all. */
+  owners?: readonly OwnerFilter[];
+  /** Where container runtimes keep their state (default: their standard paths). */
+  containerPaths?: Partial<ContainerPaths>;
 }
 
 export interface NamespaceListing {
@@ -58,7 +63,7 @@ export interface NamespaceListing {
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
   const procfs = new ProcFs(options.procRoot);
   const scan = await scanHost({ procRoot: options.procRoot, types: options.types });
-  attribute(scan);
+  attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths });
 
   let wanted: Set<number> | undefined;
   if (options.pid !== undefined) {
@@ -73,6 +78,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
     for (const ns of scan.namespaces) {
       if (wanted && !wanted.has(ns.inode)) continue;
       if (options.inode !== undefined && ns.inode !== options.inode) continue;
+      if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
       const row = summarize(procfs, scan, ns);
       if (!row) continue;
       if (options.relations) addRelations(row);

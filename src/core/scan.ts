@@ -138,10 +138,11 @@ function readNsfsMounts(
     try {
       mounts = proc.readNsfsMounts(reader);
     } catch (err) {
-      // The reader may have exited (ENOENT/ESRCH) or be another user's (EACCES): skip it
-      // as the process scan does.
+      // The reader may have exited (ENOENT/ESRCH), be exiting (EINVAL: fs/proc_namespace.c
+      // mounts_open_common() once exit has dropped its nsproxy), or be another user's
+      // (EACCES): skip it as the process scan does.
       const errno = errnoOf(err);
-      if (!['ENOENT', 'ESRCH', 'EACCES', 'EPERM'].includes(errno ?? '')) throw err;
+      if (!['ENOENT', 'ESRCH', 'EINVAL', 'EACCES', 'EPERM'].includes(errno ?? '')) throw err;
       stats[errno === 'EACCES' || errno === 'EPERM' ? 'denied' : 'gone']++;
       continue;
     }

@@ -83,8 +83,9 @@ export class ProcFs {
     return parseCmdline(readFileSync(this.path(pid, 'cmdline'), 'utf8'));
   }
 
+  /** /proc/PID/cgroup: one line per hierarchy (cgroups(7)); a few hundred bytes. */
   readCgroup(pid: number | 'self'): CgroupEntry[] {
-    return parseCgroup(readFileSync(this.path(pid, 'cgroup'), 'utf8'));
+    return parseCgroup(this.readSmall(this.path(pid, 'cgroup')));
   }
 
   /** uid_map or gid_map of the process's user namespace, as seen from ours. */

@@ -34,7 +34,7 @@ export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
     style: (text, r) => (r.nprocs === 0 ? colour.yellow(text) : text),
   },
   {
-    id: 'NAME', help: 'whose it is: nsm:ENV, netns:NAME, container ...', json: 'string',
+    id: 'NAME', help: 'whose it is: nsm:ENV, netns:NAME, docker:NAME, kubernetes:POD, systemd:UNIT ...', json: 'string',
     get: (r) => (r.owners.length > 0 ? r.owners.map(ownerLabel) : undefined),
     style: (text) => colour.cyan(text),
   },
