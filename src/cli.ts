@@ -35,7 +35,8 @@ Run 'nsm help COMMAND' for a command's options and examples.`,
   for (const makeCommand of COMMANDS) {
     const cmd = makeCommand();
     cmd.copyInheritedSettings(program);
-    program.addCommand(cmd);
+    // Names starting with "__" are internal (shell-completion callbacks): hidden from help.
+    program.addCommand(cmd, { hidden: cmd.name().startsWith('__') });
   }
   return program;
 }

@@ -3,6 +3,8 @@
  * returning a commander Command; src/cli.ts registers them.
  */
 import type { Command } from 'commander';
+import { completeCallbackCommand, completionCommand } from './completion.js';
+import { doctorCommand } from './doctor.js';
 import { createCommand } from './create.js';
 import { destroyCommand } from './destroy.js';
 import { diffCommand } from './diff.js';
@@ -28,6 +30,9 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   unshareCommand,
   destroyCommand,
   gcCommand,
+  doctorCommand,
+  completionCommand,
+  completeCallbackCommand,
 ];
 
 /** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */

@@ -17,7 +17,7 @@
  * Nothing here prints: warnings and outcomes are returned for the command to render.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
 import { MNT_DETACH, umount2 } from '../sys/libc.js';
@@ -133,6 +133,26 @@ interface Layout {
 
 function layoutOf(stateDir: string): Layout {
   return { stateDir, envs: join(stateDir, 'envs'), locks: join(stateDir, 'locks') };
+}
+
+/**
+ * Names recorded under the state directory `stateDir` (subdirectories of envs/ with a valid
+ * name and an env.json), sorted, without opening any record: shell completion calls this
+ * on every TAB. A missing or unreadable directory has none.
+ */
+export function environmentNamesIn(stateDir: string): string[] {
+  const { envs } = layoutOf(stateDir);
+  let entries;
+  try {
+    entries = readdirSync(envs, { withFileTypes: true });
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT', 'ENOTDIR', 'EACCES')) return [];
+    throw err;
+  }
+  return entries
+    .filter((e) => e.isDirectory() && ENV_NAME_PATTERN.test(e.name) && existsSync(join(envs, e.name, RECORD_FILE)))
+    .map((e) => e.name)
+    .sort();
 }
 
 /** Throw UsageError unless `name` is a valid environment name; returns it. */

@@ -46,6 +46,7 @@ interface Libc {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
+  getxattr(path: string, name: string, value: Buffer, size: number): number;
 }
 
 let libc: Libc | undefined;
@@ -105,6 +106,7 @@ function load(): Libc {
     mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
     umount2: lib.func('int umount2(const char *target, int flags)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
+    getxattr: lib.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
   };
   return libc;
 }
@@ -164,6 +166,21 @@ export function umount2(target: string, flags = 0): void {
 /** sethostname(2) in the calling thread's UTS namespace. */
 export function sethostname(name: string): void {
   check(load().sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
+}
+
+/**
+ * getxattr(2) of `path` (following symlinks), up to 256 bytes, which covers
+ * security.capability (20-24 bytes). undefined when the file has no such attribute
+ * (ENODATA) or its filesystem has no xattrs (ENOTSUP); other errors are thrown.
+ */
+export function getXattr(path: string, name: string): Buffer | undefined {
+  const c = load();
+  const buf = Buffer.alloc(256);
+  const n = c.getxattr(path, name, buf, buf.length);
+  if (n >= 0) return buf.subarray(0, n);
+  const errno = errnoName(c.errno());
+  if (errno === 'ENODATA' || errno === 'ENOTSUP') return undefined;
+  throw new SysError('getxattr', errno, `${path}, ${name}`);
 }
 
 /** What the NS_GET_* ioctls tell about one namespace file. */

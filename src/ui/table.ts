@@ -89,12 +89,18 @@ function longestLine(text: string): number {
  * A boxed table for detail views (inspect, diff, environments): few rows, where
  * cli-table3's borders and wrapping help reading.
  */
-export function boxTable(head: readonly string[], rows: ReadonlyArray<readonly string[]>, options: { colAligns?: Array<'left' | 'right'> } = {}): string {
+export function boxTable(
+  head: readonly string[],
+  rows: ReadonlyArray<readonly string[]>,
+  options: { colAligns?: Array<'left' | 'right'>; colWidths?: Array<number | null>; wordWrap?: boolean } = {},
+): string {
   const TableImpl = loadTable();
   const table = new TableImpl({
     head: head.map((h) => colour.bold(h)),
     style: { head: [], border: [], compact: true },
     ...(options.colAligns ? { colAligns: options.colAligns } : {}),
+    // colWidths include cli-table3's one-space padding on each side; null = fit the content.
+    ...(options.colWidths ? { colWidths: options.colWidths, wordWrap: options.wordWrap ?? true } : {}),
   });
   for (const r of rows) table.push([...r]);
   return `${table.toString()}\n`;
