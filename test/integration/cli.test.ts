@@ -69,6 +69,15 @@ describe('usage errors: one line, exit 2', () => {
   });
 });
 
+describe('a closed pipe', () => {
+  it('ends nsm quietly with status 141 (128+SIGPIPE), as a C tool ends', () => {
+    // `true` exits without reading, long before nsm has started, so its first write fails with EPIPE.
+    const r = spawnSync('bash', ['-c', `${process.execPath} ${NSM} help ls | true; echo "status=\${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect(r.stdout).toBe('status=141\n');
+    expect(r.stderr).toBe('');
+  });
+});
+
 describe('colour', () => {
   it('is off when stdout is not a terminal', () => {
     for (const args of [['ls'], ['ps'], ['tree'], ['inspect', String(process.pid)], ['diff', String(process.pid), String(process.pid)]]) {
