@@ -37,19 +37,31 @@ step() { printf '\n%s== %s%s\n' "$_B" "$*" "$_R"; }
 say() { printf '%s\n' "$*" | fold -s -w 96 | sed 's/ *$//; s/^/   /'; }
 # Show a command as you would type it, then run it. Its status is returned, never fatal.
 run() {
-  printf '%s$ %s%s\n' "$_C" "$*" "$_R"
+  printf '%s$ %s%s\n' "$_C" "$(_shown "$@")" "$_R"
   "$@"
+}
+# The words of a command as you would type them: quoted when they need it.
+_shown() {
+  local out='' w
+  for w in "$@"; do
+    case "$w" in
+      *[[:space:]\'\"\$\`\\\|\&\;\<\>\(\)\*\?]* | '')
+        if [[ $w != *\'* ]]; then w="'$w'"; else w="\"${w//\"/\\\"}\""; fi ;;
+    esac
+    out+="${out:+ }$w"
+  done
+  printf '%s' "$out"
 }
 # A pipeline, shown and run as written (nsm in it is the function above).
 run_sh() {
   printf '%s$ %s%s\n' "$_C" "$1" "$_R"
   eval "$1"
 }
-# Like run, but a failure is the lesson: print its status.
+# Like run, but a failure is the lesson: its error message in line, then its status.
 run_may_fail() {
   local rc=0
-  printf '%s$ %s%s\n' "$_C" "$*" "$_R"
-  "$@" || rc=$?
+  printf '%s$ %s%s\n' "$_C" "$(_shown "$@")" "$_R"
+  "$@" 2>&1 || rc=$?
   [ "$rc" -eq 0 ] || printf '%s(exit status %d)%s\n' "$_D" "$rc" "$_R"
   return 0
 }
