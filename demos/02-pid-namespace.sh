@@ -29,7 +29,8 @@ run ps -o pid,ppid,comm -p "$HOLDER"
 
 step "A process started inside has two PIDs"
 say "Start a sleep inside, in the background, and find it from outside with nsm ps -p (the processes of the environment's PID namespace)."
-run nsm exec "$ENV" -- sleep 300 &
+printf '%s$ nsm exec %s -- sleep 300 &%s\n' "$_C" "$ENV" "$_R"
+nsm exec "$ENV" -- sleep 300 &
 EXEC_PID=$!
 at_exit "kill $EXEC_PID"
 SLEEP_PID=

@@ -25,7 +25,10 @@ if [ "$(id -u)" -eq 0 ] && [ -z "${NSM_DEMO_AS_USER:-}" ]; then
   if ! "${AS_NOBODY[@]}" sh -c 'test -r "$1" && test -x "$2"' sh "$0" "$NSM_BIN"; then
     skip "uid 65534 cannot read $0 or run $NSM_BIN: put the checkout where every user can read it, or run the demo as a normal user"
   fi
-  run "${AS_NOBODY[@]}" env HOME="$STATE" NSM_STATE_DIR="$STATE" NSM_DEMO_AS_USER=1 bash "$0" "$@" <&0 &
+  AS_USER=("${AS_NOBODY[@]}" env HOME="$STATE" NSM_STATE_DIR="$STATE" NSM_DEMO_AS_USER=1 bash "$0" "$@")
+  printf '%s$ %s%s\n' "$_C" "$(_shown "${AS_USER[@]}")" "$_R"
+  # In the background (so that a signal reaches us at once and is passed on), with our stdin.
+  "${AS_USER[@]}" <&0 &
   CHILD=$!
   # Ctrl-C and kill reach the demo as nobody too; it cleans up after itself, then we do.
   trap 'kill -INT $CHILD 2> /dev/null' INT

@@ -67,6 +67,7 @@ CHILD=$CG/child
 at_exit "rmdir '$CHILD'"
 run mkdir "$CHILD"
 say "Start a sleep inside, then move it into $REL/child from outside (moving is done on the host's side; the namespace only changes the view)."
+printf '%s$ nsm exec %s -- sleep 300 &%s\n' "$_C" "$ENV" "$_R"
 nsm exec "$ENV" -- sleep 300 &
 EXEC=$!
 at_exit "kill $EXEC"

@@ -182,6 +182,14 @@ describe('demos', () => {
     await expectNothingLeft(run, before);
   });
 
+  it.skipIf(!isRoot)('05, killed with SIGTERM while it runs as nobody, passes it on; both clean up', { timeout: 120_000 }, async () => {
+    const before = leftovers();
+    const run = await runDemo('05-user-namespace.sh', { when: (out) => /^=> uid \d+ outside is uid 0 inside$/m.test(out), signal: 'SIGTERM', group: false });
+    expect(run.stdout).toMatch(/^created demo-user-\d+: holder PID \d+$/m);
+    expect(run.status, run.stdout + run.stderr).toBe(143);
+    await expectNothingLeft(run, before);
+  });
+
   it('02, interrupted as by Ctrl-C (SIGINT to its process group) with a process inside, cleans up and exits 130', { timeout: 120_000 }, async () => {
     const before = leftovers();
     const run = await runDemo('02-pid-namespace.sh', { when: (out) => /^\$ nsm ps -p demo-pid-\d+$/m.test(out), signal: 'SIGINT', group: true });
