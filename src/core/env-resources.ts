@@ -4,7 +4,7 @@
  */
 import { removeCgroupNow } from '../sys/cgroupctl.js';
 import { NsmError } from '../sys/errors.js';
-import { limitsOf, limitUsage, removeCgroups, type EnvCgroup, type LimitUsage } from './limits.js';
+import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
 import { deleteVeth, removeNat, vethOf, type EnvVeth } from './network.js';
 import type { EnvRecord } from './registry.js';
 
@@ -72,6 +72,7 @@ export function releaseResourcesNow(record: EnvRecord): ReleasedResources {
   for (const c of limitsOf(record)?.cgroups ?? []) {
     try {
       if (removeCgroupNow(c.dir)) out.cgroups.push(c.dir);
+      removeEmptyParent(c.dir);
     } catch (err) {
       out.failures.push(message(err));
     }

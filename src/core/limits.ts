@@ -12,7 +12,7 @@
  * Names: `<hierarchy>/nsm/NAME` as root; `<delegated dir>/nsm-NAME` without root.
  */
 import { closeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { CgroupLayout } from '../sys/cgroupfs.js';
 import {
   enableControllers,
@@ -24,6 +24,7 @@ import {
   readCgroupFile,
   readCgroupLayout,
   removeCgroup,
+  removeCgroupNow,
   writeCgroupFile,
 } from '../sys/cgroupctl.js';
 import { hasErrno, NsmError, UsageError } from '../sys/errors.js';
@@ -235,19 +236,25 @@ export async function createCgroups(plans: readonly CgroupPlan[]): Promise<EnvCg
   const made: EnvCgroup[] = [];
   try {
     for (const p of plans) {
-      for (const parent of p.parents) {
-        makeCgroup(parent.dir, false);
-        if (p.version === 2) enableControllers(parent.dir, parent.enable);
-      }
-      try {
-        makeCgroup(p.dir, true);
-      } catch (err) {
-        if (hasErrno(err, 'EEXIST')) {
-          throw new NsmError(`cgroup ${p.dir} exists already: another environment of this name (another state directory?) may be using it`, {
-            hint: `pick another name, or rmdir ${p.dir} if nothing uses it`,
-          });
+      // A destroy may remove the shared nsm/ parent between our mkdirs (it goes when it
+      // empties): ENOENT for our own directory means make the parents again.
+      for (let attempt = 1; ; attempt++) {
+        for (const parent of p.parents) {
+          makeCgroup(parent.dir, false);
+          if (p.version === 2) enableControllers(parent.dir, parent.enable);
         }
-        throw err;
+        try {
+          makeCgroup(p.dir, true);
+          break;
+        } catch (err) {
+          if (hasErrno(err, 'ENOENT') && attempt < 5) continue;
+          if (hasErrno(err, 'EEXIST')) {
+            throw new NsmError(`cgroup ${p.dir} exists already: another environment of this name (another state directory?) may be using it`, {
+              hint: `pick another name, or rmdir ${p.dir} if nothing uses it`,
+            });
+          }
+          throw err;
+        }
       }
       made.push({ version: p.version, controllers: p.controllers, dir: p.dir });
       for (const [file, value] of p.files) writeCgroupFile(p.dir, file, value);
@@ -270,12 +277,27 @@ export async function removeCgroups(cgroups: readonly EnvCgroup[], waitMs?: numb
   for (const c of cgroups) {
     try {
       if (await removeCgroup(c.dir, waitMs)) removed.push(c.dir);
+      removeEmptyParent(c.dir);
     } catch (err) {
       failure ??= err;
     }
   }
   if (failure) throw failure;
   return removed;
+}
+
+/**
+ * The shared nsm/ directory above an environment's cgroup goes once it is empty, so nothing
+ * of nsm's stays in the cgroup tree; one that still has environments is left (EBUSY).
+ */
+export function removeEmptyParent(dir: string): void {
+  const parent = dirname(dir);
+  if (basename(parent) !== 'nsm') return;
+  try {
+    removeCgroupNow(parent);
+  } catch {
+    // another environment's cgroup is still in it (or it was removed meanwhile)
+  }
 }
 
 /** Move process `pid` (0: this process) into every one of `cgroups`. */
