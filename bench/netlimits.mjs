@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // What networking and limits cost `nsm create` (issue 6, parts 2 and 3), side by side:
 //
-//   node bench/netlimits.mjs [--runs N] [--nat]
+//   node bench/netlimits.mjs [--runs N] [--nat] [--baseline OTHER/bin/nsm]
 //
+// --baseline also times another build's plain `nsm create` (e.g. main's) in the same rounds.
 // Needs root. Every command is timed as a whole process (wall clock, Node start-up
 // included), interleaved so that load from elsewhere falls on all alike; medians of --runs
 // runs (default 15, at least 5):
@@ -33,6 +34,7 @@ const NSM = join(root, 'bin/nsm');
 const args = process.argv.slice(2);
 const RUNS = Math.max(5, Number(args[args.indexOf('--runs') + 1]) || 15);
 const NAT = args.includes('--nat');
+const BASELINE = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
 
 if (process.geteuid() !== 0) {
   console.error('bench/netlimits.mjs needs root (veth pairs, cgroups)');
@@ -107,6 +109,16 @@ run(nsm('create', limitedEnv, ...LIMITS));
 const cases = {
   'node -e 0': () => timed(() => run([process.execPath, '-e', '0'])),
   'nsm create': createCase(),
+  ...(BASELINE
+    ? {
+        'baseline nsm create': () => {
+          const n = fresh();
+          const ms = timed(() => run([process.execPath, BASELINE, 'create', n]));
+          run([process.execPath, BASELINE, 'destroy', n]);
+          return ms;
+        },
+      }
+    : {}),
   'nsm create --veth': createCase('--veth'),
   'iproute2: the same veth steps (6 x ip)': iproute2Case,
   'nsm create --memory --cpus --pids': createCase(...LIMITS),
