@@ -86,8 +86,13 @@ async function scrub(n: string): Promise<void> {
 }
 
 let forwarding: string | undefined;
+/** nftables tables before the tests: iptables-nft makes `ip nat` and `ip filter` on its first rule. */
+let tablesBefore: string[] = [];
+const nftTables = () => (hasTool('nft') ? sh('nft', ['list', 'tables']).stdout.split('\n').filter(Boolean) : []);
 beforeAll(() => {
-  if (isRoot) forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  if (!isRoot) return;
+  forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
+  tablesBefore = nftTables();
 });
 afterEach(async () => {
   await cleanup();
@@ -96,6 +101,13 @@ afterEach(async () => {
 afterAll(() => {
   // --nat turns forwarding on and leaves it on (as documented); the tests put it back.
   if (forwarding !== undefined) spawnSync('sh', ['-c', `echo ${forwarding} > /proc/sys/net/ipv4/ip_forward`]);
+  // The tables iptables made for the tests' rules, if they hold no rule any more (only -P lines).
+  for (const table of nftTables().filter((t) => !tablesBefore.includes(t))) {
+    const m = /^table ip (nat|filter)$/.exec(table);
+    if (m && sh('iptables', ['-w', '5', '-t', m[1]!, '-S']).stdout.split('\n').every((l) => l === '' || l.startsWith('-P '))) {
+      sh('nft', ['delete', 'table', 'ip', m[1]!]);
+    }
+  }
 });
 
 /** A /30 for one test, outside the auto range: 10.1xx.yyy.0/30. */
