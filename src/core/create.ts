@@ -6,13 +6,13 @@
  * Order, and why:
  *   1. reserve the name (registry): of concurrent creates of one name exactly one gets here;
  *   2. refuse a /run/netns/NAME that exists, before anything is made;
- *   3. the holder (native helper) creates the namespaces and keeps them;
- *   3. its cgroups (--memory/--cpus/--pids) first: the holder joins them before it
- *      unshares anything, so the cgroup namespace is rooted there (src/core/limits.ts);
- *   4. open the holder's namespace files, then check it is still the process we started;
- *   5. the veth pair into its net namespace and the NAT rules (--veth, --nat: src/core/network.ts);
- *   6. pins, then the /run/netns link (bind mounts of those open files);
- *   7. commit the record. Undo runs in reverse.
+ *   3. its cgroups (--memory/--cpus/--pids): the holder joins them before it unshares
+ *      anything, so the cgroup namespace is rooted there (src/core/limits.ts);
+ *   4. the holder (native helper) creates the namespaces and keeps them;
+ *   5. open the holder's namespace files, then check it is still the process we started;
+ *   6. the veth pair into its net namespace and the NAT rules (--veth, --nat: src/core/network.ts);
+ *   7. pins, then the /run/netns link (bind mounts of those open files);
+ *   8. commit the record. Undo runs in reverse.
  */
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
