@@ -3,7 +3,6 @@
  * the NAT rules it added, its cgroups. Shared by destroy and gc.
  */
 import { removeCgroupNow } from '../sys/cgroupctl.js';
-import { NsmError } from '../sys/errors.js';
 import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
 import { deleteVeth, removeNat, vethOf, type EnvVeth } from './network.js';
 import type { EnvRecord } from './registry.js';
@@ -78,12 +77,6 @@ export function releaseResourcesNow(record: EnvRecord): ReleasedResources {
     }
   }
   return out;
-}
-
-/** One error for what could not be removed, or undefined. */
-export function releaseError(name: string, released: ReleasedResources): NsmError | undefined {
-  if (released.failures.length === 0) return undefined;
-  return new NsmError(`${name}: destroyed, but not everything it had could be removed: ${released.failures.join('; ')}`);
 }
 
 /** An environment's veth and limits as `nsm inspect NAME` shows them, with current usage. */
