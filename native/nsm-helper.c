@@ -111,6 +111,7 @@ struct config {
 	int loopback;    /* NSM_LOOPBACK_* */
 	const char *cgroups[MAX_CGROUPS];
 	int ncgroups;
+	int cgroup_fds[MAX_CGROUPS]; /* join: cgroup.procs of each, opened before any setns */
 	struct join_ns join[NS_COUNT];
 	int njoin;
 	bool join_ids;
@@ -454,7 +455,7 @@ static void check_allowed(const struct frame *f, const struct config *c, uint64_
 		modes = MODE_HOLDER | MODE_RUN;
 		break;
 	case NSM_CFG_CGROUP:
-		modes = MODE_HOLDER | MODE_RUN;
+		modes = MODE_HOLDER | MODE_RUN | MODE_JOIN;
 		repeatable = true;
 		break;
 	case NSM_CFG_JOIN_NS:
@@ -721,6 +722,35 @@ static int reap(pid_t pid, const char *what)
 		if (errno != EINTR)
 			die(0, "waitpid(%s)", what);
 	return st;
+}
+
+/*
+ * join: the command's process moves itself into the environment's cgroups before it execs,
+ * so that it and everything it starts count against the limits, and the helper, which only
+ * waits, does not. The files were opened before any setns(): inside, a fresh /sys hides
+ * /sys/fs/cgroup, and a joined user namespace may not write host files. A write to
+ * cgroup.procs is checked against the credentials and cgroup namespace of whoever opened
+ * the file (cgroups(7); kernel 5.16+), so "0" here moves this process (checked on 6.18).
+ */
+static void open_cgroup_fds(struct config *c)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < c->ncgroups; i++) {
+		snprintf(path, sizeof path, "%s/cgroup.procs", c->cgroups[i]);
+		c->cgroup_fds[i] = open(path, O_WRONLY | O_CLOEXEC);
+		if (c->cgroup_fds[i] < 0)
+			die(0, "open(%s)", path);
+	}
+}
+
+static void join_cgroup_fds(const struct config *c)
+{
+	for (int i = 0; i < c->ncgroups; i++) {
+		if (write(c->cgroup_fds[i], "0", 1) != 1)
+			die(0, "write(%s/cgroup.procs)", c->cgroups[i]);
+		close(c->cgroup_fds[i]);
+	}
 }
 
 static void join_cgroup(const char *dir)
@@ -1147,6 +1177,8 @@ static noreturn void supervise(const struct config *c, bool init)
 			die(0, "prctl(PR_SET_PDEATHSIG)");
 		if (helper_gone())
 			_exit(NSM_EXIT_FAIL);
+		if (c->mode == MODE_JOIN)
+			join_cgroup_fds(c);
 		if (init)
 			run_init(c);
 		exec_command(c);
@@ -1230,6 +1262,7 @@ static noreturn void do_join(struct config *c)
 {
 	bool joined_user = false, groups = false;
 
+	open_cgroup_fds(c);
 	for (int i = 0; i < c->njoin; i++) {
 		const struct nstype *t = ns_order;
 		while (t->flag != (int)c->join[i].type)

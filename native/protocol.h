@@ -26,7 +26,7 @@ enum nsm_msg {
 	NSM_CFG_MOUNT_PROC = 0x18,   /* empty: PID 1 mounts a fresh /proc (mnt + pid) */
 	NSM_CFG_MOUNT_SYS = 0x19,    /* empty: mount a fresh /sys for the new net ns (mnt + net) */
 	NSM_CFG_LOOPBACK = 0x1a,     /* u8 NSM_LOOPBACK_*: lo of the new net ns */
-	NSM_CFG_CGROUP = 0x1b,       /* string, repeatable: cgroup directory to join first */
+	NSM_CFG_CGROUP = 0x1b,       /* string, repeatable: cgroup directory to join first (join: the command joins) */
 	NSM_CFG_JOIN_NS = 0x1c,      /* u32 fd, u32 CLONE_NEW* type, u64 inode, repeatable */
 	NSM_CFG_JOIN_IDS = 0x1d,     /* u32 uid, u32 gid: identity inside a joined user ns */
 	NSM_CFG_CWD = 0x1e,          /* string: working directory of the command */

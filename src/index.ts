@@ -65,4 +65,16 @@ export {
 export { resolveEnvironment } from './core/environments.js';
 export { planNamespaces, requestedTypes, DEFAULT_ROOT_TYPES, type NamespaceRequest } from './core/plan.js';
 export { runJoined, joinPathFor, type JoinNamespace, type JoinPath, type JoinRequest } from './core/join.js';
+export {
+  limitUsage,
+  parseCpus,
+  parsePidsMax,
+  parseSize,
+  type EnvCgroup,
+  type EnvLimits,
+  type LimitRequest,
+  type LimitUsage,
+} from './core/limits.js';
+export { AUTO_RANGE, hostInterfaceName, parseVethAddresses, type EnvNat, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './core/network.js';
+export { environmentResources, type EnvironmentResources } from './core/env-resources.js';
 export { VERSION } from './version.js';

@@ -6,21 +6,27 @@
  * Order, and why:
  *   1. reserve the name (registry): of concurrent creates of one name exactly one gets here;
  *   2. refuse a /run/netns/NAME that exists, before anything is made;
- *   3. the holder (native helper) creates the namespaces and keeps them;
- *   4. open the holder's namespace files, then check it is still the process we started;
- *   5. pins, then the /run/netns link (bind mounts of those open files);
- *   6. commit the record. Undo runs in reverse.
+ *   3. its cgroups (--memory/--cpus/--pids): the holder joins them before it unshares
+ *      anything, so the cgroup namespace is rooted there (src/core/limits.ts);
+ *   4. the holder (native helper) creates the namespaces and keeps them;
+ *   5. open the holder's namespace files, then check it is still the process we started;
+ *   6. the veth pair into its net namespace and the NAT rules (--veth, --nat: src/core/network.ts);
+ *   7. pins, then the /run/netns link (bind mounts of those open files);
+ *   8. commit the record. Undo runs in reverse.
  */
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_SIGNAL_BASE, hasErrno, NsmError } from '../sys/errors.js';
+import { EXIT_SIGNAL_BASE, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { createHolder, type HelperOptions, type NamespaceConfig } from '../sys/helper.js';
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
 import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { effectiveUid } from '../sys/statefs.js';
+import { createCgroups, hasLimits, hostForLimits, planCgroups, removeCgroups, type EnvCgroup, type EnvLimits, type LimitRequest } from './limits.js';
+import { addNat, createVeth, deleteVeth, removeNat, vethOf, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './network.js';
 import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import {
+  listEnvironments,
   processIdentity,
   reserve,
   type EnvOptions,
@@ -35,6 +41,12 @@ export interface CreateOptions extends RegistryOptions {
   pin?: boolean;
   /** Link a new net namespace at /run/netns/NAME; default: when root. */
   netnsLink?: boolean;
+  /** A veth pair into the new net namespace (root only): these addresses, or 'auto' to pick a free /30. */
+  veth?: VethAddresses | 'auto';
+  /** With veth: masquerade its subnet and turn IPv4 forwarding on (changes the host firewall). */
+  nat?: boolean;
+  /** Resource limits: the environment gets cgroups of its own (--memory, --cpus, --pids). */
+  limits?: LimitRequest;
   /** Helper overrides (tests). */
   helper?: HelperOptions;
 }
@@ -92,14 +104,22 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
   }
   const linkNetns = (options.netnsLink ?? euid === 0) && config.types.includes('net');
   const netnsPath = join(NETNS_RUN_DIR, name);
+  checkNetworkOptions(options, config.types, euid);
+  // Before anything is made: a controller this host cannot limit is an error now.
+  const limits = options.limits && hasLimits(options.limits) ? options.limits : undefined;
+  const cgroupPlans = limits ? planCgroups(name, limits, hostForLimits(euid)) : [];
 
   const reservation = reserve(name, options);
   const signals = deferSignals();
   let holder: { pid: number; startTime: number } | undefined;
   let linked = false;
+  let cgroups: EnvCgroup[] = [];
+  let veth: EnvVeth | undefined;
   const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
   try {
     if (linkNetns && existsSync(netnsPath)) throw netnsTaken(name, netnsPath);
+    cgroups = await createCgroups(cgroupPlans);
+    if (cgroups.length > 0) config.cgroupDirs = cgroups.map((c) => c.dir);
     const made = await createHolder(config, options.helper);
     holder = { pid: made.pid, startTime: made.startTime ?? processIdentity(made.pid, options).startTime };
     // Open the holder's namespace files once: the inodes come from these fds, and so do the
@@ -112,6 +132,10 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     const namespaces: Partial<Record<NsType, number>> = {};
     for (const { type, file } of opened) namespaces[type] = file.ino;
     const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
+    if (options.veth) {
+      veth = await createVeth(name, opened.find((o) => o.type === 'net')!.file.fd, options.veth, recordedSubnets());
+      if (options.nat) veth.nat = addNat(name, veth);
+    }
     const pins: Partial<Record<NsType, string>> = {};
     if (pin) {
       makePrivateMountPoint(join(reservation.dir, 'pins'));
@@ -133,9 +157,12 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     }
     const sig = signals.pending();
     if (sig) throw interrupted(sig);
+    const envOptions = optionsRecord(config, pin);
+    if (veth) envOptions.veth = veth;
+    if (limits) envOptions.limits = { ...limits, cgroups } satisfies EnvLimits;
     const record = reservation.commit({
       types: config.types,
-      options: optionsRecord(config, pin),
+      options: envOptions,
       holder,
       namespaces,
       pins,
@@ -144,9 +171,13 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     return { record, ...(reservation.replaced ? { replaced: reservation.replaced } : {}) };
   } catch (err) {
     // Undo in reverse; each step on its own, so one failing does not keep the others from running.
+    const netFd = opened.find((o) => o.type === 'net')?.file.fd;
     const undo: Array<() => unknown> = [
       () => linked && unbindNamespaceFile(netnsPath),
+      () => veth?.nat && removeNat(veth.nat),
+      () => veth && deleteVeth(veth, netFd),
       () => holder && stopProcess(holder, { graceMs: 0 }),
+      () => removeCgroups(cgroups), // once the holder is gone, they are empty
       () => reservation.abort(), // detaches the pins below the environment's directory
     ];
     for (const step of undo) {
@@ -162,6 +193,37 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
   } finally {
     for (const { file } of opened) closeSync(file.fd);
     signals.restore();
+  }
+}
+
+/** Subnets that other live environments (any user's: veth is root's) recorded for their veth. */
+function recordedSubnets(): Array<{ name: string; subnet: Ipv4Cidr }> {
+  let envs;
+  try {
+    envs = listEnvironments({ allUsers: true }).environments;
+  } catch {
+    return []; // an unreadable state directory must not block networking; the host's addresses still count
+  }
+  const out: Array<{ name: string; subnet: Ipv4Cidr }> = [];
+  for (const e of envs) {
+    const v = vethOf(e.record);
+    if (!v || (e.state !== 'running' && e.state !== 'pinned')) continue;
+    const [address, prefix] = v.subnet.split('/');
+    out.push({ name: e.name, subnet: { address: address!, prefix: Number(prefix) } });
+  }
+  return out;
+}
+
+/** --veth and --nat: what they need, checked before anything is made. */
+function checkNetworkOptions(options: CreateOptions, types: readonly NsType[], euid: number): void {
+  if (options.nat && !options.veth) throw new UsageError('--nat needs --veth: it masquerades the veth pair\'s subnet');
+  if (!options.veth) return;
+  if (!types.includes('net')) throw new UsageError(`--veth needs a new net namespace (add --net or -t net; the types are: ${types.join(', ')})`);
+  if (euid !== 0) {
+    // The host end lives in the host's network namespace: CAP_NET_ADMIN there, i.e. root.
+    throw new NsmError("--veth needs root: the pair's host end is made in the host network namespace, which only root may change", {
+      hint: 'rootless, a user-mode network stack gives an environment outside access: e.g. slirp4netns or pasta with the holder PID',
+    });
   }
 }
 

@@ -10,7 +10,10 @@
  *   4. scan the host for anything else that still holds one of the namespaces - a process
  *      (or thread) that entered it without being inside the pid namespace, an open fd, a
  *      bind mount in any mount namespace - and report each by pid and command or mount path.
- *      With `force`, processes still in a namespace are ended too.
+ *      With `force`, processes still in a namespace are ended too;
+ *   5. delete the host end of its veth (while our fd keeps the net namespace, so the pair is
+ *      provably this one), remove its NAT rules, and then its cgroups, which are empty once
+ *      the processes are gone (src/core/env-resources.ts).
  */
 import type { NsType } from '../sys/nstypes.js';
 import { NsmError } from '../sys/errors.js';
@@ -29,6 +32,7 @@ import {
   validateName,
 } from './registry.js';
 import { scanHostSync } from './scan.js';
+import { releaseResources } from './env-resources.js';
 
 /** Something that keeps one of a destroyed environment's namespaces alive. */
 export type NamespaceHold =
@@ -60,6 +64,14 @@ export interface DestroyResult {
   remaining: NamespaceHold[];
   /** Whether step 4 ran: a dead environment's inodes may belong to other namespaces by now. */
   verified: boolean;
+  /** The host end of its veth pair that was deleted (absent: none, or it had gone with its namespace). */
+  veth?: string;
+  /** Whether its NAT rules (--nat) were removed. */
+  nat?: boolean;
+  /** Its cgroups that were removed. */
+  cgroups: string[];
+  /** What of the above could not be removed, one reason each (empty: all went). */
+  leftovers: string[];
 }
 
 const DEFAULT_GRACE_MS = 2000;
@@ -117,10 +129,10 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     const record = lock.record;
     if (!record) {
       lock.remove();
-      return { name, state: 'creating', stopped: [], pins: [], remaining: [], verified: false };
+      return { name, state: 'creating', stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
     }
     const state = lock.state()!;
-    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false };
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
     if (state === 'running' || state === 'pinned') {
       try {
         verified = openVerified(record, state === 'running' ? record.types : livePins(record, options), options);
@@ -149,6 +161,12 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
       result.verified = true;
       result.remaining = await remainingHolds(verified, options.force ? graceMs : undefined);
     }
+    const netFd = verified?.namespaces.find((n) => n.type === 'net')?.fd;
+    const released = await releaseResources(record, netFd);
+    if (released.veth) result.veth = released.veth;
+    if (released.nat) result.nat = true;
+    result.cgroups = released.cgroups;
+    result.leftovers = released.failures;
     return result;
   } finally {
     verified?.close();
@@ -228,6 +246,7 @@ export async function destroyEnvironments(names: readonly string[] | 'all', opti
     try {
       const r = await destroyEnvironment(name, options);
       results.push(r);
+      if (r.leftovers.length > 0) problems.push(new NsmError(`${name}: destroyed, but not all it had could be removed: ${r.leftovers.join('; ')}`));
       if (r.remaining.length > 0) {
         const processes = r.remaining.some((h) => h.kind === 'process' || h.kind === 'thread');
         const mounts = r.remaining.some((h) => h.kind === 'mount');

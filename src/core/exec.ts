@@ -8,6 +8,7 @@ import type { StdioTarget } from '../sys/helper.js';
 import type { NsType } from '../sys/nstypes.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { resolveEnvironment } from './environments.js';
+import { limitsOf } from './limits.js';
 import { runJoined, type JoinPath } from './join.js';
 import { openVerified, type RegistryOptions } from './registry.js';
 
@@ -46,6 +47,8 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
       stdio: options.stdio,
       rootPid: verified.via === 'holder' ? record.holder.pid : undefined,
       path: options.path,
+      // Everything run in the environment is under its limits, whichever namespaces it joins.
+      cgroups: limitsOf(record)?.cgroups,
     });
   } finally {
     verified.close();

@@ -8,6 +8,8 @@ import { isIdentityMap, type CgroupEntry, type IdMapRange } from '../sys/parse.j
 import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
 import { attribute } from './attribution.js';
+import { environmentResources, type EnvironmentResources } from './env-resources.js';
+import { resolveEnvironment } from './environments.js';
 import { hostReference, type HostReference } from './host-reference.js';
 import type { Attribution } from './model.js';
 import { scanHost } from './scan.js';
@@ -69,6 +71,8 @@ export interface Inspection {
   cgroups: CgroupEntry[];
   /** Every owner of any of its namespaces (each also listed per namespace). */
   owners: Array<Attribution & { type: NsType; ns: number }>;
+  /** When the target is an environment: its veth and resource limits, with current usage. */
+  environment?: EnvironmentResources;
 }
 
 export interface InspectOptions {
@@ -121,6 +125,7 @@ export async function inspect(spec: TargetSpec, options: InspectOptions = {}): P
     owners: [],
   };
   if (options.attribution !== false) await addOwners(options.procRoot, inspection);
+  if (target.env !== undefined) inspection.environment = environmentResources(resolveEnvironment(target.env).record);
   return inspection;
 }
 

@@ -17,6 +17,7 @@ import { EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
 import { joinAndExec, type StdioTarget } from '../sys/helper.js';
 import { setns, unshareFs } from '../sys/libc.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
+import { visitCgroups, type EnvCgroup } from './limits.js';
 
 /** One namespace to join: an open, verified fd. */
 export interface JoinNamespace {
@@ -38,8 +39,10 @@ export interface JoinRequest {
    * falls back to / there.
    */
   rootPid?: number;
-  /** Force a path (tests cover both); default: native only when the kernel requires it. */
+  /** Force a path (tests cover both); default: native only when the kernel requires it, or for cgroups. */
   path?: JoinPath;
+  /** The environment's cgroups (resource limits): the command runs in them. */
+  cgroups?: readonly EnvCgroup[];
 }
 
 export type JoinPath = 'in-process' | 'native';
@@ -47,9 +50,13 @@ export type JoinPath = 'in-process' | 'native';
 /** Types a multi-threaded process cannot setns(2) into. */
 const NATIVE_ONLY: ReadonlySet<NsType> = new Set(['user', 'time']);
 
-/** The path `types` need: native when a user or time namespace is among them. */
-export function joinPathFor(types: readonly NsType[]): JoinPath {
-  return types.some((t) => NATIVE_ONLY.has(t)) ? 'native' : 'in-process';
+/**
+ * The path `types` need: native when a user or time namespace is among them, and for an
+ * environment with cgroups: there the command's own process joins them before it execs,
+ * while in-process all of Node's threads would pass through them (and count against pids.max).
+ */
+export function joinPathFor(types: readonly NsType[], withCgroups = false): JoinPath {
+  return withCgroups || types.some((t) => NATIVE_ONLY.has(t)) ? 'native' : 'in-process';
 }
 
 function isDirectory(path: string): boolean {
@@ -71,7 +78,8 @@ function missingWd(cwd: string): NsmError {
  */
 export async function runJoined(req: JoinRequest): Promise<number> {
   const ordered = NS_TYPES.map((i) => req.namespaces.find((n) => n.type === i.name)).filter((n): n is JoinNamespace => n !== undefined);
-  const path = req.path ?? joinPathFor(ordered.map((n) => n.type));
+  const cgroups = req.cgroups ?? [];
+  const path = req.path ?? joinPathFor(ordered.map((n) => n.type), cgroups.length > 0);
   // Read before joining: setns(CLONE_NEWNS) moves our cwd to the new root (setns(2)).
   const here = process.cwd();
   const joinsMnt = ordered.some((n) => n.type === 'mnt');
@@ -88,7 +96,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     return joinAndExec(
       ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode) })),
       req.argv,
-      { cwd, env: req.env, stdio: req.stdio },
+      { cwd, env: req.env, stdio: req.stdio, ...(cgroups.length > 0 ? { cgroupDirs: cgroups.map((c) => c.dir) } : {}) },
     );
   }
 
@@ -97,17 +105,24 @@ export async function runJoined(req: JoinRequest): Promise<number> {
       exitCode: EXIT_NSM_FAILED,
     });
   }
-  // setns(2): joining a mount namespace needs a thread that does not share its filesystem
-  // attributes (root, cwd, umask) with other threads: unshare(CLONE_FS) first.
-  if (joinsMnt) unshareFs();
-  for (const n of ordered) setns(n.fd, n.type, `${n.type}:[${n.inode}]`);
-  // From here on only synchronous fs calls: they run on this thread, which is inside.
-  let cwd: string;
-  if (req.cwd !== undefined) {
-    if (!isDirectory(req.cwd)) throw missingWd(req.cwd);
-    cwd = req.cwd;
-  } else {
-    cwd = isDirectory(here) ? here : '/';
+  // Into the cgroups first, by path, while /sys/fs/cgroup is still ours to see.
+  const leaveCgroups = visitCgroups(cgroups);
+  try {
+    // setns(2): joining a mount namespace needs a thread that does not share its filesystem
+    // attributes (root, cwd, umask) with other threads: unshare(CLONE_FS) first.
+    if (joinsMnt) unshareFs();
+    for (const n of ordered) setns(n.fd, n.type, `${n.type}:[${n.inode}]`);
+    // From here on only synchronous fs calls: they run on this thread, which is inside.
+    let cwd: string;
+    if (req.cwd !== undefined) {
+      if (!isDirectory(req.cwd)) throw missingWd(req.cwd);
+      cwd = req.cwd;
+    } else {
+      cwd = isDirectory(here) ? here : '/';
+    }
+    // The command was forked inside the cgroups: we leave them as soon as it runs.
+    return await runCommand(req.argv, { cwd, env: req.env, stdio: req.stdio, onStarted: leaveCgroups });
+  } finally {
+    leaveCgroups();
   }
-  return runCommand(req.argv, { cwd, env: req.env, stdio: req.stdio });
 }

@@ -36,6 +36,7 @@ import {
 } from '../sys/statefs.js';
 import { VERSION } from '../version.js';
 import type { HostScan, Namespace } from './model.js';
+import { releaseResourcesNow } from './env-resources.js';
 
 /** Version of env.json and reservation.json; bump it when their meaning changes. */
 export const ENV_RECORD_SCHEMA_VERSION = 1;
@@ -981,6 +982,10 @@ export interface GcRemoved {
   pid?: number;
   /** The /run/netns link that was removed with it. */
   netnsLink?: string;
+  /** Its NAT rules (--nat) were removed with it. */
+  nat?: boolean;
+  /** Its cgroups (--memory, --cpus, --pids) that were removed with it. */
+  cgroups?: string[];
 }
 
 export interface GcKept {
@@ -1033,6 +1038,13 @@ export function collectGarbage(options: RegistryOptions & { dryRun?: boolean } =
         if (state === 'dead' || state === 'reused') removed = { name, reason: state, pid: found.record.holder.pid };
       }
       if (removed && !options.dryRun) {
+        if (found.kind === 'record') {
+          // NAT rules and cgroups outlive the holder; the record is kept until they are gone.
+          const released = releaseResourcesNow(found.record);
+          if (released.nat) removed.nat = true;
+          if (released.cgroups.length > 0) removed.cgroups = released.cgroups;
+          if (released.failures.length > 0) throw new NsmError(released.failures.join('; '));
+        }
         if (found.kind === 'record' && removeNetnsLink(found.record, options)) removed.netnsLink = found.record.netnsLink;
         removeTree(dir, options.procRoot);
         gone = true;

@@ -139,6 +139,8 @@ export interface JoinOptions extends ExecOptions {
   /** Uid and gid inside a joined user namespace (default 0 and 0, as nsenter does). */
   uid?: number;
   gid?: number;
+  /** cgroup directories the command's process joins (writes itself to cgroup.procs) before it execs. */
+  cgroupDirs?: readonly string[];
 }
 
 export interface HolderInfo {
@@ -523,6 +525,7 @@ export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly
     if (!targets.some((t) => t.type === 'user')) throw new UsageError('uid/gid inside need a user namespace to join');
     frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));
   }
+  for (const dir of opts.cgroupDirs ?? []) frames.push(encodeFrame(Msg.CFG_CGROUP, str(dir)));
   if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
   frames.push(...argvFrames(argv));
   return execSession(

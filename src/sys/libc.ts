@@ -61,7 +61,7 @@ type Koffi = typeof import('koffi');
  * koffi's platform package directly when it is there and of koffi's own version; otherwise
  * (musl, another layout or version, any error) go through koffi's loader.
  */
-function loadKoffi(): Koffi {
+export function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
   try {
     // Node's own lookup (require.resolve) costs 3 ms here: walk the node_modules directories

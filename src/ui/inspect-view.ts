@@ -1,7 +1,9 @@
 /**
  * `nsm inspect`: the human detail view and the JSON document.
  */
+import type { EnvironmentResources } from '../core/env-resources.js';
 import type { Inspection } from '../core/inspect.js';
+import { bytesText, natText } from './lifecycle-view.js';
 import type { IdMapRange } from '../sys/parse.js';
 import { colour } from './colour.js';
 import { ownerLabel } from './namespace-columns.js';
@@ -37,7 +39,69 @@ export function inspectionJson(i: Inspection): object {
     gidMap: orNull(i.gidMap),
     cgroups: i.cgroups,
     owners: i.owners,
+    environment: i.environment ? environmentJson(i.environment) : null,
   };
+}
+
+/** `environment` of inspect --json (null unless the target is an environment). */
+function environmentJson(e: EnvironmentResources): object {
+  const v = e.veth;
+  const l = e.limits;
+  const nul = <T>(x: T | undefined) => (x === undefined ? null : x);
+  return {
+    name: e.name,
+    veth: v
+      ? {
+          hostIf: v.hostIf,
+          envIf: v.envIf,
+          hostAddress: v.hostAddress,
+          envAddress: v.envAddress,
+          subnet: v.subnet,
+          picked: v.picked,
+          nat: v.nat ? { tool: v.nat.tool, rules: v.nat.rules, table: v.nat.table ?? null, forwardingEnabled: v.nat.forwardingEnabled } : null,
+        }
+      : null,
+    limits: l
+      ? {
+          memory: l.memory ? { max: l.memory.max, current: nul(l.memory.current), peak: nul(l.memory.peak), failcnt: nul(l.memory.failcnt), oomKills: nul(l.memory.oomKills), cgroup: l.memory.dir } : null,
+          cpus: l.cpus ? { max: l.cpus.max, usageSeconds: nul(l.cpus.usageSeconds), throttledPeriods: nul(l.cpus.throttledPeriods), cgroup: l.cpus.dir } : null,
+          pids: l.pids ? { max: l.pids.max, current: nul(l.pids.current), peak: nul(l.pids.peak), refusedForks: nul(l.pids.refusedForks), cgroup: l.pids.dir } : null,
+          cgroups: l.cgroups,
+        }
+      : null,
+  };
+}
+
+/** The veth and limits lines of an environment. */
+function environmentLines(e: EnvironmentResources): string[] {
+  const lines: string[] = [];
+  if (e.veth) {
+    const v = e.veth;
+    lines.push(`veth     ${v.hostIf} ${v.hostAddress} (host) <-> ${v.envIf} ${v.envAddress} (inside), default route via ${v.hostAddress.split('/')[0]}`);
+    if (v.nat) lines.push(`nat      ${natText(v.nat, v.subnet)}`);
+  }
+  const l = e.limits;
+  if (l && (l.memory || l.cpus || l.pids)) {
+    const dash = colour.dim('-');
+    const rows: string[][] = [];
+    if (l.memory) {
+      const m = l.memory;
+      const extra = [m.peak !== undefined ? `peak ${bytesText(m.peak)}` : '', m.failcnt ? `${m.failcnt} times at the limit` : '', m.oomKills ? `${m.oomKills} OOM kills` : ''].filter(Boolean);
+      rows.push(['memory', bytesText(m.max), m.current === undefined ? dash : `${bytesText(m.current)}${extra.length ? colour.dim(` (${extra.join(', ')})`) : ''}`, m.dir]);
+    }
+    if (l.cpus) {
+      const c = l.cpus;
+      const extra = c.throttledPeriods ? colour.dim(` (throttled in ${c.throttledPeriods} periods)`) : '';
+      rows.push(['cpus', String(c.max), c.usageSeconds === undefined ? dash : `${c.usageSeconds.toFixed(2)} s of CPU${extra}`, c.dir]);
+    }
+    if (l.pids) {
+      const p = l.pids;
+      const extra = [p.peak !== undefined ? `peak ${p.peak}` : '', p.refusedForks ? `${p.refusedForks} forks refused` : ''].filter(Boolean);
+      rows.push(['pids', String(p.max), p.current === undefined ? dash : `${p.current}${extra.length ? colour.dim(` (${extra.join(', ')})`) : ''}`, p.dir]);
+    }
+    lines.push(boxTable(['LIMIT', 'MAX', 'USED', 'CGROUP'], rows, { colAligns: ['left', 'right', 'left', 'left'] }).trimEnd());
+  }
+  return lines;
 }
 
 function mapText(ranges: readonly IdMapRange[]): string {
@@ -83,5 +147,6 @@ export function renderInspection(i: Inspection): string {
     const which = i.cgroups.length > 1 ? colour.dim(`  (${labels.join(', ')})`) : '';
     lines.push(`${k === 0 ? 'cgroup ' : '       '}  ${path}${which}`);
   });
+  if (i.environment) lines.push(...environmentLines(i.environment));
   return `${lines.join('\n')}\n`;
 }

@@ -1,0 +1,96 @@
+/**
+ * What an environment has outside its namespaces, and its removal: the host end of its veth,
+ * the NAT rules it added, its cgroups. Shared by destroy and gc.
+ */
+import { removeCgroupNow } from '../sys/cgroupctl.js';
+import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
+import { deleteVeth, removeNat, vethOf, type EnvVeth } from './network.js';
+import type { EnvRecord } from './registry.js';
+
+
+/** What was removed. */
+export interface ReleasedResources {
+  /** The host end of the veth, when it was still there and deleted. */
+  veth?: string;
+  /** Whether NAT rules were removed. */
+  nat: boolean;
+  /** cgroup directories removed. */
+  cgroups: string[];
+  /** What could not be removed, as one-line reasons; empty when all went. */
+  failures: string[];
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The veth (while `netnsFd` proves the pair is still this environment's) and the NAT rules. */
+function releaseNetwork(record: EnvRecord, netnsFd: number | undefined, out: ReleasedResources): void {
+  const veth = vethOf(record);
+  if (!veth) return;
+  try {
+    if (deleteVeth(veth, netnsFd)) out.veth = veth.hostIf;
+  } catch (err) {
+    out.failures.push(message(err));
+  }
+  if (veth.nat) {
+    try {
+      out.nat = removeNat(veth.nat);
+    } catch (err) {
+      out.failures.push(message(err));
+    }
+  }
+}
+
+/**
+ * destroy: remove `record`'s veth (`netnsFd`: its network namespace, open), NAT rules and
+ * cgroups, each on its own so one failing does not keep the others. The cgroups go last
+ * and are given `cgroupWaitMs` for the processes killed just before to finish exiting.
+ */
+export async function releaseResources(record: EnvRecord, netnsFd: number | undefined, cgroupWaitMs?: number): Promise<ReleasedResources> {
+  const out: ReleasedResources = { nat: false, cgroups: [], failures: [] };
+  releaseNetwork(record, netnsFd, out);
+  const cgroups = limitsOf(record)?.cgroups ?? [];
+  if (cgroups.length > 0) {
+    try {
+      out.cgroups = await removeCgroups(cgroups, cgroupWaitMs);
+    } catch (err) {
+      out.failures.push(message(err));
+    }
+  }
+  return out;
+}
+
+/**
+ * gc: the same for an environment whose holder is long gone. Its network namespace went
+ * with it, and the veth pair with that (veth(4)); its cgroups are removed without waiting.
+ */
+export function releaseResourcesNow(record: EnvRecord): ReleasedResources {
+  const out: ReleasedResources = { nat: false, cgroups: [], failures: [] };
+  releaseNetwork(record, undefined, out);
+  for (const c of limitsOf(record)?.cgroups ?? []) {
+    try {
+      if (removeCgroupNow(c.dir)) out.cgroups.push(c.dir);
+      removeEmptyParent(c.dir);
+    } catch (err) {
+      out.failures.push(message(err));
+    }
+  }
+  return out;
+}
+
+/** An environment's veth and limits as `nsm inspect NAME` shows them, with current usage. */
+export interface EnvironmentResources {
+  name: string;
+  veth?: EnvVeth;
+  limits?: LimitUsage & { cgroups: EnvCgroup[] };
+}
+
+export function environmentResources(record: EnvRecord): EnvironmentResources {
+  const out: EnvironmentResources = { name: record.name };
+  const veth = vethOf(record);
+  if (veth) out.veth = veth;
+  const limits = limitsOf(record);
+  if (limits) out.limits = { ...limitUsage(limits), cgroups: limits.cgroups };
+  return out;
+}
