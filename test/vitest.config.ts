@@ -9,6 +9,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 export default defineConfig({
   test: {
     root,
+    globalSetup: ['test/setup/host-packages.ts'],
     projects: [
       {
         test: {

@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isRoot, ROOT, waitFor } from '../support/run.js';
 
 const DEMOS = join(ROOT, 'demos');
@@ -127,30 +127,7 @@ async function expectNothingLeft(run: DemoRun & { pgid?: number }, before: strin
   if (key) expect(spawnSync('ipcs', ['-q'], { encoding: 'utf8' }).stdout).not.toContain(key);
 }
 
-/** Packages the demos use, installed as the demos would with --yes (best effort: a failure shows up as a skip). */
-function installDemoPackages(): void {
-  if (!isRoot || !existsSync('/usr/bin/apt-get')) return;
-  const want: Array<[string, string]> = [
-    ['busybox-static', '/bin/busybox'],
-    ['iputils-ping', '/usr/bin/ping'],
-  ];
-  const missing = want.filter(([pkg, file]) => !existsSync(file) || (pkg === 'busybox-static' && !isStatic(file))).map(([pkg]) => pkg);
-  if (missing.length === 0) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { env, stdio: 'ignore' }).status === 0;
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
-    install();
-  }
-}
-
-function isStatic(file: string): boolean {
-  const r = spawnSync('ldd', [file], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
-  return /not a dynamic executable|statically linked/.test(`${r.stdout}${r.stderr}`);
-}
-
 describe('demos', () => {
-  beforeAll(() => installDemoPackages(), 600_000);
 
   it('demos/ has the nine walk-throughs of issue 5, executable, each with an expected line', () => {
     const files = readdirSync(DEMOS).filter((f) => /^\d\d-.*\.sh$/.test(f)).sort();

@@ -1,0 +1,33 @@
+/**
+ * vitest globalSetup: install, once and before any test file starts, the Debian packages the
+ * suite exercises for real. A fresh CI machine has none of them, and separate test files
+ * each running apt-get at the same time would fight over dpkg's lock.
+ *
+ * Root only, best effort: a package that cannot be installed shows up later as a test that
+ * skips and names the package.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** [package, a file it installs]; installed when the file is missing. */
+const PACKAGES: ReadonlyArray<[string, string]> = [
+  ['uidmap', '/usr/bin/newuidmap'], // --map-auto (newuidmap/newgidmap)
+  ['busybox-static', '/bin/busybox'], // demos/07-mini-container's rootfs
+  ['iputils-ping', '/usr/bin/ping'], // --veth and demos/03: ping across the pair
+  ['iptables', '/usr/sbin/iptables'], // --nat
+  ['zsh', '/usr/bin/zsh'], // nsm completion zsh
+  ['fish', '/usr/bin/fish'], // nsm completion fish
+];
+
+export default function setup(): void {
+  if (process.geteuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
+  const missing = PACKAGES.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
+  if (missing.length === 0) return;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = (): boolean => spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { env, stdio: 'ignore' }).status === 0;
+  process.stderr.write(`test setup: apt-get install ${missing.join(' ')}\n`);
+  if (!install()) {
+    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
+    if (!install()) process.stderr.write('test setup: apt-get install failed; the tests that need those packages will skip\n');
+  }
+}
