@@ -1062,10 +1062,21 @@ static noreturn void do_holder(const struct config *c)
 	if (h == 0)
 		holder(c, &set);
 	expect_frame(sock, NSM_SYNC_CHILD_READY, h);
+	write_frame(sock, NSM_SYNC_DETACH, NULL, 0, h);
+	/*
+	 * Report READY only once the holder has closed its end (end of file here): by then it
+	 * holds nothing of its caller's, so whoever reads READY finds it fully detached.
+	 */
+	for (char byte;;) {
+		ssize_t n = read(sock, &byte, 1);
+		if (n == 0 || (n < 0 && errno != EINTR))
+			break;
+	}
+	if (waitpid(h, NULL, WNOHANG) != 0)
+		diex(0, ECHILD, "holder (it exited before it was ready)");
 	for (int i = 0; i < 4; i++)
 		pid_le[i] = (uint32_t)h >> (8 * i);
 	write_frame(syncfd, NSM_READY, pid_le, 4, h);
-	write_frame(sock, NSM_SYNC_DETACH, NULL, 0, h);
 	_exit(NSM_EXIT_OK);
 }
 
