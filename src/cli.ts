@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
 import { reportError } from './report.js';
-import { EXIT_NSM_FAILED } from './sys/errors.js';
+import { EXIT_NSM_FAILED, UsageError } from './sys/errors.js';
 import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
 
@@ -38,7 +38,47 @@ Run 'nsm help COMMAND' for a command's options and examples.`,
     // Names starting with "__" are internal (shell-completion callbacks): hidden from help.
     program.addCommand(cmd, { hidden: cmd.name().startsWith('__') });
   }
+  // `nsm help NAME` for a NAME that is no command is a usage error, as `nsm NAME` is;
+  // commander's own help command would print the general help and exit 0.
+  program.helpCommand(false);
+  program
+    .command('help')
+    .argument('[command]', 'the command to explain')
+    .description('display help for command')
+    .action((name: string | undefined) => {
+      if (name === undefined) return program.help();
+      const cmd = program.commands.find((c) => c.name() === name || c.aliases().includes(name));
+      if (!cmd) {
+        const near = nearestCommands(program, name);
+        throw new UsageError(`unknown command '${name}'${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`);
+      }
+      cmd.help();
+    });
   return program;
+}
+
+/** The command names nearest to `word` (edit distance at most 2), as commander suggests for `nsm WORD`. */
+function nearestCommands(program: Command, word: string): string[] {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  const scored = program.commands
+    .filter((c) => !c.name().startsWith('__') && c.name() !== 'help')
+    .flatMap((c) => [c.name(), ...c.aliases()])
+    .map((n) => ({ n, d: distance(n, word) }))
+    .filter(({ d }) => d <= 2);
+  const best = Math.min(...scored.map(({ d }) => d));
+  return scored.filter(({ d }) => d === best).map(({ n }) => n);
 }
 
 /** Name of the subcommand argv asks for, resolving aliases (best effort, for exit codes). */

@@ -5,6 +5,7 @@ import { UsageError } from '../sys/errors.js';
 import { collectTypes } from './options.js';
 
 const EXIT_HELP = `
+
 Exit status: the command's own; 128+N when it died of signal N; 126 not executable;
 127 not found; 125 when nsm failed (unknown or dead environment, failed join).`;
 

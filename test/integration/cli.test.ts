@@ -55,6 +55,8 @@ describe('usage errors: one line, exit 2', () => {
     [['inspect', '--json', '1', '--nope'], "nsm: unknown option '--nope'\n"],
     [['inspec', '1'], "nsm: unknown command 'inspec' (did you mean inspect?)\n"],
     [['tre'], "nsm: unknown command 'tre' (did you mean tree?)\n"],
+    [['help', 'tre'], "nsm: unknown command 'tre' (did you mean tree?)\n"],
+    [['help', 'zzzz'], "nsm: unknown command 'zzzz'\n"],
   ])('nsm %j', (args, message) => {
     const r = nsm(args);
     expect(r).toEqual({ status: 2, stdout: '', stderr: message });
