@@ -1,18 +1,24 @@
 /**
- * The one chalk instance. Colour only when stdout is a terminal (chalk's own check),
- * FORCE_COLOR forces it (chalk honours it), and NO_COLOR (https://no-color.org) turns it
- * off, which chalk itself does not look at.
+ * The one chalk instance. nsm colours as GNU ls --color=auto and util-linux do: when stdout
+ * is a terminal whose TERM is not "dumb". chalk's own detection also turns colour off when
+ * TERM is unset or when a CI variable is set without a CI vendor it knows, which would make
+ * `nsm ls` plain on a CI runner's terminal and differ between shells; so nsm decides the
+ * on/off itself and keeps chalk's depth (16, 256 or true colour) when chalk finds one.
+ * FORCE_COLOR (0-3, as chalk reads it) overrides everything; NO_COLOR
+ * (https://no-color.org), which chalk does not read, turns colour off.
  */
-import { Chalk, type ChalkInstance } from 'chalk';
+import { Chalk, supportsColor, type ChalkInstance, type ColorSupportLevel } from 'chalk';
 
-function level(): 0 | undefined {
-  const noColor = process.env.NO_COLOR;
-  if (noColor !== undefined && noColor !== '' && process.env.FORCE_COLOR === undefined) return 0;
-  return undefined; // chalk's detection: TTY + FORCE_COLOR
+function level(): ColorSupportLevel | undefined {
+  const env = process.env;
+  if (env.FORCE_COLOR !== undefined) return undefined; // chalk parses FORCE_COLOR itself
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
+  if (!process.stdout.isTTY || env.TERM === 'dumb') return 0;
+  return supportsColor ? supportsColor.level : 1;
 }
 
 const lvl = level();
-export const colour: ChalkInstance = lvl === 0 ? new Chalk({ level: 0 }) : new Chalk();
+export const colour: ChalkInstance = lvl === undefined ? new Chalk() : new Chalk({ level: lvl });
 
 /** Remove ANSI colour codes (for width computations). */
 export function stripAnsi(s: string): string {

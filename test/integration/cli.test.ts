@@ -94,6 +94,11 @@ describe('colour', () => {
     expect(onTty(`inspect ${process.pid}`, { NO_COLOR: '1' })).not.toContain(ESC);
   });
 
+  it('does not depend on TERM or CI being set (a CI runner\'s terminal), but TERM=dumb turns it off', () => {
+    expect(onTty('ls', { TERM: undefined, CI: '1' })).toContain(ESC);
+    expect(onTty('ls', { TERM: 'dumb' })).not.toContain(ESC);
+  });
+
   it('FORCE_COLOR turns it on without a terminal, FORCE_COLOR=0 off on one', () => {
     expect(nsm(['ls'], { env: { FORCE_COLOR: '1' } }).stdout).toContain(ESC);
     expect(nsm(['tree'], { env: { FORCE_COLOR: '1' } }).stdout).toContain(ESC);
