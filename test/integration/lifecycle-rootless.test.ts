@@ -2,8 +2,8 @@
  * Environments without root: create, exec, destroy as an unprivileged user (uid 65534 when
  * the suite runs as root, else ourselves), through a user namespace mapped to that user.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { alive, childrenOf, cleanup, create, isRoot, mountsBelow, nsm, OTHER_UID, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 
 afterEach(cleanup);
@@ -88,6 +88,9 @@ describe('rootless environments', () => {
     // Root finds other users' environments in their default state directories
     // (/tmp/nsm-UID here, as setpriv leaves XDG_RUNTIME_DIR unset), so this one uses it.
     const name = uniqueName('rl');
+    // That default directory is the user's own; remove it afterwards only if this test made it.
+    const defaultDir = `/tmp/nsm-${ROOTLESS_UID}`;
+    if (!existsSync(defaultDir)) onTestFinished(() => rmSync(defaultDir, { recursive: true, force: true }));
     const env = await create(name, ['-t', 'user,uts,net'], { uid: ROOTLESS_UID });
     const byRoot = await nsm(['exec', name, '--', 'sh', '-c', 'hostname; id -u'], { stateDir: stateDir() });
     expect(byRoot.stderr).toBe('');
