@@ -3,7 +3,7 @@
  */
 import type { EnvironmentResources } from '../core/env-resources.js';
 import type { Inspection } from '../core/inspect.js';
-import { bytesText, natText } from './lifecycle-view.js';
+import { bytesText, natText, vethFieldsJson } from './lifecycle-view.js';
 import type { IdMapRange } from '../sys/parse.js';
 import { colour } from './colour.js';
 import { ownerLabel } from './namespace-columns.js';
@@ -50,17 +50,7 @@ function environmentJson(e: EnvironmentResources): object {
   const nul = <T>(x: T | undefined) => (x === undefined ? null : x);
   return {
     name: e.name,
-    veth: v
-      ? {
-          hostIf: v.hostIf,
-          envIf: v.envIf,
-          hostAddress: v.hostAddress,
-          envAddress: v.envAddress,
-          subnet: v.subnet,
-          picked: v.picked,
-          nat: v.nat ? { tool: v.nat.tool, rules: v.nat.rules, table: v.nat.table ?? null, forwardingEnabled: v.nat.forwardingEnabled } : null,
-        }
-      : null,
+    veth: vethFieldsJson(v),
     limits: l
       ? {
           memory: l.memory ? { max: l.memory.max, current: nul(l.memory.current), peak: nul(l.memory.peak), failcnt: nul(l.memory.failcnt), oomKills: nul(l.memory.oomKills), cgroup: l.memory.dir } : null,

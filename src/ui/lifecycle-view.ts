@@ -5,7 +5,7 @@
 import type { CreatedEnvironment } from '../core/create.js';
 import type { DestroyResult } from '../core/destroy.js';
 import { limitsOf, type EnvLimits } from '../core/limits.js';
-import { AUTO_RANGE, cidrText, vethOf, type EnvNat } from '../core/network.js';
+import { AUTO_RANGE, cidrText, vethOf, type EnvNat, type EnvVeth } from '../core/network.js';
 import type { EnvRecord, ListedEnvironment } from '../core/registry.js';
 import type { NsType } from '../sys/nstypes.js';
 import { userName } from '../sys/users.js';
@@ -90,9 +90,13 @@ export function createdJson(created: CreatedEnvironment): object {
   };
 }
 
-/** `veth` of create (and inspect) --json: null without --veth. */
+/** `veth` of create --json: null without --veth. */
 export function vethJson(r: EnvRecord): object | null {
-  const v = vethOf(r);
+  return vethFieldsJson(vethOf(r));
+}
+
+/** The `veth` object of create and inspect --json (one shape for both schemas). */
+export function vethFieldsJson(v: EnvVeth | undefined): object | null {
   if (!v) return null;
   return {
     hostIf: v.hostIf,

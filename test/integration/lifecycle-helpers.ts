@@ -12,6 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+export { mountsBelow, nsfsMountsBelow } from '../support/mounts.js';
+import { mountsBelow } from '../support/mounts.js';
 
 export const isRoot = process.geteuid?.() === 0;
 export const NSM = new URL('../../bin/nsm', import.meta.url).pathname;
@@ -136,23 +138,7 @@ export function remember(doc: { name: string; pid: number; namespaces: Record<st
   return created;
 }
 
-/** nsfs mounts (pins, netns links) at or below `dir` in our mount namespace. */
-export function nsfsMountsBelow(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f.length > 8 && f[f.indexOf('-', 6) + 1] === 'nsfs')
-    .map((f) => f[4]!)
-    .filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
 
-/** Any mount at or below `dir`. */
-export function mountsBelow(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((p): p is string => p !== undefined && (p === dir || p.startsWith(`${dir}/`)));
-}
 
 /** The environment record's path. */
 export function recordPath(stateDir: string, name: string): string {

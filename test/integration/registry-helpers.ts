@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+export { nsfsMountsBelow } from '../support/mounts.js';
+import { nsfsMountsBelow } from '../support/mounts.js';
 
 export const isRoot = process.geteuid?.() === 0;
 export const CHILD = new URL('../fixtures/registry-child.mjs', import.meta.url).pathname;
@@ -126,15 +128,6 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv): Promise<{ ch
   });
 }
 
-/** nsfs mounts at or below `dir` in our mount namespace. */
-export function nsfsMountsBelow(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((f) => f.length > 8 && f[f.indexOf('-', 6) + 1] === 'nsfs')
-    .map((f) => f[4]!)
-    .filter((p) => p === dir || p.startsWith(`${dir}/`));
-}
 
 /** Kill every process started here, detach mounts below our temp dirs, remove them. */
 export async function cleanup(): Promise<void> {
