@@ -31,7 +31,7 @@ export function addNamespaceOptions(cmd: Command): Command {
     cmd.addOption(new Option(`-${t.unshareLetter}, --${t.unshareLong}`, `new ${t.label} namespace (same as -t ${t.name})`));
   }
   return cmd
-    .option('--hostname <name>', 'hostname in the new UTS namespace (implies --uts)')
+    .option('--hostname <hostname>', 'hostname in the new UTS namespace (implies --uts)')
     .option('-r, --map-root', 'map your uid and gid to root inside (the default with --user; implies --user)')
     .option('--map-user <uid>', 'map your uid to this uid inside (implies --user)', parseId('--map-user'))
     .option('--map-group <gid>', 'map your gid to this gid inside (implies --user)', parseId('--map-group'))

@@ -7,7 +7,8 @@
  * What a value completes to is read from its placeholder, so name placeholders after
  * what they hold (table below): `<pid>`, `<env>`/`<name>`, `<types>`, `<target>` (an
  * environment or a pid), `<path>`, `<dir>`, `<command...>`, or give the option
- * `.choices()`. Placeholders may list alternatives: `<pid|env>`.
+ * `.choices()`. Placeholders may list alternatives: `<pid|env>`, and end in a number
+ * (`<target1> <target2>`). A placeholder not in the table (`<hostname>`) completes nothing.
  */
 import type { Argument, Command, Option } from 'commander';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
@@ -85,7 +86,8 @@ function valueSpec(placeholder: string, commandName: string, choices: readonly s
   // commander's implicit `help [command]` names one of nsm's commands, not a program to run.
   if (commandName === 'help' && placeholder === 'command') return { kinds: ['subcommand'], choices: [] };
   const kinds = new Set<ValueKind>();
-  for (const word of placeholder.replace(/\.\.\.$/, '').toLowerCase().split('|')) {
+  // "<target1> <target2>": a trailing number tells arguments apart, not what they hold.
+  for (const word of placeholder.replace(/\.\.\.$/, '').toLowerCase().split('|').map((w) => w.replace(/\d+$/, ''))) {
     if (word === 'name' && NEW_NAME_COMMANDS.has(commandName)) continue;
     for (const k of PLACEHOLDER_KINDS[word] ?? []) kinds.add(k);
   }

@@ -118,6 +118,13 @@ describe('bash: nsm completion bash', () => {
     expect(bashComplete(script, ['nsm', 'ls', '-t', 'net', '--no'])).toEqual(['--noheadings', '--notruncate', '--nowrap']);
   });
 
+  it('both of diff\'s targets are environments or pids; a hostname completes to nothing', () => {
+    expect(bashComplete(script, ['nsm', 'diff', 'w'])).toEqual(['web']);
+    expect(bashComplete(script, ['nsm', 'diff', 'web', ''])).toEqual(expect.arrayContaining(['db', 'web', '1']));
+    expect(bashComplete(script, ['nsm', 'unshare', '--hostname', ''])).toEqual([]);
+    expect(bashComplete(script, ['nsm', 'create', 'x', '--hostname', ''])).toEqual([]);
+  });
+
   it('shells after completion, commands after help', () => {
     expect(bashComplete(script, ['nsm', 'completion', ''])).toEqual(['bash', 'fish', 'zsh']);
     expect(bashComplete(script, ['nsm', 'help', 'd'])).toEqual(['del', 'destroy', 'diff', 'doctor']);
