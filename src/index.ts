@@ -63,6 +63,29 @@ export {
   type NamespaceHold,
 } from './core/destroy.js';
 export { resolveEnvironment } from './core/environments.js';
+export {
+  collectGarbage,
+  environmentSummary,
+  findEnvironment,
+  getEnvironment,
+  holderState,
+  listEnvironments,
+  stateDirectory,
+  validateName,
+  EnvironmentExistsError,
+  HolderReusedError,
+  ENV_NAME_PATTERN,
+  ENV_RECORD_SCHEMA_VERSION,
+  type EnvironmentListing,
+  type EnvironmentSummary,
+  type EnvOptions,
+  type EnvRecord,
+  type GcResult,
+  type HolderState,
+  type ListedEnvironment,
+  type ListEnvironmentsOptions,
+  type RegistryOptions,
+} from './core/registry.js';
 export { planNamespaces, requestedTypes, DEFAULT_ROOT_TYPES, type NamespaceRequest } from './core/plan.js';
 export { runJoined, joinPathFor, type JoinNamespace, type JoinPath, type JoinRequest } from './core/join.js';
 export {

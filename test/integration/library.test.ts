@@ -55,6 +55,29 @@ describe("import ... from 'nsm'", () => {
     expect(out.usage).toBe(2);
   });
 
+  it('lists environments from a state directory, with their holder state, without the CLI', () => {
+    // A record whose holder (pid 2147483647: above pid_max) does not exist: listed as dead, gc removes it.
+    const stateDir = join(consumer, 'state');
+    const envDir = join(stateDir, 'envs', 'lib-dead');
+    mkdirSync(envDir, { recursive: true, mode: 0o700 });
+    mkdirSync(join(stateDir, 'locks'), { mode: 0o700 });
+    const record = {
+      schemaVersion: 1, name: 'lib-dead', types: ['uts'], options: {}, holder: { pid: 2147483647, startTime: 1 },
+      namespaces: { uts: 4026531838 }, pins: {}, creatorUid: process.getuid!(), createdAt: new Date().toISOString(), nsmVersion: '0.1.0',
+    };
+    writeFileSync(join(envDir, 'env.json'), JSON.stringify(record));
+    const script = `
+      import { listEnvironments, holderState, collectGarbage, validateName } from 'nsm';
+      const { environments } = listEnvironments({ stateDir: ${JSON.stringify(stateDir)} });
+      const states = environments.map((e) => [e.name, e.state, holderState(e.record)]);
+      const gc = collectGarbage({ stateDir: ${JSON.stringify(stateDir)} });
+      let bad; try { validateName('a/b'); } catch (e) { bad = e.exitCode; }
+      console.log(JSON.stringify({ states, removed: gc.removed.map((r) => r.name), after: listEnvironments({ stateDir: ${JSON.stringify(stateDir)} }).environments.length, bad }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ states: [['lib-dead', 'dead', 'dead']], removed: ['lib-dead'], after: 0, bad: 2 });
+  });
+
   it('type-checks a TypeScript consumer against dist/index.d.ts', () => {
     writeFileSync(
       join(consumer, 'use.ts'),
