@@ -3,9 +3,9 @@
  * leaf names; all under one private top-level cgroup per run so parallel tests never share
  * a directory), a process in its own net and uts namespaces moved into each, and nsm asked
  * who owns those namespaces (ls), and which processes `ps --owner` then shows (one more
- * container, with a pid namespace of its own, since ps groups by pid namespace). Works on this hybrid host (v1 controllers + v2 at
- * /sys/fs/cgroup/unified) and on pure v1 or v2 hosts: a case whose hierarchy is not
- * mounted is skipped with the reason.
+ * container, with a pid namespace of its own, since ps groups by pid namespace). Works on
+ * this hybrid host (v1 controllers + v2 at /sys/fs/cgroup/unified) and on pure v1 or v2
+ * hosts: a case whose hierarchy is not mounted is skipped with the reason.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
