@@ -1,11 +1,12 @@
 /**
  * `nsm ps` as a library call: processes grouped by the namespace of one type they are in.
  */
+import type { ContainerPaths } from '../sys/containers.js';
 import { hasErrno } from '../sys/errors.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
-import { attribute } from './attribution.js';
+import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type ScanStats } from './model.js';
 import { scanHost } from './scan.js';
 import { readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
@@ -35,6 +36,8 @@ export interface ProcessGrouping {
   type: NsType;
   /** Set when the grouping was limited to the namespace of one target. */
   target?: Target;
+  /** The `--owner` filters applied, when any (not part of the JSON document). */
+  owners?: OwnerFilter[];
   /** Ascending by inode, as ls sorts. */
   groups: NamespaceGroup[];
   stats: ScanStats;
@@ -48,6 +51,15 @@ export interface PsOptions {
   target?: TargetSpec;
   /** Include namespaces no process is in (held by an fd or a mount only); default true. */
   empty?: boolean;
+  /**
+   * Only namespaces (of `type`) with an owner matching one of these (`--owner`, as ls
+   * takes it); empty or absent: all. A process is kept with its namespace, so
+   * `ps --owner docker` shows the processes of docker's pid namespaces, and `-t net` those
+   * of docker's net namespaces (a `--pid=host` container has none of the first kind).
+   */
+  owners?: readonly OwnerFilter[];
+  /** Where container runtimes keep their state (default: their standard paths). */
+  containerPaths?: Partial<ContainerPaths>;
 }
 
 export async function processesByNamespace(options: PsOptions = {}): Promise<ProcessGrouping> {
@@ -60,10 +72,11 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
     only = readTargetNamespaces(target, [{ entry: type, type }], procfs)[0]!.inode;
   }
   const scan = await scanHost({ procRoot: options.procRoot, types: [type], threads: false, allCmdlines: true });
-  attribute(scan);
+  attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths });
   const groups: NamespaceGroup[] = [];
   for (const ns of scan.namespaces) {
     if (only !== undefined && ns.inode !== only) continue;
+    if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
     const processes: GroupedProcess[] = [];
     for (const pid of ns.pids) {
       const p = scan.processes.get(pid)!;
@@ -87,5 +100,6 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
     if (processes.length === 0 && (options.empty === false || held.length === 0)) continue;
     groups.push({ type, ns: ns.inode, nprocs: processes.length, processes, held, owners: ns.owners });
   }
-  return { type, target, groups, stats: scan.stats };
+  const owners = options.owners && options.owners.length > 0 ? [...options.owners] : undefined;
+  return { type, target, ...(owners ? { owners } : {}), groups, stats: scan.stats };
 }

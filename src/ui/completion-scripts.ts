@@ -6,10 +6,11 @@
  *
  * Values come from: /proc (pids; zsh and fish use their own _pids/__fish_complete_pids),
  * `nsm __complete envs` (environment names, read from the state directory), the
- * namespace type table, the shell's own file and command completion.
+ * namespace type table, the owner kinds of attribution, the shell's own file and command
+ * completion.
  */
 import type { ArgSpec, CommandSpec, OptionSpec, ValueSpec } from './completion.js';
-import { NS_TYPE_WORDS } from './completion.js';
+import { NS_TYPE_WORDS, OWNER_KIND_WORDS } from './completion.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
@@ -111,6 +112,10 @@ ${fn}_value() {
         # A comma-separated list: complete the name after the last comma.
         [[ $cur == *,* ]] && pre=\${cur%,*},
         COMPREPLY+=($(compgen -P "$pre" -W ${sq(NS_TYPE_WORDS.join(' '))} -- "\${cur##*,}")) ;;
+      owner)
+        # The same, for owner kinds (a :NAME is the user's to type).
+        [[ $cur == *,* ]] && pre=\${cur%,*},
+        COMPREPLY+=($(compgen -P "$pre" -W ${sq(OWNER_KIND_WORDS.join(' '))} -- "\${cur##*,}")) ;;
       file) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")) ;;
       dir) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -d -- "$cur")) ;;
       command) COMPREPLY+=($(compgen -c -- "$cur")) ;;
@@ -273,7 +278,7 @@ function zshScript(spec: CommandSpec): string {
 # Install:  ${prog} completion zsh > "\${fpath[1]}/_${prog}"   (then start a new shell)
 #      or:  echo 'source <(${prog} completion zsh)' >> ~/.zshrc   (after compinit)
 
-# Values: KIND... (pid env nstype file dir command subcommand) and +CHOICE...
+# Values: KIND... (pid env nstype owner file dir command subcommand) and +CHOICE...
 ${p}_values() {
   local -a alts choices
   local k
@@ -283,6 +288,7 @@ ${p}_values() {
       pid) alts+=('pids:process id:_pids') ;;
       env) alts+=('environments:environment:${p}_envs') ;;
       nstype) alts+=('nstypes:namespace type:${p}_nstypes') ;;
+      owner) alts+=('owners:owner kind:${p}_owners') ;;
       file) alts+=('files:file:_files') ;;
       dir) alts+=('directories:directory:_files -/') ;;
       command) alts+=('commands:command:_command_names -e') ;;
@@ -301,6 +307,10 @@ ${p}_envs() {
 
 ${p}_nstypes() {
   _values -s , 'namespace type' ${NS_TYPE_WORDS.join(' ')}
+}
+
+${p}_owners() {
+  _values -s , 'owner kind' ${OWNER_KIND_WORDS.join(' ')}
 }
 
 ${functions.join('\n')}
@@ -337,6 +347,7 @@ function fishValue(prog: string, v: ValueSpec): string[][] {
     if (k === 'pid') groups.push(['-a', fq('(__fish_complete_pids)')]);
     else if (k === 'env') groups.push(['-a', fq(`(${f}_envs)`), '-d', fq('environment')]);
     else if (k === 'nstype') groups.push(['-a', fq(`(${f}_nstypes)`)]);
+    else if (k === 'owner') groups.push(['-a', fq(`(${f}_owners)`)]);
     else if (k === 'file') groups.push(['-F']);
     else if (k === 'dir') groups.push(['-a', fq('(__fish_complete_directories)')]);
     else if (k === 'command') groups.push(['-a', fq('(__fish_complete_command)')]);
@@ -451,6 +462,14 @@ function ${f}_nstypes
     set -l pre (string match -r -- '^(?:--?[^=]+=)?(.*,)?' (commandline -ct))[2]
     for t in ${NS_TYPE_WORDS.join(' ')}
         echo "$pre$t"
+    end
+end
+
+# Owner kinds (--owner); after a comma, the next one of a list.
+function ${f}_owners
+    set -l pre (string match -r -- '^(?:--?[^=]+=)?(.*,)?' (commandline -ct))[2]
+    for k in ${OWNER_KIND_WORDS.join(' ')}
+        echo "$pre$k"
     end
 end
 

@@ -6,19 +6,23 @@
  *
  * What a value completes to is read from its placeholder, so name placeholders after
  * what they hold (table below): `<pid>`, `<env>`/`<name>`, `<types>`, `<target>` (an
- * environment or a pid), `<path>`, `<dir>`, `<command...>`, or give the option
- * `.choices()`. Placeholders may list alternatives: `<pid|env>`, and end in a number
- * (`<target1> <target2>`). A placeholder not in the table (`<hostname>`) completes nothing.
+ * environment or a pid), `<path>`, `<dir>`, `<command...>`, `<kind[:name]>` (an owner
+ * kind, as --owner takes it), or give the option `.choices()`. Placeholders may list
+ * alternatives: `<pid|env>`; an optional part in brackets is left out: `<kind[:name]>` is
+ * `kind`; a trailing number tells arguments apart (`<target1> <target2>`). A placeholder not
+ * in the table (`<hostname>`) completes nothing.
  */
 import type { Argument, Command, Option } from 'commander';
+import { OWNER_KINDS } from '../core/attribution.js';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 
 /**
  * pid: live process ids; env: environment names (from `nsm __complete envs`); nstype: the
- * namespace type names, comma-separated lists allowed; file/dir: paths; command: an
- * executable, then its arguments; subcommand: nsm's own commands (for `help`).
+ * namespace type names, comma-separated lists allowed; owner: the owner kinds of --owner,
+ * comma-separated lists allowed (a `:NAME` is typed, not offered); file/dir: paths;
+ * command: an executable, then its arguments; subcommand: nsm's own commands (for `help`).
  */
-export type ValueKind = 'pid' | 'env' | 'nstype' | 'file' | 'dir' | 'command' | 'subcommand';
+export type ValueKind = 'pid' | 'env' | 'nstype' | 'owner' | 'file' | 'dir' | 'command' | 'subcommand';
 
 /** What a value completes to: the union of `kinds` and `choices`; both empty = nothing to offer. */
 export interface ValueSpec {
@@ -54,6 +58,9 @@ export interface CommandSpec {
 /** Namespace type names offered after -t/--type ("all" is accepted by collectTypes()). */
 export const NS_TYPE_WORDS: readonly string[] = [...NS_TYPE_NAMES, 'all'];
 
+/** Owner kinds offered after --owner (collectOwners() accepts these, each optionally :NAME). */
+export const OWNER_KIND_WORDS: readonly string[] = [...OWNER_KINDS];
+
 /** Placeholder word -> what it holds. */
 const PLACEHOLDER_KINDS: Readonly<Record<string, readonly ValueKind[]>> = {
   pid: ['pid'],
@@ -69,6 +76,9 @@ const PLACEHOLDER_KINDS: Readonly<Record<string, readonly ValueKind[]>> = {
   type: ['nstype'],
   types: ['nstype'],
   nstype: ['nstype'],
+  kind: ['owner'],
+  owner: ['owner'],
+  owners: ['owner'],
   file: ['file'],
   path: ['file'],
   dir: ['dir'],
@@ -87,16 +97,18 @@ function valueSpec(placeholder: string, commandName: string, choices: readonly s
   if (commandName === 'help' && placeholder === 'command') return { kinds: ['subcommand'], choices: [] };
   const kinds = new Set<ValueKind>();
   // "<target1> <target2>": a trailing number tells arguments apart, not what they hold.
-  for (const word of placeholder.replace(/\.\.\.$/, '').toLowerCase().split('|').map((w) => w.replace(/\d+$/, ''))) {
+  const words = placeholder.replace(/\[[^\]]*\]/g, '').replace(/\.\.\.$/, '').toLowerCase().split('|');
+  for (const word of words.map((w) => w.replace(/\d+$/, ''))) {
     if (word === 'name' && NEW_NAME_COMMANDS.has(commandName)) continue;
     for (const k of PLACEHOLDER_KINDS[word] ?? []) kinds.add(k);
   }
   return { kinds: [...kinds], choices: choices ? [...choices] : [] };
 }
 
-/** "<types>" from "-t, --type <types>". */
+/** "types" from "-t, --type <types>", "addresses" from "--veth [addresses]", "kind[:name]" from "--owner <kind[:name]>". */
 function placeholderOf(flags: string): string {
-  return /[<[]([^>\]]+)[>\]]/.exec(flags)?.[1] ?? '';
+  const m = /<([^>]+)>|\[([^\]]+)\]/.exec(flags);
+  return m?.[1] ?? m?.[2] ?? '';
 }
 
 function firstLine(text: string): string {

@@ -36,7 +36,10 @@ export interface PsRenderOptions extends TableOptions {
 }
 
 export function renderGrouping(g: ProcessGrouping, options: PsRenderOptions): string {
-  if (g.groups.length === 0) return colour.dim(`no ${g.type} namespaces visible\n`);
+  if (g.groups.length === 0) {
+    const owned = g.owners ? ` owned by ${g.owners.map((o) => (o.name === undefined ? o.kind : `${o.kind}:${o.name}`)).join(', ')}` : '';
+    return colour.dim(`no ${g.type} namespaces${owned} visible\n`);
+  }
   const out: string[] = [];
   for (const group of g.groups) {
     const count = group.nprocs === 1 ? '1 process' : `${group.nprocs.toLocaleString('en-US')} processes`;

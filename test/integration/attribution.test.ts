@@ -2,9 +2,10 @@
  * Attribution on the real kernel: cgroups named exactly as each runtime names them (the
  * leaf names; all under one private top-level cgroup per run so parallel tests never share
  * a directory), a process in its own net and uts namespaces moved into each, and nsm asked
- * who owns those namespaces. Works on this hybrid host (v1 controllers + v2 at
- * /sys/fs/cgroup/unified) and on pure v1 or v2 hosts: a case whose hierarchy is not
- * mounted is skipped with the reason.
+ * who owns those namespaces (ls), and which processes `ps --owner` then shows (one more
+ * container, with a pid namespace of its own, since ps groups by pid namespace). Works on
+ * this hybrid host (v1 controllers + v2 at /sys/fs/cgroup/unified) and on pure v1 or v2
+ * hosts: a case whose hierarchy is not mounted is skipped with the reason.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listNamespaces, type NamespaceListing } from '../../src/core/listing.js';
 import type { Attribution } from '../../src/core/model.js';
+import { processesByNamespace } from '../../src/core/ps.js';
 
 const NSM = new URL('../../bin/nsm', import.meta.url).pathname;
 const IS_ROOT = process.getuid?.() === 0;
@@ -120,12 +122,36 @@ const CASES: Case[] = [
   },
 ];
 
+/**
+ * For `nsm ps`, which groups by pid namespace unless told otherwise: a docker container with
+ * a pid namespace of its own, as docker makes them (the CASES processes share the host's, so
+ * their pid namespace is nobody's). `unshare --fork` leaves unshare itself outside the new pid
+ * namespace and its sleep as PID 1 inside; both go into the container's cgroup, as runc puts
+ * a container's init there.
+ */
+const psDockerId = hex64();
+const psDocker = {
+  id: psDockerId,
+  name: `ps-web-${randomBytes(3).toString('hex')}`,
+  /** systemd driver on v2 where there is one; else the cgroupfs driver on v1 name=systemd. */
+  place: HIERARCHIES.v2
+    ? { root: HIERARCHIES.v2, path: `system.slice/docker-${psDockerId}.scope` }
+    : HIERARCHIES.systemd
+      ? { root: HIERARCHIES.systemd, path: `docker/${psDockerId}` }
+      : undefined,
+  unshare: 0,
+  sleep: 0,
+};
+const NO_PS_CGROUP = psDocker.place ? undefined : 'this host has neither a v2 nor a name=systemd cgroup hierarchy';
+
 const missing = (c: Case): string | undefined => {
   const absent = (Object.keys(c.place) as Hierarchy[]).filter((h) => HIERARCHIES[h] === undefined);
   return absent.length > 0 ? `this host has no ${absent.join(', ')} cgroup hierarchy` : undefined;
 };
 
 const children: ChildProcess[] = [];
+/** Our children's children (unshare --fork's sleep): killed first, while their parent still holds their pid. */
+const grandchildren: number[] = [];
 const pidOf = new Map<Case, number>();
 /** Directories created, in creation order; removed in reverse. */
 const created: string[] = [];
@@ -167,7 +193,37 @@ async function startIsolated(uid?: number): Promise<number> {
   throw new Error(`unshare (pid ${pid}) did not reach sleep in new namespaces`);
 }
 
+/**
+ * `unshare --fork` with new pid, net and uts namespaces: resolves to unshare's pid and its
+ * sleep's, once the sleep is PID 1 of the new pid namespace. --kill-child: sleep dies with unshare.
+ */
+async function startWithPidNamespace(): Promise<{ unshare: number; sleep: number }> {
+  const child = spawn('unshare', ['--pid', '--kill-child', '--net', '--uts', 'sleep', '300'], { stdio: 'ignore' });
+  children.push(child);
+  const pid = child.pid!;
+  for (let i = 0; i < 500; i++) {
+    try {
+      const [sleep] = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      if (sleep !== undefined) {
+        if (!grandchildren.includes(sleep)) grandchildren.push(sleep);
+        if (readFileSync(`/proc/${sleep}/comm`, 'utf8') === 'sleep\n' && nsLink(sleep, 'pid') !== nsLink('self', 'pid')) return { unshare: pid, sleep };
+      }
+    } catch {
+      // not forked yet, or between exec()s
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`unshare --pid --fork (pid ${pid}) did not reach sleep in a new pid namespace`);
+}
+
 async function cleanUp(): Promise<void> {
+  for (const pid of grandchildren) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
   await Promise.all(
     children.map(
       (c) =>
@@ -213,6 +269,14 @@ describe.skipIf(!IS_ROOT)('attribution on the real kernel', () => {
           writeFileSync(`${makeCgroup(HIERARCHIES[h]!, path)}/cgroup.procs`, String(pid));
         }
         pidOf.set(c, pid);
+      }
+      if (psDocker.place) {
+        const ps = join(dockerRoot, 'containers', psDocker.id);
+        mkdirSync(ps, { recursive: true });
+        writeFileSync(join(ps, 'config.v2.json'), JSON.stringify({ ID: psDocker.id, Name: `/${psDocker.name}` }));
+        Object.assign(psDocker, await startWithPidNamespace());
+        const procs = `${makeCgroup(psDocker.place.root, psDocker.place.path)}/cgroup.procs`;
+        for (const pid of [psDocker.unshare, psDocker.sleep]) writeFileSync(procs, String(pid));
       }
       listing = await listNamespaces({ containerPaths: { dockerRoot } });
     } catch (err) {
@@ -263,6 +327,98 @@ describe.skipIf(!IS_ROOT)('attribution on the real kernel', () => {
     const r = spawnSync(NSM, ['ls', '--owner', 'dokcer'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^nsm: unknown owner kind: dokcer \(known: .*docker/);
+  });
+
+  describe.skipIf(NO_PS_CGROUP !== undefined)(`nsm ps --owner${NO_PS_CGROUP ? ` (skipped: ${NO_PS_CGROUP})` : ''}`, () => {
+    interface Group {
+      ns: number;
+      type: string;
+      owners: Attribution[];
+      processes: Array<{ pid: number }>;
+    }
+    const groups = (args: string[]): Group[] => {
+      const r = spawnSync(NSM, ['ps', '--json', ...args], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      const doc = JSON.parse(r.stdout);
+      expect(Object.keys(doc).sort()).toEqual(['namespaces', 'schemaVersion', 'target', 'type']);
+      return doc.namespaces;
+    };
+    const pidsOf = (gs: Group[]): number[] => gs.flatMap((g) => g.processes.map((p) => p.pid));
+    const expected = (): Attribution => ({ kind: 'docker', id: psDocker.id, name: psDocker.id.slice(0, 12) });
+
+    it('--owner docker: the container\'s pid namespace with its process, and only docker-owned namespaces', () => {
+      const gs = groups(['--owner', 'docker']);
+      for (const g of gs) expect(g.owners.map((o) => o.kind)).toContain('docker');
+      const mine = gs.filter((g) => pidsOf([g]).includes(psDocker.sleep));
+      expect(mine).toHaveLength(1);
+      expect(mine[0]!.type).toBe('pid');
+      expect(mine[0]!.ns).toBe(Number(/\[(\d+)\]/.exec(nsLink(psDocker.sleep, 'pid'))![1]));
+      expect(mine[0]!.owners).toEqual([expected()]);
+      // unshare stayed in the host's pid namespace: it is not the container's.
+      expect(pidsOf(gs)).not.toContain(psDocker.unshare);
+      // Without the filter the host's pid namespace, where unshare stayed, is listed too.
+      expect(pidsOf(groups([]))).toEqual(expect.arrayContaining([process.pid, psDocker.sleep, psDocker.unshare]));
+    });
+
+    it('--owner docker:SHORTID (and the full id): that container alone', () => {
+      for (const name of [psDocker.id.slice(0, 12), psDocker.id]) {
+        const gs = groups(['--owner', `docker:${name}`]);
+        expect(gs.map((g) => [g.type, pidsOf([g]), g.owners])).toEqual([['pid', [psDocker.sleep], [expected()]]]);
+      }
+    });
+
+    it('--owner podman: not the docker container', () => {
+      const gs = groups(['--owner', 'podman']);
+      for (const g of gs) expect(g.owners.map((o) => o.kind)).toContain('podman');
+      expect(pidsOf(gs)).not.toContain(psDocker.sleep);
+      expect(groups(['--owner', `podman:${psDocker.id.slice(0, 12)}`])).toEqual([]);
+    });
+
+    it('-t net --owner docker: the net namespaces of docker\'s containers, including those sharing the host\'s pid namespace', () => {
+      const gs = groups(['-t', 'net', '--owner', 'docker']);
+      for (const g of gs) expect(g.type).toBe('net');
+      const all = pidsOf(gs);
+      expect(all).toEqual(expect.arrayContaining([psDocker.unshare, psDocker.sleep]));
+      const dockerCases = CASES.filter((c) => pidOf.has(c) && c.expected.some((o) => o.kind === 'docker') && c.uid === undefined).map((c) => pidOf.get(c)!);
+      expect(dockerCases.length).toBeGreaterThan(0);
+      expect(all).toEqual(expect.arrayContaining(dockerCases));
+      // ... which the default grouping (-t pid) leaves out: their pid namespace is the host's.
+      const byPid = pidsOf(groups(['--owner', 'docker']));
+      for (const pid of dockerCases) expect(byPid).not.toContain(pid);
+    });
+
+    it('-p and --owner together: the target\'s namespace only when it is that owner\'s', () => {
+      expect(pidsOf(groups(['-p', String(psDocker.sleep), '--owner', 'docker']))).toEqual([psDocker.sleep]);
+      expect(groups(['-p', String(psDocker.sleep), '--owner', 'lxc'])).toEqual([]);
+    });
+
+    it('human output: the owner on the namespace\'s line; an empty result says what it looked for', () => {
+      const short = psDocker.id.slice(0, 12);
+      const r = spawnSync(NSM, ['ps', '--owner', `docker:${short}`], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toMatch(new RegExp(`^pid:\\[\\d+\\]  1 process  docker:${short}\n`));
+      expect(r.stdout).toMatch(new RegExp(`^ +${psDocker.sleep} +${psDocker.unshare} root sleep 300$`, 'm'));
+      expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('1 pid namespace');
+      const none = spawnSync(NSM, ['ps', '--owner', 'podman:000000000000,lxc'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      expect([none.status, none.stderr, none.stdout]).toEqual([0, '', 'no pid namespaces owned by podman:000000000000, lxc visible\n']);
+    });
+
+    it('the library call resolves the container\'s name from config.v2.json, and --owner docker:NAME matches it', async () => {
+      const g = await processesByNamespace({ owners: [{ kind: 'docker', name: psDocker.name }], containerPaths: { dockerRoot } });
+      expect(g.groups.map((x) => [x.processes.map((p) => p.pid), x.owners])).toEqual([[[psDocker.sleep], [{ ...expected(), name: psDocker.name }]]]);
+      expect(g.owners).toEqual([{ kind: 'docker', name: psDocker.name }]);
+    });
+  });
+
+  it('nsm ps --owner with an unknown kind, or KIND: with no name, is a usage error', () => {
+    const r = spawnSync(NSM, ['ps', '--owner', 'dokcer'], { encoding: 'utf8' });
+    expect([r.status, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toMatch(/^nsm: unknown owner kind: dokcer \(known: [a-z, -]*\bdocker\b[a-z, -]*\)\n$/);
+    // The same message ls gives: one parser for both.
+    expect(spawnSync(NSM, ['ls', '--owner', 'dokcer'], { encoding: 'utf8' }).stderr).toBe(r.stderr);
+    const empty = spawnSync(NSM, ['ps', '--owner', 'docker:'], { encoding: 'utf8' });
+    expect([empty.status, empty.stdout, empty.stderr]).toEqual([2, '', "nsm: --owner 'docker:': a name is needed after the ':'\n"]);
   });
 
   it('rootless: nsm run as that user attributes its own namespaces', () => {

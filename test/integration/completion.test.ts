@@ -107,6 +107,13 @@ describe('bash: nsm completion bash', () => {
     expect(bashComplete(script, ['nsm', 'ls', '-t', ''])).toEqual(['all', 'cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts']);
   });
 
+  it('owner kinds after ls --owner and ps --owner, comma lists and --owner=VALUE', () => {
+    expect(bashComplete(script, ['nsm', 'ps', '--owner', 'd'])).toEqual(['docker', 'docker-netns']);
+    expect(bashComplete(script, ['nsm', 'ls', '--owner', 'k'])).toEqual(['kubernetes']);
+    expect(bashComplete(script, ['nsm', 'procs', '--owner', 'lxc,p'])).toEqual(['lxc,podman']);
+    expect(bashComplete(script, ['nsm', 'ps', '--owner', '=', 'sy'])).toEqual(['systemd']);
+  });
+
   it('pids after ls -p, from /proc', () => {
     const pid = String(process.pid);
     expect(bashComplete(script, ['nsm', 'ls', '-p', pid])).toContain(pid);
@@ -246,11 +253,13 @@ describe.skipIf(!HAS_ZSH)('zsh (skipped when zsh is not installed: apt-get insta
 
   it('nsm: subcommands, namespace types, shells', () => {
     const dir = dirname(writeScript('_nsm', realScript('zsh')));
-    expect(zshComplete(dir, ['nsm doc', 'nsm ls -t n', 'nsm completion f', 'nsm ls --task 1 --nohead'])).toEqual([
+    expect(zshComplete(dir, ['nsm doc', 'nsm ls -t n', 'nsm completion f', 'nsm ls --task 1 --nohead', 'nsm ps --owner po', 'nsm ls --owner lxc,k'])).toEqual([
       'nsm doctor ',
       'nsm ls -t net,',
       'nsm completion fish ',
       'nsm ls --task 1 --noheadings ',
+      'nsm ps --owner podman,',
+      'nsm ls --owner lxc,kubernetes,',
     ]);
   });
 
@@ -292,6 +301,9 @@ describe.skipIf(!HAS_FISH)('fish (skipped when fish is not installed: apt-get in
     expect(fishComplete(script, 'nsm ls --type=u')).toEqual(['--type=user', '--type=uts']);
     expect(fishComplete(script, `nsm ls -p ${process.pid}`)).toContain(String(process.pid));
     expect(fishComplete(script, 'nsm completion ')).toEqual(['bash', 'fish', 'zsh']);
+    expect(fishComplete(script, 'nsm ps --owner d')).toEqual(['docker', 'docker-netns']);
+    expect(fishComplete(script, 'nsm ls --owner lxc,p')).toEqual(['lxc,podman']);
+    expect(fishComplete(script, 'nsm ps --owner=k')).toEqual(['--owner=kubernetes']);
   });
 
   it('fixture: environment names, targets, new names, exec commands', () => {

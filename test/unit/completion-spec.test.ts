@@ -22,11 +22,19 @@ describe('completionSpec: the commander program as a completion tree', () => {
     expect(opt('--json').value).toBeUndefined();
   });
 
+  it('ls and ps: --owner <kind[:name]> takes owner kinds (the optional [:name] is not a kind)', () => {
+    const spec = completionSpec(buildProgram());
+    for (const name of ['ls', 'ps']) {
+      const owner = spec.commands.find((c) => c.name === name)!.options.find((o) => o.long === '--owner');
+      expect(owner, name).toMatchObject({ value: { kinds: ['owner'], choices: [] } });
+    }
+  });
+
   it('placeholders decide the kinds; alternatives with |; create <name> is new; choices carried', () => {
     const p = new Command('nsm');
     p.command('inspect').argument('[target]');
     p.command('enter').argument('<pid|env>').argument('[command...]');
-    p.command('create').argument('<name>').option('--rootfs <dir>');
+    p.command('create').argument('<name>').option('--rootfs <dir>').option('--veth [addresses]').option('--pin [dir]');
     p.command('pick').addArgument(new Argument('<shell>').choices(['bash', 'zsh']));
     const spec = completionSpec(p);
     const cmd = (n: string) => spec.commands.find((c) => c.name === n)!;
@@ -36,7 +44,11 @@ describe('completionSpec: the commander program as a completion tree', () => {
       [['command'], true],
     ]);
     expect(cmd('create').args[0]!.value.kinds).toEqual([]);
-    expect(cmd('create').options[0]!.value!.kinds).toEqual(['dir']);
+    expect(cmd('create').options.filter((o) => o.value).map((o) => [o.long, o.value!.kinds])).toEqual([
+      ['--rootfs', ['dir']],
+      ['--veth', []],
+      ['--pin', ['dir']],
+    ]);
     expect(cmd('pick').args[0]!.value).toEqual({ kinds: [], choices: ['bash', 'zsh'] });
   });
 });
