@@ -23,7 +23,7 @@ export { processesByNamespace, type GroupedProcess, type NamespaceGroup, type Pr
 export { namespaceTree, type NamespaceTree, type TreeNode, type TreeOptions, type TreeProcess, type TreeView } from './core/tree.js';
 export { hostReference, type HostReference, type HostReferenceKind } from './core/host-reference.js';
 export { parseTarget, resolveTarget, readTargetNamespaces, type EntryReading, type Target, type TargetSpec } from './core/target.js';
-export { attribute, NETNS_RUN_DIR } from './core/attribution.js';
+export { attribute, NETNS_RUN_DIR, OWNER_KINDS, type OwnerFilter } from './core/attribution.js';
 export {
   heldBy,
   type Attribution,
