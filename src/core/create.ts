@@ -13,6 +13,8 @@
  *   6. the veth pair into its net namespace and the NAT rules (--veth, --nat: src/core/network.ts);
  *   7. pins, then the /run/netns link (bind mounts of those open files);
  *   8. commit the record. Undo runs in reverse.
+ * Steps 3-7 are noted in the reservation as they go, so that a create killed by SIGKILL,
+ * which cannot undo anything itself, is undone by the next create of the name or by gc.
  */
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -118,6 +120,10 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
   const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
   try {
     if (linkNetns && existsSync(netnsPath)) throw netnsTaken(name, netnsPath);
+    // Each step is noted in the reservation before (or, where its identity is known only
+    // afterwards, right after) it is made: if SIGKILL stops us, the next create of this
+    // name or a gc undoes it (registry.ts, undoInterruptedCreate).
+    if (limits) reservation.note({ options: { limits: { ...limits, cgroups: cgroupPlans.map(({ version, controllers, dir }) => ({ version, controllers, dir })) } } });
     cgroups = await createCgroups(cgroupPlans);
     if (cgroups.length > 0) config.cgroupDirs = cgroups.map((c) => c.dir);
     const made = await createHolder(config, options.helper);
@@ -131,10 +137,12 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     }
     const namespaces: Partial<Record<NsType, number>> = {};
     for (const { type, file } of opened) namespaces[type] = file.ino;
+    reservation.note({ holder, namespaces });
     const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
     if (options.veth) {
       veth = await createVeth(name, opened.find((o) => o.type === 'net')!.file.fd, options.veth, recordedSubnets());
       if (options.nat) veth.nat = addNat(name, veth);
+      reservation.note({ options: { veth } });
     }
     const pins: Partial<Record<NsType, string>> = {};
     if (pin) {
@@ -146,6 +154,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       }
     }
     if (linkNetns) {
+      reservation.note({ netnsLink: netnsPath });
       ensureSharedMountPoint(NETNS_RUN_DIR);
       try {
         bindNamespaceFile(fdPath('net'), netnsPath);

@@ -37,6 +37,7 @@ import {
 import { VERSION } from '../version.js';
 import type { HostScan, Namespace } from './model.js';
 import { releaseResourcesNow } from './env-resources.js';
+import { isAlive } from './processes.js';
 
 /** Version of env.json and reservation.json; bump it when their meaning changes. */
 export const ENV_RECORD_SCHEMA_VERSION = 1;
@@ -98,7 +99,7 @@ export interface NewEnvRecord {
   netnsLink?: string;
 }
 
-/** <state>/envs/NAME/reservation.json: who is creating NAME right now. */
+/** <state>/envs/NAME/reservation.json: who is creating NAME right now, and what it has made so far. */
 export interface ReservationRecord {
   schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
   name: string;
@@ -106,6 +107,24 @@ export interface ReservationRecord {
   creatorUid: number;
   reservedAt: string;
   nsmVersion: string;
+  /** Written by Reservation.note() as the create goes on. */
+  progress?: CreateProgress;
+}
+
+/**
+ * What a create has made outside its directory, noted before (cgroups, the /run/netns link)
+ * or right after (holder, NAT rules) it is made. A creator stopped by SIGINT/SIGTERM undoes
+ * its own work; one killed by SIGKILL (or the OOM killer) cannot, so the next reserve() of
+ * the name or a gc reads this and undoes it: kills the holder if it is still that process,
+ * removes NAT rules, cgroups and the link (see undoInterruptedCreate()).
+ */
+export interface CreateProgress {
+  holder?: ProcessIdentity;
+  /** Inodes of the holder's namespaces: the /run/netns link is removed only if it is ours. */
+  namespaces?: Partial<Record<NsType, number>>;
+  /** As the record will hold them: veth (with NAT rules) and limits (with cgroups). */
+  options?: EnvOptions;
+  netnsLink?: string;
 }
 
 /**
@@ -463,6 +482,8 @@ export interface Reservation {
   readonly reclaimed?: ReservationRecord;
   /** Where to bind-mount the `type` namespace file for --pin (inside `dir`; not created). */
   pinPath(type: NsType): string;
+  /** Add to what reservation.json says this create has made (see CreateProgress). */
+  note(progress: CreateProgress): void;
   /** Write the record atomically and release the reservation. Once only. */
   commit(record: NewEnvRecord): EnvRecord;
   /**
@@ -567,6 +588,7 @@ export function reserve(name: string, options: RegistryOptions = {}): Reservatio
       case 'reservation':
       case 'empty':
         // We hold the lock, so whoever reserved this is gone: flock dies with its holder.
+        if (found.kind === 'reservation') undoInterruptedCreate(found.reservation, options);
         removeTree(envDir, options.procRoot);
         reclaimed = found.kind === 'reservation' ? found.reservation : undefined;
         break;
@@ -592,7 +614,7 @@ export function reserve(name: string, options: RegistryOptions = {}): Reservatio
     }
     created = true;
     fsyncDir(layout.envs);
-    return new HeldReservation(name, envDir, layout.stateDir, lock, replaced, reclaimed, options);
+    return new HeldReservation(name, envDir, layout.stateDir, lock, replaced, reclaimed, options, reservation);
   } catch (err) {
     try {
       if (created) removeTree(envDir, options.procRoot);
@@ -616,10 +638,18 @@ class HeldReservation implements Reservation {
     readonly replaced: ReplacedEntry | undefined,
     readonly reclaimed: ReservationRecord | undefined,
     private readonly options: RegistryOptions,
+    private readonly reservation: ReservationRecord,
   ) {}
 
   pinPath(type: NsType): string {
     return join(this.dir, 'pins', type);
+  }
+
+  note(progress: CreateProgress): void {
+    if (this.done) throw new Error(`reservation of ${this.name} was already committed or aborted`);
+    const was = this.reservation.progress ?? {};
+    this.reservation.progress = { ...was, ...progress, options: { ...was.options, ...progress.options } };
+    writeFileAtomic(join(this.dir, RESERVATION_FILE), `${JSON.stringify(this.reservation, null, 2)}\n`);
   }
 
   commit(input: NewEnvRecord): EnvRecord {
@@ -955,6 +985,51 @@ export function environmentNamesByInode(scan: HostScan, options: ListEnvironment
 // ---------------------------------------------------------------------------------------------
 // Garbage collection
 
+/** How long undoInterruptedCreate() waits for a killed holder to leave its cgroups. */
+const HOLDER_EXIT_WAIT_MS = 2000;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Undo what a create killed half-way had made (its CreateProgress): SIGKILL its holder if it
+ * is still that process (start time checked), then remove its NAT rules, cgroups and
+ * /run/netns link (only if the link still names its net namespace). The veth pair needs
+ * nothing: it went with the holder's net namespace (veth(4)). Pins are below the
+ * environment's directory, which the caller removes. Throws NsmError when something stays.
+ */
+function undoInterruptedCreate(reservation: ReservationRecord | undefined, options: RegistryOptions): Partial<GcRemoved> {
+  const progress = reservation?.progress;
+  if (!progress) return {};
+  const out: Partial<GcRemoved> = {};
+  const holder = progress.holder;
+  if (holder && isAlive(holder)) {
+    try {
+      process.kill(holder.pid, 'SIGKILL'); // PID 1 of its pid namespace: SIGKILL from outside works
+      out.holderStopped = holder.pid;
+    } catch (err) {
+      if (!hasErrno(err, 'ESRCH')) throw SysError.fromNode(err, 'kill', `PID ${holder.pid}`);
+    }
+    // Its cgroups empty once it has exited (a zombie has left them: cgroups(7)).
+    const until = Date.now() + HOLDER_EXIT_WAIT_MS;
+    while (isAlive(holder) && Date.now() < until) sleepSync(10);
+  }
+  const partial = {
+    name: reservation!.name,
+    namespaces: progress.namespaces ?? {},
+    options: progress.options ?? {},
+    ...(progress.netnsLink ? { netnsLink: progress.netnsLink } : {}),
+  } as EnvRecord;
+  const released = releaseResourcesNow(partial);
+  if (released.nat) out.nat = true;
+  if (released.cgroups.length > 0) out.cgroups = released.cgroups;
+  if (removeNetnsLink(partial, options)) out.netnsLink = progress.netnsLink;
+  if (released.failures.length > 0) throw new NsmError(released.failures.join('; '));
+  return out;
+}
+
+
 /**
  * Remove the /run/netns/NAME link of a record if it still refers to the recorded net
  * namespace: detach the bind mount, then unlink. A link that now names another namespace
@@ -986,6 +1061,8 @@ export interface GcRemoved {
   nat?: boolean;
   /** Its cgroups (--memory, --cpus, --pids) that were removed with it. */
   cgroups?: string[];
+  /** stale-reservation: the holder its killed creator had started, stopped now. */
+  holderStopped?: number;
 }
 
 export interface GcKept {
@@ -1045,6 +1122,7 @@ export function collectGarbage(options: RegistryOptions & { dryRun?: boolean } =
           if (released.cgroups.length > 0) removed.cgroups = released.cgroups;
           if (released.failures.length > 0) throw new NsmError(released.failures.join('; '));
         }
+        if (found.kind === 'reservation') Object.assign(removed, undoInterruptedCreate(found.reservation, options));
         if (found.kind === 'record' && removeNetnsLink(found.record, options)) removed.netnsLink = found.record.netnsLink;
         removeTree(dir, options.procRoot);
         gone = true;

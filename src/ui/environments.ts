@@ -21,7 +21,7 @@ export function formatGcResult(result: GcResult, dryRun = false): string {
   const lines: string[] = [];
   const verb = dryRun ? 'would remove' : 'removed';
   for (const r of result.removed) {
-    const also = [r.netnsLink, r.nat ? 'its NAT rules' : undefined, r.cgroups?.length ? `${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}` : undefined].filter(Boolean);
+    const also = [r.holderStopped ? `its holder PID ${r.holderStopped} (stopped)` : undefined, r.netnsLink, r.nat ? 'its NAT rules' : undefined, r.cgroups?.length ? `${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}` : undefined].filter(Boolean);
     lines.push(`${verb} ${colour.bold(r.name)} (${why(r)})${also.length > 0 ? ` and ${also.join(', ')}` : ''}`);
   }
   for (const k of result.kept) lines.push(`kept ${colour.bold(k.name)}: ${k.reason}: ${k.message}`);

@@ -396,6 +396,79 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
   });
 });
 
+/**
+ * Start `nsm create` and stop it (SIGSTOP, then SIGKILL) as soon as its reservation notes a
+ * holder: after that note it still creates the veth and runs iptables for --nat, so it has
+ * made a holder, cgroups and perhaps more that it cannot undo once killed.
+ */
+async function killCreateAfterHolder(n: string, dir: string, args: string[]): Promise<{ pid: number; startTime: number }> {
+  let child: ReturnType<typeof spawn> | undefined;
+  const done = nsm(['create', n, ...args], { stateDir: dir, onSpawn: (c) => (child = c) });
+  const reservation = join(dir, 'envs', n, 'reservation.json');
+  const end = Date.now() + 10_000;
+  let holder: { pid: number; startTime: number } | undefined;
+  // Poll without yielding: the create must not get far while we sleep.
+  while (!holder && Date.now() < end) {
+    try {
+      holder = JSON.parse(readFileSync(reservation, 'utf8')).progress?.holder;
+    } catch {
+      // not there yet, or being replaced
+    }
+    if (existsSync(recordPath(dir, n))) break;
+  }
+  child!.kill('SIGSTOP');
+  child!.kill('SIGKILL');
+  const r = await done;
+  expect(r.signal, 'the create finished before the test could stop it').toBe('SIGKILL');
+  expect(holder).toBeDefined();
+  killedCreates.push(holder!);
+  return holder!;
+}
+
+/** Holders of killed creates: stopped after each test, should gc not have done it. */
+const killedCreates: Array<{ pid: number; startTime: number }> = [];
+afterEach(async () => {
+  for (const h of killedCreates.splice(0)) {
+    if (alive(h.pid, h.startTime)) process.kill(h.pid, 'SIGKILL');
+    await waitFor(() => !alive(h.pid, h.startTime), `holder ${h.pid} to exit`);
+  }
+});
+
+describe.skipIf(!isRoot)('a create killed by SIGKILL half-way (root only: --veth, --nat, limits)', () => {
+  it('leaves a holder and cgroups that gc stops and removes, with anything else it made', async () => {
+    const dir = stateDir();
+    const n = name('sk');
+    const holder = await killCreateAfterHolder(n, dir, ['--veth', testSubnet().spec, '--nat', '--memory', '32M']);
+    expect(alive(holder.pid, holder.startTime)).toBe(true);
+    expect(cgroupDirsOf(n)).toHaveLength(1);
+
+    const r = await nsm(['gc', '--json'], { stateDir: dir });
+    expect(r.code, r.stderr).toBe(0);
+    const removed = JSON.parse(r.stdout).removed;
+    expect(removed).toHaveLength(1);
+    expect(removed[0]).toMatchObject({ name: n, reason: 'stale-reservation', holderStopped: holder.pid });
+    expect(alive(holder.pid, holder.startTime)).toBe(false);
+    expect(cgroupDirsOf(n)).toEqual([]);
+    expect(iptablesRulesOf(n)).toEqual([]);
+    expect(existsSync(`/run/netns/${n}`)).toBe(false);
+    expect(existsSync(join(dir, 'envs', n))).toBe(false);
+    await waitFor(() => !linkExists(hostInterfaceName(n)), 'the veth to go with the namespace');
+  });
+
+  it('is undone by the next create of the name, which then succeeds', async () => {
+    const dir = stateDir();
+    const n = name('sk');
+    const holder = await killCreateAfterHolder(n, dir, ['--veth', testSubnet().spec, '--nat', '--pids', '20']);
+    const again = await create(n, ['-t', 'uts'], { stateDir: dir });
+    expect(again.pid).not.toBe(holder.pid);
+    expect(alive(holder.pid, holder.startTime)).toBe(false);
+    expect(cgroupDirsOf(n)).toEqual([]);
+    expect(iptablesRulesOf(n)).toEqual([]);
+    const d = await nsm(['destroy', n], { stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+  });
+});
+
 describe('without root', () => {
   it.skipIf(!isRoot)('--veth and limits are refused in one line each, and nothing is made (run as nobody)', async () => {
     const dir = stateDir(ROOTLESS_UID);
