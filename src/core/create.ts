@@ -137,7 +137,9 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     }
     const namespaces: Partial<Record<NsType, number>> = {};
     for (const { type, file } of opened) namespaces[type] = file.ino;
-    reservation.note({ holder, namespaces });
+    // The /run/netns link to come is noted with the holder (one write less): gc removes a
+    // link only if it names this net namespace, so noting it before it exists is safe.
+    reservation.note({ holder, namespaces, ...(linkNetns ? { netnsLink: netnsPath } : {}) });
     const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
     if (options.veth) {
       veth = await createVeth(name, opened.find((o) => o.type === 'net')!.file.fd, options.veth, recordedSubnets());
@@ -154,7 +156,6 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       }
     }
     if (linkNetns) {
-      reservation.note({ netnsLink: netnsPath });
       ensureSharedMountPoint(NETNS_RUN_DIR);
       try {
         bindNamespaceFile(fdPath('net'), netnsPath);

@@ -649,7 +649,9 @@ class HeldReservation implements Reservation {
     if (this.done) throw new Error(`reservation of ${this.name} was already committed or aborted`);
     const was = this.reservation.progress ?? {};
     this.reservation.progress = { ...was, ...progress, options: { ...was.options, ...progress.options } };
-    writeFileAtomic(join(this.dir, RESERVATION_FILE), `${JSON.stringify(this.reservation, null, 2)}\n`);
+    // Not fsynced: what it notes (processes, cgroups, NAT rules, mounts) does not outlive a
+    // reboot either, so a note lost in a crash leaves nothing to undo.
+    writeFileAtomic(join(this.dir, RESERVATION_FILE), `${JSON.stringify(this.reservation, null, 2)}\n`, 0o600, false);
   }
 
   commit(input: NewEnvRecord): EnvRecord {

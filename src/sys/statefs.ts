@@ -130,8 +130,9 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
  * Write `data` to `path` so that readers see the old file or the new one, never a part:
  * a temp file in the same directory, fsync, rename over `path` (rename(2) is atomic within
  * one file system), then fsync the directory so the rename itself survives a crash.
+ * `durable` false skips both fsyncs: for notes that mean nothing after a reboot.
  */
-export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+export function writeFileAtomic(path: string, data: string, mode = 0o600, durable = true): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let fd: number | undefined;
@@ -140,7 +141,7 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     const buf = Buffer.from(data);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
@@ -149,7 +150,7 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     rmSync(tmp, { force: true });
     throw SysError.fromNode(err, undefined, path);
   }
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 /** fsync(2) a directory, making a rename or unlink inside it durable. */
