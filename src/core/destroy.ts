@@ -128,8 +128,21 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
   try {
     const record = lock.record;
     if (!record) {
-      lock.remove();
-      return { name, state: 'creating', stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
+      // A create killed half-way: its reservation says what it had made (registry.ts).
+      const undone = lock.remove();
+      return {
+        name,
+        state: 'creating',
+        ...(undone.holderStopped ? { pid: undone.holderStopped } : {}),
+        stopped: [],
+        pins: [],
+        remaining: [],
+        verified: false,
+        ...(undone.netnsLink ? { netnsLink: undone.netnsLink } : {}),
+        ...(undone.nat ? { nat: true } : {}),
+        cgroups: undone.cgroups ?? [],
+        leftovers: [],
+      };
     }
     const state = lock.state()!;
     const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };

@@ -761,8 +761,12 @@ export interface EnvironmentLock {
   /** Undefined when only a stale reservation was found (a creator died); remove() clears it. */
   readonly record: EnvRecord | undefined;
   state(): HolderState | undefined;
-  /** Remove the entry (detaching any mounts below its directory, e.g. pins) and the lock file; releases. */
-  remove(): void;
+  /**
+   * Remove the entry (detaching any mounts below its directory, e.g. pins) and the lock file;
+   * releases. For a stale reservation it first undoes what the killed create had made, and
+   * returns what that was (holder stopped, cgroups, NAT rules, netns link).
+   */
+  remove(): Partial<GcRemoved>;
   /** Release without removing. Safe to call after remove(). */
   release(): void;
 }
@@ -796,10 +800,12 @@ export function lockEnvironment(name: string, options: RegistryOptions = {}): En
       record,
       state: () => (record ? holderState(record, options) : undefined),
       remove: () => {
-        if (!held.held) return;
+        if (!held.held) return {};
         try {
+          const undone = found.kind === 'reservation' ? undoInterruptedCreate(found.reservation, options) : {};
           removeTree(dir, options.procRoot);
           fsyncDir(layout.envs);
+          return undone;
         } finally {
           held.removeAndRelease();
         }

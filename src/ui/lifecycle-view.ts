@@ -122,7 +122,7 @@ export function formatDestroyed(results: readonly DestroyResult[]): string {
   return results
     .map((r) => {
       const notes: string[] = [];
-      if (r.state === 'creating') notes.push('a create that never finished');
+      if (r.state === 'creating') notes.push(`a create that never finished${r.pid ? `; its holder PID ${r.pid} stopped` : ''}`);
       else if (r.state === 'dead' || r.state === 'reused') notes.push(`holder PID ${r.pid} had already exited`);
       else if (r.state === 'pinned') notes.push(`pinned; holder PID ${r.pid} had already exited`);
       else notes.push(`holder PID ${r.pid}`);

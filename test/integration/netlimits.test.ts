@@ -455,6 +455,18 @@ describe.skipIf(!isRoot)('a create killed by SIGKILL half-way (root only: --veth
     await waitFor(() => !linkExists(hostInterfaceName(n)), 'the veth to go with the namespace');
   });
 
+  it('is undone by nsm destroy NAME, which says so', async () => {
+    const dir = stateDir();
+    const n = name('sk');
+    const holder = await killCreateAfterHolder(n, dir, ['--veth', testSubnet().spec, '--memory', '32M']);
+    const d = await nsm(['destroy', n], { stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toBe(`destroyed ${n} (a create that never finished; its holder PID ${holder.pid} stopped; removed 1 cgroup)\n`);
+    expect(alive(holder.pid, holder.startTime)).toBe(false);
+    expect(cgroupDirsOf(n)).toEqual([]);
+    expect(existsSync(join(dir, 'envs', n))).toBe(false);
+  });
+
   it('is undone by the next create of the name, which then succeeds', async () => {
     const dir = stateDir();
     const n = name('sk');
