@@ -54,6 +54,9 @@ export function locateEnvironment(name: string, options: RegistryOptions = {}, r
 
 /** The environment `name` the caller may act on; NsmError (exit 1) when there is none. */
 export function resolveEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment {
+  // The common case first, with one read of the record (exec's start-up: bench/lifecycle.mjs).
+  const own = findEnvironment(name, options);
+  if (own) return own;
   const location = locateEnvironment(name, options);
   const env = findEnvironment(name, { ...options, ...location });
   // Gone between the two looks (destroyed, or only a reservation): as if never there.
