@@ -16,6 +16,9 @@ export function buildProgram(): Command {
     .description('Linux namespace manager: list, create, enter, watch and clean up namespaces')
     .version(VERSION, '-V, --version', 'print the nsm version')
     .showSuggestionAfterError(true)
+    // nsm's own options (-V) come before the subcommand; every word after it is the
+    // subcommand's, so `nsm exec web ls -V` hands -V to ls (src/commands/command-line.ts).
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       // Commander's own errors ("error: unknown option ...") are reported by reportError()
@@ -104,5 +107,9 @@ export async function main(argv: readonly string[] = process.argv, options: Main
     await program.parseAsync([...argv]);
   } catch (err) {
     process.exitCode = reportError(err, failureCode);
+    // `nsm exec web -br`: the command is missing, or it starts with '-' and needs '--'.
+    if (failureCode !== undefined && (err as { code?: unknown }).code === 'commander.unknownOption') {
+      process.stderr.write("hint: nsm's options end where the command starts; put -- before a command that starts with -\n");
+    }
   }
 }

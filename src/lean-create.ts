@@ -13,6 +13,7 @@ export async function createMain(argv: readonly string[] = process.argv): Promis
   const program = new Command('nsm')
     .version(VERSION, '-V, --version', 'print the nsm version')
     .showSuggestionAfterError(true)
+    .enablePositionalOptions() // as src/cli.ts: -V only before the subcommand
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   const cmd = createCommand();

@@ -4,12 +4,14 @@
  * own start-up (issue 3: at most `node -e 0` + 15 ms), and loading commander, chalk and the
  * listing code is most of what the full CLI adds (bench/lifecycle.mjs). bin/nsm calls
  * execMain() for these words first; for a command line it does not fully understand (help,
- * an unknown option, a command without `--`) it returns false before doing anything, and
+ * an unknown option, a missing name or command) it returns false before doing anything, and
  * the full CLI takes over and parses (or rejects) it as usual.
  *
- * The grammar it accepts is the documented one:
- *   exec|run [-t TYPES|--type TYPES|--type=TYPES] [--wd DIR|--wd=DIR] NAME -- CMD [ARG...]
- *   enter|shell [the same options] NAME [-- CMD [ARG...]]
+ * The grammar it accepts is the documented one, where nsm's options end where the command
+ * starts (as the full CLI reads it: src/commands/command-line.ts):
+ *   exec|run [OPTION...] NAME [OPTION...] [--] CMD [ARG...]
+ *   enter|shell [OPTION...] NAME [OPTION...] [[--] CMD [ARG...]]
+ * OPTION: -t TYPES, -tTYPES, --type TYPES, --type=TYPES, --wd DIR, --wd=DIR.
  */
 import { collectTypes } from './commands/options.js';
 import { execInEnvironment } from './core/exec.js';
@@ -37,10 +39,14 @@ export function parseFastExec(argv: readonly string[]): FastExec | undefined {
   let types: NsType[] | undefined;
   let wd: string | undefined;
   let name: string | undefined;
-  let i = 3;
-  for (; i < argv.length; i++) {
+  let commandAt = argv.length;
+  let dashes = false;
+  for (let i = 3; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--') break;
+    if (a === '--') {
+      [commandAt, dashes] = [i + 1, true];
+      break;
+    }
     let value: string | undefined;
     let option: 'type' | 'wd' | undefined;
     if (a === '-t' || a === '--type' || a === '--wd') {
@@ -53,17 +59,21 @@ export function parseFastExec(argv: readonly string[]): FastExec | undefined {
     } else if (a.startsWith('-t') && a.length > 2) {
       option = 'type';
       value = a.slice(2);
-    } else if (a.startsWith('-') || name !== undefined) {
-      return undefined; // help, another option, or a command without "--": commander's job
-    } else {
+    } else if (a.startsWith('-')) {
+      return undefined; // help or another option: commander's job
+    } else if (name === undefined) {
       name = a;
       continue;
+    } else {
+      commandAt = i; // the command starts here: everything from it on is the command's
+      break;
     }
     if (option === 'type') types = collectTypes(value, types);
     else wd = value;
   }
-  const command = argv.slice(i + 1);
-  if (name === undefined || (mode === 'exec' && command.length === 0) || (i < argv.length && command.length === 0)) return undefined;
+  const command = argv.slice(commandAt);
+  // No name, exec without a command, or a `--` with nothing after it: commander explains.
+  if (name === undefined || (command.length === 0 && (mode === 'exec' || dashes))) return undefined;
   return { mode, name, argv: command, types, wd };
 }
 

@@ -1,6 +1,5 @@
 import { Argument, Command } from 'commander';
-import { environmentNamesIn } from '../core/registry.js';
-import { resolveStateDir } from '../sys/statefs.js';
+import { reachableEnvironmentNames } from '../core/registry.js';
 import { UsageError } from '../sys/errors.js';
 import { completionSpec } from '../ui/completion.js';
 import { completionScript, SHELLS, type Shell } from '../ui/completion-scripts.js';
@@ -31,10 +30,10 @@ Install:
 export function completeCallbackCommand(): Command {
   return new Command('__complete')
     .description('values for shell completion (internal)')
-    .argument('<what>', 'envs: environment names')
+    .argument('<what>', "envs: environment names (root: also other users')")
     .action((what: string) => {
       if (what !== 'envs') throw new UsageError(`__complete: unknown value kind: ${what} (known: envs)`);
-      const names = environmentNamesIn(resolveStateDir().path);
+      const names = reachableEnvironmentNames();
       if (names.length > 0) process.stdout.write(`${names.join('\n')}\n`);
     });
 }

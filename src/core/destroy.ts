@@ -32,6 +32,7 @@ import {
   validateName,
 } from './registry.js';
 import { scanHostSync } from './scan.js';
+import { locateEnvironment } from './environments.js';
 import { releaseResources } from './env-resources.js';
 
 /** Something that keeps one of a destroyed environment's namespaces alive. */
@@ -120,10 +121,16 @@ function processPids(holds: readonly NamespaceHold[]): Set<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Destroy one environment of the caller's. */
+/**
+ * Destroy one environment: the caller's, or as root also another user's (found as exec finds
+ * it: src/core/environments.ts). Root destroys another user's environment only when its
+ * namespaces are that user's (openVerified with stateDirOwner) and touches that user's state
+ * directory only as that user, so the record goes and the directory stays theirs.
+ */
 export async function destroyEnvironment(name: string, options: DestroyOptions = {}): Promise<DestroyResult> {
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-  const lock = lockEnvironment(name, options);
+  const lock = lockEnvironment(name, { ...options, ...locateEnvironment(name, options, true) });
+  const owned = { ...options, stateDirOwner: lock.stateDirOwner };
   let verified: VerifiedNamespaces | undefined;
   try {
     const record = lock.record;
@@ -148,7 +155,7 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
     if (state === 'running' || state === 'pinned') {
       try {
-        verified = openVerified(record, state === 'running' ? record.types : livePins(record, options), options);
+        verified = openVerified(record, state === 'running' ? record.types : livePins(record, options), owned);
       } catch (err) {
         // The holder died (or its pid was reused) after the state was read: nothing to
         // verify then. Anything else (not permitted, say) must not cost the record.

@@ -1,27 +1,46 @@
 /**
- * Finding an environment by name for a command that acts on it (enter, exec, inspect ...).
+ * Finding an environment by name for a command that acts on it (enter, exec, inspect, diff,
+ * ps -p, destroy).
  *
  * An environment lives in its creator's state directory. The caller's own comes first; root
  * may also act on other users' (rootless environments live in their creators' directories),
- * as it may enter any namespace. An unprivileged user cannot read anyone else's state
- * directory (0700), so for them a missing name may be someone else's: the error says so.
+ * as it may enter any namespace or kill any process. A name that only other users have, and
+ * more than one of them, is ambiguous: root says so and names the directories, one of which
+ * NSM_STATE_DIR then picks (ownLocation). An unprivileged user cannot read anyone else's
+ * state directory (0700), so for them a missing name may be someone else's: the error says so.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { NsmError } from '../sys/errors.js';
 import { effectiveUid } from '../sys/statefs.js';
-import { findEnvironment, listEnvironments, type ListedEnvironment, type RegistryOptions } from './registry.js';
+import {
+  findEnvironment,
+  hasEntry,
+  otherUsersStateDirs,
+  ownLocation,
+  validateName,
+  type EnvironmentLocation,
+  type ListedEnvironment,
+  type RegistryOptions,
+} from './registry.js';
 
-/** The environment `name` the caller may act on; NsmError (exit 1) when there is none. */
-export function resolveEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment {
-  const own = findEnvironment(name, options);
-  if (own) return own;
+/**
+ * Where the environment `name` the caller may act on is: its own state directory when that
+ * has it, else (root only) the one other user's directory that has it. With `reservations`,
+ * a create in progress (or left by a killed one) counts as having it: destroy clears those.
+ * @throws NsmError (exit 1) when no directory has it, or (root) several users' do.
+ */
+export function locateEnvironment(name: string, options: RegistryOptions = {}, reservations = false): EnvironmentLocation {
+  validateName(name);
+  const own = ownLocation(options);
+  // Our own directory's problems (unsafe, unreadable) are errors; other users' are skipped.
+  if (hasEntry(name, own, { reservations, tolerant: false })) return own;
   const euid = effectiveUid();
   if (euid === 0) {
-    const found = listEnvironments({ ...options, allUsers: true }).environments.filter((e) => e.name === name);
+    const found = otherUsersStateDirs(own.stateDir).filter((d) => hasEntry(name, d, { reservations }));
     if (found.length === 1) return found[0]!;
     if (found.length > 1) {
-      throw new NsmError(`several users have an environment named ${name} (uids ${found.map((e) => e.record.creatorUid).join(', ')})`, {
-        hint: "set NSM_STATE_DIR to the state directory of the one you mean (e.g. /tmp/nsm-UID)",
+      throw new NsmError(`several users have an environment named ${name}: ${found.map((d) => `uid ${d.stateDirOwner} (${d.stateDir})`).join(', ')}`, {
+        hint: `pick one by its state directory: put NSM_STATE_DIR=${found[0]!.stateDir} (or another of them) before the nsm command`,
       });
     }
   }
@@ -31,6 +50,18 @@ export function resolveEnvironment(name: string, options: RegistryOptions = {}):
         ? 'nsm ls lists the environments'
         : "other users' environments are not visible to you: only their creator or root may enter them (nsm ls lists yours)",
   });
+}
+
+/** The environment `name` the caller may act on; NsmError (exit 1) when there is none. */
+export function resolveEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment {
+  // The common case first, with one read of the record (exec's start-up: bench/lifecycle.mjs).
+  const own = findEnvironment(name, options);
+  if (own) return own;
+  const location = locateEnvironment(name, options);
+  const env = findEnvironment(name, { ...options, ...location });
+  // Gone between the two looks (destroyed, or only a reservation): as if never there.
+  if (!env) throw new NsmError(`no environment named ${name}`, { hint: 'nsm ls lists the environments' });
+  return env;
 }
 
 /** Whether a state directory that is not ours exists: root's /run/nsm or another user's /tmp/nsm-UID. */

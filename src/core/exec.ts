@@ -35,9 +35,13 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
   const record = env.record;
   let types = options.types && options.types.length > 0 ? [...options.types] : [...record.types];
   // setns(2) into a namespace owned by the environment's user namespace needs CAP_SYS_ADMIN
-  // there: an unprivileged caller has it only after joining that user namespace too.
-  if (effectiveUid() !== 0 && record.types.includes('user') && !types.includes('user')) types = ['user', ...types];
-  const verified = openVerified(record, types, options);
+  // there: an unprivileged caller has it only after joining that user namespace too. Root
+  // joins another user's environment through its user namespace as well, and so runs as
+  // that user's root (uid 0 inside is the user outside), never with host root's powers in
+  // namespaces (a mount namespace with the user's own /bin/sh) the user controls.
+  const foreign = env.stateDirOwner !== undefined;
+  if ((effectiveUid() !== 0 || foreign) && record.types.includes('user') && !types.includes('user')) types = ['user', ...types];
+  const verified = openVerified(record, types, { ...options, stateDirOwner: env.stateDirOwner });
   try {
     return await runJoined({
       namespaces: verified.namespaces,

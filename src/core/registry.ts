@@ -25,6 +25,7 @@ import { nsfsDevice, openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfi
 import { NS_TYPES, isNsType, nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import {
+  asUser,
   effectiveUid,
   ensurePrivateDir,
   FileLock,
@@ -35,9 +36,12 @@ import {
   writeFileAtomic,
 } from '../sys/statefs.js';
 import { VERSION } from '../version.js';
+import { nsRelations } from '../sys/libc.js';
 import type { HostScan, Namespace } from './model.js';
 import { releaseResourcesNow } from './env-resources.js';
 import { isAlive } from './processes.js';
+import { limitsOf } from './limits.js';
+import { vethOf } from './network.js';
 
 /** Version of env.json and reservation.json; bump it when their meaning changes. */
 export const ENV_RECORD_SCHEMA_VERSION = 1;
@@ -138,8 +142,92 @@ export type HolderState = 'running' | 'dead' | 'reused' | 'pinned';
 export interface RegistryOptions {
   /** State directory; default: $NSM_STATE_DIR, /run/nsm for root, $XDG_RUNTIME_DIR/nsm, /tmp/nsm-$UID. */
   stateDir?: string;
+  /**
+   * Set when the state directory is another user's and root acts on it (nsm destroy, exec,
+   * gc of a rootless user's environment): that user's uid. The directory must belong to that
+   * uid instead of the caller; its files are read, created and removed with that user's ids
+   * (asUser), so root does there only what the user could and what it creates stays theirs;
+   * and a record is used only if it looks like what that user's nsm makes (foreignRecordProblem).
+   */
+  stateDirOwner?: number;
   /** Root of procfs (default /proc). */
   procRoot?: string;
+}
+
+/** Where an environment's record is: a state directory, and its owner when not the caller. */
+export interface EnvironmentLocation {
+  stateDir: string;
+  /** See RegistryOptions.stateDirOwner. */
+  stateDirOwner?: number;
+}
+
+/**
+ * Run `fn` (synchronous) on the files of `stateDir`: as `owner` with the directory's group
+ * when it is another user's (RegistryOptions.stateDirOwner), else as we are.
+ */
+function inStateDir<T>(stateDir: string, owner: number | undefined, fn: () => T): T {
+  if (owner === undefined) return fn();
+  let gid: number;
+  try {
+    gid = lstatSync(stateDir).gid;
+  } catch (err) {
+    throw SysError.fromNode(err, 'lstat', stateDir);
+  }
+  return asUser(owner, gid, fn);
+}
+
+/**
+ * The caller's own state directory. Root's, when it names a directory that belongs to a user
+ * (NSM_STATE_DIR=/tmp/nsm-1000, to pick one user's environment of a name several have), is
+ * that user's: found, entered, destroyed and collected as theirs; root never creates there.
+ */
+export function ownLocation(options: RegistryOptions = {}): EnvironmentLocation {
+  const stateDir = options.stateDir ?? resolveStateDir().path;
+  if (options.stateDirOwner !== undefined) return { stateDir, stateDirOwner: options.stateDirOwner };
+  if (effectiveUid() === 0) {
+    try {
+      const st = lstatSync(stateDir);
+      if (st.isDirectory() && st.uid !== 0) return { stateDir, stateDirOwner: st.uid };
+    } catch {
+      // missing: root's own, made on the first create
+    }
+  }
+  return { stateDir };
+}
+
+/**
+ * Why root must not act on `record`, found in the state directory of user `uid`, or undefined.
+ * A user's nsm makes only rootless environments: the record names that user, a user namespace,
+ * no pins, /run/netns link or veth (all need root), and cgroups that belong to the user. The
+ * user can write anything into their directory, so anything else would have root kill,
+ * unmount or remove what the record points at on the user's word.
+ */
+export function foreignRecordProblem(record: EnvRecord, uid: number): string | undefined {
+  if (record.creatorUid !== uid) return `it says it was created by uid ${record.creatorUid}, in the directory of uid ${uid}`;
+  if (!record.types.includes('user')) return 'it has no user namespace, which every environment of a user other than root has';
+  if (Object.keys(record.pins).length > 0) return 'it has pins, which only root can make';
+  if (record.netnsLink !== undefined) return 'it has a /run/netns link, which only root can make';
+  if (vethOf(record)) return 'it has a veth pair, which only root can make';
+  for (const c of limitsOf(record)?.cgroups ?? []) {
+    let owner: number | undefined;
+    try {
+      owner = lstatSync(c.dir).uid;
+    } catch {
+      continue; // gone already
+    }
+    if (owner !== uid) return `its cgroup ${c.dir} belongs to uid ${owner}`;
+  }
+  return undefined;
+}
+
+function checkForeignRecord(record: EnvRecord, dir: string, uid: number | undefined): void {
+  if (uid === undefined) return;
+  const problem = foreignRecordProblem(record, uid);
+  if (problem !== undefined) {
+    throw new NsmError(`refusing environment ${record.name} of uid ${uid}: ${problem}`, {
+      hint: `its record ${join(dir, RECORD_FILE)} is not one nsm wrote; uid ${uid} can remove it`,
+    });
+  }
 }
 
 const RECORD_FILE = 'env.json';
@@ -175,6 +263,23 @@ export function environmentNamesIn(stateDir: string): string[] {
     .sort();
 }
 
+/**
+ * Names of every environment the caller's listing shows (ListEnvironmentsOptions.allUsers:
+ * for root also other users'), sorted and without repeats, for shell completion.
+ */
+export function reachableEnvironmentNames(options: ListEnvironmentsOptions = {}): string[] {
+  const own = ownLocation(options);
+  const names = new Set<string>();
+  for (const { stateDir, stateDirOwner } of [own, ...(listsAllUsers(options) ? otherUsersStateDirs(own.stateDir) : [])]) {
+    try {
+      for (const n of inStateDir(stateDir, stateDirOwner, () => environmentNamesIn(stateDir))) names.add(n);
+    } catch (err) {
+      if (!(err instanceof NsmError)) throw err; // a directory that went away meanwhile
+    }
+  }
+  return [...names].sort();
+}
+
 /** Throw UsageError unless `name` is a valid environment name; returns it. */
 export function validateName(name: string): string {
   if (!ENV_NAME_PATTERN.test(name)) {
@@ -193,9 +298,12 @@ export function stateDirectory(options: RegistryOptions & { create?: boolean } =
   return dir;
 }
 
-/** Check (and with `create`, make) the state directory; undefined when missing and not created. */
-function openLayout(stateDir: string, create: boolean): Layout | undefined {
-  if (!ensurePrivateDir(stateDir, { create })) return undefined;
+/**
+ * Check (and with `create`, make) the state directory; undefined when missing and not created.
+ * `owner`: the uid it must belong to when not the caller (RegistryOptions.stateDirOwner).
+ */
+function openLayout(stateDir: string, create: boolean, owner?: number): Layout | undefined {
+  if (!ensurePrivateDir(stateDir, { create, euid: owner })) return undefined;
   const layout = layoutOf(stateDir);
   if (create) {
     for (const sub of [layout.envs, layout.locks]) {
@@ -399,11 +507,13 @@ function deadError(record: EnvRecord): NsmError {
  *
  * Throws HolderReusedError (exit 125) when the pid now belongs to someone else or the
  * inodes differ; NsmError when the environment is dead; UsageError for a type it lacks.
+ * With `stateDirOwner` (another user's environment, opened by root) also NsmError unless
+ * the namespaces are that user's (checkOwnedNamespaces).
  */
 export function openVerified(
   record: EnvRecord,
   types: readonly NsType[] = record.types,
-  options: Pick<RegistryOptions, 'procRoot'> = {},
+  options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'> = {},
 ): VerifiedNamespaces {
   for (const t of types) {
     if (!record.types.includes(t)) {
@@ -454,12 +564,36 @@ export function openVerified(
         throw new NsmError(`environment ${record.name}: pin ${f.path} no longer holds its ${type} namespace`, { hint: 'run nsm gc' });
       }
     }
+    if (options.stateDirOwner !== undefined) checkOwnedNamespaces(record, opened, ordered, options.stateDirOwner);
   } catch (err) {
     closeAll();
     throw err;
   }
   const namespaces = opened.map((f, i) => ({ type: ordered[i]!, fd: f.fd, inode: f.ino, path: f.path }));
   return { namespaces, via, close: closeAll };
+}
+
+/**
+ * Root acting on user `uid`'s environment: its namespaces must be that user's, or a record the
+ * user wrote could point root's destroy at any process and its pid namespace (the host's
+ * included) and root's exec at any namespaces. The environment's user namespace was created
+ * by `uid` (NS_GET_OWNER_UID), and every other namespace is owned by it (NS_GET_USERNS):
+ * what a rootless create makes (ioctl_ns(2)). Checked on the open fds, so on what is joined.
+ */
+function checkOwnedNamespaces(record: EnvRecord, opened: readonly OpenNsFile[], ordered: readonly NsType[], uid: number): void {
+  const refuse = (why: string): never => {
+    throw new NsmError(`refusing environment ${record.name} of uid ${uid}: ${why}`, { hint: `uid ${uid} can enter or destroy it; root does so only in that user's namespaces` });
+  };
+  const userAt = ordered.indexOf('user');
+  if (userAt < 0) refuse('its user namespace is not among those opened');
+  const user = opened[userAt]!;
+  const userRel = nsRelations(`/proc/self/fd/${user.fd}`);
+  if (userRel.ownerUid !== uid) refuse(`its user namespace ${user.ino} was created by uid ${userRel.ownerUid ?? '?'}`);
+  for (const [i, f] of opened.entries()) {
+    if (i === userAt) continue;
+    const owner = nsRelations(`/proc/self/fd/${f.fd}`).owner;
+    if (owner !== user.ino) refuse(`its ${ordered[i]} namespace ${f.ino} is not owned by its user namespace ${user.ino}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -703,6 +837,8 @@ export interface ListedEnvironment {
   record: EnvRecord;
   /** <state>/envs/NAME */
   dir: string;
+  /** Set when it is in another user's state directory (root's view): that user's uid. */
+  stateDirOwner?: number;
 }
 
 /** A name reserved by a create still in progress (no record yet). */
@@ -738,13 +874,39 @@ export interface ListEnvironmentsOptions extends RegistryOptions {
 /** The record and state of `name`, or undefined when there is none. No lock taken. */
 export function findEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment | undefined {
   validateName(name);
-  const layout = openLayout(options.stateDir ?? resolveStateDir().path, false);
-  if (!layout) return undefined;
-  const dir = join(layout.envs, name);
-  const found = inspectEntry(dir);
-  if (found.kind === 'unreadable') throw unreadableError(name, dir, found.message);
-  if (found.kind !== 'record') return undefined;
-  return { name, dir, record: found.record, state: holderState(found.record, options) };
+  const { stateDir, stateDirOwner } = ownLocation(options);
+  const found = inStateDir(stateDir, stateDirOwner, () => {
+    const layout = openLayout(stateDir, false, stateDirOwner);
+    if (!layout) return undefined;
+    const dir = join(layout.envs, name);
+    return { dir, entry: inspectEntry(dir) };
+  });
+  if (!found) return undefined;
+  const { dir, entry } = found;
+  if (entry.kind === 'unreadable') throw unreadableError(name, dir, entry.message);
+  if (entry.kind !== 'record') return undefined;
+  checkForeignRecord(entry.record, dir, stateDirOwner);
+  return { name, dir, record: entry.record, state: holderState(entry.record, options), ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) };
+}
+
+/**
+ * Whether the state directory at `location` has an entry for `name`: a record (readable or
+ * not), or with `reservations` also a create in progress or left by a killed one. For finding
+ * which user's directory holds a name. With `tolerant` (the default) a directory nsm refuses
+ * (unsafe) or cannot read has none; otherwise that is thrown.
+ */
+export function hasEntry(name: string, location: EnvironmentLocation, opts: { reservations?: boolean; tolerant?: boolean } = {}): boolean {
+  const { stateDir, stateDirOwner } = location;
+  try {
+    return inStateDir(stateDir, stateDirOwner, () => {
+      if (!openLayout(stateDir, false, stateDirOwner)) return false;
+      const kind = inspectEntry(join(layoutOf(stateDir).envs, name)).kind;
+      return kind === 'record' || kind === 'unreadable' || (Boolean(opts.reservations) && kind !== 'absent');
+    });
+  } catch (err) {
+    if (opts.tolerant !== false && err instanceof NsmError) return false;
+    throw err;
+  }
 }
 
 /** Like findEnvironment, but a missing name is an error (exit 1). */
@@ -758,6 +920,8 @@ export function getEnvironment(name: string, options: RegistryOptions = {}): Lis
 export interface EnvironmentLock {
   readonly name: string;
   readonly dir: string;
+  /** The user whose state directory it is in, when not the caller's (RegistryOptions.stateDirOwner). */
+  readonly stateDirOwner?: number;
   /** Undefined when only a stale reservation was found (a creator died); remove() clears it. */
   readonly record: EnvRecord | undefined;
   state(): HolderState | undefined;
@@ -777,50 +941,64 @@ export interface EnvironmentLock {
  */
 export function lockEnvironment(name: string, options: RegistryOptions = {}): EnvironmentLock {
   validateName(name);
-  const layout = openLayout(options.stateDir ?? resolveStateDir().path, false);
-  const missing = (): NsmError => new NsmError(`no environment named ${name}`, { hint: 'nsm ls lists the environments' });
-  if (!layout) throw missing();
-  const dir = join(layout.envs, name);
-  if (inspectEntry(dir).kind === 'absent') throw missing();
-  let held: FileLock;
-  try {
-    held = acquireOrExplain(name, layout, options);
-  } catch (err) {
-    if (hasErrno(err, 'ENOENT')) throw missing(); // locks/ missing: nothing was ever created here
-    throw err;
-  }
-  try {
-    const found = inspectEntry(dir);
-    if (found.kind === 'absent') throw missing();
-    if (found.kind === 'unreadable') throw unreadableError(name, dir, found.message);
-    const record = found.kind === 'record' ? found.record : undefined;
-    return {
-      name,
-      dir,
-      record,
-      state: () => (record ? holderState(record, options) : undefined),
-      remove: () => {
-        if (!held.held) return {};
-        try {
-          const undone = found.kind === 'reservation' ? undoInterruptedCreate(found.reservation, options) : {};
-          removeTree(dir, options.procRoot);
-          fsyncDir(layout.envs);
-          return undone;
-        } finally {
-          held.removeAndRelease();
-        }
-      },
-      release: () => held.release(),
-    };
-  } catch (err) {
-    held.removeAndRelease();
-    throw err;
-  }
+  const { stateDir, stateDirOwner } = ownLocation(options);
+  // In another user's directory, every file step is that user's (inStateDir); the lock fd
+  // stays held across, and the signals destroy sends in between are root's.
+  const inDir = <T>(fn: () => T): T => inStateDir(stateDir, stateDirOwner, fn);
+  return inDir(() => {
+    const layout = openLayout(stateDir, false, stateDirOwner);
+    const missing = (): NsmError => new NsmError(`no environment named ${name}`, { hint: 'nsm ls lists the environments' });
+    if (!layout) throw missing();
+    const dir = join(layout.envs, name);
+    if (inspectEntry(dir).kind === 'absent') throw missing();
+    let held: FileLock;
+    try {
+      held = acquireOrExplain(name, layout, options);
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT')) throw missing(); // locks/ missing: nothing was ever created here
+      throw err;
+    }
+    try {
+      const found = inspectEntry(dir);
+      if (found.kind === 'absent') throw missing();
+      if (found.kind === 'unreadable') throw unreadableError(name, dir, found.message);
+      const record = found.kind === 'record' ? found.record : undefined;
+      if (record) checkForeignRecord(record, dir, stateDirOwner);
+      return {
+        name,
+        dir,
+        record,
+        stateDirOwner,
+        state: () => (record ? holderState(record, options) : undefined),
+        remove: () => {
+          if (!held.held) return {};
+          return inDir(() => {
+            try {
+              const undone = found.kind === 'reservation' ? undoInterruptedCreate(found.reservation, options, stateDirOwner) : {};
+              removeTree(dir, options.procRoot);
+              fsyncDir(layout.envs);
+              return undone;
+            } finally {
+              held.removeAndRelease();
+            }
+          });
+        },
+        release: () => held.release(),
+      };
+    } catch (err) {
+      held.removeAndRelease();
+      throw err;
+    }
+  });
 }
 
-/** Other users' state directories root may list: /run/user/UID/nsm and /tmp/nsm-UID. */
-function otherUsersStateDirs(own: string): string[] {
-  const dirs: string[] = [];
+/**
+ * Other users' state directories root may list and act on: /run/user/UID/nsm and
+ * /tmp/nsm-UID (where a user's nsm keeps its records), each only when it belongs to that UID
+ * alone. `own` (the caller's) is left out.
+ */
+export function otherUsersStateDirs(own: string = ownLocation().stateDir): Array<Required<EnvironmentLocation>> {
+  const dirs: Array<Required<EnvironmentLocation>> = [];
   const candidates: Array<[string, number]> = [];
   for (const [parent, match] of [
     ['/run/user', (e: string) => (/^[0-9]+$/.test(e) ? Number(e) : undefined)],
@@ -838,11 +1016,13 @@ function otherUsersStateDirs(own: string): string[] {
       candidates.push([parent === '/tmp' ? join(parent, e) : join(parent, e, 'nsm'), uid]);
     }
   }
+  // By uid (then /run/user before /tmp): a stable order for messages and listings.
+  candidates.sort((a, b) => a[1] - b[1]);
   for (const [path, uid] of candidates) {
     if (path === own) continue;
     try {
       // Only a directory that belongs to that uid alone is that uid's: a planted one is skipped.
-      if (privateDirProblem(path, uid) === undefined) dirs.push(path);
+      if (privateDirProblem(path, uid) === undefined) dirs.push({ stateDir: path, stateDirOwner: uid });
     } catch {
       // missing (no nsm state for that user)
     }
@@ -854,6 +1034,7 @@ interface LoadedRecord {
   name: string;
   dir: string;
   record: EnvRecord;
+  stateDirOwner?: number;
 }
 
 interface LoadedDir {
@@ -862,7 +1043,11 @@ interface LoadedDir {
   problems: RegistryProblem[];
 }
 
-function loadStateDir(stateDir: string): LoadedDir {
+function loadStateDir({ stateDir, stateDirOwner }: EnvironmentLocation): LoadedDir {
+  return inStateDir(stateDir, stateDirOwner, () => loadStateDirFiles(stateDir));
+}
+
+function loadStateDirFiles(stateDir: string): LoadedDir {
   const out: LoadedDir = { records: [], creating: [], problems: [] };
   const envs = layoutOf(stateDir).envs;
   let names: string[];
@@ -884,33 +1069,43 @@ function loadStateDir(stateDir: string): LoadedDir {
   return out;
 }
 
-/** Every state directory to read for a listing, own first; own is undefined when it is missing. */
-function listingDirs(options: ListEnvironmentsOptions): { own?: string; problems: RegistryProblem[]; others: string[] } {
-  const explicit = options.stateDir !== undefined || Boolean(process.env.NSM_STATE_DIR);
-  const own = options.stateDir ?? resolveStateDir().path;
+/** Every state directory to read for a listing, own first (left out when it is missing). */
+function listingDirs(options: ListEnvironmentsOptions): { dirs: EnvironmentLocation[]; problems: RegistryProblem[] } {
+  const own = ownLocation(options);
   const problems: RegistryProblem[] = [];
-  let ownOk: string | undefined;
+  const dirs: EnvironmentLocation[] = [];
   try {
-    if (openLayout(own, false)) ownOk = own;
+    if (inStateDir(own.stateDir, own.stateDirOwner, () => openLayout(own.stateDir, false, own.stateDirOwner))) dirs.push(own);
   } catch (err) {
     // An unsafe state directory is not read (it may be someone else's plant); say so.
     if (!(err instanceof NsmError)) throw err;
-    problems.push({ name: '', dir: own, message: err.message });
+    problems.push({ name: '', dir: own.stateDir, message: err.message });
   }
-  const allUsers = options.allUsers ?? (effectiveUid() === 0 && !explicit);
-  const others = allUsers && effectiveUid() === 0 ? otherUsersStateDirs(own) : [];
-  return { own: ownOk, problems, others };
+  if (listsAllUsers(options)) dirs.push(...otherUsersStateDirs(own.stateDir));
+  return { dirs, problems };
+}
+
+/**
+ * Whether root's listing (and gc) covers other users' state directories too: by default yes,
+ * unless a state directory was given (option or NSM_STATE_DIR), which names the one to use.
+ */
+function listsAllUsers(options: ListEnvironmentsOptions): boolean {
+  const explicit = options.stateDir !== undefined || Boolean(process.env.NSM_STATE_DIR);
+  return effectiveUid() === 0 && (options.allUsers ?? !explicit);
 }
 
 /** Records without their state: what attribution needs (it checks liveness against its scan). */
 function loadRecords(options: ListEnvironmentsOptions): LoadedDir {
-  const { own, problems, others } = listingDirs(options);
+  const { dirs, problems } = listingDirs(options);
   const all: LoadedDir = { records: [], creating: [], problems };
   const euid = effectiveUid();
-  for (const dir of own === undefined ? others : [own, ...others]) {
-    const loaded = loadStateDir(dir);
-    // The state directory is per user; a record of another uid in it is not this user's to list.
-    all.records.push(...loaded.records.filter((r) => euid === 0 || r.record.creatorUid === euid));
+  for (const location of dirs) {
+    const loaded = loadStateDir(location);
+    // The state directory is per user; a record of another uid in it is not this user's to
+    // list, nor (root's view of another user's directory) that user's.
+    const uid = location.stateDirOwner ?? euid;
+    const mine = loaded.records.filter((r) => (euid === 0 && location.stateDirOwner === undefined) || r.record.creatorUid === uid);
+    all.records.push(...mine.map((r) => (location.stateDirOwner !== undefined ? { ...r, stateDirOwner: location.stateDirOwner } : r)));
     all.creating.push(...loaded.creating);
     all.problems.push(...loaded.problems);
   }
@@ -924,7 +1119,7 @@ function loadRecords(options: ListEnvironmentsOptions): LoadedDir {
 export function listEnvironments(options: ListEnvironmentsOptions = {}): EnvironmentListing {
   const loaded = loadRecords(options);
   const environments = loaded.records
-    .map(({ name, dir, record }) => ({ name, dir, record, state: holderState(record, options) }))
+    .map(({ name, dir, record, stateDirOwner }) => ({ name, dir, record, state: holderState(record, options), ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) }))
     .sort((a, b) => (a.name === b.name ? a.record.creatorUid - b.record.creatorUid : a.name < b.name ? -1 : 1));
   return { environments, creating: loaded.creating, problems: loaded.problems };
 }
@@ -993,6 +1188,23 @@ export function environmentNamesByInode(scan: HostScan, options: ListEnvironment
 // ---------------------------------------------------------------------------------------------
 // Garbage collection
 
+/** Why root must not undo `progress` found in the directory of user `uid` (as foreignRecordProblem). */
+function foreignProgressProblem(progress: CreateProgress, uid: number, options: RegistryOptions): string | undefined {
+  if (progress.netnsLink !== undefined || progress.options?.veth !== undefined) return 'it notes a /run/netns link or a veth, which only root can make';
+  const holder = progress.holder;
+  if (holder) {
+    let realUid: number | undefined;
+    try {
+      realUid = new ProcFs(options.procRoot).readStatus(holder.pid).uid[0];
+    } catch {
+      // gone: nothing to stop
+    }
+    if (realUid !== undefined && realUid !== uid) return `its holder PID ${holder.pid} runs as uid ${realUid}`;
+  }
+  const record = { name: '', types: ['user'], pins: {}, creatorUid: uid, options: { limits: progress.options?.limits } } as unknown as EnvRecord;
+  return foreignRecordProblem(record, uid);
+}
+
 /** How long undoInterruptedCreate() waits for a killed holder to leave its cgroups. */
 const HOLDER_EXIT_WAIT_MS = 2000;
 
@@ -1007,9 +1219,19 @@ function sleepSync(ms: number): void {
  * nothing: it went with the holder's net namespace (veth(4)). Pins are below the
  * environment's directory, which the caller removes. Throws NsmError when something stays.
  */
-function undoInterruptedCreate(reservation: ReservationRecord | undefined, options: RegistryOptions): Partial<GcRemoved> {
+function undoInterruptedCreate(reservation: ReservationRecord | undefined, options: RegistryOptions, stateDirOwner?: number): Partial<GcRemoved> {
   const progress = reservation?.progress;
   if (!progress) return {};
+  if (stateDirOwner !== undefined) {
+    // Root in a user's directory: the user wrote this file, and could have named anyone's
+    // process or cgroup in it. (kill(2) as that user is no guard: seteuid keeps real uid 0.)
+    const problem = foreignProgressProblem(progress, stateDirOwner, options);
+    if (problem) {
+      throw new NsmError(`refusing the reservation of ${reservation!.name} of uid ${stateDirOwner}: ${problem}`, {
+        hint: `uid ${stateDirOwner} can remove it`,
+      });
+    }
+  }
   const out: Partial<GcRemoved> = {};
   const holder = progress.holder;
   if (holder && isAlive(holder)) {
@@ -1071,12 +1293,16 @@ export interface GcRemoved {
   cgroups?: string[];
   /** stale-reservation: the holder its killed creator had started, stopped now. */
   holderStopped?: number;
+  /** Root's gc: the user whose state directory it was in, when not root's own. */
+  uid?: number;
 }
 
 export interface GcKept {
   name: string;
   reason: 'busy' | 'unreadable' | 'failed';
   message: string;
+  /** As in GcRemoved. */
+  uid?: number;
 }
 
 export interface GcResult {
@@ -1089,10 +1315,25 @@ export interface GcResult {
  * Remove the caller's records whose holder is dead (or whose pid was reused) and that
  * have no live pins, with their /run/netns link; also reservations whose creator died.
  * Entries another nsm holds right now are skipped, not waited for. `dryRun` only reports.
+ * Root's gc covers the directories root's listing shows (ListEnvironmentsOptions.allUsers):
+ * in another user's it works as that user, so it removes only what the user's gc could.
  */
-export function collectGarbage(options: RegistryOptions & { dryRun?: boolean } = {}): GcResult {
+export function collectGarbage(options: ListEnvironmentsOptions & { dryRun?: boolean } = {}): GcResult {
   const result: GcResult = { removed: [], kept: [] };
-  const layout = openLayout(options.stateDir ?? resolveStateDir().path, false);
+  const own = ownLocation(options);
+  for (const location of [own, ...(listsAllUsers(options) ? otherUsersStateDirs(own.stateDir) : [])]) {
+    const { stateDir, stateDirOwner: uid } = location;
+    const part = inStateDir(stateDir, uid, () => collectGarbageIn(stateDir, { ...options, stateDirOwner: uid }));
+    const tag = <T extends object>(entry: T): T => (uid === undefined ? entry : { ...entry, uid });
+    result.removed.push(...part.removed.map(tag));
+    result.kept.push(...part.kept.map(tag));
+  }
+  return result;
+}
+
+function collectGarbageIn(stateDir: string, options: RegistryOptions & { dryRun?: boolean }): GcResult {
+  const result: GcResult = { removed: [], kept: [] };
+  const layout = openLayout(stateDir, false, options.stateDirOwner);
   if (!layout) return result;
   let names: string[];
   try {
@@ -1130,7 +1371,7 @@ export function collectGarbage(options: RegistryOptions & { dryRun?: boolean } =
           if (released.cgroups.length > 0) removed.cgroups = released.cgroups;
           if (released.failures.length > 0) throw new NsmError(released.failures.join('; '));
         }
-        if (found.kind === 'reservation') Object.assign(removed, undoInterruptedCreate(found.reservation, options));
+        if (found.kind === 'reservation') Object.assign(removed, undoInterruptedCreate(found.reservation, options, options.stateDirOwner));
         if (found.kind === 'record' && removeNetnsLink(found.record, options)) removed.netnsLink = found.record.netnsLink;
         removeTree(dir, options.procRoot);
         gone = true;

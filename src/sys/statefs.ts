@@ -127,6 +127,33 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
 }
 
 /**
+ * Run `fn` (synchronous) with the effective uid, gid and groups of `uid`/`gid`, then restore
+ * root's. Root acts in another user's state directory this way: every path lookup, read,
+ * create and unlink there is checked against that user's permissions, so a symbolic link or
+ * a file the user swaps in mid-way (the directory is theirs to change) reaches nothing the
+ * user could not reach, and what root creates there (a lock file) belongs to the user.
+ * seteuid(2) changes only the effective uid (glibc: setresuid(-1, uid, -1)); the real and
+ * saved uid stay 0, so root's ids come back afterwards. glibc applies the change to every
+ * thread of the process (nptl(7)), libuv's pool included.
+ * Only for root; anyone else runs `fn` as is (they act only in their own directory).
+ */
+export function asUser<T>(uid: number, gid: number, fn: () => T): T {
+  if (effectiveUid() !== 0 || uid === 0) return fn();
+  const groups = process.getgroups!();
+  const egid = process.getegid!();
+  process.setgroups!([gid]);
+  process.setegid!(gid);
+  process.seteuid!(uid);
+  try {
+    return fn();
+  } finally {
+    process.seteuid!(0);
+    process.setegid!(egid);
+    process.setgroups!(groups);
+  }
+}
+
+/**
  * Write `data` to `path` so that readers see the old file or the new one, never a part:
  * a temp file in the same directory, fsync, rename over `path` (rename(2) is atomic within
  * one file system), then fsync the directory so the rename itself survives a crash.

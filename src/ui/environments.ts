@@ -16,15 +16,20 @@ function why(r: GcRemoved): string {
   }
 }
 
+/** " of uid 1000" for another user's entry (root's gc), else nothing. */
+function whose(entry: { uid?: number }): string {
+  return entry.uid === undefined ? '' : ` of uid ${entry.uid}`;
+}
+
 /** One line per removed (or, with dryRun, removable) record and per record kept back. */
 export function formatGcResult(result: GcResult, dryRun = false): string {
   const lines: string[] = [];
   const verb = dryRun ? 'would remove' : 'removed';
   for (const r of result.removed) {
     const also = [r.holderStopped ? `its holder PID ${r.holderStopped} (stopped)` : undefined, r.netnsLink, r.nat ? 'its NAT rules' : undefined, r.cgroups?.length ? `${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}` : undefined].filter(Boolean);
-    lines.push(`${verb} ${colour.bold(r.name)} (${why(r)})${also.length > 0 ? ` and ${also.join(', ')}` : ''}`);
+    lines.push(`${verb} ${colour.bold(r.name)}${whose(r)} (${why(r)})${also.length > 0 ? ` and ${also.join(', ')}` : ''}`);
   }
-  for (const k of result.kept) lines.push(`kept ${colour.bold(k.name)}: ${k.reason}: ${k.message}`);
+  for (const k of result.kept) lines.push(`kept ${colour.bold(k.name)}${whose(k)}: ${k.reason}: ${k.message}`);
   if (lines.length === 0) lines.push('nothing to remove');
   return `${lines.join('\n')}\n`;
 }

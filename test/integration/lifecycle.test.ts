@@ -23,6 +23,7 @@ import {
   mountsBelow,
   nsm,
   recordPath,
+  ROOTLESS_UID,
   stateDir,
   uniqueName,
   waitFor,
@@ -224,6 +225,57 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     expect(d.stdout).toContain('unmounted 4 pins');
     expect(mountsBelow(dir)).toEqual([]);
     expect(existsSync(`/run/netns/${name}`)).toBe(false);
+  });
+});
+
+describe("the command line: nsm's options end where the command starts (as nsenter, unshare(1), ip netns exec)", () => {
+  // bin/nsm sends exec and enter to its lean entry; the full CLI (commander) must agree.
+  const entries = [
+    ['bin/nsm (lean entry)', false],
+    ['full CLI (commander)', true],
+  ] as const;
+
+  it.each(entries)('%s: exec NAME CMD ARGS passes the options after CMD to it', async (_, fullCli) => {
+    const dir = stateDir(isRoot ? undefined : ROOTLESS_UID);
+    const name = uniqueName('argv');
+    await create(name, ['-t', isRoot ? 'uts,net' : 'user,uts,net'], { stateDir: dir });
+    const run = (args: string[]) => nsm(args, { stateDir: dir, fullCli });
+
+    const addr = await run(['exec', name, 'ip', '-br', 'addr']);
+    expect(addr.stderr).toBe('');
+    expect(addr.code).toBe(0);
+    expect(addr.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['lo']);
+    expect((await run(['exec', name, '--', 'ip', '-br', 'addr'])).stdout).toBe(addr.stdout);
+    expect((await run(['exec', name, 'sh', '-c', 'exit 3'])).code).toBe(3);
+    const echo = await run(['exec', name, 'echo', '-t', 'x']);
+    expect(echo.stderr).toBe('');
+    expect(echo.stdout).toBe('-t x\n');
+    // Options before and after NAME are still nsm's, up to the command.
+    const wd = await run(['exec', '--wd', '/usr', name, '-t', 'uts', 'sh', '-c', 'pwd; hostname; echo "$@"', 'sh', '--wd', '/']);
+    expect(wd.stdout).toBe(`/usr\n${name}\n--wd /\n`);
+    expect((await run(['shell', name, 'sh', '-c', 'echo "$NSM_ENV" -t'])).stdout).toBe(`${name} -t\n`);
+
+    // A command that starts with '-' needs '--'; without it, it is an unknown option of nsm's.
+    const dash = await run(['exec', name, '-br', 'addr']);
+    expect(dash.code).toBe(125);
+    expect(dash.stderr).toBe("nsm: unknown option '-br'\nhint: nsm's options end where the command starts; put -- before a command that starts with -\n");
+    const dashed = await run(['exec', name, '--', '-br']);
+    expect(dashed.code).toBe(127);
+    expect(dashed.stderr).toMatch(/^nsm: execvp\(-br\): ENOENT/);
+    // exec without a command stays a usage error (125, as every nsm failure of exec: README "Exit codes").
+    const none = await run(['exec', name]);
+    expect(none.code).toBe(125);
+    expect(none.stderr).toBe("nsm: missing required argument 'command'\n");
+  });
+
+  it('unshare: nsm unshare --net ip -br link lists only lo; -V after the command is the command\'s', async () => {
+    const link = await nsm(['unshare', '--net', ...(isRoot ? [] : ['--user']), 'ip', '-br', 'link']);
+    expect(link.stderr).toBe('');
+    expect(link.code).toBe(0);
+    expect(link.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0])).toEqual(['lo']);
+    const v = await nsm(['unshare', '--uts', ...(isRoot ? [] : ['--user']), 'sh', '-c', 'echo "$0"', '-V']);
+    expect(v.stdout).toBe('-V\n');
+    expect((await nsm(['unshare', '--uts', ...(isRoot ? [] : ['--user']), '--', 'sh', '-c', 'exit 4'])).code).toBe(4);
   });
 });
 
