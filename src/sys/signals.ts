@@ -4,16 +4,42 @@
  *
  * - SIGTERM and SIGHUP come from a supervisor (kill, systemd, a closed terminal's session
  *   leader): pass them on to the command, which is the one that should react.
- * - SIGINT, SIGQUIT and SIGWINCH come from the terminal, which sends them to the whole
- *   foreground process group, command included (the command is spawned in our group):
- *   forwarding them too would deliver them twice. Only stay alive.
+ * - SIGINT, SIGQUIT and SIGWINCH usually come from the terminal, which sends them to its
+ *   whole foreground process group, the command included (it is spawned in our group):
+ *   forwarding them too would deliver them twice. So they are forwarded only when our
+ *   group is not the terminal's foreground group (no terminal, as in CI, or run in the
+ *   background): then they were sent to nsm alone (`kill -INT`), and the command gets them.
+ *   sudo tells the two apart by si_pid; Node hands no siginfo to a handler, so nsm asks
+ *   the kernel whose group the terminal's is, at the moment the signal arrives.
  */
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { EXIT_SIGNAL_BASE } from './errors.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
-const SWALLOWED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+const FROM_TERMINAL: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+
+/**
+ * Whether our process group is the foreground group of our controlling terminal, so that
+ * the terminal's signals reach the command too: /proc/self/stat field 5 (pgrp) equals
+ * field 8 (tpgid, -1 without a terminal); proc(5).
+ */
+export function inTerminalForeground(statText?: string): boolean {
+  let text = statText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/stat', 'latin1');
+    } catch {
+      return false;
+    }
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // After "pid (comm) ": state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8).
+  const pgrp = Number(f[2]);
+  const tpgid = Number(f[5]);
+  return tpgid > 0 && tpgid === pgrp;
+}
 
 export interface SignalForwarder {
   /** The child to forward to; signals that arrived before are delivered now. */
@@ -43,7 +69,9 @@ export function forwardSignals(): SignalForwarder {
   for (const sig of FORWARDED) {
     handlers.push([sig, () => (target ? send(sig) : pending.includes(sig) || pending.push(sig))]);
   }
-  for (const sig of SWALLOWED) handlers.push([sig, () => {}]);
+  for (const sig of FROM_TERMINAL) {
+    handlers.push([sig, () => (inTerminalForeground() ? undefined : target ? send(sig) : pending.includes(sig) || pending.push(sig))]);
+  }
   for (const [sig, h] of handlers) process.on(sig, h);
   return {
     attach(child) {

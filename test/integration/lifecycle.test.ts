@@ -308,24 +308,27 @@ describe.skipIf(!isRoot)('exec: exit status, signals, both join paths (root only
     expect(cat.stdout).toBe('through stdin\n');
   });
 
-  it.each(paths)('%s: SIGTERM to nsm reaches the command; the path is the expected one', async (path, args) => {
+  it.each(paths)('%s: SIGTERM, SIGHUP, SIGINT, SIGQUIT sent to nsm (no terminal) reach the command; the path is the expected one', async (path, args) => {
     const dir = stateDir();
     const name = uniqueName();
     await create(name, args, { stateDir: dir });
-    let nsmPid = 0;
-    // The mark says the trap is set: a SIGTERM before that would (rightly) end sh with 143.
-    const mark = join(scratch, `${name}.trapped`);
-    const running = nsm(['exec', name, '--', 'sh', '-c', `trap "exit 42" TERM; touch ${mark}; while :; do sleep 0.05; done`], {
-      stateDir: dir,
-      onSpawn: (c) => (nsmPid = c.pid!),
-    });
-    await waitFor(() => existsSync(mark), 'the command to set its trap');
-    // The command (in-process) or the helper (native) is nsm's child.
-    const child = childrenOf(nsmPid).map(comm).find((c) => c === 'sh' || c === 'nsm:helper');
-    expect(child).toBe(path === 'in-process' ? 'sh' : 'nsm:helper');
-    process.kill(nsmPid, 'SIGTERM');
-    const r = await running;
-    expect(r.code).toBe(42);
+    const codes: Record<string, number> = { TERM: 42, HUP: 43, INT: 44, QUIT: 45 };
+    for (const [sig, code] of Object.entries(codes)) {
+      let nsmPid = 0;
+      // The mark says the trap is set: a signal before that would (rightly) end sh by it.
+      const mark = join(scratch, `${name}.${sig}.trapped`);
+      const running = nsm(['exec', name, '--', 'sh', '-c', `trap "exit ${code}" ${sig}; touch ${mark}; while :; do sleep 0.05; done`], {
+        stateDir: dir,
+        onSpawn: (c) => (nsmPid = c.pid!),
+      });
+      await waitFor(() => existsSync(mark), 'the command to set its trap');
+      // The command (in-process) or the helper (native) is nsm's child.
+      const child = childrenOf(nsmPid).map(comm).find((c) => c === 'sh' || c === 'nsm:helper');
+      expect(child).toBe(path === 'in-process' ? 'sh' : 'nsm:helper');
+      process.kill(nsmPid, `SIG${sig}` as NodeJS.Signals);
+      const r = await running;
+      expect(r.code, `SIG${sig}`).toBe(code);
+    }
   });
 
   it('SIGTERM to nsm with a command that does not catch it: 128+15', async () => {
