@@ -9,7 +9,7 @@
  * A helper FAIL becomes a SysError whose `call` is the failed step and whose `errno` is the
  * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
@@ -22,6 +22,7 @@ import {
   UsageError,
 } from './errors.js';
 import {
+  CHANNEL_STDIO,
   decodeReply,
   encodeFrame,
   extents,
@@ -323,13 +324,19 @@ interface Session {
 
 function callerIds(opts: HelperOptions): { uid: number; gid: number; user: string } {
   if (opts.asUser) return { ...opts.asUser, user: String(opts.asUser.uid) };
-  let user = String(process.getuid!());
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry: match /etc/subuid by numeric id only
-  }
-  return { uid: process.getuid!(), gid: process.getgid!(), user };
+  const uid = process.getuid!();
+  return {
+    uid,
+    gid: process.getgid!(),
+    // Only --map-auto reads it (to match /etc/subuid): looked up then, not on every create.
+    get user() {
+      try {
+        return userInfo().username;
+      } catch {
+        return String(uid); // no passwd entry: match /etc/subuid by numeric id only
+      }
+    },
+  };
 }
 
 /**
@@ -428,31 +435,58 @@ function readStartTime(pid: number): number | undefined {
   }
 }
 
+export interface HolderOptions extends HelperOptions {
+  /** The environment's name: `ps -o args` then shows the holder as "nsm:holder NAME". */
+  name?: string;
+}
+
+/** The helper's replies in `stdout`, decoded; a protocol fault is kept in the outcome. */
+function outcomeOf(stdout: Buffer, stderr: Buffer, code: number | null, signal: NodeJS.Signals | null): Outcome {
+  const outcome: Outcome = { replies: [], code, signal, stderr: stderr.subarray(0, 4096).toString('utf8') };
+  const decoder = new FrameDecoder();
+  try {
+    for (const frame of decoder.push(stdout)) outcome.replies.push(decodeReply(frame));
+    if (decoder.pending > 0) outcome.protocolError = new Error(`nsm-helper's reply was cut short (${decoder.pending} bytes of a frame)`);
+  } catch (err) {
+    outcome.protocolError = err as Error;
+  }
+  return outcome;
+}
+
 /**
  * Create the namespaces in `config` and their holder: a tiny process named "nsm:holder", PID 1
  * of the new pid namespace (if any), which keeps them alive, reaps orphans, and exits on
  * SIGTERM/SIGINT (taking everything in its pid namespace with it). Resolves once the holder
  * is fully set up and the helper has exited; the holder is then nobody's child here.
  *
+ * The helper runs as `nsm-helper holder - [NAME]` through spawnSync: the configuration goes
+ * to its stdin, READY or FAIL comes back on its stdout, and spawnSync returns once it has
+ * exited and the holder has let go of those pipes (it does before READY). One synchronous
+ * child costs Node less than spawn() with a socket and event-driven streams
+ * (bench/RESULTS.md). Signals that arrive meanwhile are dispatched after it returns.
+ *
  * @throws SysError (call = failed step, errno name) when a step failed; nothing is left behind.
  */
-export async function createHolder(config: NamespaceConfig, opts: HelperOptions = {}): Promise<HolderInfo> {
+export async function createHolder(config: NamespaceConfig, opts: HolderOptions = {}): Promise<HolderInfo> {
   const frames = encodeNamespaceConfig(config, callerIds(opts));
-  let info: HolderInfo | undefined;
-  const session = startHelper('holder', frames, {
-    ...opts,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    onReply: (r) => {
-      // The holder is alive and waiting for the helper's go-ahead: its start time is stable now.
-      if (r.kind === 'ready') info = { pid: r.pid, startTime: readStartTime(r.pid) };
-    },
+  const path = helperPath(opts.helperPath);
+  const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
+  const r = spawnSync(path, args, {
+    input: Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    uid: opts.asUser?.uid,
+    gid: opts.asUser?.gid,
   });
-  const out = await session.done;
-  if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((r) => r.kind === 'fail')) {
+  if (r.error) throw SysError.fromNode(r.error, 'spawn', path);
+  const out = outcomeOf(r.stdout, r.stderr, r.status, r.signal);
+  const ready = out.replies.find((reply): reply is Extract<Reply, { kind: 'ready' }> => reply.kind === 'ready');
+  // The holder is alive and waiting for signals: its start time is stable now.
+  const info = ready ? { pid: ready.pid, startTime: readStartTime(ready.pid) } : undefined;
+  if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((reply) => reply.kind === 'fail')) {
     return info;
   }
   // READY arrived but the helper did not finish cleanly: the holder must not survive it.
-  if (info && readStartTime(info.pid) === info.startTime) {
+  if (info && info.startTime !== undefined) {
     try {
       process.kill(info.pid, 'SIGKILL');
     } catch {
