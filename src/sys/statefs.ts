@@ -6,7 +6,6 @@
  * in-process setns() only the main thread has moved (DESIGN.md), so sync calls are the
  * ones that see the right mount namespace.
  */
-import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -17,6 +16,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readFileSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -127,16 +127,45 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
 }
 
 /**
- * Write `data` to `path` so that readers see the old file or the new one, never a part:
- * a temp file in the same directory, fsync, rename over `path` (rename(2) is atomic within
- * one file system), then fsync the directory so the rename itself survives a crash.
+ * 8 random hex digits, for names that must not collide (temp files, staging directories).
+ * They come from /proc/sys/kernel/random/uuid, a fresh random (version 4) UUID per read
+ * (random(4)), whose first 8 digits are all random: loading node:crypto for them would cost
+ * `nsm create` several milliseconds (bench/RESULTS.md). Without procfs, Math.random()
+ * stands in: the names only need to differ, not to be unguessable (the directory is private).
  */
-export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+export function randomHex(): string {
+  try {
+    const uuid = readFileSync('/proc/sys/kernel/random/uuid', 'latin1');
+    if (/^[0-9a-f]{8}-/.test(uuid)) return uuid.slice(0, 8);
+  } catch {
+    // no procfs here
+  }
+  return Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0');
+}
+
+export interface AtomicWriteOptions {
+  /** File mode of a new file (default 0600). */
+  mode?: number;
+  /**
+   * fsync the directory after the rename (default true), so the rename itself survives a
+   * crash. A caller that changes more in that directory passes false and fsyncs it once
+   * after its last change (fsyncDir).
+   */
+  syncDir?: boolean;
+}
+
+/**
+ * Write `data` to `path` so that readers see the old file or the new one, never a part:
+ * a temp file in the same directory, fsync (so that a crash cannot leave the new name on
+ * an empty or partial file), rename over `path` (rename(2) is atomic within one file
+ * system), then, unless `syncDir` is false, fsync the directory.
+ */
+export function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomHex()}`);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? 0o600);
     const buf = Buffer.from(data);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
@@ -149,7 +178,7 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
     rmSync(tmp, { force: true });
     throw SysError.fromNode(err, undefined, path);
   }
-  fsyncDir(dir);
+  if (options.syncDir ?? true) fsyncDir(dir);
 }
 
 /** fsync(2) a directory, making a rename or unlink inside it durable. */
