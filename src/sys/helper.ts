@@ -40,6 +40,7 @@ import {
   type IdExtent,
   type Reply,
 } from './helper-protocol.js';
+import { spawnAndWait } from './libc.js';
 import { helperBinary } from './native.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
@@ -459,11 +460,13 @@ function outcomeOf(stdout: Buffer, stderr: Buffer, code: number | null, signal: 
  * SIGTERM/SIGINT (taking everything in its pid namespace with it). Resolves once the holder
  * is fully set up and the helper has exited; the holder is then nobody's child here.
  *
- * The helper runs as `nsm-helper holder - [NAME]` through spawnSync: the configuration goes
- * to its stdin, READY or FAIL comes back on its stdout, and spawnSync returns once it has
- * exited and the holder has let go of those pipes (it does before READY). One synchronous
- * child costs Node less than spawn() with a socket and event-driven streams
- * (bench/RESULTS.md). Signals that arrive meanwhile are dispatched after it returns.
+ * The helper runs as `nsm-helper holder - [NAME]`, a plain child waited for synchronously:
+ * the configuration goes to its stdin, READY or FAIL comes back on its stdout, and the
+ * call returns once it has exited and the holder has let go of those pipes (it does before
+ * READY). It is started with posix_spawn (src/sys/libc.ts), which costs Node far less than
+ * child_process's spawn() with a socket and streams (bench/RESULTS.md); only `asUser`
+ * (tests, as root) takes child_process.spawnSync(), which can change the uid. Signals that
+ * arrive meanwhile are dispatched after it returns.
  *
  * @throws SysError (call = failed step, errno name) when a step failed; nothing is left behind.
  */
@@ -471,13 +474,15 @@ export async function createHolder(config: NamespaceConfig, opts: HolderOptions 
   const frames = encodeNamespaceConfig(config, callerIds(opts));
   const path = helperPath(opts.helperPath);
   const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
-  const r = spawnSync(path, args, {
-    input: Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]),
-    stdio: ['pipe', 'pipe', 'pipe'],
-    uid: opts.asUser?.uid,
-    gid: opts.asUser?.gid,
-  });
-  if (r.error) throw SysError.fromNode(r.error, 'spawn', path);
+  const input = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
+  let r: { status: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer };
+  if (opts.asUser) {
+    const sync = spawnSync(path, args, { input, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.asUser.uid, gid: opts.asUser.gid });
+    if (sync.error) throw SysError.fromNode(sync.error, 'spawn', path);
+    r = sync;
+  } else {
+    r = spawnAndWait(path, [path, ...args], input);
+  }
   const out = outcomeOf(r.stdout, r.stderr, r.status, r.signal);
   const ready = out.replies.find((reply): reply is Extract<Reply, { kind: 'ready' }> => reply.kind === 'ready');
   // The holder is alive and waiting for signals: its start time is stable now.
