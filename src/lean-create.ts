@@ -7,6 +7,7 @@
 import { Command } from 'commander';
 import { createCommand } from './commands/create.js';
 import { reportError } from './report.js';
+import { stderrSync, stdoutSync } from './sys/stdio.js';
 import { VERSION } from './version.js';
 
 export async function createMain(argv: readonly string[] = process.argv): Promise<void> {
@@ -14,7 +15,8 @@ export async function createMain(argv: readonly string[] = process.argv): Promis
     .version(VERSION, '-V, --version', 'print the nsm version')
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: () => {} });
+    // Help and version go to the descriptors too: bin/nsm sets up no stdout stream for create.
+    .configureOutput({ writeOut: (s) => stdoutSync.write(s), writeErr: (s) => stderrSync.write(s), outputError: () => {} });
   const cmd = createCommand();
   cmd.copyInheritedSettings(program);
   program.addCommand(cmd);

@@ -12,7 +12,7 @@
  * the host end's address happen under one host-wide lock, so concurrent creates cannot pick
  * the same /30.
  */
-import { createRequire } from 'node:module';
+import { createHash } from 'node:crypto';
 import { NsmError, SysError, UsageError } from '../sys/errors.js';
 import { enableIpForwarding, firewallSucceeds, firewallTool, ipForwarding, runFirewall, systemExecutable } from '../sys/firewall.js';
 import { RouteSocket, type Ipv4AddressInfo } from '../sys/rtnetlink.js';
@@ -146,9 +146,6 @@ export function pickAddresses(used: readonly Ipv4Cidr[], range: Ipv4Cidr = AUTO_
 
 /** The host end's name for environment `name`: nsm-<6 characters>-<4 hex>, ≤ 15 bytes (IFNAMSIZ). */
 export function hostInterfaceName(name: string): string {
-  // node:crypto is loaded here, when a veth is made, not with this module: loading it costs
-  // every `nsm create` several milliseconds (bench/RESULTS.md).
-  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 4);
   return `nsm-${name.slice(0, 6)}-${hash}`;
 }

@@ -7,13 +7,16 @@
  * FORCE_COLOR (0-3, as chalk reads it) overrides everything; NO_COLOR
  * (https://no-color.org), which chalk does not read, turns colour off.
  */
+import { isatty } from 'node:tty';
 import { Chalk, supportsColor, type ChalkInstance, type ColorSupportLevel } from 'chalk';
 
 function level(): ColorSupportLevel | undefined {
   const env = process.env;
   if (env.FORCE_COLOR !== undefined) return undefined; // chalk parses FORCE_COLOR itself
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
-  if (!process.stdout.isTTY || env.TERM === 'dumb') return 0;
+  // isatty(1), not process.stdout.isTTY: the stream costs ~5 ms to set up on a pipe, and a
+  // command that prints through src/sys/stdio.ts never needs it.
+  if (!isatty(1) || env.TERM === 'dumb') return 0;
   return supportsColor ? supportsColor.level : 1;
 }
 
