@@ -2,9 +2,10 @@
  * Driver of native/nsm-helper, the single-threaded C helper (see native/PROTOCOL.md).
  *
  * Node.js cannot create or join a user namespace (it is multi-threaded: unshare/setns of
- * CLONE_NEWUSER fail with EINVAL), and a holder must be a tiny PID 1. This module spawns the
- * helper with the protocol socket on fd 3, sends the configuration frames, and turns the
- * replies into typed results or errors. It prints nothing.
+ * CLONE_NEWUSER fail with EINVAL), and a holder must be a tiny PID 1. This module starts the
+ * helper (a holder's over its stdin and stdout, run and join with the protocol socket on fd
+ * 3), sends the configuration frames, and turns the replies into typed results or errors.
+ * It prints nothing.
  *
  * A helper FAIL becomes a SysError whose `call` is the failed step and whose `errno` is the
  * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
