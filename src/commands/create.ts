@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { createEnvironment } from '../core/create.js';
 import { stderrSync, stdoutSync } from '../sys/stdio.js';
 import { printJson } from '../ui/json.js';
-import { createdJson, formatCreated, replacedWarning } from '../ui/lifecycle-view.js';
+import { createdJson, formatCreated, replacedWarning, stdoutStyle } from '../ui/created-view.js';
 import { addEnvironmentOptions, environmentRequest, resolveVethArgument } from './environment-options.js';
 import { addNamespaceOptions, namespaceRequest } from './namespace-options.js';
 
@@ -35,6 +35,6 @@ Examples:
       // Written to the descriptors: process.stdout would cost create ~5 ms to set up (src/sys/stdio.ts).
       if (warning) stderrSync.write(warning);
       if (opts.json) printJson(createdJson(created), stdoutSync);
-      else stdoutSync.write(formatCreated(created));
+      else stdoutSync.write(formatCreated(created, await stdoutStyle()));
     });
 }
