@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { unshareRun } from '../core/unshare.js';
-import { addNamespaceOptions, namespaceRequest } from './namespace-options.js';
+import { addNamespaceOptions } from './namespace-options.js';
+import { namespaceRequest } from './namespace-request.js';
 
 export function unshareCommand(): Command {
   const cmd = new Command('unshare')
