@@ -16,7 +16,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readFileSync,
+  readSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -126,6 +126,8 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
   return true;
 }
 
+const uuidBuffer = Buffer.alloc(64);
+
 /**
  * 8 random hex digits, for names that must not collide (temp files, staging directories).
  * They come from /proc/sys/kernel/random/uuid, a fresh random (version 4) UUID per read
@@ -135,8 +137,15 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
  */
 export function randomHex(): string {
   try {
-    const uuid = readFileSync('/proc/sys/kernel/random/uuid', 'latin1');
-    if (/^[0-9a-f]{8}-/.test(uuid)) return uuid.slice(0, 8);
+    // One small read: readFileSync would allocate 64 KiB for a file whose size procfs reports as 0.
+    const fd = openSync('/proc/sys/kernel/random/uuid', constants.O_RDONLY);
+    try {
+      const n = readSync(fd, uuidBuffer, 0, uuidBuffer.length, null);
+      const uuid = uuidBuffer.toString('latin1', 0, n);
+      if (/^[0-9a-f]{8}-/.test(uuid)) return uuid.slice(0, 8);
+    } finally {
+      closeSync(fd);
+    }
   } catch {
     // no procfs here
   }
