@@ -16,7 +16,7 @@
  *
  * Nothing here prints: warnings and outcomes are returned for the command to render.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
 import { MNT_DETACH, umount2 } from '../sys/libc.js';
@@ -239,6 +239,9 @@ function parseReservation(text: string): ReservationRecord | undefined {
 
 function readIfExists(path: string): string | undefined {
   try {
+    // Missing is the common case (create's first look): a stat that may return undefined
+    // spares building an exception for it.
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     return readFileSync(path, 'utf8');
   } catch (err) {
     if (hasErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
@@ -266,7 +269,7 @@ function inspectEntry(envDir: string): Entry {
   const res = readIfExists(join(envDir, RESERVATION_FILE));
   if (res !== undefined) return { kind: 'reservation', reservation: parseReservation(res) };
   try {
-    lstatSync(envDir);
+    if (lstatSync(envDir, { throwIfNoEntry: false }) === undefined) return { kind: 'absent' };
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) return { kind: 'absent' };
     throw SysError.fromNode(err, 'lstat', envDir);

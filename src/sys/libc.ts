@@ -82,9 +82,13 @@ export function loadKoffi(): Koffi {
     // above this module as it would, and take the first koffi found.
     for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 8; dir = dirname(dir), i++) {
       const modules = join(dir, 'node_modules');
+      const manifest = join(modules, 'koffi', 'package.json');
+      // existsSync first: a failed readFileSync builds an exception, which costs more (the
+      // bundles live in dist/, one level below the node_modules that has koffi).
+      if (!existsSync(manifest)) continue;
       let version: string;
       try {
-        version = (JSON.parse(readFileSync(join(modules, 'koffi', 'package.json'), 'utf8')) as { version: string }).version;
+        version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
       } catch {
         continue;
       }
