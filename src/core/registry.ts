@@ -28,6 +28,7 @@ import {
   ensurePrivateDir,
   FileLock,
   fsyncDir,
+  mkdirIfMissing,
   privateDirProblem,
   randomHex,
   removeTree,
@@ -191,13 +192,7 @@ function openLayout(stateDir: string, create: boolean): Layout | undefined {
   if (!ensurePrivateDir(stateDir, { create })) return undefined;
   const layout = layoutOf(stateDir);
   if (create) {
-    for (const sub of [layout.envs, layout.locks]) {
-      try {
-        mkdirSync(sub, { mode: 0o700 });
-      } catch (err) {
-        if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', sub);
-      }
-    }
+    for (const sub of [layout.envs, layout.locks]) mkdirIfMissing(sub, 0o700);
   }
   return layout;
 }

@@ -95,10 +95,10 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
   const euid = options.euid ?? effectiveUid();
   if (options.create) {
     try {
-      mkdirSync(path, { mode: 0o700 });
+      mkdirIfMissing(path, 0o700);
     } catch (err) {
       if (hasErrno(err, 'ENOENT')) mkdirSync(path, { mode: 0o700, recursive: true });
-      else if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', path);
+      else throw err;
     }
   }
   let problem: string | undefined;
@@ -161,6 +161,22 @@ export interface AtomicWriteOptions {
    * after its last change (fsyncDir).
    */
   syncDir?: boolean;
+}
+
+/**
+ * mkdir(2) `path` with `mode` unless something is there already. Looked at first: an
+ * EEXIST on every run would cost an exception each time (the first one, libuv's whole
+ * error map). Returns whether it made the directory.
+ */
+export function mkdirIfMissing(path: string, mode: number): boolean {
+  try {
+    if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) return false;
+    mkdirSync(path, { mode });
+    return true;
+  } catch (err) {
+    if (hasErrno(err, 'EEXIST')) return false;
+    throw SysError.fromNode(err, 'mkdir', path);
+  }
 }
 
 /**
