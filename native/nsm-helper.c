@@ -6,12 +6,14 @@
  * namespace (creating one, the namespaces it must own, its uid/gid maps, joining one) happens
  * here, and so does the PID-1 holder of an environment, which must stay tiny.
  *
- *   nsm-helper holder SYNCFD   create namespaces, fork their PID 1 holder, report READY, exit 0
- *   nsm-helper run SYNCFD      create namespaces, run a command inside, exit with its status
- *   nsm-helper join SYNCFD     join inherited namespace fds, run a command inside, same
+ *   nsm-helper holder SYNCFD|- [NAME]   create namespaces, fork their PID 1 holder (shown by
+ *                                      ps as "nsm:holder NAME"), report READY, exit 0
+ *   nsm-helper run SYNCFD               create namespaces, run a command inside, exit with its status
+ *   nsm-helper join SYNCFD              join inherited namespace fds, run a command inside, same
  *
- * The configuration arrives as frames on SYNCFD; native/PROTOCOL.md describes the protocol
- * and protocol.h holds its numbers. Every failure is reported as NSM_FAIL (step + errno
+ * The configuration arrives as frames on SYNCFD (or, for a holder given "-", on stdin, with
+ * the replies on stdout); native/PROTOCOL.md describes the protocol and protocol.h holds its
+ * numbers. Every failure is reported as NSM_FAIL (step + errno
  * name) after killing any child already made, and the helper exits NSM_EXIT_FAIL.
  *
  * Kernel rules below were checked on Linux 6.18.
@@ -119,6 +121,9 @@ struct config {
 	const char *cwd;
 	char **argv;
 	int argc;
+	const char *name;  /* holder: its environment's name, for its title (NULL: none) */
+	char *argv_area;   /* our own argv strings, which the holder overwrites with its title */
+	size_t argv_len;
 };
 
 struct frame {
@@ -529,7 +534,8 @@ static void validate(const struct config *c, uint64_t seen)
 		diex(0, EINVAL, "config: no command (NSM_CFG_ARG)");
 }
 
-static void read_config(struct config *c)
+/* Read the configuration frames from `fd` (the driver's socket, or stdin) up to NSM_CFG_END. */
+static void read_config(int fd, struct config *c)
 {
 	uint64_t seen = 0;
 	int cap = 0;
@@ -538,7 +544,7 @@ static void read_config(struct config *c)
 		struct frame f;
 		bool keep = false;
 
-		read_frame(syncfd, &f, "read(config)", false, 0);
+		read_frame(fd, &f, "read(config)", false, 0);
 		check_allowed(&f, c, &seen);
 		switch (f.code) {
 		case NSM_CFG_NSTYPES:
@@ -1002,6 +1008,29 @@ static void close_inherited_fds(void)
 }
 
 /*
+ * ps(1) shows a process's arguments from /proc/PID/cmdline, i.e. its original argv strings.
+ * Like setproctitle(3), the holder writes "nsm:holder NAME" over them and pads with NULs, so
+ * that `ps -o args` tells holders apart (comm stays "nsm:holder", from PR_SET_NAME). Only the
+ * argv strings are reused, never the environment after them (tests and tools read
+ * /proc/PID/environ); the title is cut to fit, though "nsm-helper holder - NAME" always has
+ * room for it. cmdline is read up to the end of argv while its last byte is NUL, which the
+ * padding keeps (fs/proc/base.c get_mm_cmdline, Linux 5.2+; checked on 6.18).
+ */
+static void set_title(const struct config *c)
+{
+	char title[160];
+	int n = snprintf(title, sizeof title, "nsm:holder %s", c->name);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof title ? sizeof title - 1 : (size_t)n;
+
+	if (c->argv_len == 0)
+		return;
+	if (len > c->argv_len - 1)
+		len = c->argv_len - 1;
+	memset(c->argv_area, 0, c->argv_len);
+	memcpy(c->argv_area, title, len);
+}
+
+/*
  * Stage "nsm:holder": PID 1 of the new pid namespace (when there is one). It mounts /proc,
  * leaves the caller's session and descriptors, reports, and then only reaps children until
  * SIGTERM or SIGINT. When it exits, the kernel kills every other process of its pid
@@ -1013,6 +1042,8 @@ static noreturn void holder(const struct config *c, const sigset_t *set)
 	siginfo_t si;
 
 	prctl(PR_SET_NAME, "nsm:holder");
+	if (c->name)
+		set_title(c);
 	/* A procfs mount shows the pid namespace of its mounter (pid_namespaces(7)): PID 1 mounts it. */
 	if (c->mount_proc)
 		mount_fresh("proc", "/proc");
@@ -1319,6 +1350,66 @@ static noreturn void do_join(struct config *c)
 
 /* ------------------------------------------------------------------ main */
 
+static noreturn void usage(void)
+{
+	dprintf(STDERR_FILENO,
+		"usage: nsm-helper holder|run|join SYNCFD\n"
+		"       nsm-helper holder - [NAME]\n"
+		"       nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n"
+		"The helper of nsm(1); it speaks the protocol in native/PROTOCOL.md on SYNCFD, or for a\n"
+		"holder given \"-\" on stdin and stdout.\n");
+	exit(NSM_EXIT_FAIL);
+}
+
+/*
+ * Open the driver's channel named by `arg` and return the fd to read the configuration from;
+ * syncfd becomes the one replies go to. A number is an inherited socket that carries both
+ * directions. NSM_CHANNEL_STDIO ("-", holder only) is stdin and stdout, which lets the driver
+ * run the helper as one plain child process with its input and output (spawnSync): both
+ * move to close-on-exec descriptors above 2 and stdin and stdout become /dev/null, so that
+ * nothing but the helper's own frames reaches the reply stream (newuidmap inherits stdio).
+ */
+static int open_channel(const char *arg, enum mode mode)
+{
+	char *end;
+	long fd;
+	int in, null;
+
+	if (strcmp(arg, NSM_CHANNEL_STDIO) == 0) {
+		if (mode != MODE_HOLDER)
+			usage();
+		in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (in < 0)
+			die(0, "fcntl(stdin, F_DUPFD_CLOEXEC)");
+		syncfd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (syncfd < 0)
+			die(0, "fcntl(stdout, F_DUPFD_CLOEXEC)");
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null < 0)
+			die(0, "open(/dev/null)");
+		if (dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0)
+			die(0, "dup2(/dev/null, stdin and stdout)");
+		close(null);
+		return in;
+	}
+	errno = 0;
+	fd = strtol(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || fd < 3 || fd > INT_MAX || fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0)
+		usage();
+	syncfd = (int)fd;
+	return syncfd;
+}
+
+/* Bytes from argv[0] to the end of the last argv string, as far as they are contiguous. */
+static size_t argv_span(int argc, char **argv)
+{
+	char *end = argv[0];
+
+	for (int i = 0; i < argc && argv[i] == end; i++)
+		end += strlen(argv[i]) + 1;
+	return end - argv[0];
+}
+
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; enum mode mode; } modes[] = {
@@ -1326,28 +1417,29 @@ int main(int argc, char **argv)
 	};
 	struct config c = { .setgroups = NSM_SETGROUPS_DENY, .propagation = NSM_PROP_PRIVATE,
 			    .loopback = NSM_LOOPBACK_UP };
-	char *end;
-	long fd;
+	int in;
 
 	/* `scan` is a read-only /proc walk with its own argv and no protocol pipe (scan.c). */
 	if (argc >= 2 && strcmp(argv[1], "scan") == 0)
 		return scan_main(argc - 1, argv + 1);
-	for (size_t i = 0; argc == 3 && i < sizeof modes / sizeof modes[0]; i++)
+	for (size_t i = 0; argc >= 3 && i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			c.mode = modes[i].mode;
-	fd = argc == 3 ? strtol(argv[2], &end, 10) : -1;
-	if (c.mode == 0 || fd < 3 || fd > INT_MAX || *end != '\0' || fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
-		dprintf(STDERR_FILENO,
-			"usage: nsm-helper holder|run|join SYNCFD\n"
-			"       nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n"
-			"The helper of nsm(1); it speaks the protocol in native/PROTOCOL.md on SYNCFD.\n");
-		return NSM_EXIT_FAIL;
+	/* Only a holder takes a NAME (for its title); it must not be empty. */
+	if (c.mode == 0 || argc > 4 || (argc == 4 && (c.mode != MODE_HOLDER || argv[3][0] == '\0')))
+		usage();
+	if (argc == 4) {
+		c.name = argv[3];
+		c.argv_area = argv[0];
+		c.argv_len = argv_span(argc, argv);
 	}
-	syncfd = (int)fd;
 	/* A vanished driver then shows as EPIPE on the write that names its step. */
 	signal(SIGPIPE, SIG_IGN);
+	in = open_channel(argv[2], c.mode);
 	prctl(PR_SET_NAME, "nsm:helper");
-	read_config(&c);
+	read_config(in, &c);
+	if (in != syncfd)
+		close(in);
 	switch (c.mode) {
 	case MODE_HOLDER:
 		do_holder(&c);

@@ -12,6 +12,9 @@
 #define NSM_FRAME_HEADER 6
 #define NSM_MAX_PAYLOAD 1048576
 
+/* The channel argument that means stdin (configuration) and stdout (replies), holder only. */
+#define NSM_CHANNEL_STDIO "-"
+
 /* Message codes: distinct and non-zero, so a zeroed buffer is never a valid message. */
 enum nsm_msg {
 	/* driver -> helper: configuration, any order, ended by NSM_CFG_END */

@@ -4,6 +4,7 @@
  * as the full CLI does without loading commander.
  */
 import { EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
+import { stderrSync } from './sys/stdio.js';
 
 /** commander's own errors (CommanderError: unknown option, missing argument, --help shown ...). */
 function isCommanderError(err: unknown): err is Error & { code: string } {
@@ -11,7 +12,7 @@ function isCommanderError(err: unknown): err is Error & { code: string } {
   return err instanceof Error && typeof code === 'string' && code.startsWith('commander.');
 }
 
-/** Print one line for `err` and return the exit code it maps to. */
+/** Print one line for `err` (on fd 2, synchronously: src/sys/stdio.ts) and return the exit code it maps to. */
 export function reportError(err: unknown, failureCode?: number): number {
   const debug = process.env.NSM_DEBUG === '1';
   if (isCommanderError(err)) {
@@ -19,13 +20,13 @@ export function reportError(err: unknown, failureCode?: number): number {
       return 0;
     }
     // "error: unknown command 'lst'\n(Did you mean ls?)" -> one line.
-    process.stderr.write(`nsm: ${tidyCommanderMessage(err.message)}\n`);
+    stderrSync.write(`nsm: ${tidyCommanderMessage(err.message)}\n`);
     return failureCode ?? EXIT_USAGE;
   }
   if (err instanceof NsmError) {
-    process.stderr.write(`nsm: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    stderrSync.write(`nsm: ${err.message}\n`);
+    if (err.hint) stderrSync.write(`hint: ${err.hint}\n`);
+    if (debug && err.stack) stderrSync.write(`${err.stack}\n`);
     // 126/127 (command not executable / not found) are the command's outcome, not nsm's.
     return failureCode !== undefined && err.exitCode < EXIT_NSM_FAILED ? failureCode : err.exitCode;
   }
@@ -34,9 +35,9 @@ export function reportError(err: unknown, failureCode?: number): number {
     return reportError(SysError.fromNode(e), failureCode);
   }
   // A bug, not a user error: still one line, stack only with NSM_DEBUG=1.
-  process.stderr.write(`nsm: internal error: ${e?.message ?? String(err)}\n`);
-  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
-  else process.stderr.write('hint: run again with NSM_DEBUG=1 for a stack trace\n');
+  stderrSync.write(`nsm: internal error: ${e?.message ?? String(err)}\n`);
+  if (debug && e?.stack) stderrSync.write(`${e.stack}\n`);
+  else stderrSync.write('hint: run again with NSM_DEBUG=1 for a stack trace\n');
   return failureCode ?? 1;
 }
 

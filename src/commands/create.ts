@@ -1,9 +1,7 @@
 import { Command } from 'commander';
-import { createEnvironment } from '../core/create.js';
-import { printJson } from '../ui/json.js';
-import { createdJson, formatCreated, replacedWarning } from '../ui/lifecycle-view.js';
-import { addEnvironmentOptions, environmentRequest, resolveVethArgument } from './environment-options.js';
-import { addNamespaceOptions, namespaceRequest } from './namespace-options.js';
+import { runCreate } from './create-action.js';
+import { addEnvironmentOptions } from './environment-options.js';
+import { addNamespaceOptions } from './namespace-options.js';
 
 export function createCommand(): Command {
   const cmd = new Command('create')
@@ -27,12 +25,5 @@ Examples:
   nsm create web --veth               a veth pair with a free /30 of 10.200.0.0/16
   nsm create db --veth 10.9.0.1/30,10.9.0.2/30 --nat --memory 256M --cpus 0.5 --pids 64
   nsm create web && nsm exec web -- ip addr && nsm destroy web`)
-    .action(async (nameArg: string | undefined, opts: Record<string, unknown>) => {
-      const { name, veth } = resolveVethArgument(nameArg, opts.veth);
-      const created = await createEnvironment(name, namespaceRequest(opts), { pin: Boolean(opts.pin), ...(veth ? { veth } : {}), ...environmentRequest(opts) });
-      const warning = replacedWarning(created);
-      if (warning) process.stderr.write(warning);
-      if (opts.json) printJson(createdJson(created));
-      else process.stdout.write(formatCreated(created));
-    });
+    .action((nameArg: string | undefined, opts: Record<string, unknown>) => runCreate(nameArg, opts));
 }

@@ -1,11 +1,11 @@
 /**
  * The namespace options `create` and `unshare` share (unshare(1)'s flags, plus -t as lsns
- * spells types), parsed into a NamespaceRequest for src/core/plan.ts.
+ * spells types), for commander; namespace-request.ts turns what it parsed into a
+ * NamespaceRequest for src/core/plan.ts.
  */
 import { Option, type Command } from 'commander';
-import type { NamespaceRequest } from '../core/plan.js';
 import { UsageError } from '../sys/errors.js';
-import { NS_TYPES, NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
+import { NS_TYPES, NS_TYPE_NAMES } from '../sys/nstypes.js';
 import { collectTypes } from './options.js';
 
 /** A uid or gid: 0 .. 2^32-2 ((uid_t)-1 means "no id"). */
@@ -44,27 +44,4 @@ export function addNamespaceOptions(cmd: Command): Command {
     .option('--monotonic <secs>', 'CLOCK_MONOTONIC offset of the new time namespace (implies --time)', parseSeconds('--monotonic'))
     .option('--boottime <secs>', 'CLOCK_BOOTTIME offset of the new time namespace (implies --time)', parseSeconds('--boottime'))
     .option('--no-lo', 'leave the loopback interface of a new net namespace down');
-}
-
-/** The NamespaceRequest the parsed options describe. */
-export function namespaceRequest(opts: Record<string, unknown>): NamespaceRequest {
-  const types: NsType[] = [...((opts.type as NsType[] | undefined) ?? [])];
-  for (const t of NS_TYPES) {
-    // commander camel-cases long options: --mount -> mount, --net -> net.
-    if (opts[t.unshareLong] === true && !types.includes(t.name)) types.push(t.name);
-  }
-  return {
-    types,
-    hostname: opts.hostname as string | undefined,
-    mapRoot: opts.mapRoot as boolean | undefined,
-    mapUser: opts.mapUser as number | undefined,
-    mapGroup: opts.mapGroup as number | undefined,
-    mapAuto: opts.mapAuto as boolean | undefined,
-    mountProc: opts.mountProc as boolean | undefined,
-    mountSys: opts.mountSys as boolean | undefined,
-    propagation: opts.propagation as NamespaceRequest['propagation'],
-    monotonic: opts.monotonic as number | undefined,
-    boottime: opts.boottime as number | undefined,
-    loopback: opts.lo as boolean | undefined,
-  };
 }

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { unshareRun } from '../core/unshare.js';
 import { CommandRunningCommand } from './command-line.js';
-import { addNamespaceOptions, namespaceRequest } from './namespace-options.js';
+import { addNamespaceOptions } from './namespace-options.js';
+import { namespaceRequest } from './namespace-request.js';
 
 export function unshareCommand(): Command {
   const cmd = new CommandRunningCommand('unshare', 0)

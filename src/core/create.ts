@@ -126,7 +126,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     if (limits) reservation.note({ options: { limits: { ...limits, cgroups: cgroupPlans.map(({ version, controllers, dir }) => ({ version, controllers, dir })) } } });
     cgroups = await createCgroups(cgroupPlans);
     if (cgroups.length > 0) config.cgroupDirs = cgroups.map((c) => c.dir);
-    const made = await createHolder(config, options.helper);
+    const made = await createHolder(config, { ...options.helper, name });
     holder = { pid: made.pid, startTime: made.startTime ?? processIdentity(made.pid, options).startTime };
     // Open the holder's namespace files once: the inodes come from these fds, and so do the
     // pins and the netns link (bind mounts of /proc/self/fd/N), so all name the same namespaces.
@@ -165,6 +165,9 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       }
       linked = true;
     }
+    // The holder was started synchronously (spawnSync) and nothing since gave the event loop
+    // a turn: let it run once, so that a signal caught meanwhile reaches deferSignals().
+    await new Promise((resolve) => setImmediate(resolve));
     const sig = signals.pending();
     if (sig) throw interrupted(sig);
     const envOptions = optionsRecord(config, pin);

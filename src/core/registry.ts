@@ -16,8 +16,7 @@
  *
  * Nothing here prints: warnings and outcomes are returned for the command to render.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
 import { MNT_DETACH, umount2 } from '../sys/libc.js';
@@ -30,7 +29,9 @@ import {
   ensurePrivateDir,
   FileLock,
   fsyncDir,
+  mkdirIfMissing,
   privateDirProblem,
+  randomHex,
   removeTree,
   resolveStateDir,
   writeFileAtomic,
@@ -230,6 +231,18 @@ function checkForeignRecord(record: EnvRecord, dir: string, uid: number | undefi
   }
 }
 
+/**
+ * Now as ISO 8601 in UTC ("2026-12-03T10:00:00.000Z"), as Date#toISOString() writes it.
+ * Built from the UTC getters because V8 loads the local time zone (/etc/localtime, ICU) on
+ * the first toISOString(), about 1 ms of `nsm create` for a zone it does not use.
+ */
+export function isoTimestamp(date = new Date()): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const year = date.getUTCFullYear();
+  const y = year >= 0 && year <= 9999 ? p(year, 4) : `${year < 0 ? '-' : '+'}${p(Math.abs(year), 6)}`;
+  return `${y}-${p(date.getUTCMonth() + 1)}-${p(date.getUTCDate())}T${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())}.${p(date.getUTCMilliseconds(), 3)}Z`;
+}
+
 const RECORD_FILE = 'env.json';
 const RESERVATION_FILE = 'reservation.json';
 
@@ -306,13 +319,7 @@ function openLayout(stateDir: string, create: boolean, owner?: number): Layout |
   if (!ensurePrivateDir(stateDir, { create, euid: owner })) return undefined;
   const layout = layoutOf(stateDir);
   if (create) {
-    for (const sub of [layout.envs, layout.locks]) {
-      try {
-        mkdirSync(sub, { mode: 0o700 });
-      } catch (err) {
-        if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', sub);
-      }
-    }
+    for (const sub of [layout.envs, layout.locks]) mkdirIfMissing(sub, 0o700);
   }
   return layout;
 }
@@ -354,6 +361,9 @@ function parseReservation(text: string): ReservationRecord | undefined {
 
 function readIfExists(path: string): string | undefined {
   try {
+    // Missing is the common case (create's first look): a stat that may return undefined
+    // spares building an exception for it.
+    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     return readFileSync(path, 'utf8');
   } catch (err) {
     if (hasErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
@@ -381,7 +391,7 @@ function inspectEntry(envDir: string): Entry {
   const res = readIfExists(join(envDir, RESERVATION_FILE));
   if (res !== undefined) return { kind: 'reservation', reservation: parseReservation(res) };
   try {
-    lstatSync(envDir);
+    if (lstatSync(envDir, { throwIfNoEntry: false }) === undefined) return { kind: 'absent' };
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) return { kind: 'absent' };
     throw SysError.fromNode(err, 'lstat', envDir);
@@ -732,22 +742,23 @@ export function reserve(name: string, options: RegistryOptions = {}): Reservatio
       name,
       creator: processIdentity(process.pid, options),
       creatorUid: effectiveUid(),
-      reservedAt: new Date().toISOString(),
+      reservedAt: isoTimestamp(),
       nsmVersion: VERSION,
     };
     // Build the directory aside and rename it into place, so that a reader never finds
-    // envs/NAME without reservation.json in it (and can name the creator's pid).
-    const staging = join(layout.envs, `.${name}.new-${process.pid}-${randomBytes(4).toString('hex')}`);
+    // envs/NAME without reservation.json in it (and can name the creator's pid). The rename
+    // is what makes it appear whole, so reservation.json is written in place and neither it
+    // nor the rename is fsynced: see commit() for what durability is worth here.
+    const staging = join(layout.envs, `.${name}.new-${process.pid}-${randomHex()}`);
     mkdirSync(staging, { mode: 0o700 });
     try {
-      writeFileAtomic(join(staging, RESERVATION_FILE), `${JSON.stringify(reservation, null, 2)}\n`);
+      writeFileSync(join(staging, RESERVATION_FILE), `${JSON.stringify(reservation, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       renameSync(staging, envDir);
     } catch (err) {
       removeTree(staging, options.procRoot);
       throw SysError.fromNode(err, 'rename', envDir);
     }
     created = true;
-    fsyncDir(layout.envs);
     return new HeldReservation(name, envDir, layout.stateDir, lock, replaced, reclaimed, options, reservation);
   } catch (err) {
     try {
@@ -785,7 +796,7 @@ class HeldReservation implements Reservation {
     this.reservation.progress = { ...was, ...progress, options: { ...was.options, ...progress.options } };
     // Not fsynced: what it notes (processes, cgroups, NAT rules, mounts) does not outlive a
     // reboot either, so a note lost in a crash leaves nothing to undo.
-    writeFileAtomic(join(this.dir, RESERVATION_FILE), `${JSON.stringify(this.reservation, null, 2)}\n`, 0o600, false);
+    writeFileAtomic(join(this.dir, RESERVATION_FILE), `${JSON.stringify(this.reservation, null, 2)}\n`, { durable: false });
   }
 
   commit(input: NewEnvRecord): EnvRecord {
@@ -800,12 +811,19 @@ class HeldReservation implements Reservation {
       pins: input.pins ?? {},
       ...(input.netnsLink !== undefined ? { netnsLink: input.netnsLink } : {}),
       creatorUid: effectiveUid(),
-      createdAt: new Date().toISOString(),
+      createdAt: isoTimestamp(),
       nsmVersion: VERSION,
     };
     const text = `${JSON.stringify(record, null, 2)}\n`;
     parseEnvRecord(text); // a record the registry cannot read back is a bug in the caller
-    writeFileAtomic(join(this.dir, RECORD_FILE), text);
+    // Durability, and what it is worth: the state directory is /run/nsm for root, which
+    // most distributions mount as tmpfs (fsync is free there, and nothing survives a reboot),
+    // and a record only describes a holder and mounts that die with the kernel anyway. After
+    // a crash a record must still never be unreadable (a torn env.json would have to be
+    // removed by hand), so env.json is fsynced before its rename; the directory is fsynced
+    // once, after the rename and the unlink of reservation.json. Whatever a crash loses of
+    // those two leaves a record or a reservation that gc and the next create handle.
+    writeFileAtomic(join(this.dir, RECORD_FILE), text, { syncDir: false });
     this.done = true;
     try {
       unlinkSync(join(this.dir, RESERVATION_FILE));

@@ -10,6 +10,8 @@
 export const PROTO_VERSION = 1;
 export const FRAME_HEADER = 6;
 export const MAX_PAYLOAD = 1_048_576;
+/** NSM_CHANNEL_STDIO: `nsm-helper holder - [NAME]` reads the configuration on stdin and replies on stdout. */
+export const CHANNEL_STDIO = '-';
 
 /** Message codes (enum nsm_msg), keyed by their C name without the NSM_ prefix. */
 export const Msg = {

@@ -2,14 +2,15 @@
  * Driver of native/nsm-helper, the single-threaded C helper (see native/PROTOCOL.md).
  *
  * Node.js cannot create or join a user namespace (it is multi-threaded: unshare/setns of
- * CLONE_NEWUSER fail with EINVAL), and a holder must be a tiny PID 1. This module spawns the
- * helper with the protocol socket on fd 3, sends the configuration frames, and turns the
- * replies into typed results or errors. It prints nothing.
+ * CLONE_NEWUSER fail with EINVAL), and a holder must be a tiny PID 1. This module starts the
+ * helper (a holder's over its stdin and stdout, run and join with the protocol socket on fd
+ * 3), sends the configuration frames, and turns the replies into typed results or errors.
+ * It prints nothing.
  *
  * A helper FAIL becomes a SysError whose `call` is the failed step and whose `errno` is the
  * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
@@ -22,6 +23,7 @@ import {
   UsageError,
 } from './errors.js';
 import {
+  CHANNEL_STDIO,
   decodeReply,
   encodeFrame,
   extents,
@@ -39,6 +41,7 @@ import {
   type IdExtent,
   type Reply,
 } from './helper-protocol.js';
+import { spawnAndWait } from './libc.js';
 import { helperBinary } from './native.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
@@ -323,13 +326,19 @@ interface Session {
 
 function callerIds(opts: HelperOptions): { uid: number; gid: number; user: string } {
   if (opts.asUser) return { ...opts.asUser, user: String(opts.asUser.uid) };
-  let user = String(process.getuid!());
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry: match /etc/subuid by numeric id only
-  }
-  return { uid: process.getuid!(), gid: process.getgid!(), user };
+  const uid = process.getuid!();
+  return {
+    uid,
+    gid: process.getgid!(),
+    // Only --map-auto reads it (to match /etc/subuid): looked up then, not on every create.
+    get user() {
+      try {
+        return userInfo().username;
+      } catch {
+        return String(uid); // no passwd entry: match /etc/subuid by numeric id only
+      }
+    },
+  };
 }
 
 /**
@@ -428,31 +437,62 @@ function readStartTime(pid: number): number | undefined {
   }
 }
 
+export interface HolderOptions extends HelperOptions {
+  /** The environment's name: `ps -o args` then shows the holder as "nsm:holder NAME". */
+  name?: string;
+}
+
+/** The helper's replies in `stdout`, decoded; a protocol fault is kept in the outcome. */
+function outcomeOf(stdout: Buffer, stderr: Buffer, code: number | null, signal: NodeJS.Signals | null): Outcome {
+  const outcome: Outcome = { replies: [], code, signal, stderr: stderr.subarray(0, 4096).toString('utf8') };
+  const decoder = new FrameDecoder();
+  try {
+    for (const frame of decoder.push(stdout)) outcome.replies.push(decodeReply(frame));
+    if (decoder.pending > 0) outcome.protocolError = new Error(`nsm-helper's reply was cut short (${decoder.pending} bytes of a frame)`);
+  } catch (err) {
+    outcome.protocolError = err as Error;
+  }
+  return outcome;
+}
+
 /**
  * Create the namespaces in `config` and their holder: a tiny process named "nsm:holder", PID 1
  * of the new pid namespace (if any), which keeps them alive, reaps orphans, and exits on
  * SIGTERM/SIGINT (taking everything in its pid namespace with it). Resolves once the holder
  * is fully set up and the helper has exited; the holder is then nobody's child here.
  *
+ * The helper runs as `nsm-helper holder - [NAME]`, a plain child waited for synchronously:
+ * the configuration goes to its stdin, READY or FAIL comes back on its stdout, and the
+ * call returns once it has exited and the holder has let go of those pipes (it does before
+ * READY). It is started with posix_spawn (src/sys/libc.ts), which costs Node far less than
+ * child_process's spawn() with a socket and streams (bench/RESULTS.md); only `asUser`
+ * (tests, as root) takes child_process.spawnSync(), which can change the uid. Signals that
+ * arrive meanwhile are dispatched after it returns.
+ *
  * @throws SysError (call = failed step, errno name) when a step failed; nothing is left behind.
  */
-export async function createHolder(config: NamespaceConfig, opts: HelperOptions = {}): Promise<HolderInfo> {
+export async function createHolder(config: NamespaceConfig, opts: HolderOptions = {}): Promise<HolderInfo> {
   const frames = encodeNamespaceConfig(config, callerIds(opts));
-  let info: HolderInfo | undefined;
-  const session = startHelper('holder', frames, {
-    ...opts,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    onReply: (r) => {
-      // The holder is alive and waiting for the helper's go-ahead: its start time is stable now.
-      if (r.kind === 'ready') info = { pid: r.pid, startTime: readStartTime(r.pid) };
-    },
-  });
-  const out = await session.done;
-  if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((r) => r.kind === 'fail')) {
+  const path = helperPath(opts.helperPath);
+  const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
+  const input = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
+  let r: { status: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer };
+  if (opts.asUser) {
+    const sync = spawnSync(path, args, { input, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.asUser.uid, gid: opts.asUser.gid });
+    if (sync.error) throw SysError.fromNode(sync.error, 'spawn', path);
+    r = sync;
+  } else {
+    r = spawnAndWait(path, [path, ...args], input);
+  }
+  const out = outcomeOf(r.stdout, r.stderr, r.status, r.signal);
+  const ready = out.replies.find((reply): reply is Extract<Reply, { kind: 'ready' }> => reply.kind === 'ready');
+  // The holder is alive and waiting for signals: its start time is stable now.
+  const info = ready ? { pid: ready.pid, startTime: readStartTime(ready.pid) } : undefined;
+  if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((reply) => reply.kind === 'fail')) {
     return info;
   }
   // READY arrived but the helper did not finish cleanly: the holder must not survive it.
-  if (info && readStartTime(info.pid) === info.startTime) {
+  if (info && info.startTime !== undefined) {
     try {
       process.kill(info.pid, 'SIGKILL');
     } catch {

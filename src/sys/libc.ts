@@ -5,7 +5,8 @@
  * Every wrapper throws SysError(call, errnoName, target) on failure and never exposes
  * pointers or numeric errno to callers.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,19 @@ interface Libc {
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
+  pipe2(fds: Int32Array, flags: number): number;
+  poll(fds: Buffer, nfds: number, timeout: number): number;
+  waitpid(pid: number, status: Int32Array, options: number): number;
+  sigemptyset(set: Buffer): number;
+  spawnFileActionsInit(fa: Buffer): number;
+  spawnFileActionsAddDup2(fa: Buffer, fd: number, newfd: number): number;
+  spawnFileActionsDestroy(fa: Buffer): number;
+  spawnAttrInit(attr: Buffer): number;
+  spawnAttrSetFlags(attr: Buffer, flags: number): number;
+  spawnAttrSetSigDefault(attr: Buffer, set: Buffer): number;
+  spawnAttrSetSigMask(attr: Buffer, set: Buffer): number;
+  spawnAttrDestroy(attr: Buffer): number;
+  posixSpawn(pid: Int32Array, path: string, fa: Buffer, attr: Buffer, argv: Array<string | null>, envp: Array<string | null>): number;
 }
 
 let libc: Libc | undefined;
@@ -68,9 +82,13 @@ export function loadKoffi(): Koffi {
     // above this module as it would, and take the first koffi found.
     for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 8; dir = dirname(dir), i++) {
       const modules = join(dir, 'node_modules');
+      const manifest = join(modules, 'koffi', 'package.json');
+      // existsSync first: a failed readFileSync builds an exception, which costs more (the
+      // bundles live in dist/, one level below the node_modules that has koffi).
+      if (!existsSync(manifest)) continue;
       let version: string;
       try {
-        version = (JSON.parse(readFileSync(join(modules, 'koffi', 'package.json'), 'utf8')) as { version: string }).version;
+        version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
       } catch {
         continue;
       }
@@ -107,6 +125,19 @@ function load(): Libc {
     umount2: lib.func('int umount2(const char *target, int flags)'),
     sethostname: lib.func('int sethostname(const char *name, size_t len)'),
     getxattr: lib.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
+    pipe2: lib.func('int pipe2(int *fds, int flags)'),
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    waitpid: lib.func('int waitpid(int pid, int *status, int options)'),
+    sigemptyset: lib.func('int sigemptyset(void *set)'),
+    spawnFileActionsInit: lib.func('int posix_spawn_file_actions_init(void *fa)'),
+    spawnFileActionsAddDup2: lib.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
+    spawnFileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *fa)'),
+    spawnAttrInit: lib.func('int posix_spawnattr_init(void *attr)'),
+    spawnAttrSetFlags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)'),
+    spawnAttrSetSigDefault: lib.func('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
+    spawnAttrSetSigMask: lib.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
+    spawnAttrDestroy: lib.func('int posix_spawnattr_destroy(void *attr)'),
+    posixSpawn: lib.func('int posix_spawn(int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
   };
   return libc;
 }
@@ -282,4 +313,175 @@ export function nsChain(path: string, from: 'owner' | 'parent', known?: (inode: 
 function tolerate(errno: number, call: string, path: string): void {
   const name = errnoName(errno);
   if (name !== 'EPERM') throw new SysError(call, name, path);
+}
+
+// ------------------------------------------------------------------ spawning
+
+/** A child that ran to its end: its exit status or the signal that ended it, and its output. */
+export interface SpawnedResult {
+  /** Exit status, or null when a signal ended it. */
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+const O_CLOEXEC = 0o2000000;
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POSIX_SPAWN_SETSIGDEF = 0x4;
+const POSIX_SPAWN_SETSIGMASK = 0x8;
+/** Room for posix_spawn_file_actions_t, posix_spawnattr_t and sigset_t of any libc (glibc: 80, 336, 128 bytes). */
+const OPAQUE_BYTES = 1024;
+
+/** Call `f` again while it fails with EINTR (a signal handler of Node's ran meanwhile). */
+function retrying(f: () => number, call: string, target?: string): number {
+  for (;;) {
+    const rc = f();
+    if (rc !== -1) return rc;
+    const errno = errnoName(load().errno());
+    if (errno !== 'EINTR') throw new SysError(call, errno, target);
+  }
+}
+
+/** Check a posix_spawn*(3) result: those return the error number instead of setting errno. */
+function checkSpawn(rc: number, call: string, target?: string): void {
+  if (rc !== 0) throw new SysError(call, errnoName(rc), target);
+}
+
+/**
+ * Run `path` with `argv` (argv[0] included) and environment `env`, give it `input` on stdin,
+ * collect its stdout and stderr, and wait for it to exit: child_process.spawnSync(), through
+ * posix_spawn(3). glibc makes the child with clone(CLONE_VM|CLONE_VFORK), where libuv
+ * fork()s and so copies Node's page tables; and node:child_process, with node:net and
+ * node:stream behind it, need not be loaded. Together that is most of what starting the
+ * holder cost `nsm create` (bench/RESULTS.md).
+ *
+ * The child starts with every signal at its default action and none blocked: Node ignores
+ * SIGPIPE, and an ignored signal stays ignored across execve(2). It inherits no other
+ * descriptor of Node's, which opens all of them close-on-exec. Returns once the child has
+ * exited and every process holding its stdout or stderr has closed them.
+ */
+export function spawnAndWait(path: string, argv: readonly string[], input: Buffer, env: NodeJS.ProcessEnv = process.env): SpawnedResult {
+  const c = load();
+  const open: number[] = [];
+  const pipe = (): [number, number] => {
+    const fds = new Int32Array(2);
+    check(c.pipe2(fds, O_CLOEXEC), 'pipe2');
+    open.push(fds[0]!, fds[1]!);
+    return [fds[0]!, fds[1]!];
+  };
+  const close = (fd: number): void => {
+    const i = open.indexOf(fd);
+    if (i >= 0) open.splice(i, 1);
+    closeSync(fd);
+  };
+  try {
+    const [stdinRead, stdinWrite] = pipe();
+    const [stdoutRead, stdoutWrite] = pipe();
+    const [stderrRead, stderrWrite] = pipe();
+    const pid = startChild(c, path, argv, env, [stdinRead, stdoutWrite, stderrWrite]);
+    for (const fd of [stdinRead, stdoutWrite, stderrWrite]) close(fd);
+
+    // Feed stdin and drain stdout and stderr together, so that neither side can wait for
+    // the other with a full pipe.
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const streams = [
+      { fd: stdoutRead, chunks: out },
+      { fd: stderrRead, chunks: err },
+    ];
+    let sent = 0;
+    let writing = input.length > 0 ? stdinWrite : -1;
+    if (writing < 0) close(stdinWrite);
+    const buf = Buffer.alloc(65536);
+    const pollfds = Buffer.alloc(8 * 3);
+    while (writing >= 0 || streams.length > 0) {
+      const watched = [...(writing >= 0 ? [{ fd: writing, events: POLLOUT }] : []), ...streams.map((s) => ({ fd: s.fd, events: POLLIN }))];
+      watched.forEach((w, i) => {
+        pollfds.writeInt32LE(w.fd, 8 * i);
+        pollfds.writeInt16LE(w.events, 8 * i + 4);
+        pollfds.writeInt16LE(0, 8 * i + 6);
+      });
+      retrying(() => c.poll(pollfds, watched.length, -1), 'poll', path);
+      watched.forEach((w, i) => {
+        const revents = pollfds.readInt16LE(8 * i + 6);
+        if (revents === 0) return;
+        if (w.fd === writing) {
+          // POLLOUT on a pipe: room for at least one page (4 KiB), which a write of that much fills without blocking.
+          if (revents & POLLOUT) {
+            try {
+              sent += writeSync(writing, input, sent, Math.min(4096, input.length - sent));
+            } catch (e) {
+              if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw SysError.fromNode(e, 'write', `stdin of ${path}`);
+              sent = input.length; // it stopped reading: what it says on stdout tells why
+            }
+          }
+          if (sent >= input.length || revents & (POLLERR | POLLHUP)) {
+            close(writing);
+            writing = -1;
+          }
+          return;
+        }
+        const stream = streams.find((s) => s.fd === w.fd)!;
+        const n = readSync(stream.fd, buf, 0, buf.length, null);
+        if (n > 0) stream.chunks.push(Buffer.from(buf.subarray(0, n)));
+        else {
+          close(stream.fd);
+          streams.splice(streams.indexOf(stream), 1);
+        }
+      });
+    }
+    const status = new Int32Array(1);
+    retrying(() => c.waitpid(pid, status, 0), 'waitpid', path);
+    const st = status[0]!;
+    const termsig = st & 0x7f;
+    return {
+      status: termsig === 0 ? (st >> 8) & 0xff : null,
+      signal: termsig === 0 ? null : signalName(termsig),
+      stdout: Buffer.concat(out),
+      stderr: Buffer.concat(err),
+    };
+  } finally {
+    for (const fd of open.splice(0)) closeSync(fd);
+  }
+}
+
+/** posix_spawn `path` with `stdio` as its fds 0, 1 and 2; returns its pid. */
+function startChild(c: Libc, path: string, argv: readonly string[], env: NodeJS.ProcessEnv, stdio: readonly number[]): number {
+  const actions = Buffer.alloc(OPAQUE_BYTES);
+  const attr = Buffer.alloc(OPAQUE_BYTES);
+  const all = Buffer.alloc(OPAQUE_BYTES);
+  const none = Buffer.alloc(OPAQUE_BYTES);
+  checkSpawn(c.spawnFileActionsInit(actions), 'posix_spawn_file_actions_init');
+  try {
+    checkSpawn(c.spawnAttrInit(attr), 'posix_spawnattr_init');
+    try {
+      // dup2 onto 0, 1, 2 clears their close-on-exec flag; the pipes' own fds close on exec.
+      stdio.forEach((fd, target) => checkSpawn(c.spawnFileActionsAddDup2(actions, fd, target), 'posix_spawn_file_actions_adddup2'));
+      // Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
+      // leaves those two out, and glibc's posix_spawn sets any signal not in this set that
+      // has a handler in Node to SIG_IGN in the child, which execve(2) keeps.
+      all.fill(0xff);
+      c.sigemptyset(none);
+      checkSpawn(c.spawnAttrSetSigDefault(attr, all), 'posix_spawnattr_setsigdefault');
+      checkSpawn(c.spawnAttrSetSigMask(attr, none), 'posix_spawnattr_setsigmask');
+      checkSpawn(c.spawnAttrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK), 'posix_spawnattr_setflags');
+      const pid = new Int32Array(1);
+      const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+      checkSpawn(c.posixSpawn(pid, path, actions, attr, [...argv, null], [...envp, null]), 'posix_spawn', path);
+      return pid[0]!;
+    } finally {
+      c.spawnAttrDestroy(attr);
+    }
+  } finally {
+    c.spawnFileActionsDestroy(actions);
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return entry ? (entry[0] as NodeJS.Signals) : null;
 }

@@ -7,20 +7,13 @@
  * Synchronous on purpose (DESIGN.md): a few system calls, and only sync calls are certain to
  * run on the thread whose mount namespace is meant.
  */
-import { closeSync, constants, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import { hasErrno, SysError } from './errors.js';
 import { MNT_DETACH, MS, mount, umount2 } from './libc.js';
+import { mkdirIfMissing } from './statefs.js';
 
 /** Where ip-netns(8) keeps named network namespaces (NETNS_RUN_DIR in iproute2). */
 export const NETNS_RUN_DIR = '/run/netns';
-
-function mkdirIfMissing(dir: string, mode: number): void {
-  try {
-    mkdirSync(dir, { mode });
-  } catch (err) {
-    if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', dir);
-  }
-}
 
 /**
  * Make `dir` a mount point with private propagation (`mount --bind dir dir` then

@@ -6,7 +6,6 @@
  * in-process setns() only the main thread has moved (DESIGN.md), so sync calls are the
  * ones that see the right mount namespace.
  */
-import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   closeSync,
@@ -17,6 +16,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  readSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -95,10 +95,10 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
   const euid = options.euid ?? effectiveUid();
   if (options.create) {
     try {
-      mkdirSync(path, { mode: 0o700 });
+      mkdirIfMissing(path, 0o700);
     } catch (err) {
       if (hasErrno(err, 'ENOENT')) mkdirSync(path, { mode: 0o700, recursive: true });
-      else if (!hasErrno(err, 'EEXIST')) throw SysError.fromNode(err, 'mkdir', path);
+      else throw err;
     }
   }
   let problem: string | undefined;
@@ -124,6 +124,61 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
     }
   }
   return true;
+}
+
+const uuidBuffer = Buffer.alloc(64);
+
+/**
+ * 8 random hex digits, for names that must not collide (temp files, staging directories).
+ * They come from /proc/sys/kernel/random/uuid, a fresh random (version 4) UUID per read
+ * (random(4)), whose first 8 digits are all random: loading node:crypto for them would cost
+ * `nsm create` several milliseconds (bench/RESULTS.md). Without procfs, Math.random()
+ * stands in: the names only need to differ, not to be unguessable (the directory is private).
+ */
+export function randomHex(): string {
+  try {
+    // One small read: readFileSync would allocate 64 KiB for a file whose size procfs reports as 0.
+    const fd = openSync('/proc/sys/kernel/random/uuid', constants.O_RDONLY);
+    try {
+      const n = readSync(fd, uuidBuffer, 0, uuidBuffer.length, null);
+      const uuid = uuidBuffer.toString('latin1', 0, n);
+      if (/^[0-9a-f]{8}-/.test(uuid)) return uuid.slice(0, 8);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // no procfs here
+  }
+  return Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0');
+}
+
+export interface AtomicWriteOptions {
+  /** File mode of a new file (default 0600). */
+  mode?: number;
+  /**
+   * fsync the directory after the rename (default true), so the rename itself survives a
+   * crash. A caller that changes more in that directory passes false and fsyncs it once
+   * after its last change (fsyncDir).
+   */
+  syncDir?: boolean;
+  /** false: no fsync at all, for notes that mean nothing after a reboot (default true). */
+  durable?: boolean;
+}
+
+/**
+ * mkdir(2) `path` with `mode` unless something is there already. Looked at first: an
+ * EEXIST on every run would cost an exception each time (the first one, libuv's whole
+ * error map). Returns whether it made the directory.
+ */
+export function mkdirIfMissing(path: string, mode: number): boolean {
+  try {
+    if (lstatSync(path, { throwIfNoEntry: false }) !== undefined) return false;
+    mkdirSync(path, { mode });
+    return true;
+  } catch (err) {
+    if (hasErrno(err, 'EEXIST')) return false;
+    throw SysError.fromNode(err, 'mkdir', path);
+  }
 }
 
 /**
@@ -155,20 +210,20 @@ export function asUser<T>(uid: number, gid: number, fn: () => T): T {
 
 /**
  * Write `data` to `path` so that readers see the old file or the new one, never a part:
- * a temp file in the same directory, fsync, rename over `path` (rename(2) is atomic within
- * one file system), then fsync the directory so the rename itself survives a crash.
- * `durable` false skips both fsyncs: for notes that mean nothing after a reboot.
+ * a temp file in the same directory, fsync (so that a crash cannot leave the new name on
+ * an empty or partial file), rename over `path` (rename(2) is atomic within one file
+ * system), then, unless `syncDir` is false, fsync the directory.
  */
-export function writeFileAtomic(path: string, data: string, mode = 0o600, durable = true): void {
+export function writeFileAtomic(path: string, data: string, options: AtomicWriteOptions = {}): void {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomHex()}`);
   let fd: number | undefined;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, options.mode ?? 0o600);
     const buf = Buffer.from(data);
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    if (durable) fsyncSync(fd);
+    if (options.durable ?? true) fsyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
@@ -177,7 +232,7 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600, durabl
     rmSync(tmp, { force: true });
     throw SysError.fromNode(err, undefined, path);
   }
-  if (durable) fsyncDir(dir);
+  if ((options.syncDir ?? true) && (options.durable ?? true)) fsyncDir(dir);
 }
 
 /** fsync(2) a directory, making a rename or unlink inside it durable. */

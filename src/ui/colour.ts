@@ -1,19 +1,14 @@
 /**
- * The one chalk instance. nsm colours as GNU ls --color=auto and util-linux do: when stdout
- * is a terminal whose TERM is not "dumb". chalk's own detection also turns colour off when
- * TERM is unset or when a CI variable is set without a CI vendor it knows, which would make
- * `nsm ls` plain on a CI runner's terminal and differ between shells; so nsm decides the
- * on/off itself and keeps chalk's depth (16, 256 or true colour) when chalk finds one.
- * FORCE_COLOR (0-3, as chalk reads it) overrides everything; NO_COLOR
- * (https://no-color.org), which chalk does not read, turns colour off.
+ * The one chalk instance. Whether to colour is colour-rules.ts's decision; chalk adds the
+ * depth (16, 256 or true colour) when it finds one, and parses FORCE_COLOR.
  */
 import { Chalk, supportsColor, type ChalkInstance, type ColorSupportLevel } from 'chalk';
+import { colourDecision } from './colour-rules.js';
 
 function level(): ColorSupportLevel | undefined {
-  const env = process.env;
-  if (env.FORCE_COLOR !== undefined) return undefined; // chalk parses FORCE_COLOR itself
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0;
-  if (!process.stdout.isTTY || env.TERM === 'dumb') return 0;
+  const decision = colourDecision();
+  if (decision === 'chalk') return undefined; // chalk parses FORCE_COLOR itself
+  if (decision === 'off') return 0;
   return supportsColor ? supportsColor.level : 1;
 }
 

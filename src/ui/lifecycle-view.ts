@@ -1,120 +1,15 @@
 /**
- * Human text for create, destroy and the environments section of `nsm ls`.
- * The core returns the model; this only formats it.
+ * Human text for destroy and the environments section of `nsm ls` (create's is in
+ * created-view.ts). The core returns the model; this only formats it.
  */
-import type { CreatedEnvironment } from '../core/create.js';
 import type { DestroyResult } from '../core/destroy.js';
-import { limitsOf, type EnvLimits } from '../core/limits.js';
-import { AUTO_RANGE, cidrText, vethOf, type EnvNat, type EnvVeth } from '../core/network.js';
-import type { EnvRecord, ListedEnvironment } from '../core/registry.js';
+import type { ListedEnvironment } from '../core/registry.js';
 import type { NsType } from '../sys/nstypes.js';
 import { userName } from '../sys/users.js';
 import { colour } from './colour.js';
 import type { Column } from './columns.js';
 
-/** `nsm create`: the name and holder, then one line per namespace with its inode (and pin / netns link). */
-export function formatCreated(created: CreatedEnvironment): string {
-  const r = created.record;
-  const lines = [`created ${colour.bold(r.name)}: holder PID ${r.holder.pid}`];
-  const width = Math.max(...r.types.map((t) => t.length));
-  for (const type of r.types) {
-    const extra: string[] = [];
-    if (r.pins[type]) extra.push(`pinned at ${r.pins[type]}`);
-    if (type === 'net' && r.netnsLink) extra.push(`ip netns: ${r.netnsLink}`);
-    lines.push(`  ${type.padEnd(width)}  ${r.namespaces[type]}${extra.length ? `  ${colour.dim(extra.join(', '))}` : ''}`);
-  }
-  lines.push(...resourceLines(r));
-  return `${lines.join('\n')}\n`;
-}
-
-/** The veth, NAT and limits lines of `nsm create`. */
-function resourceLines(r: CreatedEnvironment['record']): string[] {
-  const lines: string[] = [];
-  const veth = vethOf(r);
-  if (veth) {
-    const picked = veth.picked ? colour.dim(`  (a free /30 of ${cidrText(AUTO_RANGE)})`) : '';
-    lines.push(`  veth    ${veth.hostIf} ${veth.hostAddress} (host) <-> ${veth.envIf} ${veth.envAddress} (inside, default route via ${veth.hostAddress.split('/')[0]})${picked}`);
-    if (veth.nat) lines.push(`  nat     ${natText(veth.nat, veth.subnet)}`);
-  }
-  const limits = limitsOf(r);
-  if (limits) {
-    lines.push(`  limits  ${limitsText(limits)}`);
-    lines.push(`  cgroup  ${limits.cgroups.map((c) => c.dir).join(', ')}`);
-  }
-  return lines;
-}
-
-/** "memory 64 MiB, cpus 0.5, pids 5". */
-export function limitsText(l: Pick<EnvLimits, 'memory' | 'cpus' | 'pids'>): string {
-  const parts: string[] = [];
-  if (l.memory !== undefined) parts.push(`memory ${bytesText(l.memory)}`);
-  if (l.cpus !== undefined) parts.push(`cpus ${l.cpus}`);
-  if (l.pids !== undefined) parts.push(`pids ${l.pids}`);
-  return parts.join(', ');
-}
-
-/** What --nat did, in words. */
-export function natText(nat: EnvNat, subnet: string): string {
-  const where = nat.tool === 'nft' ? `nft table ip ${nat.table}` : `iptables (nat POSTROUTING, filter FORWARD)`;
-  return `masquerading ${subnet} via ${where}${nat.forwardingEnabled ? '; IPv4 forwarding turned on (it stays on)' : ''}`;
-}
-
-/** Bytes in the largest binary unit of which there is at least one: 64 MiB, 1.4 MiB, 900 KiB, 512 B. */
-export function bytesText(n: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (n >= size) return `${n % size === 0 ? n / size : (n / size).toFixed(1)} ${unit}`;
-  }
-  return `${n} B`;
-}
-
-/** The warning printed when create replaced a dead environment of the same name. */
-export function replacedWarning(created: CreatedEnvironment): string | undefined {
-  const old = created.replaced;
-  if (!old) return undefined;
-  const why = old.state === 'reused' ? 'its PID now belongs to another process' : 'it has exited';
-  return `nsm: warning: environment ${created.record.name} was dead (holder PID ${old.record.holder.pid}: ${why}); recreated it\n`;
-}
-
-/** `nsm create --json`. */
-export function createdJson(created: CreatedEnvironment): object {
-  const r = created.record;
-  return {
-    name: r.name,
-    pid: r.holder.pid,
-    namespaces: r.namespaces,
-    pins: r.pins,
-    netnsLink: r.netnsLink ?? null,
-    veth: vethJson(r),
-    limits: limitsJson(r),
-    replaced: created.replaced ? { pid: created.replaced.record.holder.pid, state: created.replaced.state } : null,
-  };
-}
-
-/** `veth` of create --json: null without --veth. */
-export function vethJson(r: EnvRecord): object | null {
-  return vethFieldsJson(vethOf(r));
-}
-
-/** The `veth` object of create and inspect --json (one shape for both schemas). */
-export function vethFieldsJson(v: EnvVeth | undefined): object | null {
-  if (!v) return null;
-  return {
-    hostIf: v.hostIf,
-    envIf: v.envIf,
-    hostAddress: v.hostAddress,
-    envAddress: v.envAddress,
-    subnet: v.subnet,
-    picked: v.picked,
-    nat: v.nat ? { tool: v.nat.tool, rules: v.nat.rules, table: v.nat.table ?? null, forwardingEnabled: v.nat.forwardingEnabled } : null,
-  };
-}
-
-/** `limits` of create --json: null without limits. */
-export function limitsJson(r: EnvRecord): object | null {
-  const l = limitsOf(r);
-  if (!l) return null;
-  return { memory: l.memory ?? null, cpus: l.cpus ?? null, pids: l.pids ?? null, cgroups: l.cgroups };
-}
+export { bytesText, createdJson, formatCreated, limitsJson, limitsText, natText, replacedWarning, vethFieldsJson, vethJson } from './created-view.js';
 
 /** One line per destroyed environment. */
 export function formatDestroyed(results: readonly DestroyResult[]): string {

@@ -1,7 +1,8 @@
 /**
- * bin/nsm's V8 code cache (dist/nsm.cjs.cache). V8 accepts a cache whose source has the
- * same length, so without bin/nsm's own check a rebuilt bundle of the same length would run
- * the previous build's code. This runs the real bin/nsm against stand-in bundles.
+ * bin/nsm's V8 code caches (dist/nsm.cjs.cache and the lean bundles' dist/nsm-create.cjs.cache
+ * and dist/nsm-exec.cjs.cache). V8 accepts a cache whose source has the same length, so
+ * without bin/nsm's own check a rebuilt bundle of the same length would run the previous
+ * build's code. This runs the real bin/nsm against stand-in bundles.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,8 +13,8 @@ import { ROOT } from '../support/run.js';
 
 let pkg: string;
 const bundle = (word: string): string => `exports.main = async () => { process.stdout.write(${JSON.stringify(word)}); };\n`;
-const run = (env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, [join(pkg, 'bin', 'nsm')], { encoding: 'utf8', env: { ...process.env, ...env } });
+const run = (env: NodeJS.ProcessEnv = {}, args: string[] = []) =>
+  spawnSync(process.execPath, [join(pkg, 'bin', 'nsm'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 
 beforeAll(() => {
   pkg = mkdtempSync(join(tmpdir(), 'nsm-codecache-'));
@@ -50,5 +51,43 @@ describe('bin/nsm code cache', () => {
     rmSync(join(pkg, 'dist', 'nsm.cjs.cache'), { force: true });
     writeFileSync(join(pkg, 'dist', 'nsm.cjs'), bundle('CCCC'));
     expect(run().stdout).toBe('CCCC');
+  });
+});
+
+/** The lean entries: bin/nsm sends these words to their own bundle, through a cache of its own. */
+describe.each([
+  ['nsm-create.cjs', 'createMain', ['create', 'x']],
+  ['nsm-exec.cjs', 'execMain', ['exec', 'x', '--', 'true']],
+] as const)('bin/nsm code cache of %s', (file, entry, args) => {
+  const lean = (word: string): string =>
+    `exports.${entry} = async () => { process.stdout.write(${JSON.stringify(word)}); return true; };\n`;
+  const bundleFile = () => join(pkg, 'dist', file);
+  const cacheFile = () => join(pkg, 'dist', `${file}.cache`);
+
+  it('writes its own cache, which starts with its source, and uses it', () => {
+    writeFileSync(bundleFile(), lean('DDDD'));
+    rmSync(cacheFile(), { force: true });
+    expect(run({ NSM_WRITE_CODE_CACHE: '1' }, [...args]).stdout).toBe('DDDD');
+    const cache = readFileSync(cacheFile());
+    const source = readFileSync(bundleFile());
+    expect(cache.readUInt32LE(0)).toBe(source.length);
+    expect(cache.subarray(4, 4 + source.length).equals(source)).toBe(true);
+    expect(cache.length).toBeGreaterThan(4 + source.length);
+    expect(run({}, [...args]).stdout).toBe('DDDD');
+  });
+
+  it('ignores a cache made for another bundle of the same length', () => {
+    writeFileSync(bundleFile(), lean('EEEE'));
+    run({ NSM_WRITE_CODE_CACHE: '1' }, [...args]);
+    writeFileSync(bundleFile(), lean('FFFF'));
+    const r = run({}, [...args]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('FFFF');
+  });
+
+  it('runs without a cache', () => {
+    rmSync(cacheFile(), { force: true });
+    writeFileSync(bundleFile(), lean('GGGG'));
+    expect(run({}, [...args]).stdout).toBe('GGGG');
   });
 });

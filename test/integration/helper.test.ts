@@ -235,6 +235,51 @@ describe('holder', () => {
     }
   });
 
+  it('a named holder shows as "nsm:holder NAME" in ps; comm and environment stay', async () => {
+    const name = `web-${'x'.repeat(60)}`; // 64 bytes, the longest environment name
+    const h = await createHolder({ types: ['user', 'uts'], map: { root: true } }, { ...rootless, name });
+    try {
+      expect(readFileSync(`/proc/${h.pid}/cmdline`, 'latin1').replace(/\0+$/, '')).toBe(`nsm:holder ${name}`);
+      expect(spawnSync('ps', ['-o', 'args=', '-p', String(h.pid)], { encoding: 'utf8' }).stdout.trim()).toBe(`nsm:holder ${name}`);
+      expect(status(h.pid, 'Name')).toBe('nsm:holder');
+      expect(readFileSync(`/proc/${h.pid}/environ`, 'latin1').split('\0')).toContain(`NSM_TEST_TAG=${TAG}`);
+    } finally {
+      kill(h.pid);
+    }
+  });
+
+  it('the title fits whatever argv[0] is: it only reuses the argument strings', async () => {
+    const name = 'n'.repeat(64);
+    const r = spawnSync(helperPath(), ['holder', '-', name], {
+      argv0: 'h', // the shortest: "h holder - NAME" is exactly as long as "nsm:holder NAME"
+      input: cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts'])))),
+      ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    const replies = new FrameDecoder().push(r.stdout).map(decodeReply);
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.kind).toBe('ready');
+    const pid = (replies[0] as { pid: number }).pid;
+    try {
+      expect(r.status).toBe(0);
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0+$/, '')).toBe(`nsm:holder ${name}`);
+    } finally {
+      kill(pid);
+    }
+  });
+
+  it('started the older way, over a socket on fd 3 (holder 3), it works alike, untitled', async () => {
+    const r = await rawHelper(['holder', '3'], cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts'])))));
+    const ready = r.replies.find((x) => x.kind === 'ready') as { pid: number } | undefined;
+    try {
+      expect(r.code).toBe(0);
+      expect(r.replies.map((x) => x.kind)).toEqual(['ready']);
+      expect(status(ready!.pid, 'Name')).toBe('nsm:holder');
+      expect(readFileSync(`/proc/${ready!.pid}/cmdline`, 'latin1').split('\0').slice(1, 3)).toEqual(['holder', '3']);
+    } finally {
+      if (ready) kill(ready.pid);
+    }
+  });
+
   it('resident memory of a holder is at most 1 MiB (VmRSS)', async () => {
     const h = await createHolder({ types: ['user', 'pid', 'mnt', 'net', 'uts', 'ipc'], map: { root: true }, mountProc: true }, rootless);
     try {
@@ -554,8 +599,18 @@ describe('malformed configuration: FAIL with a step, nothing left', () => {
     expect(tagged()).toEqual([]);
   });
 
+  // The same faults, with the configuration on stdin and the reply on stdout (holder -).
+  it.each(bad.filter(([, mode]) => mode === 'holder'))('over stdin and stdout: %s', (_, __, bytes, step, errno) => {
+    const r = spawnSync(helperPath(), ['holder', '-', 'bad-config'], { input: bytes });
+    expect(r.status).toBe(125);
+    const replies = new FrameDecoder().push(r.stdout).map(decodeReply);
+    expect(replies).toEqual([{ kind: 'fail', step: expect.stringMatching(step), errno }]);
+    expect(tagged()).toEqual([]);
+  });
+
   it('a bad command line prints usage and exits 125', async () => {
-    for (const argv of [[], ['holder'], ['bogus', '3'], ['run', '1'], ['run', 'x']]) {
+    const usage = [[], ['holder'], ['bogus', '3'], ['run', '1'], ['run', 'x'], ['run', '-'], ['join', '-'], ['holder', '3', ''], ['run', '3', 'name'], ['holder', '-', 'a', 'b']];
+    for (const argv of usage) {
       const r = spawnSync(helperPath(), argv, { encoding: 'utf8' });
       expect(r.status, argv.join(' ')).toBe(125);
       expect(r.stderr).toMatch(/^usage: nsm-helper holder\|run\|join SYNCFD/);

@@ -88,8 +88,9 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     // net: only lo, and it is up
     expect(links).toBe('1');
     expect(loUp).toBe('1');
-    // pid: PID 1 inside is the holder
+    // pid: PID 1 inside is the holder; ps outside tells it by the environment's name
     expect(pid1).toBe('nsm:holder');
+    expect(spawnSync('ps', ['-o', 'comm=,args=', '-p', String(env.pid)], { encoding: 'utf8' }).stdout.trim().split(/\s+/)).toEqual(['nsm:holder', 'nsm:holder', name]);
     // mnt: the tmpfs is there inside, not outside
     expect(mounted).toBe('1');
     expect(mountsBelow(mnt)).toEqual([]);

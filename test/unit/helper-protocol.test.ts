@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
+  CHANNEL_STDIO,
   decodeReply,
   encodeFrame,
   FRAME_HEADER,
@@ -59,6 +60,11 @@ describe('helper protocol: C (native/protocol.h) and TypeScript agree', () => {
     const c = cEnum(name);
     expect(c.size).toBeGreaterThan(0);
     expect(asC(ts, prefix)).toEqual(c);
+  });
+
+  it('the channel argument for stdin and stdout (holder only)', () => {
+    expect(/#define NSM_CHANNEL_STDIO "([^"]*)"/.exec(header)?.[1]).toBe(CHANNEL_STDIO);
+    expect(protocolMd).toContain(`nsm-helper holder ${CHANNEL_STDIO} [NAME]`);
   });
 
   it('message codes are distinct and non-zero', () => {

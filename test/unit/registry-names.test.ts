@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ENV_NAME_PATTERN, parseEnvRecord, validateName } from '../../src/core/registry.js';
+import { ENV_NAME_PATTERN, isoTimestamp, parseEnvRecord, validateName } from '../../src/core/registry.js';
 import { UsageError } from '../../src/sys/errors.js';
-import { resolveStateDir } from '../../src/sys/statefs.js';
+import { randomHex, resolveStateDir } from '../../src/sys/statefs.js';
 
 describe('environment names', () => {
   const valid = ['a', 'Z', '0', 'web', 'web-1', 'a.b_c-d', 'A1.2', '9lives', 'x'.repeat(64), 'a..b', 'a-'];
@@ -69,5 +69,28 @@ describe('parseEnvRecord', () => {
     ['no holder start time', { holder: { pid: 42 } }, /holder/],
   ])('refuses %s', (_what, patch, message) => {
     expect(() => parseEnvRecord(JSON.stringify({ ...good, ...patch }))).toThrow(message);
+  });
+});
+
+describe('record timestamps and temporary names', () => {
+  // isoTimestamp() writes what Date#toISOString() does, without loading the local time zone.
+  it.each([0, 1, 999, 86_399_999, 951_782_400_000, 1_796_264_096_789, 253_402_300_799_999, 253_402_300_800_000, -1, -62_198_755_200_001])(
+    'agrees with toISOString() at %d ms',
+    (ms) => {
+      expect(isoTimestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+    },
+  );
+
+  it('now, by default', () => {
+    const before = Date.now();
+    const t = Date.parse(isoTimestamp());
+    expect(t).toBeGreaterThanOrEqual(before);
+    expect(t).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('randomHex() gives 8 hex digits that differ from call to call', () => {
+    const seen = new Set(Array.from({ length: 50 }, () => randomHex()));
+    for (const h of seen) expect(h).toMatch(/^[0-9a-f]{8}$/);
+    expect(seen.size).toBe(50);
   });
 });

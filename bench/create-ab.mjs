@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// `nsm create NAME` of two or more builds of nsm, paired: A/B for work on create's speed.
+//
+//   node bench/create-ab.mjs [--runs N] [--user UID] [--] DIR...
+//
+// Each DIR is a built nsm (bin/, dist/, native/build/, node_modules/): this checkout, or a
+// copy of another commit (git worktree add, npm install). One round runs `node -e 0` and a
+// create of a fresh name in every DIR, in turns (reversed every other round, so that neither
+// side always goes first), each as a whole process, wall clock; the environment is destroyed
+// untimed right after. Reported per DIR: the median, and the median of the per-round
+// differences to `node -e 0` of the same round ("paired"), which noise from the rest of the
+// machine disturbs least. --user UID runs everything as that user (setpriv; needs root):
+// rootless creates, through a user namespace. Default 21 rounds after one warm-up round.
+//
+// bench/lifecycle.mjs is the reference (issue 3 §8, against ip netns and unshare); this one
+// answers "did that change make create faster" with less noise.
+import { spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const args = process.argv.slice(2);
+let runs = 21;
+let user;
+const dirs = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--runs') runs = Math.max(5, Number(args[++i]));
+  else if (args[i] === '--user') user = Number(args[++i]);
+  else if (args[i] !== '--') dirs.push(resolve(args[i]));
+}
+if (dirs.length === 0) {
+  console.error('usage: node bench/create-ab.mjs [--runs N] [--user UID] DIR...');
+  process.exit(2);
+}
+
+const stateDir = mkdtempSync(join(tmpdir(), 'nsm-create-ab-'));
+if (user !== undefined) chownSync(stateDir, user, user);
+const env = { ...process.env, NSM_STATE_DIR: stateDir, NO_COLOR: '1' };
+const as = (argv) => (user === undefined ? argv : ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--clear-groups', ...argv]);
+
+function timed(argv) {
+  const [cmd, ...rest] = as(argv);
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, rest, { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return ms;
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const NODE = 'node -e 0';
+const times = Object.fromEntries([NODE, ...dirs].map((k) => [k, []]));
+let serial = 0;
+try {
+  for (let round = 0; round <= runs; round++) {
+    const order = round % 2 ? [...Object.keys(times)].reverse() : Object.keys(times);
+    for (const k of order) {
+      let ms;
+      if (k === NODE) ms = timed([process.execPath, '-e', '0']);
+      else {
+        const name = `ab${process.pid}-${serial++}`;
+        ms = timed([process.execPath, join(k, 'bin/nsm'), 'create', name]);
+        timed([process.execPath, join(k, 'bin/nsm'), 'destroy', name]);
+      }
+      if (round > 0) times[k].push(ms); // round 0 warms the page cache
+    }
+  }
+} finally {
+  const [cmd, ...rest] = as([process.execPath, join(dirs[0], 'bin/nsm'), 'destroy', '--all']);
+  spawnSync(cmd, rest, { env, stdio: 'ignore' });
+  rmSync(stateDir, { recursive: true, force: true });
+}
+
+const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+console.log(`## nsm create, paired: median of ${runs} rounds${user === undefined ? '' : `, as uid ${user}`} (load average ${load})`);
+console.log('| build | median ms | − node -e 0 (medians) | − node -e 0 (paired) |');
+console.log('|---|---:|---:|---:|');
+for (const [k, t] of Object.entries(times)) {
+  const paired = t.map((ms, i) => ms - times[NODE][i]);
+  console.log(`| ${k} | ${median(t).toFixed(1)} | ${(median(t) - median(times[NODE])).toFixed(1)} | ${median(paired).toFixed(1)} |`);
+}

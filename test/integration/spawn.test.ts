@@ -1,0 +1,85 @@
+/**
+ * spawnAndWait() (src/sys/libc.ts): child_process.spawnSync() through posix_spawn(3), which
+ * starts every holder. Real processes on the real kernel.
+ */
+import { describe, expect, it } from 'vitest';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnAndWait } from '../../src/sys/libc.js';
+import { SysError } from '../../src/sys/errors.js';
+
+const readFileText = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+};
+
+const sh = (script: string, input = Buffer.alloc(0), env?: NodeJS.ProcessEnv) => spawnAndWait('/bin/sh', ['sh', '-c', script], input, env);
+
+describe('spawnAndWait', () => {
+  it('passes argv, stdin and the environment; returns stdout, stderr and the exit status', () => {
+    const r = spawnAndWait('/bin/sh', ['sh', '-c', 'echo "$0 $1 $NSM_X"; cat; echo err >&2; exit 7', 'a b', 'c'], Buffer.from('in\n'), { PATH: process.env.PATH, NSM_X: 'x' });
+    expect(r).toEqual({ status: 7, signal: null, stdout: Buffer.from('a b c x\nin\n'), stderr: Buffer.from('err\n') });
+  });
+
+  it('reports the signal that ended the child', () => {
+    const r = sh('kill -TERM $$');
+    expect(r.status).toBeNull();
+    expect(r.signal).toBe('SIGTERM');
+  });
+
+  it('moves more than a pipe holds in every direction at once without a deadlock', () => {
+    const input = Buffer.alloc(300_000, 'i');
+    // Echo stdin to stdout while writing 200 kB to stderr, interleaved, so that each side
+    // waits for the other if the parent does not drain both while it writes.
+    const r = sh('head -c 200000 /dev/zero | tr "\\0" e >&2 & cat; wait', input);
+    expect(r.status).toBe(0);
+    expect(r.stdout.equals(input)).toBe(true);
+    expect(r.stderr.length).toBe(200_000);
+  });
+
+  it('a child that does not read its input is not an error', () => {
+    const r = spawnAndWait('/bin/true', ['true'], Buffer.alloc(1_000_000, 'x'));
+    expect(r).toMatchObject({ status: 0, signal: null });
+  });
+
+  it('the child starts with default signal actions and none blocked (Node ignores SIGPIPE)', () => {
+    // With SIGPIPE ignored, yes would get EPIPE and complain on stderr instead of dying quietly.
+    const r = sh('yes | head -n 1; grep -E "^Sig(Blk|Ign)" /proc/self/status');
+    expect(r.stderr.toString()).toBe('');
+    const lines = r.stdout.toString().trim().split('\n');
+    expect(lines[0]).toBe('y');
+    expect(lines.slice(1)).toEqual(['SigBlk:\t0000000000000000', 'SigIgn:\t0000000000000000']);
+  });
+
+  it('inherits none of Node\'s own descriptors: only 0, 1 and 2', () => {
+    // Descriptors this process was itself given without close-on-exec pass on as they would
+    // through child_process; everything Node opens is close-on-exec (fdinfo flags 02000000).
+    const inherited = readdirSync('/proc/self/fd')
+      .map(Number)
+      .filter((fd) => fd > 2)
+      .filter((fd) => {
+        const flags = /^flags:\s*([0-7]+)$/m.exec(readFileText(`/proc/self/fdinfo/${fd}`))?.[1];
+        return flags !== undefined && (parseInt(flags, 8) & 0o2000000) === 0;
+      });
+    const file = openSync('/proc/self/status', 'r');
+    try {
+      // ls runs as the shell's child and lists the shell's descriptors.
+      const r = sh('ls /proc/$$/fd');
+      const fds = r.stdout.toString().trim().split('\n').map(Number);
+      expect(fds.sort((a, b) => a - b)).toEqual([0, 1, 2, ...inherited].sort((a, b) => a - b));
+    } finally {
+      closeSync(file);
+    }
+  });
+
+  it('a missing program is a SysError naming posix_spawn', () => {
+    expect(() => spawnAndWait('/nonexistent/nsm-test', ['x'], Buffer.alloc(0))).toThrow(SysError);
+    try {
+      spawnAndWait('/nonexistent/nsm-test', ['x'], Buffer.alloc(0));
+    } catch (err) {
+      expect(err).toMatchObject({ call: 'posix_spawn', errno: 'ENOENT' });
+    }
+  });
+});
