@@ -42,6 +42,8 @@ export interface TrackerEnv {
   ownersOf(type: NsType, inode: number, pid?: number): Attribution[];
   /** Whether the namespace is bind-mounted in our mount namespace right now (a fresh look, not the last rescan's). */
   mountedNow(inode: number): boolean;
+  /** The namespace of this type a process is in right now: 'gone' once it has exited, 'unknown' when it may not be read. */
+  nsNow(pid: number, type: NsType): number | 'gone' | 'unknown';
   /** Monotonic ms to epoch ms. */
   toEpoch(mono: number): number;
 }
@@ -196,6 +198,9 @@ export class NamespaceTracker {
 
   private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean): void {
     let st = this.namespaces.get(inode);
+    // Polls and rescans learn of exits late: the members we know may have died, and the
+    // kernel given the inode to a new namespace since. Events arrive in order, exits first.
+    if (st && st.created && via !== 'event') this.pruneMembers(st, time);
     if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
       if (this.env.mountedNow(inode)) {
         // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).
@@ -233,6 +238,19 @@ export class NamespaceTracker {
     }
     st.members.add(pid);
     st.emptySince = undefined;
+  }
+
+  /**
+   * Drop the members of a namespace that have exited unseen, stopping at the first one
+   * still in it, or that we may no longer read: then it is the same namespace. One that
+   * moved elsewhere stays a member until it is read again.
+   */
+  private pruneMembers(st: NsState, time: number): void {
+    for (const pid of [...st.members]) {
+      const now = this.env.nsNow(pid, st.type);
+      if (now === st.inode || now === 'unknown') return;
+      if (now === 'gone') this.exited(pid, time);
+    }
   }
 
   private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean): void {
@@ -366,6 +384,17 @@ export class NamespaceTracker {
     if (n.fds.some((f) => alive(f.pid))) held.push('fd');
     if (n.mounts.length > 0) held.push('mount');
     return held;
+  }
+
+  /**
+   * Whether a tracked process is in a namespace created while monitoring: its exit may
+   * leave that namespace empty, so the poller watches it closely.
+   */
+  inCreatedNamespace(pid: number): boolean {
+    const p = this.procs.get(pid);
+    if (!p) return false;
+    for (const inode of Object.values(p.ns)) if (this.namespaces.get(inode)?.created) return true;
+    return false;
   }
 
   /** Namespaces whose last process left and that no rescan has yet shown held by anything else. */

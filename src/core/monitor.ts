@@ -7,8 +7,14 @@
  *    forked or exec'd process's namespace links within a millisecond of the event
  *    (src/sys/proc-connector.ts), so a namespace that lives 10 ms is seen, and exits
  *    arrive with the kernel's timestamp.
- *  - poll (not root, or no connector): list /proc every `intervalMs` and read the links of
- *    processes not seen before. A namespace that lives less than the interval may be missed.
+ *  - poll (not root, or no connector): a fast tick looks at the kernel's last handed-out
+ *    pid every QUIET_TICK_MS (ACTIVE_TICK_MS while namespaces come and go; the looking is
+ *    done by a small C helper, src/sys/pid-ticker.ts) and, when it moved, reads the links
+ *    of only the processes created since (src/sys/procfs.ts, PidCursor). Young processes
+ *    are read again to catch a namespace switch after fork, and those in namespaces made
+ *    during the run are watched for their exit; so a namespace that lives 100 ms is seen,
+ *    and its lifetime known to ~12%. Every `intervalMs` a full poll lists /proc for what
+ *    the tick cannot see (pids handed out out of order, exits of older processes).
  * Under both, a full rescan (processes, threads, fds, nsfs mounts) runs every `rescanMs`
  * as the safety net: it finds namespaces made by unshare(2)/setns(2) without an exec, and
  * it alone decides that a namespace is gone (nothing holds it any more). When a
@@ -17,9 +23,10 @@
 import { existsSync } from 'node:fs';
 import { hasErrno, NsmError, type SysError } from '../sys/errors.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
-import { nsfsMounts } from '../sys/parse.js';
+import { nsfsMounts, type ProcStat } from '../sys/parse.js';
 import { ProcConnector, type ConnectorRecord } from '../sys/proc-connector.js';
-import { ProcFs } from '../sys/procfs.js';
+import { PidTicker } from '../sys/pid-ticker.js';
+import { PidCursor, ProcFs } from '../sys/procfs.js';
 import { attribute } from './attribution.js';
 import type { Attribution, HostScan, Namespace, NsMount } from './model.js';
 import { NAMESPACE_EVENT_KINDS, type MonitorEvent, type MonitorMode, type MonitorSummary } from './monitor-events.js';
@@ -72,6 +79,57 @@ const CONFIRM_GAP_MS = 250;
 const CONFIRM_FACTOR = 10;
 /** Own mount table re-read at most this often when naming namespaces found between rescans. */
 const MOUNTS_TTL_MS = 100;
+/**
+ * Poll mode's look at the pid cursor, by the pidtick helper (src/sys/pid-ticker.ts), which
+ * wakes Node only when the cursor moved. QUIET_TICK_MS reads a new process within 50 ms of
+ * its fork, inside the life of a namespace that lives 100 ms. While namespaces come and go
+ * (a process seen in one created during the run, in the last ACTIVE_FOR_MS) it speeds up
+ * to ACTIVE_TICK_MS, to catch shorter lives too. Not that fast all the time: even the
+ * helper's wake-ups cost (~0.05 ms of CPU each on this VM; bench/RESULTS.md, "monitor"),
+ * and ordinary process activity (builds, tests) should not make Node read every 10 ms.
+ */
+export const ACTIVE_TICK_MS = 10;
+export const QUIET_TICK_MS = 50;
+const ACTIVE_FOR_MS = 1000;
+/** New pids read in one tick at most; a bigger burst brings the full poll forward instead. */
+const MAX_NEW_PIDS = 2048;
+/**
+ * The newest pids of a tick that may be handed out but not yet in /proc (alloc_pid()
+ * comes before the task is listed: a fork in progress, one per CPU at most).
+ */
+const UNBORN_WINDOW = 8;
+/**
+ * A new process's links are read again about 10 and 50 ms after the first read (each gap
+ * four times the age, while under YOUNG_MS): unshare(1), ip netns exec and container
+ * runtimes switch namespaces a few ms after fork, and the first read may have come
+ * before. Two reads, not more: each costs a wake-up of Node (~0.2 ms of CPU here) and a
+ * readlink per type. A child it forks later has it read again at once (a switch then
+ * shows), and the rescan finds a later switch.
+ */
+const YOUNG_MS = 100;
+const YOUNG_GROWTH = 4;
+/**
+ * A process in a namespace created during the run is looked at again (one readlink: is it
+ * still there?) every 1/WATCH_DIVISOR of its age, at least ACTIVE_TICK_MS, waking the tick
+ * if need be: its exit, and so the namespace's lifetime, is known to about 12%. Once that
+ * period reaches the full poll's interval, the full poll takes over.
+ */
+const WATCH_DIVISOR = 8;
+
+/** A process poll mode reads again (times: monotonic ms). */
+interface Watch {
+  ppid: number;
+  /** First read. */
+  since: number;
+  /** Last read (full or a look). */
+  readAt: number;
+  /** Next full read of its links while young; Infinity after. */
+  fullDue: number;
+  /** Next look, while it is in a namespace created during the run (this wakes the tick); Infinity otherwise. */
+  lookDue: number;
+  /** Its first monitored type's namespace at the last full read: a look that finds another reads all again. */
+  first?: number;
+}
 
 /** CLOCK_MONOTONIC in ms: the clock of the connector's timestamps (ktime_get_ns) and of process.hrtime. */
 function monoNow(): number {
@@ -110,11 +168,23 @@ class Monitor {
   private lastScanWall = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private rescanAt = Infinity;
-  private pollTimer: NodeJS.Timeout | undefined;
   /** Pids the poller has read (or may not read), with their start time. */
   private readonly polled = new Map<number, number>();
-  /** Pids first read by the previous poll: read once more (unshare then exec happens right after fork). */
+  /** Pids first read by the previous full poll: read once more (unshare then exec happens right after fork). */
   private young = new Set<number>();
+  /** Poll mode: the kernel's pid allocation cursor (undefined when /proc does not show our PID namespace). */
+  private cursor: PidCursor | undefined;
+  /** Wakes us when the cursor moved (undefined without a cursor). */
+  private ticker: PidTicker | undefined;
+  /** Our own timer: the full poll, watched processes due, and the ticks when there is no ticker. */
+  private tickTimer: NodeJS.Timeout | undefined;
+  private nextFullPoll = 0;
+  /** Last time a process was seen in a namespace created during the run. */
+  private lastChurn = -Infinity;
+  /** Pids handed out but not yet in /proc (alloc_pid() comes before the task is listed): tried once more. */
+  private unborn: number[] = [];
+  /** Processes the fast tick reads again. */
+  private readonly watched = new Map<number, Watch>();
   private mountCache = new Map<number, NsMount[]>();
   private ownMounts: { at: number; byInode: Map<number, NsMount[]> } | undefined;
 
@@ -130,6 +200,7 @@ class Monitor {
       commandOf: (pid) => this.commandOf(pid),
       ownersOf: (type, inode, pid) => this.ownersOf(type, inode, pid),
       mountedNow: (inode) => this.ownMountsNow(0).has(inode),
+      nsNow: (pid, type) => this.nsNow(pid, type),
       toEpoch: (mono) => this.epoch(mono),
     };
     this.tracker = new NamespaceTracker({ types: this.types, verbose: options.verbose ?? false, followPid: options.pid }, env, (e) => this.emit(e));
@@ -158,11 +229,15 @@ class Monitor {
   async run(): Promise<MonitorSummary> {
     const startedAt = monoNow();
     const reason = await this.chooseMode();
+    // Opened before the first scan: processes created while it runs are read by the first tick.
+    if (this.mode === 'poll') this.cursor = PidCursor.open(this.options.procRoot);
     this.emit({
       kind: 'mode',
       time: this.epoch(startedAt),
       mode: this.mode,
       intervalMs: this.mode === 'poll' ? this.intervalMs : undefined,
+      tickMs: this.cursor ? ACTIVE_TICK_MS : undefined,
+      quietTickMs: this.cursor ? QUIET_TICK_MS : undefined,
       rescanMs: this.rescanMs,
       reason,
       types: [...this.types],
@@ -179,7 +254,17 @@ class Monitor {
       const queued = this.queued ?? [];
       this.queued = undefined;
       this.onRecords(queued);
-      if (this.mode === 'poll') this.pollTimer = setInterval(() => this.pollOnce(), this.intervalMs);
+      if (this.mode === 'poll') {
+        this.nextFullPoll = monoNow() + this.intervalMs;
+        if (this.cursor) {
+          this.ticker = PidTicker.start(
+            { procRoot: this.options.procRoot, periodMs: QUIET_TICK_MS },
+            () => this.tick(),
+            (err) => this.fail(err),
+          );
+        }
+        this.armTick();
+      }
       this.schedule();
       if (this.options.durationMs !== undefined) {
         const left = this.options.durationMs - (monoNow() - startedAt);
@@ -191,7 +276,9 @@ class Monitor {
       this.options.signal?.removeEventListener('abort', abort);
       clearTimeout(duration);
       clearTimeout(this.rescanTimer);
-      clearInterval(this.pollTimer);
+      clearTimeout(this.tickTimer);
+      await this.ticker?.close();
+      this.cursor?.close();
       await this.connector?.close();
     }
     if (this.failure) throw this.failure;
@@ -276,35 +363,208 @@ class Monitor {
     this.schedule(rescanNow ? 'soon' : undefined);
   }
 
-  /** One poll: read processes not seen before (and young ones again); those no longer listed have exited. */
-  private pollOnce(): void {
+  /**
+   * The cursor's period (fast while namespaces churn), and our own timer: on time for the
+   * full poll and for watched processes due; the ticks themselves without a ticker.
+   */
+  private armTick(): void {
+    if (this.stopping) return;
+    const now = monoNow();
+    const period = now - this.lastChurn < ACTIVE_FOR_MS ? ACTIVE_TICK_MS : this.cursor ? QUIET_TICK_MS : this.intervalMs;
+    this.ticker?.setPeriod(period);
+    let at = Math.min(this.ticker ? Infinity : now + period, this.nextFullPoll);
+    if (this.unborn.length > 0) at = Math.min(at, now + ACTIVE_TICK_MS);
+    for (const w of this.watched.values()) at = Math.min(at, w.fullDue, w.lookDue);
+    clearTimeout(this.tickTimer);
+    this.tickTimer = setTimeout(() => this.tick(), Math.max(0, at - now));
+  }
+
+  /** A tick: the ticker saw the cursor move, or our timer is due. */
+  private tick(): void {
     if (this.stopping) return;
     try {
-      const time = monoNow();
-      const pids = this.procfs.listPids();
-      const young = new Set<number>();
-      for (const pid of pids) {
-        if (this.polled.has(pid) && !this.young.has(pid)) continue;
-        const seen = this.readProcess(pid, time);
-        if (seen === undefined) continue;
-        if (!this.polled.has(pid)) young.add(pid);
-        this.polled.set(pid, seen);
-      }
-      this.young = young;
-      const listed = new Set(pids);
-      for (const pid of [...this.polled.keys()]) {
-        if (listed.has(pid)) continue;
-        this.polled.delete(pid);
-        this.tracker.exited(pid, time);
+      const now = monoNow();
+      if (this.cursor) this.readNewProcesses(now);
+      this.rereadWatched(now);
+      if (now >= this.nextFullPoll) {
+        this.pollOnce(now);
+        this.nextFullPoll = now + this.intervalMs;
       }
       this.schedule();
     } catch (err) {
       this.fail(err);
+      return;
+    }
+    this.armTick();
+  }
+
+  /** The processes created since the last tick, found by the pid cursor, without listing /proc. */
+  private readNewProcesses(now: number): void {
+    const retry = this.unborn;
+    this.unborn = [];
+    const { pids, truncated } = this.cursor!.newPids(MAX_NEW_PIDS);
+    // More than one tick reads: the full poll lists them all, now.
+    if (truncated) this.nextFullPoll = now;
+    for (const pid of retry) this.readNewProcess(pid, now, false);
+    pids.forEach((pid, i) => this.readNewProcess(pid, now, i >= pids.length - UNBORN_WINDOW));
+  }
+
+  private readNewProcess(pid: number, now: number, mayBeUnborn: boolean): void {
+    let stat;
+    try {
+      stat = this.procfs.readStat(pid);
+    } catch (err) {
+      if (!hasErrno(err, 'ENOENT', 'ESRCH')) throw err;
+      // Not listed yet (tried once more), or gone already: it lived less than a tick.
+      if (mayBeUnborn) this.unborn.push(pid);
+      return;
+    }
+    // A thread (exit_signal -1) is in its process's namespaces (the rescan finds one that
+    // moved); our own children are the rescans' helper; a process already read by the
+    // full poll (born after the cursor was read, or in use when the cursor wrapped past
+    // it) is known, and watched already if young.
+    if (stat.exitSignal === -1 || stat.ppid === process.pid || this.polled.get(pid) === stat.startTime) return;
+    this.polled.set(pid, stat.startTime);
+    // A young parent is read again first: if it has just made a namespace and this child
+    // was born in it, the NEW names the parent, as event mode does.
+    const parent = this.watched.get(stat.ppid);
+    if (parent && parent.readAt !== now) this.reread(stat.ppid, parent, now, true);
+    const ns = this.readNs(pid);
+    if (ns === 'gone') return;
+    // Another user's process is watched too while young: setpriv, su or runuser may be
+    // about to give it our uid (and then unshare), as happens right after fork.
+    const w = this.newWatch(stat.ppid, now);
+    this.watched.set(pid, w);
+    if (ns === 'denied') return;
+    this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns, time: now, via: 'poll' });
+    this.afterFullRead(pid, w, ns, now);
+  }
+
+  private newWatch(ppid: number, now: number): Watch {
+    return { ppid, since: now, readAt: now, fullDue: now + ACTIVE_TICK_MS, lookDue: Infinity };
+  }
+
+  /**
+   * After a full read: next full read while young; looks while in a namespace created
+   * during the run (then the ticks speed up too).
+   */
+  private afterFullRead(pid: number, w: Watch, ns: Partial<Record<NsType, number>>, now: number): void {
+    this.nextFullRead(w, now);
+    w.first = ns[this.types[0]!];
+    this.scheduleLook(pid, w, now);
+  }
+
+  private nextFullRead(w: Watch, now: number): void {
+    const age = now - w.since;
+    const gap = Math.max(ACTIVE_TICK_MS, YOUNG_GROWTH * age);
+    w.fullDue = age + gap < YOUNG_MS ? now + gap : Infinity;
+  }
+
+  private scheduleLook(pid: number, w: Watch, now: number): void {
+    const member = this.tracker.inCreatedNamespace(pid);
+    if (member) this.lastChurn = now;
+    const gap = Math.max(ACTIVE_TICK_MS, (now - w.since) / WATCH_DIVISOR);
+    w.lookDue = member && gap < this.intervalMs ? now + gap : Infinity;
+  }
+
+  /**
+   * Read watched processes again when due: a young one may have switched namespaces since
+   * fork; one in a namespace made during the run may have exited, leaving it empty (the
+   * tracker then brings a rescan forward to confirm that nothing else holds it).
+   */
+  private rereadWatched(now: number): void {
+    for (const [pid, w] of this.watched) if (Math.min(w.fullDue, w.lookDue) <= now) this.reread(pid, w, now);
+  }
+
+  private reread(pid: number, w: Watch, now: number, forceFull = false): void {
+    w.readAt = now;
+    if (!forceFull && now < w.fullDue) {
+      // A look: gone, still there (its first type's namespace unchanged), or read in full.
+      const first = this.nsNow(pid, this.types[0]!);
+      if (first === 'gone') return this.lost(pid, now);
+      if (first === w.first) {
+        this.scheduleLook(pid, w, now);
+        return;
+      }
+    }
+    const ns = this.readNs(pid);
+    if (ns === 'gone') return this.lost(pid, now);
+    if (ns === 'denied') {
+      // Not (or no longer: a set-user-ID exec) ours to read: looked at while young, as above.
+      this.nextFullRead(w, now);
+      w.lookDue = Infinity;
+    } else {
+      this.tracker.observe({ pid, ppid: w.ppid, ns, time: now, via: 'poll' });
+      this.afterFullRead(pid, w, ns, now);
+    }
+    if (w.fullDue === Infinity && w.lookDue === Infinity) this.watched.delete(pid);
+  }
+
+  /** A watched process has exited. */
+  private lost(pid: number, now: number): void {
+    this.watched.delete(pid);
+    this.polled.delete(pid);
+    this.tracker.exited(pid, now);
+  }
+
+  /**
+   * The full poll: list /proc, read processes not seen before (and young ones again);
+   * those no longer listed have exited.
+   */
+  private pollOnce(time: number): void {
+    const pids = this.procfs.listPids();
+    const young = new Set<number>();
+    for (const pid of pids) {
+      if (this.polled.has(pid) && !this.young.has(pid)) continue;
+      const stat = this.readProcess(pid, time);
+      if (stat === undefined) continue;
+      if (!this.polled.has(pid)) {
+        young.add(pid);
+        // Watched as if the tick had found it, which it will skip now that it is polled: with
+        // the cursor, a process new to this listing was mostly born since the tick read the
+        // cursor, moments ago.
+        const w = this.newWatch(stat.ppid, time);
+        if (stat.ns) this.afterFullRead(pid, w, stat.ns, time);
+        if (this.cursor || w.lookDue !== Infinity) this.watched.set(pid, w);
+      }
+      this.polled.set(pid, stat.startTime);
+    }
+    this.young = young;
+    const listed = new Set(pids);
+    for (const pid of [...this.polled.keys()]) {
+      if (listed.has(pid)) continue;
+      this.polled.delete(pid);
+      this.watched.delete(pid);
+      this.tracker.exited(pid, time);
     }
   }
 
-  /** Read one process for the poller; returns its start time, or undefined when it is gone. */
-  private readProcess(pid: number, time: number): number | undefined {
+  /**
+   * A process's namespace links: 'gone' when it has exited (a zombie's links are gone too:
+   * exit released its namespaces), 'denied' when it is another user's (proc(5): reading
+   * them needs ptrace access). One that exits halfway gives what was read.
+   */
+  private readNs(pid: number): Partial<Record<NsType, number>> | 'gone' | 'denied' {
+    const ns: Partial<Record<NsType, number>> = {};
+    let any = false;
+    for (const type of this.types) {
+      try {
+        const ref = this.procfs.readNsEntry(pid, type);
+        if (ref) {
+          ns[type] = ref.inode;
+          any = true;
+        }
+      } catch (err) {
+        if (hasErrno(err, 'ENOENT', 'ESRCH')) return any ? ns : 'gone';
+        if (hasErrno(err, 'EACCES')) return any ? ns : 'denied';
+        throw err;
+      }
+    }
+    return ns;
+  }
+
+  /** Read one process for the full poll; undefined when it is gone. */
+  private readProcess(pid: number, time: number): (ProcStat & { ns?: Partial<Record<NsType, number>> }) | undefined {
     let stat;
     try {
       stat = this.procfs.readStat(pid);
@@ -312,19 +572,9 @@ class Monitor {
       if (hasErrno(err, 'ENOENT', 'ESRCH')) return undefined; // exited since readdir
       throw err;
     }
-    const ns: Partial<Record<NsType, number>> = {};
-    for (const type of this.types) {
-      try {
-        const ref = this.procfs.readNsEntry(pid, type);
-        if (ref) ns[type] = ref.inode;
-      } catch (err) {
-        // ENOENT/ESRCH: gone meanwhile; EACCES: another user's (proc(5) ptrace check).
-        if (hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) break;
-        throw err;
-      }
-    }
-    this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns, time, via: 'poll' });
-    return stat.startTime;
+    const ns = this.readNs(pid);
+    this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns: typeof ns === 'string' ? {} : ns, time, via: 'poll' });
+    return typeof ns === 'string' ? stat : { ...stat, ns };
   }
 
   /**
@@ -388,6 +638,16 @@ class Monitor {
     }
     this.ownMounts = { at: now, byInode };
     return byInode;
+  }
+
+  private nsNow(pid: number, type: NsType): number | 'gone' | 'unknown' {
+    try {
+      return this.procfs.readNsEntry(pid, type)?.inode ?? 'unknown';
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT', 'ESRCH')) return 'gone';
+      if (hasErrno(err, 'EACCES')) return 'unknown'; // not ours to read (any more: a set-user-ID exec)
+      throw err;
+    }
   }
 
   private commandOf(pid: number): string | undefined {

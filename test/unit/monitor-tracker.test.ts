@@ -25,11 +25,21 @@ function scan(procs: Record<number, { ppid?: number; ns: Partial<Record<NsType, 
   return { processes, namespaces: [...byInode.values()].sort((a, b) => a.inode - b.inode), stats: { gone: 0, denied: 0 } };
 }
 
-function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number>()) {
+/**
+ * A tracker on made-up observations. `live`, when given, is what /proc shows now (pid ->
+ * namespaces; a pid not in it has exited); without it every process is unreadable now.
+ */
+function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number>(), live?: Map<number, Partial<Record<NsType, number>>>) {
   const events: MonitorEvent[] = [];
   const t = new NamespaceTracker(
     { types: ['net', 'mnt'], verbose: false, ...options },
-    { commandOf: (pid) => `cmd ${pid}`, ownersOf: () => [], mountedNow: (inode) => mounted.has(inode), toEpoch: (m) => m },
+    {
+      commandOf: (pid) => `cmd ${pid}`,
+      ownersOf: () => [],
+      mountedNow: (inode) => mounted.has(inode),
+      nsNow: (pid, type) => (live === undefined ? 'unknown' : (live.get(pid)?.[type] ?? 'gone')),
+      toEpoch: (m) => m,
+    },
     (e) => events.push(e),
   );
   const kinds = () => events.map((e) => ('inode' in e ? `${e.kind} ${e.inode}` : e.kind));
@@ -118,6 +128,33 @@ describe('NamespaceTracker', () => {
     t.exited(53, 4);
     t.reconcile(scan({ 10: { ns: host } }, { 1050: { type: 'net', mounts: [{ path: '/run/netns/x', visible: true }] } }), 5);
     expect(kinds()).toEqual(['ns-new 1050']);
+  });
+
+  it('polling: a new process in the inode of a namespace whose members died unseen is a new namespace (inode reused): GONE then NEW', () => {
+    const live = new Map<number, Partial<Record<NsType, number>>>([[10, host]]);
+    const { t, events, kinds } = tracker({}, new Set(), live);
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 54, ns: { net: 1060, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    expect(t.inCreatedNamespace(54)).toBe(true);
+    expect(t.inCreatedNamespace(10)).toBe(false);
+    // 54 exits unseen; the kernel gives 1060 to the next namespace, where 55 is polled.
+    live.set(55, { net: 1060, mnt: HOST_MNT });
+    t.observe({ pid: 55, ns: { net: 1060, mnt: HOST_MNT }, time: 9, via: 'poll' });
+    expect(kinds()).toEqual(['ns-new 1060', 'ns-gone 1060', 'ns-new 1060']);
+    expect(events[2]).toMatchObject({ pid: 55, time: 9 });
+  });
+
+  it('polling: a new process in a namespace one of whose members is still in it joins it', () => {
+    const live = new Map<number, Partial<Record<NsType, number>>>([[10, host], [56, { net: 1070, mnt: HOST_MNT }], [57, { net: 1070, mnt: HOST_MNT }]]);
+    const { t, kinds } = tracker({ verbose: true }, new Set(), live);
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 57, ns: { net: 1070, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    t.observe({ pid: 56, ns: { net: 1070, mnt: HOST_MNT }, time: 2, via: 'poll' }); // its child
+    live.delete(57); // exits unseen
+    live.set(58, { net: 1070, mnt: HOST_MNT });
+    t.observe({ pid: 58, ns: { net: 1070, mnt: HOST_MNT }, time: 3, via: 'poll' });
+    expect(kinds()).toEqual(['ns-new 1070']);
+    expect(t.summary().stillAlive).toEqual([expect.objectContaining({ inode: 1070, nprocs: 2 })]); // 56 and 58; 57 pruned
   });
 
   it('reports JOIN and LEAVE with --verbose when a process moves into a known namespace', () => {
