@@ -198,9 +198,12 @@ export class NamespaceTracker {
 
   private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean): void {
     let st = this.namespaces.get(inode);
-    // Polls and rescans learn of exits late: the members we know may have died, and the
-    // kernel given the inode to a new namespace since. Events arrive in order, exits first.
-    if (st && st.created && via !== 'event') this.pruneMembers(st, time);
+    // Polls learn of exits late: the members we know may have died, and the kernel given
+    // the inode to a new namespace since. Events arrive in order, exits first; a rescan
+    // may run ahead of events still on their way, and polls see new processes first.
+    // Race tolerated: a process first seen after its parent, the last member, exited
+    // (a daemon that double-forks in an unpinned namespace) shows as GONE and NEW.
+    if (st && st.created && via === 'poll') this.pruneMembers(st, time);
     if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
       if (this.env.mountedNow(inode)) {
         // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).

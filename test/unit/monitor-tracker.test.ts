@@ -157,6 +157,17 @@ describe('NamespaceTracker', () => {
     expect(t.summary().stillAlive).toEqual([expect.objectContaining({ inode: 1070, nprocs: 2 })]); // 56 and 58; 57 pruned
   });
 
+  it('a rescan that runs ahead of events on their way does not take a child for a new namespace (event mode)', () => {
+    const live = new Map<number, Partial<Record<NsType, number>>>([[10, host], [60, { net: 1080, mnt: HOST_MNT }]]);
+    const { t, kinds } = tracker({}, new Set(), live);
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 59, ns: { net: 1080, mnt: HOST_MNT }, time: 1, via: 'event' });
+    // 59 forked 60 and exited; both events are still in the worker's batch when a rescan sees 60.
+    t.reconcile(scan({ 10: { ns: host }, 60: { ns: { net: 1080, mnt: HOST_MNT } } }), 2);
+    t.exited(59, 1.5);
+    expect(kinds()).toEqual(['ns-new 1080']);
+  });
+
   it('reports JOIN and LEAVE with --verbose when a process moves into a known namespace', () => {
     const { t, kinds } = tracker({ verbose: true });
     t.start(scan({ 10: { ns: host }, 11: { ns: { net: 1100, mnt: HOST_MNT } } }), 0);
