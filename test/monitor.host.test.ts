@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -190,6 +191,37 @@ describe('nsm monitor', () => {
     expect(summary.mode).toBe('poll');
     expect(summary.types.net.created).toBeGreaterThanOrEqual(1);
     expect(summary.types.net.destroyed).toBeGreaterThanOrEqual(1);
+  });
+
+  it.skipIf(!isRoot)('poll: a namespace whose first process forks a child and exits at once stays one namespace while the child holds it (root: --poll)', async () => {
+    // Create, fork, exit, as nsm create's helper and runc do: the child is reparented and
+    // holds the namespace after its creator is gone; a poll must not take the child for the
+    // first process of a new namespace (GONE, then NEW again). The children outlive the
+    // monitor, so no other namespace can take their inodes meanwhile.
+    const children: number[] = [];
+    try {
+      const m = new Monitor(['-t', 'net', '--poll', '--baseline', '--duration', '3']);
+      await m.waitFor((r) => r.kind === 'baseline');
+      const made: Array<{ inode: number; pids: number[] }> = [];
+      for (let i = 0; i < 3; i++) {
+        const [sh, child] = run('unshare', ['-n', 'sh', '-c', 'readlink /proc/$$/ns/net >/dev/null; sleep 30 >/dev/null 2>&1 & echo $$ $!']).trim().split(' ').map(Number);
+        children.push(child!);
+        const [inode] = inodesIn(readlinkSync(`/proc/${child}/ns/net`));
+        made.push({ inode: inode!, pids: [sh!, child!] });
+      }
+      expect((await m.done).status).toBe(0);
+      expectJsonLines(m);
+      const summary = m.records.at(-1)!;
+      for (const { inode, pids } of made) {
+        const records = m.ofInode(inode);
+        const first = records.findIndex((r) => r.kind === 'ns-new' && pids.includes(r.pid));
+        expect(first, JSON.stringify(records)).toBeGreaterThanOrEqual(0);
+        expect(records.slice(first).map((r) => r.kind), JSON.stringify(records)).toEqual(['ns-new']);
+        expect(summary.stillAlive).toContainEqual(expect.objectContaining({ type: 'net', inode }));
+      }
+    } finally {
+      for (const pid of children) spawnSync('kill', ['-KILL', String(pid)]);
+    }
   });
 
   it('stops on Ctrl-C with a summary (JSON Lines: schemaVersion, mode first, summary last)', async () => {

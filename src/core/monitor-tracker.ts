@@ -42,8 +42,6 @@ export interface TrackerEnv {
   ownersOf(type: NsType, inode: number, pid?: number): Attribution[];
   /** Whether the namespace is bind-mounted in our mount namespace right now (a fresh look, not the last rescan's). */
   mountedNow(inode: number): boolean;
-  /** The namespace of this type a process is in right now: 'gone' once it has exited, 'unknown' when it may not be read. */
-  nsNow(pid: number, type: NsType): number | 'gone' | 'unknown';
   /** Monotonic ms to epoch ms. */
   toEpoch(mono: number): number;
 }
@@ -198,12 +196,6 @@ export class NamespaceTracker {
 
   private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean): void {
     let st = this.namespaces.get(inode);
-    // Polls learn of exits late: the members we know may have died, and the kernel given
-    // the inode to a new namespace since. Events arrive in order, exits first; a rescan
-    // may run ahead of events still on their way, and polls see new processes first.
-    // Race tolerated: a process first seen after its parent, the last member, exited
-    // (a daemon that double-forks in an unpinned namespace) shows as GONE and NEW.
-    if (st && st.created && via === 'poll') this.pruneMembers(st, time);
     if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
       if (this.env.mountedNow(inode)) {
         // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).
@@ -241,19 +233,6 @@ export class NamespaceTracker {
     }
     st.members.add(pid);
     st.emptySince = undefined;
-  }
-
-  /**
-   * Drop the members of a namespace that have exited unseen, stopping at the first one
-   * still in it, or that we may no longer read: then it is the same namespace. One that
-   * moved elsewhere stays a member until it is read again.
-   */
-  private pruneMembers(st: NsState, time: number): void {
-    for (const pid of [...st.members]) {
-      const now = this.env.nsNow(pid, st.type);
-      if (now === st.inode || now === 'unknown') return;
-      if (now === 'gone') this.exited(pid, time);
-    }
   }
 
   private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean): void {

@@ -200,7 +200,6 @@ class Monitor {
       commandOf: (pid) => this.commandOf(pid),
       ownersOf: (type, inode, pid) => this.ownersOf(type, inode, pid),
       mountedNow: (inode) => this.ownMountsNow(0).has(inode),
-      nsNow: (pid, type) => this.nsNow(pid, type),
       toEpoch: (mono) => this.epoch(mono),
     };
     this.tracker = new NamespaceTracker({ types: this.types, verbose: options.verbose ?? false, followPid: options.pid }, env, (e) => this.emit(e));
@@ -640,6 +639,7 @@ class Monitor {
     return byInode;
   }
 
+  /** One namespace link of a process, for a look: 'gone' once it has exited, 'unknown' when it may not be read. */
   private nsNow(pid: number, type: NsType): number | 'gone' | 'unknown' {
     try {
       return this.procfs.readNsEntry(pid, type)?.inode ?? 'unknown';

@@ -25,11 +25,7 @@ function scan(procs: Record<number, { ppid?: number; ns: Partial<Record<NsType, 
   return { processes, namespaces: [...byInode.values()].sort((a, b) => a.inode - b.inode), stats: { gone: 0, denied: 0 } };
 }
 
-/**
- * A tracker on made-up observations. `live`, when given, is what /proc shows now (pid ->
- * namespaces; a pid not in it has exited); without it every process is unreadable now.
- */
-function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number>(), live?: Map<number, Partial<Record<NsType, number>>>) {
+function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number>()) {
   const events: MonitorEvent[] = [];
   const t = new NamespaceTracker(
     { types: ['net', 'mnt'], verbose: false, ...options },
@@ -37,7 +33,6 @@ function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number
       commandOf: (pid) => `cmd ${pid}`,
       ownersOf: () => [],
       mountedNow: (inode) => mounted.has(inode),
-      nsNow: (pid, type) => (live === undefined ? 'unknown' : (live.get(pid)?.[type] ?? 'gone')),
       toEpoch: (m) => m,
     },
     (e) => events.push(e),
@@ -130,36 +125,21 @@ describe('NamespaceTracker', () => {
     expect(kinds()).toEqual(['ns-new 1050']);
   });
 
-  it('polling: a new process in the inode of a namespace whose members died unseen is a new namespace (inode reused): GONE then NEW', () => {
-    const live = new Map<number, Partial<Record<NsType, number>>>([[10, host]]);
-    const { t, events, kinds } = tracker({}, new Set(), live);
+  it('polling: a process first seen in a namespace whose first process exited unseen joins it (create, fork, exit: nsm create, runc)', () => {
+    const { t, kinds } = tracker({ verbose: true });
     t.start(scan({ 10: { ns: host } }), 0);
-    t.observe({ pid: 54, ns: { net: 1060, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    t.observe({ pid: 54, ppid: 10, ns: { net: 1060, mnt: HOST_MNT }, time: 1, via: 'poll' });
     expect(t.inCreatedNamespace(54)).toBe(true);
     expect(t.inCreatedNamespace(10)).toBe(false);
-    // 54 exits unseen; the kernel gives 1060 to the next namespace, where 55 is polled.
-    live.set(55, { net: 1060, mnt: HOST_MNT });
-    t.observe({ pid: 55, ns: { net: 1060, mnt: HOST_MNT }, time: 9, via: 'poll' });
-    expect(kinds()).toEqual(['ns-new 1060', 'ns-gone 1060', 'ns-new 1060']);
-    expect(events[2]).toMatchObject({ pid: 55, time: 9 });
-  });
-
-  it('polling: a new process in a namespace one of whose members is still in it joins it', () => {
-    const live = new Map<number, Partial<Record<NsType, number>>>([[10, host], [56, { net: 1070, mnt: HOST_MNT }], [57, { net: 1070, mnt: HOST_MNT }]]);
-    const { t, kinds } = tracker({ verbose: true }, new Set(), live);
-    t.start(scan({ 10: { ns: host } }), 0);
-    t.observe({ pid: 57, ns: { net: 1070, mnt: HOST_MNT }, time: 1, via: 'poll' });
-    t.observe({ pid: 56, ns: { net: 1070, mnt: HOST_MNT }, time: 2, via: 'poll' }); // its child
-    live.delete(57); // exits unseen
-    live.set(58, { net: 1070, mnt: HOST_MNT });
-    t.observe({ pid: 58, ns: { net: 1070, mnt: HOST_MNT }, time: 3, via: 'poll' });
-    expect(kinds()).toEqual(['ns-new 1070']);
-    expect(t.summary().stillAlive).toEqual([expect.objectContaining({ inode: 1070, nprocs: 2 })]); // 56 and 58; 57 pruned
+    // 54 forked 55 and exited before the next poll; 55 was reparented (ppid 1).
+    t.observe({ pid: 55, ppid: 1, ns: { net: 1060, mnt: HOST_MNT }, time: 9, via: 'poll' });
+    t.exited(54, 10);
+    expect(kinds()).toEqual(['ns-new 1060']);
+    expect(t.awaitingConfirmation()).toBe(0); // 55 holds it
   });
 
   it('a rescan that runs ahead of events on their way does not take a child for a new namespace (event mode)', () => {
-    const live = new Map<number, Partial<Record<NsType, number>>>([[10, host], [60, { net: 1080, mnt: HOST_MNT }]]);
-    const { t, kinds } = tracker({}, new Set(), live);
+    const { t, kinds } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);
     t.observe({ pid: 59, ns: { net: 1080, mnt: HOST_MNT }, time: 1, via: 'event' });
     // 59 forked 60 and exited; both events are still in the worker's batch when a rescan sees 60.
