@@ -1,21 +1,27 @@
 /*
- * nsm-helper pidtick: the clock of `nsm monitor`'s poll mode (driver: src/sys/pid-ticker.ts).
+ * nsm-helper pidtick: the eyes of `nsm monitor`'s poll mode on /proc (driver:
+ * src/sys/pid-ticker.ts).
  *
  * The monitor notices new processes by the kernel's pid cursor: /proc/loadavg's fifth
  * field, the last pid handed out in the reader's PID namespace (proc(5)). To see a process
- * that lives 100 ms it must look every 10-50 ms. Why C: on this VM one wake-up of Node costs
- * about 0.2 ms of CPU and one of this small process about 0.05 ms (bench/RESULTS.md,
- * "monitor"), and on a quiet host nothing else happens between looks. So this process does
- * the looking, a pread(2) on a kept fd per period, and writes only when the cursor moved:
- * Node wakes only when there is something to read.
+ * that lives 100 ms it must look every 10-50 ms; and it lists /proc every --interval to see
+ * processes go. Why C: on this VM one wake-up of Node costs about 0.2 ms of CPU and one of
+ * this small process about 0.05 ms, and a listing of /proc in Node several times that
+ * (bench/RESULTS.md, "monitor"); on a quiet host nothing changes between looks. So this
+ * process does the looking (a pread(2) on a kept fd) and the listing, and writes only what
+ * changed: Node wakes only when there is something to read.
  *
  * Protocol: text lines.
- *   stdin  -> "MS\n"     a new period in milliseconds (PIDTICK_MIN_MS..PIDTICK_MAX_MS)
+ *   stdin  -> "MS\n"     look every MS milliseconds from now on (PIDTICK_MIN_MS..PIDTICK_MAX_MS)
  *   stdin  -> EOF        the monitor has gone or closed it: exit 0
- *   stdout <- "PID\n"    the cursor moved since the last look; PID is the last pid handed out
- * At start it looks once, silently: the first line means a pid was handed out since.
+ *   stdout <- "M PID\n"  the cursor moved since the last look; PID is the last pid handed out
+ *   stdout <- "+ PID\n"  (--list) PID is listed in ROOT now and was not at the last listing
+ *   stdout <- "- PID\n"  (--list) PID was listed at the last listing and is not now
+ * At start it looks and lists once, silently: changes are relative to that moment. Lines of
+ * one wake-up are written with one write(2) when they fit in PIPE_BUF.
  * Exit codes: in pidtick.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -25,9 +31,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pidtick.h"
+
+struct out {
+	char buf[PIPE_BUF];
+	size_t len;
+};
+
+static void out_flush(struct out *o)
+{
+	size_t off = 0;
+	while (off < o->len) {
+		ssize_t n = write(STDOUT_FILENO, o->buf + off, o->len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(PIDTICK_EXIT_OUTPUT); /* the monitor went away */
+		}
+		off += (size_t)n;
+	}
+	o->len = 0;
+}
+
+static void out_line(struct out *o, char kind, long pid)
+{
+	char line[32];
+	int len = snprintf(line, sizeof(line), "%c %ld\n", kind, pid);
+	if (o->len + (size_t)len > sizeof(o->buf))
+		out_flush(o);
+	memcpy(o->buf + o->len, line, (size_t)len);
+	o->len += (size_t)len;
+}
 
 /* The fifth field of /proc/loadavg ("0.20 0.18 0.12 1/80 11206"), or -1. */
 static long last_pid(int fd)
@@ -49,7 +86,72 @@ static long last_pid(int fd)
 	return end == p ? -1 : v;
 }
 
-static long parse_period(const char *s)
+struct pids {
+	long *v;
+	size_t n, cap;
+};
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+/* The numeric entries of ROOT (the processes), ascending; -1 with errno set on failure. */
+static int list_pids(const char *root, struct pids *out)
+{
+	DIR *d = opendir(root);
+	if (!d)
+		return -1;
+	out->n = 0;
+	struct dirent *e;
+	errno = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0')
+			continue;
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 1024;
+			long *v = realloc(out->v, cap * sizeof(*v));
+			if (!v) {
+				closedir(d);
+				errno = ENOMEM;
+				return -1;
+			}
+			out->v = v;
+			out->cap = cap;
+		}
+		out->v[out->n++] = pid;
+	}
+	int err = errno;
+	closedir(d);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	/* procfs lists pids in ascending order already; sorting keeps the merge below right regardless. */
+	qsort(out->v, out->n, sizeof(*out->v), cmp_long);
+	return 0;
+}
+
+/* "+"/"-" lines for what `cur` has that `prev` has not, and the other way round (both ascending). */
+static void diff_pids(const struct pids *prev, const struct pids *cur, struct out *o)
+{
+	size_t i = 0, j = 0;
+	while (i < prev->n || j < cur->n) {
+		if (j == cur->n || (i < prev->n && prev->v[i] < cur->v[j]))
+			out_line(o, '-', prev->v[i++]);
+		else if (i == prev->n || cur->v[j] < prev->v[i])
+			out_line(o, '+', cur->v[j++]);
+		else
+			i++, j++;
+	}
+}
+
+static long parse_ms(const char *s)
 {
 	char *end;
 	long v = strtol(s, &end, 10);
@@ -58,34 +160,30 @@ static long parse_period(const char *s)
 	return v;
 }
 
-static void write_all(const char *buf, size_t len)
+static long long mono_ms(void)
 {
-	while (len > 0) {
-		ssize_t n = write(STDOUT_FILENO, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(PIDTICK_EXIT_OUTPUT); /* the monitor went away */
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void usage_exit(void)
 {
-	dprintf(STDERR_FILENO, "usage: nsm-helper pidtick [--proc ROOT] MS\n");
+	dprintf(STDERR_FILENO, "usage: nsm-helper pidtick [--proc ROOT] [--list MS] MS\n");
 	_exit(PIDTICK_EXIT_USAGE);
 }
 
 int pidtick_main(int argc, char **argv)
 {
 	const char *root = "/proc";
-	long period = -1;
+	long period = -1, list_ms = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--proc") && i + 1 < argc)
 			root = argv[++i];
-		else if ((period = parse_period(argv[i])) < 0)
+		else if (!strcmp(argv[i], "--list") && i + 1 < argc) {
+			if ((list_ms = parse_ms(argv[++i])) < 0)
+				usage_exit();
+		} else if (period >= 0 || (period = parse_ms(argv[i])) < 0)
 			usage_exit();
 	}
 	if (period < 0)
@@ -102,14 +200,24 @@ int pidtick_main(int argc, char **argv)
 		dprintf(STDERR_FILENO, "nsm-helper pidtick: cannot read %s: %s\n", path, strerror(errno ? errno : EINVAL));
 		return PIDTICK_EXIT_LOADAVG;
 	}
+	struct pids listed = { 0 }, now_listed = { 0 };
+	if (list_ms > 0 && list_pids(root, &listed) < 0) {
+		dprintf(STDERR_FILENO, "nsm-helper pidtick: cannot list %s: %s\n", root, strerror(errno));
+		return PIDTICK_EXIT_LIST;
+	}
 
+	static struct out o;
 	/* Commands are short lines; a partial one waits in `in` for its newline. */
 	char in[64];
 	size_t inlen = 0;
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	long long next_look = mono_ms() + period;
+	long long next_list = list_ms > 0 ? mono_ms() + list_ms : LLONG_MAX;
 	for (;;) {
+		long long t = mono_ms();
+		long long due = next_look < next_list ? next_look : next_list;
 		/* The sleep and the wait for a command are one poll(2). */
-		int rc = poll(&pfd, 1, (int)period);
+		int rc = poll(&pfd, 1, due > t ? (int)(due - t) : 0);
 		if (rc < 0 && errno != EINTR)
 			return PIDTICK_EXIT_INPUT;
 		if (rc > 0) {
@@ -126,27 +234,39 @@ int pidtick_main(int argc, char **argv)
 			char *nl;
 			while ((nl = strchr(in, '\n')) != NULL) {
 				*nl = '\0';
-				long v = parse_period(in);
+				long v = parse_ms(in);
 				if (v < 0) {
 					dprintf(STDERR_FILENO, "nsm-helper pidtick: bad period: %s\n", in);
 					return PIDTICK_EXIT_USAGE;
 				}
 				period = v;
+				next_look = mono_ms() + period;
 				inlen -= (size_t)(nl + 1 - in);
 				memmove(in, nl + 1, inlen + 1);
 			}
 			if (inlen == sizeof(in) - 1)
 				return PIDTICK_EXIT_USAGE; /* a line too long to be a period */
-			continue; /* a command is not a look: wait out the (new) period */
+			continue;
 		}
-		long last = last_pid(fd);
-		if (last < 0)
-			return PIDTICK_EXIT_LOADAVG;
-		if (last != prev) {
-			char line[32];
-			int len = snprintf(line, sizeof(line), "%ld\n", last);
-			write_all(line, (size_t)len);
+		t = mono_ms();
+		if (t >= next_look) {
+			long last = last_pid(fd);
+			if (last < 0)
+				return PIDTICK_EXIT_LOADAVG;
+			if (last != prev)
+				out_line(&o, 'M', last);
 			prev = last;
+			next_look = t + period;
 		}
+		if (t >= next_list) {
+			if (list_pids(root, &now_listed) < 0)
+				return PIDTICK_EXIT_LIST;
+			diff_pids(&listed, &now_listed, &o);
+			struct pids swap = listed;
+			listed = now_listed;
+			now_listed = swap;
+			next_list = t + list_ms;
+		}
+		out_flush(&o);
 	}
 }

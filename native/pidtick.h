@@ -10,6 +10,7 @@
 #define PIDTICK_EXIT_LOADAVG 3  /* /proc/loadavg could not be read */
 #define PIDTICK_EXIT_INPUT 4    /* reading stdin failed */
 #define PIDTICK_EXIT_OUTPUT 5   /* stdout was closed */
+#define PIDTICK_EXIT_LIST 6     /* (--list) the proc root could not be listed */
 
 int pidtick_main(int argc, char **argv);
 

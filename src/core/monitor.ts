@@ -7,14 +7,14 @@
  *    forked or exec'd process's namespace links within a millisecond of the event
  *    (src/sys/proc-connector.ts), so a namespace that lives 10 ms is seen, and exits
  *    arrive with the kernel's timestamp.
- *  - poll (not root, or no connector): a fast tick looks at the kernel's last handed-out
- *    pid every QUIET_TICK_MS (ACTIVE_TICK_MS while namespaces come and go; the looking is
- *    done by a small C helper, src/sys/pid-ticker.ts) and, when it moved, reads the links
- *    of only the processes created since (src/sys/procfs.ts, PidCursor). Young processes
- *    are read again to catch a namespace switch after fork, and those in namespaces made
- *    during the run are watched for their exit; so a namespace that lives 100 ms is seen,
- *    and its lifetime known to ~12%. Every `intervalMs` a full poll lists /proc for what
- *    the tick cannot see (pids handed out out of order, exits of older processes).
+ *  - poll (not root, or no connector): a small C helper (src/sys/pid-ticker.ts) looks at
+ *    the kernel's last handed-out pid every QUIET_TICK_MS (ACTIVE_TICK_MS while namespaces
+ *    come and go) and lists /proc every `intervalMs`, and wakes us only on a change. We
+ *    then read the links of only the processes created since (src/sys/procfs.ts,
+ *    PidCursor), read young processes again to catch a namespace switch after fork, and
+ *    watch those in namespaces made during the run for their exit; so a namespace that
+ *    lives 100 ms is seen, and its lifetime known to ~12%. The listing catches exits of
+ *    older processes and pids handed out out of order.
  * Under both, a full rescan (processes, threads, fds, nsfs mounts) runs every `rescanMs`
  * as the safety net: it finds namespaces made by unshare(2)/setns(2) without an exec, and
  * it alone decides that a namespace is gone (nothing holds it any more). When a
@@ -25,7 +25,7 @@ import { hasErrno, NsmError, type SysError } from '../sys/errors.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import { nsfsMounts, type ProcStat } from '../sys/parse.js';
 import { ProcConnector, type ConnectorRecord } from '../sys/proc-connector.js';
-import { PidTicker } from '../sys/pid-ticker.js';
+import { PidTicker, type PidTickerReport } from '../sys/pid-ticker.js';
 import { PidCursor, ProcFs } from '../sys/procfs.js';
 import { attribute } from './attribution.js';
 import type { Attribution, HostScan, Namespace, NsMount } from './model.js';
@@ -174,11 +174,14 @@ class Monitor {
   private young = new Set<number>();
   /** Poll mode: the kernel's pid allocation cursor (undefined when /proc does not show our PID namespace). */
   private cursor: PidCursor | undefined;
-  /** Wakes us when the cursor moved (undefined without a cursor). */
+  /** Looks at the cursor and lists /proc for us, and wakes us when they changed (undefined without a cursor). */
   private ticker: PidTicker | undefined;
-  /** Our own timer: the full poll, watched processes due, and the ticks when there is no ticker. */
+  /** What the ticker reported before the first scan was in. */
+  private tickerQueue: PidTickerReport[] | undefined = [];
+  /** Our own timer: watched processes due; without a ticker, the ticks and the full poll. */
   private tickTimer: NodeJS.Timeout | undefined;
-  private nextFullPoll = 0;
+  /** Next full poll of /proc by Node (Infinity: the ticker lists it). */
+  private nextFullPoll = Infinity;
   /** Last time a process was seen in a namespace created during the run. */
   private lastChurn = -Infinity;
   /** Pids handed out but not yet in /proc (alloc_pid() comes before the task is listed): tried once more. */
@@ -228,8 +231,9 @@ class Monitor {
   async run(): Promise<MonitorSummary> {
     const startedAt = monoNow();
     const reason = await this.chooseMode();
-    // Opened before the first scan: processes created while it runs are read by the first tick.
-    if (this.mode === 'poll') this.cursor = PidCursor.open(this.options.procRoot);
+    // Opened before the first scan: processes created while it runs are read by the first
+    // tick, and those that exit are in the ticker's first report.
+    if (this.mode === 'poll') this.startPolling();
     this.emit({
       kind: 'mode',
       time: this.epoch(startedAt),
@@ -254,15 +258,11 @@ class Monitor {
       this.queued = undefined;
       this.onRecords(queued);
       if (this.mode === 'poll') {
-        this.nextFullPoll = monoNow() + this.intervalMs;
-        if (this.cursor) {
-          this.ticker = PidTicker.start(
-            { procRoot: this.options.procRoot, periodMs: QUIET_TICK_MS },
-            () => this.tick(),
-            (err) => this.fail(err),
-          );
-        }
-        this.armTick();
+        const reports = this.tickerQueue ?? [];
+        this.tickerQueue = undefined;
+        if (!this.ticker) this.nextFullPoll = monoNow() + this.intervalMs;
+        for (const r of reports) this.tick(r);
+        this.tick();
       }
       this.schedule();
       if (this.options.durationMs !== undefined) {
@@ -363,8 +363,25 @@ class Monitor {
   }
 
   /**
-   * The cursor's period (fast while namespaces churn), and our own timer: on time for the
-   * full poll and for watched processes due; the ticks themselves without a ticker.
+   * Poll mode's eyes: the pid cursor, and the pidtick helper that looks at it and lists
+   * /proc (a full poll in Node without it: /proc shows another PID namespace than ours).
+   */
+  private startPolling(): void {
+    this.cursor = PidCursor.open(this.options.procRoot);
+    if (!this.cursor) return;
+    this.ticker = PidTicker.start(
+      { procRoot: this.options.procRoot, periodMs: QUIET_TICK_MS, listMs: this.intervalMs },
+      (report) => {
+        if (this.tickerQueue) this.tickerQueue.push(report);
+        else this.tick(report);
+      },
+      (err) => this.fail(err),
+    );
+  }
+
+  /**
+   * The cursor's period (fast while namespaces churn), and our own timer: on time for
+   * watched processes due; without a ticker, for the ticks themselves and the full poll.
    */
   private armTick(): void {
     if (this.stopping) return;
@@ -375,19 +392,21 @@ class Monitor {
     if (this.unborn.length > 0) at = Math.min(at, now + ACTIVE_TICK_MS);
     for (const w of this.watched.values()) at = Math.min(at, w.fullDue, w.lookDue);
     clearTimeout(this.tickTimer);
-    this.tickTimer = setTimeout(() => this.tick(), Math.max(0, at - now));
+    this.tickTimer = at === Infinity ? undefined : setTimeout(() => this.tick(), Math.max(0, at - now));
   }
 
-  /** A tick: the ticker saw the cursor move, or our timer is due. */
-  private tick(): void {
+  /** A tick: the ticker reported a change, or our timer is due. */
+  private tick(report?: PidTickerReport): void {
     if (this.stopping) return;
     try {
       const now = monoNow();
+      // The cursor first: a child is then read before its parent's exit is noticed.
       if (this.cursor) this.readNewProcesses(now);
+      if (report) this.applyListing(report, now);
       this.rereadWatched(now);
       if (now >= this.nextFullPoll) {
         this.pollOnce(now);
-        this.nextFullPoll = now + this.intervalMs;
+        this.nextFullPoll = this.ticker ? Infinity : now + this.intervalMs;
       }
       this.schedule();
     } catch (err) {
@@ -506,27 +525,27 @@ class Monitor {
     this.tracker.exited(pid, now);
   }
 
+  /** What the ticker's listing of /proc changed: processes gone, and any the cursor did not show. */
+  private applyListing(report: PidTickerReport, now: number): void {
+    for (const pid of report.gone) {
+      this.polled.delete(pid);
+      this.watched.delete(pid);
+      this.tracker.exited(pid, now);
+    }
+    for (const pid of report.appeared) if (!this.polled.has(pid)) this.readListed(pid, now);
+  }
+
   /**
-   * The full poll: list /proc, read processes not seen before (and young ones again);
-   * those no longer listed have exited.
+   * The full poll, without a ticker: list /proc, read processes not seen before (and
+   * young ones again); those no longer listed have exited.
    */
   private pollOnce(time: number): void {
     const pids = this.procfs.listPids();
     const young = new Set<number>();
     for (const pid of pids) {
       if (this.polled.has(pid) && !this.young.has(pid)) continue;
-      const stat = this.readProcess(pid, time);
-      if (stat === undefined) continue;
-      if (!this.polled.has(pid)) {
-        young.add(pid);
-        // Watched as if the tick had found it, which it will skip now that it is polled: with
-        // the cursor, a process new to this listing was mostly born since the tick read the
-        // cursor, moments ago.
-        const w = this.newWatch(stat.ppid, time);
-        if (stat.ns) this.afterFullRead(pid, w, stat.ns, time);
-        if (this.cursor || w.lookDue !== Infinity) this.watched.set(pid, w);
-      }
-      this.polled.set(pid, stat.startTime);
+      if (!this.polled.has(pid)) young.add(pid);
+      this.readListed(pid, time);
     }
     this.young = young;
     const listed = new Set(pids);
@@ -536,6 +555,21 @@ class Monitor {
       this.watched.delete(pid);
       this.tracker.exited(pid, time);
     }
+  }
+
+  /** A process found by listing /proc. */
+  private readListed(pid: number, time: number): void {
+    const stat = this.readProcess(pid, time);
+    if (stat === undefined) return;
+    if (!this.polled.has(pid)) {
+      // Watched as if the tick had found it, which it will skip now that it is polled: with
+      // the cursor, a process new to a listing was mostly born since the tick read the
+      // cursor, moments ago.
+      const w = this.newWatch(stat.ppid, time);
+      if (stat.ns) this.afterFullRead(pid, w, stat.ns, time);
+      if (this.cursor || w.lookDue !== Infinity) this.watched.set(pid, w);
+    }
+    this.polled.set(pid, stat.startTime);
   }
 
   /**

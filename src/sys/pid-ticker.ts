@@ -1,11 +1,12 @@
 /**
- * The clock of `nsm monitor`'s poll mode: `nsm-helper pidtick` (native/pidtick.c) looks at
- * the kernel's pid cursor every period and writes a line only when it moved, so Node wakes
- * only then (a wake-up of Node costs about four times one of the helper; bench/RESULTS.md,
- * "monitor"). Protocol and exit codes: the header comment of native/pidtick.c and
- * native/pidtick.h.
+ * The eyes of `nsm monitor`'s poll mode on /proc: `nsm-helper pidtick` (native/pidtick.c)
+ * looks at the kernel's pid cursor every period and lists /proc every `listMs`, and writes
+ * only what changed, so Node wakes only then (a wake-up of Node costs about four times one
+ * of the helper, and a listing of /proc in Node more; bench/RESULTS.md, "monitor").
+ * Protocol and exit codes: the header comment of native/pidtick.c and native/pidtick.h.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
 
@@ -15,7 +16,20 @@ export const PIDTICK_MAX_MS = 60000;
 
 export interface PidTickerOptions {
   procRoot?: string;
+  /** Look at the cursor this often (setPeriod() changes it). */
   periodMs: number;
+  /** List the proc root this often (pids appeared and gone); none without. */
+  listMs?: number;
+}
+
+/** What one wake-up of the helper reported. */
+export interface PidTickerReport {
+  /** The cursor moved: new processes or threads to read. */
+  moved: boolean;
+  /** Listed now and not at the last listing (processes the cursor may not have shown). */
+  appeared: number[];
+  /** Listed at the last listing and not now: they have exited (and been reaped). */
+  gone: number[];
 }
 
 export class PidTicker {
@@ -30,18 +44,36 @@ export class PidTicker {
   }
 
   /**
-   * Start the helper. `onMove` runs when the cursor has moved (new processes or threads);
-   * `onError` when the helper fails or exits before close().
+   * Start the helper: it looks and lists once at start, and reports changes from then on.
+   * `onReport` runs for each chunk of lines it writes (one wake-up's worth); `onError` when
+   * the helper fails or exits before close().
    */
-  static start(options: PidTickerOptions, onMove: () => void, onError: (err: NsmError) => void): PidTicker {
+  static start(options: PidTickerOptions, onReport: (report: PidTickerReport) => void, onError: (err: NsmError) => void): PidTicker {
     checkPeriod(options.periodMs);
-    const args = ['pidtick', ...(options.procRoot ? ['--proc', options.procRoot] : []), String(options.periodMs)];
+    if (options.listMs !== undefined) checkPeriod(options.listMs);
+    const args = [
+      'pidtick',
+      ...(options.procRoot ? ['--proc', options.procRoot] : []),
+      ...(options.listMs !== undefined ? ['--list', String(options.listMs)] : []),
+      String(options.periodMs),
+    ];
     const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const ticker = new PidTicker(child, options.periodMs);
     let stderr = '';
-    // One call per chunk: the lines only say "it moved"; the monitor reads the cursor itself.
-    child.stdout!.on('data', () => {
-      if (!ticker.closing) onMove();
+    const decoder = new StringDecoder('latin1');
+    let partial = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + decoder.write(chunk)).split('\n');
+      partial = lines.pop()!;
+      if (ticker.closing || lines.length === 0) return;
+      let report;
+      try {
+        report = parseReport(lines);
+      } catch (err) {
+        onError(err as NsmError);
+        return;
+      }
+      onReport(report);
     });
     child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     child.stdin!.on('error', () => {}); // EPIPE once it has exited: reported by 'close' below
@@ -75,6 +107,20 @@ export class PidTicker {
     }
     return this.exited;
   }
+}
+
+/** Lines "M PID", "+ PID", "- PID" (native/pidtick.c). Exported for unit tests. */
+export function parseReport(lines: readonly string[]): PidTickerReport {
+  const report: PidTickerReport = { moved: false, appeared: [], gone: [] };
+  for (const line of lines) {
+    const pid = Number(line.slice(2));
+    if (line[1] !== ' ' || !Number.isInteger(pid)) throw new NsmError(`monitor: the pid ticker wrote an unexpected line: ${JSON.stringify(line)}`);
+    if (line[0] === 'M') report.moved = true;
+    else if (line[0] === '+') report.appeared.push(pid);
+    else if (line[0] === '-') report.gone.push(pid);
+    else throw new NsmError(`monitor: the pid ticker wrote an unexpected line: ${JSON.stringify(line)}`);
+  }
+  return report;
 }
 
 function checkPeriod(ms: number): void {

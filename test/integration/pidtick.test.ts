@@ -2,12 +2,12 @@
  * nsm-helper pidtick (native/pidtick.c) through its real line protocol, driven by
  * src/sys/pid-ticker.ts: the clock of `nsm monitor`'s poll mode.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { NsmError } from '../../src/sys/errors.js';
 import { helperBinary } from '../../src/sys/native.js';
-import { PIDTICK_MAX_MS, PIDTICK_MIN_MS, PidTicker } from '../../src/sys/pid-ticker.js';
+import { parseReport, PIDTICK_MAX_MS, PIDTICK_MIN_MS, PidTicker, type PidTickerReport } from '../../src/sys/pid-ticker.js';
 
 const header = readFileSync(new URL('../../native/pidtick.h', import.meta.url), 'utf8');
 const cDefine = (name: string): number => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)?.[1]);
@@ -17,15 +17,29 @@ describe('nsm-helper pidtick', () => {
     expect([PIDTICK_MIN_MS, PIDTICK_MAX_MS]).toEqual([cDefine('PIDTICK_MIN_MS'), cDefine('PIDTICK_MAX_MS')]);
   });
 
-  it('wakes its driver when a process is started, takes a new period, and exits once closed', async () => {
+  it('parses its lines: the cursor moved, pids appeared and gone', () => {
+    expect(parseReport(['M 1234', '+ 1230', '- 17', '+ 1234'])).toEqual({ moved: true, appeared: [1230, 1234], gone: [17] });
+    expect(parseReport(['- 5'])).toEqual({ moved: false, appeared: [], gone: [5] });
+    expect(() => parseReport(['X 5'])).toThrow(/unexpected line/);
+    expect(() => parseReport(['M'])).toThrow(/unexpected line/);
+  });
+
+  it('reports a process started and gone (cursor and listing), takes a new period, and exits once closed', async () => {
     const errors: NsmError[] = [];
-    let moved!: () => void;
-    const move = new Promise<void>((resolve) => (moved = resolve));
-    const ticker = PidTicker.start({ periodMs: 10 }, () => moved(), (err) => errors.push(err));
+    const reports: PidTickerReport[] = [];
+    let wake = (): void => {};
+    const ticker = PidTicker.start({ periodMs: 10, listMs: 10 }, (r) => (reports.push(r), wake()), (err) => errors.push(err));
+    const until = async (pred: () => boolean): Promise<void> => {
+      while (!pred()) await new Promise<void>((resolve) => (wake = resolve));
+    };
     try {
       ticker.setPeriod(20);
-      expect(spawnSync('true').status).toBe(0); // a pid handed out
-      await move;
+      // A process that lives until we close its stdin: listed while alive, then gone.
+      const child = spawn('cat', [], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const pid = child.pid!;
+      await until(() => reports.some((r) => r.moved) && reports.some((r) => r.appeared.includes(pid)));
+      child.stdin!.end();
+      await until(() => reports.some((r) => r.gone.includes(pid)));
     } finally {
       await ticker.close();
     }
@@ -33,7 +47,7 @@ describe('nsm-helper pidtick', () => {
   });
 
   it('exits with status 2 (usage) on a bad period, in argv or on stdin', () => {
-    for (const [args, input] of [[['pidtick', '0'], ''], [['pidtick'], ''], [['pidtick', '50'], 'soon\n']] as const) {
+    for (const [args, input] of [[['pidtick', '0'], ''], [['pidtick'], ''], [['pidtick', '--list', '0', '50'], ''], [['pidtick', '50'], 'soon\n']] as const) {
       const r = spawnSync(helperBinary(), [...args], { input, encoding: 'utf8' });
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^(usage: nsm-helper pidtick|nsm-helper pidtick: bad period: soon)/);
