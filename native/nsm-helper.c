@@ -1344,7 +1344,7 @@ int main(int argc, char **argv)
 		dprintf(STDERR_FILENO,
 			"usage: nsm-helper holder|run|join SYNCFD\n"
 			"       nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n"
-			"       nsm-helper pidtick [--proc ROOT] [--list MS] MS\n"
+			"       nsm-helper pidtick [--proc ROOT] [--list MS] [--scan-fd FD] MS\n"
 			"The helper of nsm(1); it speaks the protocol in native/PROTOCOL.md on SYNCFD.\n");
 		return NSM_EXIT_FAIL;
 	}

@@ -11,12 +11,20 @@
  * process does the looking (a pread(2) on a kept fd) and the listing, and writes only what
  * changed: Node wakes only when there is something to read.
  *
+ * It also runs the monitor's rescans (--scan-fd): a fork of this small static process costs
+ * a fraction of a millisecond, a fork of Node several (bench/RESULTS.md, "monitor").
+ *
  * Protocol: text lines.
- *   stdin  -> "MS\n"     look every MS milliseconds from now on (PIDTICK_MIN_MS..PIDTICK_MAX_MS)
- *   stdin  -> EOF        the monitor has gone or closed it: exit 0
- *   stdout <- "M PID\n"  the cursor moved since the last look; PID is the last pid handed out
- *   stdout <- "+ PID\n"  (--list) PID is listed in ROOT now and was not at the last listing
- *   stdout <- "- PID\n"  (--list) PID was listed at the last listing and is not now
+ *   stdin  -> "MS\n"          look every MS milliseconds from now on (PIDTICK_MIN_MS..PIDTICK_MAX_MS)
+ *   stdin  -> "S ARGS...\n"   (--scan-fd FD) run `nsm-helper scan ARGS` (scan.c, arguments split
+ *                             at spaces) in a child whose stdout is FD; one scan at a time
+ *   stdin  -> EOF             the monitor has gone or closed it: exit 0
+ *   stdout <- "M PID\n"       the cursor moved since the last look; PID is the last pid handed out
+ *   stdout <- "+ PID\n"       (--list) PID is listed in ROOT now and was not at the last listing
+ *   stdout <- "- PID\n"       (--list) PID was listed at the last listing and is not now
+ *   FD     <- the scan's records, then "X STATUS PID\n" once the scan (PID) has exited:
+ *             STATUS is its exit code, or 128 + the signal that killed it. Records never
+ *             start with X (scan.c), so the line ends the scan unambiguously.
  * At start it looks and lists once, silently: changes are relative to that moment. Lines of
  * one wake-up are written with one write(2) when they fit in PIPE_BUF.
  * Exit codes: in pidtick.h.
@@ -31,10 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pidtick.h"
+#include "scan.h"
 
 struct out {
 	char buf[PIPE_BUF];
@@ -169,20 +180,84 @@ static long long mono_ms(void)
 
 static void usage_exit(void)
 {
-	dprintf(STDERR_FILENO, "usage: nsm-helper pidtick [--proc ROOT] [--list MS] MS\n");
+	dprintf(STDERR_FILENO, "usage: nsm-helper pidtick [--proc ROOT] [--list MS] [--scan-fd FD] MS\n");
 	_exit(PIDTICK_EXIT_USAGE);
+}
+
+/* A scan running in a child, and its pidfd (pidfd_open(2), Linux 5.3) or -1. */
+struct scan_run {
+	pid_t pid;
+	int pidfd;
+};
+
+#define SCAN_MAX_ARGS 32
+
+/* Fork `nsm-helper scan` with ARGS (a line split at spaces) and FD as its stdout. */
+static int start_scan(char *line, int fd, struct scan_run *run)
+{
+	char *argv[SCAN_MAX_ARGS + 2] = { "scan" };
+	int argc = 1;
+	for (char *tok = strtok(line, " "); tok; tok = strtok(NULL, " ")) {
+		if (argc == SCAN_MAX_ARGS + 1)
+			return -1;
+		argv[argc++] = tok;
+	}
+	argv[argc] = NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		/* The scan writes its records to FD; stdin and our own stdout are not its business. */
+		if (dup2(fd, STDOUT_FILENO) < 0)
+			_exit(SCAN_EXIT_OUTPUT);
+		close(fd);
+		close(STDIN_FILENO);
+		prctl(PR_SET_NAME, "nsm:scan");
+		_exit(scan_main(argc, argv));
+	}
+	run->pid = pid;
+	run->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return 0;
+}
+
+/* Reap a finished scan and end its records with "X STATUS PID"; 0 while it still runs. */
+static int finish_scan(int fd, struct scan_run *run)
+{
+	int st;
+	pid_t r = waitpid(run->pid, &st, WNOHANG);
+	if (r == 0 || (r < 0 && errno == EINTR))
+		return 0;
+	int status = r < 0 ? 127 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	char line[48];
+	int len = snprintf(line, sizeof(line), "X %d %d\n", status, (int)run->pid);
+	while (write(fd, line, (size_t)len) < 0) {
+		if (errno != EINTR)
+			_exit(PIDTICK_EXIT_OUTPUT);
+	}
+	if (run->pidfd >= 0)
+		close(run->pidfd);
+	run->pid = 0;
+	run->pidfd = -1;
+	return 1;
 }
 
 int pidtick_main(int argc, char **argv)
 {
 	const char *root = "/proc";
 	long period = -1, list_ms = 0;
+	int scan_fd = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--proc") && i + 1 < argc)
 			root = argv[++i];
 		else if (!strcmp(argv[i], "--list") && i + 1 < argc) {
 			if ((list_ms = parse_ms(argv[++i])) < 0)
 				usage_exit();
+		} else if (!strcmp(argv[i], "--scan-fd") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+			if (*end != '\0' || v < 3 || v > INT_MAX || fcntl((int)v, F_SETFD, FD_CLOEXEC) < 0)
+				usage_exit();
+			scan_fd = (int)v;
 		} else if (period >= 0 || (period = parse_ms(argv[i])) < 0)
 			usage_exit();
 	}
@@ -207,20 +282,28 @@ int pidtick_main(int argc, char **argv)
 	}
 
 	static struct out o;
-	/* Commands are short lines; a partial one waits in `in` for its newline. */
-	char in[64];
+	/* Commands are lines; a partial one waits in `in` for its newline. */
+	char in[PATH_MAX + 256];
 	size_t inlen = 0;
-	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct scan_run scan = { .pid = 0, .pidfd = -1 };
+	/* stdin, and the running scan's pidfd (readable once it has exited). */
+	struct pollfd pfd[2] = { { .fd = STDIN_FILENO, .events = POLLIN }, { .fd = -1, .events = POLLIN } };
 	long long next_look = mono_ms() + period;
 	long long next_list = list_ms > 0 ? mono_ms() + list_ms : LLONG_MAX;
 	for (;;) {
 		long long t = mono_ms();
 		long long due = next_look < next_list ? next_look : next_list;
-		/* The sleep and the wait for a command are one poll(2). */
-		int rc = poll(&pfd, 1, due > t ? (int)(due - t) : 0);
+		pfd[1].fd = scan.pidfd;
+		/* Without a pidfd, look for the scan's end every few ms. */
+		if (scan.pid > 0 && scan.pidfd < 0 && due > t + 5)
+			due = t + 5;
+		/* The sleep and the wait for a command (or a scan's end) are one poll(2). */
+		int rc = poll(pfd, 2, due > t ? (int)(due - t) : 0);
 		if (rc < 0 && errno != EINTR)
 			return PIDTICK_EXIT_INPUT;
-		if (rc > 0) {
+		if (scan.pid > 0)
+			finish_scan(scan_fd, &scan);
+		if (rc > 0 && pfd[0].revents) {
 			ssize_t n = read(STDIN_FILENO, in + inlen, sizeof(in) - 1 - inlen);
 			if (n == 0)
 				return 0; /* EOF: the monitor closed stdin or died */
@@ -234,20 +317,30 @@ int pidtick_main(int argc, char **argv)
 			char *nl;
 			while ((nl = strchr(in, '\n')) != NULL) {
 				*nl = '\0';
-				long v = parse_ms(in);
-				if (v < 0) {
-					dprintf(STDERR_FILENO, "nsm-helper pidtick: bad period: %s\n", in);
-					return PIDTICK_EXIT_USAGE;
+				if (in[0] == 'S' && (in[1] == ' ' || in[1] == '\0')) {
+					if (scan_fd < 0 || scan.pid > 0 || start_scan(in + 1, scan_fd, &scan) < 0) {
+						dprintf(STDERR_FILENO, "nsm-helper pidtick: cannot start a scan: %s\n",
+							scan_fd < 0 ? "no --scan-fd" : scan.pid > 0 ? "one is running" : strerror(errno));
+						return PIDTICK_EXIT_SCAN;
+					}
+				} else {
+					long v = parse_ms(in);
+					if (v < 0) {
+						dprintf(STDERR_FILENO, "nsm-helper pidtick: bad period: %s\n", in);
+						return PIDTICK_EXIT_USAGE;
+					}
+					period = v;
+					next_look = mono_ms() + period;
 				}
-				period = v;
-				next_look = mono_ms() + period;
 				inlen -= (size_t)(nl + 1 - in);
 				memmove(in, nl + 1, inlen + 1);
 			}
 			if (inlen == sizeof(in) - 1)
-				return PIDTICK_EXIT_USAGE; /* a line too long to be a period */
+				return PIDTICK_EXIT_USAGE; /* a line too long to be a command */
 			continue;
 		}
+		if (rc > 0 && !(pfd[0].revents) && mono_ms() < (next_look < next_list ? next_look : next_list))
+			continue; /* only the scan's end woke us */
 		t = mono_ms();
 		if (t >= next_look) {
 			long last = last_pid(fd);

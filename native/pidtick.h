@@ -11,6 +11,7 @@
 #define PIDTICK_EXIT_INPUT 4    /* reading stdin failed */
 #define PIDTICK_EXIT_OUTPUT 5   /* stdout was closed */
 #define PIDTICK_EXIT_LIST 6     /* (--list) the proc root could not be listed */
+#define PIDTICK_EXIT_SCAN 7     /* a scan could not be started (no --scan-fd, one running, fork failed) */
 
 int pidtick_main(int argc, char **argv);
 

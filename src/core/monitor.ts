@@ -276,15 +276,19 @@ class Monitor {
       clearTimeout(duration);
       clearTimeout(this.rescanTimer);
       clearTimeout(this.tickTimer);
-      await this.ticker?.close();
-      this.cursor?.close();
       await this.connector?.close();
     }
-    if (this.failure) throw this.failure;
-    // A last rescan reports what died just before the end (unless --count silenced us).
-    await this.scanning;
-    if (!this.silenced) await this.rescan();
-    if (this.failure) throw this.failure;
+    try {
+      if (this.failure) throw this.failure;
+      // A last rescan reports what died just before the end (unless --count silenced us).
+      await this.scanning;
+      if (!this.silenced) await this.rescan();
+      if (this.failure) throw this.failure;
+    } finally {
+      // Closed after the last rescan, which it runs.
+      await this.ticker?.close();
+      this.cursor?.close();
+    }
     const end = monoNow();
     const summary: MonitorSummary = {
       kind: 'summary',
@@ -631,7 +635,8 @@ class Monitor {
   private async scan(): Promise<{ scan: HostScan; started: number }> {
     const started = monoNow();
     this.lastScanStart = started;
-    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types });
+    // Poll mode: the pidtick helper starts the scan (a fork of Node costs several ms).
+    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker });
     this.lastScanWall = monoNow() - started;
     attribute(scan);
     this.mountCache = new Map();

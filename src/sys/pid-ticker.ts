@@ -2,13 +2,15 @@
  * The eyes of `nsm monitor`'s poll mode on /proc: `nsm-helper pidtick` (native/pidtick.c)
  * looks at the kernel's pid cursor every period and lists /proc every `listMs`, and writes
  * only what changed, so Node wakes only then (a wake-up of Node costs about four times one
- * of the helper, and a listing of /proc in Node more; bench/RESULTS.md, "monitor").
+ * of the helper, and a listing of /proc in Node more; bench/RESULTS.md, "monitor"). It
+ * also starts the monitor's rescans (a ScanRunner): its fork costs a fraction of Node's.
  * Protocol and exit codes: the header comment of native/pidtick.c and native/pidtick.h.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
+import type { ScanRunner } from './native-scan.js';
 
 /** Bounds of the period (native/pidtick.h PIDTICK_MIN_MS, PIDTICK_MAX_MS). */
 export const PIDTICK_MIN_MS = 1;
@@ -22,6 +24,17 @@ export interface PidTickerOptions {
   listMs?: number;
 }
 
+/** A scan the helper is running for us: where its records go, and how it ends. */
+interface RunningScan {
+  onChunk: (chunk: Buffer) => void;
+  resolve: (end: { status: number; pid: number }) => void;
+  reject: (err: Error) => void;
+  /** Whether the next byte starts a line. */
+  atLineStart: boolean;
+  /** The end line ("X STATUS PID") once it has begun: it may come in pieces. */
+  endLine?: string;
+}
+
 /** What one wake-up of the helper reported. */
 export interface PidTickerReport {
   /** The cursor moved: new processes or threads to read. */
@@ -32,9 +45,10 @@ export interface PidTickerReport {
   gone: number[];
 }
 
-export class PidTicker {
+export class PidTicker implements ScanRunner {
   private closing = false;
   private readonly exited: Promise<void>;
+  private scan: RunningScan | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -57,8 +71,11 @@ export class PidTicker {
       ...(options.listMs !== undefined ? ['--list', String(options.listMs)] : []),
       String(options.periodMs),
     ];
-    const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // fd 3: the scans' records (--scan-fd 3).
+    args.splice(1, 0, '--scan-fd', '3');
+    const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     const ticker = new PidTicker(child, options.periodMs);
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => ticker.onScanOutput(chunk));
     let stderr = '';
     const decoder = new StringDecoder('latin1');
     let partial = '';
@@ -81,11 +98,65 @@ export class PidTicker {
       if (!ticker.closing) onError(SysError.fromNode(err, 'spawn', helperBinary()));
     });
     child.once('close', (status, signal) => {
-      if (ticker.closing) return;
       const why = signal ? `killed by ${signal}` : `exit status ${status}`;
-      onError(new NsmError(`monitor: the pid ticker (nsm-helper pidtick) stopped: ${why}${stderr ? `: ${stderr.trim()}` : ''}`));
+      const err = new NsmError(`monitor: the pid ticker (nsm-helper pidtick) stopped: ${why}${stderr ? `: ${stderr.trim()}` : ''}`);
+      ticker.scan?.reject(err);
+      ticker.scan = undefined;
+      if (!ticker.closing) onError(err);
     });
     return ticker;
+  }
+
+  /** Run `nsm-helper scan ARGS` (no spaces in them) in a child of the helper; one at a time. */
+  runScan(args: readonly string[], onChunk: (chunk: Buffer) => void): Promise<{ status: number; pid: number }> {
+    if (this.scan) return Promise.reject(new NsmError('monitor: a scan is already running'));
+    if (this.closing) return Promise.reject(new NsmError('monitor: the pid ticker is closed'));
+    return new Promise((resolve, reject) => {
+      this.scan = { onChunk, resolve, reject, atLineStart: true };
+      this.child.stdin!.write(`S ${args.join(' ')}\n`);
+    });
+  }
+
+  /**
+   * The running scan's records, up to its end line "X STATUS PID": records start with
+   * another letter (native/scan.c), so an X at the start of a line is the end.
+   */
+  private onScanOutput(chunk: Buffer): void {
+    const scan = this.scan;
+    if (!scan) return;
+    if (scan.endLine !== undefined) {
+      scan.endLine += chunk.toString('latin1');
+      this.endScan(scan);
+      return;
+    }
+    let end = -1;
+    let pos = scan.atLineStart ? 0 : chunk.indexOf(0x0a) + 1 || chunk.length;
+    while (pos < chunk.length) {
+      if (chunk[pos] === 0x58 /* X */) {
+        end = pos;
+        break;
+      }
+      const nl = chunk.indexOf(0x0a, pos);
+      pos = nl < 0 ? chunk.length : nl + 1;
+    }
+    if (end < 0) {
+      scan.onChunk(chunk);
+      scan.atLineStart = chunk.length === 0 ? scan.atLineStart : chunk[chunk.length - 1] === 0x0a;
+      return;
+    }
+    if (end > 0) scan.onChunk(chunk.subarray(0, end));
+    scan.endLine = chunk.subarray(end).toString('latin1');
+    this.endScan(scan);
+  }
+
+  private endScan(scan: RunningScan): void {
+    const nl = scan.endLine!.indexOf('\n');
+    if (nl < 0) return; // the rest of the line is on its way
+    const line = scan.endLine!.slice(0, nl);
+    this.scan = undefined;
+    const m = /^X (\d+) (\d+)$/.exec(line);
+    if (m) scan.resolve({ status: Number(m[1]), pid: Number(m[2]) });
+    else scan.reject(new NsmError(`monitor: the pid ticker ended a scan with ${JSON.stringify(line)}`));
   }
 
   /** Look every `ms` from the next look on (a no-op when unchanged). */

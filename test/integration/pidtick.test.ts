@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { NsmError } from '../../src/sys/errors.js';
 import { helperBinary } from '../../src/sys/native.js';
+import { rawScan } from '../../src/sys/native-scan.js';
 import { parseReport, PIDTICK_MAX_MS, PIDTICK_MIN_MS, PidTicker, type PidTickerReport } from '../../src/sys/pid-ticker.js';
 
 const header = readFileSync(new URL('../../native/pidtick.h', import.meta.url), 'utf8');
@@ -40,6 +41,27 @@ describe('nsm-helper pidtick', () => {
       await until(() => reports.some((r) => r.moved) && reports.some((r) => r.appeared.includes(pid)));
       child.stdin!.end();
       await until(() => reports.some((r) => r.gone.includes(pid)));
+    } finally {
+      await ticker.close();
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('runs scans for its driver, one after another, each ended by its status line', async () => {
+    const errors: NsmError[] = [];
+    const ticker = PidTicker.start({ periodMs: 50, listMs: 250 }, () => {}, (err) => errors.push(err));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const scan = await rawScan({ types: ['net', 'mnt'], fds: false }, ticker);
+        expect(scan.processes.some((p) => p.pid === process.pid && p.ns.net !== undefined)).toBe(true);
+        // The scanner is left out; the helper is a process like any other.
+        expect(scan.processes.filter((p) => p.comm === 'nsm:scan')).toEqual([]);
+        expect(scan.processes.filter((p) => p.comm === 'nsm:pidtick' && p.ppid === process.pid)).toHaveLength(1);
+      }
+      // One at a time: a second while one runs is refused, not queued.
+      const first = ticker.runScan(['--types', '16'], () => {});
+      await expect(ticker.runScan(['--types', '16'], () => {})).rejects.toThrow(/already running/);
+      expect((await first).status).toBe(0);
     } finally {
       await ticker.close();
     }
