@@ -170,7 +170,7 @@ class Monitor {
   private rescanAt = Infinity;
   /** Pids the poller has read (or may not read), with their start time. */
   private readonly polled = new Map<number, number>();
-  /** Pids first read by the previous full poll: read once more (unshare then exec happens right after fork). */
+  /** Without a ticker: pids first read by the previous full poll, read once more (unshare then exec happens right after fork). */
   private young = new Set<number>();
   /** Poll mode: the kernel's pid allocation cursor (undefined when /proc does not show our PID namespace). */
   private cursor: PidCursor | undefined;
@@ -425,7 +425,7 @@ class Monitor {
     const retry = this.unborn;
     this.unborn = [];
     const { pids, truncated } = this.cursor!.newPids(MAX_NEW_PIDS);
-    // More than one tick reads: the full poll lists them all, now.
+    // More than one tick reads: a full poll by Node lists them all, now (once).
     if (truncated) this.nextFullPoll = now;
     for (const pid of retry) this.readNewProcess(pid, now, false);
     pids.forEach((pid, i) => this.readNewProcess(pid, now, i >= pids.length - UNBORN_WINDOW));
@@ -442,10 +442,10 @@ class Monitor {
       return;
     }
     // A thread (exit_signal -1) is in its process's namespaces (the rescan finds one that
-    // moved); our own children are the rescans' helper; a process already read by the
-    // full poll (born after the cursor was read, or in use when the cursor wrapped past
-    // it) is known, and watched already if young.
-    if (stat.exitSignal === -1 || stat.ppid === process.pid || this.polled.get(pid) === stat.startTime) return;
+    // moved); the ticker's children are our scans; a process already read from a listing
+    // (born after the cursor was read, or in use when the cursor wrapped past it) is
+    // known, and watched already if young.
+    if (stat.exitSignal === -1 || stat.ppid === this.ticker?.pid || this.polled.get(pid) === stat.startTime) return;
     this.polled.set(pid, stat.startTime);
     // A young parent is read again first: if it has just made a namespace and this child
     // was born in it, the NEW names the parent, as event mode does.

@@ -159,6 +159,11 @@ export class PidTicker implements ScanRunner {
     else scan.reject(new NsmError(`monitor: the pid ticker ended a scan with ${JSON.stringify(line)}`));
   }
 
+  /** The helper's pid: its children are our scans. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Look every `ms` from the next look on (a no-op when unchanged). */
   setPeriod(ms: number): void {
     if (ms === this.period || this.closing) return;
