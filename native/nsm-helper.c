@@ -46,6 +46,7 @@
 
 #include "protocol.h"
 #include "scan.h"
+#include "pidtick.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080 /* Linux 5.6 */
@@ -1356,6 +1357,7 @@ static noreturn void usage(void)
 		"usage: nsm-helper holder|run|join SYNCFD\n"
 		"       nsm-helper holder - [NAME]\n"
 		"       nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n"
+		"       nsm-helper pidtick [--proc ROOT] [--list MS] [--scan-fd FD] MS\n"
 		"The helper of nsm(1); it speaks the protocol in native/PROTOCOL.md on SYNCFD, or for a\n"
 		"holder given \"-\" on stdin and stdout.\n");
 	exit(NSM_EXIT_FAIL);
@@ -1422,6 +1424,9 @@ int main(int argc, char **argv)
 	/* `scan` is a read-only /proc walk with its own argv and no protocol pipe (scan.c). */
 	if (argc >= 2 && strcmp(argv[1], "scan") == 0)
 		return scan_main(argc - 1, argv + 1);
+	/* `pidtick` is the monitor's poll clock, with a line protocol on stdin/stdout (pidtick.c). */
+	if (argc >= 2 && strcmp(argv[1], "pidtick") == 0)
+		return pidtick_main(argc - 1, argv + 1);
 	for (size_t i = 0; argc >= 3 && i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			c.mode = modes[i].mode;

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -119,17 +120,22 @@ describe('nsm monitor', () => {
     expect(m.records.at(-1)).toMatchObject({ kind: 'summary', mode: 'events', types: { net: { created: 3, destroyed: 3 } }, stillAlive: [] });
   });
 
-  it.skipIf(!isRoot)('a namespace pinned by a bind mount (ip netns add) is not GONE while mounted, and is once deleted (root: ip netns)', async () => {
+  // Both modes: in poll mode the fast tick sees the process in it exit, and only the rescan may decide GONE.
+  it.skipIf(!isRoot).each<[string, string[]]>([
+    ['events', []],
+    ['poll', ['--poll']],
+  ])('%s: a namespace pinned by a bind mount (ip netns add) is not GONE while mounted, and is once deleted (root: ip netns)', async (mode, modeArgs) => {
     const name = `nsmtest-mon-${process.pid}-${randomBytes(3).toString('hex')}`;
     try {
       // Phase 1: create it, run a process in it that exits; the monitor's final rescan must still find it held.
-      const a = new Monitor(['-t', 'net', '--baseline', '--duration', '4']);
+      const a = new Monitor(['-t', 'net', '--baseline', '--duration', '4', ...modeArgs]);
       await a.waitFor((r) => r.kind === 'baseline');
       run('ip', ['netns', 'add', name]);
       const [inode] = inodesIn(run('ip', ['netns', 'exec', name, 'sh', '-c', 'readlink /proc/self/ns/net; sleep 0.05']));
       expect(inode).toBeGreaterThan(0);
       expect((await a.done).status).toBe(0);
       expectJsonLines(a);
+      expect(a.records[0]).toMatchObject({ kind: 'mode', mode });
       const created = a.ofInode(inode!, 'ns-new');
       expect(created, JSON.stringify(a.ofInode(inode!))).toHaveLength(1);
       // The NEW may come from ip's own child before the bind mount exists, so its name may
@@ -139,7 +145,7 @@ describe('nsm monitor', () => {
       expect(summary.stillAlive).toContainEqual(expect.objectContaining({ type: 'net', inode, held: ['mount'], owners: [{ kind: 'netns', id: name, name }] }));
 
       // Phase 2: unmount it (ip netns del): now it is GONE, and not before.
-      const b = new Monitor(['-t', 'net', '--baseline', '--duration', '15']);
+      const b = new Monitor(['-t', 'net', '--baseline', '--duration', '15', ...modeArgs]);
       const baseline = await b.waitFor((r) => r.kind === 'baseline');
       expect(baseline!.namespaces).toContainEqual(expect.objectContaining({ inode, nprocs: 0, held: ['mount'], owners: [{ kind: 'netns', id: name, name }] }));
       const deletedAt = Date.now();
@@ -157,27 +163,65 @@ describe('nsm monitor', () => {
   });
 
   const userns = spawnSync(NOBODY[0]!, [...NOBODY.slice(1), 'unshare', '-U', '-n', 'true']).status === 0;
-  it.skipIf(!userns)('polls /proc as an unprivileged user, says so on stderr, and still reports NEW and GONE (needs setpriv and unprivileged user namespaces)', async () => {
-    const m = new Monitor(['-t', 'net,user', '--baseline', '--duration', '8'], true);
+  it.skipIf(!userns)('polls /proc as an unprivileged user, says so on stderr, and reports NEW and GONE for a namespace that lives ~100 ms at the default interval (needs setpriv and unprivileged user namespaces)', async () => {
+    const m = new Monitor(['-t', 'net,user', '--baseline', '--duration', '10'], true);
     await m.waitFor((r) => r.kind === 'baseline');
-    // The unprivileged user's own churn: it may read only its own processes' links.
-    const out = run(NOBODY[0]!, [...NOBODY.slice(1), 'unshare', '-U', '-n', 'sh', '-c', 'readlink /proc/$$/ns/net; exec sleep 0.8']);
+    // The unprivileged user's own churn (it may read only its own processes' links). It
+    // lives less than the full poll's 250 ms: only the fast tick can see it. setpriv runs
+    // as root for a moment after fork, so the first look at it is refused.
+    const out = run(NOBODY[0]!, [...NOBODY.slice(1), 'unshare', '-U', '-n', 'sh', '-c', 'readlink /proc/$$/ns/net; exec sleep 0.1']);
     const [inode] = inodesIn(out);
     await m.waitFor((r) => r.kind === 'ns-gone' && r.inode === inode);
     m.child.kill('SIGINT');
     expect((await m.done).status).toBe(0);
     expectJsonLines(m);
-    expect(m.records[0]).toMatchObject({ kind: 'mode', mode: 'poll', reason: 'not root', intervalMs: 250 });
-    expect(m.stderr).toMatch(/^nsm: monitor: not root: polling \/proc every 250 ms/m);
+    expect(m.records[0]).toMatchObject({ kind: 'mode', mode: 'poll', reason: 'not root', intervalMs: 250, tickMs: 10, quietTickMs: 50 });
+    expect(m.stderr).toMatch(/^nsm: monitor: not root: polling \/proc: new processes every 10 ms \(50 ms when quiet\), all every 250 ms/m);
     expect(m.stderr.match(/polling/g)).toHaveLength(1); // said once
-    const [created] = m.ofInode(inode!, 'ns-new');
-    expect(created).toMatchObject({ type: 'net', via: 'poll', command: 'sleep 0.8' });
-    expect(m.records.some((r) => r.kind === 'ns-new' && r.type === 'user' && r.pid === created!.pid)).toBe(true);
-    expect(m.ofInode(inode!, 'ns-gone')).toHaveLength(1);
+    const created = m.ofInode(inode!, 'ns-new');
+    expect(created, JSON.stringify(m.ofInode(inode!))).toHaveLength(1);
+    // Read after the unshare: the unshare process itself, the shell it became, or sleep.
+    expect(created[0]).toMatchObject({ type: 'net', via: 'poll', command: expect.stringMatching(/unshare -U -n|sh -c|sleep 0\.1/) });
+    expect(m.records.some((r) => r.kind === 'ns-new' && r.type === 'user' && r.pid === created[0]!.pid)).toBe(true);
+    const gone = m.ofInode(inode!, 'ns-gone');
+    expect(gone).toHaveLength(1);
+    expect(gone[0]!.lifetimeMs).toBeGreaterThan(0);
+    expect(Date.parse(gone[0]!.time)).toBeGreaterThanOrEqual(Date.parse(created[0]!.time));
     const summary = m.records.at(-1)!;
     expect(summary.mode).toBe('poll');
     expect(summary.types.net.created).toBeGreaterThanOrEqual(1);
     expect(summary.types.net.destroyed).toBeGreaterThanOrEqual(1);
+  });
+
+  it.skipIf(!isRoot)('poll: a namespace whose first process forks a child and exits at once stays one namespace while the child holds it (root: --poll)', async () => {
+    // Create, fork, exit, as nsm create's helper and runc do: the child is reparented and
+    // holds the namespace after its creator is gone; a poll must not take the child for the
+    // first process of a new namespace (GONE, then NEW again). The children outlive the
+    // monitor, so no other namespace can take their inodes meanwhile.
+    const children: number[] = [];
+    try {
+      const m = new Monitor(['-t', 'net', '--poll', '--baseline', '--duration', '3']);
+      await m.waitFor((r) => r.kind === 'baseline');
+      const made: Array<{ inode: number; pids: number[] }> = [];
+      for (let i = 0; i < 3; i++) {
+        const [sh, child] = run('unshare', ['-n', 'sh', '-c', 'readlink /proc/$$/ns/net >/dev/null; sleep 30 >/dev/null 2>&1 & echo $$ $!']).trim().split(' ').map(Number);
+        children.push(child!);
+        const [inode] = inodesIn(readlinkSync(`/proc/${child}/ns/net`));
+        made.push({ inode: inode!, pids: [sh!, child!] });
+      }
+      expect((await m.done).status).toBe(0);
+      expectJsonLines(m);
+      const summary = m.records.at(-1)!;
+      for (const { inode, pids } of made) {
+        const records = m.ofInode(inode);
+        const first = records.findIndex((r) => r.kind === 'ns-new' && pids.includes(r.pid));
+        expect(first, JSON.stringify(records)).toBeGreaterThanOrEqual(0);
+        expect(records.slice(first).map((r) => r.kind), JSON.stringify(records)).toEqual(['ns-new']);
+        expect(summary.stillAlive).toContainEqual(expect.objectContaining({ type: 'net', inode }));
+      }
+    } finally {
+      for (const pid of children) spawnSync('kill', ['-KILL', String(pid)]);
+    }
   });
 
   it('stops on Ctrl-C with a summary (JSON Lines: schemaVersion, mode first, summary last)', async () => {

@@ -3,23 +3,27 @@
  * bench/monitor: how many short-lived namespaces `nsm monitor` reports, and at what CPU.
  *
  *   node bench/monitor/run.mjs [--runs N] [--count N] [--no-idle] [--idle-secs S] [--modes a,b,...]
+ *                              [--idle-modes a,b,...] [--idle-runs N] [--wait-quiet PIDS]
  *
  * For each mode, start the monitor (`--json -t net --baseline`), wait for its baseline,
  * run the churn (churn.mjs: COUNT namespaces living ~10 ms, then COUNT living ~100 ms,
  * 4 at a time), then stop it with SIGINT (its final rescan confirms the last GONEs) and
  * match its NEW/GONE records to the churn by inode and pid. Modes:
  *   events      root, process events connector
- *   poll250     --poll (default interval 250 ms)
- *   poll50      --poll --interval 50
- *   nobody      as uid 65534 (the real fallback), churn of that user's own (unshare -U -n)
+ *   poll250     root, --poll (process events off; default interval 250 ms)
+ *   poll50      root, --poll --interval 50
+ *   nobody      as uid 65534 (the real fallback, default interval), churn of that user's own (unshare -U -n)
  *   original    original.sh: diff-walk /proc once a second (the original tool's approach)
- * CPU is the monitor's utime+stime plus its reaped children's (the rescans), from
- * /proc/PID/stat, over the churn, as % of one core. Idle: the monitor in event mode, all
- * types, for --idle-secs (default 30) with no churn of ours.
+ * CPU is the monitor's utime+stime plus its children's (the rescans, reaped, and poll
+ * mode's pidtick helper, alive), from /proc/PID/stat, over the churn, as % of one core. Idle: the monitor, all types, for
+ * --idle-secs (default 30) with no churn of ours, in each of --idle-modes (default
+ * events,poll250,nobody), one after the other, --idle-runs times (default 1). With
+ * --wait-quiet PIDS, each run waits first for a quiet window: fewer than PIDS pids handed
+ * out on the host in 10 s (checked every 40 s).
  * Prints a Markdown report.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,18 +38,43 @@ const opt = (name, dflt) => {
 const RUNS = Number(opt('--runs', 3));
 const COUNT = Number(opt('--count', 200));
 const IDLE_SECS = Number(opt('--idle-secs', 30));
-const MODES = opt('--modes', 'events,poll250,poll50,nobody,original').split(',');
+const MODES = opt('--modes', 'events,poll250,nobody,original').split(',');
+const IDLE_MODES = opt('--idle-modes', 'events,poll250,nobody').split(',');
+const IDLE_RUNS = Number(opt('--idle-runs', 1));
+const WAIT_QUIET = opt('--wait-quiet', undefined);
 const DEBUG = args.includes('--debug');
 const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
 
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** utime+stime (own) and cutime+cstime (reaped children) in ticks. */
-function cpuTicks(pid) {
+function statFields(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
+ * utime+stime (own) and, as children, cutime+cstime (reaped children: the rescans) plus
+ * the CPU so far of live children (poll mode's pidtick helper, a rescan under way).
+ */
+function cpuTicks(pid) {
+  const f = statFields(pid);
+  let children = Number(f[13]) + Number(f[14]);
+  let kids = [];
+  try {
+    kids = readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(' ').filter(Boolean));
+  } catch {
+    // gone
+  }
+  for (const kid of kids) {
+    try {
+      const k = statFields(kid);
+      children += Number(k[11]) + Number(k[12]) + Number(k[13]) + Number(k[14]);
+    } catch {
+      // reaped meanwhile: in cutime next time
+    }
+  }
+  return { own: Number(f[11]) + Number(f[12]), children };
 }
 
 function runProc(cmd, argv, { onLine } = {}) {
@@ -174,10 +203,9 @@ async function benchMode(mode) {
   };
 }
 
-async function idle() {
-  const mon = await startMonitorAll();
+async function idle(mode) {
+  const mon = await startMonitorAll(mode);
   await sleep(1000);
-  const lastPid = () => Number(readFileSync('/proc/loadavg', 'utf8').trim().split(' ')[4]);
   const before = cpuTicks(mon.pid);
   const t0 = Date.now();
   const load0 = loadavg()[0];
@@ -186,18 +214,38 @@ async function idle() {
   const after = cpuTicks(mon.pid);
   const wall = Date.now() - t0;
   const load1 = loadavg()[0];
-  // Processes and threads created meanwhile (the last pid handed out; pid_max is far off).
-  const forks = (lastPid() - pid0) / (wall / 1000);
+  const forks = pidsBetween(pid0, lastPid()) / (wall / 1000);
   await mon.stop();
   const ticks = after.own + after.children - before.own - before.children;
   return { secs: wall / 1000, pct: (100 * ticks) / TICK / (wall / 1000), ticks, load: [load0, load1], forks, events: mon.events.filter((e) => e.kind.startsWith('ns-')).length };
 }
 
-async function startMonitorAll() {
+const lastPid = () => Number(readFileSync('/proc/loadavg', 'utf8').trim().split(' ')[4]);
+
+/** Processes and threads created between two looks at the last pid (once past pid_max the kernel wraps to 300, kernel/pid.c RESERVED_PIDS). */
+function pidsBetween(a, b) {
+  const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+  return b >= a ? b - a : pidMax - a + b - 300;
+}
+
+/** Wait until fewer than `limit` pids are handed out in 10 s. */
+async function waitQuiet(limit) {
+  for (;;) {
+    const a = lastPid();
+    await sleep(10_000);
+    const n = pidsBetween(a, lastPid());
+    if (n < limit) return n;
+    await sleep(30_000);
+  }
+}
+
+async function startMonitorAll(mode) {
   let ready;
   const readyP = new Promise((r) => (ready = r));
   const events = [];
-  const p = runProc(process.execPath, [nsm, 'monitor', '--json', '--baseline'], {
+  const flags = ['monitor', '--json', '--baseline', ...(mode === 'poll250' ? ['--poll'] : [])];
+  const [cmd, ...argv] = mode === 'nobody' ? [...NOBODY, process.execPath, nsm, ...flags] : [process.execPath, nsm, ...flags];
+  const p = runProc(cmd, argv, {
     onLine: (l) => {
       const e = JSON.parse(l);
       events.push(e);
@@ -213,20 +261,28 @@ const procs = () => readFileSync('/proc/loadavg', 'utf8').trim();
 
 console.log(`## monitor (bench/monitor/run.mjs)\n`);
 console.log(`Host: ${process.arch}, ${(await import('node:os')).cpus().length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; /proc/loadavg at start: ${procs()}\n`);
-console.log(`| run | mode | 10 ms NEW | 10 ms GONE | 100 ms NEW | 100 ms GONE | median lifetime 10/100 ms group | churn wall | CPU (own + rescans) | overruns |`);
+console.log(`| run | mode | 10 ms NEW | 10 ms GONE | 100 ms NEW | 100 ms GONE | median lifetime 10/100 ms group | churn wall | CPU (nsm + helpers) | overruns |`);
 console.log(`|---|---|---|---|---|---|---|---|---|---|`);
 for (let run = 1; run <= RUNS; run++) {
   for (const mode of MODES) {
     const r = await benchMode(mode);
     const life = `${median(r.fast.lifetimes).toFixed(1)} / ${median(r.slow.lifetimes).toFixed(1)} ms`;
     console.log(
-      `| ${run} | ${mode} | ${pct(r.fast.news, r.fast.n)} | ${pct(r.fast.gones, r.fast.n)} | ${pct(r.slow.news, r.slow.n)} | ${pct(r.slow.gones, r.slow.n)} | ${mode === 'original' ? '-' : life} | ${(r.churnMs / 1000).toFixed(1)} s | ${r.cpu.toFixed(1)}% (${r.cpuOwn.toFixed(1)}% own) | ${r.overruns} |`,
+      `| ${run} | ${mode} | ${pct(r.fast.news, r.fast.n)} | ${pct(r.fast.gones, r.fast.n)} | ${pct(r.slow.news, r.slow.n)} | ${pct(r.slow.gones, r.slow.n)} | ${mode === 'original' ? '-' : life} | ${(r.churnMs / 1000).toFixed(1)} s | ${r.cpu.toFixed(1)}% (${r.cpuOwn.toFixed(1)}% node) | ${r.overruns} |`,
     );
   }
 }
 console.log(`\n/proc/loadavg at end of churn runs: ${procs()}\n`);
 if (!args.includes('--no-idle')) {
-  const r = await idle();
-  console.log(`Idle (event mode, all types, no churn of ours) over ${r.secs.toFixed(1)} s: ${r.pct.toFixed(2)}% of one core (${r.ticks} ticks); ` +
-    `load average ${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)}; others' activity meanwhile: ${r.forks.toFixed(1)} processes+threads created/s, ${r.events} namespace events`);
+  console.log(`Idle (all types, no churn of ours), ${IDLE_SECS} s per mode:\n`);
+  console.log(`| time | mode | others' activity in the window | load avg | nsm monitor CPU |`);
+  console.log(`|---|---|---|---|---|`);
+  for (let run = 1; run <= IDLE_RUNS; run++) {
+    if (WAIT_QUIET !== undefined) await waitQuiet(Number(WAIT_QUIET));
+    for (const mode of IDLE_MODES) {
+      const at = new Date().toISOString().slice(11, 19);
+      const r = await idle(mode);
+      console.log(`| ${at} | ${mode} | ${r.forks.toFixed(1)} processes+threads/s, ${r.events} namespace events | ${r.load[0].toFixed(2)} -> ${r.load[1].toFixed(2)} | ${r.pct.toFixed(2)}% (${r.ticks} ticks) |`);
+    }
+  }
 }

@@ -40,8 +40,14 @@ export type MonitorEvent =
   | (At & {
       kind: 'mode';
       mode: MonitorMode;
-      /** Polling period (poll mode only). */
+      /** Period of the full poll of /proc (poll mode only). */
       intervalMs?: number;
+      /**
+       * Poll mode's fast tick (new processes by the kernel's pid cursor): its period while
+       * processes appear, and on a quiet host. Absent when /proc gives no cursor.
+       */
+      tickMs?: number;
+      quietTickMs?: number;
       /** Period of the safety-net full rescan. */
       rescanMs: number;
       /** Why the monitor polls (poll mode only): "not root", "process events connector unavailable: ..." */

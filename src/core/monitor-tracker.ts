@@ -368,6 +368,17 @@ export class NamespaceTracker {
     return held;
   }
 
+  /**
+   * Whether a tracked process is in a namespace created while monitoring: its exit may
+   * leave that namespace empty, so the poller watches it closely.
+   */
+  inCreatedNamespace(pid: number): boolean {
+    const p = this.procs.get(pid);
+    if (!p) return false;
+    for (const inode of Object.values(p.ns)) if (this.namespaces.get(inode)?.created) return true;
+    return false;
+  }
+
   /** Namespaces whose last process left and that no rescan has yet shown held by anything else. */
   awaitingConfirmation(): number {
     let n = 0;

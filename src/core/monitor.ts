@@ -7,8 +7,14 @@
  *    forked or exec'd process's namespace links within a millisecond of the event
  *    (src/sys/proc-connector.ts), so a namespace that lives 10 ms is seen, and exits
  *    arrive with the kernel's timestamp.
- *  - poll (not root, or no connector): list /proc every `intervalMs` and read the links of
- *    processes not seen before. A namespace that lives less than the interval may be missed.
+ *  - poll (not root, or no connector): a small C helper (src/sys/pid-ticker.ts) looks at
+ *    the kernel's last handed-out pid every QUIET_TICK_MS (ACTIVE_TICK_MS while namespaces
+ *    come and go) and lists /proc every `intervalMs`, and wakes us only on a change. We
+ *    then read the links of only the processes created since (src/sys/procfs.ts,
+ *    PidCursor), read young processes again to catch a namespace switch after fork, and
+ *    watch those in namespaces made during the run for their exit; so a namespace that
+ *    lives 100 ms is seen, and its lifetime known to ~12%. The listing catches exits of
+ *    older processes and pids handed out out of order.
  * Under both, a full rescan (processes, threads, fds, nsfs mounts) runs every `rescanMs`
  * as the safety net: it finds namespaces made by unshare(2)/setns(2) without an exec, and
  * it alone decides that a namespace is gone (nothing holds it any more). When a
@@ -17,9 +23,10 @@
 import { existsSync } from 'node:fs';
 import { hasErrno, NsmError, type SysError } from '../sys/errors.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
-import { nsfsMounts } from '../sys/parse.js';
+import { nsfsMounts, type ProcStat } from '../sys/parse.js';
 import { ProcConnector, type ConnectorRecord } from '../sys/proc-connector.js';
-import { ProcFs } from '../sys/procfs.js';
+import { PidTicker, type PidTickerReport } from '../sys/pid-ticker.js';
+import { PidCursor, ProcFs } from '../sys/procfs.js';
 import { attribute } from './attribution.js';
 import type { Attribution, HostScan, Namespace, NsMount } from './model.js';
 import { NAMESPACE_EVENT_KINDS, type MonitorEvent, type MonitorMode, type MonitorSummary } from './monitor-events.js';
@@ -72,6 +79,57 @@ const CONFIRM_GAP_MS = 250;
 const CONFIRM_FACTOR = 10;
 /** Own mount table re-read at most this often when naming namespaces found between rescans. */
 const MOUNTS_TTL_MS = 100;
+/**
+ * Poll mode's look at the pid cursor, by the pidtick helper (src/sys/pid-ticker.ts), which
+ * wakes Node only when the cursor moved. QUIET_TICK_MS reads a new process within 50 ms of
+ * its fork, inside the life of a namespace that lives 100 ms. While namespaces come and go
+ * (a process seen in one created during the run, in the last ACTIVE_FOR_MS) it speeds up
+ * to ACTIVE_TICK_MS, to catch shorter lives too. Not that fast all the time: even the
+ * helper's wake-ups cost (~0.05 ms of CPU each on this VM; bench/RESULTS.md, "monitor"),
+ * and ordinary process activity (builds, tests) should not make Node read every 10 ms.
+ */
+export const ACTIVE_TICK_MS = 10;
+export const QUIET_TICK_MS = 50;
+const ACTIVE_FOR_MS = 1000;
+/** New pids read in one tick at most; a bigger burst brings the full poll forward instead. */
+const MAX_NEW_PIDS = 2048;
+/**
+ * The newest pids of a tick that may be handed out but not yet in /proc (alloc_pid()
+ * comes before the task is listed: a fork in progress, one per CPU at most).
+ */
+const UNBORN_WINDOW = 8;
+/**
+ * A new process's links are read again about 10 and 50 ms after the first read (each gap
+ * four times the age, while under YOUNG_MS): unshare(1), ip netns exec and container
+ * runtimes switch namespaces a few ms after fork, and the first read may have come
+ * before. Two reads, not more: each costs a wake-up of Node (~0.2 ms of CPU here) and a
+ * readlink per type. A child it forks later has it read again at once (a switch then
+ * shows), and the rescan finds a later switch.
+ */
+const YOUNG_MS = 100;
+const YOUNG_GROWTH = 4;
+/**
+ * A process in a namespace created during the run is looked at again (one readlink: is it
+ * still there?) every 1/WATCH_DIVISOR of its age, at least ACTIVE_TICK_MS, waking the tick
+ * if need be: its exit, and so the namespace's lifetime, is known to about 12%. Once that
+ * period reaches the full poll's interval, the full poll takes over.
+ */
+const WATCH_DIVISOR = 8;
+
+/** A process poll mode reads again (times: monotonic ms). */
+interface Watch {
+  ppid: number;
+  /** First read. */
+  since: number;
+  /** Last read (full or a look). */
+  readAt: number;
+  /** Next full read of its links while young; Infinity after. */
+  fullDue: number;
+  /** Next look, while it is in a namespace created during the run (this wakes the tick); Infinity otherwise. */
+  lookDue: number;
+  /** Its first monitored type's namespace at the last full read: a look that finds another reads all again. */
+  first?: number;
+}
 
 /** CLOCK_MONOTONIC in ms: the clock of the connector's timestamps (ktime_get_ns) and of process.hrtime. */
 function monoNow(): number {
@@ -110,11 +168,26 @@ class Monitor {
   private lastScanWall = 0;
   private rescanTimer: NodeJS.Timeout | undefined;
   private rescanAt = Infinity;
-  private pollTimer: NodeJS.Timeout | undefined;
   /** Pids the poller has read (or may not read), with their start time. */
   private readonly polled = new Map<number, number>();
-  /** Pids first read by the previous poll: read once more (unshare then exec happens right after fork). */
+  /** Without a ticker: pids first read by the previous full poll, read once more (unshare then exec happens right after fork). */
   private young = new Set<number>();
+  /** Poll mode: the kernel's pid allocation cursor (undefined when /proc does not show our PID namespace). */
+  private cursor: PidCursor | undefined;
+  /** Looks at the cursor and lists /proc for us, and wakes us when they changed (undefined without a cursor). */
+  private ticker: PidTicker | undefined;
+  /** What the ticker reported before the first scan was in. */
+  private tickerQueue: PidTickerReport[] | undefined = [];
+  /** Our own timer: watched processes due; without a ticker, the ticks and the full poll. */
+  private tickTimer: NodeJS.Timeout | undefined;
+  /** Next full poll of /proc by Node (Infinity: the ticker lists it). */
+  private nextFullPoll = Infinity;
+  /** Last time a process was seen in a namespace created during the run. */
+  private lastChurn = -Infinity;
+  /** Pids handed out but not yet in /proc (alloc_pid() comes before the task is listed): tried once more. */
+  private unborn: number[] = [];
+  /** Processes the fast tick reads again. */
+  private readonly watched = new Map<number, Watch>();
   private mountCache = new Map<number, NsMount[]>();
   private ownMounts: { at: number; byInode: Map<number, NsMount[]> } | undefined;
 
@@ -158,11 +231,16 @@ class Monitor {
   async run(): Promise<MonitorSummary> {
     const startedAt = monoNow();
     const reason = await this.chooseMode();
+    // Opened before the first scan: processes created while it runs are read by the first
+    // tick, and those that exit are in the ticker's first report.
+    if (this.mode === 'poll') this.startPolling();
     this.emit({
       kind: 'mode',
       time: this.epoch(startedAt),
       mode: this.mode,
       intervalMs: this.mode === 'poll' ? this.intervalMs : undefined,
+      tickMs: this.cursor ? ACTIVE_TICK_MS : undefined,
+      quietTickMs: this.cursor ? QUIET_TICK_MS : undefined,
       rescanMs: this.rescanMs,
       reason,
       types: [...this.types],
@@ -179,7 +257,13 @@ class Monitor {
       const queued = this.queued ?? [];
       this.queued = undefined;
       this.onRecords(queued);
-      if (this.mode === 'poll') this.pollTimer = setInterval(() => this.pollOnce(), this.intervalMs);
+      if (this.mode === 'poll') {
+        const reports = this.tickerQueue ?? [];
+        this.tickerQueue = undefined;
+        if (!this.ticker) this.nextFullPoll = monoNow() + this.intervalMs;
+        for (const r of reports) this.tick(r);
+        this.tick();
+      }
       this.schedule();
       if (this.options.durationMs !== undefined) {
         const left = this.options.durationMs - (monoNow() - startedAt);
@@ -191,14 +275,20 @@ class Monitor {
       this.options.signal?.removeEventListener('abort', abort);
       clearTimeout(duration);
       clearTimeout(this.rescanTimer);
-      clearInterval(this.pollTimer);
+      clearTimeout(this.tickTimer);
       await this.connector?.close();
     }
-    if (this.failure) throw this.failure;
-    // A last rescan reports what died just before the end (unless --count silenced us).
-    await this.scanning;
-    if (!this.silenced) await this.rescan();
-    if (this.failure) throw this.failure;
+    try {
+      if (this.failure) throw this.failure;
+      // A last rescan reports what died just before the end (unless --count silenced us).
+      await this.scanning;
+      if (!this.silenced) await this.rescan();
+      if (this.failure) throw this.failure;
+    } finally {
+      // Closed after the last rescan, which it runs.
+      await this.ticker?.close();
+      this.cursor?.close();
+    }
     const end = monoNow();
     const summary: MonitorSummary = {
       kind: 'summary',
@@ -276,35 +366,242 @@ class Monitor {
     this.schedule(rescanNow ? 'soon' : undefined);
   }
 
-  /** One poll: read processes not seen before (and young ones again); those no longer listed have exited. */
-  private pollOnce(): void {
+  /**
+   * Poll mode's eyes: the pid cursor, and the pidtick helper that looks at it and lists
+   * /proc (a full poll in Node without it: /proc shows another PID namespace than ours).
+   */
+  private startPolling(): void {
+    this.cursor = PidCursor.open(this.options.procRoot);
+    if (!this.cursor) return;
+    this.ticker = PidTicker.start(
+      { procRoot: this.options.procRoot, periodMs: QUIET_TICK_MS, listMs: this.intervalMs },
+      (report) => {
+        if (this.tickerQueue) this.tickerQueue.push(report);
+        else this.tick(report);
+      },
+      (err) => this.fail(err),
+    );
+  }
+
+  /**
+   * The cursor's period (fast while namespaces churn), and our own timer: on time for
+   * watched processes due; without a ticker, for the ticks themselves and the full poll.
+   */
+  private armTick(): void {
+    if (this.stopping) return;
+    const now = monoNow();
+    const period = now - this.lastChurn < ACTIVE_FOR_MS ? ACTIVE_TICK_MS : this.cursor ? QUIET_TICK_MS : this.intervalMs;
+    this.ticker?.setPeriod(period);
+    let at = Math.min(this.ticker ? Infinity : now + period, this.nextFullPoll);
+    if (this.unborn.length > 0) at = Math.min(at, now + ACTIVE_TICK_MS);
+    for (const w of this.watched.values()) at = Math.min(at, w.fullDue, w.lookDue);
+    clearTimeout(this.tickTimer);
+    this.tickTimer = at === Infinity ? undefined : setTimeout(() => this.tick(), Math.max(0, at - now));
+  }
+
+  /** A tick: the ticker reported a change, or our timer is due. */
+  private tick(report?: PidTickerReport): void {
     if (this.stopping) return;
     try {
-      const time = monoNow();
-      const pids = this.procfs.listPids();
-      const young = new Set<number>();
-      for (const pid of pids) {
-        if (this.polled.has(pid) && !this.young.has(pid)) continue;
-        const seen = this.readProcess(pid, time);
-        if (seen === undefined) continue;
-        if (!this.polled.has(pid)) young.add(pid);
-        this.polled.set(pid, seen);
-      }
-      this.young = young;
-      const listed = new Set(pids);
-      for (const pid of [...this.polled.keys()]) {
-        if (listed.has(pid)) continue;
-        this.polled.delete(pid);
-        this.tracker.exited(pid, time);
+      const now = monoNow();
+      // The cursor first: a child is then read before its parent's exit is noticed.
+      if (this.cursor) this.readNewProcesses(now);
+      if (report) this.applyListing(report, now);
+      this.rereadWatched(now);
+      if (now >= this.nextFullPoll) {
+        this.pollOnce(now);
+        this.nextFullPoll = this.ticker ? Infinity : now + this.intervalMs;
       }
       this.schedule();
     } catch (err) {
       this.fail(err);
+      return;
+    }
+    this.armTick();
+  }
+
+  /** The processes created since the last tick, found by the pid cursor, without listing /proc. */
+  private readNewProcesses(now: number): void {
+    const retry = this.unborn;
+    this.unborn = [];
+    const { pids, truncated } = this.cursor!.newPids(MAX_NEW_PIDS);
+    // More than one tick reads: a full poll by Node lists them all, now (once).
+    if (truncated) this.nextFullPoll = now;
+    for (const pid of retry) this.readNewProcess(pid, now, false);
+    pids.forEach((pid, i) => this.readNewProcess(pid, now, i >= pids.length - UNBORN_WINDOW));
+  }
+
+  private readNewProcess(pid: number, now: number, mayBeUnborn: boolean): void {
+    let stat;
+    try {
+      stat = this.procfs.readStat(pid);
+    } catch (err) {
+      if (!hasErrno(err, 'ENOENT', 'ESRCH')) throw err;
+      // Not listed yet (tried once more), or gone already: it lived less than a tick.
+      if (mayBeUnborn) this.unborn.push(pid);
+      return;
+    }
+    // A thread (exit_signal -1) is in its process's namespaces (the rescan finds one that
+    // moved); the ticker's children are our scans; a process already read from a listing
+    // (born after the cursor was read, or in use when the cursor wrapped past it) is
+    // known, and watched already if young.
+    if (stat.exitSignal === -1 || stat.ppid === this.ticker?.pid || this.polled.get(pid) === stat.startTime) return;
+    this.polled.set(pid, stat.startTime);
+    // A young parent is read again first: if it has just made a namespace and this child
+    // was born in it, the NEW names the parent, as event mode does.
+    const parent = this.watched.get(stat.ppid);
+    if (parent && parent.readAt !== now) this.reread(stat.ppid, parent, now, true);
+    const ns = this.readNs(pid);
+    if (ns === 'gone') return;
+    // Another user's process is watched too while young: setpriv, su or runuser may be
+    // about to give it our uid (and then unshare), as happens right after fork.
+    const w = this.newWatch(stat.ppid, now);
+    this.watched.set(pid, w);
+    if (ns === 'denied') return;
+    this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns, time: now, via: 'poll' });
+    this.afterFullRead(pid, w, ns, now);
+  }
+
+  private newWatch(ppid: number, now: number): Watch {
+    return { ppid, since: now, readAt: now, fullDue: now + ACTIVE_TICK_MS, lookDue: Infinity };
+  }
+
+  /**
+   * After a full read: next full read while young; looks while in a namespace created
+   * during the run (then the ticks speed up too).
+   */
+  private afterFullRead(pid: number, w: Watch, ns: Partial<Record<NsType, number>>, now: number): void {
+    this.nextFullRead(w, now);
+    w.first = ns[this.types[0]!];
+    this.scheduleLook(pid, w, now);
+  }
+
+  private nextFullRead(w: Watch, now: number): void {
+    const age = now - w.since;
+    const gap = Math.max(ACTIVE_TICK_MS, YOUNG_GROWTH * age);
+    w.fullDue = age + gap < YOUNG_MS ? now + gap : Infinity;
+  }
+
+  private scheduleLook(pid: number, w: Watch, now: number): void {
+    const member = this.tracker.inCreatedNamespace(pid);
+    if (member) this.lastChurn = now;
+    const gap = Math.max(ACTIVE_TICK_MS, (now - w.since) / WATCH_DIVISOR);
+    w.lookDue = member && gap < this.intervalMs ? now + gap : Infinity;
+  }
+
+  /**
+   * Read watched processes again when due: a young one may have switched namespaces since
+   * fork; one in a namespace made during the run may have exited, leaving it empty (the
+   * tracker then brings a rescan forward to confirm that nothing else holds it).
+   */
+  private rereadWatched(now: number): void {
+    for (const [pid, w] of this.watched) if (Math.min(w.fullDue, w.lookDue) <= now) this.reread(pid, w, now);
+  }
+
+  private reread(pid: number, w: Watch, now: number, forceFull = false): void {
+    w.readAt = now;
+    if (!forceFull && now < w.fullDue) {
+      // A look: gone, still there (its first type's namespace unchanged), or read in full.
+      const first = this.nsNow(pid, this.types[0]!);
+      if (first === 'gone') return this.lost(pid, now);
+      if (first === w.first) {
+        this.scheduleLook(pid, w, now);
+        return;
+      }
+    }
+    const ns = this.readNs(pid);
+    if (ns === 'gone') return this.lost(pid, now);
+    if (ns === 'denied') {
+      // Not (or no longer: a set-user-ID exec) ours to read: looked at while young, as above.
+      this.nextFullRead(w, now);
+      w.lookDue = Infinity;
+    } else {
+      this.tracker.observe({ pid, ppid: w.ppid, ns, time: now, via: 'poll' });
+      this.afterFullRead(pid, w, ns, now);
+    }
+    if (w.fullDue === Infinity && w.lookDue === Infinity) this.watched.delete(pid);
+  }
+
+  /** A watched process has exited. */
+  private lost(pid: number, now: number): void {
+    this.watched.delete(pid);
+    this.polled.delete(pid);
+    this.tracker.exited(pid, now);
+  }
+
+  /** What the ticker's listing of /proc changed: processes gone, and any the cursor did not show. */
+  private applyListing(report: PidTickerReport, now: number): void {
+    for (const pid of report.gone) {
+      this.polled.delete(pid);
+      this.watched.delete(pid);
+      this.tracker.exited(pid, now);
+    }
+    for (const pid of report.appeared) if (!this.polled.has(pid)) this.readListed(pid, now);
+  }
+
+  /**
+   * The full poll, without a ticker: list /proc, read processes not seen before (and
+   * young ones again); those no longer listed have exited.
+   */
+  private pollOnce(time: number): void {
+    const pids = this.procfs.listPids();
+    const young = new Set<number>();
+    for (const pid of pids) {
+      if (this.polled.has(pid) && !this.young.has(pid)) continue;
+      if (!this.polled.has(pid)) young.add(pid);
+      this.readListed(pid, time);
+    }
+    this.young = young;
+    const listed = new Set(pids);
+    for (const pid of [...this.polled.keys()]) {
+      if (listed.has(pid)) continue;
+      this.polled.delete(pid);
+      this.watched.delete(pid);
+      this.tracker.exited(pid, time);
     }
   }
 
-  /** Read one process for the poller; returns its start time, or undefined when it is gone. */
-  private readProcess(pid: number, time: number): number | undefined {
+  /** A process found by listing /proc. */
+  private readListed(pid: number, time: number): void {
+    const stat = this.readProcess(pid, time);
+    if (stat === undefined) return;
+    if (!this.polled.has(pid)) {
+      // Watched as if the tick had found it, which it will skip now that it is polled: with
+      // the cursor, a process new to a listing was mostly born since the tick read the
+      // cursor, moments ago.
+      const w = this.newWatch(stat.ppid, time);
+      if (stat.ns) this.afterFullRead(pid, w, stat.ns, time);
+      if (this.cursor || w.lookDue !== Infinity) this.watched.set(pid, w);
+    }
+    this.polled.set(pid, stat.startTime);
+  }
+
+  /**
+   * A process's namespace links: 'gone' when it has exited (a zombie's links are gone too:
+   * exit released its namespaces), 'denied' when it is another user's (proc(5): reading
+   * them needs ptrace access). One that exits halfway gives what was read.
+   */
+  private readNs(pid: number): Partial<Record<NsType, number>> | 'gone' | 'denied' {
+    const ns: Partial<Record<NsType, number>> = {};
+    let any = false;
+    for (const type of this.types) {
+      try {
+        const ref = this.procfs.readNsEntry(pid, type);
+        if (ref) {
+          ns[type] = ref.inode;
+          any = true;
+        }
+      } catch (err) {
+        if (hasErrno(err, 'ENOENT', 'ESRCH')) return any ? ns : 'gone';
+        if (hasErrno(err, 'EACCES')) return any ? ns : 'denied';
+        throw err;
+      }
+    }
+    return ns;
+  }
+
+  /** Read one process for the full poll; undefined when it is gone. */
+  private readProcess(pid: number, time: number): (ProcStat & { ns?: Partial<Record<NsType, number>> }) | undefined {
     let stat;
     try {
       stat = this.procfs.readStat(pid);
@@ -312,19 +609,9 @@ class Monitor {
       if (hasErrno(err, 'ENOENT', 'ESRCH')) return undefined; // exited since readdir
       throw err;
     }
-    const ns: Partial<Record<NsType, number>> = {};
-    for (const type of this.types) {
-      try {
-        const ref = this.procfs.readNsEntry(pid, type);
-        if (ref) ns[type] = ref.inode;
-      } catch (err) {
-        // ENOENT/ESRCH: gone meanwhile; EACCES: another user's (proc(5) ptrace check).
-        if (hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) break;
-        throw err;
-      }
-    }
-    this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns, time, via: 'poll' });
-    return stat.startTime;
+    const ns = this.readNs(pid);
+    this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns: typeof ns === 'string' ? {} : ns, time, via: 'poll' });
+    return typeof ns === 'string' ? stat : { ...stat, ns };
   }
 
   /**
@@ -348,7 +635,8 @@ class Monitor {
   private async scan(): Promise<{ scan: HostScan; started: number }> {
     const started = monoNow();
     this.lastScanStart = started;
-    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types });
+    // Poll mode: the pidtick helper starts the scan (a fork of Node costs several ms).
+    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker });
     this.lastScanWall = monoNow() - started;
     attribute(scan);
     this.mountCache = new Map();
@@ -388,6 +676,17 @@ class Monitor {
     }
     this.ownMounts = { at: now, byInode };
     return byInode;
+  }
+
+  /** One namespace link of a process, for a look: 'gone' once it has exited, 'unknown' when it may not be read. */
+  private nsNow(pid: number, type: NsType): number | 'gone' | 'unknown' {
+    try {
+      return this.procfs.readNsEntry(pid, type)?.inode ?? 'unknown';
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT', 'ESRCH')) return 'gone';
+      if (hasErrno(err, 'EACCES')) return 'unknown'; // not ours to read (any more: a set-user-ID exec)
+      throw err;
+    }
   }
 
   private commandOf(pid: number): string | undefined {

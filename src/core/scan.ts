@@ -7,7 +7,7 @@
  * this module turns its records into namespaces and adds the nsfs mounts.
  */
 import { errnoOf } from '../sys/errors.js';
-import { rawScan, rawScanSync, type RawScan } from '../sys/native-scan.js';
+import { rawScan, rawScanSync, type RawScan, type ScanRunner } from '../sys/native-scan.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import type { NsfsMount } from '../sys/parse.js';
 import { ProcFs } from '../sys/procfs.js';
@@ -30,10 +30,12 @@ export interface ScanOptions {
   reps?: boolean;
   /** Let the scanner read every process's command line (ProcessInfo.cmdline for all). */
   allCmdlines?: boolean;
+  /** A helper already running that starts the scan for us (the polling monitor's; async scans only). */
+  runner?: ScanRunner;
 }
 
 export async function scanHost(options: ScanOptions = {}): Promise<HostScan> {
-  return assemble(options, await rawScan(rawOptions(options)));
+  return assemble(options, await rawScan(rawOptions(options), options.runner));
 }
 
 /** The same scan, blocking; for callers that cannot await. */

@@ -326,7 +326,26 @@ function takeEarly(options: RawScanOptions): PendingScan | undefined {
 /**
  * Scan without blocking the event loop (the monitor's periodic rescan). The result may
  * hold more types than `options.types` asks (an early scan covers all): callers filter.
+ * With a `runner`, the helper that runner keeps running starts the scan (a fork of a
+ * small C process instead of one of Node, which costs several ms: bench/RESULTS.md).
  */
-export function rawScan(options: RawScanOptions = {}): Promise<RawScan> {
+export function rawScan(options: RawScanOptions = {}, runner?: ScanRunner): Promise<RawScan> {
+  if (runner) {
+    const args = scanArgs(options).slice(1);
+    // The runner splits its command line at spaces: a proc root with one goes the usual way.
+    if (args.every((a) => !/\s/.test(a))) return rawScanVia(runner, args);
+  }
   return (takeEarly(options) ?? startScan(options)).result;
+}
+
+/** Runs `nsm-helper scan ARGS` for us and streams its stdout: poll mode's pidtick helper (src/sys/pid-ticker.ts). */
+export interface ScanRunner {
+  runScan(args: readonly string[], onChunk: (chunk: Buffer) => void): Promise<{ status: number; pid: number }>;
+}
+
+async function rawScanVia(runner: ScanRunner, args: readonly string[]): Promise<RawScan> {
+  const parser = new ScanParser();
+  const { status, pid } = await runner.runScan(args, (chunk) => parser.feed(chunk));
+  if (status !== 0) throw failure(status, null, '');
+  return withoutScanner(parser.finish(), pid);
 }

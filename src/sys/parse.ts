@@ -15,6 +15,11 @@ export interface ProcStat {
   numThreads: number;
   /** Field 22: start time in clock ticks after boot; with pid, identifies a process across PID reuse. */
   startTime: number;
+  /**
+   * Field 38: the signal sent to the parent at exit; -1 for a thread other than its
+   * process's leader (copy_process() sets it so for CLONE_THREAD). Absent in short lines.
+   */
+  exitSignal?: number;
 }
 
 /**
@@ -39,10 +44,22 @@ export function parseStat(text: string): ProcStat {
     numThreads: Number(field(20)),
     startTime: Number(field(22)),
   };
+  const exitSignal = field(38);
+  if (exitSignal !== '') result.exitSignal = Number(exitSignal);
   if (!Number.isInteger(result.pid) || !Number.isInteger(result.ppid) || !Number.isFinite(result.startTime)) {
     throw new Error(`malformed stat: ${text.slice(0, 60)}`);
   }
   return result;
+}
+
+/**
+ * /proc/loadavg: "0.20 0.18 0.12 1/80 11206". The fifth field is the last pid the kernel
+ * handed out in the reader's PID namespace (proc(5)).
+ */
+export function parseLoadavgLastPid(text: string): number {
+  const last = Number(text.trim().split(/\s+/)[4]);
+  if (!Number.isInteger(last) || last < 0) throw new Error(`malformed loadavg: ${text.slice(0, 60)}`);
+  return last;
 }
 
 /** /proc/PID/status, the fields nsm uses. */

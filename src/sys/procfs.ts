@@ -12,6 +12,7 @@ import {
   parseCgroup,
   parseCmdline,
   parseIdMap,
+  parseLoadavgLastPid,
   parseMountinfo,
   parseNsLink,
   parseStat,
@@ -135,5 +136,100 @@ export class ProcFs {
 
   readMountinfo(pid: number | 'self' = 'self'): MountInfo[] {
     return parseMountinfo(readFileSync(this.path(pid, 'mountinfo'), 'utf8'));
+  }
+}
+
+/**
+ * kernel/pid.c: once the allocation cursor has passed RESERVED_PIDS, pids wrap from pid_max
+ * back to this, not to 1 (kernel threads and daemons keep the low pids).
+ */
+export const RESERVED_PIDS = 300;
+/** include/linux/threads.h: the largest pid_max (64-bit). */
+const PID_MAX_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * The pids handed out after `prev` up to `last`, ascending in allocation order, at most `max`
+ * (the newest). The kernel allocates them cyclically (idr_alloc_cyclic in alloc_pid()): up
+ * to pid_max - 1, then from RESERVED_PIDS again, skipping pids in use; so `last < prev`
+ * means the cursor wrapped. Pure, for unit tests.
+ */
+export function pidsAfter(prev: number, last: number, pidMax: number, max: number): { pids: number[]; truncated: boolean } {
+  if (last === prev) return { pids: [], truncated: false };
+  const ranges: Array<[number, number]> = last > prev ? [[prev + 1, last]] : [[prev + 1, pidMax - 1], [RESERVED_PIDS, last]];
+  // Newest first, back to `max`, then put in allocation order.
+  const pids: number[] = [];
+  let truncated = false;
+  for (const [a, b] of ranges.reverse()) {
+    for (let pid = b; pid >= a; pid--) {
+      if (pids.length === max) {
+        truncated = true;
+        break;
+      }
+      pids.push(pid);
+    }
+  }
+  pids.reverse();
+  return { pids, truncated };
+}
+
+/**
+ * The kernel's pid allocation cursor: the cheap way to notice new processes without listing
+ * /proc. /proc/loadavg's fifth field is the last pid handed out in the reader's PID namespace
+ * (proc(5)); it is read with pread(2) on a kept fd, one syscall per look. Threads take pids
+ * from the same counter, so a moved cursor means a new process or a new thread.
+ */
+export class PidCursor {
+  private readonly buf = Buffer.alloc(128);
+  private prev: number;
+  private pidMax: number;
+
+  private constructor(
+    private readonly root: string,
+    private readonly fd: number,
+  ) {
+    this.prev = this.read();
+    this.pidMax = this.readPidMax();
+  }
+
+  /**
+   * Undefined when `root` has no loadavg, or shows another PID namespace than ours
+   * (a procfs mount shows the namespace of whoever mounted it, and loadavg counts in
+   * the reader's: the pids would not match).
+   */
+  static open(root = '/proc'): PidCursor | undefined {
+    try {
+      if (readlinkSync(`${root}/self`) !== String(process.pid)) return undefined;
+      return new PidCursor(root, openSync(`${root}/loadavg`, 'r'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private read(): number {
+    const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+    return parseLoadavgLastPid(this.buf.toString('latin1', 0, n));
+  }
+
+  private readPidMax(): number {
+    try {
+      const v = Number(readFileSync(`${this.root}/sys/kernel/pid_max`, 'latin1'));
+      return Number.isInteger(v) && v > RESERVED_PIDS ? v : PID_MAX_LIMIT;
+    } catch {
+      return PID_MAX_LIMIT;
+    }
+  }
+
+  /** Pids handed out since the previous call (or since open), at most `max`: the newest. */
+  newPids(max: number): { pids: number[]; truncated: boolean } {
+    const last = this.read();
+    // pid_max may have been changed (sysctl) since we read it: look again when the cursor wraps.
+    if (last < this.prev) this.pidMax = this.readPidMax();
+    const result = pidsAfter(this.prev, last, this.pidMax, max);
+    this.prev = last;
+    return result;
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }

@@ -62,10 +62,14 @@ const BRIEF_COLUMNS: readonly Column<NamespaceBrief>[] = [
 ];
 
 export const MONITOR_FORMATTERS: Formatters = {
-  mode: (e) =>
-    e.mode === 'poll'
-      ? { err: `nsm: monitor: ${e.reason ?? 'no process events'}: polling /proc every ${e.intervalMs} ms; namespaces that live less than that may be missed\n` }
-      : {},
+  mode: (e) => {
+    if (e.mode !== 'poll') return {};
+    const how =
+      e.tickMs === undefined
+        ? `polling /proc every ${e.intervalMs} ms; namespaces that live less than that may be missed`
+        : `polling /proc: new processes every ${e.tickMs} ms (${e.quietTickMs} ms when quiet), all every ${e.intervalMs} ms; namespaces that live less than ${e.quietTickMs} ms may be missed`;
+    return { err: `nsm: monitor: ${e.reason ?? 'no process events'}: ${how}\n` };
+  },
   baseline: (e) => ({
     out: `${colour.dim(clock(e.time))} ${colour.bold('BASELINE')} ${e.namespaces.length} namespaces present at start\n${renderColumns(e.namespaces, BRIEF_COLUMNS)}`,
   }),

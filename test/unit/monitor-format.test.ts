@@ -33,6 +33,10 @@ describe('monitor output', () => {
   it('says on stderr, once, that it polls or lost events', () => {
     const poll = formatMonitorEvent({ kind: 'mode', time: T, mode: 'poll', intervalMs: 250, rescanMs: 5000, reason: 'not root', types: ['net'] });
     expect(poll).toEqual({ err: 'nsm: monitor: not root: polling /proc every 250 ms; namespaces that live less than that may be missed\n' });
+    const ticking = formatMonitorEvent({ kind: 'mode', time: T, mode: 'poll', intervalMs: 250, tickMs: 10, quietTickMs: 50, rescanMs: 5000, reason: 'not root', types: ['net'] });
+    expect(ticking).toEqual({
+      err: 'nsm: monitor: not root: polling /proc: new processes every 10 ms (50 ms when quiet), all every 250 ms; namespaces that live less than 50 ms may be missed\n',
+    });
     expect(formatMonitorEvent({ kind: 'mode', time: T, mode: 'events', rescanMs: 5000, types: ['net'] })).toEqual({});
     expect(formatMonitorEvent({ kind: 'overrun', time: T, count: 1 }).err).toMatch(/ENOBUFS/);
     expect(formatMonitorEvent({ kind: 'overrun', time: T, count: 2 })).toEqual({});

@@ -29,7 +29,12 @@ function tracker(options: Partial<TrackerOptions> = {}, mounted = new Set<number
   const events: MonitorEvent[] = [];
   const t = new NamespaceTracker(
     { types: ['net', 'mnt'], verbose: false, ...options },
-    { commandOf: (pid) => `cmd ${pid}`, ownersOf: () => [], mountedNow: (inode) => mounted.has(inode), toEpoch: (m) => m },
+    {
+      commandOf: (pid) => `cmd ${pid}`,
+      ownersOf: () => [],
+      mountedNow: (inode) => mounted.has(inode),
+      toEpoch: (m) => m,
+    },
     (e) => events.push(e),
   );
   const kinds = () => events.map((e) => ('inode' in e ? `${e.kind} ${e.inode}` : e.kind));
@@ -118,6 +123,29 @@ describe('NamespaceTracker', () => {
     t.exited(53, 4);
     t.reconcile(scan({ 10: { ns: host } }, { 1050: { type: 'net', mounts: [{ path: '/run/netns/x', visible: true }] } }), 5);
     expect(kinds()).toEqual(['ns-new 1050']);
+  });
+
+  it('polling: a process first seen in a namespace whose first process exited unseen joins it (create, fork, exit: nsm create, runc)', () => {
+    const { t, kinds } = tracker({ verbose: true });
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 54, ppid: 10, ns: { net: 1060, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    expect(t.inCreatedNamespace(54)).toBe(true);
+    expect(t.inCreatedNamespace(10)).toBe(false);
+    // 54 forked 55 and exited before the next poll; 55 was reparented (ppid 1).
+    t.observe({ pid: 55, ppid: 1, ns: { net: 1060, mnt: HOST_MNT }, time: 9, via: 'poll' });
+    t.exited(54, 10);
+    expect(kinds()).toEqual(['ns-new 1060']);
+    expect(t.awaitingConfirmation()).toBe(0); // 55 holds it
+  });
+
+  it('a rescan that runs ahead of events on their way does not take a child for a new namespace (event mode)', () => {
+    const { t, kinds } = tracker();
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 59, ns: { net: 1080, mnt: HOST_MNT }, time: 1, via: 'event' });
+    // 59 forked 60 and exited; both events are still in the worker's batch when a rescan sees 60.
+    t.reconcile(scan({ 10: { ns: host }, 60: { ns: { net: 1080, mnt: HOST_MNT } } }), 2);
+    t.exited(59, 1.5);
+    expect(kinds()).toEqual(['ns-new 1080']);
   });
 
   it('reports JOIN and LEAVE with --verbose when a process moves into a known namespace', () => {

@@ -12,6 +12,7 @@ import {
   parseCmdline,
   parseIdMap,
   parseMountinfo,
+  parseLoadavgLastPid,
   parseNsLink,
   parseStat,
   parseStatus,
@@ -31,7 +32,14 @@ describe('parseStat', () => {
 
   it('splits a comm holding a space and a ")" at the last ")"', () => {
     const st = parseStat(captured('stat-odd-comm.txt'));
-    expect(st).toEqual({ pid: 20166, comm: 'a b) c', state: 'S', ppid: 20158, numThreads: 1, startTime: 508648 });
+    expect(st).toEqual({ pid: 20166, comm: 'a b) c', state: 'S', ppid: 20158, numThreads: 1, startTime: 508648, exitSignal: 17 });
+  });
+
+  it('tells a thread (exit_signal -1, field 38) from a process (SIGCHLD) and a kernel thread (0)', () => {
+    expect(parseStat(captured('stat-thread.txt')).exitSignal).toBe(-1);
+    expect(parseStat(captured('stat-self.txt')).exitSignal).toBe(17);
+    expect(parseStat(captured('stat-kthreadd.txt')).exitSignal).toBe(0);
+    expect(parseStat('12 (sh) S 1 12 12 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 10').exitSignal).toBeUndefined();
   });
 
   it('reads a kernel thread (ppid 0)', () => {
@@ -44,6 +52,18 @@ describe('parseStat', () => {
   it('rejects text that is not a stat line', () => {
     expect(() => parseStat('')).toThrow(/malformed stat/);
     expect(() => parseStat('12 no parens S 1')).toThrow(/malformed stat/);
+  });
+});
+
+describe('parseLoadavgLastPid', () => {
+  it('reads the last pid handed out (field 5)', () => {
+    expect(parseLoadavgLastPid(captured('loadavg.txt'))).toBe(1365);
+    expect(parseLoadavgLastPid('0.00 0.01 0.05 1/80 4194303\n')).toBe(4194303);
+  });
+
+  it('rejects text that is not a loadavg line', () => {
+    expect(() => parseLoadavgLastPid('')).toThrow(/malformed loadavg/);
+    expect(() => parseLoadavgLastPid('0.00 0.01 0.05 1/80')).toThrow(/malformed loadavg/);
   });
 });
 
