@@ -44,37 +44,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lineout.h"
 #include "pidtick.h"
 #include "scan.h"
 
-struct out {
-	char buf[PIPE_BUF];
-	size_t len;
-};
-
-static void out_flush(struct out *o)
-{
-	size_t off = 0;
-	while (off < o->len) {
-		ssize_t n = write(STDOUT_FILENO, o->buf + off, o->len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(PIDTICK_EXIT_OUTPUT); /* the monitor went away */
-		}
-		off += (size_t)n;
-	}
-	o->len = 0;
-}
-
-static void out_line(struct out *o, char kind, long pid)
+static void out_pid(struct out *o, char kind, long pid)
 {
 	char line[32];
 	int len = snprintf(line, sizeof(line), "%c %ld\n", kind, pid);
-	if (o->len + (size_t)len > sizeof(o->buf))
-		out_flush(o);
-	memcpy(o->buf + o->len, line, (size_t)len);
-	o->len += (size_t)len;
+
+	out_line(o, line, (size_t)len);
 }
 
 /* The fifth field of /proc/loadavg ("0.20 0.18 0.12 1/80 11206"), or -1. */
@@ -154,9 +133,9 @@ static void diff_pids(const struct pids *prev, const struct pids *cur, struct ou
 	size_t i = 0, j = 0;
 	while (i < prev->n || j < cur->n) {
 		if (j == cur->n || (i < prev->n && prev->v[i] < cur->v[j]))
-			out_line(o, '-', prev->v[i++]);
+			out_pid(o, '-', prev->v[i++]);
 		else if (i == prev->n || cur->v[j] < prev->v[i])
-			out_line(o, '+', cur->v[j++]);
+			out_pid(o, '+', cur->v[j++]);
 		else
 			i++, j++;
 	}
@@ -282,6 +261,8 @@ int pidtick_main(int argc, char **argv)
 	}
 
 	static struct out o;
+
+	o.exit_status = PIDTICK_EXIT_OUTPUT; /* the monitor went away */
 	/* Commands are lines; a partial one waits in `in` for its newline. */
 	char in[PATH_MAX + 256];
 	size_t inlen = 0;
@@ -347,7 +328,7 @@ int pidtick_main(int argc, char **argv)
 			if (last < 0)
 				return PIDTICK_EXIT_LOADAVG;
 			if (last != prev)
-				out_line(&o, 'M', last);
+				out_pid(&o, 'M', last);
 			prev = last;
 			next_look = t + period;
 		}

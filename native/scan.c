@@ -47,42 +47,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lineout.h"
 #include "scan.h"
 
 /* Order as in src/sys/nstypes.ts (nsenter's join order); the P record follows it. */
 static const char *const ns_names[] = { "user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time" };
 #define NS_COUNT 8
-
-struct out {
-	char buf[PIPE_BUF];
-	size_t len;
-};
-
-static void out_flush(struct out *o)
-{
-	size_t off = 0;
-	while (off < o->len) {
-		ssize_t n = write(STDOUT_FILENO, o->buf + off, o->len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			_exit(SCAN_EXIT_OUTPUT); /* the reader went away: nothing left to do */
-		}
-		off += (size_t)n;
-	}
-	o->len = 0;
-}
-
-/* Append one whole line; flush first if it would not fit, so writes end at line boundaries. */
-static void out_line(struct out *o, const char *line, size_t len)
-{
-	if (len > sizeof(o->buf))
-		len = sizeof(o->buf); /* cannot happen: a record is < 512 bytes */
-	if (o->len + len > sizeof(o->buf))
-		out_flush(o);
-	memcpy(o->buf + o->len, line, len);
-	o->len += len;
-}
 
 struct counts {
 	unsigned long gone, denied;
@@ -534,6 +504,8 @@ static long *list_pids(const char *root, size_t *count)
 static void scan_range(const long *pids, size_t from, size_t to, const struct scan_opts *opt)
 {
 	static struct out o; /* static: PIPE_BUF bytes, one per process (workers are forked) */
+
+	o.exit_status = SCAN_EXIT_OUTPUT; /* the reader went away: nothing left to do */
 	struct counts c = { 0, 0 };
 	struct seen met[2] = { { 0 }, { 0 } }; /* [0] any namespace (C records), [1] mount namespaces (M) */
 	char line[96];
