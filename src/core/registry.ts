@@ -209,7 +209,12 @@ export function foreignRecordProblem(record: EnvRecord, uid: number): string | u
   if (Object.keys(record.pins).length > 0) return 'it has pins, which only root can make';
   if (record.netnsLink !== undefined) return 'it has a /run/netns link, which only root can make';
   if (vethOf(record)) return 'it has a veth pair, which only root can make';
-  for (const c of limitsOf(record)?.cgroups ?? []) {
+  return cgroupOwnerProblem(limitsOf(record)?.cgroups ?? [], uid);
+}
+
+/** A cgroup of `cgroups` that exists and is not `uid`'s (a user's nsm makes only its own). */
+function cgroupOwnerProblem(cgroups: ReadonlyArray<{ dir: string }>, uid: number): string | undefined {
+  for (const c of cgroups) {
     let owner: number | undefined;
     try {
       owner = lstatSync(c.dir).uid;
@@ -684,7 +689,7 @@ function acquireOrExplain(name: string, layout: Layout, options: RegistryOptions
     if (lock) return lock;
     const err = busyError(name, layout, options);
     if (err.reason !== 'busy' || Date.now() >= deadline) throw err;
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    sleepSync(5);
   }
 }
 
@@ -1219,8 +1224,8 @@ function foreignProgressProblem(progress: CreateProgress, uid: number, options: 
     }
     if (realUid !== undefined && realUid !== uid) return `its holder PID ${holder.pid} runs as uid ${realUid}`;
   }
-  const record = { name: '', types: ['user'], pins: {}, creatorUid: uid, options: { limits: progress.options?.limits } } as unknown as EnvRecord;
-  return foreignRecordProblem(record, uid);
+  const limits = progress.options?.limits as { cgroups?: Array<{ dir: string }> } | undefined;
+  return cgroupOwnerProblem(limits?.cgroups ?? [], uid);
 }
 
 /** How long undoInterruptedCreate() waits for a killed holder to leave its cgroups. */

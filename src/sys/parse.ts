@@ -26,16 +26,25 @@ export interface ProcStat {
  * Parse /proc/PID/stat. comm may contain spaces and parentheses, so split at the
  * *last* ')' as lsns does (proc(5): "the filename of the executable, in parentheses").
  */
-export function parseStat(text: string): ProcStat {
+/** pid, comm and field N (1-based, as proc(5) numbers them) of a /proc/PID/stat line. */
+function statFields(text: string): { pid: number; comm: string; field(n: number): string } {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) throw new Error(`malformed stat: ${text.slice(0, 60)}`);
-  const pid = Number(text.slice(0, open).trim());
-  const comm = text.slice(open + 1, close);
   // After ") " come fields 3.. : state ppid pgrp session tty_nr tpgid flags minflt cminflt
   // majflt cmajflt utime stime cutime cstime priority nice num_threads itrealvalue starttime.
   const rest = text.slice(close + 2).split(' ');
-  const field = (n: number): string => rest[n - 3] ?? '';
+  return { pid: Number(text.slice(0, open).trim()), comm: text.slice(open + 1, close), field: (n) => rest[n - 3] ?? '' };
+}
+
+/** Fields 5 (pgrp) and 8 (tpgid: the terminal's foreground group, -1 without a terminal) of a stat line. */
+export function parseStatTerminal(text: string): { pgrp: number; tpgid: number } {
+  const { field } = statFields(text);
+  return { pgrp: Number(field(5)), tpgid: Number(field(8)) };
+}
+
+export function parseStat(text: string): ProcStat {
+  const { pid, comm, field } = statFields(text);
   const result: ProcStat = {
     pid,
     comm,

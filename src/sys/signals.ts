@@ -16,6 +16,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { EXIT_SIGNAL_BASE } from './errors.js';
+import { parseStatTerminal } from './parse.js';
 
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
 const FROM_TERMINAL: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
@@ -26,19 +27,13 @@ const FROM_TERMINAL: readonly NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH
  * field 8 (tpgid, -1 without a terminal); proc(5).
  */
 export function inTerminalForeground(statText?: string): boolean {
-  let text = statText;
-  if (text === undefined) {
-    try {
-      text = readFileSync('/proc/self/stat', 'latin1');
-    } catch {
-      return false;
-    }
+  let stat;
+  try {
+    stat = parseStatTerminal(statText ?? readFileSync('/proc/self/stat', 'latin1'));
+  } catch {
+    return false;
   }
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // After "pid (comm) ": state(3) ppid(4) pgrp(5) session(6) tty_nr(7) tpgid(8).
-  const pgrp = Number(f[2]);
-  const tpgid = Number(f[5]);
-  return tpgid > 0 && tpgid === pgrp;
+  return stat.tpgid > 0 && stat.tpgid === stat.pgrp;
 }
 
 export interface SignalForwarder {

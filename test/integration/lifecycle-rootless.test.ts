@@ -12,6 +12,20 @@ afterEach(cleanup);
 
 const as = isRoot ? { uid: ROOTLESS_UID } : {};
 
+/** Write `doc` as envs/NAME/FILE of user `uid`'s state directory, as that user would; removed after the test. */
+function plantAs(uid: number, dir: string, name: string, file: string, doc: object): void {
+  const plant = spawnSync(
+    'setpriv',
+    [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'sh', '-c', `umask 077; mkdir -p ${dir}/envs/${name} ${dir}/locks && cat > ${dir}/envs/${name}/${file}`],
+    { input: JSON.stringify(doc) },
+  );
+  expect(plant.status).toBe(0);
+  onTestFinished(() => {
+    rmSync(`${dir}/envs/${name}`, { recursive: true, force: true });
+    rmSync(`${dir}/locks/${name}`, { force: true });
+  });
+}
+
 describe('rootless environments', () => {
   it('create, exec (uid 0 inside is the creator outside), destroy: nothing left', async () => {
     const dir = stateDir(ROOTLESS_UID);
@@ -242,16 +256,7 @@ describe.skipIf(!isRoot)("root and other users' environments (root only: switche
       nsmVersion: '0.1.0',
       progress: { holder: { pid: victim.pid, startTime: identity(victim.pid!)!.startTime } },
     };
-    const plant = spawnSync(
-      'setpriv',
-      [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups', 'sh', '-c', `umask 077; mkdir -p ${dir}/envs/${name} ${dir}/locks && cat > ${dir}/envs/${name}/reservation.json`],
-      { input: JSON.stringify(reservation) },
-    );
-    expect(plant.status).toBe(0);
-    onTestFinished(() => {
-      rmSync(`${dir}/envs/${name}`, { recursive: true, force: true });
-      rmSync(`${dir}/locks/${name}`, { force: true });
-    });
+    plantAs(OTHER_UID, dir, name, 'reservation.json', reservation);
     const refusal = `nsm: refusing the reservation of ${name} of uid ${OTHER_UID}: its holder PID ${victim.pid} runs as uid 0`;
     const d = await nsm(['destroy', name], { stateDir: stateDir() });
     expect(d.code).toBe(1);
@@ -296,16 +301,7 @@ describe.skipIf(!isRoot)("root and other users' environments (root only: switche
       createdAt: new Date().toISOString(),
       nsmVersion: '0.1.0',
     };
-    const plant = spawnSync(
-      'setpriv',
-      [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups', 'sh', '-c', `umask 077; mkdir -p ${dir}/envs/${name} ${dir}/locks && cat > ${dir}/envs/${name}/env.json`],
-      { input: JSON.stringify(record) },
-    );
-    expect(plant.status).toBe(0);
-    onTestFinished(() => {
-      rmSync(`${dir}/envs/${name}`, { recursive: true, force: true });
-      rmSync(`${dir}/locks/${name}`, { force: true });
-    });
+    plantAs(OTHER_UID, dir, name, 'env.json', record);
 
     const refusal = `nsm: refusing environment ${name} of uid ${OTHER_UID}: its user namespace ${record.namespaces.user} was created by uid 0\n`;
     const d = await nsm(['destroy', name], { stateDir: stateDir() });
