@@ -3,9 +3,10 @@
  * shell does. Used after an in-process join (src/core/exec.ts): the child is forked from
  * Node's main thread, so it inherits the namespaces that thread joined.
  */
-import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_NSM_FAILED, SysError } from './errors.js';
 import type { StdioTarget } from './helper.js';
+import { spawnCommand, waitForChild } from './libc.js';
 import { exitStatus, forwardSignals } from './signals.js';
 
 export interface CommandOptions {
@@ -21,42 +22,39 @@ export interface CommandOptions {
 
 /**
  * Spawn `argv` and resolve with its exit status: its own code, or 128+N after signal N.
+ * The child is started with posix_spawnp(3) from the calling thread (src/sys/libc.ts
+ * spawnCommand), so it inherits the namespaces that thread joined.
  *
  * @throws SysError `execvp(CMD)`: ENOENT with exitCode 127 (not found), EACCES/ENOEXEC/EISDIR
  *   with exitCode 126 (not executable), anything else with exitCode 125 - the same calls and
  *   codes the native helper reports, so both join paths fail alike.
  */
-export function runCommand(argv: readonly string[], opts: CommandOptions = {}): Promise<number> {
-  const [file, ...args] = argv;
-  if (file === undefined || file === '') return Promise.reject(new SysError('execvp', 'EINVAL', '', { exitCode: EXIT_NSM_FAILED }));
-  return new Promise((resolve, reject) => {
-    const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
-    let child;
-    try {
-      child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: opts.stdio ?? 'inherit' });
-    } catch (err) {
-      forwarder?.restore();
-      throw err;
-    }
-    forwarder?.attach(child);
-    const restore = () => forwarder?.restore();
-    let failed = false;
-    child.once('spawn', () => {
-      if (child.pid !== undefined) opts.onStarted?.(child.pid);
-    });
-    child.once('error', (err: NodeJS.ErrnoException) => {
-      // 'error' without 'spawn' means exec failed; a kill() error after spawn is not ours to report.
-      if (child.pid !== undefined && !failed) return;
-      failed = true;
-      restore();
-      const errno = typeof err.code === 'string' ? err.code : 'EIO';
-      const exitCode = errno === 'ENOENT' ? EXIT_NOT_FOUND : ['EACCES', 'ENOEXEC', 'EISDIR', 'EPERM'].includes(errno) ? EXIT_NOT_EXECUTABLE : EXIT_NSM_FAILED;
-      reject(new SysError(`execvp(${file})`, errno, undefined, { exitCode, cause: err }));
-    });
-    child.once('exit', (code, signal) => {
-      if (failed) return;
-      restore();
-      resolve(exitStatus(code, signal) ?? EXIT_NSM_FAILED);
-    });
+export async function runCommand(argv: readonly string[], opts: CommandOptions = {}): Promise<number> {
+  const opened: number[] = [];
+  const stdio = (opts.stdio ?? []).map((target) => {
+    if (target === 'inherit') return undefined;
+    if (target !== 'ignore') return target;
+    opened.push(openSync('/dev/null', 'r+'));
+    return opened.at(-1);
   });
+  // Before the spawn: see forwardSignals() for the window this closes.
+  const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
+  let pid: number;
+  try {
+    pid = spawnCommand(argv, { cwd: opts.cwd, env: opts.env, stdio });
+  } catch (err) {
+    forwarder?.restore();
+    if (!(err instanceof SysError) || !err.call.startsWith('execvp')) throw err;
+    const exitCode = err.errno === 'ENOENT' ? EXIT_NOT_FOUND : NOT_EXECUTABLE.includes(err.errno) ? EXIT_NOT_EXECUTABLE : EXIT_NSM_FAILED;
+    throw new SysError(err.call, err.errno, undefined, { exitCode, cause: err });
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+  forwarder?.attach(pid);
+  opts.onStarted?.(pid);
+  const end = await waitForChild(pid, () => forwarder?.restore());
+  return exitStatus(end.status, end.signal) ?? EXIT_NSM_FAILED;
 }
+
+/** execve(2) errors that mean "found, but cannot be run": the shell's 126. */
+const NOT_EXECUTABLE = ['EACCES', 'ENOEXEC', 'EISDIR', 'EPERM'];

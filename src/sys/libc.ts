@@ -5,7 +5,7 @@
  * Every wrapper throws SysError(call, errnoName, target) on failure and never exposes
  * pointers or numeric errno to callers.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -54,6 +54,7 @@ interface Libc {
   sigemptyset(set: Buffer): number;
   spawnFileActionsInit(fa: Buffer): number;
   spawnFileActionsAddDup2(fa: Buffer, fd: number, newfd: number): number;
+  spawnFileActionsAddChdir(fa: Buffer, path: string): number;
   spawnFileActionsDestroy(fa: Buffer): number;
   spawnAttrInit(attr: Buffer): number;
   spawnAttrSetFlags(attr: Buffer, flags: number): number;
@@ -61,7 +62,9 @@ interface Libc {
   spawnAttrSetSigMask(attr: Buffer, set: Buffer): number;
   spawnAttrDestroy(attr: Buffer): number;
   posixSpawn(pid: Int32Array, path: string, fa: Buffer, attr: Buffer, argv: Array<string | null>, envp: Array<string | null>): number;
+  posixSpawnp(pid: Int32Array, file: string, fa: Buffer, attr: Buffer, argv: Array<string | null>, envp: Array<string | null>): number;
 }
+
 
 let libc: Libc | undefined;
 
@@ -109,36 +112,49 @@ export function loadKoffi(): Koffi {
   return require('koffi') as Koffi;
 }
 
+/**
+ * The C prototypes behind Libc, declared on first use: each lib.func() costs koffi ~40 µs to
+ * parse and bind, and `nsm exec` needs 3 of these 28 (bench/RESULTS.md, exec).
+ */
+const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
+  unshare: 'int unshare(int flags)',
+  setns: 'int setns(int fd, int nstype)',
+  flock: 'int flock(int fd, int operation)',
+  // ioctl is variadic in libc; declare the two shapes nsm uses as fixed prototypes.
+  ioctlNoArg: 'int ioctl(int fd, unsigned long request)',
+  ioctlUid: 'int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)',
+  mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+  umount2: 'int umount2(const char *target, int flags)',
+  sethostname: 'int sethostname(const char *name, size_t len)',
+  getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
+  pipe2: 'int pipe2(int *fds, int flags)',
+  poll: 'int poll(void *fds, unsigned long nfds, int timeout)',
+  waitpid: 'int waitpid(int pid, int *status, int options)',
+  sigemptyset: 'int sigemptyset(void *set)',
+  spawnFileActionsInit: 'int posix_spawn_file_actions_init(void *fa)',
+  spawnFileActionsAddDup2: 'int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)',
+  // glibc 2.29, musl 1.1.24: the child's working directory, set between fork and exec.
+  spawnFileActionsAddChdir: 'int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)',
+  spawnFileActionsDestroy: 'int posix_spawn_file_actions_destroy(void *fa)',
+  spawnAttrInit: 'int posix_spawnattr_init(void *attr)',
+  spawnAttrSetFlags: 'int posix_spawnattr_setflags(void *attr, short flags)',
+  spawnAttrSetSigDefault: 'int posix_spawnattr_setsigdefault(void *attr, const void *set)',
+  spawnAttrSetSigMask: 'int posix_spawnattr_setsigmask(void *attr, const void *set)',
+  spawnAttrDestroy: 'int posix_spawnattr_destroy(void *attr)',
+  posixSpawn: 'int posix_spawn(int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)',
+  posixSpawnp: 'int posix_spawnp(int *pid, const char *file, void *fa, void *attr, const char **argv, const char **envp)',
+};
+
 function load(): Libc {
   if (libc) return libc;
   const koffi = loadKoffi();
   const lib = koffi.load('libc.so.6');
-  libc = {
-    errno: () => koffi.errno(),
-    unshare: lib.func('int unshare(int flags)'),
-    setns: lib.func('int setns(int fd, int nstype)'),
-    flock: lib.func('int flock(int fd, int operation)'),
-    // ioctl is variadic in libc; declare the two shapes nsm uses as fixed prototypes.
-    ioctlNoArg: lib.func('int ioctl(int fd, unsigned long request)'),
-    ioctlUid: lib.func('int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)'),
-    mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
-    umount2: lib.func('int umount2(const char *target, int flags)'),
-    sethostname: lib.func('int sethostname(const char *name, size_t len)'),
-    getxattr: lib.func('long getxattr(const char *path, const char *name, void *value, size_t size)'),
-    pipe2: lib.func('int pipe2(int *fds, int flags)'),
-    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
-    waitpid: lib.func('int waitpid(int pid, int *status, int options)'),
-    sigemptyset: lib.func('int sigemptyset(void *set)'),
-    spawnFileActionsInit: lib.func('int posix_spawn_file_actions_init(void *fa)'),
-    spawnFileActionsAddDup2: lib.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
-    spawnFileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *fa)'),
-    spawnAttrInit: lib.func('int posix_spawnattr_init(void *attr)'),
-    spawnAttrSetFlags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)'),
-    spawnAttrSetSigDefault: lib.func('int posix_spawnattr_setsigdefault(void *attr, const void *set)'),
-    spawnAttrSetSigMask: lib.func('int posix_spawnattr_setsigmask(void *attr, const void *set)'),
-    spawnAttrDestroy: lib.func('int posix_spawnattr_destroy(void *attr)'),
-    posixSpawn: lib.func('int posix_spawn(int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
-  };
+  const functions: Partial<Libc> = { errno: () => koffi.errno() };
+  libc = new Proxy(functions as Libc, {
+    get(target, name: keyof Libc) {
+      return (target[name] ??= lib.func(PROTOTYPES[name as Exclude<keyof Libc, 'errno'>]) as never);
+    },
+  });
   return libc;
 }
 
@@ -449,8 +465,27 @@ export function spawnAndWait(path: string, argv: readonly string[], input: Buffe
   }
 }
 
-/** posix_spawn `path` with `stdio` as its fds 0, 1 and 2; returns its pid. */
-function startChild(c: Libc, path: string, argv: readonly string[], env: NodeJS.ProcessEnv, stdio: readonly number[]): number {
+/** How startChild finds and places the program. */
+interface ChildPlacement {
+  /** Look `path` up in PATH as execvp(3) does (posix_spawnp), unless it contains a slash. */
+  search?: boolean;
+  /** The child's working directory (chdir between fork and exec). */
+  cwd?: string;
+}
+
+/**
+ * posix_spawn `path` with `stdio[i]` as its fd i (undefined: fd i as it is here, inherited);
+ * returns its pid. posix_spawn(3) returns only once the child has exec'd (glibc waits for it
+ * through CLONE_VFORK), and returns exec's error number when that failed.
+ */
+function startChild(
+  c: Libc,
+  path: string,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  stdio: readonly (number | undefined)[],
+  placement: ChildPlacement = {},
+): number {
   const actions = Buffer.alloc(OPAQUE_BYTES);
   const attr = Buffer.alloc(OPAQUE_BYTES);
   const all = Buffer.alloc(OPAQUE_BYTES);
@@ -460,7 +495,11 @@ function startChild(c: Libc, path: string, argv: readonly string[], env: NodeJS.
     checkSpawn(c.spawnAttrInit(attr), 'posix_spawnattr_init');
     try {
       // dup2 onto 0, 1, 2 clears their close-on-exec flag; the pipes' own fds close on exec.
-      stdio.forEach((fd, target) => checkSpawn(c.spawnFileActionsAddDup2(actions, fd, target), 'posix_spawn_file_actions_adddup2'));
+      // An fd passed on as it is gets a dup2 onto itself too: Node opens everything
+      // close-on-exec, fds 0-2 included, and dup2(fd, fd) in a spawn's file actions clears
+      // that flag (POSIX 2008 TC2; glibc 2.29).
+      stdio.forEach((fd, target) => checkSpawn(c.spawnFileActionsAddDup2(actions, fd ?? target, target), 'posix_spawn_file_actions_adddup2'));
+      if (placement.cwd !== undefined) checkSpawn(c.spawnFileActionsAddChdir(actions, placement.cwd), 'posix_spawn_file_actions_addchdir_np', placement.cwd);
       // Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
       // leaves those two out, and glibc's posix_spawn sets any signal not in this set that
       // has a handler in Node to SIG_IGN in the child, which execve(2) keeps.
@@ -471,7 +510,8 @@ function startChild(c: Libc, path: string, argv: readonly string[], env: NodeJS.
       checkSpawn(c.spawnAttrSetFlags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK), 'posix_spawnattr_setflags');
       const pid = new Int32Array(1);
       const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
-      checkSpawn(c.posixSpawn(pid, path, actions, attr, [...argv, null], [...envp, null]), 'posix_spawn', path);
+      const spawn = placement.search ? c.posixSpawnp : c.posixSpawn;
+      checkSpawn(spawn(pid, path, actions, attr, [...argv, null], [...envp, null]), placement.search ? 'posix_spawnp' : 'posix_spawn', path);
       return pid[0]!;
     } finally {
       c.spawnAttrDestroy(attr);
@@ -479,6 +519,120 @@ function startChild(c: Libc, path: string, argv: readonly string[], env: NodeJS.
   } finally {
     c.spawnFileActionsDestroy(actions);
   }
+}
+
+/** How a child ended: its exit status, or the signal that killed it. */
+export interface ChildExit {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CommandPlacement {
+  /** Working directory of the command; it must exist (checked by the caller). */
+  cwd?: string;
+  /** Its environment; PATH in it is where the command is looked for. Default: ours. */
+  env?: NodeJS.ProcessEnv;
+  /** Its fds 0, 1, 2: an fd of ours, or undefined to pass ours on. Default: all three passed on. */
+  stdio?: readonly (number | undefined)[];
+}
+
+/**
+ * Start `argv` as a child, looked up in PATH as execvp(3) does, and return its pid once it
+ * has exec'd; wait for it with waitForChild(). This is child_process.spawn() through
+ * posix_spawnp(3), as spawnAndWait() is spawnSync(): `nsm exec` then loads neither
+ * node:child_process nor the streams behind it, and the child is made with
+ * clone(CLONE_VM|CLONE_VFORK) instead of libuv's fork(), which copies Node's page tables
+ * (bench/RESULTS.md, exec). The child is forked from the calling thread, so it starts in
+ * the namespaces that thread joined with setns(2).
+ *
+ * @throws SysError `execvp(FILE)` with exec's errno (ENOENT, EACCES, ...), as the native
+ *   helper reports it.
+ */
+export function spawnCommand(argv: readonly string[], placement: CommandPlacement = {}): number {
+  const [file, ...args] = argv;
+  if (file === undefined || file === '') throw new SysError('execvp', 'EINVAL', '');
+  const env = placement.env ?? process.env;
+  const stdio = [0, 1, 2].map((i) => placement.stdio?.[i]);
+  const c = load();
+  // posix_spawnp searches the PATH of the calling process (glibc reads getenv("PATH")), not
+  // the one in envp; execvp in the child, as libuv does it, would search the command's own.
+  // So for the moment of the spawn ours is the command's.
+  const ourPath = process.env.PATH;
+  const swap = env.PATH !== ourPath;
+  const setPath = (value: string | undefined) => (value === undefined ? delete process.env.PATH : (process.env.PATH = value));
+  if (swap) setPath(env.PATH);
+  try {
+    try {
+      return startChild(c, file, argv, env, stdio, { search: true, cwd: placement.cwd });
+    } catch (err) {
+      if (!(err instanceof SysError) || err.errno !== 'ENOEXEC') throw err;
+      // execvp(3) runs a file without a #! line, which execve(2) refuses (ENOEXEC), with
+      // /bin/sh; posix_spawnp no longer does (glibc 2.15). Node's spawn() does, so do we.
+      const script = file.includes('/') ? file : findInPath(file, env.PATH);
+      if (script === undefined) throw err;
+      return startChild(c, '/bin/sh', ['/bin/sh', script, ...args], env, stdio, { cwd: placement.cwd });
+    }
+  } catch (err) {
+    if (err instanceof SysError && (err.call === 'posix_spawnp' || err.call === 'posix_spawn')) throw new SysError(`execvp(${file})`, err.errno, undefined, { cause: err });
+    throw err;
+  } finally {
+    if (swap) setPath(ourPath);
+  }
+}
+
+/** The first executable regular file named `file` in `path` (execvp(3)'s default: /bin:/usr/bin). */
+function findInPath(file: string, path = '/bin:/usr/bin'): string | undefined {
+  for (const dir of path.split(':')) {
+    const candidate = join(dir || '.', file);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Resolve with how our child `pid` ended, while Node's event loop, and with it signal
+ * forwarding, goes on. Woken by SIGCHLD (and, should one be missed, a 1 s tick that also keeps
+ * the loop alive), it reaps with waitpid(WNOHANG) on the main thread. Not on a worker thread
+ * (koffi's `.async`): once the main thread has joined a pid namespace, clone(2) refuses new
+ * threads (EINVAL for CLONE_THREAD when the pid namespace for children differs), and libuv
+ * aborts when it cannot start its thread pool. `onExit` runs in the same tick as the reaping,
+ * before anything else can: whatever signals the child by pid must stop there (its pid may
+ * be reused from then on).
+ */
+export function waitForChild(pid: number, onExit?: () => void): Promise<ChildExit> {
+  const c = load();
+  const WNOHANG = 1;
+  const status = new Int32Array(1);
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      process.off('SIGCHLD', check);
+      clearInterval(tick);
+      onExit?.();
+    };
+    function check(): void {
+      let reaped: number;
+      try {
+        reaped = retrying(() => c.waitpid(pid, status, WNOHANG), 'waitpid', String(pid));
+      } catch (err) {
+        stop();
+        reject(err);
+        return;
+      }
+      if (reaped !== pid) return;
+      stop();
+      const st = status[0]!;
+      const termsig = st & 0x7f;
+      resolve({ status: termsig === 0 ? (st >> 8) & 0xff : null, signal: termsig === 0 ? null : signalName(termsig) });
+    }
+    process.on('SIGCHLD', check);
+    const tick = setInterval(check, 1000);
+    check(); // it may have ended before the handler was there
+  });
 }
 
 function signalName(n: number): NodeJS.Signals | null {

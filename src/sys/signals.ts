@@ -37,8 +37,11 @@ export function inTerminalForeground(statText?: string): boolean {
 }
 
 export interface SignalForwarder {
-  /** The child to forward to; signals that arrived before are delivered now. */
-  attach(child: ChildProcess): void;
+  /**
+   * The child to forward to, a ChildProcess or the pid of a child not yet reaped (restore()
+   * before reaping it, or the pid may be reused); signals that arrived before are delivered now.
+   */
+  attach(child: ChildProcess | number): void;
   /** Remove the handlers. */
   restore(): void;
 }
@@ -51,11 +54,12 @@ export interface SignalForwarder {
  * host with `node -e` and a loop sending SIGTERM as soon as the child shows up.
  */
 export function forwardSignals(): SignalForwarder {
-  let target: ChildProcess | undefined;
+  let target: ChildProcess | number | undefined;
   const pending: NodeJS.Signals[] = [];
   const send = (sig: NodeJS.Signals) => {
     try {
-      target!.kill(sig);
+      if (typeof target === 'number') process.kill(target, sig);
+      else target!.kill(sig);
     } catch {
       // the child is exiting
     }

@@ -302,6 +302,10 @@ describe.skipIf(!isRoot)('exec: exit status, signals, both join paths (root only
     const noexec = await run([file]);
     expect(noexec.code).toBe(126);
     expect(noexec.stderr).toMatch(/EACCES/);
+    // A file without a #! line runs through /bin/sh, as execvp(3) and a shell run it.
+    const bare = join(scratch, `${name}-no-shebang`);
+    writeFileSync(bare, 'echo "no #! line: $0"\nexit 5\n', { mode: 0o755 });
+    expect(await run([bare])).toMatchObject({ code: 5, stdout: `no #! line: ${bare}\n` });
     expect((await run(['sh', '-c', 'kill -9 $$'])).code).toBe(128 + 9);
     expect((await run(['sh', '-c', 'kill -15 $$'])).code).toBe(128 + 15);
     // stdin passes through

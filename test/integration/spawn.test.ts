@@ -1,10 +1,14 @@
 /**
  * spawnAndWait() (src/sys/libc.ts): child_process.spawnSync() through posix_spawn(3), which
- * starts every holder. Real processes on the real kernel.
+ * starts every holder; spawnCommand() and waitForChild(): child_process.spawn() through
+ * posix_spawnp(3), which runs the command of `nsm exec` after an in-process join. Real
+ * processes on the real kernel.
  */
 import { describe, expect, it } from 'vitest';
-import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { spawnAndWait } from '../../src/sys/libc.js';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnAndWait, spawnCommand, waitForChild } from '../../src/sys/libc.js';
 import { SysError } from '../../src/sys/errors.js';
 
 const readFileText = (path: string): string => {
@@ -81,5 +85,73 @@ describe('spawnAndWait', () => {
     } catch (err) {
       expect(err).toMatchObject({ call: 'posix_spawn', errno: 'ENOENT' });
     }
+  });
+});
+
+describe('spawnCommand and waitForChild', () => {
+  const withScratch = async (f: (dir: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-spawn-'));
+    try {
+      await f(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  /** The child's stdout, through a file: fd 1 of the child is that file. */
+  const run = async (dir: string, argv: string[], placement: Parameters<typeof spawnCommand>[1] = {}) => {
+    const outPath = join(dir, 'out');
+    const out = openSync(outPath, 'w');
+    let pid: number;
+    try {
+      pid = spawnCommand(argv, { ...placement, stdio: [undefined, out, undefined] });
+    } finally {
+      closeSync(out);
+    }
+    const end = await waitForChild(pid);
+    return { ...end, stdout: readFileSync(outPath, 'utf8') };
+  };
+
+  it('looks the command up in PATH, runs it in cwd with env, and reports its status or signal', () =>
+    withScratch(async (dir) => {
+      expect(await run(dir, ['sh', '-c', 'echo "$PWD $NSM_X"; exit 3'], { cwd: '/proc', env: { PATH: process.env.PATH, NSM_X: 'x' } })).toEqual({
+        status: 3,
+        signal: null,
+        stdout: '/proc x\n',
+      });
+      expect(await run(dir, ['sh', '-c', 'kill -TERM $$'])).toMatchObject({ status: null, signal: 'SIGTERM' });
+    }));
+
+  it("searches the command's own PATH, not ours, and leaves ours as it was", () =>
+    withScratch(async (dir) => {
+      writeFileSync(join(dir, 'nsm-only-here'), '#!/bin/sh\necho found\n', { mode: 0o755 });
+      const ours = process.env.PATH;
+      expect(await run(dir, ['nsm-only-here'], { env: { PATH: `${dir}:/usr/bin:/bin` } })).toMatchObject({ status: 0, stdout: 'found\n' });
+      expect(process.env.PATH).toBe(ours);
+      expect(() => spawnCommand(['nsm-only-here'])).toThrow(expect.objectContaining({ call: 'execvp(nsm-only-here)', errno: 'ENOENT' }));
+    }));
+
+  it('runs a file without a #! line through /bin/sh, found in PATH or by path (execvp(3) does)', () =>
+    withScratch(async (dir) => {
+      writeFileSync(join(dir, 'bare'), 'echo "bare $0 $1"\n', { mode: 0o755 });
+      expect(await run(dir, ['bare', 'arg'], { env: { PATH: dir } })).toMatchObject({ status: 0, stdout: `bare ${join(dir, 'bare')} arg\n` });
+      expect(await run(dir, ['./bare', 'arg'], { cwd: dir })).toMatchObject({ status: 0, stdout: 'bare ./bare arg\n' });
+    }));
+
+  it('a file that is not executable is EACCES; a directory too', () =>
+    withScratch(async (dir) => {
+      const file = join(dir, 'not-executable');
+      writeFileSync(file, '#!/bin/sh\n', { mode: 0o644 });
+      expect(() => spawnCommand([file])).toThrow(expect.objectContaining({ call: `execvp(${file})`, errno: 'EACCES' }));
+      expect(() => spawnCommand([dir])).toThrow(expect.objectContaining({ errno: 'EACCES' }));
+    }));
+
+  it('onExit runs after the child ended and before the promise settles', async () => {
+    const pid = spawnCommand(['sh', '-c', 'exit 0']);
+    const seen: string[] = [];
+    const done = waitForChild(pid, () => seen.push(`exit ${pid}`)).then(() => seen.push('settled'));
+    await done;
+    expect(seen).toEqual([`exit ${pid}`, 'settled']);
+    // reaped: no zombie left under our pid
+    expect(readFileText(`/proc/${pid}/stat`)).not.toMatch(new RegExp(`^${pid} \\(sh\\) Z`));
   });
 });

@@ -1,19 +1,22 @@
 #!/usr/bin/env node
-// `nsm create NAME` of two or more builds of nsm, paired: A/B for work on create's speed.
+// `nsm create NAME` or `nsm exec NAME -- true` of two or more builds of nsm, paired: A/B for
+// work on their speed.
 //
-//   node bench/create-ab.mjs [--runs N] [--user UID] [--] DIR...
+//   node bench/ab.mjs [--command create|exec] [--runs N] [--user UID] [--userns] [--] DIR...
 //
 // Each DIR is a built nsm (bin/, dist/, native/build/, node_modules/): this checkout, or a
-// copy of another commit (git worktree add, npm install). One round runs `node -e 0` and a
-// create of a fresh name in every DIR, in turns (reversed every other round, so that neither
-// side always goes first), each as a whole process, wall clock; the environment is destroyed
-// untimed right after. Reported per DIR: the median, and the median of the per-round
+// copy of another commit (git worktree add, npm install). One round runs `node -e 0` and the
+// command of every DIR, in turns (reversed every other round, so that neither side always
+// goes first), each as a whole process, wall clock. create (the default) creates a fresh
+// name and destroys it untimed right after; exec runs `true` in one environment per DIR,
+// created untimed before the first round (default types; --userns adds a user namespace, so
+// the native helper joins it). Reported per DIR: the median, and the median of the per-round
 // differences to `node -e 0` of the same round ("paired"), which noise from the rest of the
 // machine disturbs least. --user UID runs everything as that user (setpriv; needs root):
-// rootless creates, through a user namespace. Default 21 rounds after one warm-up round.
+// rootless, through a user namespace. Default 21 rounds after one warm-up round.
 //
-// bench/lifecycle.mjs is the reference (issue 3 §8, against ip netns and unshare); this one
-// answers "did that change make create faster" with less noise.
+// bench/lifecycle.mjs is the reference (issue 3 §8, against ip netns, unshare and nsenter);
+// this one answers "did that change make create (exec) faster" with less noise.
 import { spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,18 +25,22 @@ import { join, resolve } from 'node:path';
 const args = process.argv.slice(2);
 let runs = 21;
 let user;
+let command = 'create';
+let userns = false;
 const dirs = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--runs') runs = Math.max(5, Number(args[++i]));
   else if (args[i] === '--user') user = Number(args[++i]);
+  else if (args[i] === '--command') command = args[++i];
+  else if (args[i] === '--userns') userns = true;
   else if (args[i] !== '--') dirs.push(resolve(args[i]));
 }
-if (dirs.length === 0) {
-  console.error('usage: node bench/create-ab.mjs [--runs N] [--user UID] DIR...');
+if (dirs.length === 0 || !['create', 'exec'].includes(command)) {
+  console.error('usage: node bench/ab.mjs [--command create|exec] [--runs N] [--user UID] [--userns] DIR...');
   process.exit(2);
 }
 
-const stateDir = mkdtempSync(join(tmpdir(), 'nsm-create-ab-'));
+const stateDir = mkdtempSync(join(tmpdir(), 'nsm-ab-'));
 if (user !== undefined) chownSync(stateDir, user, user);
 const env = { ...process.env, NSM_STATE_DIR: stateDir, NO_COLOR: '1' };
 const as = (argv) => (user === undefined ? argv : ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--clear-groups', ...argv]);
@@ -55,16 +62,27 @@ const median = (xs) => {
 const NODE = 'node -e 0';
 const times = Object.fromEntries([NODE, ...dirs].map((k) => [k, []]));
 let serial = 0;
+const nsm = (dir, ...argv) => [process.execPath, join(dir, 'bin/nsm'), ...argv];
+/** exec's environment of each DIR. */
+const execEnvs = new Map();
 try {
+  if (command === 'exec') {
+    for (const dir of dirs) {
+      const name = `ab${process.pid}-${serial++}`;
+      timed(nsm(dir, 'create', ...(userns ? ['--user'] : []), name));
+      execEnvs.set(dir, name);
+    }
+  }
   for (let round = 0; round <= runs; round++) {
     const order = round % 2 ? [...Object.keys(times)].reverse() : Object.keys(times);
     for (const k of order) {
       let ms;
       if (k === NODE) ms = timed([process.execPath, '-e', '0']);
+      else if (command === 'exec') ms = timed(nsm(k, 'exec', execEnvs.get(k), '--', 'true'));
       else {
         const name = `ab${process.pid}-${serial++}`;
-        ms = timed([process.execPath, join(k, 'bin/nsm'), 'create', name]);
-        timed([process.execPath, join(k, 'bin/nsm'), 'destroy', name]);
+        ms = timed(nsm(k, 'create', name));
+        timed(nsm(k, 'destroy', name));
       }
       if (round > 0) times[k].push(ms); // round 0 warms the page cache
     }
@@ -76,7 +94,8 @@ try {
 }
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-console.log(`## nsm create, paired: median of ${runs} rounds${user === undefined ? '' : `, as uid ${user}`} (load average ${load})`);
+const what = command === 'exec' ? `nsm exec NAME -- true${userns ? ' (environment with a user namespace)' : ''}` : 'nsm create';
+console.log(`## ${what}, paired: median of ${runs} rounds${user === undefined ? '' : `, as uid ${user}`} (load average ${load})`);
 console.log('| build | median ms | − node -e 0 (medians) | − node -e 0 (paired) |');
 console.log('|---|---:|---:|---:|');
 for (const [k, t] of Object.entries(times)) {
