@@ -11,7 +11,7 @@
  * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import {
@@ -41,7 +41,7 @@ import {
   type IdExtent,
   type Reply,
 } from './helper-protocol.js';
-import { spawnAndWait } from './libc.js';
+import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild } from './libc.js';
 import { helperBinary } from './native.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
@@ -123,8 +123,6 @@ export interface ExecOptions extends HelperOptions {
    * command included. Default true. Set false when the caller handles signals itself.
    */
   forwardSignals?: boolean;
-  /** Called once the command was exec'd, with the pid of the helper's child. */
-  onStarted?: (pid: number) => void;
 }
 
 /** One namespace to join: an fd the caller opened and whose inode it checked. */
@@ -320,7 +318,8 @@ interface Outcome {
 }
 
 interface Session {
-  child: ChildProcess;
+  /** What signals are forwarded to: the helper's pid (not yet reaped) or its ChildProcess. */
+  target: number | ChildProcess;
   done: Promise<Outcome>;
 }
 
@@ -341,15 +340,72 @@ function callerIds(opts: HelperOptions): { uid: number; gid: number; user: strin
   };
 }
 
+type SessionOptions = HelperOptions & {
+  stdio: [StdioTarget, StdioTarget, StdioTarget];
+  env?: NodeJS.ProcessEnv;
+  /** Inherited as fds 4, 5, ... */
+  extraFds?: number[];
+  /** Runs once the helper has exited, before it is reaped (stop signalling its pid there). */
+  onExit?: () => void;
+};
+
 /**
- * Spawn the helper in `mode`, send `frames` + CFG_END, and collect its replies until it exits
- * and its socket closes. `extraFds` are inherited as fds 4, 5, ...
+ * Start the helper in `mode` with the protocol socket on fd 3, send `frames` + CFG_END, and
+ * resolve with its replies and exit status once it has exited. Started with posix_spawn
+ * (src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
+ * cost `nsm exec` ~10 ms (bench/RESULTS.md). The replies (STARTED or FAIL: a few bytes) wait
+ * in the socket until the helper has exited and are read then. `asUser` (tests, as root)
+ * needs a uid change posix_spawn cannot make: startHelperAsUser().
  */
-function startHelper(
-  mode: 'holder' | 'run' | 'join',
-  frames: Buffer[],
-  opts: HelperOptions & { stdio: [StdioTarget, StdioTarget, StdioTarget | 'pipe']; env?: NodeJS.ProcessEnv; extraFds?: number[]; onReply?: (r: Reply) => void },
-): Session {
+function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
+  if (opts.asUser) return startHelperAsUser(mode, frames, opts);
+  const path = helperPath(opts.helperPath);
+  const opened: number[] = [];
+  const stdio = opts.stdio.map((target) => {
+    if (target === 'inherit') return undefined;
+    if (target !== 'ignore') return target;
+    opened.push(openSync('/dev/null', 'r+'));
+    return opened.at(-1);
+  });
+  const [ours, theirs] = socketPair();
+  let pid: number;
+  try {
+    pid = spawnProcess(path, [path, mode, '3'], opts.env ?? process.env, [...stdio, theirs, ...(opts.extraFds ?? [])]);
+  } catch (err) {
+    closeSync(ours);
+    throw SysError.fromNode(err, 'spawn', path);
+  } finally {
+    closeSync(theirs);
+    for (const fd of opened) closeSync(fd);
+  }
+  try {
+    const bytes = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
+    for (let sent = 0; sent < bytes.length; ) sent += writeSync(ours, bytes, sent);
+  } catch (err) {
+    // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') {
+      closeSync(ours);
+      throw SysError.fromNode(err, 'write', `${path} socket`);
+    }
+  }
+  const done = waitForChild(pid, opts.onExit).then(
+    (end) => {
+      try {
+        return outcomeOf(readAvailable(ours), Buffer.alloc(0), end.status, end.signal);
+      } finally {
+        closeSync(ours);
+      }
+    },
+    (err: unknown) => {
+      closeSync(ours);
+      throw err;
+    },
+  );
+  return { target: pid, done };
+}
+
+/** startHelper() for `asUser`: child_process.spawn() can change the uid; replies are read as they come. */
+function startHelperAsUser(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
   const stdio: StdioOptions = [...opts.stdio, 'pipe', ...(opts.extraFds ?? [])];
   const path = helperPath(opts.helperPath);
   const child = spawn(path, [mode, '3'], {
@@ -364,17 +420,10 @@ function startHelper(
 
   const done = new Promise<Outcome>((resolve, reject) => {
     child.once('error', (err) => reject(SysError.fromNode(err, 'spawn', path)));
-    child.stderr?.on('data', (d: Buffer) => {
-      if (outcome.stderr.length < 4096) outcome.stderr += d.toString('utf8');
-    });
     sock.on('data', (chunk: Buffer) => {
       if (outcome.protocolError) return;
       try {
-        for (const frame of decoder.push(chunk)) {
-          const reply = decodeReply(frame);
-          outcome.replies.push(reply);
-          opts.onReply?.(reply);
-        }
+        for (const frame of decoder.push(chunk)) outcome.replies.push(decodeReply(frame));
       } catch (err) {
         outcome.protocolError = err as Error;
       }
@@ -382,6 +431,7 @@ function startHelper(
     // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
     sock.on('error', () => {});
     child.once('close', (code, signal) => {
+      opts.onExit?.();
       outcome.code = code;
       outcome.signal = signal;
       if (!outcome.protocolError && decoder.pending > 0) {
@@ -391,7 +441,7 @@ function startHelper(
     });
   });
   sock.write(Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]));
-  return { child, done };
+  return { target: child, done };
 }
 
 function hintFor(step: string, errno: string): string | undefined {
@@ -503,7 +553,6 @@ export async function createHolder(config: NamespaceConfig, opts: HolderOptions 
 }
 
 async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOptions, extraFds?: number[]): Promise<number> {
-  let started = false;
   // Before the spawn: see forwardSignals() for the window this closes.
   const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
   let session: Session;
@@ -512,26 +561,20 @@ async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOpt
       ...opts,
       stdio: opts.stdio ?? ['inherit', 'inherit', 'inherit'],
       extraFds,
-      onReply: (r) => {
-        if (r.kind === 'started') {
-          started = true;
-          opts.onStarted?.(r.pid);
-        }
-      },
+      onExit: () => forwarder?.restore(),
     });
   } catch (err) {
     forwarder?.restore();
     throw err;
   }
-  forwarder?.attach(session.child);
-  const restore = () => forwarder?.restore();
+  forwarder?.attach(session.target);
   try {
     const out = await session.done;
-    if (out.protocolError || out.replies.some((r) => r.kind === 'fail') || !started) throw failure(out);
+    if (out.protocolError || out.replies.some((r) => r.kind === 'fail') || !out.replies.some((r) => r.kind === 'started')) throw failure(out);
     // Exit statuses follow the shell: 128+N for a signal (the helper already encodes the command's).
     return exitStatus(out.code, out.signal) ?? EXIT_NSM_FAILED;
   } finally {
-    restore();
+    forwarder?.restore();
   }
 }
 

@@ -49,6 +49,8 @@ interface Libc {
   sethostname(name: string, len: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
   pipe2(fds: Int32Array, flags: number): number;
+  socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
+  fcntlInt(fd: number, cmd: number, arg: number): number;
   poll(fds: Buffer, nfds: number, timeout: number): number;
   waitpid(pid: number, status: Int32Array, options: number): number;
   sigemptyset(set: Buffer): number;
@@ -128,6 +130,9 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   sethostname: 'int sethostname(const char *name, size_t len)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
   pipe2: 'int pipe2(int *fds, int flags)',
+  socketpair: 'int socketpair(int domain, int type, int protocol, int *fds)',
+  // fcntl is variadic in libc; nsm passes only an int (F_DUPFD_CLOEXEC).
+  fcntlInt: 'int fcntl(int fd, int cmd, int arg)',
   poll: 'int poll(void *fds, unsigned long nfds, int timeout)',
   waitpid: 'int waitpid(int pid, int *status, int options)',
   sigemptyset: 'int sigemptyset(void *set)',
@@ -474,7 +479,8 @@ interface ChildPlacement {
 }
 
 /**
- * posix_spawn `path` with `stdio[i]` as its fd i (undefined: fd i as it is here, inherited);
+ * posix_spawn `path` with `stdio[i]` as its fd i (undefined: fd i as it is here, inherited;
+ * any number of them: 0, 1, 2 and more);
  * returns its pid. posix_spawn(3) returns only once the child has exec'd (glibc waits for it
  * through CLONE_VFORK), and returns exec's error number when that failed.
  */
@@ -490,6 +496,15 @@ function startChild(
   const attr = Buffer.alloc(OPAQUE_BYTES);
   const all = Buffer.alloc(OPAQUE_BYTES);
   const none = Buffer.alloc(OPAQUE_BYTES);
+  // The dup2s run in order: a source that is itself the target of another one (fd 5 to
+  // become fd 8 when something else becomes fd 5 first) is copied above them all first.
+  const F_DUPFD_CLOEXEC = 1030;
+  const copies: number[] = [];
+  stdio = stdio.map((fd, target) => {
+    if (fd === undefined || fd === target || fd >= stdio.length) return fd;
+    copies.push(check(c.fcntlInt(fd, F_DUPFD_CLOEXEC, stdio.length), 'fcntl(F_DUPFD_CLOEXEC)'));
+    return copies.at(-1);
+  });
   checkSpawn(c.spawnFileActionsInit(actions), 'posix_spawn_file_actions_init');
   try {
     checkSpawn(c.spawnAttrInit(attr), 'posix_spawnattr_init');
@@ -518,6 +533,7 @@ function startChild(
     }
   } finally {
     c.spawnFileActionsDestroy(actions);
+    for (const fd of copies) closeSync(fd);
   }
 }
 
@@ -592,6 +608,47 @@ function findInPath(file: string, path = '/bin:/usr/bin'): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Start `path` (no PATH search) with `fds[i]` as its fd i (undefined: ours passed on) and
+ * every signal at its default action; returns its pid once it has exec'd. Wait for it with
+ * waitForChild(). posix_spawn(3), for what child_process.spawn() with extra stdio entries
+ * did (the native helper's protocol socket and namespace fds).
+ */
+export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.ProcessEnv, fds: readonly (number | undefined)[]): number {
+  return startChild(load(), path, argv, env, fds);
+}
+
+/** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected sockets, both close-on-exec. */
+export function socketPair(): [number, number] {
+  const AF_UNIX = 1;
+  const SOCK_STREAM = 1;
+  const fds = new Int32Array(2);
+  check(load().socketpair(AF_UNIX, SOCK_STREAM | O_CLOEXEC, 0, fds), 'socketpair');
+  return [fds[0]!, fds[1]!];
+}
+
+/**
+ * What can be read from `fd` now, up to end of file, without waiting for more (poll(2)
+ * with no timeout before each read): for a socket whose peer has exited but whose other
+ * copies (a daemon the command started) may keep it open.
+ */
+export function readAvailable(fd: number): Buffer {
+  const c = load();
+  const chunks: Buffer[] = [];
+  const pollfd = Buffer.alloc(8);
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    pollfd.writeInt32LE(fd, 0);
+    pollfd.writeInt16LE(POLLIN, 4);
+    pollfd.writeInt16LE(0, 6);
+    if (retrying(() => c.poll(pollfd, 1, 0), 'poll') === 0) break;
+    const n = readSync(fd, buf, 0, buf.length, null);
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks);
 }
 
 /**
