@@ -112,7 +112,10 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     // attributes (root, cwd, umask) with other threads: unshare(CLONE_FS) first.
     if (joinsMnt) unshareFs();
     for (const n of ordered) setns(n.fd, n.type, `${n.type}:[${n.inode}]`);
-    // From here on only synchronous fs calls: they run on this thread, which is inside.
+    // From here on only synchronous fs calls: they run on this thread, which is inside. And
+    // nothing that starts a thread (libuv's pool, a worker): once this thread has joined a
+    // pid namespace, clone(CLONE_THREAD) fails with EINVAL (a thread group cannot span pid
+    // namespaces: kernel/fork.c copy_process), and libuv aborts when its pool cannot start.
     let cwd: string;
     if (req.cwd !== undefined) {
       if (!isDirectory(req.cwd)) throw missingWd(req.cwd);
