@@ -67,7 +67,6 @@ interface Libc {
   posixSpawnp(pid: Int32Array, file: string, fa: Buffer, attr: Buffer, argv: Array<string | null>, envp: Array<string | null>): number;
 }
 
-
 let libc: Libc | undefined;
 
 type Koffi = typeof import('koffi');
@@ -116,7 +115,7 @@ export function loadKoffi(): Koffi {
 
 /**
  * The C prototypes behind Libc, declared on first use: each lib.func() costs koffi ~40 µs to
- * parse and bind, and `nsm exec` needs 3 of these 28 (bench/RESULTS.md, exec).
+ * parse and bind, and `nsm exec` needs a handful of these (bench/RESULTS.md, exec).
  */
 const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   unshare: 'int unshare(int flags)',
@@ -479,10 +478,10 @@ interface ChildPlacement {
 }
 
 /**
- * posix_spawn `path` with `stdio[i]` as its fd i (undefined: fd i as it is here, inherited;
- * any number of them: 0, 1, 2 and more);
- * returns its pid. posix_spawn(3) returns only once the child has exec'd (glibc waits for it
- * through CLONE_VFORK), and returns exec's error number when that failed.
+ * posix_spawn `path` with `stdio[i]` as its fd i, for 0, 1, 2 and any further ones (undefined:
+ * fd i as it is here, passed on); returns its pid. posix_spawn(3) returns only once the
+ * child has exec'd (glibc waits for it through CLONE_VFORK), and returns exec's error number
+ * when that failed.
  */
 function startChild(
   c: Libc,
