@@ -7,7 +7,8 @@
  * here, and so does the PID-1 holder of an environment, which must stay tiny.
  *
  *   nsm-helper holder SYNCFD|- [NAME]   create namespaces, fork their PID 1 holder (shown by
- *                                      ps as "nsm:holder NAME"), report READY, exit 0
+ *                                      ps as "nsm:holder NAME"), report READY, and once the
+ *                                      driver acknowledges it (NSM_READY_ACK) exit 0
  *   nsm-helper run SYNCFD               create namespaces, run a command inside, exit with its status
  *   nsm-helper join SYNCFD              join inherited namespace fds, run a command inside, same
  *
@@ -155,6 +156,7 @@ static const char *msg_name(int code)
 	case NSM_CFG_CWD: return "NSM_CFG_CWD";
 	case NSM_CFG_ARG: return "NSM_CFG_ARG";
 	case NSM_CFG_END: return "NSM_CFG_END";
+	case NSM_READY_ACK: return "NSM_READY_ACK";
 	case NSM_READY: return "NSM_READY";
 	case NSM_STARTED: return "NSM_STARTED";
 	case NSM_FAIL: return "NSM_FAIL";
@@ -1058,7 +1060,10 @@ static noreturn void holder(const struct config *c, const sigset_t *set)
 	if (getpid() != 1 && prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		die(0, "prctl(PR_SET_CHILD_SUBREAPER)");
 	write_frame(syncfd, NSM_SYNC_CHILD_READY, NULL, 0, 0);
-	/* End of file instead of NSM_SYNC_DETACH: the helper died before reporting; so do we. */
+	/*
+	 * End of file instead of NSM_SYNC_DETACH: the helper died before the driver acknowledged
+	 * READY (or before it reported), so nobody has noted this holder; so we end too.
+	 */
 	if (!read_frame(syncfd, &f, "read(NSM_SYNC_DETACH)", true, 0) || f.code != NSM_SYNC_DETACH)
 		_exit(NSM_EXIT_FAIL);
 	free(f.data);
@@ -1076,7 +1081,36 @@ static noreturn void holder(const struct config *c, const sigset_t *set)
 	}
 }
 
-static noreturn void do_holder(const struct config *c)
+/*
+ * The driver's answer to NSM_READY, on `in` (stdin, or the socket): NSM_READY_ACK says it has
+ * noted the holder (src/core/create.ts writes its pid and start time into the reservation), so
+ * that a create killed from now on is undone by gc or the next create of the name. End of file
+ * instead (the driver died: the pipe's only writer is gone) or anything else means nobody will
+ * ever know of the holder: it is SIGKILLed and reaped (die()/diex() with it as the child) before
+ * the helper reports and exits. It is our unreaped child, so its pid cannot have been reused.
+ */
+static void expect_ack(int in, pid_t holder)
+{
+	struct frame f;
+
+	if (!read_frame(in, &f, "read(NSM_READY_ACK)", true, holder))
+		diex(holder, ECANCELED, "read(NSM_READY_ACK): end of file: the driver went away before it noted the holder");
+	if (f.code != NSM_READY_ACK)
+		diex(holder, EPROTO, "read(NSM_READY_ACK): unexpected %s (0x%02x)", msg_name(f.code), f.code);
+	if (f.len != 0)
+		diex(holder, EPROTO, "read(NSM_READY_ACK): payload of %u bytes, expected 0", f.len);
+	free(f.data);
+}
+
+/*
+ * Stage "nsm:helper" of a holder: create the namespaces, fork the holder, report READY once it
+ * is set up, and let it go only when the driver acknowledges (expect_ack()). Until
+ * NSM_SYNC_DETACH the holder waits on its socket, and exits if that reaches end of file: a
+ * helper killed while it waits for the driver takes the holder with it as well. The holder
+ * has let go of everything of its caller's before it reports (stdio is /dev/null, other
+ * descriptors closed), so the helper's stdout reaches end of file when the helper exits.
+ */
+static noreturn void do_holder(const struct config *c, int in)
 {
 	sigset_t set;
 	unsigned char pid_le[4];
@@ -1093,22 +1127,20 @@ static noreturn void do_holder(const struct config *c)
 	h = fork_with_socket(&sock, "holder");
 	if (h == 0)
 		holder(c, &set);
+	/* The holder is set up and holds nothing of its caller's but this socket (fds closed, stdio /dev/null). */
 	expect_frame(sock, NSM_SYNC_CHILD_READY, h);
-	write_frame(sock, NSM_SYNC_DETACH, NULL, 0, h);
-	/*
-	 * Report READY only once the holder has closed its end (end of file here): by then it
-	 * holds nothing of its caller's, so whoever reads READY finds it fully detached.
-	 */
-	for (char byte;;) {
-		ssize_t n = read(sock, &byte, 1);
-		if (n == 0 || (n < 0 && errno != EINTR))
-			break;
-	}
-	if (waitpid(h, NULL, WNOHANG) != 0)
-		diex(0, ECHILD, "holder (it exited before it was ready)");
 	for (int i = 0; i < 4; i++)
 		pid_le[i] = (uint32_t)h >> (8 * i);
+	/* SIGPIPE is ignored (main()): a driver already gone makes this fail with EPIPE, and die() kills the holder. */
 	write_frame(syncfd, NSM_READY, pid_le, 4, h);
+	expect_ack(in, h);
+	if (waitpid(h, NULL, WNOHANG) != 0)
+		diex(0, ECHILD, "holder (it exited before it was detached)");
+	/*
+	 * No need to wait for the holder to read it: a stream socket's data stays readable after
+	 * its writer has closed (unix(7)), so the holder gets NSM_SYNC_DETACH, not end of file.
+	 */
+	write_frame(sock, NSM_SYNC_DETACH, NULL, 0, h);
 	_exit(NSM_EXIT_OK);
 }
 
@@ -1443,11 +1475,10 @@ int main(int argc, char **argv)
 	in = open_channel(argv[2], c.mode);
 	prctl(PR_SET_NAME, "nsm:helper");
 	read_config(in, &c);
-	if (in != syncfd)
-		close(in);
 	switch (c.mode) {
 	case MODE_HOLDER:
-		do_holder(&c);
+		/* `in` stays open: the driver's NSM_READY_ACK comes on it (the holder does not keep it). */
+		do_holder(&c, in);
 	case MODE_RUN:
 		do_run(&c);
 	case MODE_JOIN:

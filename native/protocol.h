@@ -1,5 +1,5 @@
 /*
- * nsm-helper pipe protocol, version 1: the numbers. native/PROTOCOL.md explains them;
+ * nsm-helper pipe protocol, version 2: the numbers. native/PROTOCOL.md explains them;
  * src/sys/helper-protocol.ts mirrors them and test/unit/helper-protocol.test.ts parses this
  * file to check that both sides agree. Change one, change the other.
  *
@@ -8,7 +8,7 @@
 #ifndef NSM_PROTOCOL_H
 #define NSM_PROTOCOL_H
 
-#define NSM_PROTO_VERSION 1
+#define NSM_PROTO_VERSION 2 /* 2: a holder waits for NSM_READY_ACK before it lives on */
 #define NSM_FRAME_HEADER 6
 #define NSM_MAX_PAYLOAD 1048576
 
@@ -35,6 +35,7 @@ enum nsm_msg {
 	NSM_CFG_CWD = 0x1e,          /* string: working directory of the command */
 	NSM_CFG_ARG = 0x1f,          /* string, repeatable: next argv element of the command */
 	NSM_CFG_END = 0x20,          /* empty: configuration complete, start */
+	NSM_READY_ACK = 0x21,        /* empty, holder only, after NSM_READY: the holder is noted, let it live on */
 
 	/* helper -> driver */
 	NSM_READY = 0x30,            /* u32 pid: holder set up, pid in the caller's pid ns */
@@ -45,7 +46,7 @@ enum nsm_msg {
 	NSM_SYNC_USERMAP_PLS = 0x40, /* helper -> map writer: user ns exists, write its maps */
 	NSM_SYNC_USERMAP_ACK = 0x41, /* map writer -> helper: maps written */
 	NSM_SYNC_CHILD_READY = 0x42, /* holder -> helper: /proc mounted, fds closed, holding */
-	NSM_SYNC_DETACH = 0x43,      /* helper -> holder: READY reported, live on alone */
+	NSM_SYNC_DETACH = 0x43,      /* helper -> holder: READY acknowledged, live on alone */
 };
 
 /* NSM_CFG_PROPAGATION values */

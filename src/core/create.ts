@@ -9,17 +9,19 @@
  *   3. its cgroups (--memory/--cpus/--pids): the holder joins them before it unshares
  *      anything, so the cgroup namespace is rooted there (src/core/limits.ts);
  *   4. the holder (native helper) creates the namespaces and keeps them;
- *   5. open the holder's namespace files, then check it is still the process we started;
+ *   5. open the holder's namespace files and note the holder, then let the helper release it
+ *      (until that acknowledgement the helper kills the holder if we die: src/sys/helper.ts);
  *   6. the veth pair into its net namespace and the NAT rules (--veth, --nat: src/core/network.ts);
  *   7. pins, then the /run/netns link (bind mounts of those open files);
  *   8. commit the record. Undo runs in reverse.
  * Steps 3-7 are noted in the reservation as they go, so that a create killed by SIGKILL,
- * which cannot undo anything itself, is undone by the next create of the name or by gc.
+ * which cannot undo anything itself, is undone by the next create of the name or by gc; a
+ * holder is never left unnoted (step 5).
  */
 import { closeSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_SIGNAL_BASE, hasErrno, NsmError, UsageError } from '../sys/errors.js';
-import { createHolder, type HelperOptions, type NamespaceConfig } from '../sys/helper.js';
+import { createHolder, type HelperOptions, type HolderInfo, type NamespaceConfig } from '../sys/helper.js';
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
 import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
@@ -126,20 +128,23 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     if (limits) reservation.note({ options: { limits: { ...limits, cgroups: cgroupPlans.map(({ version, controllers, dir }) => ({ version, controllers, dir })) } } });
     cgroups = await createCgroups(cgroupPlans);
     if (cgroups.length > 0) config.cgroupDirs = cgroups.map((c) => c.dir);
-    const made = await createHolder(config, { ...options.helper, name });
-    holder = { pid: made.pid, startTime: made.startTime ?? processIdentity(made.pid, options).startTime };
-    // Open the holder's namespace files once: the inodes come from these fds, and so do the
-    // pins and the netns link (bind mounts of /proc/self/fd/N), so all name the same namespaces.
-    for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
-    // ... and they are the holder's only if it is still the process we started.
-    if (processIdentity(holder.pid, options).startTime !== holder.startTime) {
-      throw new NsmError(`the holder of ${name} (PID ${holder.pid}) exited while it was being set up`);
-    }
     const namespaces: Partial<Record<NsType, number>> = {};
-    for (const { type, file } of opened) namespaces[type] = file.ino;
-    // The /run/netns link to come is noted with the holder (one write less): gc removes a
-    // link only if it names this net namespace, so noting it before it exists is safe.
-    reservation.note({ holder, namespaces, ...(linkNetns ? { netnsLink: netnsPath } : {}) });
+    // Runs while the helper holds the holder back, waiting for our acknowledgement: a create
+    // killed before this note is written takes the holder with it (the helper reads end of
+    // file and kills it), one killed after it leaves it to gc. The holder is the helper's
+    // unreaped child until then, so its pid cannot name another process yet.
+    const noteHolder = (made: HolderInfo): void => {
+      holder = { pid: made.pid, startTime: made.startTime ?? processIdentity(made.pid, options).startTime };
+      // Open the holder's namespace files once: the inodes come from these fds, and so do the
+      // pins and the netns link (bind mounts of /proc/self/fd/N), so all name the same namespaces.
+      for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
+      for (const { type, file } of opened) namespaces[type] = file.ino;
+      // The /run/netns link to come is noted with the holder (one write less): gc removes a
+      // link only if it names this net namespace, so noting it before it exists is safe.
+      reservation.note({ holder, namespaces, ...(linkNetns ? { netnsLink: netnsPath } : {}) });
+    };
+    await createHolder(config, { ...options.helper, name, onReady: noteHolder });
+    if (!holder) throw new Error('createHolder resolved without calling onReady'); // a bug, never a user's error
     const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
     if (options.veth) {
       veth = await createVeth(name, opened.find((o) => o.type === 'net')!.file.fd, options.veth, recordedSubnets());
@@ -165,7 +170,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       }
       linked = true;
     }
-    // The holder was started synchronously (spawnSync) and nothing since gave the event loop
+    // The holder was started synchronously (spawnAndWait) and nothing since gave the event loop
     // a turn: let it run once, so that a signal caught meanwhile reaches deferSignals().
     await new Promise((resolve) => setImmediate(resolve));
     const sig = signals.pending();

@@ -7,7 +7,8 @@
  * This module is pure (no I/O): it builds and parses frames; src/sys/helper.ts does the I/O.
  */
 
-export const PROTO_VERSION = 1;
+/** 2: a holder lives on only once the driver answers its READY with READY_ACK. */
+export const PROTO_VERSION = 2;
 export const FRAME_HEADER = 6;
 export const MAX_PAYLOAD = 1_048_576;
 /** NSM_CHANNEL_STDIO: `nsm-helper holder - [NAME]` reads the configuration on stdin and replies on stdout. */
@@ -33,6 +34,8 @@ export const Msg = {
   CFG_CWD: 0x1e,
   CFG_ARG: 0x1f,
   CFG_END: 0x20,
+  // driver -> helper, holder only, after READY: the holder is noted, let it live on
+  READY_ACK: 0x21,
   // helper -> driver
   READY: 0x30,
   STARTED: 0x31,

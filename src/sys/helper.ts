@@ -10,7 +10,7 @@
  * A helper FAIL becomes a SysError whose `call` is the failed step and whose `errno` is the
  * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
  */
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
@@ -490,6 +490,16 @@ function readStartTime(pid: number): number | undefined {
 export interface HolderOptions extends HelperOptions {
   /** The environment's name: `ps -o args` then shows the holder as "nsm:holder NAME". */
   name?: string;
+  /**
+   * Called once with the holder as soon as it is set up, while the helper still waits for the
+   * acknowledgement that lets it live on (NSM_READY_ACK, sent when this returns): the place to
+   * note it where whoever cleans up after a killed caller will find it (create's
+   * reservation). Until then a caller killed by SIGKILL leaves no holder: the helper reads end
+   * of file and kills it. The holder is the helper's unreaped child meanwhile, so its pid
+   * names it and no other process. If this throws, no acknowledgement is sent (the helper
+   * kills the holder) and createHolder throws that error.
+   */
+  onReady?: (holder: HolderInfo) => void;
 }
 
 /** The helper's replies in `stdout`, decoded; a protocol fault is kept in the outcome. */
@@ -506,18 +516,90 @@ function outcomeOf(stdout: Buffer, stderr: Buffer, code: number | null, signal: 
 }
 
 /**
+ * What the driver answers to the helper's stdout (spawnAndWait's `answer`): nothing until a
+ * whole frame arrived; to READY, READY_ACK once `onReady` has returned (an exception from it
+ * goes to the caller, with no acknowledgement); to anything else, or bytes it cannot decode,
+ * an empty answer, which closes the helper's stdin without an acknowledgement (outcomeOf()
+ * decodes the whole output again afterwards and reports what was wrong).
+ */
+function acknowledgeReady(onReady: (holder: HolderInfo) => void): (chunk: Buffer) => Buffer | undefined {
+  const decoder = new FrameDecoder();
+  return (chunk) => {
+    let reply: Reply | undefined;
+    try {
+      const frame = decoder.push(chunk)[0];
+      if (frame === undefined) return undefined;
+      reply = decodeReply(frame);
+    } catch {
+      return Buffer.alloc(0);
+    }
+    if (reply.kind !== 'ready') return Buffer.alloc(0);
+    // The holder is set up and waits for its release: its start time is stable now.
+    onReady({ pid: reply.pid, startTime: readStartTime(reply.pid) });
+    return encodeFrame(Msg.READY_ACK);
+  };
+}
+
+/**
+ * The helper as another user (`asUser`: tests, as root), with child_process.spawn(), which
+ * can change the uid; the same conversation as spawnAndWait() with `answer`: stdin stays open
+ * after `input` until `answer` returns the bytes to end it with.
+ */
+function spawnAs(
+  path: string,
+  args: readonly string[],
+  input: Buffer,
+  user: { uid: number; gid: number },
+  answer: (chunk: Buffer) => Buffer | undefined,
+): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'], uid: user.uid, gid: user.gid });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let replied = false;
+    let thrown: { error: unknown } | undefined;
+    child.once('error', (err) => reject(SysError.fromNode(err, 'spawn', path)));
+    // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
+    child.stdin!.on('error', () => {});
+    child.stderr!.on('data', (d: Buffer) => stderr.push(d));
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout.push(d);
+      if (replied) return;
+      let reply: Buffer | undefined;
+      try {
+        reply = answer(d);
+      } catch (err) {
+        thrown = { error: err };
+        reply = Buffer.alloc(0);
+      }
+      if (reply === undefined) return;
+      replied = true;
+      child.stdin!.end(reply);
+    });
+    child.once('close', (status, signal) => {
+      if (thrown) reject(thrown.error);
+      else resolve({ status, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr) });
+    });
+    child.stdin!.write(input);
+  });
+}
+
+/**
  * Create the namespaces in `config` and their holder: a tiny process named "nsm:holder", PID 1
  * of the new pid namespace (if any), which keeps them alive, reaps orphans, and exits on
  * SIGTERM/SIGINT (taking everything in its pid namespace with it). Resolves once the holder
  * is fully set up and the helper has exited; the holder is then nobody's child here.
  *
  * The helper runs as `nsm-helper holder - [NAME]`, a plain child waited for synchronously:
- * the configuration goes to its stdin, READY or FAIL comes back on its stdout, and the
- * call returns once it has exited and the holder has let go of those pipes (it does before
+ * the configuration goes to its stdin, READY or FAIL comes back on its stdout; to READY the
+ * driver answers READY_ACK on the still open stdin once `onReady` has noted the holder, and
+ * only then does the helper let the holder live on and exit. A caller killed before that
+ * (its end of stdin closes with it) leaves no holder: the helper kills it. The call returns
+ * once the helper has exited and the holder has let go of those pipes (it does before
  * READY). It is started with posix_spawn (src/sys/libc.ts), which costs Node far less than
  * child_process's spawn() with a socket and streams (bench/RESULTS.md); only `asUser`
- * (tests, as root) takes child_process.spawnSync(), which can change the uid. Signals that
- * arrive meanwhile are dispatched after it returns.
+ * (tests, as root) takes child_process.spawn(), which can change the uid, and has the same
+ * conversation. Signals that arrive meanwhile are dispatched after it returns.
  *
  * @throws SysError (call = failed step, errno name) when a step failed; nothing is left behind.
  */
@@ -526,23 +608,19 @@ export async function createHolder(config: NamespaceConfig, opts: HolderOptions 
   const path = helperPath(opts.helperPath);
   const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
   const input = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
-  let r: { status: number | null; signal: NodeJS.Signals | null; stdout: Buffer; stderr: Buffer };
-  if (opts.asUser) {
-    const sync = spawnSync(path, args, { input, stdio: ['pipe', 'pipe', 'pipe'], uid: opts.asUser.uid, gid: opts.asUser.gid });
-    if (sync.error) throw SysError.fromNode(sync.error, 'spawn', path);
-    r = sync;
-  } else {
-    r = spawnAndWait(path, [path, ...args], input);
-  }
+  let info: HolderInfo | undefined;
+  const answer = acknowledgeReady((holder) => {
+    info = holder;
+    opts.onReady?.(holder);
+  });
+  const r = opts.asUser ? await spawnAs(path, args, input, opts.asUser, answer) : spawnAndWait(path, [path, ...args], input, process.env, answer);
   const out = outcomeOf(r.stdout, r.stderr, r.status, r.signal);
-  const ready = out.replies.find((reply): reply is Extract<Reply, { kind: 'ready' }> => reply.kind === 'ready');
-  // The holder is alive and waiting for signals: its start time is stable now.
-  const info = ready ? { pid: ready.pid, startTime: readStartTime(ready.pid) } : undefined;
   if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((reply) => reply.kind === 'fail')) {
     return info;
   }
-  // READY arrived but the helper did not finish cleanly: the holder must not survive it.
-  if (info && info.startTime !== undefined) {
+  // Acknowledged, but the helper did not finish cleanly (killed after it let the holder go):
+  // the holder must not survive it. Not acknowledged: the helper killed it already.
+  if (info && info.startTime !== undefined && readStartTime(info.pid) === info.startTime) {
     try {
       process.kill(info.pid, 'SIGKILL');
     } catch {

@@ -383,8 +383,20 @@ function checkSpawn(rc: number, call: string, target?: string): void {
  * SIGPIPE, and an ignored signal stays ignored across execve(2). It inherits no other
  * descriptor of Node's, which opens all of them close-on-exec. Returns once the child has
  * exited and every process holding its stdout or stderr has closed them.
+ *
+ * `answer` makes it a conversation of one reply: stdin then stays open after `input`, and
+ * each chunk read from stdout is handed to `answer` (in this loop, synchronously) until it
+ * returns bytes, which are written to stdin after `input`; then stdin is closed. If it throws,
+ * stdin is closed at once (the child reads end of file), the child is still waited for, and
+ * the error is thrown then. Stdin is closed too if the child exits before `answer` replied.
  */
-export function spawnAndWait(path: string, argv: readonly string[], input: Buffer, env: NodeJS.ProcessEnv = process.env): SpawnedResult {
+export function spawnAndWait(
+  path: string,
+  argv: readonly string[],
+  input: Buffer,
+  env: NodeJS.ProcessEnv = process.env,
+  answer?: (stdoutChunk: Buffer) => Buffer | undefined,
+): SpawnedResult {
   const c = load();
   const open: number[] = [];
   const pipe = (): [number, number] => {
@@ -413,13 +425,23 @@ export function spawnAndWait(path: string, argv: readonly string[], input: Buffe
       { fd: stdoutRead, chunks: out },
       { fd: stderrRead, chunks: err },
     ];
+    let toSend = input;
     let sent = 0;
-    let writing = input.length > 0 ? stdinWrite : -1;
-    if (writing < 0) close(stdinWrite);
+    let replied = answer === undefined;
+    let thrown: { error: unknown } | undefined;
+    let writing = stdinWrite;
+    const closeStdin = (): void => {
+      if (writing < 0) return;
+      close(writing);
+      writing = -1;
+    };
+    if (toSend.length === 0 && replied) closeStdin();
     const buf = Buffer.alloc(65536);
     const pollfds = Buffer.alloc(8 * 3);
-    while (writing >= 0 || streams.length > 0) {
-      const watched = [...(writing >= 0 ? [{ fd: writing, events: POLLOUT }] : []), ...streams.map((s) => ({ fd: s.fd, events: POLLIN }))];
+    while ((writing >= 0 && sent < toSend.length) || streams.length > 0) {
+      // Stdin is watched only while there is something to write: an idle open pipe is always writable.
+      const stdin = writing >= 0 && sent < toSend.length ? [{ fd: writing, events: POLLOUT }] : [];
+      const watched = [...stdin, ...streams.map((s) => ({ fd: s.fd, events: POLLIN }))];
       watched.forEach((w, i) => {
         pollfds.writeInt32LE(w.fd, 8 * i);
         pollfds.writeInt16LE(w.events, 8 * i + 4);
@@ -433,22 +455,41 @@ export function spawnAndWait(path: string, argv: readonly string[], input: Buffe
           // POLLOUT on a pipe: room for at least one page (4 KiB), which a write of that much fills without blocking.
           if (revents & POLLOUT) {
             try {
-              sent += writeSync(writing, input, sent, Math.min(4096, input.length - sent));
+              sent += writeSync(writing, toSend, sent, Math.min(4096, toSend.length - sent));
             } catch (e) {
               if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw SysError.fromNode(e, 'write', `stdin of ${path}`);
-              sent = input.length; // it stopped reading: what it says on stdout tells why
+              sent = toSend.length; // it stopped reading: what it says on stdout tells why
+              replied = true;
             }
           }
-          if (sent >= input.length || revents & (POLLERR | POLLHUP)) {
-            close(writing);
-            writing = -1;
-          }
+          if ((sent >= toSend.length && replied) || revents & (POLLERR | POLLHUP)) closeStdin();
           return;
         }
         const stream = streams.find((s) => s.fd === w.fd)!;
         const n = readSync(stream.fd, buf, 0, buf.length, null);
-        if (n > 0) stream.chunks.push(Buffer.from(buf.subarray(0, n)));
-        else {
+        if (n > 0) {
+          const chunk = Buffer.from(buf.subarray(0, n));
+          stream.chunks.push(chunk);
+          if (stream.chunks === out && !replied) {
+            let reply: Buffer | undefined;
+            try {
+              reply = answer!(chunk);
+            } catch (e) {
+              thrown = { error: e };
+              reply = Buffer.alloc(0);
+              toSend = Buffer.alloc(0);
+              sent = 0;
+            }
+            if (reply !== undefined) {
+              replied = true;
+              if (writing >= 0) {
+                toSend = Buffer.concat([toSend.subarray(sent), reply]);
+                sent = 0;
+                if (toSend.length === 0) closeStdin();
+              }
+            }
+          }
+        } else {
           close(stream.fd);
           streams.splice(streams.indexOf(stream), 1);
         }
@@ -456,6 +497,7 @@ export function spawnAndWait(path: string, argv: readonly string[], input: Buffe
     }
     const status = new Int32Array(1);
     retrying(() => c.waitpid(pid, status, 0), 'waitpid', path);
+    if (thrown) throw thrown.error;
     const st = status[0]!;
     const termsig = st & 0x7f;
     return {

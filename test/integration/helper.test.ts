@@ -38,7 +38,7 @@ import {
   type JoinTarget,
   type NamespaceConfig,
 } from '../../src/sys/helper.js';
-import { decodeReply, encodeFrame, FrameDecoder, i64s, Msg, str, u32s, type Reply } from '../../src/sys/helper-protocol.js';
+import { decodeReply, encodeFrame, FrameDecoder, i64s, Msg, PROTO_VERSION, str, u32s, type Reply } from '../../src/sys/helper-protocol.js';
 import { NS_TYPE_NAMES, cloneFlags, type NsType } from '../../src/sys/nstypes.js';
 import { SysError } from '../../src/sys/errors.js';
 
@@ -52,9 +52,8 @@ const rootlessUid = isRoot ? 65534 : process.getuid!();
 
 // ------------------------------------------------------------------ helpers
 
-/** Pids (other than ours) whose environment carries this file's tag: everything we made. */
-function tagged(): number[] {
-  const needle = `NSM_TEST_TAG=${TAG}`;
+/** Pids (other than ours) whose environment carries this file's tag (or `needle`): everything we made. */
+function tagged(needle = `NSM_TEST_TAG=${TAG}`): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
@@ -144,8 +143,11 @@ interface RawResult {
   stderr: string;
 }
 
-/** Drive the helper by hand: `bytes` as they are, then (by default) end of stream. */
-function rawHelper(argv: string[], bytes: Buffer, opts: { end?: boolean; onStarted?: (c: ReturnType<typeof spawn>) => void } = {}): Promise<RawResult> {
+/**
+ * Drive the helper by hand: `bytes` as they are, then (by default) end of stream; with `ack`,
+ * the stream stays open until READY arrives, which is answered with READY_ACK before the end.
+ */
+function rawHelper(argv: string[], bytes: Buffer, opts: { end?: boolean; ack?: boolean; onStarted?: (c: ReturnType<typeof spawn>) => void } = {}): Promise<RawResult> {
   const child = spawn(helperPath(), argv, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
   const sock = child.stdio[3] as Socket;
   const decoder = new FrameDecoder();
@@ -157,14 +159,74 @@ function rawHelper(argv: string[], bytes: Buffer, opts: { end?: boolean; onStart
       const r = decodeReply(f);
       result.replies.push(r);
       if (r.kind === 'started') opts.onStarted?.(child);
+      if (r.kind === 'ready' && opts.ack) sock.end(encodeFrame(Msg.READY_ACK));
     }
   });
   sock.write(bytes);
-  if (opts.end !== false) sock.end();
+  if (opts.end !== false && !opts.ack) sock.end();
   return new Promise((resolve) => child.once('close', (code) => resolve({ ...result, code })));
 }
 
 const cfg = (...frames: Buffer[]) => Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
+
+/** /proc/PID/stat field 22 (start time), or undefined when there is no such process (a zombie still has one). */
+function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+interface StdioHolderResult extends RawResult {
+  helperPid: number;
+  /** The holder as READY named it, seen by the test when READY arrived. */
+  ready?: { pid: number; startTime: number | undefined; parent: number; uts: string };
+}
+
+/**
+ * `nsm-helper holder - NAME` driven over stdin and stdout as createHolder() drives it (as the
+ * rootless user when root), but with the answer to READY in the test's hands: `answer` returns
+ * the bytes to write before stdin is closed (READY_ACK, something else, or nothing).
+ */
+function stdioHolder(types: NsType[], answer: Buffer, env: NodeJS.ProcessEnv = process.env): Promise<StdioHolderResult> {
+  const child = spawn(helperPath(), ['holder', '-', 'ack-test'], { stdio: ['pipe', 'pipe', 'pipe'], env, ...(isRoot ? { uid: 65534, gid: 65534 } : {}) });
+  const decoder = new FrameDecoder();
+  const result: StdioHolderResult = { code: null, replies: [], stderr: '', helperPid: child.pid! };
+  child.stdin!.on('error', () => {});
+  child.stderr!.on('data', (d) => (result.stderr += d));
+  child.stdout!.on('data', (d: Buffer) => {
+    for (const f of decoder.push(d)) {
+      const r = decodeReply(f);
+      result.replies.push(r);
+      if (r.kind !== 'ready') continue;
+      result.ready = { pid: r.pid, startTime: startTimeOf(r.pid), parent: parentOf(r.pid), uts: readlinkSync(`/proc/${r.pid}/ns/uts`) };
+      child.stdin!.end(answer);
+    }
+  });
+  child.stdin!.write(cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(types)))));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ ...result, code })));
+}
+
+/** Pids of the processes in the namespace `link` names (readlink of /proc/PID/ns/uts, e.g. `uts:[4026532245]`). */
+function inUtsNamespace(link: string): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return readlinkSync(`/proc/${p}/ns/uts`) === link;
+      } catch {
+        return false;
+      }
+    });
+}
 
 // Every test kills exactly what it made; this catches any test that did not.
 afterEach(() => {
@@ -252,7 +314,8 @@ describe('holder', () => {
     const name = 'n'.repeat(64);
     const r = spawnSync(helperPath(), ['holder', '-', name], {
       argv0: 'h', // the shortest: "h holder - NAME" is exactly as long as "nsm:holder NAME"
-      input: cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts'])))),
+      // The acknowledgement sent ahead, which only a driver with nothing to note may do.
+      input: Buffer.concat([cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts'])))), encodeFrame(Msg.READY_ACK)]),
       ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
     });
     const replies = new FrameDecoder().push(r.stdout).map(decodeReply);
@@ -267,8 +330,8 @@ describe('holder', () => {
     }
   });
 
-  it('started the older way, over a socket on fd 3 (holder 3), it works alike, untitled', async () => {
-    const r = await rawHelper(['holder', '3'], cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts'])))));
+  it('started the older way, over a socket on fd 3 (holder 3), it works alike, untitled, acknowledged on the socket', async () => {
+    const r = await rawHelper(['holder', '3'], cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts'])))), { ack: true });
     const ready = r.replies.find((x) => x.kind === 'ready') as { pid: number } | undefined;
     try {
       expect(r.code).toBe(0);
@@ -277,6 +340,35 @@ describe('holder', () => {
       expect(readFileSync(`/proc/${ready!.pid}/cmdline`, 'latin1').split('\0').slice(1, 3)).toEqual(['holder', '3']);
     } finally {
       if (ready) kill(ready.pid);
+    }
+  });
+
+  it('over a socket (holder 3), a driver that shuts its side after READY without acknowledging it leaves no holder', async () => {
+    let holder: { pid: number; startTime: number | undefined } | undefined;
+    const child = spawn(helperPath(), ['holder', '3'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    const sock = child.stdio[3] as Socket;
+    const decoder = new FrameDecoder();
+    const replies: Reply[] = [];
+    sock.on('error', () => {});
+    sock.on('data', (d: Buffer) => {
+      for (const f of decoder.push(d)) {
+        const r = decodeReply(f);
+        replies.push(r);
+        if (r.kind === 'ready') {
+          holder = { pid: r.pid, startTime: startTimeOf(r.pid) };
+          sock.end();
+        }
+      }
+    });
+    sock.write(cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['user', 'uts', 'pid'])))));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(holder?.startTime).toBeDefined();
+    try {
+      expect(code).toBe(125);
+      expect(replies[1]).toMatchObject({ kind: 'fail', step: expect.stringMatching(/^read\(NSM_READY_ACK\): end of file/), errno: 'ECANCELED' });
+      expect(startTimeOf(holder!.pid)).not.toBe(holder!.startTime);
+    } finally {
+      if (startTimeOf(holder!.pid) === holder!.startTime) kill(holder!.pid);
     }
   });
 
@@ -294,6 +386,9 @@ describe('holder', () => {
   it('holds no descriptor of its caller: only /dev/null on 0-2', async () => {
     const h = await createHolder({ types: ['user', 'uts'], map: { root: true } }, rootless);
     try {
+      // Its socket to the helper (fd 3) it closes once it has read NSM_SYNC_DETACH, which the
+      // helper sends as its last act: it may still be open for a moment.
+      await waitFor(() => !existsSync(`/proc/${h.pid}/fd/3`), 'the holder to close its socket to the helper');
       const fds = readdirSync(`/proc/${h.pid}/fd`);
       expect(fds.sort()).toEqual(['0', '1', '2']);
       for (const fd of fds) expect(readlinkSync(`/proc/${h.pid}/fd/${fd}`)).toBe('/dev/null');
@@ -359,6 +454,112 @@ describe('holder', () => {
           return false;
         }
       }, `${dir} to be empty`);
+    }
+  });
+});
+
+// ------------------------------------------------------------------ holder: READY and its acknowledgement
+
+describe('holder: it lives on only once the driver acknowledges READY (NSM_READY_ACK)', () => {
+  const types: NsType[] = ['user', 'uts', 'pid'];
+
+  it('acknowledged: the helper exits 0 and the holder lives on, reparented; killed by pid, it and its namespaces go', async () => {
+    const r = await stdioHolder(types, encodeFrame(Msg.READY_ACK));
+    const ready = r.ready!;
+    try {
+      expect(r.code).toBe(0);
+      expect(r.replies.map((x) => x.kind)).toEqual(['ready']);
+      // When READY arrived it was the helper's child, still held back.
+      expect(ready.parent).toBe(r.helperPid);
+      expect(startTimeOf(ready.pid)).toBe(ready.startTime);
+      expect(alive(ready.pid)).toBe(true);
+      expect(parentOf(ready.pid)).not.toBe(r.helperPid);
+      expect(inUtsNamespace(ready.uts)).toEqual([ready.pid]);
+    } finally {
+      kill(ready.pid);
+    }
+    await waitFor(() => !alive(ready.pid), 'the holder to die');
+    expect(inUtsNamespace(ready.uts)).toEqual([]);
+  });
+
+  it('not acknowledged (stdin closed after READY, as when the driver dies): the helper kills and reaps the holder, then reports ECANCELED and exits 125', async () => {
+    const r = await stdioHolder(types, Buffer.alloc(0));
+    const ready = r.ready!;
+    expect(ready.parent).toBe(r.helperPid);
+    expect(ready.startTime).toBeDefined();
+    try {
+      expect(r.code).toBe(125);
+      expect(r.replies.map((x) => x.kind)).toEqual(['ready', 'fail']);
+      expect(r.replies[1]).toMatchObject({ step: expect.stringMatching(/^read\(NSM_READY_ACK\): end of file/), errno: 'ECANCELED' });
+      // Reaped before the helper reported: no process of that pid and start time, not even a zombie.
+      expect(startTimeOf(ready.pid)).not.toBe(ready.startTime);
+      expect(inUtsNamespace(ready.uts)).toEqual([]);
+    } finally {
+      if (startTimeOf(ready.pid) === ready.startTime) kill(ready.pid);
+    }
+  });
+
+  it.each([
+    ['another message', encodeFrame(Msg.CFG_END), /^read\(NSM_READY_ACK\): unexpected NSM_CFG_END \(0x20\)$/],
+    ['READY_ACK with a payload', encodeFrame(Msg.READY_ACK, u32s(1)), /^read\(NSM_READY_ACK\): payload of 4 bytes, expected 0$/],
+    ['half a frame', encodeFrame(Msg.READY_ACK).subarray(0, 3), /^read\(NSM_READY_ACK\): got 3 of 6 header bytes$/],
+  ])('answered with %s: the holder is killed and reaped, EPROTO, exit 125', async (_, answer, step) => {
+    const r = await stdioHolder(types, answer);
+    const ready = r.ready!;
+    try {
+      expect(r.code).toBe(125);
+      expect(r.replies[1]).toMatchObject({ kind: 'fail', step: expect.stringMatching(step), errno: 'EPROTO' });
+      expect(startTimeOf(ready.pid)).not.toBe(ready.startTime);
+    } finally {
+      if (startTimeOf(ready.pid) === ready.startTime) kill(ready.pid);
+    }
+  });
+
+  it('READY to a driver that stopped reading (stdout closed): EPIPE (SIGPIPE is ignored), the holder is killed, exit 125', async () => {
+    const needle = `NSM_TEST_CASE=${randomUUID()}`;
+    const child = spawn(helperPath(), ['holder', '-', 'ack-test'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NSM_TEST_CASE: needle.split('=')[1] },
+      ...(isRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    child.stdout!.destroy(); // the only reader of the helper's stdout: writing READY fails
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdin!.on('error', () => {});
+    child.stdin!.write(cfg(encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(types))))); // and stdin stays open
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+    child.stdin!.end();
+    const left = tagged(needle);
+    for (const pid of left) kill(pid);
+    expect(signal).toBeNull();
+    expect(code).toBe(125);
+    expect(stderr).toMatch(/^nsm-helper: write\(NSM_READY\): EPIPE: /);
+    expect(left).toEqual([]);
+  });
+
+  it('createHolder() notes the holder (onReady) before it acknowledges; if onReady throws, no holder is left and that error is thrown', async () => {
+    let seen: { pid: number; parent: string | undefined; startTime?: number } | undefined;
+    const h = await createHolder({ types }, { onReady: (holder) => (seen = { ...holder, parent: status(parentOf(holder.pid), 'Name') }) });
+    try {
+      expect(seen).toMatchObject({ pid: h.pid, startTime: h.startTime });
+      expect(seen!.parent).toBe('nsm:helper'); // still the helper's child: not acknowledged yet
+    } finally {
+      kill(h.pid);
+    }
+
+    for (const opts of [{}, rootless]) {
+      let noted: { pid: number; startTime?: number } | undefined;
+      const err = await createHolder({ types }, {
+        ...opts,
+        onReady: (holder) => {
+          noted = holder;
+          throw new Error('cannot note it');
+        },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toBe('cannot note it');
+      expect(noted?.startTime).toBeDefined();
+      expect(startTimeOf(noted!.pid)).not.toBe(noted!.startTime);
     }
   });
 });
@@ -566,14 +767,14 @@ describe('join', () => {
 describe('malformed configuration: FAIL with a step, nothing left', () => {
   const nstypes = encodeFrame(Msg.CFG_NSTYPES, u32s(cloneFlags(['uts'])));
   const bad: Array<[string, string, Buffer, RegExp, string]> = [
-    ['wrong version byte', 'holder', encodeFrame(Msg.CFG_NSTYPES, u32s(0), 7), /^read\(config\): protocol version 7, nsm-helper speaks version 1$/, 'EPROTO'],
+    ['wrong version byte', 'holder', encodeFrame(Msg.CFG_NSTYPES, u32s(0), 7), new RegExp(`^read\\(config\\): protocol version 7, nsm-helper speaks version ${PROTO_VERSION}$`), 'EPROTO'],
     ['empty stream', 'holder', Buffer.alloc(0), /^read\(config\): got 0 of 6 header bytes$/, 'EPROTO'],
-    ['short header', 'run', Buffer.from([1, 0x10, 4]), /^read\(config\): got 3 of 6 header bytes$/, 'EPROTO'],
-    ['short payload', 'holder', Buffer.concat([Buffer.from([1, Msg.CFG_HOSTNAME, 10, 0, 0, 0]), Buffer.from('abc')]), /^read\(config\): NSM_CFG_HOSTNAME: got 3 of 10 payload bytes$/, 'EPROTO'],
+    ['short header', 'run', Buffer.from([PROTO_VERSION, 0x10, 4]), /^read\(config\): got 3 of 6 header bytes$/, 'EPROTO'],
+    ['short payload', 'holder', Buffer.concat([Buffer.from([PROTO_VERSION, Msg.CFG_HOSTNAME, 10, 0, 0, 0]), Buffer.from('abc')]), /^read\(config\): NSM_CFG_HOSTNAME: got 3 of 10 payload bytes$/, 'EPROTO'],
     ['no CFG_END', 'holder', nstypes, /^read\(config\): got 0 of 6 header bytes$/, 'EPROTO'],
     ['unknown code', 'holder', cfg(encodeFrame(0x7f)), /^read\(config\): unexpected unknown message \(0x7f\)$/, 'EPROTO'],
     ['a reply code as config', 'holder', cfg(encodeFrame(Msg.READY, u32s(1))), /^read\(config\): unexpected NSM_READY \(0x30\)$/, 'EPROTO'],
-    ['oversized length', 'holder', Buffer.from([1, Msg.CFG_CWD, 0, 0, 0, 0x10]), /^read\(config\): NSM_CFG_CWD of 268435456 bytes \(at most 1048576\)$/, 'EMSGSIZE'],
+    ['oversized length', 'holder', Buffer.from([PROTO_VERSION, Msg.CFG_CWD, 0, 0, 0, 0x10]), /^read\(config\): NSM_CFG_CWD of 268435456 bytes \(at most 1048576\)$/, 'EMSGSIZE'],
     ['wrong payload size', 'holder', cfg(encodeFrame(Msg.CFG_NSTYPES, Buffer.alloc(3))), /^read\(config\): NSM_CFG_NSTYPES payload is 3 bytes, expected 4$/, 'EPROTO'],
     ['a frame twice', 'holder', cfg(nstypes, nstypes), /^read\(config\): NSM_CFG_NSTYPES given twice$/, 'EPROTO'],
     ['join frame in holder mode', 'holder', cfg(nstypes, encodeFrame(Msg.CFG_CWD, str('/'))), /^read\(config\): NSM_CFG_CWD is not valid in this mode$/, 'EPROTO'],

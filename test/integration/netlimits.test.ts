@@ -396,10 +396,23 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
   });
 });
 
+/** Parent pid of `pid` (/proc/PID/stat field 4), or undefined when it is gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Start `nsm create` and stop it (SIGSTOP, then SIGKILL) as soon as its reservation notes a
- * holder: after that note it still creates the veth and runs iptables for --nat, so it has
- * made a holder, cgroups and perhaps more that it cannot undo once killed.
+ * holder and its helper has let the holder go (the holder is no longer the child of a child
+ * of the create): after that it still creates the veth and runs iptables for --nat, so it has
+ * made a holder, cgroups and perhaps more that it cannot undo once killed. (Killed between
+ * the note and the helper's exit, it would leave no holder at all: the helper, still waiting
+ * for the acknowledgement, kills it; create-killed.test.ts tests that.)
  */
 async function killCreateAfterHolder(n: string, dir: string, args: string[]): Promise<{ pid: number; startTime: number }> {
   let child: ReturnType<typeof spawn> | undefined;
@@ -407,10 +420,14 @@ async function killCreateAfterHolder(n: string, dir: string, args: string[]): Pr
   const reservation = join(dir, 'envs', n, 'reservation.json');
   const end = Date.now() + 10_000;
   let holder: { pid: number; startTime: number } | undefined;
+  const heldBack = (pid: number) => {
+    const helper = parentOf(pid);
+    return helper !== undefined && parentOf(helper) === child!.pid;
+  };
   // Poll without yielding: the create must not get far while we sleep.
-  while (!holder && Date.now() < end) {
+  while ((!holder || heldBack(holder.pid)) && Date.now() < end) {
     try {
-      holder = JSON.parse(readFileSync(reservation, 'utf8')).progress?.holder;
+      holder ??= JSON.parse(readFileSync(reservation, 'utf8')).progress?.holder;
     } catch {
       // not there yet, or being replaced
     }

@@ -78,6 +78,37 @@ describe('spawnAndWait', () => {
     }
   });
 
+  it('with `answer`: stdin stays open after the input until answer replies to stdout, then closes', () => {
+    const seen: string[] = [];
+    // `cat` ends only when stdin is closed: after the answer, not after the input.
+    const r = spawnAndWait('/bin/sh', ['sh', '-c', 'read a; echo "question $a"; read b; echo "answer $b"; cat; echo eof'], Buffer.from('input\n'), process.env, (chunk) => {
+      seen.push(chunk.toString());
+      return seen.join('').includes('\n') ? Buffer.from('yes\nafter\n') : undefined;
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout.toString()).toBe('question input\nanswer yes\nafter\neof\n');
+    expect(seen.join('')).toBe('question input\n'); // not called again once it replied
+  });
+
+  it('with `answer`: an exception closes stdin at once, the child is still waited for, and the exception is thrown', () => {
+    let pid = 0;
+    // The child prints its pid and reads stdin to its end; only the closing lets it exit 5.
+    const call = () =>
+      spawnAndWait('/bin/sh', ['sh', '-c', 'echo $$; cat >/dev/null; exit 5'], Buffer.alloc(0), process.env, (chunk) => {
+        pid = Number(chunk.toString().trim());
+        throw new Error('no answer');
+      });
+    expect(call).toThrow('no answer');
+    expect(pid).toBeGreaterThan(0);
+    // Waited for (reaped): not even a zombie of ours is left.
+    expect(readFileText(`/proc/${pid}/stat`)).toBe('');
+  });
+
+  it('with `answer`: a child that exits without prompting an answer is waited for as usual', () => {
+    const r = spawnAndWait('/bin/sh', ['sh', '-c', 'echo hi; exit 3'], Buffer.from('x'), process.env, () => undefined);
+    expect(r).toMatchObject({ status: 3, signal: null, stdout: Buffer.from('hi\n') });
+  });
+
   it('a missing program is a SysError naming posix_spawn', () => {
     expect(() => spawnAndWait('/nonexistent/nsm-test', ['x'], Buffer.alloc(0))).toThrow(SysError);
     try {

@@ -95,8 +95,8 @@ describe('helper protocol: C (native/protocol.h) and TypeScript agree', () => {
 
 describe('frames', () => {
   it('encode: version, code, little-endian length, payload', () => {
-    expect([...encodeFrame(Msg.CFG_HOSTNAME, Buffer.from('ab'))]).toEqual([1, 0x15, 2, 0, 0, 0, 0x61, 0x62]);
-    expect([...encodeFrame(Msg.CFG_END)]).toEqual([1, 0x20, 0, 0, 0, 0]);
+    expect([...encodeFrame(Msg.CFG_HOSTNAME, Buffer.from('ab'))]).toEqual([2, 0x15, 2, 0, 0, 0, 0x61, 0x62]);
+    expect([...encodeFrame(Msg.CFG_END)]).toEqual([2, 0x20, 0, 0, 0, 0]);
   });
 
   it('decode across chunk boundaries', () => {
