@@ -3,7 +3,7 @@
  * JSON, its exit code, and whether its namespace verdicts agree with unshare(1) run
  * directly by the test.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,8 +96,12 @@ describe.skipIf(!isRoot)('nsm doctor as root (the test runs as root)', () => {
 
 describe.skipIf(!isRoot)('nsm doctor as an unprivileged user (setpriv --reuid=65534; needs root to switch)', () => {
   const state = join(scratch, 'nobody-state');
-  mkdirSync(state, { mode: 0o700 });
-  chownSync(state, 65534, 65534);
+  // In beforeAll, not here: a skipped describe's body still runs when tests are collected,
+  // and only root may give the directory away.
+  beforeAll(() => {
+    mkdirSync(state, { mode: 0o700 });
+    chownSync(state, 65534, 65534);
+  });
 
   it('reports for uid 65534 and exits 0 exactly when none failed', () => {
     const { doc, status, stderr } = doctorJson({ NSM_STATE_DIR: state }, true);

@@ -2,6 +2,9 @@
  * The real scanner (native/scan.c, via scanHost and listNamespaces) on a fake /proc:
  * test/fixtures/proc, made by test/fixtures/make-proc.sh (its header lists what is in it).
  */
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { listNamespaces } from '../../src/core/listing.js';
@@ -14,7 +17,8 @@ describe.each([1, 2])('scanHost on test/fixtures/proc with %i worker(s)', (jobs)
   it('reads every process, the zombie included, and skips non-numeric entries', async () => {
     const scan = await scanHost({ procRoot, jobs });
     expect([...scan.processes.keys()]).toEqual([1, 7, 42, 57, 88, 90]);
-    expect(scan.processes.get(42)).toMatchObject({ ppid: 1, comm: 'web', startTime: 500, uid: 0 });
+    // uid is the owner of /proc/PID: here whoever checked the fixture out.
+    expect(scan.processes.get(42)).toMatchObject({ ppid: 1, comm: 'web', startTime: 500, uid: statSync(join(procRoot, '42')).uid });
     expect(scan.processes.get(90)!.ns).toEqual({});
     expect(scan.stats).toEqual({ gone: 0, denied: 0 });
   });
@@ -70,6 +74,8 @@ describe('listNamespaces on test/fixtures/proc', () => {
     const { namespaces } = await listNamespaces({ procRoot, pid: 42 });
     expect(namespaces.map((r) => r.ns).sort()).toEqual([4026531832, 4026531834, 4026531835, 4026531836, 4026531837, 4026531839, 4026532300, 4026532301]);
     const user = namespaces.find((r) => r.type === 'user')!;
-    expect(user).toMatchObject({ nprocs: 5, pid: 1, user: 'root' });
+    // USER is the name of /proc/1's owner: whoever checked the fixture out (root, usually).
+    const owner = spawnSync('id', ['-nu', String(statSync(join(procRoot, '1')).uid)], { encoding: 'utf8' }).stdout.trim();
+    expect(user).toMatchObject({ nprocs: 5, pid: 1, user: owner });
   });
 });
