@@ -14,8 +14,10 @@ import { NS_TYPES } from '../../src/sys/nstypes.js';
 const NSM = fileURLToPath(new URL('../../bin/nsm', import.meta.url));
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
-const scratch = mkdtempSync(join(tmpdir(), 'nsm-doctor-test-'));
-chmodSync(scratch, 0o755); // nobody must reach its own state directory inside
+// Every test here needs root (both describes skip otherwise), and a file whose tests all
+// skip runs no afterAll: the scratch directory is made only when it will be used and removed.
+const scratch = isRoot ? mkdtempSync(join(tmpdir(), 'nsm-doctor-test-')) : join(tmpdir(), 'nsm-doctor-test-unused');
+if (isRoot) chmodSync(scratch, 0o755); // nobody must reach its own state directory inside
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 interface Doc {
