@@ -5,7 +5,7 @@
 //   node bench/ab.mjs [--command create|exec] [--runs N] [--user UID] [--userns] [--] DIR...
 //
 // Each DIR is a built nsm (bin/, dist/, native/build/, node_modules/): this checkout, or a
-// copy of another commit (git worktree add, npm install). One round runs `node -e 0` and the
+// copy of another commit (git worktree add, npm install); without any, this checkout. One round runs `node -e 0` and the
 // command of every DIR, in turns (reversed every other round, so that neither side always
 // goes first), each as a whole process, wall clock. create (the default) creates a fresh
 // name and destroys it untimed right after; exec runs `true` in one environment per DIR,
@@ -21,6 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 let runs = 21;
@@ -35,7 +36,9 @@ for (let i = 0; i < args.length; i++) {
   else if (args[i] === '--userns') userns = true;
   else if (args[i] !== '--') dirs.push(resolve(args[i]));
 }
-if (dirs.length === 0 || !['create', 'exec'].includes(command)) {
+// Without a DIR, this checkout alone (`npm run bench` runs every bench with no arguments).
+if (dirs.length === 0) dirs.push(resolve(fileURLToPath(new URL('..', import.meta.url))));
+if (!['create', 'exec'].includes(command)) {
   console.error('usage: node bench/ab.mjs [--command create|exec] [--runs N] [--user UID] [--userns] DIR...');
   process.exit(2);
 }
