@@ -551,10 +551,10 @@ function startChild(
     checkSpawn(c.spawnAttrInit(attr), 'posix_spawnattr_init');
     try {
       // dup2 onto 0, 1, 2 clears their close-on-exec flag; the pipes' own fds close on exec.
-      // An fd passed on as it is gets a dup2 onto itself too: fds 0-2 may be close-on-exec
-      // (seen on the development host: whoever started Node set it), and a spawn's
-      // dup2(fd, fd) action clears that flag, as POSIX.1-2024 asks and glibc does (Debian
-      // 12's 2.36; the exec tests pipe stdin and stdout through and would fail otherwise).
+      // An fd passed on as it is gets a dup2 onto itself too: inside Node fds 0-2 can be
+      // close-on-exec (fdinfo flags 02000000, seen on this host; without this `nsm exec`'s
+      // command lost its stdout here), and a spawn's dup2(fd, fd) action clears that flag,
+      // as POSIX.1-2024 asks and glibc does (Debian 12's 2.36).
       stdio.forEach((fd, target) => checkSpawn(c.spawnFileActionsAddDup2(actions, fd ?? target, target), 'posix_spawn_file_actions_adddup2'));
       if (placement.cwd !== undefined) checkSpawn(c.spawnFileActionsAddChdir(actions, placement.cwd), 'posix_spawn_file_actions_addchdir_np', placement.cwd);
       // Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
