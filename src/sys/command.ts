@@ -3,10 +3,8 @@
  * shell does. Used after an in-process join (src/core/exec.ts): the child is forked from
  * Node's main thread, so it inherits the namespaces that thread joined.
  */
-import { closeSync, openSync } from 'node:fs';
 import { EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_NSM_FAILED, SysError } from './errors.js';
-import type { StdioTarget } from './helper.js';
-import { spawnCommand, waitForChild } from './libc.js';
+import { spawnCommand, waitForChild, type StdioTarget } from './libc.js';
 import { exitStatus, forwardSignals } from './signals.js';
 
 export interface CommandOptions {
@@ -30,25 +28,16 @@ export interface CommandOptions {
  *   codes the native helper reports, so both join paths fail alike.
  */
 export async function runCommand(argv: readonly string[], opts: CommandOptions = {}): Promise<number> {
-  const opened: number[] = [];
-  const stdio = (opts.stdio ?? []).map((target) => {
-    if (target === 'inherit') return undefined;
-    if (target !== 'ignore') return target;
-    opened.push(openSync('/dev/null', 'r+'));
-    return opened.at(-1);
-  });
   // Before the spawn: see forwardSignals() for the window this closes.
   const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
   let pid: number;
   try {
-    pid = spawnCommand(argv, { cwd: opts.cwd, env: opts.env, stdio });
+    pid = spawnCommand(argv, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
   } catch (err) {
     forwarder?.restore();
     if (!(err instanceof SysError) || !err.call.startsWith('execvp')) throw err;
     const exitCode = err.errno === 'ENOENT' ? EXIT_NOT_FOUND : NOT_EXECUTABLE.includes(err.errno) ? EXIT_NOT_EXECUTABLE : EXIT_NSM_FAILED;
     throw new SysError(err.call, err.errno, undefined, { exitCode, cause: err });
-  } finally {
-    for (const fd of opened) closeSync(fd);
   }
   forwarder?.attach(pid);
   opts.onStarted?.(pid);

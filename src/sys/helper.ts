@@ -11,7 +11,7 @@
  * errno name, so the CLI prints e.g. `nsm: unshare(CLONE_NEWNET): EPERM: Operation not permitted`.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, readFileSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import {
@@ -41,7 +41,8 @@ import {
   type IdExtent,
   type Reply,
 } from './helper-protocol.js';
-import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild } from './libc.js';
+import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild, type StdioTarget } from './libc.js';
+import { parseStat } from './parse.js';
 import { helperBinary } from './native.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
@@ -101,8 +102,8 @@ export interface NamespaceConfig {
   cgroupDirs?: string[];
 }
 
-/** Where a helper's stdin/stdout/stderr go: inherited, /dev/null, or an open fd. */
-export type StdioTarget = 'inherit' | 'ignore' | number;
+/** Where a helper's (or a command's) stdin/stdout/stderr go: inherited, /dev/null, or an open fd. */
+export type { StdioTarget } from './libc.js';
 
 export interface HelperOptions {
   /** Path of nsm-helper; default: $NSM_HELPER, else native/build/nsm-helper of this package. */
@@ -360,23 +361,15 @@ type SessionOptions = HelperOptions & {
 function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
   if (opts.asUser) return startHelperAsUser(mode, frames, opts);
   const path = helperPath(opts.helperPath);
-  const opened: number[] = [];
-  const stdio = opts.stdio.map((target) => {
-    if (target === 'inherit') return undefined;
-    if (target !== 'ignore') return target;
-    opened.push(openSync('/dev/null', 'r+'));
-    return opened.at(-1);
-  });
   const [ours, theirs] = socketPair();
   let pid: number;
   try {
-    pid = spawnProcess(path, [path, mode, '3'], opts.env ?? process.env, [...stdio, theirs, ...(opts.extraFds ?? [])]);
+    pid = spawnProcess(path, [path, mode, '3'], opts.env ?? process.env, [...opts.stdio, theirs, ...(opts.extraFds ?? [])]);
   } catch (err) {
     closeSync(ours);
     throw SysError.fromNode(err, 'spawn', path);
   } finally {
     closeSync(theirs);
-    for (const fd of opened) closeSync(fd);
   }
   try {
     const bytes = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
@@ -478,10 +471,7 @@ function failure(out: Outcome): NsmError {
 /** /proc/PID/stat field 22 (start time), or undefined if the process is gone. */
 function readStartTime(pid: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may contain spaces and parentheses: fields resume after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).startTime;
   } catch {
     return undefined;
   }

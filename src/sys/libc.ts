@@ -498,14 +498,7 @@ export function spawnAndWait(
     const status = new Int32Array(1);
     retrying(() => c.waitpid(pid, status, 0), 'waitpid', path);
     if (thrown) throw thrown.error;
-    const st = status[0]!;
-    const termsig = st & 0x7f;
-    return {
-      status: termsig === 0 ? (st >> 8) & 0xff : null,
-      signal: termsig === 0 ? null : signalName(termsig),
-      stdout: Buffer.concat(out),
-      stderr: Buffer.concat(err),
-    };
+    return { ...childExit(status[0]!), stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
   } finally {
     for (const fd of open.splice(0)) closeSync(fd);
   }
@@ -520,8 +513,14 @@ interface ChildPlacement {
 }
 
 /**
- * posix_spawn `path` with `stdio[i]` as its fd i, for 0, 1, 2 and any further ones (undefined:
- * fd i as it is here, passed on); returns its pid. posix_spawn(3) returns only once the
+ * Where a child's fd goes: 'inherit' (ours of that number, passed on), 'ignore' (/dev/null)
+ * or an fd of ours.
+ */
+export type StdioTarget = 'inherit' | 'ignore' | number;
+
+/**
+ * posix_spawn `path` with `stdio[i]` as its fd i, for 0, 1, 2 and any further ones
+ * (undefined is 'inherit'); returns its pid. posix_spawn(3) returns only once the
  * child has exec'd (glibc waits for it through CLONE_VFORK), and returns exec's error number
  * when that failed.
  */
@@ -530,22 +529,31 @@ function startChild(
   path: string,
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
-  stdio: readonly (number | undefined)[],
+  targets: readonly (StdioTarget | undefined)[],
   placement: ChildPlacement = {},
 ): number {
   const actions = Buffer.alloc(OPAQUE_BYTES);
   const attr = Buffer.alloc(OPAQUE_BYTES);
   const all = Buffer.alloc(OPAQUE_BYTES);
   const none = Buffer.alloc(OPAQUE_BYTES);
-  // The dup2s run in order: a source that is itself the target of another one (fd 5 to
-  // become fd 8 when something else becomes fd 5 first) is copied above them all first.
+  // Ours to close once the child has them: /dev/null for 'ignore', and copies of sources
+  // that are themselves the target of another dup2 (fd 5 to become fd 8 when something else
+  // becomes fd 5 first: the dup2s run in order), made above all the targets.
   const F_DUPFD_CLOEXEC = 1030;
-  const copies: number[] = [];
-  stdio = stdio.map((fd, target) => {
-    if (fd === undefined || fd === target || fd >= stdio.length) return fd;
-    copies.push(check(c.fcntlInt(fd, F_DUPFD_CLOEXEC, stdio.length), 'fcntl(F_DUPFD_CLOEXEC)'));
-    return copies.at(-1);
-  });
+  const opened: number[] = [];
+  const keep = (fd: number): number => (opened.push(fd), fd);
+  let stdio: (number | undefined)[];
+  try {
+    stdio = targets.map((t, target) => {
+      if (t === undefined || t === 'inherit') return undefined;
+      if (t === 'ignore') return keep(openSync('/dev/null', 'r+'));
+      if (t === target || t >= targets.length) return t;
+      return keep(check(c.fcntlInt(t, F_DUPFD_CLOEXEC, targets.length), 'fcntl(F_DUPFD_CLOEXEC)'));
+    });
+  } catch (err) {
+    for (const fd of opened) closeSync(fd);
+    throw err;
+  }
   checkSpawn(c.spawnFileActionsInit(actions), 'posix_spawn_file_actions_init');
   try {
     checkSpawn(c.spawnAttrInit(attr), 'posix_spawnattr_init');
@@ -575,7 +583,7 @@ function startChild(
     }
   } finally {
     c.spawnFileActionsDestroy(actions);
-    for (const fd of copies) closeSync(fd);
+    for (const fd of opened) closeSync(fd);
   }
 }
 
@@ -590,8 +598,8 @@ export interface CommandPlacement {
   cwd?: string;
   /** Its environment; PATH in it is where the command is looked for. Default: ours. */
   env?: NodeJS.ProcessEnv;
-  /** Its fds 0, 1, 2: an fd of ours, or undefined to pass ours on. Default: all three passed on. */
-  stdio?: readonly (number | undefined)[];
+  /** Its fds 0, 1, 2. Default: all three inherited. */
+  stdio?: readonly StdioTarget[];
 }
 
 /**
@@ -653,12 +661,11 @@ function findInPath(file: string, path = '/bin:/usr/bin'): string | undefined {
 }
 
 /**
- * Start `path` (no PATH search) with `fds[i]` as its fd i (undefined: ours passed on) and
- * every signal at its default action; returns its pid once it has exec'd. Wait for it with
+ * Start `path` (no PATH search) with `fds[i]` as its fd i and every signal at its default action; returns its pid once it has exec'd. Wait for it with
  * waitForChild(). posix_spawn(3), for what child_process.spawn() with extra stdio entries
  * did (the native helper's protocol socket and namespace fds).
  */
-export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.ProcessEnv, fds: readonly (number | undefined)[]): number {
+export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.ProcessEnv, fds: readonly StdioTarget[]): number {
   return startChild(load(), path, argv, env, fds);
 }
 
@@ -724,14 +731,18 @@ export function waitForChild(pid: number, onExit?: () => void): Promise<ChildExi
       }
       if (reaped !== pid) return;
       stop();
-      const st = status[0]!;
-      const termsig = st & 0x7f;
-      resolve({ status: termsig === 0 ? (st >> 8) & 0xff : null, signal: termsig === 0 ? null : signalName(termsig) });
+      resolve(childExit(status[0]!));
     }
     process.on('SIGCHLD', check);
     const tick = setInterval(check, 1000);
     check(); // it may have ended before the handler was there
   });
+}
+
+/** A waitpid(2) status as an exit code or the signal that ended the child (WIFEXITED/WTERMSIG). */
+function childExit(waitStatus: number): ChildExit {
+  const termsig = waitStatus & 0x7f;
+  return { status: termsig === 0 ? (waitStatus >> 8) & 0xff : null, signal: termsig === 0 ? null : signalName(termsig) };
 }
 
 function signalName(n: number): NodeJS.Signals | null {

@@ -23,10 +23,10 @@ export interface ProcStat {
 }
 
 /**
- * Parse /proc/PID/stat. comm may contain spaces and parentheses, so split at the
- * *last* ')' as lsns does (proc(5): "the filename of the executable, in parentheses").
+ * pid, comm and field N (1-based, as proc(5) numbers them) of a /proc/PID/stat line. comm may
+ * contain spaces and parentheses, so the fields resume after the *last* ')', as lsns reads them
+ * (proc(5): "the filename of the executable, in parentheses").
  */
-/** pid, comm and field N (1-based, as proc(5) numbers them) of a /proc/PID/stat line. */
 function statFields(text: string): { pid: number; comm: string; field(n: number): string } {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
@@ -43,6 +43,7 @@ export function parseStatTerminal(text: string): { pgrp: number; tpgid: number }
   return { pgrp: Number(field(5)), tpgid: Number(field(8)) };
 }
 
+/** Parse /proc/PID/stat (the fields of ProcStat). */
 export function parseStat(text: string): ProcStat {
   const { pid, comm, field } = statFields(text);
   const result: ProcStat = {

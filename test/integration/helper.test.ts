@@ -26,6 +26,7 @@ import {
   existsSync,
 } from 'node:fs';
 import type { Socket } from 'node:net';
+import { alive, childrenOf, identity, parentOf } from './lifecycle-helpers.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -66,15 +67,6 @@ function tagged(needle = `NSM_TEST_TAG=${TAG}`): number[] {
   return pids;
 }
 
-/** Alive and not a zombie (this machine's PID 1 reaps orphans lazily). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -96,19 +88,6 @@ function status(pid: number, field: string): string | undefined {
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
 }
 
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc')
-    .filter((n) => /^\d+$/.test(n))
-    .map(Number)
-    .filter((p) => {
-      try {
-        const s = readFileSync(`/proc/${p}/stat`, 'utf8');
-        return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]) === pid;
-      } catch {
-        return false;
-      }
-    });
-}
 
 const scratch = mkdtempSync(join(tmpdir(), 'nsm-helper-test-'));
 chmodSync(scratch, 0o755);
@@ -169,25 +148,11 @@ function rawHelper(argv: string[], bytes: Buffer, opts: { end?: boolean; ack?: b
 
 const cfg = (...frames: Buffer[]) => Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
 
-/** /proc/PID/stat field 22 (start time), or undefined when there is no such process (a zombie still has one). */
-function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-function parentOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
 
 interface StdioHolderResult extends RawResult {
   helperPid: number;
   /** The holder as READY named it, seen by the test when READY arrived. */
-  ready?: { pid: number; startTime: number | undefined; parent: number; uts: string };
+  ready?: { pid: number; startTime: number | undefined; parent: number | undefined; uts: string };
 }
 
 /**
@@ -206,7 +171,7 @@ function stdioHolder(types: NsType[], answer: Buffer, env: NodeJS.ProcessEnv = p
       const r = decodeReply(f);
       result.replies.push(r);
       if (r.kind !== 'ready') continue;
-      result.ready = { pid: r.pid, startTime: startTimeOf(r.pid), parent: parentOf(r.pid), uts: readlinkSync(`/proc/${r.pid}/ns/uts`) };
+      result.ready = { pid: r.pid, startTime: identity(r.pid)?.startTime, parent: parentOf(r.pid), uts: readlinkSync(`/proc/${r.pid}/ns/uts`) };
       child.stdin!.end(answer);
     }
   });
@@ -355,7 +320,7 @@ describe('holder', () => {
         const r = decodeReply(f);
         replies.push(r);
         if (r.kind === 'ready') {
-          holder = { pid: r.pid, startTime: startTimeOf(r.pid) };
+          holder = { pid: r.pid, startTime: identity(r.pid)?.startTime };
           sock.end();
         }
       }
@@ -366,9 +331,9 @@ describe('holder', () => {
     try {
       expect(code).toBe(125);
       expect(replies[1]).toMatchObject({ kind: 'fail', step: expect.stringMatching(/^read\(NSM_READY_ACK\): end of file/), errno: 'ECANCELED' });
-      expect(startTimeOf(holder!.pid)).not.toBe(holder!.startTime);
+      expect(identity(holder!.pid)?.startTime).not.toBe(holder!.startTime);
     } finally {
-      if (startTimeOf(holder!.pid) === holder!.startTime) kill(holder!.pid);
+      if (identity(holder!.pid)?.startTime === holder!.startTime) kill(holder!.pid);
     }
   });
 
@@ -471,7 +436,7 @@ describe('holder: it lives on only once the driver acknowledges READY (NSM_READY
       expect(r.replies.map((x) => x.kind)).toEqual(['ready']);
       // When READY arrived it was the helper's child, still held back.
       expect(ready.parent).toBe(r.helperPid);
-      expect(startTimeOf(ready.pid)).toBe(ready.startTime);
+      expect(identity(ready.pid)?.startTime).toBe(ready.startTime);
       expect(alive(ready.pid)).toBe(true);
       expect(parentOf(ready.pid)).not.toBe(r.helperPid);
       expect(inUtsNamespace(ready.uts)).toEqual([ready.pid]);
@@ -492,10 +457,10 @@ describe('holder: it lives on only once the driver acknowledges READY (NSM_READY
       expect(r.replies.map((x) => x.kind)).toEqual(['ready', 'fail']);
       expect(r.replies[1]).toMatchObject({ step: expect.stringMatching(/^read\(NSM_READY_ACK\): end of file/), errno: 'ECANCELED' });
       // Reaped before the helper reported: no process of that pid and start time, not even a zombie.
-      expect(startTimeOf(ready.pid)).not.toBe(ready.startTime);
+      expect(identity(ready.pid)?.startTime).not.toBe(ready.startTime);
       expect(inUtsNamespace(ready.uts)).toEqual([]);
     } finally {
-      if (startTimeOf(ready.pid) === ready.startTime) kill(ready.pid);
+      if (identity(ready.pid)?.startTime === ready.startTime) kill(ready.pid);
     }
   });
 
@@ -509,9 +474,9 @@ describe('holder: it lives on only once the driver acknowledges READY (NSM_READY
     try {
       expect(r.code).toBe(125);
       expect(r.replies[1]).toMatchObject({ kind: 'fail', step: expect.stringMatching(step), errno: 'EPROTO' });
-      expect(startTimeOf(ready.pid)).not.toBe(ready.startTime);
+      expect(identity(ready.pid)?.startTime).not.toBe(ready.startTime);
     } finally {
-      if (startTimeOf(ready.pid) === ready.startTime) kill(ready.pid);
+      if (identity(ready.pid)?.startTime === ready.startTime) kill(ready.pid);
     }
   });
 
@@ -539,7 +504,7 @@ describe('holder: it lives on only once the driver acknowledges READY (NSM_READY
 
   it('createHolder() notes the holder (onReady) before it acknowledges; if onReady throws, no holder is left and that error is thrown', async () => {
     let seen: { pid: number; parent: string | undefined; startTime?: number } | undefined;
-    const h = await createHolder({ types }, { onReady: (holder) => (seen = { ...holder, parent: status(parentOf(holder.pid), 'Name') }) });
+    const h = await createHolder({ types }, { onReady: (holder) => (seen = { ...holder, parent: status(parentOf(holder.pid)!, 'Name') }) });
     try {
       expect(seen).toMatchObject({ pid: h.pid, startTime: h.startTime });
       expect(seen!.parent).toBe('nsm:helper'); // still the helper's child: not acknowledged yet
@@ -559,7 +524,7 @@ describe('holder: it lives on only once the driver acknowledges READY (NSM_READY
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toBe('cannot note it');
       expect(noted?.startTime).toBeDefined();
-      expect(startTimeOf(noted!.pid)).not.toBe(noted!.startTime);
+      expect(identity(noted!.pid)?.startTime).not.toBe(noted!.startTime);
     }
   });
 });

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 export { mountsBelow, nsfsMountsBelow } from '../support/mounts.js';
 import { mountsBelow } from '../support/mounts.js';
+import { parseStat, type ProcStat } from '../../src/sys/parse.js';
 
 export const isRoot = process.geteuid?.() === 0;
 export const NSM = new URL('../../bin/nsm', import.meta.url).pathname;
@@ -86,15 +87,24 @@ export function stateDir(uid?: number): string {
   return dir;
 }
 
-/** (pid, start time) of a live process, or undefined. */
-export function identity(pid: number): { pid: number; startTime: number; state: string } | undefined {
+/** /proc/PID/stat through nsm's own parser, or undefined when there is no such process. */
+function statOf(pid: number): ProcStat | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { pid, state: f[0]!, startTime: Number(f[19]) };
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }
+}
+
+/** (pid, start time) of a live process, or undefined. */
+export function identity(pid: number): { pid: number; startTime: number; state: string } | undefined {
+  const stat = statOf(pid);
+  return stat && { pid, state: stat.state, startTime: stat.startTime };
+}
+
+/** Parent pid of `pid`, or undefined when it is gone. */
+export function parentOf(pid: number): number | undefined {
+  return statOf(pid)?.ppid;
 }
 
 /** Alive and not a zombie (this host's PID 1 reaps orphans lazily). */

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, childrenOf, cleanup, comm, create, isRoot, nsm, recordPath, remember, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+import { alive, childrenOf, cleanup, comm, create, isRoot, nsm, parentOf, recordPath, remember, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 import { hostInterfaceName, nftTableName } from '../../src/core/network.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -396,15 +396,6 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
   });
 });
 
-/** Parent pid of `pid` (/proc/PID/stat field 4), or undefined when it is gone. */
-function parentOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Start `nsm create` and stop it (SIGSTOP, then SIGKILL) as soon as its reservation notes a
