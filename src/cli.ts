@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
 import { reportError } from './report.js';
-import { EXIT_NSM_FAILED, UsageError } from './sys/errors.js';
+import { echoInput, EXIT_NSM_FAILED, UsageError } from './sys/errors.js';
 import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
 
@@ -53,7 +53,7 @@ Run 'nsm help COMMAND' for a command's options and examples.`,
       const cmd = program.commands.find((c) => c.name() === name || c.aliases().includes(name));
       if (!cmd) {
         const near = nearestCommands(program, name);
-        throw new UsageError(`unknown command '${name}'${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`);
+        throw new UsageError(`unknown command '${echoInput(name)}'${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`);
       }
       cmd.help();
     });

@@ -72,6 +72,7 @@ export {
   listEnvironments,
   stateDirectory,
   validateName,
+  validateNewName,
   EnvironmentExistsError,
   HolderReusedError,
   ENV_NAME_PATTERN,

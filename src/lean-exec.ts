@@ -13,7 +13,7 @@
  *   enter|shell [OPTION...] NAME [OPTION...] [[--] CMD [ARG...]]
  * OPTION: -t TYPES, -tTYPES, --type TYPES, --type=TYPES, --wd DIR, --wd=DIR.
  */
-import { collectTypes } from './commands/options.js';
+import { collectTypes, parseWd } from './commands/options.js';
 import { execInEnvironment } from './core/exec.js';
 import { reportError } from './report.js';
 import { EXIT_NSM_FAILED } from './sys/errors.js';
@@ -31,7 +31,7 @@ const WORDS: Record<string, 'exec' | 'enter'> = { exec: 'exec', run: 'exec', ent
 
 /**
  * Parse `argv` (process.argv) if it is one of the forms above; undefined otherwise. Throws
- * UsageError only for a bad -t value, which the full CLI would reject alike.
+ * UsageError only for a bad -t (or --wd) value, which the full CLI would reject alike.
  */
 export function parseFastExec(argv: readonly string[]): FastExec | undefined {
   const mode = WORDS[argv[2] ?? ''];
@@ -69,7 +69,7 @@ export function parseFastExec(argv: readonly string[]): FastExec | undefined {
       break;
     }
     if (option === 'type') types = collectTypes(value, types);
-    else wd = value;
+    else wd = parseWd(value);
   }
   const command = argv.slice(commandAt);
   // No name, exec without a command, or a `--` with nothing after it: commander explains.

@@ -3,7 +3,7 @@
  * (and from commander) so that the lean entry of `nsm exec` (src/fast.ts) reports exactly
  * as the full CLI does without loading commander.
  */
-import { EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
+import { echoInput, escapeControls, EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
 import { stderrSync } from './sys/stdio.js';
 
 /** commander's own errors (CommanderError: unknown option, missing argument, --help shown ...). */
@@ -24,8 +24,9 @@ export function reportError(err: unknown, failureCode?: number): number {
     return failureCode ?? EXIT_USAGE;
   }
   if (err instanceof NsmError) {
-    stderrSync.write(`nsm: ${err.message}\n`);
-    if (err.hint) stderrSync.write(`hint: ${err.hint}\n`);
+    // Escaped again here, whatever built the message: an error is one line and drives no terminal.
+    stderrSync.write(`nsm: ${escapeControls(err.message)}\n`);
+    if (err.hint) stderrSync.write(`hint: ${escapeControls(err.hint)}\n`);
     if (debug && err.stack) stderrSync.write(`${err.stack}\n`);
     // 126/127 (command not executable / not found) are the command's outcome, not nsm's.
     return failureCode !== undefined && err.exitCode < EXIT_NSM_FAILED ? failureCode : err.exitCode;
@@ -35,18 +36,21 @@ export function reportError(err: unknown, failureCode?: number): number {
     return reportError(SysError.fromNode(e), failureCode);
   }
   // A bug, not a user error: still one line, stack only with NSM_DEBUG=1.
-  stderrSync.write(`nsm: internal error: ${e?.message ?? String(err)}\n`);
+  stderrSync.write(`nsm: internal error: ${escapeControls(e?.message ?? String(err))}\n`);
   if (debug && e?.stack) stderrSync.write(`${e.stack}\n`);
   else stderrSync.write('hint: run again with NSM_DEBUG=1 for a stack trace\n');
   return failureCode ?? 1;
 }
 
 function tidyCommanderMessage(text: string): string {
-  // Commander puts suggestions on their own line in parentheses: "(Did you mean ls?)".
-  return text
+  // Commander puts suggestions on their own line in parentheses: "(Did you mean ls?)". It
+  // quotes the user's words ("unknown option '--x'"): those are cut and escaped (echoInput).
+  const tidy = text
+    .replace(/'([^']+)'/g, (_m, word: string) => `'${echoInput(word)}'`)
     .replace(/^error: /, '')
     .replace(/\(Did you mean/g, '(did you mean')
     .replace(/\s+/g, ' ')
     .trim();
+  return escapeControls(tidy);
 }
 

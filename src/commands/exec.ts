@@ -3,7 +3,7 @@ import { execInEnvironment } from '../core/exec.js';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 import { UsageError } from '../sys/errors.js';
 import { CommandRunningCommand } from './command-line.js';
-import { collectTypes } from './options.js';
+import { collectTypes, parseWd } from './options.js';
 
 const EXIT_HELP = `
 
@@ -15,7 +15,7 @@ Exit status: the command's own; 128+N when it died of signal N; 126 not executab
 function joinOptions(cmd: Command): Command {
   return cmd
     .option('-t, --type <types>', `join only these of its namespaces (${NS_TYPE_NAMES.join(', ')})`, collectTypes)
-    .option('--wd <dir>', 'working directory inside (default: the current one if it exists there, else /)');
+    .option('--wd <dir>', 'working directory inside (default: the current one if it exists there, else /)', parseWd);
 }
 
 export function execCommand(): Command {

@@ -4,25 +4,8 @@
  * NamespaceRequest for src/core/plan.ts.
  */
 import { Option, type Command } from 'commander';
-import { UsageError } from '../sys/errors.js';
 import { NS_TYPES, NS_TYPE_NAMES } from '../sys/nstypes.js';
-import { collectTypes } from './options.js';
-
-/** A uid or gid: 0 .. 2^32-2 ((uid_t)-1 means "no id"). */
-function parseId(what: string): (value: string) => number {
-  return (value: string) => {
-    if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0xfffffffe) throw new UsageError(`${what} needs a numeric id, not: ${value}`);
-    return Number(value);
-  };
-}
-
-/** Whole seconds, possibly negative (a clock offset of a time namespace). */
-function parseSeconds(what: string): (value: string) => number {
-  return (value: string) => {
-    if (!/^-?[0-9]{1,12}$/.test(value)) throw new UsageError(`${what} needs whole seconds, not: ${value}`);
-    return Number(value);
-  };
-}
+import { collectTypes, parseId, parseTimeOffset } from './options.js';
 
 /** Add the shared options to `cmd`, in the order help lists them. */
 export function addNamespaceOptions(cmd: Command): Command {
@@ -41,7 +24,7 @@ export function addNamespaceOptions(cmd: Command): Command {
     .option('--mount-sys', 'mount a fresh /sys (default when net and mount are both new)')
     .option('--no-mount-sys', 'keep the /sys of the parent')
     .addOption(new Option('--propagation <mode>', 'mount propagation of / in the new mount namespace').choices(['private', 'slave', 'shared', 'unchanged']))
-    .option('--monotonic <secs>', 'CLOCK_MONOTONIC offset of the new time namespace (implies --time)', parseSeconds('--monotonic'))
-    .option('--boottime <secs>', 'CLOCK_BOOTTIME offset of the new time namespace (implies --time)', parseSeconds('--boottime'))
+    .option('--monotonic <secs>', 'CLOCK_MONOTONIC offset of the new time namespace (implies --time)', parseTimeOffset('--monotonic'))
+    .option('--boottime <secs>', 'CLOCK_BOOTTIME offset of the new time namespace (implies --time)', parseTimeOffset('--boottime'))
     .option('--no-lo', 'leave the loopback interface of a new net namespace down');
 }

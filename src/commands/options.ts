@@ -3,19 +3,26 @@
  * UsageError (exit 2) with a one-line message.
  */
 import { OWNER_KINDS, type OwnerFilter } from '../core/attribution.js';
-import { UsageError } from '../sys/errors.js';
+import { clockSeconds, type OffsetClock } from '../sys/clocks.js';
+import { echoInput, UsageError } from '../sys/errors.js';
 import { isNsType, NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
+
+/** Largest PID the kernel can hand out (PID_MAX_LIMIT: pid_max may be raised to 2^22, proc(5)). */
+export const PID_MAX_LIMIT = 4194304;
 
 /** -t/--type: repeatable and comma-separated; "all" means every type. Accumulates into `previous`. */
 export function collectTypes(value: string, previous: NsType[] = []): NsType[] {
   const result = [...previous];
-  for (const name of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  // An empty value must not quietly mean "no filter" (every type).
+  if (names.length === 0) throw new UsageError(`-t needs namespace types (${NS_TYPE_NAMES.join(', ')}, all), not: ${echoInput(value)}`);
+  for (const name of names) {
     if (name === 'all') {
       for (const t of NS_TYPE_NAMES) if (!result.includes(t)) result.push(t);
       continue;
     }
     if (!isNsType(name)) {
-      throw new UsageError(`unknown namespace type: ${name} (known: ${NS_TYPE_NAMES.join(', ')}, all)`);
+      throw new UsageError(`unknown namespace type: ${echoInput(name)} (known: ${NS_TYPE_NAMES.join(', ')}, all)`);
     }
     if (!result.includes(name)) result.push(name);
   }
@@ -24,8 +31,8 @@ export function collectTypes(value: string, previous: NsType[] = []): NsType[] {
 
 /** A process id: a positive decimal integer. */
 export function parsePid(value: string): number {
-  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > 4194304) {
-    throw new UsageError(`not a process id: ${value}`);
+  if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > PID_MAX_LIMIT) {
+    throw new UsageError(`not a process id: ${echoInput(value)}`);
   }
   return Number(value);
 }
@@ -33,7 +40,7 @@ export function parsePid(value: string): number {
 /** A namespace inode as lsns prints it (a positive integer). */
 export function parseInode(value: string): number {
   if (!/^[1-9][0-9]{0,19}$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`not a namespace id (inode number): ${value}`);
+    throw new UsageError(`not a namespace id (inode number): ${echoInput(value)}`);
   }
   return Number(value);
 }
@@ -42,7 +49,7 @@ export function parseInode(value: string): number {
 export function parsePositiveInt(name: string): (value: string) => number {
   return (value: string) => {
     if (!/^[1-9][0-9]*$/.test(value) || !Number.isSafeInteger(Number(value))) {
-      throw new UsageError(`${name} needs a positive whole number, not: ${value}`);
+      throw new UsageError(`${name} needs a positive whole number, not: ${echoInput(value)}`);
     }
     return Number(value);
   };
@@ -50,7 +57,7 @@ export function parsePositiveInt(name: string): (value: string) => number {
 
 /** A single namespace type (ps -t, tree -t). */
 export function parseNsType(value: string): NsType {
-  if (!isNsType(value)) throw new UsageError(`unknown namespace type: ${value} (known: ${NS_TYPE_NAMES.join(', ')})`);
+  if (!isNsType(value)) throw new UsageError(`unknown namespace type: ${echoInput(value)} (known: ${NS_TYPE_NAMES.join(', ')})`);
   return value;
 }
 
@@ -59,7 +66,7 @@ export function parseSeconds(name: string): (value: string) => number {
   return (value: string) => {
     const secs = Number(value);
     if (!/^[0-9]*\.?[0-9]+$/.test(value) || !(secs > 0) || !Number.isFinite(secs)) {
-      throw new UsageError(`${name} needs a positive number of seconds, not: ${value}`);
+      throw new UsageError(`${name} needs a positive number of seconds, not: ${echoInput(value)}`);
     }
     return Math.round(secs * 1000);
   };
@@ -72,15 +79,59 @@ export function parseSeconds(name: string): (value: string) => number {
  */
 export function collectOwners(value: string, previous: OwnerFilter[] = []): OwnerFilter[] {
   const result = [...previous];
-  for (const spec of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const specs = value.split(',').map((s) => s.trim()).filter(Boolean);
+  // An empty value must not quietly mean "no filter" (every owner).
+  if (specs.length === 0) throw new UsageError(`--owner needs KIND or KIND:NAME (kinds: ${OWNER_KINDS.join(', ')}), not: ${echoInput(value)}`);
+  for (const spec of specs) {
     const colon = spec.indexOf(':');
     const kind = colon < 0 ? spec : spec.slice(0, colon);
     const name = colon < 0 ? undefined : spec.slice(colon + 1);
     if (!OWNER_KINDS.includes(kind)) {
-      throw new UsageError(`unknown owner kind: ${kind} (known: ${OWNER_KINDS.join(', ')})`);
+      throw new UsageError(`unknown owner kind: ${echoInput(kind)} (known: ${OWNER_KINDS.join(', ')})`);
     }
-    if (name === '') throw new UsageError(`--owner '${spec}': a name is needed after the ':'`);
+    if (name === '') throw new UsageError(`--owner ${echoInput(spec)}: a name is needed after the ':'`);
     result.push(name === undefined ? { kind } : { kind, name });
   }
   return result;
+}
+
+/** A uid or gid: 0 .. 2^32-2 ((uid_t)-1 means "no id"). */
+export function parseId(what: string): (value: string) => number {
+  return (value: string) => {
+    if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0xfffffffe) throw new UsageError(`${what} needs a numeric id, not: ${echoInput(value)}`);
+    return Number(value);
+  };
+}
+
+/**
+ * time_namespaces(7): a clock inside a time namespace may be neither negative nor above
+ * KTIME_SEC_MAX / 2 seconds (about 146 years); KTIME_SEC_MAX = floor((2^63 - 1) / 10^9).
+ */
+export const TIME_NS_CLOCK_MAX = 4611686018;
+
+/**
+ * --monotonic/--boottime SECS: a whole number of seconds, possibly negative, that keeps the
+ * clock inside within 0 .. TIME_NS_CLOCK_MAX, given that clock's value `now` (seconds; the
+ * kernel checks now + offset, kernel/time/namespace.c). Beyond that the kernel answers ERANGE.
+ */
+export function parseTimeOffset(option: '--monotonic' | '--boottime', now?: number): (value: string) => number {
+  return (value: string) => {
+    const clock: OffsetClock = option === '--monotonic' ? 'monotonic' : 'boottime';
+    if (!/^-?[0-9]+$/.test(value)) throw new UsageError(`${option} needs whole seconds, such as 3600 or -60, not: ${echoInput(value)}`);
+    const secs = Number(value);
+    const at = now ?? clockSeconds(clock);
+    const [min, max] = [-at, TIME_NS_CLOCK_MAX - at];
+    if (!(secs >= min && secs <= max)) {
+      throw new UsageError(
+        `${option} must be between ${min} and ${max} seconds: the ${clock} clock (${at} s now) must stay between 0 and ${TIME_NS_CLOCK_MAX} s (about 146 years) inside, not: ${echoInput(value)}`,
+      );
+    }
+    return secs === 0 ? 0 : secs; // -0 -> 0
+  };
+}
+
+/** --wd DIR: a directory to start in; an empty word is no directory. */
+export function parseWd(value: string): string {
+  if (value === '') throw new UsageError('--wd needs a directory, not an empty word');
+  return value;
 }

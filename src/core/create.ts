@@ -33,6 +33,7 @@ import {
   listEnvironments,
   processIdentity,
   reserve,
+  validateNewName,
   type EnvOptions,
   type EnvRecord,
   type RegistryOptions,
@@ -97,6 +98,7 @@ function optionsRecord(config: NamespaceConfig, pin: boolean): EnvOptions {
  *   SysError for a failed step. Nothing is left behind in any of these cases.
  */
 export async function createEnvironment(name: string, req: NamespaceRequest, options: CreateOptions = {}): Promise<CreatedEnvironment> {
+  validateNewName(name); // a usage error before anything is planned or made
   const euid = effectiveUid();
   const config = planNamespaces(req, { euid, name });
   const pin = options.pin ?? false;

@@ -13,7 +13,7 @@
 import { statSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { runCommand } from '../sys/command.js';
-import { EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
+import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
 import { joinAndExec, type StdioTarget } from '../sys/helper.js';
 import { setns, unshareFs } from '../sys/libc.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
@@ -60,15 +60,22 @@ export function joinPathFor(types: readonly NsType[], withCgroups = false): Join
 }
 
 function isDirectory(path: string): boolean {
+  return wdProblem(path) === undefined;
+}
+
+/** Why `path` cannot be a working directory: undefined when it can. */
+function wdProblem(path: string): string | undefined {
   try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
+    return statSync(path).isDirectory() ? undefined : 'is not a directory';
+  } catch (err) {
+    const errno = errnoOf(err);
+    return errno === 'ENOENT' ? 'does not exist' : errno === 'ENOTDIR' ? 'is not a directory' : `cannot be reached (${errno ?? 'error'})`;
   }
 }
 
-function missingWd(cwd: string): NsmError {
-  return new NsmError(`working directory ${cwd} does not exist in the environment`, { exitCode: EXIT_NSM_FAILED });
+/** The error for a --wd that `checked` (the path as seen from here) cannot be. */
+function badWd(cwd: string, checked: string): NsmError {
+  return new NsmError(`working directory ${echoInput(cwd)} ${wdProblem(checked) ?? 'is not a directory'} in the environment`, { exitCode: EXIT_NSM_FAILED });
 }
 
 /**
@@ -88,9 +95,10 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     let cwd = req.cwd ?? here;
     if (req.cwd !== undefined && joinsMnt && req.rootPid !== undefined) {
       // /proc/PID/root resolves paths in that process's root and mount namespace (proc(5)).
-      if (!isDirectory(joinPath(`/proc/${req.rootPid}/root`, req.cwd))) throw missingWd(req.cwd);
+      const seen = joinPath(`/proc/${req.rootPid}/root`, req.cwd);
+      if (!isDirectory(seen)) throw badWd(req.cwd, seen);
     } else if (req.cwd !== undefined && !joinsMnt && !isDirectory(req.cwd)) {
-      throw missingWd(req.cwd);
+      throw badWd(req.cwd, req.cwd);
     }
     if (!joinsMnt && !isDirectory(cwd)) cwd = '/';
     return joinAndExec(
@@ -118,7 +126,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     // namespaces: kernel/fork.c copy_process), and libuv aborts when its pool cannot start.
     let cwd: string;
     if (req.cwd !== undefined) {
-      if (!isDirectory(req.cwd)) throw missingWd(req.cwd);
+      if (!isDirectory(req.cwd)) throw badWd(req.cwd, req.cwd);
       cwd = req.cwd;
     } else {
       cwd = isDirectory(here) ? here : '/';

@@ -27,7 +27,7 @@ import {
   removeCgroupNow,
   writeCgroupFile,
 } from '../sys/cgroupctl.js';
-import { hasErrno, NsmError, UsageError } from '../sys/errors.js';
+import { echoInput, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { isWritable } from '../sys/host.js';
 import type { EnvRecord } from './registry.js';
 
@@ -407,29 +407,46 @@ function strip(o: object): void {
 // ------------------------------------------------------------------ option values
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+/** The largest --memory in whole T: 2^53 - 1 bytes (Number.MAX_SAFE_INTEGER) is 8191.99… T. */
+const MAX_MEMORY_TEXT = `${Math.floor(Number.MAX_SAFE_INTEGER / 1024 ** 4)}T`;
 
 /** --memory SIZE: bytes, or a number with K, M, G or T (powers of 1024; "64M", "1.5G", "512k"). */
 export function parseSize(text: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)([KMGT]?)(?:i?B)?$/i.exec(text.trim());
-  if (!m) throw new UsageError(`--memory needs a size such as 64M, 1G or 1048576 (bytes), not: ${text}`);
+  if (!m) throw new UsageError(`--memory needs a size such as 64M, 1G or 1048576 (bytes), not: ${echoInput(text)}`);
   const bytes = Math.floor(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
+  // Bytes are kept exact as a JS number; the kernel clamps any larger limit to "no limit" anyway.
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`--memory is too large: at most ${MAX_MEMORY_TEXT} (${Number.MAX_SAFE_INTEGER} bytes), not: ${echoInput(text)}`);
   // The holder alone needs a few hundred kB; below a megabyte nothing useful runs.
-  if (!Number.isSafeInteger(bytes) || bytes < 1024 * 1024) throw new UsageError(`--memory must be at least 1M, not: ${text}`);
+  if (bytes < 1024 * 1024) throw new UsageError(`--memory must be at least 1M, not: ${echoInput(text)}`);
   return bytes;
 }
 
 /** --cpus N: CPUs worth of time, fractional (0.5: half of one CPU), at least 0.01, at most the CPU count. */
 export function parseCpus(text: string, available: number): number {
   const n = Number(text);
-  if (!/^[0-9]*\.?[0-9]+$/.test(text.trim()) || !Number.isFinite(n)) throw new UsageError(`--cpus needs a number of CPUs such as 0.5 or 2, not: ${text}`);
+  if (!/^[0-9]*\.?[0-9]+$/.test(text.trim()) || !Number.isFinite(n)) throw new UsageError(`--cpus needs a number of CPUs such as 0.5 or 2, not: ${echoInput(text)}`);
   if (n < MIN_CPUS || n > available) {
-    throw new UsageError(`--cpus must be between ${MIN_CPUS} and ${available} (the CPUs this host has), not: ${text}`);
+    throw new UsageError(`--cpus must be between ${MIN_CPUS} and ${available} (the CPUs this host has), not: ${echoInput(text)}`);
   }
   return Math.round(n * 1000) / 1000;
 }
 
-/** --pids N: a whole number ≥ 1 (the holder is one of them). */
+/**
+ * The fewest tasks --pids allows. The holder is one; while it starts, the helper that forks
+ * it is another (with --pids 1 that fork fails with EAGAIN; tried on 6.18), and so is any
+ * command run there later.
+ */
+export const MIN_PIDS = 2;
+/** pids.max takes at most PID_MAX_LIMIT (kernel/cgroup/pids.c: a value >= PID_MAX_LIMIT + 1 is EINVAL). */
+export const MAX_PIDS = 4194304;
+
+/** --pids N: a whole number from MIN_PIDS to MAX_PIDS (the holder is one of them). */
 export function parsePidsMax(text: string): number {
-  if (!/^[1-9][0-9]{0,8}$/.test(text.trim())) throw new UsageError(`--pids needs a whole number of at least 1, not: ${text}`);
-  return Number(text);
+  const t = text.trim();
+  if (!/^[0-9]+$/.test(t)) throw new UsageError(`--pids needs a whole number of processes such as 64, not: ${echoInput(text)}`);
+  const n = Number(t);
+  if (n < MIN_PIDS) throw new UsageError(`--pids must be at least ${MIN_PIDS}: the holder is one process and a command run there another, not: ${echoInput(text)}`);
+  if (n > MAX_PIDS) throw new UsageError(`--pids is too large: at most ${MAX_PIDS} (the kernel's PID_MAX_LIMIT), not: ${echoInput(text)}`);
+  return n;
 }

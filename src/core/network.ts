@@ -13,7 +13,7 @@
  * the same /30.
  */
 import { createHash } from 'node:crypto';
-import { NsmError, SysError, UsageError } from '../sys/errors.js';
+import { echoInput, NsmError, SysError, UsageError } from '../sys/errors.js';
 import { enableIpForwarding, firewallSucceeds, firewallTool, ipForwarding, runFirewall, systemExecutable } from '../sys/firewall.js';
 import { RouteSocket, type Ipv4AddressInfo } from '../sys/rtnetlink.js';
 import { FileLock } from '../sys/statefs.js';
@@ -98,11 +98,11 @@ export function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
 export function parseCidr(text: string, what: string): Ipv4Cidr {
   const m = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\/([0-9]{1,2})$/.exec(text.trim());
   const octets = m ? m.slice(1, 5).map(Number) : [];
-  if (!m || octets.some((o) => o > 255)) throw new UsageError(`--veth: ${what} is not an IPv4 address with a prefix length (A.B.C.D/N): ${text}`);
+  if (!m || octets.some((o) => o > 255)) throw new UsageError(`--veth: ${what} is not an IPv4 address with a prefix length (A.B.C.D/N): ${echoInput(text)}`);
   const prefix = Number(m[5]);
-  if (prefix < 1 || prefix > 31) throw new UsageError(`--veth: the prefix length of ${text} must be 1 to 31 (both ends share one subnet)`);
+  if (prefix < 1 || prefix > 31) throw new UsageError(`--veth: the prefix length of ${echoInput(text)} must be 1 to 31 (both ends share one subnet)`);
   const first = octets[0]!;
-  if (first === 0 || first === 127 || first >= 224) throw new UsageError(`--veth: ${text} is not a unicast address usable on an interface`);
+  if (first === 0 || first === 127 || first >= 224) throw new UsageError(`--veth: ${echoInput(text)} is not a unicast address usable on an interface`);
   return { address: octets.join('.'), prefix };
 }
 
@@ -113,7 +113,7 @@ export function parseCidr(text: string, what: string): Ipv4Cidr {
  */
 export function parseVethAddresses(text: string): VethAddresses {
   const parts = text.split(',');
-  if (parts.length !== 2) throw new UsageError(`--veth needs HOST_ADDR/PREFIX,ENV_ADDR/PREFIX (e.g. 10.0.0.1/30,10.0.0.2/30), not: ${text}`);
+  if (parts.length !== 2) throw new UsageError(`--veth needs HOST_ADDR/PREFIX,ENV_ADDR/PREFIX (e.g. 10.0.0.1/30,10.0.0.2/30), not: ${echoInput(text)}`);
   const host = parseCidr(parts[0]!, 'the host address');
   const env = parseCidr(parts[1]!, "the environment's address");
   if (host.prefix !== env.prefix || !overlaps(host, env)) {

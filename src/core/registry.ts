@@ -18,7 +18,7 @@
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
+import { echoInput, EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
 import { MNT_DETACH, umount2 } from '../sys/libc.js';
 import { nsfsDevice, openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { NS_TYPES, isNsType, nsTypeInfo, type NsType } from '../sys/nstypes.js';
@@ -301,8 +301,18 @@ export function reachableEnvironmentNames(options: ListEnvironmentsOptions = {})
 /** Throw UsageError unless `name` is a valid environment name; returns it. */
 export function validateName(name: string): string {
   if (!ENV_NAME_PATTERN.test(name)) {
-    throw new UsageError(`invalid environment name ${JSON.stringify(name)}: use ${ENV_NAME_RULE}`);
+    throw new UsageError(`invalid environment name ${echoInput(name)}: use ${ENV_NAME_RULE}`);
   }
+  return name;
+}
+
+/**
+ * validateName, and for a name to be created: not all digits. Targets (inspect, diff) read an
+ * all-digit word as a PID, so such an environment could never be named there.
+ */
+export function validateNewName(name: string): string {
+  validateName(name);
+  if (/^[0-9]+$/.test(name)) throw new UsageError(`invalid environment name ${echoInput(name)}: all-digit words are PIDs; use a letter too`);
   return name;
 }
 
@@ -712,7 +722,7 @@ function unreadableError(name: string, envDir: string, message: string): NsmErro
  * died, so its lock is free) in `reclaimed`.
  */
 export function reserve(name: string, options: RegistryOptions = {}): Reservation {
-  validateName(name);
+  validateNewName(name);
   const layout = openLayout(options.stateDir ?? resolveStateDir().path, true)!;
   const lock = acquireOrExplain(name, layout, options);
   const envDir = join(layout.envs, name);

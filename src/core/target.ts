@@ -3,7 +3,7 @@
  * a PID, or the name of an environment, which stands for its holder (the process that is in
  * exactly the environment's namespaces: PID 1 of its pid namespace).
  */
-import { errnoOf, errnoText, hasErrno, NsmError, UsageError } from '../sys/errors.js';
+import { echoInput, errnoOf, errnoText, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { resolveEnvironment } from './environments.js';
@@ -30,10 +30,10 @@ const PID_MAX_LIMIT = 4194304;
 /** Parse a target argument: a PID, or an environment name; anything else is a usage error (exit 2). */
 export function parseTarget(text: string): TargetSpec {
   if (/^[0-9]+$/.test(text)) {
-    if (!/^[1-9][0-9]{0,9}$/.test(text) || Number(text) > PID_MAX_LIMIT) throw new UsageError(`not a process id: ${text}`);
+    if (!/^[1-9][0-9]{0,9}$/.test(text) || Number(text) > PID_MAX_LIMIT) throw new UsageError(`not a process id: ${echoInput(text)}`);
     return { kind: 'pid', pid: Number(text) };
   }
-  if (!ENV_NAME_PATTERN.test(text)) throw new UsageError(`not a process id or an environment name: ${text}`);
+  if (!ENV_NAME_PATTERN.test(text)) throw new UsageError(`not a process id or an environment name: ${echoInput(text)}`);
   return { kind: 'env', name: text };
 }
 
