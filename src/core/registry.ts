@@ -18,7 +18,7 @@
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { echoInput, EXIT_NSM_FAILED, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
+import { EXIT_NSM_FAILED, hasErrno, NsmError, quoteInput, SysError, UsageError } from '../sys/errors.js';
 import { MNT_DETACH, umount2 } from '../sys/libc.js';
 import { nsfsDevice, openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { NS_TYPES, isNsType, nsTypeInfo, type NsType } from '../sys/nstypes.js';
@@ -301,7 +301,7 @@ export function reachableEnvironmentNames(options: ListEnvironmentsOptions = {})
 /** Throw UsageError unless `name` is a valid environment name; returns it. */
 export function validateName(name: string): string {
   if (!ENV_NAME_PATTERN.test(name)) {
-    throw new UsageError(`invalid environment name ${echoInput(name)}: use ${ENV_NAME_RULE}`);
+    throw new UsageError(`invalid environment name ${quoteInput(name)}: use ${ENV_NAME_RULE}`);
   }
   return name;
 }
@@ -312,7 +312,7 @@ export function validateName(name: string): string {
  */
 export function validateNewName(name: string): string {
   validateName(name);
-  if (/^[0-9]+$/.test(name)) throw new UsageError(`invalid environment name ${echoInput(name)}: all-digit words are PIDs; use a letter too`);
+  if (/^[0-9]+$/.test(name)) throw new UsageError(`invalid environment name ${quoteInput(name)}: all-digit words are PIDs; use a letter too`);
   return name;
 }
 

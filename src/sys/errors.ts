@@ -136,3 +136,8 @@ export function echoInput(text: string): string {
   const cut = chars.length > ECHO_MAX_CHARS ? `${chars.slice(0, ECHO_MAX_CHARS).join('')}…` : text;
   return escapeControls(cut);
 }
+
+/** echoInput in double quotes, for words whose blanks matter (names): "a b", "". */
+export function quoteInput(text: string): string {
+  return `"${text === '' ? '' : echoInput(text)}"`;
+}

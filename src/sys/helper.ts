@@ -18,7 +18,7 @@ import {
   EXIT_NOT_EXECUTABLE,
   EXIT_NOT_FOUND,
   EXIT_NSM_FAILED,
-  echoInput,
+  quoteInput,
   NsmError,
   SysError,
   UsageError,
@@ -276,7 +276,7 @@ export function encodeNamespaceConfig(config: NamespaceConfig, ids: { uid: numbe
   if (config.hostname !== undefined) {
     needTypes(types, 'a hostname', 'uts');
     if (config.hostname.length === 0 || Buffer.byteLength(config.hostname) > 64) {
-      throw new UsageError(`hostname must be 1 to 64 bytes, not: ${echoInput(config.hostname)}`);
+      throw new UsageError(`hostname must be 1 to 64 bytes, not: ${quoteInput(config.hostname)}`);
     }
     frames.push(encodeFrame(Msg.CFG_HOSTNAME, str(config.hostname)));
   }

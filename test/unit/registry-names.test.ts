@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENV_NAME_PATTERN, isoTimestamp, parseEnvRecord, validateName } from '../../src/core/registry.js';
-import { UsageError } from '../../src/sys/errors.js';
+import { quoteInput, UsageError } from '../../src/sys/errors.js';
 import { randomHex, resolveStateDir } from '../../src/sys/statefs.js';
 
 describe('environment names', () => {
@@ -21,7 +21,7 @@ describe('environment names', () => {
     }
     expect(caught).toBeInstanceOf(UsageError);
     expect((caught as UsageError).exitCode).toBe(2);
-    expect((caught as UsageError).message).toContain(`invalid environment name ${JSON.stringify(name)}`);
+    expect((caught as UsageError).message).toContain(`invalid environment name ${quoteInput(name)}`);
     expect((caught as UsageError).message).toMatch(/1 to 64 characters: letters, digits/);
   });
 });
