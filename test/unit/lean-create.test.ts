@@ -36,7 +36,6 @@ const accepted = [
   ['create', '--net', '--uts', '--ipc', '--pid', '--mount', '--cgroup', '--user', '--time', 'web'],
   ['create', '--net', '-t', 'uts', 'web'],
   ['create', 'web', '--pin', '-J'],
-  ['create', '-t', '', 'web'],
 ];
 
 describe('parseFastCreate: the lean entry takes the common forms and declines the rest', () => {
@@ -74,5 +73,12 @@ describe('parseFastCreate: the lean entry takes the common forms and declines th
   it('a bad type is a usage error, as in the full CLI', async () => {
     expect(() => p('create', '-t', 'bogus', 'web')).toThrow(UsageError);
     await expect(commanderParse(['create', '-t', 'bogus', 'web'])).rejects.toThrow(UsageError);
+  });
+
+  it('an empty -t is a usage error, as in the full CLI (not the default types)', async () => {
+    for (const words of [['create', '-t', '', 'web'], ['create', '-t,,,', 'web'], ['new', '--type=', 'web']]) {
+      expect(() => p(...words), words.join(' ')).toThrow(UsageError);
+      await expect(commanderParse(words), words.join(' ')).rejects.toThrow(UsageError);
+    }
   });
 });

@@ -87,6 +87,15 @@ describe('parseFastExec: the lean entry takes the documented forms and declines 
   it('a bad type is a usage error, as in the full CLI', () => {
     expect(() => p('exec', '-t', 'bogus', 'web', '--', 'true')).toThrow(UsageError);
   });
+
+  it('an empty -t or --wd is a usage error, as in the full CLI (not "all types", not a missing directory)', async () => {
+    for (const words of [['exec', '-t', '', 'web', 'true'], ['exec', '-t,,,', 'web', 'true'], ['enter', '--type=', 'web'], ['exec', '--wd', '', 'web', 'true'], ['exec', '--wd=', 'web', 'true']]) {
+      expect(() => p(...words), words.join(' ')).toThrow(UsageError);
+      const full = await viaCommander(...words);
+      expect(full.ok, words.join(' ')).toBe(false);
+      expect((full as { error: Error }).error, words.join(' ')).toBeInstanceOf(UsageError);
+    }
+  });
 });
 
 describe('the lean entry and the full CLI read a command line alike', () => {

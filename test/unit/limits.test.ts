@@ -146,9 +146,9 @@ describe('option values', () => {
     for (const bad of ['0', '0.001', '3', 'x', '-1', '1,5']) expect(() => parseCpus(bad, 2), bad).toThrow(UsageError);
   });
 
-  it('--pids: a whole number from 1', () => {
+  it('--pids: a whole number from 2 (the holder and one command) to 4194304', () => {
     expect(parsePidsMax('5')).toBe(5);
-    for (const bad of ['0', '-3', '1.5', 'max', '']) expect(() => parsePidsMax(bad), bad).toThrow(UsageError);
+    for (const bad of ['0', '1', '-3', '1.5', 'max', '', '4194305']) expect(() => parsePidsMax(bad), bad).toThrow(UsageError);
   });
 
   it('keyed counter files and byte counts', () => {
