@@ -61,8 +61,7 @@ describe('-t and --owner: an empty value is a usage error, never "all"', () => {
   });
   it.each(['', ',,,', ' '])('--owner %j', (value) => {
     expect(usageError(() => collectOwners(value)).message).toMatch(/^--owner needs KIND or KIND:NAME/);
-  });
-  it('real values still work, and accumulate', () => {
+    // Real values still work, and accumulate.
     expect(collectTypes('net,,uts')).toEqual(['net', 'uts']);
     expect(collectTypes('pid', ['net'])).toEqual(['net', 'pid']);
     expect(collectOwners('docker:web,podman')).toEqual([{ kind: 'docker', name: 'web' }, { kind: 'podman' }]);
@@ -80,14 +79,12 @@ describe('--pids: from 2 to PID_MAX_LIMIT', () => {
   it('1 says the minimum and why', () => {
     expect(usageError(() => parsePidsMax('1')).message).toBe('--pids must be at least 2: the holder is one process and a command run there another, not: 1');
     expect(usageError(() => parsePidsMax('0')).message).toMatch(/at least 2/);
+    for (const bad of ['', '-3', '1.5', 'max', '0x10']) expect(usageError(() => parsePidsMax(bad)).message, bad).toMatch(/needs a whole number/);
   });
   it('above PID_MAX_LIMIT says too large, with the maximum', () => {
     expect(usageError(() => parsePidsMax('99999999')).message).toBe("--pids is too large: at most 4194304 (the kernel's PID_MAX_LIMIT), not: 99999999");
     expect(usageError(() => parsePidsMax('4194305')).message).toMatch(/too large/);
     expect(usageError(() => parsePidsMax('9'.repeat(400))).message).toMatch(/too large/);
-  });
-  it('not a number', () => {
-    for (const bad of ['', '-3', '1.5', 'max', '0x10']) expect(usageError(() => parsePidsMax(bad)).message, bad).toMatch(/needs a whole number/);
   });
 });
 
@@ -97,8 +94,7 @@ describe('--memory', () => {
     expect(usageError(() => parseSize('99999999999999999999')).message).toMatch(/too large/);
     expect(parseSize('8191T')).toBe(8191 * 1024 ** 4);
     expect(usageError(() => parseSize('8192T')).message).toMatch(/too large/);
-  });
-  it('too small says the minimum', () => {
+    // Too small still says the minimum.
     expect(usageError(() => parseSize('100K')).message).toBe('--memory must be at least 1M, not: 100K');
   });
 });
