@@ -113,6 +113,8 @@ export const TIME_NS_CLOCK_MAX = 4611686018;
  * --monotonic/--boottime SECS: a whole number of seconds, possibly negative, that keeps the
  * clock inside within 0 .. TIME_NS_CLOCK_MAX, given that clock's value `now` (seconds; the
  * kernel checks now + offset, kernel/time/namespace.c). Beyond that the kernel answers ERANGE.
+ * Inside a time namespace our clock reads include its offsets while the kernel checks the
+ * host's: there a value near the edge may pass here and still get ERANGE from the kernel.
  */
 export function parseTimeOffset(option: '--monotonic' | '--boottime', now?: number): (value: string) => number {
   return (value: string) => {
