@@ -1484,9 +1484,13 @@ function collectGarbageIn(stateDir: string, options: RegistryOptions & { dryRun?
   }
   for (const name of names) {
     const dir = join(layout.envs, name);
-    let lock: FileLock | undefined;
+    let lock: Pick<FileLock, 'release' | 'removeAndRelease'> | undefined;
+    const lockPath = join(layout.locks, name);
     try {
-      lock = FileLock.tryAcquire(join(layout.locks, name));
+      // A dry run creates nothing: with no lock file nobody holds the name (a holder keeps
+      // its file), so it is judged as it is.
+      if (options.dryRun && lstatSync(lockPath, { throwIfNoEntry: false }) === undefined) lock = { release: () => {}, removeAndRelease: () => {} };
+      else lock = FileLock.tryAcquire(lockPath);
     } catch (err) {
       // A lock file that is a symlink (O_NOFOLLOW: ELOOP) or that cannot be opened: this
       // entry cannot be judged safely; say so and go on with the others.

@@ -140,6 +140,16 @@ describe('a state directory nsm finds is used as it is (§1)', () => {
     expect(existsSync(join(base, 'nsm-0'))).toBe(false);
     expect(lstatSync(dir).uid).toBe(USER);
   });
+  it.skipIf(!isRoot)(`gc -n creates no lock file, in a user's directory or root's view of it (${NEEDS_ROOT})`, async () => {
+    const base = privateTmp();
+    const dir = join(base, `nsm-${USER}`);
+    asUser(USER, `mkdir -p ${dir}/envs/solo ${dir}/locks`);
+    for (const uid of [USER, undefined]) {
+      const r = await run(base, ['gc', '-n'], uid);
+      expect(r.stdout).toBe(`would remove solo${uid === undefined ? ` of uid ${USER}` : ''} (creation by nsm PID never finished)\n`);
+      expect(readdirSync(`${dir}/locks`)).toEqual([]);
+    }
+  });
 });
 
 describe.skipIf(!isRoot)(`a user's state directory cannot make root's commands fail or lie (§4, ${NEEDS_ROOT})`, () => {
