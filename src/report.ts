@@ -3,8 +3,9 @@
  * (and from commander) so that the lean entry of `nsm exec` (src/fast.ts) reports exactly
  * as the full CLI does without loading commander.
  */
-import { echoInput, escapeControls, EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
+import { echoInput, EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
 import { stderrSync } from './sys/stdio.js';
+import { escapeText } from './sys/escape.js';
 
 /** commander's own errors (CommanderError: unknown option, missing argument, --help shown ...). */
 function isCommanderError(err: unknown): err is Error & { code: string } {
@@ -24,9 +25,9 @@ export function reportError(err: unknown, failureCode?: number): number {
     return failureCode ?? EXIT_USAGE;
   }
   if (err instanceof NsmError) {
-    // Escaped again here, whatever built the message: an error is one line and drives no terminal.
-    stderrSync.write(`nsm: ${escapeControls(err.message)}\n`);
-    if (err.hint) stderrSync.write(`hint: ${escapeControls(err.hint)}\n`);
+    // Messages quote names, paths and file contents that others may have written: one line each.
+    stderrSync.write(`nsm: ${escapeText(err.message)}\n`);
+    if (err.hint) stderrSync.write(`hint: ${escapeText(err.hint)}\n`);
     if (debug && err.stack) stderrSync.write(`${err.stack}\n`);
     // 126/127 (command not executable / not found) are the command's outcome, not nsm's.
     return failureCode !== undefined && err.exitCode < EXIT_NSM_FAILED ? failureCode : err.exitCode;
@@ -36,7 +37,7 @@ export function reportError(err: unknown, failureCode?: number): number {
     return reportError(SysError.fromNode(e), failureCode);
   }
   // A bug, not a user error: still one line, stack only with NSM_DEBUG=1.
-  stderrSync.write(`nsm: internal error: ${escapeControls(e?.message ?? String(err))}\n`);
+  stderrSync.write(`nsm: internal error: ${escapeText(e?.message ?? String(err))}\n`);
   if (debug && e?.stack) stderrSync.write(`${e.stack}\n`);
   else stderrSync.write('hint: run again with NSM_DEBUG=1 for a stack trace\n');
   return failureCode ?? 1;
@@ -51,6 +52,6 @@ function tidyCommanderMessage(text: string): string {
     .replace(/\(Did you mean/g, '(did you mean')
     .replace(/\s+/g, ' ')
     .trim();
-  return escapeControls(tidy);
+  return escapeText(tidy);
 }
 

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { listNamespaces } from '../core/listing.js';
-import { environmentSummary, listEnvironments } from '../core/registry.js';
+import { listEnvironments, listingSummaries, type EnvironmentListing } from '../core/registry.js';
+import { stderrSync } from '../sys/stdio.js';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 import { describeColumns, rowsToJson, selectColumns } from '../ui/columns.js';
 import { printJson } from '../ui/json.js';
 import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../ui/namespace-columns.js';
-import { environmentColumns } from '../ui/lifecycle-view.js';
+import { environmentColumns, listingWarnings } from '../ui/lifecycle-view.js';
 import { renderColumns } from '../ui/table.js';
 import { collectOwners, collectTypes, parseInode, parsePid } from './options.js';
 
@@ -51,14 +52,21 @@ Examples:
       if (opts.json) {
         const rows = rowsToJson(listing.namespaces, cols);
         listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
-        printJson({ namespaces: rows, environments: listEnvironments().environments.map(environmentSummary) });
+        printJson({ namespaces: rows, environments: listingSummaries(environmentsWithWarnings()) });
         return;
       }
       process.stdout.write(
         renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
       );
       // The managed environments, below the namespaces, in the plain listing only.
-      const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listEnvironments().environments;
+      const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listingSummaries(environmentsWithWarnings());
       if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
     });
+}
+
+/** The environments listing; what could not be read is skipped with a warning line on stderr each. */
+function environmentsWithWarnings(): EnvironmentListing {
+  const listing = listEnvironments();
+  if (listing.problems.length > 0) stderrSync.write(listingWarnings(listing.problems));
+  return listing;
 }

@@ -228,7 +228,9 @@ async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number
 /** Names of every environment in the caller's own state directory (`destroy --all`). */
 export function ownEnvironmentNames(options: RegistryOptions = {}): string[] {
   const listing = listEnvironments({ ...options, allUsers: false });
-  return [...listing.environments.map((e) => e.name), ...listing.creating.map((c) => c.name)].sort();
+  // Unreadable records too: destroy then says what is wrong with each, rather than "no environments".
+  const unreadable = listing.problems.filter((p) => p.name !== '').map((p) => p.name);
+  return [...new Set([...listing.environments.map((e) => e.name), ...listing.creating.map((c) => c.name), ...unreadable])].sort();
 }
 
 /** One hold as a phrase: "net:[4026532412] by PID 42 (sleep)", "... by a mount at /run/x". */

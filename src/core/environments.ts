@@ -11,7 +11,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { NsmError } from '../sys/errors.js';
-import { effectiveUid } from '../sys/statefs.js';
+import { effectiveUid, usersTmpDir } from '../sys/statefs.js';
 import {
   findEnvironment,
   hasEntry,
@@ -69,7 +69,7 @@ function othersMayHaveIt(): boolean {
   if (existsSync('/run/nsm')) return true;
   try {
     const mine = `nsm-${effectiveUid()}`;
-    return readdirSync('/tmp').some((e) => /^nsm-[0-9]+$/.test(e) && e !== mine);
+    return readdirSync(usersTmpDir()).some((e) => /^nsm-[0-9]+$/.test(e) && e !== mine);
   } catch {
     return false;
   }

@@ -18,7 +18,7 @@
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_NSM_FAILED, hasErrno, NsmError, quoteInput, SysError, UsageError } from '../sys/errors.js';
+import { errnoOf, EXIT_NSM_FAILED, hasErrno, NsmError, quoteInput, SysError, UsageError } from '../sys/errors.js';
 import { MNT_DETACH, umount2 } from '../sys/libc.js';
 import { nsfsDevice, openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { NS_TYPES, isNsType, nsTypeInfo, type NsType } from '../sys/nstypes.js';
@@ -34,6 +34,7 @@ import {
   randomHex,
   removeTree,
   resolveStateDir,
+  usersTmpDir,
   writeFileAtomic,
 } from '../sys/statefs.js';
 import { VERSION } from '../version.js';
@@ -874,17 +875,34 @@ export interface ListedEnvironment {
   stateDirOwner?: number;
 }
 
-/** A name reserved by a create still in progress (no record yet). */
+/** A name reserved by a create still in progress (no record yet), or left by a killed one. */
 export interface CreatingEnvironment {
   name: string;
   creatorPid?: number;
   dir: string;
+  /** The creating nsm is gone (killed): what it had made stays until destroy or gc undoes it. */
+  interrupted?: boolean;
+  /** The holder the create had started, when its reservation noted one. */
+  holderPid?: number;
+  reservedAt?: string;
+  /** Set when it is in another user's state directory (root's view): that user's uid. */
+  stateDirOwner?: number;
 }
 
 export interface RegistryProblem {
+  /** The environment's name; '' for a whole state directory that could not be read. */
   name: string;
   dir: string;
   message: string;
+  /** Set when it is in another user's state directory (root's view): that user's uid. */
+  stateDirOwner?: number;
+}
+
+/** The message of an error met while reading a user-writable state directory (for a warning). */
+function problemMessage(err: unknown, call: string, path: string): string {
+  if (err instanceof NsmError) return err.message;
+  if (errnoOf(err) !== undefined) return SysError.fromNode(err, call, path).message;
+  throw err;
 }
 
 export interface EnvironmentListing {
@@ -1033,10 +1051,11 @@ export function lockEnvironment(name: string, options: RegistryOptions = {}): En
 export function otherUsersStateDirs(own: string = ownLocation().stateDir): Array<Required<EnvironmentLocation>> {
   const dirs: Array<Required<EnvironmentLocation>> = [];
   const candidates: Array<[string, number]> = [];
-  for (const [parent, match] of [
-    ['/run/user', (e: string) => (/^[0-9]+$/.test(e) ? Number(e) : undefined)],
-    ['/tmp', (e: string) => (/^nsm-[0-9]+$/.test(e) ? Number(e.slice(4)) : undefined)],
-  ] as const) {
+  const tmp = usersTmpDir();
+  const runUser = ['/run/user', (e: string) => (/^[0-9]+$/.test(e) ? Number(e) : undefined)] as const;
+  const tmpNsm = [tmp, (e: string) => (/^nsm-[0-9]+$/.test(e) ? Number(e.slice(4)) : undefined)] as const;
+  // With NSM_TMPDIR set (usersTmpDir), only there: the users of a test share nothing with the host's.
+  for (const [parent, match] of process.env.NSM_TMPDIR ? [tmpNsm] : [runUser, tmpNsm]) {
     let entries: string[];
     try {
       entries = readdirSync(parent);
@@ -1046,7 +1065,7 @@ export function otherUsersStateDirs(own: string = ownLocation().stateDir): Array
     for (const e of entries) {
       const uid = match(e);
       if (uid === undefined || uid === 0) continue;
-      candidates.push([parent === '/tmp' ? join(parent, e) : join(parent, e, 'nsm'), uid]);
+      candidates.push([parent === tmp ? join(parent, e) : join(parent, e, 'nsm'), uid]);
     }
   }
   // By uid (then /run/user before /tmp): a stable order for messages and listings.
@@ -1076,8 +1095,24 @@ interface LoadedDir {
   problems: RegistryProblem[];
 }
 
+/**
+ * Read one state directory. Whatever its owner put there (an entry it cannot read, a file
+ * where a directory belongs) becomes a problem of that entry or directory, never an error:
+ * one user's directory must not hide the rest of root's listing.
+ */
 function loadStateDir({ stateDir, stateDirOwner }: EnvironmentLocation): LoadedDir {
-  return inStateDir(stateDir, stateDirOwner, () => loadStateDirFiles(stateDir));
+  let loaded: LoadedDir;
+  try {
+    loaded = inStateDir(stateDir, stateDirOwner, () => loadStateDirFiles(stateDir));
+  } catch (err) {
+    loaded = { records: [], creating: [], problems: [{ name: '', dir: stateDir, message: problemMessage(err, 'read', stateDir) }] };
+  }
+  if (stateDirOwner === undefined) return loaded;
+  return {
+    records: loaded.records,
+    creating: loaded.creating.map((c) => ({ ...c, stateDirOwner })),
+    problems: loaded.problems.map((p) => ({ ...p, stateDirOwner })),
+  };
 }
 
 function loadStateDirFiles(stateDir: string): LoadedDir {
@@ -1088,17 +1123,36 @@ function loadStateDirFiles(stateDir: string): LoadedDir {
     names = readdirSync(envs);
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) return out;
-    throw SysError.fromNode(err, 'readdir', envs);
+    out.problems.push({ name: '', dir: envs, message: problemMessage(err, 'readdir', envs) });
+    return out;
   }
   for (const name of names.sort()) {
     if (!ENV_NAME_PATTERN.test(name)) continue; // not an environment (temp files start with '.')
     const dir = join(envs, name);
-    const found = inspectEntry(dir);
+    let found: Entry;
+    try {
+      found = inspectEntry(dir);
+    } catch (err) {
+      out.problems.push({ name, dir, message: problemMessage(err, 'read', dir) });
+      continue;
+    }
     if (found.kind === 'record') out.records.push({ name, dir, record: found.record });
     else if (found.kind === 'unreadable') out.problems.push({ name, dir, message: found.message });
-    else if (found.kind === 'reservation') out.creating.push({ name, dir, creatorPid: found.reservation?.creator.pid });
+    else if (found.kind === 'reservation') out.creating.push(creatingEntry(name, dir, found.reservation));
     else if (found.kind === 'empty') out.creating.push({ name, dir });
   }
+  return out;
+}
+
+/** A reservation as listed: interrupted when its creator (pid and start time) is gone. */
+function creatingEntry(name: string, dir: string, reservation: ReservationRecord | undefined): CreatingEnvironment {
+  const out: CreatingEnvironment = { name, dir };
+  if (!reservation) return out;
+  out.creatorPid = reservation.creator.pid;
+  if (typeof reservation.reservedAt === 'string') out.reservedAt = reservation.reservedAt;
+  const holder = reservation.progress?.holder;
+  if (holder && isInt(holder.pid, 1)) out.holderPid = holder.pid;
+  if (isInt(reservation.creator.startTime) && !isAlive(reservation.creator)) out.interrupted = true;
   return out;
 }
 
@@ -1161,13 +1215,43 @@ export function listEnvironments(options: ListEnvironmentsOptions = {}): Environ
 export interface EnvironmentSummary {
   name: string;
   types: NsType[];
-  pid: number;
-  state: HolderState;
-  createdAt: string;
+  /** The holder's pid (for a create in progress or interrupted: its holder's, when noted). */
+  pid: number | null;
+  /**
+   * A record's HolderState; creating: a create in progress; interrupted: a create that was
+   * killed (destroy or gc undoes what it made); unreadable: a record nsm cannot read.
+   */
+  state: HolderState | 'creating' | 'interrupted' | 'unreadable';
+  createdAt: string | null;
   uid: number;
   namespaces: Partial<Record<NsType, number>>;
   pins: Partial<Record<NsType, string>>;
   netnsLink: string | null;
+  /** unreadable: why. */
+  message?: string;
+}
+
+/**
+ * Every entry of a listing as a summary, sorted by name: the environments, then, so that
+ * they can be found and cleaned, creates in progress or interrupted and unreadable records.
+ */
+export function listingSummaries(listing: EnvironmentListing): EnvironmentSummary[] {
+  const euid = effectiveUid();
+  const empty = { types: [] as NsType[], namespaces: {}, pins: {}, netnsLink: null };
+  const others: EnvironmentSummary[] = [
+    ...listing.creating.map((c) => ({
+      ...empty,
+      name: c.name,
+      pid: c.holderPid ?? null,
+      state: c.interrupted ? ('interrupted' as const) : ('creating' as const),
+      createdAt: c.reservedAt ?? null,
+      uid: c.stateDirOwner ?? euid,
+    })),
+    ...listing.problems
+      .filter((p) => p.name !== '')
+      .map((p) => ({ ...empty, name: p.name, pid: null, state: 'unreadable' as const, createdAt: null, uid: p.stateDirOwner ?? euid, message: p.message })),
+  ];
+  return [...listing.environments.map(environmentSummary), ...others].sort((a, b) => (a.name === b.name ? a.uid - b.uid : a.name < b.name ? -1 : 1));
 }
 
 export function environmentSummary(env: ListedEnvironment): EnvironmentSummary {
@@ -1204,18 +1288,45 @@ export function environmentNamesByInode(scan: HostScan, options: ListEnvironment
   }
   if (loaded.records.length === 0) return result;
   const byInode = new Map<number, Namespace>(scan.namespaces.map((ns) => [ns.inode, ns]));
-  for (const { name, record } of loaded.records) {
+  for (const { name, record, stateDirOwner } of loaded.records) {
     const holder = scan.processes.get(record.holder.pid);
     const holderLive = holder !== undefined && holder.startTime === record.holder.startTime;
+    // A user's record names only that user's namespaces (see userRecordNamesOwn).
+    if (stateDirOwner !== undefined && !(holderLive && userRecordNamesOwn(record, holder, stateDirOwner, options))) continue;
     for (const type of record.types) {
       const inode = record.namespaces[type]!;
       const ns = byInode.get(inode);
       if (!ns || ns.type !== type) continue;
-      const held = (holderLive && holder.ns[type] === inode) || ns.mounts.some((m) => m.path === record.pins[type]);
+      // Pins are root's (a user's nsm makes none): a user's record naming one is not believed.
+      const pinned = stateDirOwner === undefined && ns.mounts.some((m) => m.path === record.pins[type]);
+      const held = (holderLive && holder.ns[type] === inode) || pinned;
       if (held) result.set(inode, name);
     }
   }
   return result;
+}
+
+/**
+ * Whether a record from user `uid`'s directory, whose holder `holder` is live, names that
+ * user's own namespaces: the holder runs as `uid`, its user namespace is the recorded one and
+ * was created by `uid`, and every other namespace it has of the record's types is owned by it
+ * (ioctl_ns(2) NS_GET_OWNER_UID, NS_GET_USERNS), as a rootless create makes them. Otherwise
+ * the user could have root's listing call root's (or the host's) namespaces nsm:ANYTHING.
+ */
+function userRecordNamesOwn(record: EnvRecord, holder: { pid: number; uid: number; ns: Partial<Record<NsType, number>> }, uid: number, options: RegistryOptions): boolean {
+  const userNs = record.namespaces.user;
+  if (holder.uid !== uid || userNs === undefined || holder.ns.user !== userNs) return false;
+  const proc = new ProcFs(options.procRoot);
+  try {
+    if (nsRelations(proc.path(holder.pid, 'ns', nsTypeInfo('user').procEntry)).ownerUid !== uid) return false;
+    for (const type of record.types) {
+      if (type === 'user') continue;
+      if (nsRelations(proc.path(holder.pid, 'ns', nsTypeInfo(type).procEntry)).owner !== userNs) return false;
+    }
+  } catch {
+    return false; // gone meanwhile, or not ours to look at: not attributed
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1356,7 +1467,13 @@ export function collectGarbage(options: ListEnvironmentsOptions & { dryRun?: boo
   const own = ownLocation(options);
   for (const location of [own, ...(listsAllUsers(options) ? otherUsersStateDirs(own.stateDir) : [])]) {
     const { stateDir, stateDirOwner: uid } = location;
-    const part = inStateDir(stateDir, uid, () => collectGarbageIn(stateDir, { ...options, stateDirOwner: uid }));
+    let part: GcResult;
+    try {
+      part = inStateDir(stateDir, uid, () => collectGarbageIn(stateDir, { ...options, stateDirOwner: uid }));
+    } catch (err) {
+      // One directory that cannot be read (its owner's doing) must not stop gc of the others.
+      part = { removed: [], kept: [{ name: stateDir, reason: 'unreadable', message: problemMessage(err, 'read', stateDir) }] };
+    }
     const tag = <T extends object>(entry: T): T => (uid === undefined ? entry : { ...entry, uid });
     result.removed.push(...part.removed.map(tag));
     result.kept.push(...part.kept.map(tag));
@@ -1377,15 +1494,33 @@ function collectGarbageIn(stateDir: string, options: RegistryOptions & { dryRun?
   }
   for (const name of names) {
     const dir = join(layout.envs, name);
-    const lock = FileLock.tryAcquire(join(layout.locks, name));
+    let lock: Pick<FileLock, 'release' | 'removeAndRelease'> | undefined;
+    const lockPath = join(layout.locks, name);
+    try {
+      // A dry run creates nothing: with no lock file nobody holds the name (a holder keeps
+      // its file), so it is judged as it is.
+      if (options.dryRun && lstatSync(lockPath, { throwIfNoEntry: false }) === undefined) lock = { release: () => {}, removeAndRelease: () => {} };
+      else lock = FileLock.tryAcquire(lockPath);
+    } catch (err) {
+      // A lock file that is a symlink (O_NOFOLLOW: ELOOP) or that cannot be opened: this
+      // entry cannot be judged safely; say so and go on with the others.
+      result.kept.push({ name, reason: 'unreadable', message: problemMessage(err, 'open', join(layout.locks, name)) });
+      continue;
+    }
     if (!lock) {
       // Being created, destroyed or collected by another nsm right now: not ours to judge.
-      if (!isLive(dir, options)) result.kept.push({ name, reason: 'busy', message: 'another nsm process holds it' });
+      if (!isLiveQuiet(dir, options)) result.kept.push({ name, reason: 'busy', message: 'another nsm process holds it' });
       continue;
     }
     let gone = false;
     try {
-      const found = inspectEntry(dir);
+      let found: Entry;
+      try {
+        found = inspectEntry(dir);
+      } catch (err) {
+        result.kept.push({ name, reason: 'unreadable', message: problemMessage(err, 'read', dir) });
+        continue;
+      }
       let removed: GcRemoved | undefined;
       if (found.kind === 'unreadable') {
         result.kept.push({ name, reason: 'unreadable', message: found.message });
@@ -1451,10 +1586,24 @@ function removeOrphanLocks(layout: Layout): void {
     throw SysError.fromNode(err, 'readdir', layout.locks);
   }
   for (const name of names) {
-    const lock = FileLock.tryAcquire(join(layout.locks, name));
-    if (!lock) continue;
-    if (inspectEntry(join(layout.envs, name)).kind === 'absent') lock.removeAndRelease();
-    else lock.release();
+    try {
+      const lock = FileLock.tryAcquire(join(layout.locks, name));
+      if (!lock) continue;
+      if (inspectEntry(join(layout.envs, name)).kind === 'absent') lock.removeAndRelease();
+      else lock.release();
+    } catch (err) {
+      problemMessage(err, 'open', join(layout.locks, name)); // a symlink or unreadable entry: leave it
+    }
+  }
+}
+
+/** isLive, but an entry that cannot be read counts as not live (gc reports it as busy). */
+function isLiveQuiet(dir: string, options: RegistryOptions): boolean {
+  try {
+    return isLive(dir, options);
+  } catch (err) {
+    problemMessage(err, 'read', dir); // rethrows what is not a file-system error
+    return false;
   }
 }
 

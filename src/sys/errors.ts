@@ -7,6 +7,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
+import { escapeText } from './escape.js';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -118,14 +119,6 @@ export function hasErrno(err: unknown, ...names: string[]): boolean {
 export const ECHO_MAX_CHARS = 60;
 
 /**
- * Control characters (C0, DEL, C1) as \xNN, so that text put in an error message can neither
- * break its one line nor drive the terminal (an ESC starts a terminal control sequence).
- */
-export function escapeControls(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
-
-/**
  * A word the user gave (an option value, a name), as an error message repeats it: control
  * characters escaped, and cut after ECHO_MAX_CHARS characters with "…", so that a 100 KB
  * argument does not come back whole. An empty word shows as ''.
@@ -134,7 +127,7 @@ export function echoInput(text: string): string {
   if (text === '') return "''";
   const chars = [...text];
   const cut = chars.length > ECHO_MAX_CHARS ? `${chars.slice(0, ECHO_MAX_CHARS).join('')}…` : text;
-  return escapeControls(cut);
+  return escapeText(cut);
 }
 
 /** echoInput in double quotes, for words whose blanks matter (names): "a b", "". */

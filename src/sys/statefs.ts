@@ -10,7 +10,6 @@ import {
   accessSync,
   closeSync,
   constants,
-  fchmodSync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -43,16 +42,28 @@ export function effectiveUid(): number {
 }
 
 /**
+ * The directory that holds users' fallback state directories (nsm-UID): $NSM_TMPDIR when it
+ * is an absolute path, else /tmp. Root looks for other users' directories there too, so a
+ * test (or a host whose /tmp is elsewhere) can point both sides at one private directory.
+ */
+export function usersTmpDir(env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env.NSM_TMPDIR;
+  return dir !== undefined && isAbsolute(dir) ? dir : '/tmp';
+}
+
+/**
  * Where nsm keeps its state (DESIGN.md "State"): $NSM_STATE_DIR if set; root: /run/nsm;
- * others: $XDG_RUNTIME_DIR/nsm when that is usable, else /tmp/nsm-$UID. Nothing is created.
+ * others: $XDG_RUNTIME_DIR/nsm when that is usable, else /tmp/nsm-$UID (usersTmpDir()).
+ * Nothing is created.
  */
 export function resolveStateDir(env: NodeJS.ProcessEnv = process.env, euid: number = effectiveUid()): StateDirChoice {
   const override = env.NSM_STATE_DIR;
   if (override !== undefined && override !== '') return { path: override, source: 'NSM_STATE_DIR' };
-  if (euid === 0) return { path: '/run/nsm', source: 'root' };
+  // NSM_TMPDIR (tests): root's directory beside the users', so that nothing of the host's is read.
+  if (euid === 0) return { path: env.NSM_TMPDIR && isAbsolute(env.NSM_TMPDIR) ? join(env.NSM_TMPDIR, 'nsm-0') : '/run/nsm', source: 'root' };
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg !== undefined && xdgUsable(xdg, euid)) return { path: join(xdg, 'nsm'), source: 'XDG_RUNTIME_DIR' };
-  return { path: `/tmp/nsm-${euid}`, source: 'tmp' };
+  return { path: join(usersTmpDir(env), `nsm-${euid}`), source: 'tmp' };
 }
 
 /**
@@ -89,6 +100,9 @@ export function privateDirProblem(path: string, euid: number = effectiveUid()): 
  * would use to read or redirect the owner's records. The check is lstat-then-use; that is
  * safe because once the directory is ours and not writable by others, nobody else can
  * replace it (/tmp is sticky: only a file's owner may rename or remove it).
+ * A directory nsm finds is never changed (no chmod, no chown): NSM_STATE_DIR may name any
+ * directory (/etc, a home), and root looks into users' directories; the files nsm puts in
+ * it are 0600 and its subdirectories 0700 whatever the mode of the directory itself.
  * Returns false when the directory is missing and `create` is not set.
  */
 export function ensurePrivateDir(path: string, options: { create: boolean; euid?: number }): boolean {
@@ -110,18 +124,8 @@ export function ensurePrivateDir(path: string, options: { create: boolean; euid?
   }
   if (problem !== undefined) {
     throw new NsmError(`unsafe state directory ${path}: ${problem}`, {
-      hint: `nsm keeps its records only in a directory that belongs to you alone (mode 0700); remove or fix ${path}, or set NSM_STATE_DIR`,
+      hint: `nsm uses only a directory of your own that no one else can write to, and never changes one it did not make: fix or remove ${path}, or set NSM_STATE_DIR to another`,
     });
-  }
-  if ((lstatSync(path).mode & 0o777) !== 0o700) {
-    // Ours and not writable by others, only readable: tighten it rather than refuse.
-    // fchmod on the directory opened with O_NOFOLLOW: no second path lookup to race with.
-    const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    try {
-      fchmodSync(fd, 0o700);
-    } finally {
-      closeSync(fd);
-    }
   }
   return true;
 }
@@ -264,7 +268,13 @@ export class FileLock {
   /** Take the lock without waiting; undefined when someone else holds it. */
   static tryAcquire(path: string): FileLock | undefined {
     for (;;) {
-      const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      let fd: number;
+      try {
+        // O_NOFOLLOW: a lock file that is a symlink (ELOOP) is refused, never followed.
+        fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+      } catch (err) {
+        throw SysError.fromNode(err, 'open', path);
+      }
       let locked = false;
       try {
         locked = tryLockExclusive(fd, path);

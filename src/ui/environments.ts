@@ -3,6 +3,7 @@
  */
 import type { GcResult, GcRemoved } from '../core/registry.js';
 import { colour } from './colour.js';
+import { escapeText } from '../sys/escape.js';
 
 function why(r: GcRemoved): string {
   const pid = r.pid === undefined ? '' : ` ${r.pid}`;
@@ -29,7 +30,7 @@ export function formatGcResult(result: GcResult, dryRun = false): string {
     const also = [r.holderStopped ? `its holder PID ${r.holderStopped} (stopped)` : undefined, r.netnsLink, r.nat ? 'its NAT rules' : undefined, r.cgroups?.length ? `${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}` : undefined].filter(Boolean);
     lines.push(`${verb} ${colour.bold(r.name)}${whose(r)} (${why(r)})${also.length > 0 ? ` and ${also.join(', ')}` : ''}`);
   }
-  for (const k of result.kept) lines.push(`kept ${colour.bold(k.name)}${whose(k)}: ${k.reason}: ${k.message}`);
+  for (const k of result.kept) lines.push(`kept ${colour.bold(escapeText(k.name))}${whose(k)}: ${k.reason}: ${escapeText(k.message)}`);
   if (lines.length === 0) lines.push('nothing to remove');
   return `${lines.join('\n')}\n`;
 }

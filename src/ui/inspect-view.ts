@@ -6,6 +6,7 @@ import type { Inspection } from '../core/inspect.js';
 import { bytesText, natText, vethFieldsJson } from './lifecycle-view.js';
 import type { IdMapRange } from '../sys/parse.js';
 import { colour } from './colour.js';
+import { escapeText } from '../sys/escape.js';
 import { ownerLabel } from './namespace-columns.js';
 import { boxTable } from './table.js';
 
@@ -101,8 +102,8 @@ function mapText(ranges: readonly IdMapRange[]): string {
 
 export function renderInspection(i: Inspection): string {
   const lines: string[] = [];
-  lines.push(`${colour.bold(`PID ${i.pid}`)}  ${i.command}`);
-  lines.push(`  user ${i.user} (uid ${i.uid}), parent PID ${i.ppid}, comm ${i.comm}`);
+  lines.push(`${colour.bold(`PID ${i.pid}`)}  ${escapeText(i.command)}`);
+  lines.push(`  user ${escapeText(i.user)} (uid ${i.uid}), parent PID ${i.ppid}, comm ${escapeText(i.comm)}`);
   // A zombie has left its namespaces except the user and pid ones (its credentials and pid).
   if (i.state === 'Z') lines.push(colour.yellow('  a zombie: it has exited and awaits its parent; only its user and pid namespaces remain'));
   lines.push(colour.dim(`  ${i.reference.note}`));

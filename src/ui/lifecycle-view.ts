@@ -3,10 +3,10 @@
  * created-view.ts). The core returns the model; this only formats it.
  */
 import type { DestroyResult } from '../core/destroy.js';
-import type { ListedEnvironment } from '../core/registry.js';
-import type { NsType } from '../sys/nstypes.js';
+import type { EnvironmentSummary } from '../core/registry.js';
 import { userName } from '../sys/users.js';
 import { colour } from './colour.js';
+import { escapeText } from '../sys/escape.js';
 import type { Column } from './columns.js';
 
 export { bytesText, createdJson, formatCreated, limitsJson, limitsText, natText, replacedWarning, vethFieldsJson, vethJson } from './created-view.js';
@@ -46,16 +46,23 @@ const STATE_STYLE: Record<string, (t: string) => string> = {
   pinned: (t) => colour.cyan(t),
   dead: (t) => colour.red(t),
   reused: (t) => colour.red(t),
+  interrupted: (t) => colour.yellow(t),
+  unreadable: (t) => colour.yellow(t),
 };
 
 /** Columns of the environments section of `nsm ls`. */
-export function environmentColumns(now = Date.now()): Column<ListedEnvironment>[] {
+export function environmentColumns(now = Date.now()): Column<EnvironmentSummary>[] {
   return [
     { id: 'NAME', help: 'environment name', json: 'string', get: (e) => e.name, style: (t) => colour.bold(t) },
-    { id: 'TYPES', help: 'namespace types it created', json: 'array', get: (e) => (e.record.types as NsType[]).join(',') },
-    { id: 'PID', help: 'holder pid', align: 'right', json: 'number', get: (e) => e.record.holder.pid },
-    { id: 'STATE', help: 'running, dead, reused or pinned', json: 'string', get: (e) => e.state, style: (t) => STATE_STYLE[t]?.(t) ?? t },
-    { id: 'AGE', help: 'time since creation', align: 'right', json: 'string', get: (e) => age(e.record.createdAt, now) },
-    { id: 'USER', help: 'creator', json: 'string', get: (e) => userName(e.record.creatorUid) },
+    { id: 'TYPES', help: 'namespace types it created', json: 'array', get: (e) => e.types.join(',') },
+    { id: 'PID', help: 'holder pid', align: 'right', json: 'number', get: (e) => e.pid ?? '' },
+    { id: 'STATE', help: 'running, dead, reused, pinned, creating, interrupted or unreadable', json: 'string', get: (e) => e.state, style: (t) => STATE_STYLE[t]?.(t) ?? t },
+    { id: 'AGE', help: 'time since creation', align: 'right', json: 'string', get: (e) => (e.createdAt === null || Number.isNaN(Date.parse(e.createdAt)) ? '' : age(e.createdAt, now)) },
+    { id: 'USER', help: 'creator', json: 'string', get: (e) => userName(e.uid) },
   ];
+}
+
+/** stderr lines for what a listing could not read: each skipped entry or directory, and why. */
+export function listingWarnings(problems: ReadonlyArray<{ name: string; dir: string; message: string }>): string {
+  return problems.map((p) => `nsm: warning: skipped ${escapeText(p.dir)}: ${escapeText(p.message)}\n`).join('');
 }

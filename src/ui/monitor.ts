@@ -6,6 +6,7 @@
 import type { MonitorEvent, MonitorEventKind, NamespaceBrief } from '../core/monitor-events.js';
 import type { Attribution } from '../core/model.js';
 import { colour } from './colour.js';
+import { escapeText } from '../sys/escape.js';
 import type { Column } from './columns.js';
 import { printJsonLine } from './json.js';
 import { ownerLabel } from './namespace-columns.js';
@@ -42,6 +43,11 @@ function names(owners: readonly Attribution[]): string | undefined {
 }
 
 /** Fields two spaces apart, empty ones left out, as one line. */
+/** A command line read from /proc: escaped (escapeText). */
+function shown(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : escapeText(text);
+}
+
 function line(...fields: Array<string | undefined>): string {
   return `${fields.filter((f) => f !== undefined && f !== '').join('  ')}\n`;
 }
@@ -74,16 +80,16 @@ export const MONITOR_FORMATTERS: Formatters = {
     out: `${colour.dim(clock(e.time))} ${colour.bold('BASELINE')} ${e.namespaces.length} namespaces present at start\n${renderColumns(e.namespaces, BRIEF_COLUMNS)}`,
   }),
   'ns-new': (e) => ({
-    out: line(head(e.time, 'NEW', colour.green, e.type, e.inode), e.pid === undefined ? 'no process' : `pid ${e.pid}`, e.command, names(e.owners), e.via === 'rescan' ? colour.dim('(rescan)') : undefined),
+    out: line(head(e.time, 'NEW', colour.green, e.type, e.inode), e.pid === undefined ? 'no process' : `pid ${e.pid}`, shown(e.command), names(e.owners), e.via === 'rescan' ? colour.dim('(rescan)') : undefined),
   }),
   'ns-gone': (e) => ({
     out: line(head(e.time, 'GONE', colour.red, e.type, e.inode), e.lifetimeMs === undefined ? 'existed at start' : `lived ${duration(e.lifetimeMs)}`, names(e.owners)),
   }),
   'ns-join': (e) => ({
-    out: line(head(e.time, 'JOIN', colour.cyan, e.type, e.inode), `pid ${e.pid}`, e.command, e.from === undefined ? undefined : colour.dim(`(from ${e.from})`)),
+    out: line(head(e.time, 'JOIN', colour.cyan, e.type, e.inode), `pid ${e.pid}`, shown(e.command), e.from === undefined ? undefined : colour.dim(`(from ${e.from})`)),
   }),
   'ns-leave': (e) => ({
-    out: line(head(e.time, 'LEAVE', colour.yellow, e.type, e.inode), `pid ${e.pid}`, e.command, e.to === undefined ? undefined : colour.dim(`(to ${e.to})`)),
+    out: line(head(e.time, 'LEAVE', colour.yellow, e.type, e.inode), `pid ${e.pid}`, shown(e.command), e.to === undefined ? undefined : colour.dim(`(to ${e.to})`)),
   }),
   // Said once; the summary gives the count.
   overrun: (e) =>

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { colour, stripAnsi } from './colour.js';
+import { escapeText } from '../sys/escape.js';
 import type { CellValue, Column } from './columns.js';
 
 export interface TableOptions {
@@ -31,10 +32,12 @@ export function rawEscape(text: string): string {
   return text.replace(/[\s\\\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-function cellText(value: CellValue, listSeparator: string): string {
+/** A cell as text; `escape` (the aligned layout): every value through escapeText, so a cell is one line per value. */
+function cellText(value: CellValue, listSeparator: string, escape = true): string {
+  const one = (v: unknown): string => (escape ? escapeText(String(v)) : String(v));
   if (value === undefined || value === null) return '';
-  if (Array.isArray(value)) return value.join(listSeparator);
-  return String(value);
+  if (Array.isArray(value)) return value.map(one).join(listSeparator);
+  return one(value);
 }
 
 function truncate(text: string, width: number): string {
@@ -50,7 +53,7 @@ function truncate(text: string, width: number): string {
 export function renderColumns<R>(rows: readonly R[], cols: readonly Column<R>[], options: TableOptions = {}): string {
   if (options.raw) {
     const lines = options.noHeadings ? [] : [cols.map((c) => c.id).join(' ')];
-    for (const row of rows) lines.push(cols.map((c) => rawEscape(cellText(c.get(row), ','))).join(' '));
+    for (const row of rows) lines.push(cols.map((c) => rawEscape(cellText(c.get(row), ',', false))).join(' '));
     return lines.length > 0 ? `${lines.join('\n')}\n` : '';
   }
 
@@ -102,7 +105,8 @@ export function boxTable(
     // colWidths include cli-table3's one-space padding on each side; null = fit the content.
     ...(options.colWidths ? { colWidths: options.colWidths, wordWrap: options.wordWrap ?? true } : {}),
   });
-  for (const r of rows) table.push([...r]);
+  // Cells may hold several lines nsm joined; each line's control characters are escaped.
+  for (const r of rows) table.push(r.map((cell) => escapeText(cell, { keepNewlines: true })));
   return `${table.toString()}\n`;
 }
 

@@ -5,6 +5,7 @@
 import type { NamespaceTree, TreeNode, TreeProcess } from '../core/tree.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import { colour, stripAnsi } from './colour.js';
+import { escapeText } from '../sys/escape.js';
 import { ownerLabel } from './namespace-columns.js';
 
 /** The JSON document (schema: README, "nsm tree --json"). */
@@ -53,7 +54,7 @@ function nodeLabel(n: TreeNode): string {
   const parts = [colour.bold(`${n.type}:[${n.ns}]`)];
   if (n.nprocs > 0) {
     parts.push(`${n.nprocs} proc${n.nprocs === 1 ? '' : 's'}`);
-    if (n.pid !== undefined) parts.push(colour.dim(`${n.pid} ${n.user ?? ''} ${n.command ?? ''}`.replace(/\s+/g, ' ').trim()));
+    if (n.pid !== undefined) parts.push(colour.dim(escapeText(`${n.pid} ${n.user ?? ''} ${n.command ?? ''}`.replace(/\s+/g, ' ').trim())));
   } else if (n.held.length > 0) {
     parts.push(colour.yellow(`held by ${n.held.join(', ')}`));
   }
@@ -67,7 +68,7 @@ function nodeLabel(n: TreeNode): string {
 }
 
 function processLabel(p: TreeProcess): string {
-  return `${p.pid} ${p.comm}`;
+  return `${p.pid} ${escapeText(p.comm)}`;
 }
 
 /** Per-type count bars: how many namespaces of each type exist. */

@@ -37,15 +37,18 @@ describe('state directory checks', () => {
     expect(existsSync(join(base, 'real', 'envs'))).toBe(false);
   });
 
-  it('refuses a group- or world-writable directory and tightens a merely readable one', () => {
+  it('refuses a group- or world-writable directory and uses a merely readable one as it is', () => {
     const base = tempStateDir();
     const dir = join(base, 'd');
     mkdirSync(dir);
     chmodSync(dir, 0o770);
     expect(() => stateDirectory({ stateDir: dir })).toThrow(/it is writable by group or others \(mode 0770\)/);
+    expect(statSync(dir).mode & 0o777).toBe(0o770);
     chmodSync(dir, 0o755);
     stateDirectory({ stateDir: dir });
-    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // Never chmod-ed: nsm changes no directory it did not make (its own files are 0600/0700).
+    expect(statSync(dir).mode & 0o777).toBe(0o755);
+    expect(statSync(join(dir, 'envs')).mode & 0o777).toBe(0o700);
   });
 
   it('refuses a file', () => {

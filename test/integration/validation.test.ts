@@ -62,9 +62,9 @@ const CASES: Case[] = [
   { args: [BIG], code: 2, message: /^nsm: unknown command 'A{60}…'$/ },
   { args: ['help', BIG], code: 2, message: /^nsm: unknown command 'A{60}…'$/ },
   // Control characters (here a terminal title sequence) are shown escaped.
-  { args: ['create', 'a\u001b]0;PWNED\u0007'], code: 2, message: /^nsm: invalid environment name "a\\x1b\]0;PWNED\\x07": use / },
-  { args: ['ls', '-t', 'net\u001b[2J'], code: 2, message: /^nsm: unknown namespace type: net\\x1b\[2J / },
-  { args: ['help', 'x\u001b[2J\ny'], code: 2, message: /^nsm: unknown command 'x\\x1b\[2J\\x0ay'$/ },
+  { args: ['create', 'a\u001b]0;PWNED\u0007'], code: 2, message: /^nsm: invalid environment name "a\\e\]0;PWNED\\x07": use / },
+  { args: ['ls', '-t', 'net\u001b[2J'], code: 2, message: /^nsm: unknown namespace type: net\\e\[2J / },
+  { args: ['help', 'x\u001b[2J\ny'], code: 2, message: /^nsm: unknown command 'x\\e\[2J\\ny'$/ },
 ];
 
 /** What an environment named `name` would have left in `dir` and on the host. */

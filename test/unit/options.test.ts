@@ -8,7 +8,8 @@ import { collectOwners, collectTypes, parseId, parseNsType, parsePid, parseTimeO
 import { MAX_PIDS, MIN_PIDS, parsePidsMax, parseSize } from '../../src/core/limits.js';
 import { validateNewName } from '../../src/core/registry.js';
 import { parseTarget } from '../../src/core/target.js';
-import { echoInput, escapeControls, quoteInput, UsageError } from '../../src/sys/errors.js';
+import { echoInput, quoteInput, UsageError } from '../../src/sys/errors.js';
+import { escapeText } from '../../src/sys/escape.js';
 
 /** The UsageError `fn` throws (fails when it throws nothing or something else). */
 function usageError(fn: () => unknown): UsageError {
@@ -29,12 +30,12 @@ describe('echoInput: a word as an error repeats it', () => {
     expect(echoInput('web')).toBe('web');
     expect(echoInput(BIG)).toBe(`${'A'.repeat(60)}…`);
     expect(echoInput('x'.repeat(60))).toBe('x'.repeat(60));
-    expect(echoInput('a\u001b]0;PWNED\u0007b\nc')).toBe('a\\x1b]0;PWNED\\x07b\\x0ac');
+    expect(echoInput('a\u001b]0;PWNED\u0007b\nc')).toBe('a\\e]0;PWNED\\x07b\\nc');
     expect(echoInput('\u009b')).toBe('\\x9b');
     expect(echoInput('')).toBe("''");
     expect(quoteInput('')).toBe('""');
     expect(quoteInput('a b')).toBe('"a b"');
-    expect(escapeControls('ok \x7f')).toBe('ok \\x7f');
+    expect(escapeText('ok \x7f')).toBe('ok \\x7f');
   });
 
   it.each([
