@@ -17,6 +17,7 @@ import { collectTypes } from './commands/options.js';
 import { execInEnvironment } from './core/exec.js';
 import { reportError } from './report.js';
 import { EXIT_NSM_FAILED } from './sys/errors.js';
+import { noteInheritedFds } from './sys/inherited-fds.js';
 import type { NsType } from './sys/nstypes.js';
 
 export interface FastExec {
@@ -80,6 +81,8 @@ export function parseFastExec(argv: readonly string[]): FastExec | undefined {
 /** Run exec/enter from `argv` if it is a form this entry handles; false if the full CLI must. */
 export async function execMain(argv: readonly string[] = process.argv): Promise<boolean> {
   let parsed: FastExec | undefined;
+  // The command inherits what nsm inherited: note it before nsm opens anything.
+  noteInheritedFds();
   try {
     parsed = parseFastExec(argv);
     if (!parsed) return false;

@@ -1,0 +1,72 @@
+/**
+ * The descriptors nsm inherited from its caller beyond 0-2 (`exec 5<file; nsm exec …`), which
+ * the command it runs should inherit in turn, as nsenter(1) and unshare(1) pass theirs on.
+ *
+ * Node hides them: at start-up (PlatformInit) it calls uv_disable_stdio_inheritance(), which
+ * marks fds 0-15, and those after up to the first closed one, close-on-exec, before it opens
+ * any of its own. So here they look like Node's own descriptors (all close-on-exec too), which
+ * come after them at the lowest free numbers: its event loops' epoll and eventfd descriptors
+ * (anon_inode:[...]) and self-pipes, whose both ends it holds. Those are told apart by kind;
+ * everything else open when nsm starts is the caller's. An inherited eventfd or epoll
+ * descriptor, or both ends of one pipe, would be taken for Node's and not passed on.
+ */
+import { fstatSync, readdirSync, readlinkSync } from 'node:fs';
+
+interface Inherited {
+  fd: number;
+  dev: number;
+  ino: number;
+}
+
+let noted: Inherited[] | undefined;
+
+/**
+ * Note the inherited descriptors; call it first thing, before nsm opens anything of its own
+ * (the exec/enter and unshare entries do). Later calls return the first answer.
+ */
+export function noteInheritedFds(): void {
+  if (noted) return;
+  const links = new Map<number, string>();
+  try {
+    for (const e of readdirSync('/proc/self/fd')) {
+      const fd = Number(e);
+      if (fd < 3) continue;
+      try {
+        links.set(fd, readlinkSync(`/proc/self/fd/${e}`));
+      } catch {
+        // the directory's own descriptor, closed again by now
+      }
+    }
+  } catch {
+    noted = []; // no /proc: pass nothing beyond 0-2
+    return;
+  }
+  const pipes = new Map<string, number>();
+  for (const link of links.values()) if (link.startsWith('pipe:')) pipes.set(link, (pipes.get(link) ?? 0) + 1);
+  noted = [];
+  for (const [fd, link] of links) {
+    if (link.startsWith('anon_inode:') || (link.startsWith('pipe:') && pipes.get(link)! > 1)) continue;
+    try {
+      const st = fstatSync(fd);
+      noted.push({ fd, dev: st.dev, ino: st.ino });
+    } catch {
+      // closed meanwhile
+    }
+  }
+}
+
+/**
+ * The inherited descriptors (noted at start, else now) that are still the same files: the
+ * ones to pass on to a command, under their own numbers.
+ */
+export function inheritedFds(): number[] {
+  noteInheritedFds();
+  return noted!.filter((n) => {
+    try {
+      const st = fstatSync(n.fd);
+      return st.dev === n.dev && st.ino === n.ino;
+    } catch {
+      return false;
+    }
+  }).map((n) => n.fd);
+}
