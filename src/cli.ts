@@ -11,6 +11,7 @@ import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
 
 export { reportError };
+export { noteInheritedFds };
 
 export function buildProgram(): Command {
   const program = new Command('nsm')

@@ -18,14 +18,17 @@ interface Inherited {
   ino: number;
 }
 
-let noted: Inherited[] | undefined;
+// On globalThis: the lean exec bundle and the full CLI (each with its own copy of this
+// module) run in one process when the lean entry hands a command line over.
+const SLOT = Symbol.for('nsm.inheritedFds');
+const shared = globalThis as { [SLOT]?: Inherited[] };
 
 /**
  * Note the inherited descriptors; call it first thing, before nsm opens anything of its own
  * (the exec/enter and unshare entries do). Later calls return the first answer.
  */
 export function noteInheritedFds(): void {
-  if (noted) return;
+  if (shared[SLOT]) return;
   const links = new Map<number, string>();
   try {
     for (const e of readdirSync('/proc/self/fd')) {
@@ -38,12 +41,12 @@ export function noteInheritedFds(): void {
       }
     }
   } catch {
-    noted = []; // no /proc: pass nothing beyond 0-2
+    shared[SLOT] = []; // no /proc: pass nothing beyond 0-2
     return;
   }
   const pipes = new Map<string, number>();
   for (const link of links.values()) if (link.startsWith('pipe:')) pipes.set(link, (pipes.get(link) ?? 0) + 1);
-  noted = [];
+  const noted: Inherited[] = (shared[SLOT] = []);
   for (const [fd, link] of links) {
     if (link.startsWith('anon_inode:') || (link.startsWith('pipe:') && pipes.get(link)! > 1)) continue;
     try {
@@ -61,7 +64,7 @@ export function noteInheritedFds(): void {
  */
 export function inheritedFds(): number[] {
   noteInheritedFds();
-  return noted!.filter((n) => {
+  return shared[SLOT]!.filter((n) => {
     try {
       const st = fstatSync(n.fd);
       return st.dev === n.dev && st.ino === n.ino;
