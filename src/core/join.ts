@@ -9,6 +9,12 @@
  *
  * Both paths join through file descriptors the caller opened and checked against the
  * record (src/core/registry.ts openVerified), never through a path looked up again.
+ *
+ * Credentials: setns(2) into anything but a user namespace changes none, so the in-process
+ * path runs the command as exactly the caller. Only the native path can change the uid (to
+ * 0 of a joined user namespace), and it drops the caller's supplementary groups first, as
+ * nsenter(1) does (native/nsm-helper.c do_join). Root's join of another user's environment
+ * always includes that user's namespace (src/core/exec.ts), so always goes that way.
  */
 import { statSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
