@@ -81,11 +81,11 @@ export function parseFastExec(argv: readonly string[]): FastExec | undefined {
 /** Run exec/enter from `argv` if it is a form this entry handles; false if the full CLI must. */
 export async function execMain(argv: readonly string[] = process.argv): Promise<boolean> {
   let parsed: FastExec | undefined;
-  // The command inherits what nsm inherited: note it before nsm opens anything.
-  noteInheritedFds();
   try {
     parsed = parseFastExec(argv);
     if (!parsed) return false;
+    // The command inherits what nsm inherited: note it before nsm opens anything.
+    noteInheritedFds();
     const command = parsed.argv.length > 0 ? parsed.argv : [process.env.SHELL || '/bin/sh'];
     process.exitCode = await execInEnvironment(parsed.name, command, { types: parsed.types, cwd: parsed.wd });
   } catch (err) {

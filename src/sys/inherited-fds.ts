@@ -7,10 +7,12 @@
  * any of its own. So here they look like Node's own descriptors (all close-on-exec too), which
  * come after them at the lowest free numbers: its event loops' epoll and eventfd descriptors
  * (anon_inode:[...]) and self-pipes, whose both ends it holds. Those are told apart by kind;
- * everything else open when nsm starts is the caller's. An inherited eventfd or epoll
- * descriptor, or both ends of one pipe, would be taken for Node's and not passed on.
+ * everything else open in that run is the caller's. An inherited eventfd or epoll descriptor,
+ * or both ends of one pipe, would be taken for Node's and not passed on. Inherited fds beyond
+ * the run were never marked and pass on by themselves.
  */
-import { fstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { fdLink } from './libc.js';
 
 interface Inherited {
   fd: number;
@@ -25,24 +27,17 @@ const shared = globalThis as { [SLOT]?: Inherited[] };
 
 /**
  * Note the inherited descriptors; call it first thing, before nsm opens anything of its own
- * (the exec/enter and unshare entries do). Later calls return the first answer.
+ * (the exec/enter and unshare entries do). Later calls keep the first answer.
  */
 export function noteInheritedFds(): void {
   if (shared[SLOT]) return;
+  // The run Node marked ends at the first closed fd above 15; Node's own fill the gaps below
+  // it, so that ends no earlier now. readlink(2) of a closed fd fails (ENOENT).
   const links = new Map<number, string>();
-  try {
-    for (const e of readdirSync('/proc/self/fd')) {
-      const fd = Number(e);
-      if (fd < 3) continue;
-      try {
-        links.set(fd, readlinkSync(`/proc/self/fd/${e}`));
-      } catch {
-        // the directory's own descriptor, closed again by now
-      }
-    }
-  } catch {
-    shared[SLOT] = []; // no /proc: pass nothing beyond 0-2
-    return;
+  for (let fd = 3; ; fd++) {
+    const link = fdLink(fd);
+    if (link !== undefined) links.set(fd, link);
+    else if (fd > 15) break;
   }
   const pipes = new Map<string, number>();
   for (const link of links.values()) if (link.startsWith('pipe:')) pipes.set(link, (pipes.get(link) ?? 0) + 1);

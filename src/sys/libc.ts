@@ -48,6 +48,7 @@ interface Libc {
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
+  readlink(path: string, buf: Buffer, size: number): number;
   pipe2(fds: Int32Array, flags: number): number;
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   fcntlInt(fd: number, cmd: number, arg: number): number;
@@ -128,6 +129,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   umount2: 'int umount2(const char *target, int flags)',
   sethostname: 'int sethostname(const char *name, size_t len)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
+  readlink: 'long readlink(const char *path, void *buf, size_t size)',
   pipe2: 'int pipe2(int *fds, int flags)',
   socketpair: 'int socketpair(int domain, int type, int protocol, int *fds)',
   // fcntl is variadic in libc; nsm passes only an int (F_DUPFD_CLOEXEC).
@@ -232,6 +234,17 @@ export function getXattr(path: string, name: string): Buffer | undefined {
   const errno = errnoName(c.errno());
   if (errno === 'ENODATA' || errno === 'ENOTSUP') return undefined;
   throw new SysError('getxattr', errno, `${path}, ${name}`);
+}
+
+/**
+ * What /proc/self/fd/`fd` links to ("pipe:[42]", "/etc/hostname", "anon_inode:[eventfd]"),
+ * cut at 256 bytes; undefined when `fd` is not open. readlink(2) without Node's fs: a closed
+ * fd costs no exception, and nsm probes a run of them (src/sys/inherited-fds.ts).
+ */
+export function fdLink(fd: number): string | undefined {
+  const buf = Buffer.alloc(256);
+  const n = load().readlink(`/proc/self/fd/${fd}`, buf, buf.length);
+  return n < 0 ? undefined : buf.toString('utf8', 0, n);
 }
 
 /** What the NS_GET_* ioctls tell about one namespace file. */
