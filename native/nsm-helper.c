@@ -1335,7 +1335,8 @@ static bool setgroups_allowed(void)
 
 static noreturn void do_join(struct config *c)
 {
-	bool joined_user = false, groups = false;
+	bool joined_user = false, groups = false, dropped = false;
+	int drop_err = 0;
 
 	open_cgroup_fds(c);
 	for (int i = 0; i < c->njoin; i++) {
@@ -1343,6 +1344,21 @@ static noreturn void do_join(struct config *c)
 		while (t->flag != (int)c->join[i].type)
 			t++;
 		check_ns_fd(&c->join[i], t->name);
+		/*
+		 * The command will run as uid/gid 0 of the joined user namespace: whatever those map
+		 * to outside, it must carry none of the caller's supplementary groups (root's group 0
+		 * in a user's environment reads root:root 0040 files). Drop them now, while still
+		 * privileged where we are: setgroups(2) is refused for good inside a user namespace
+		 * whose setgroups file says "deny" (user_namespaces(7)), as a rootless one does.
+		 * nsenter(1) does the same before and after its setns (unless --preserve-credentials).
+		 * The capability sets need nothing: setns(2) into a user namespace leaves the caller
+		 * full permitted and effective sets in that namespace only, and empty inheritable and
+		 * ambient ones (kernel/user_namespace.c, userns_install).
+		 */
+		if (c->join[i].type == CLONE_NEWUSER && !is_own_user_ns(c->join[i].fd)) {
+			dropped = setgroups(0, NULL) == 0;
+			drop_err = dropped ? 0 : errno;
+		}
 	}
 	/*
 	 * user first, so that we hold every capability in the namespace that owns the others
@@ -1372,6 +1388,13 @@ static noreturn void do_join(struct config *c)
 	if (joined_user) {
 		if (groups && setgroups(0, NULL) < 0)
 			die(0, "setgroups(0)");
+		/*
+		 * Dropped neither before (EPERM: no CAP_SETGID where we were, so these groups are the
+		 * caller's own, which it could not shed either) nor inside ("deny"): the command keeps
+		 * them, as the caller itself would. Anything else is a failure.
+		 */
+		if (!dropped && !groups && drop_err != EPERM)
+			diex(0, drop_err, "setgroups(0)");
 		if (setresgid(c->join_gid, c->join_gid, c->join_gid) < 0)
 			die(0, "setresgid(%u)", c->join_gid);
 		if (setresuid(c->join_uid, c->join_uid, c->join_uid) < 0)

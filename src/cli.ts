@@ -6,10 +6,12 @@ import { Command } from 'commander';
 import { COMMANDS, EXEC_LIKE_COMMANDS } from './commands/index.js';
 import { reportError } from './report.js';
 import { echoInput, EXIT_NSM_FAILED, UsageError } from './sys/errors.js';
+import { noteInheritedFds } from './sys/inherited-fds.js';
 import { adoptEarlyScan, type EarlyScan } from './sys/native-scan.js';
 import { VERSION } from './version.js';
 
 export { reportError };
+export { noteInheritedFds };
 
 export function buildProgram(): Command {
   const program = new Command('nsm')
@@ -103,6 +105,8 @@ export async function main(argv: readonly string[] = process.argv, options: Main
   // enter/exec/unshare exit with the command's own status, so nsm's own failures
   // (usage errors included) use 125, as docker and podman do.
   const failureCode = requested !== undefined && EXEC_LIKE_COMMANDS.has(requested) ? EXIT_NSM_FAILED : undefined;
+  // Their command inherits what nsm inherited: note it before nsm opens anything.
+  if (failureCode !== undefined) noteInheritedFds();
   try {
     await program.parseAsync([...argv]);
   } catch (err) {

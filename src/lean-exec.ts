@@ -17,6 +17,7 @@ import { collectTypes, parseWd } from './commands/options.js';
 import { execInEnvironment } from './core/exec.js';
 import { reportError } from './report.js';
 import { EXIT_NSM_FAILED } from './sys/errors.js';
+import { noteInheritedFds } from './sys/inherited-fds.js';
 import type { NsType } from './sys/nstypes.js';
 
 export interface FastExec {
@@ -83,6 +84,8 @@ export async function execMain(argv: readonly string[] = process.argv): Promise<
   try {
     parsed = parseFastExec(argv);
     if (!parsed) return false;
+    // The command inherits what nsm inherited: note it before nsm opens anything.
+    noteInheritedFds();
     const command = parsed.argv.length > 0 ? parsed.argv : [process.env.SHELL || '/bin/sh'];
     process.exitCode = await execInEnvironment(parsed.name, command, { types: parsed.types, cwd: parsed.wd });
   } catch (err) {

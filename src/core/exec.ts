@@ -5,6 +5,7 @@
  * whose pid was reused cannot lead anyone into a stranger's namespaces.
  */
 import type { StdioTarget } from '../sys/helper.js';
+import { noteInheritedFds } from '../sys/inherited-fds.js';
 import type { NsType } from '../sys/nstypes.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { resolveEnvironment } from './environments.js';
@@ -31,6 +32,7 @@ export interface ExecInEnvironmentOptions extends RegistryOptions {
  *   cannot be executed; SysError/NsmError 125 for a failed join.
  */
 export async function execInEnvironment(name: string, argv: readonly string[], options: ExecInEnvironmentOptions = {}): Promise<number> {
+  noteInheritedFds(); // if the entry has not (a library caller): before anything is opened
   const env = resolveEnvironment(name, options);
   const record = env.record;
   let types = options.types && options.types.length > 0 ? [...options.types] : [...record.types];

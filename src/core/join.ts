@@ -9,12 +9,19 @@
  *
  * Both paths join through file descriptors the caller opened and checked against the
  * record (src/core/registry.ts openVerified), never through a path looked up again.
+ *
+ * Credentials: setns(2) into anything but a user namespace changes none, so the in-process
+ * path runs the command as exactly the caller. Only the native path can change the uid (to
+ * 0 of a joined user namespace), and it drops the caller's supplementary groups first, as
+ * nsenter(1) does (native/nsm-helper.c do_join). Root's join of another user's environment
+ * always includes that user's namespace (src/core/exec.ts), so always goes that way.
  */
 import { statSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { runCommand } from '../sys/command.js';
 import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
 import { joinAndExec, type StdioTarget } from '../sys/helper.js';
+import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
 import { setns, unshareFs } from '../sys/libc.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
 import { visitCgroups, type EnvCgroup } from './limits.js';
@@ -89,6 +96,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
   const path = req.path ?? joinPathFor(ordered.map((n) => n.type), cgroups.length > 0);
   // Read before joining: setns(CLONE_NEWNS) moves our cwd to the new root (setns(2)).
   const here = process.cwd();
+  noteInheritedFds(); // reads /proc/self/fd: ours only until we join a mount namespace
   const joinsMnt = ordered.some((n) => n.type === 'mnt');
 
   if (path === 'native') {
@@ -132,7 +140,9 @@ export async function runJoined(req: JoinRequest): Promise<number> {
       cwd = isDirectory(here) ? here : '/';
     }
     // The command was forked inside the cgroups: we leave them as soon as it runs.
-    return await runCommand(req.argv, { cwd, env: req.env, stdio: req.stdio, onStarted: leaveCgroups });
+    // The fds nsm inherited pass on to the command, as nsenter's do (noted before the join:
+    // /proc may be the environment's by now).
+    return await runCommand(req.argv, { cwd, env: req.env, stdio: req.stdio, onStarted: leaveCgroups, pass: inheritedFds() });
   } finally {
     leaveCgroups();
   }

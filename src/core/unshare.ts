@@ -2,6 +2,7 @@
  * `nsm unshare`: fresh namespaces for one command, gone when it exits (the helper's run mode).
  */
 import { runInNewNamespaces, type ExecOptions } from '../sys/helper.js';
+import { noteInheritedFds } from '../sys/inherited-fds.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 
@@ -10,6 +11,7 @@ import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from '
  * (128+N after signal N). Failures: SysError/NsmError with exitCode 125 (setup), 126, 127.
  */
 export async function unshareRun(req: NamespaceRequest, argv: readonly string[], opts: ExecOptions = {}): Promise<number> {
+  noteInheritedFds(); // if the entry has not (a library caller): before anything is opened
   const config = planNamespaces(req, { euid: effectiveUid() });
   try {
     return await runInNewNamespaces(config, argv, opts);

@@ -16,6 +16,8 @@ export interface CommandOptions {
   /** Forward SIGTERM/SIGHUP and outlive SIGINT/SIGQUIT/SIGWINCH (src/sys/signals.ts); default true. */
   forwardSignals?: boolean;
   onStarted?: (pid: number) => void;
+  /** Further fds of ours the command inherits under the same numbers. */
+  pass?: readonly number[];
 }
 
 /**
@@ -32,7 +34,7 @@ export async function runCommand(argv: readonly string[], opts: CommandOptions =
   const forwarder = opts.forwardSignals === false ? undefined : forwardSignals();
   let pid: number;
   try {
-    pid = spawnCommand(argv, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
+    pid = spawnCommand(argv, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio, pass: opts.pass });
   } catch (err) {
     forwarder?.restore();
     if (!(err instanceof SysError) || !err.call.startsWith('execvp')) throw err;

@@ -42,6 +42,7 @@ import {
   type IdExtent,
   type Reply,
 } from './helper-protocol.js';
+import { inheritedFds } from './inherited-fds.js';
 import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild, type StdioTarget } from './libc.js';
 import { parseStat } from './parse.js';
 import { helperBinary } from './native.js';
@@ -345,14 +346,16 @@ function callerIds(opts: HelperOptions): { uid: number; gid: number; user: strin
 type SessionOptions = HelperOptions & {
   stdio: [StdioTarget, StdioTarget, StdioTarget];
   env?: NodeJS.ProcessEnv;
-  /** Inherited as fds 4, 5, ... */
+  /** Fds of ours the helper inherits under the same numbers (the namespaces to join). */
   extraFds?: number[];
   /** Runs once the helper has exited, before it is reaped (stop signalling its pid there). */
   onExit?: () => void;
 };
 
 /**
- * Start the helper in `mode` with the protocol socket on fd 3, send `frames` + CFG_END, and
+ * Start the helper in `mode` with the protocol socket (its number in argv), `extraFds` and
+ * the fds nsm inherited (src/sys/inherited-fds.ts: the helper passes those on to the
+ * command, as nsenter does) under their own numbers, send `frames` + CFG_END, and
  * resolve with its replies and exit status once it has exited. Started with posix_spawn
  * (src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
  * cost `nsm exec` ~10 ms (bench/RESULTS.md). The replies (STARTED or FAIL: a few bytes) wait
@@ -365,7 +368,7 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
   const [ours, theirs] = socketPair();
   let pid: number;
   try {
-    pid = spawnProcess(path, [path, mode, '3'], opts.env ?? process.env, [...opts.stdio, theirs, ...(opts.extraFds ?? [])]);
+    pid = spawnProcess(path, [path, mode, String(theirs)], opts.env ?? process.env, opts.stdio, [theirs, ...(opts.extraFds ?? []), ...inheritedFds()]);
   } catch (err) {
     closeSync(ours);
     throw SysError.fromNode(err, 'spawn', path);
@@ -400,15 +403,19 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
 
 /** startHelper() for `asUser`: child_process.spawn() can change the uid; replies are read as they come. */
 function startHelperAsUser(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
-  const stdio: StdioOptions = [...opts.stdio, 'pipe', ...(opts.extraFds ?? [])];
+  // The extra fds under their own numbers (the frames name them so), the socket above them.
+  const extra = opts.extraFds ?? [];
+  const sockAt = Math.max(2, ...extra) + 1;
+  const stdio: StdioOptions = Array.from({ length: sockAt + 1 }, (_, i) => (i < 3 ? opts.stdio[i]! : extra.includes(i) ? i : 'ignore'));
+  stdio[sockAt] = 'pipe';
   const path = helperPath(opts.helperPath);
-  const child = spawn(path, [mode, '3'], {
+  const child = spawn(path, [mode, String(sockAt)], {
     stdio,
     env: opts.env ?? process.env,
     uid: opts.asUser?.uid,
     gid: opts.asUser?.gid,
   });
-  const sock = child.stdio[3] as Socket;
+  const sock = child.stdio[sockAt] as Socket;
   const decoder = new FrameDecoder();
   const outcome: Outcome = { replies: [], code: null, signal: null, stderr: '' };
 
@@ -672,7 +679,7 @@ export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly
  */
 export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly string[], opts: JoinOptions = {}): Promise<number> {
   if (targets.length === 0) throw new UsageError('nothing to join');
-  const frames = targets.map((t, i) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(4 + i, nsTypeInfo(t.type).cloneFlag, t.inode)));
+  const frames = targets.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)));
   if (opts.uid !== undefined || opts.gid !== undefined) {
     if (!targets.some((t) => t.type === 'user')) throw new UsageError('uid/gid inside need a user namespace to join');
     frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));

@@ -48,6 +48,7 @@ interface Libc {
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
+  readlink(path: string, buf: Buffer, size: number): number;
   pipe2(fds: Int32Array, flags: number): number;
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   fcntlInt(fd: number, cmd: number, arg: number): number;
@@ -128,6 +129,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   umount2: 'int umount2(const char *target, int flags)',
   sethostname: 'int sethostname(const char *name, size_t len)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
+  readlink: 'long readlink(const char *path, void *buf, size_t size)',
   pipe2: 'int pipe2(int *fds, int flags)',
   socketpair: 'int socketpair(int domain, int type, int protocol, int *fds)',
   // fcntl is variadic in libc; nsm passes only an int (F_DUPFD_CLOEXEC).
@@ -232,6 +234,17 @@ export function getXattr(path: string, name: string): Buffer | undefined {
   const errno = errnoName(c.errno());
   if (errno === 'ENODATA' || errno === 'ENOTSUP') return undefined;
   throw new SysError('getxattr', errno, `${path}, ${name}`);
+}
+
+/**
+ * What /proc/self/fd/`fd` links to ("pipe:[42]", "/etc/hostname", "anon_inode:[eventfd]"),
+ * cut at 256 bytes; undefined when `fd` is not open. readlink(2) without Node's fs: a closed
+ * fd costs no exception, and nsm probes a run of them (src/sys/inherited-fds.ts).
+ */
+export function fdLink(fd: number): string | undefined {
+  const buf = Buffer.alloc(256);
+  const n = load().readlink(`/proc/self/fd/${fd}`, buf, buf.length);
+  return n < 0 ? undefined : buf.toString('utf8', 0, n);
 }
 
 /** What the NS_GET_* ioctls tell about one namespace file. */
@@ -510,6 +523,8 @@ interface ChildPlacement {
   search?: boolean;
   /** The child's working directory (chdir between fork and exec). */
   cwd?: string;
+  /** Open fds of ours (above the `targets`) the child gets under the same numbers. */
+  pass?: readonly number[];
 }
 
 /**
@@ -564,6 +579,10 @@ function startChild(
       // command lost its stdout here), and a spawn's dup2(fd, fd) action clears that flag,
       // as POSIX.1-2024 asks and glibc does (Debian 12's 2.36).
       stdio.forEach((fd, target) => checkSpawn(c.spawnFileActionsAddDup2(actions, fd ?? target, target), 'posix_spawn_file_actions_adddup2'));
+      // The same dup2 onto itself passes on an fd of ours that is close-on-exec in Node.
+      for (const fd of placement.pass ?? []) {
+        if (fd >= stdio.length) checkSpawn(c.spawnFileActionsAddDup2(actions, fd, fd), 'posix_spawn_file_actions_adddup2');
+      }
       if (placement.cwd !== undefined) checkSpawn(c.spawnFileActionsAddChdir(actions, placement.cwd), 'posix_spawn_file_actions_addchdir_np', placement.cwd);
       // Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
       // leaves those two out, and glibc's posix_spawn sets any signal not in this set that
@@ -596,6 +615,8 @@ export interface ChildExit {
 export interface CommandPlacement {
   /** Working directory of the command; it must exist (checked by the caller). */
   cwd?: string;
+  /** Further fds of ours (above 2) the command inherits under the same numbers. */
+  pass?: readonly number[];
   /** Its environment; PATH in it is where the command is looked for. Default: ours. */
   env?: NodeJS.ProcessEnv;
   /** Its fds 0, 1, 2. Default: all three inherited. */
@@ -629,14 +650,14 @@ export function spawnCommand(argv: readonly string[], placement: CommandPlacemen
   if (swap) setPath(env.PATH);
   try {
     try {
-      return startChild(c, file, argv, env, stdio, { search: true, cwd: placement.cwd });
+      return startChild(c, file, argv, env, stdio, { search: true, cwd: placement.cwd, pass: placement.pass });
     } catch (err) {
       if (!(err instanceof SysError) || err.errno !== 'ENOEXEC') throw err;
       // execvp(3) runs a file without a #! line, which execve(2) refuses (ENOEXEC), with
       // /bin/sh; posix_spawnp no longer does (glibc 2.15). Node's spawn() does, so do we.
       const script = file.includes('/') ? file : findInPath(file, env.PATH);
       if (script === undefined) throw err;
-      return startChild(c, '/bin/sh', ['/bin/sh', script, ...args], env, stdio, { cwd: placement.cwd });
+      return startChild(c, '/bin/sh', ['/bin/sh', script, ...args], env, stdio, { cwd: placement.cwd, pass: placement.pass });
     }
   } catch (err) {
     if (err instanceof SysError && (err.call === 'posix_spawnp' || err.call === 'posix_spawn')) throw new SysError(`execvp(${file})`, err.errno, undefined, { cause: err });
@@ -661,12 +682,13 @@ function findInPath(file: string, path = '/bin:/usr/bin'): string | undefined {
 }
 
 /**
- * Start `path` (no PATH search) with `fds[i]` as its fd i and every signal at its default action; returns its pid once it has exec'd. Wait for it with
- * waitForChild(). posix_spawn(3), for what child_process.spawn() with extra stdio entries
- * did (the native helper's protocol socket and namespace fds).
+ * Start `path` (no PATH search) with `fds[i]` as its fd i, the fds in `pass` under their own
+ * numbers, and every signal at its default action; returns its pid once it has exec'd. Wait
+ * for it with waitForChild(). posix_spawn(3), for what child_process.spawn() with extra stdio
+ * entries did (the native helper's protocol socket and namespace fds).
  */
-export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.ProcessEnv, fds: readonly StdioTarget[]): number {
-  return startChild(load(), path, argv, env, fds);
+export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.ProcessEnv, fds: readonly StdioTarget[], pass?: readonly number[]): number {
+  return startChild(load(), path, argv, env, fds, { pass });
 }
 
 /** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected sockets, both close-on-exec. */

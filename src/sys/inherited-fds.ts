@@ -1,0 +1,70 @@
+/**
+ * The descriptors nsm inherited from its caller beyond 0-2 (`exec 5<file; nsm exec …`), which
+ * the command it runs should inherit in turn, as nsenter(1) and unshare(1) pass theirs on.
+ *
+ * Node hides them: at start-up (PlatformInit) it calls uv_disable_stdio_inheritance(), which
+ * marks fds 0-15, and those after up to the first closed one, close-on-exec, before it opens
+ * any of its own. So here they look like Node's own descriptors (all close-on-exec too), which
+ * come after them at the lowest free numbers: its event loops' epoll and eventfd descriptors
+ * (anon_inode:[...]) and self-pipes, whose both ends it holds. Those are told apart by kind;
+ * everything else open in that run is the caller's. An inherited eventfd or epoll descriptor,
+ * or both ends of one pipe, would be taken for Node's and not passed on. Inherited fds beyond
+ * the run were never marked and pass on by themselves.
+ */
+import { fstatSync } from 'node:fs';
+import { fdLink } from './libc.js';
+
+interface Inherited {
+  fd: number;
+  dev: number;
+  ino: number;
+}
+
+// On globalThis: the lean exec bundle and the full CLI (each with its own copy of this
+// module) run in one process when the lean entry hands a command line over.
+const SLOT = Symbol.for('nsm.inheritedFds');
+const shared = globalThis as { [SLOT]?: Inherited[] };
+
+/**
+ * Note the inherited descriptors; call it first thing, before nsm opens anything of its own
+ * (the exec/enter and unshare entries do). Later calls keep the first answer.
+ */
+export function noteInheritedFds(): void {
+  if (shared[SLOT]) return;
+  // The run Node marked ends at the first closed fd above 15; Node's own fill the gaps below
+  // it, so that ends no earlier now. readlink(2) of a closed fd fails (ENOENT).
+  const links = new Map<number, string>();
+  for (let fd = 3; ; fd++) {
+    const link = fdLink(fd);
+    if (link !== undefined) links.set(fd, link);
+    else if (fd > 15) break;
+  }
+  const pipes = new Map<string, number>();
+  for (const link of links.values()) if (link.startsWith('pipe:')) pipes.set(link, (pipes.get(link) ?? 0) + 1);
+  const noted: Inherited[] = (shared[SLOT] = []);
+  for (const [fd, link] of links) {
+    if (link.startsWith('anon_inode:') || (link.startsWith('pipe:') && pipes.get(link)! > 1)) continue;
+    try {
+      const st = fstatSync(fd);
+      noted.push({ fd, dev: st.dev, ino: st.ino });
+    } catch {
+      // closed meanwhile
+    }
+  }
+}
+
+/**
+ * The inherited descriptors (noted at start, else now) that are still the same files: the
+ * ones to pass on to a command, under their own numbers.
+ */
+export function inheritedFds(): number[] {
+  noteInheritedFds();
+  return shared[SLOT]!.filter((n) => {
+    try {
+      const st = fstatSync(n.fd);
+      return st.dev === n.dev && st.ino === n.ino;
+    } catch {
+      return false;
+    }
+  }).map((n) => n.fd);
+}
