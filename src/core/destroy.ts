@@ -16,7 +16,8 @@
  *      the processes are gone (src/core/env-resources.ts).
  */
 import type { NsType } from '../sys/nstypes.js';
-import { NsmError } from '../sys/errors.js';
+import { EXIT_NSM_FAILED, EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
+import { deferSignals } from '../sys/signals.js';
 import type { HostScan } from './model.js';
 import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
 import {
@@ -25,6 +26,8 @@ import {
   lockEnvironment,
   openVerified,
   removeNetnsLink,
+  unmountPins,
+  HolderReusedError,
   type EnvRecord,
   type HolderState,
   type RegistryOptions,
@@ -33,7 +36,7 @@ import {
 } from './registry.js';
 import { scanHostSync } from './scan.js';
 import { locateEnvironment } from './environments.js';
-import { releaseResources } from './env-resources.js';
+import { releaseResources, releaseResourcesNow } from './env-resources.js';
 
 /** Something that keeps one of a destroyed environment's namespaces alive. */
 export type NamespaceHold =
@@ -47,6 +50,8 @@ export interface DestroyOptions extends RegistryOptions {
   force?: boolean;
   /** Time between SIGTERM and SIGKILL (default 2000 ms). */
   graceMs?: number;
+  /** Signal nothing: drop the record and what nsm made for it (forgetEnvironment). */
+  forget?: boolean;
 }
 
 export interface DestroyResult {
@@ -73,6 +78,10 @@ export interface DestroyResult {
   cgroups: string[];
   /** What of the above could not be removed, one reason each (empty: all went). */
   leftovers: string[];
+  /** Set when leftovers kept its record (with a dead holder): gc or another destroy retries them. */
+  recordKept?: boolean;
+  /** destroy --forget: dropped without signalling anything. */
+  forgotten?: boolean;
 }
 
 const DEFAULT_GRACE_MS = 2000;
@@ -176,7 +185,7 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     }
     if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
     result.pins = Object.values(record.pins).filter((p): p is string => p !== undefined);
-    lock.remove(); // detaches the pins (mounts below the environment's directory), removes the record
+    unmountPins(record, options);
     if (verified) {
       result.verified = true;
       result.remaining = await remainingHolds(verified, options.force ? graceMs : undefined);
@@ -187,6 +196,11 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     if (released.nat) result.nat = true;
     result.cgroups = released.cgroups;
     result.leftovers = released.failures;
+    // The record goes last: until everything it notes is gone it is the only note of it, and
+    // a destroy killed before this point leaves a dead record that gc (or the next create or
+    // destroy of the name) finishes. With leftovers it stays for them to retry.
+    if (released.failures.length === 0) lock.remove();
+    else result.recordKept = true;
     return result;
   } finally {
     verified?.close();
@@ -258,15 +272,43 @@ export interface DestroyOutcome {
  * directory), going on after a failure so one bad name does not keep the others alive.
  */
 export async function destroyEnvironments(names: readonly string[] | 'all', options: DestroyOptions = {}): Promise<DestroyOutcome> {
+  // SIGINT, SIGTERM, SIGHUP: the environment in hand is finished (its steps are short and
+  // bounded by the grace time), then we stop and report the signal.
+  const signals = deferSignals();
+  try {
+    return await destroyAll(names, options, signals.pending);
+  } finally {
+    signals.restore();
+  }
+}
+
+async function destroyAll(names: readonly string[] | 'all', options: DestroyOptions, pending: () => NodeJS.Signals | undefined): Promise<DestroyOutcome> {
   const list = names === 'all' ? ownEnvironmentNames(options) : [...new Set(names)];
   for (const n of list) validateName(n); // usage errors (exit 2) before anything is destroyed
   const results: DestroyResult[] = [];
   const problems: NsmError[] = [];
-  for (const name of list) {
+  for (const [i, name] of list.entries()) {
+    const sig = pending();
+    if (sig) {
+      const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+      const done = results.map((r) => r.name);
+      return {
+        results,
+        error: new NsmError(`interrupted by ${sig}${done.length > 0 ? ` after destroying ${done.join(', ')}` : ''}; not destroyed: ${list.slice(i).join(', ')}`, {
+          exitCode: EXIT_SIGNAL_BASE + (codes[sig] ?? 0),
+        }),
+      };
+    }
     try {
-      const r = await destroyEnvironment(name, options);
+      const r = options.forget ? await forgetEnvironment(name, options) : await destroyEnvironment(name, options);
       results.push(r);
-      if (r.leftovers.length > 0) problems.push(new NsmError(`${name}: destroyed, but not all it had could be removed: ${r.leftovers.join('; ')}`));
+      if (r.leftovers.length > 0) {
+        problems.push(
+          new NsmError(`${name}: ${r.recordKept ? 'ended' : 'destroyed'}, but not all it had could be removed: ${r.leftovers.join('; ')}`, {
+            hint: r.recordKept ? `its record is kept: nsm gc (or nsm destroy ${name}) removes the rest once possible; nsm destroy --forget ${name} drops the record` : undefined,
+          }),
+        );
+      }
       if (r.remaining.length > 0) {
         const processes = r.remaining.some((h) => h.kind === 'process' || h.kind === 'thread');
         const mounts = r.remaining.some((h) => h.kind === 'mount');
@@ -280,10 +322,59 @@ export async function destroyEnvironments(names: readonly string[] | 'all', opti
       }
     } catch (err) {
       if (!(err instanceof NsmError)) throw err;
-      problems.push(err);
+      problems.push(err.exitCode === EXIT_NSM_FAILED ? runtimeFailure(name, err) : err);
     }
+  }
+  const sig = pending();
+  if (sig) {
+    const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+    problems.push(new NsmError(`interrupted by ${sig}; the environments in hand were finished first`, { exitCode: EXIT_SIGNAL_BASE + (codes[sig] ?? 0) }));
   }
   if (problems.length === 0) return { results };
   if (problems.length === 1) return { results, error: problems[0] };
-  return { results, error: new NsmError(problems.map((p) => p.message).join('; '), { hint: problems.find((p) => p.hint)?.hint }) };
+  const exitCode = problems.find((p) => p.exitCode > EXIT_SIGNAL_BASE)?.exitCode;
+  return { results, error: new NsmError(problems.map((p) => p.message).join('; '), { hint: problems.find((p) => p.hint)?.hint, ...(exitCode ? { exitCode } : {}) }) };
+}
+
+/**
+ * destroy's own failures exit 1 (125 is exec's, for a command that did not run). A holder
+ * PID taken by another process cannot be signalled: --forget is the way out.
+ */
+function runtimeFailure(name: string, err: NsmError): NsmError {
+  const reused = err instanceof HolderReusedError;
+  return new NsmError(err.message, {
+    hint: reused ? `nsm destroy --forget ${name} removes its record, and the NAT rules, cgroups, pins and /run/netns link nsm made for it, without signalling any process` : err.hint,
+  });
+}
+
+/**
+ * `destroy --forget`: drop an environment nsm cannot end (its holder PID now belongs to
+ * another process, or it is dead or pinned) without signalling anything: what nsm made for it
+ * (the /run/netns link if it still names its namespace, pins, NAT rules, empty cgroups) is
+ * removed, and the record goes even if some of that could not be (reported as leftovers).
+ */
+export async function forgetEnvironment(name: string, options: RegistryOptions = {}): Promise<DestroyResult> {
+  const lock = lockEnvironment(name, { ...options, ...locateEnvironment(name, options, true) });
+  try {
+    const record = lock.record;
+    if (!record) {
+      lock.release();
+      return destroyEnvironment(name, options); // a stale reservation: its own holder, checked by start time
+    }
+    const state = lock.state()!;
+    if (state === 'running') {
+      throw new NsmError(`environment ${name} is running (holder PID ${record.holder.pid}): --forget is for one nsm cannot end`, { hint: `nsm destroy ${name}` });
+    }
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [], forgotten: true };
+    if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
+    result.pins = unmountPins(record, options);
+    const released = releaseResourcesNow(record);
+    if (released.nat) result.nat = true;
+    result.cgroups = released.cgroups;
+    result.leftovers = released.failures;
+    lock.remove();
+    return result;
+  } finally {
+    lock.release();
+  }
 }
