@@ -347,6 +347,17 @@ function runtimeFailure(name: string, err: NsmError): NsmError {
   });
 }
 
+/** Whether the recorded holder is alive *and* in the recorded namespaces (not a reused or forged pid). */
+function holdsRecordedNamespaces(record: EnvRecord, options: RegistryOptions): boolean {
+  try {
+    openVerified(record, record.types, options).close();
+    return true;
+  } catch (err) {
+    if (err instanceof HolderReusedError) return false;
+    throw err;
+  }
+}
+
 /**
  * `destroy --forget`: drop an environment nsm cannot end (its holder PID now belongs to
  * another process, or it is dead or pinned) without signalling anything: what nsm made for it
@@ -362,7 +373,7 @@ export async function forgetEnvironment(name: string, options: RegistryOptions =
       return destroyEnvironment(name, options); // a stale reservation: its own holder, checked by start time
     }
     const state = lock.state()!;
-    if (state === 'running') {
+    if (state === 'running' && holdsRecordedNamespaces(record, { ...options, stateDirOwner: lock.stateDirOwner })) {
       throw new NsmError(`environment ${name} is running (holder PID ${record.holder.pid}): --forget is for one nsm cannot end`, { hint: `nsm destroy ${name}` });
     }
     const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [], forgotten: true };
