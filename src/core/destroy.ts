@@ -6,14 +6,18 @@
  *      ones, so "inode N is still in use" below means *this* namespace, not a newcomer;
  *   2. SIGTERM the processes inside, then the holder; SIGKILL what is left after the grace
  *      time (PID 1 of a pid namespace takes everything inside with it: pid_namespaces(7));
- *   3. remove the /run/netns link, the pins and the record;
+ *   3. remove the /run/netns link and unmount the pins;
  *   4. scan the host for anything else that still holds one of the namespaces - a process
  *      (or thread) that entered it without being inside the pid namespace, an open fd, a
  *      bind mount in any mount namespace - and report each by pid and command or mount path.
  *      With `force`, processes still in a namespace are ended too;
  *   5. delete the host end of its veth (while our fd keeps the net namespace, so the pair is
  *      provably this one), remove its NAT rules, and then its cgroups, which are empty once
- *      the processes are gone (src/core/env-resources.ts).
+ *      the processes are gone (src/core/env-resources.ts);
+ *   6. remove the record, last: until then it notes what is left, so a destroy killed
+ *      half-way leaves a record with a dead holder that gc (or the next create or destroy of
+ *      the name) finishes. SIGINT, SIGTERM and SIGHUP are held off until the environment in
+ *      hand is done (deferSignals), so only SIGKILL can stop one half-way.
  */
 import type { NsType } from '../sys/nstypes.js';
 import { EXIT_NSM_FAILED, EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
@@ -290,12 +294,11 @@ async function destroyAll(names: readonly string[] | 'all', options: DestroyOpti
   for (const [i, name] of list.entries()) {
     const sig = pending();
     if (sig) {
-      const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
       const done = results.map((r) => r.name);
       return {
         results,
         error: new NsmError(`interrupted by ${sig}${done.length > 0 ? ` after destroying ${done.join(', ')}` : ''}; not destroyed: ${list.slice(i).join(', ')}`, {
-          exitCode: EXIT_SIGNAL_BASE + (codes[sig] ?? 0),
+          exitCode: signalExit(sig),
         }),
       };
     }
@@ -327,13 +330,18 @@ async function destroyAll(names: readonly string[] | 'all', options: DestroyOpti
   }
   const sig = pending();
   if (sig) {
-    const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
-    problems.push(new NsmError(`interrupted by ${sig}; the environments in hand were finished first`, { exitCode: EXIT_SIGNAL_BASE + (codes[sig] ?? 0) }));
+    problems.push(new NsmError(`interrupted by ${sig}; the environments in hand were finished first`, { exitCode: signalExit(sig) }));
   }
   if (problems.length === 0) return { results };
   if (problems.length === 1) return { results, error: problems[0] };
   const exitCode = problems.find((p) => p.exitCode > EXIT_SIGNAL_BASE)?.exitCode;
   return { results, error: new NsmError(problems.map((p) => p.message).join('; '), { hint: problems.find((p) => p.hint)?.hint, ...(exitCode ? { exitCode } : {}) }) };
+}
+
+/** The shell's status for death by `sig` (128 + its number). */
+function signalExit(sig: NodeJS.Signals): number {
+  const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  return EXIT_SIGNAL_BASE + (codes[sig] ?? 0);
 }
 
 /**
