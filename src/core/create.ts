@@ -12,9 +12,11 @@
  *   5. open the holder's namespace files and note the holder, then let the helper release it
  *      (until that acknowledgement the helper kills the holder if we die: src/sys/helper.ts);
  *   6. the veth pair into its net namespace and the NAT rules (--veth, --nat: src/core/network.ts);
+ *      the rules are noted before the first is added;
  *   7. pins, then the /run/netns link (bind mounts of those open files);
  *   8. commit the record. Undo runs in reverse.
- * Steps 3-7 are noted in the reservation as they go, so that a create killed by SIGKILL,
+ * Steps 3-7 are noted in the reservation before they are made (the holder: while the helper
+ * still holds it back; see below), so that a create killed by SIGKILL,
  * which cannot undo anything itself, is undone by the next create of the name or by gc; a
  * holder is never left unnoted (step 5).
  */
@@ -25,9 +27,10 @@ import { createHolder, type HelperOptions, type HolderInfo, type NamespaceConfig
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
 import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
+import { deferSignals } from '../sys/signals.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { createCgroups, hasLimits, hostForLimits, planCgroups, removeCgroups, type EnvCgroup, type EnvLimits, type LimitRequest } from './limits.js';
-import { addNat, createVeth, deleteVeth, removeNat, vethOf, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './network.js';
+import { applyNat, createVeth, deleteVeth, ENV_INTERFACE, hostInterfaceName, planNat, removeNat, vethOf, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './network.js';
 import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import {
   listEnvironments,
@@ -60,22 +63,6 @@ export interface CreatedEnvironment {
   record: EnvRecord;
   /** A dead environment of this name that was replaced (the command warns). */
   replaced?: ReplacedEntry;
-}
-
-/** Signals that would kill us half-way: note them, finish or undo, then report. */
-function deferSignals(): { pending(): NodeJS.Signals | undefined; restore(): void } {
-  let caught: NodeJS.Signals | undefined;
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const handler = (sig: NodeJS.Signals) => {
-    caught ??= sig;
-  };
-  for (const s of signals) process.on(s, handler);
-  return {
-    pending: () => caught,
-    restore: () => {
-      for (const s of signals) process.off(s, handler);
-    },
-  };
 }
 
 function optionsRecord(config: NamespaceConfig, pin: boolean): EnvOptions {
@@ -143,14 +130,24 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       for (const { type, file } of opened) namespaces[type] = file.ino;
       // The /run/netns link to come is noted with the holder (one write less): gc removes a
       // link only if it names this net namespace, so noting it before it exists is safe.
-      reservation.note({ holder, namespaces, ...(linkNetns ? { netnsLink: netnsPath } : {}) });
+      // So is the host end of the veth to come (its name is fixed by NAME); it goes with the
+      // net namespace, which gc frees by stopping the holder and removing the link.
+      const vethIntent = options.veth ? { options: { veth: { hostIf: hostInterfaceName(name), envIf: ENV_INTERFACE } } } : {};
+      reservation.note({ holder, namespaces, ...(linkNetns ? { netnsLink: netnsPath } : {}), ...vethIntent });
     };
     await createHolder(config, { ...options.helper, name, onReady: noteHolder });
     if (!holder) throw new Error('createHolder resolved without calling onReady'); // a bug, never a user's error
     const fdPath = (type: NsType) => `/proc/self/fd/${opened.find((o) => o.type === type)!.file.fd}`;
     if (options.veth) {
       veth = await createVeth(name, opened.find((o) => o.type === 'net')!.file.fd, options.veth, recordedSubnets());
-      if (options.nat) veth.nat = addNat(name, veth);
+      if (options.nat) {
+        // Noted before a rule is added: a create killed between two iptables calls leaves
+        // rules that gc and the next create of the name find here (removeNat is idempotent).
+        const nat = planNat(name, veth);
+        reservation.note({ options: { veth: { ...veth, nat } } });
+        veth.nat = nat;
+        applyNat(nat, veth);
+      }
       reservation.note({ options: { veth } });
     }
     const pins: Partial<Record<NsType, string>> = {};

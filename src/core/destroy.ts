@@ -6,17 +6,22 @@
  *      ones, so "inode N is still in use" below means *this* namespace, not a newcomer;
  *   2. SIGTERM the processes inside, then the holder; SIGKILL what is left after the grace
  *      time (PID 1 of a pid namespace takes everything inside with it: pid_namespaces(7));
- *   3. remove the /run/netns link, the pins and the record;
+ *   3. remove the /run/netns link and unmount the pins;
  *   4. scan the host for anything else that still holds one of the namespaces - a process
  *      (or thread) that entered it without being inside the pid namespace, an open fd, a
  *      bind mount in any mount namespace - and report each by pid and command or mount path.
  *      With `force`, processes still in a namespace are ended too;
  *   5. delete the host end of its veth (while our fd keeps the net namespace, so the pair is
  *      provably this one), remove its NAT rules, and then its cgroups, which are empty once
- *      the processes are gone (src/core/env-resources.ts).
+ *      the processes are gone (src/core/env-resources.ts);
+ *   6. remove the record, last: until then it notes what is left, so a destroy killed
+ *      half-way leaves a record with a dead holder that gc (or the next create or destroy of
+ *      the name) finishes. SIGINT, SIGTERM and SIGHUP are held off until the environment in
+ *      hand is done (deferSignals), so only SIGKILL can stop one half-way.
  */
 import type { NsType } from '../sys/nstypes.js';
-import { NsmError } from '../sys/errors.js';
+import { EXIT_NSM_FAILED, EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
+import { deferSignals } from '../sys/signals.js';
 import type { HostScan } from './model.js';
 import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
 import {
@@ -25,6 +30,8 @@ import {
   lockEnvironment,
   openVerified,
   removeNetnsLink,
+  unmountPins,
+  HolderReusedError,
   type EnvRecord,
   type HolderState,
   type RegistryOptions,
@@ -33,7 +40,7 @@ import {
 } from './registry.js';
 import { scanHostSync } from './scan.js';
 import { locateEnvironment } from './environments.js';
-import { releaseResources } from './env-resources.js';
+import { releaseResources, releaseResourcesNow } from './env-resources.js';
 
 /** Something that keeps one of a destroyed environment's namespaces alive. */
 export type NamespaceHold =
@@ -47,6 +54,8 @@ export interface DestroyOptions extends RegistryOptions {
   force?: boolean;
   /** Time between SIGTERM and SIGKILL (default 2000 ms). */
   graceMs?: number;
+  /** Signal nothing: drop the record and what nsm made for it (forgetEnvironment). */
+  forget?: boolean;
 }
 
 export interface DestroyResult {
@@ -73,6 +82,10 @@ export interface DestroyResult {
   cgroups: string[];
   /** What of the above could not be removed, one reason each (empty: all went). */
   leftovers: string[];
+  /** Set when leftovers kept its record (with a dead holder): gc or another destroy retries them. */
+  recordKept?: boolean;
+  /** destroy --forget: dropped without signalling anything. */
+  forgotten?: boolean;
 }
 
 const DEFAULT_GRACE_MS = 2000;
@@ -176,7 +189,7 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     }
     if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
     result.pins = Object.values(record.pins).filter((p): p is string => p !== undefined);
-    lock.remove(); // detaches the pins (mounts below the environment's directory), removes the record
+    unmountPins(record, options);
     if (verified) {
       result.verified = true;
       result.remaining = await remainingHolds(verified, options.force ? graceMs : undefined);
@@ -187,6 +200,11 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     if (released.nat) result.nat = true;
     result.cgroups = released.cgroups;
     result.leftovers = released.failures;
+    // The record goes last: until everything it notes is gone it is the only note of it, and
+    // a destroy killed before this point leaves a dead record that gc (or the next create or
+    // destroy of the name) finishes. With leftovers it stays for them to retry.
+    if (released.failures.length === 0) lock.remove();
+    else result.recordKept = true;
     return result;
   } finally {
     verified?.close();
@@ -260,15 +278,42 @@ export interface DestroyOutcome {
  * directory), going on after a failure so one bad name does not keep the others alive.
  */
 export async function destroyEnvironments(names: readonly string[] | 'all', options: DestroyOptions = {}): Promise<DestroyOutcome> {
+  // SIGINT, SIGTERM, SIGHUP: the environment in hand is finished (its steps are short and
+  // bounded by the grace time), then we stop and report the signal.
+  const signals = deferSignals();
+  try {
+    return await destroyAll(names, options, signals.pending);
+  } finally {
+    signals.restore();
+  }
+}
+
+async function destroyAll(names: readonly string[] | 'all', options: DestroyOptions, pending: () => NodeJS.Signals | undefined): Promise<DestroyOutcome> {
   const list = names === 'all' ? ownEnvironmentNames(options) : [...new Set(names)];
   for (const n of list) validateName(n); // usage errors (exit 2) before anything is destroyed
   const results: DestroyResult[] = [];
   const problems: NsmError[] = [];
-  for (const name of list) {
+  for (const [i, name] of list.entries()) {
+    const sig = pending();
+    if (sig) {
+      const done = results.map((r) => r.name);
+      return {
+        results,
+        error: new NsmError(`interrupted by ${sig}${done.length > 0 ? ` after destroying ${done.join(', ')}` : ''}; not destroyed: ${list.slice(i).join(', ')}`, {
+          exitCode: signalExit(sig),
+        }),
+      };
+    }
     try {
-      const r = await destroyEnvironment(name, options);
+      const r = options.forget ? await forgetEnvironment(name, options) : await destroyEnvironment(name, options);
       results.push(r);
-      if (r.leftovers.length > 0) problems.push(new NsmError(`${name}: destroyed, but not all it had could be removed: ${r.leftovers.join('; ')}`));
+      if (r.leftovers.length > 0) {
+        problems.push(
+          new NsmError(`${name}: ${r.recordKept ? 'ended' : 'destroyed'}, but not all it had could be removed: ${r.leftovers.join('; ')}`, {
+            hint: r.recordKept ? `its record is kept: nsm gc (or nsm destroy ${name}) removes the rest once possible; nsm destroy --forget ${name} drops the record` : undefined,
+          }),
+        );
+      }
       if (r.remaining.length > 0) {
         const processes = r.remaining.some((h) => h.kind === 'process' || h.kind === 'thread');
         const mounts = r.remaining.some((h) => h.kind === 'mount');
@@ -282,10 +327,75 @@ export async function destroyEnvironments(names: readonly string[] | 'all', opti
       }
     } catch (err) {
       if (!(err instanceof NsmError)) throw err;
-      problems.push(err);
+      problems.push(err.exitCode === EXIT_NSM_FAILED ? runtimeFailure(name, err) : err);
     }
+  }
+  const sig = pending();
+  if (sig) {
+    problems.push(new NsmError(`interrupted by ${sig}; the environments in hand were finished first`, { exitCode: signalExit(sig) }));
   }
   if (problems.length === 0) return { results };
   if (problems.length === 1) return { results, error: problems[0] };
-  return { results, error: new NsmError(problems.map((p) => p.message).join('; '), { hint: problems.find((p) => p.hint)?.hint }) };
+  const exitCode = problems.find((p) => p.exitCode > EXIT_SIGNAL_BASE)?.exitCode;
+  return { results, error: new NsmError(problems.map((p) => p.message).join('; '), { hint: problems.find((p) => p.hint)?.hint, ...(exitCode ? { exitCode } : {}) }) };
+}
+
+/** The shell's status for death by `sig` (128 + its number). */
+function signalExit(sig: NodeJS.Signals): number {
+  const codes: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+  return EXIT_SIGNAL_BASE + (codes[sig] ?? 0);
+}
+
+/**
+ * destroy's own failures exit 1 (125 is exec's, for a command that did not run). A holder
+ * PID taken by another process cannot be signalled: --forget is the way out.
+ */
+function runtimeFailure(name: string, err: NsmError): NsmError {
+  const reused = err instanceof HolderReusedError;
+  return new NsmError(err.message, {
+    hint: reused ? `nsm destroy --forget ${name} removes its record, and the NAT rules, cgroups, pins and /run/netns link nsm made for it, without signalling any process` : err.hint,
+  });
+}
+
+/** Whether the recorded holder is alive *and* in the recorded namespaces (not a reused or forged pid). */
+function holdsRecordedNamespaces(record: EnvRecord, options: RegistryOptions): boolean {
+  try {
+    openVerified(record, record.types, options).close();
+    return true;
+  } catch (err) {
+    if (err instanceof HolderReusedError) return false;
+    throw err;
+  }
+}
+
+/**
+ * `destroy --forget`: drop an environment nsm cannot end (its holder PID now belongs to
+ * another process, or it is dead or pinned) without signalling anything: what nsm made for it
+ * (the /run/netns link if it still names its namespace, pins, NAT rules, empty cgroups) is
+ * removed, and the record goes even if some of that could not be (reported as leftovers).
+ */
+export async function forgetEnvironment(name: string, options: RegistryOptions = {}): Promise<DestroyResult> {
+  const lock = lockEnvironment(name, { ...options, ...locateEnvironment(name, options, true) });
+  try {
+    const record = lock.record;
+    if (!record) {
+      lock.release();
+      return destroyEnvironment(name, options); // a stale reservation: its own holder, checked by start time
+    }
+    const state = lock.state()!;
+    if (state === 'running' && holdsRecordedNamespaces(record, { ...options, stateDirOwner: lock.stateDirOwner })) {
+      throw new NsmError(`environment ${name} is running (holder PID ${record.holder.pid}): --forget is for one nsm cannot end`, { hint: `nsm destroy ${name}` });
+    }
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [], forgotten: true };
+    if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
+    result.pins = unmountPins(record, options);
+    const released = releaseResourcesNow(record);
+    if (released.nat) result.nat = true;
+    result.cgroups = released.cgroups;
+    result.leftovers = released.failures;
+    lock.remove();
+    return result;
+  } finally {
+    lock.release();
+  }
 }

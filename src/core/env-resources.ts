@@ -2,9 +2,10 @@
  * What an environment has outside its namespaces, and its removal: the host end of its veth,
  * the NAT rules it added, its cgroups. Shared by destroy and gc.
  */
-import { removeCgroupNow } from '../sys/cgroupctl.js';
+import { existsSync } from 'node:fs';
+import { cgroupProcs, removeCgroupNow } from '../sys/cgroupctl.js';
 import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
-import { deleteVeth, removeNat, vethOf, type EnvVeth } from './network.js';
+import { deleteVeth, natPresent, removeNat, vethOf, type EnvVeth } from './network.js';
 import type { EnvRecord } from './registry.js';
 
 
@@ -75,6 +76,30 @@ export function releaseResourcesNow(record: EnvRecord): ReleasedResources {
     } catch (err) {
       out.failures.push(message(err));
     }
+  }
+  return out;
+}
+
+/** What releaseResourcesNow() would do with `record` now (for `gc -n`). */
+export interface PlannedRelease {
+  nat: boolean;
+  cgroups: string[];
+  /** Why it would fail: a cgroup with processes in it (not checked with `holderGoing`). */
+  problem?: string;
+}
+
+/**
+ * Plan releaseResourcesNow(record) without changing anything. `holderGoing`: a holder that
+ * gc stops first is still in the cgroups, so processes there are no obstacle.
+ */
+export function plannedRelease(record: EnvRecord, holderGoing = false): PlannedRelease {
+  const veth = vethOf(record);
+  const out: PlannedRelease = { nat: veth?.nat ? natPresent(veth.nat) : false, cgroups: [] };
+  for (const c of limitsOf(record)?.cgroups ?? []) {
+    if (!existsSync(c.dir)) continue;
+    out.cgroups.push(c.dir);
+    const pids = holderGoing ? [] : cgroupProcs(c.dir);
+    if (pids.length > 0) out.problem ??= `cannot remove cgroup ${c.dir}: processes still in it (PID ${pids.join(', ')})`;
   }
   return out;
 }

@@ -9,7 +9,10 @@
  *     for an unprivileged caller, of a delegated directory it may write);
  *   - otherwise the v1 hierarchy bound to that controller (root only);
  *   - neither: an error naming what the host offers.
- * Names: `<hierarchy>/nsm/NAME` as root; `<delegated dir>/nsm-NAME` without root.
+ * Names: `<hierarchy>/nsm/env-NAME` as root; `<delegated dir>/nsm-NAME` without root. The
+ * prefixes keep a name from ever being a control file's (cgroup v2 ones are `cgroup.*` and
+ * `<controller>.<knob>`: `nsm create pids.max` must not meet `nsm/pids.max`). Records made
+ * before the prefix name `nsm/NAME`; destroy and gc remove the directory a record names.
  */
 import { closeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -47,7 +50,7 @@ export interface EnvCgroup {
   version: 1 | 2;
   /** The controllers nsm uses there for this environment. */
   controllers: string[];
-  /** Absolute directory, e.g. /sys/fs/cgroup/memory/nsm/web. */
+  /** Absolute directory, e.g. /sys/fs/cgroup/memory/nsm/env-web. */
   dir: string;
 }
 
@@ -79,6 +82,11 @@ export interface LimitHost {
   v2RootControllers: string[];
   /** Without root: the nearest ancestor of our v2 cgroup that is delegated to us, if any. */
   delegated?: { dir: string; controllers: string[] };
+}
+
+/** Root's cgroup of environment `name` below `<hierarchy>/nsm/` (see the top of this file). */
+export function envCgroupName(name: string): string {
+  return `env-${name}`;
 }
 
 /** The limits an environment recorded, if any. */
@@ -163,7 +171,7 @@ export function planCgroups(name: string, req: LimitRequest, host: LimitHost): C
       plans.push({
         version: 2,
         controllers: v2Used,
-        dir: join(nsm, name),
+        dir: join(nsm, envCgroupName(name)),
         parents: [{ dir: top, enable: v2Used }, { dir: nsm, enable: v2Used }],
         files: v2Used.flatMap((c) => limitFiles(c, 2, req)),
       });
@@ -184,7 +192,7 @@ export function planCgroups(name: string, req: LimitRequest, host: LimitHost): C
     let plan = byMount.get(hierarchy.mountPoint);
     if (!plan) {
       const nsm = join(hierarchy.mountPoint, 'nsm');
-      plan = { version: 1, controllers: [], dir: join(nsm, name), parents: [{ dir: nsm, enable: [] }], files: [] };
+      plan = { version: 1, controllers: [], dir: join(nsm, envCgroupName(name)), parents: [{ dir: nsm, enable: [] }], files: [] };
       byMount.set(hierarchy.mountPoint, plan);
       plans.push(plan);
     }
@@ -199,7 +207,7 @@ export function planCgroups(name: string, req: LimitRequest, host: LimitHost): C
       if (existing) existing.controllers.push('cpuacct');
       else {
         const nsm = join(acct.mountPoint, 'nsm');
-        plans.push({ version: 1, controllers: ['cpuacct'], dir: join(nsm, name), parents: [{ dir: nsm, enable: [] }], files: [] });
+        plans.push({ version: 1, controllers: ['cpuacct'], dir: join(nsm, envCgroupName(name)), parents: [{ dir: nsm, enable: [] }], files: [] });
       }
     }
   }
@@ -262,6 +270,8 @@ export async function createCgroups(plans: readonly CgroupPlan[]): Promise<EnvCg
     return made;
   } catch (err) {
     await removeCgroups(made).catch(() => undefined);
+    // The shared nsm/ parents this create made go too when nothing else is in them.
+    for (const p of plans) removeEmptyParent(p.dir);
     throw err;
   }
 }

@@ -13,8 +13,9 @@
  * the same /30.
  */
 import { createHash } from 'node:crypto';
-import { echoInput, NsmError, SysError, UsageError } from '../sys/errors.js';
-import { enableIpForwarding, firewallSucceeds, firewallTool, ipForwarding, runFirewall, systemExecutable } from '../sys/firewall.js';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { echoInput, hasErrno, NsmError, SysError, UsageError } from '../sys/errors.js';
+import { enableIpForwarding, firewallSucceeds, firewallTool, iptablesBackend, ipForwarding, nftTableRules, runFirewall, systemExecutable } from '../sys/firewall.js';
 import { RouteSocket, type Ipv4AddressInfo } from '../sys/rtnetlink.js';
 import { FileLock } from '../sys/statefs.js';
 import type { EnvRecord } from './registry.js';
@@ -319,29 +320,50 @@ function nftScript(table: string, veth: Pick<EnvVeth, 'hostIf' | 'subnet'>): str
 }
 
 /**
- * --nat: turn IPv4 forwarding on and masquerade `veth`'s subnet. All or nothing: rules
- * added before a failure are removed again.
+ * --nat, step 1: what it will add for `veth`, before anything is added, so that a create can
+ * note it first (a create killed half-way leaves rules that gc finds in the note). Pure but
+ * for finding the tool. The iptables rules carry the comment `nsm:NAME`.
  * @throws NsmError when neither iptables nor nft is installed.
  */
-export function addNat(name: string, veth: EnvVeth): EnvNat {
+export function planNat(name: string, veth: EnvVeth): EnvNat {
   const fw = firewallTool();
   if (!fw) throw new NsmError('--nat needs iptables or nft, and neither is installed', { hint: 'apt-get install iptables (or nftables)' });
-  const forwardingEnabled = !ipForwarding();
-  const nat: EnvNat = { tool: fw.tool, rules: [], forwardingEnabled };
+  if (fw.tool === 'iptables') return { tool: 'iptables', rules: iptablesRules(name, veth), forwardingEnabled: false };
+  return { tool: 'nft', rules: [], table: nftTableName(veth.hostIf), forwardingEnabled: false };
+}
+
+/**
+ * --nat, step 2: add what planNat() planned, turn IPv4 forwarding on, and say whether nsm
+ * switched it (`nat.forwardingEnabled`). All or nothing: after a failure what was added is
+ * removed again.
+ */
+export function applyNat(nat: EnvNat, veth: EnvVeth): void {
+  nat.forwardingEnabled = !ipForwarding();
   try {
-    if (fw.tool === 'iptables') {
-      for (const [table, chain, ...rule] of iptablesRules(name, veth)) {
-        // -w: wait for the xtables lock rather than fail while another tool holds it.
-        runFirewall(fw.path, ['-w', '5', '-t', table!, chain === 'FORWARD' ? '-I' : '-A', chain!, ...rule]);
-        nat.rules.push([table!, chain!, ...rule]);
-      }
+    if (nat.tool === 'iptables') {
+      const path = systemExecutable('iptables');
+      if (!path) throw new NsmError('--nat: iptables is not installed any more');
+      // iptables-nft makes the kernel tables `ip nat` / `ip filter` on first use: note (before)
+      // those it will make, so that the last nsm rule's removal takes them too.
+      // Under NET_LOCK, so that another nsm's removal of an empty table cannot come between.
+      const add = (): void => {
+        for (const [table, chain, ...rule] of nat.rules) {
+          // -w: wait for the xtables lock rather than fail while another tool holds it.
+          runFirewall(path, ['-w', '5', '-t', table!, chain === 'FORWARD' ? '-I' : '-A', chain!, ...rule]);
+        }
+      };
+      if (iptablesBackend(path) === 'nft') {
+        withNetLockSync(() => {
+          noteMadeTables([...new Set(nat.rules.map((r) => r[0]!))]);
+          add();
+        });
+      } else add();
     } else {
-      const table = nftTableName(veth.hostIf);
-      runFirewall(fw.path, ['-f', '-'], nftScript(table, veth));
-      nat.table = table;
+      const path = systemExecutable('nft');
+      if (!path) throw new NsmError('--nat: nft is not installed any more');
+      runFirewall(path, ['-f', '-'], nftScript(nat.table!, veth));
     }
-    if (forwardingEnabled) enableIpForwarding();
-    return nat;
+    if (nat.forwardingEnabled) enableIpForwarding();
   } catch (err) {
     try {
       removeNat(nat);
@@ -352,10 +374,23 @@ export function addNat(name: string, veth: EnvVeth): EnvNat {
   }
 }
 
+/** --nat in one step (planNat, then applyNat). */
+export function addNat(name: string, veth: EnvVeth): EnvNat {
+  const nat = planNat(name, veth);
+  applyNat(nat, veth);
+  return nat;
+}
+
+/** Bound on copies of one rule removed (a rule added twice by runs that were killed). */
+const MAX_COPIES = 16;
+
 /**
- * Remove exactly what addNat() added: each iptables rule that is still there (-C, then -D)
- * or the nft table. IPv4 forwarding stays on: other software (docker, VPNs, another
- * environment) may have come to rely on it since. Returns whether anything was removed.
+ * Remove what addNat() added, or planned to add: every copy of each iptables rule that is
+ * there (-C, then -D; a rule never added is skipped) or the nft table; then the kernel tables
+ * iptables-nft made for nsm, if no rule is left in them. Idempotent, so gc and the next
+ * create or destroy may run it on a plan whose run was killed half-way. IPv4 forwarding
+ * stays on: other software (docker, VPNs, another environment) may have come to rely on it
+ * since. Returns whether anything was removed.
  */
 export function removeNat(nat: EnvNat): boolean {
   let removed = false;
@@ -363,10 +398,12 @@ export function removeNat(nat: EnvNat): boolean {
     const path = systemExecutable('iptables');
     if (!path) throw new NsmError('cannot remove the NAT rules of this environment: iptables is not installed any more');
     for (const [table, chain, ...rule] of nat.rules) {
-      if (!firewallSucceeds(path, ['-w', '5', '-t', table!, '-C', chain!, ...rule])) continue;
-      runFirewall(path, ['-w', '5', '-t', table!, '-D', chain!, ...rule]);
-      removed = true;
+      for (let i = 0; i < MAX_COPIES && firewallSucceeds(path, ['-w', '5', '-t', table!, '-C', chain!, ...rule]); i++) {
+        runFirewall(path, ['-w', '5', '-t', table!, '-D', chain!, ...rule]);
+        removed = true;
+      }
     }
+    if (iptablesBackend(path) === 'nft') dropEmptyMadeTables();
   } else if (nat.table) {
     const path = systemExecutable('nft');
     if (!path) throw new NsmError('cannot remove the NAT table of this environment: nft is not installed any more');
@@ -377,3 +414,84 @@ export function removeNat(nat: EnvNat): boolean {
   }
   return removed;
 }
+
+/** Whether anything of `nat` is in the firewall now (what removeNat() would remove). */
+export function natPresent(nat: EnvNat): boolean {
+  if (nat.tool === 'iptables') {
+    const path = systemExecutable('iptables');
+    return path !== undefined && nat.rules.some(([table, chain, ...rule]) => firewallSucceeds(path, ['-w', '5', '-t', table!, '-C', chain!, ...rule]));
+  }
+  const path = systemExecutable('nft');
+  return path !== undefined && nat.table !== undefined && firewallSucceeds(path, ['list', 'table', 'ip', nat.table]);
+}
+
+// ------------------------------------------------------------------ kernel tables iptables-nft made
+
+/**
+ * Host-wide list of the nf_tables tables (family ip) that did not exist when an nsm create
+ * added its first iptables rule to them: nsm made them, so nsm removes them once they hold
+ * no rule (of anyone's). Root only, like --nat; changed under NET_LOCK.
+ */
+export const MADE_TABLES_FILE = '/run/nsm-nat-tables';
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function withNetLockSync<T>(fn: () => T): T {
+  const until = Date.now() + LOCK_WAIT_MS;
+  let lock: FileLock | undefined;
+  while (!(lock = FileLock.tryAcquire(NET_LOCK))) {
+    if (Date.now() > until) throw new NsmError(`another nsm holds ${NET_LOCK} for more than ${LOCK_WAIT_MS / 1000} s`);
+    sleepSync(10);
+  }
+  try {
+    return fn();
+  } finally {
+    lock.release();
+  }
+}
+
+function readMadeTables(): Set<string> {
+  try {
+    return new Set(readFileSync(MADE_TABLES_FILE, 'utf8').split('\n').filter((t) => /^[a-z]+$/.test(t)));
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return new Set();
+    throw SysError.fromNode(err, 'read', MADE_TABLES_FILE);
+  }
+}
+
+function writeMadeTables(tables: Set<string>): void {
+  try {
+    if (tables.size === 0) rmSync(MADE_TABLES_FILE, { force: true });
+    else writeFileSync(MADE_TABLES_FILE, `${[...tables].sort().join('\n')}\n`, { mode: 0o600 });
+  } catch (err) {
+    throw SysError.fromNode(err, 'write', MADE_TABLES_FILE);
+  }
+}
+
+/** Before iptables-nft adds to `tables` (under NET_LOCK): note those that do not exist yet (nsm makes them). */
+function noteMadeTables(tables: readonly string[]): void {
+  const nft = systemExecutable('nft');
+  if (!nft) return; // cannot tell (nor remove them later)
+  const made = readMadeTables();
+  const before = made.size;
+  for (const t of tables) if (!made.has(t) && nftTableRules(nft, 'ip', t) === undefined) made.add(t);
+  if (made.size !== before) writeMadeTables(made);
+}
+
+/** Remove the tables nsm made that hold no rule now (and forget those already gone). */
+function dropEmptyMadeTables(): void {
+  const nft = systemExecutable('nft');
+  if (!nft || !existsSync(MADE_TABLES_FILE)) return;
+  withNetLockSync(() => {
+    const made = readMadeTables();
+    for (const t of [...made]) {
+      const rules = nftTableRules(nft, 'ip', t);
+      if (rules === 0) runFirewall(nft, ['delete', 'table', 'ip', t]);
+      if (rules === 0 || rules === undefined) made.delete(t);
+    }
+    writeMadeTables(made);
+  });
+}
+

@@ -40,7 +40,7 @@ import {
 import { VERSION } from '../version.js';
 import { nsRelations } from '../sys/libc.js';
 import type { HostScan, Namespace } from './model.js';
-import { releaseResourcesNow } from './env-resources.js';
+import { plannedRelease, releaseResourcesNow } from './env-resources.js';
 import { isAlive } from './processes.js';
 import { limitsOf } from './limits.js';
 import { vethOf } from './network.js';
@@ -740,6 +740,10 @@ export function reserve(name: string, options: RegistryOptions = {}): Reservatio
       case 'record': {
         const state = holderState(found.record, options);
         if (state === 'running' || state === 'pinned') throw existsError(name, found.record, state);
+        // A destroy or holder that died before its NAT rules and cgroups were gone: they go
+        // first, or this name would inherit them (the record is their only note).
+        const released = releaseResourcesNow(found.record);
+        if (released.failures.length > 0) throw new NsmError(`cannot replace dead environment ${name}: ${released.failures.join('; ')}`);
         removeNetnsLink(found.record, options);
         removeTree(envDir, options.procRoot);
         replaced = { record: found.record, state };
@@ -1389,12 +1393,7 @@ function undoInterruptedCreate(reservation: ReservationRecord | undefined, optio
     const until = Date.now() + HOLDER_EXIT_WAIT_MS;
     while (isAlive(holder) && Date.now() < until) sleepSync(10);
   }
-  const partial = {
-    name: reservation!.name,
-    namespaces: progress.namespaces ?? {},
-    options: progress.options ?? {},
-    ...(progress.netnsLink ? { netnsLink: progress.netnsLink } : {}),
-  } as EnvRecord;
+  const partial = partialRecord(reservation!);
   const released = releaseResourcesNow(partial);
   if (released.nat) out.nat = true;
   if (released.cgroups.length > 0) out.cgroups = released.cgroups;
@@ -1404,6 +1403,24 @@ function undoInterruptedCreate(reservation: ReservationRecord | undefined, optio
 }
 
 
+/** What a killed create noted, as a record for releaseResourcesNow() and removeNetnsLink(). */
+function partialRecord(reservation: ReservationRecord): EnvRecord {
+  const progress = reservation.progress ?? {};
+  return {
+    name: reservation.name,
+    namespaces: progress.namespaces ?? {},
+    options: progress.options ?? {},
+    ...(progress.netnsLink ? { netnsLink: progress.netnsLink } : {}),
+  } as EnvRecord;
+}
+
+/** Whether the record's /run/netns link is there and names its net namespace. */
+function netnsLinkIsOurs(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'>): boolean {
+  if (!record.netnsLink) return false;
+  const id = statNsFile(record.netnsLink);
+  return id !== undefined && id.dev === nsfsDevice(options.procRoot) && id.ino === record.namespaces.net;
+}
+
 /**
  * Remove the /run/netns/NAME link of a record if it still refers to the recorded net
  * namespace: detach the bind mount, then unlink. A link that now names another namespace
@@ -1411,9 +1428,7 @@ function undoInterruptedCreate(reservation: ReservationRecord | undefined, optio
  */
 export function removeNetnsLink(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): boolean {
   const link = record.netnsLink;
-  if (!link) return false;
-  const id = statNsFile(link);
-  if (!id || id.dev !== nsfsDevice(options.procRoot) || id.ino !== record.namespaces.net) return false;
+  if (!link || !netnsLinkIsOurs(record, options)) return false;
   umount2(link, MNT_DETACH);
   try {
     unlinkSync(link);
@@ -1421,6 +1436,20 @@ export function removeNetnsLink(record: EnvRecord, options: Pick<RegistryOptions
     if (!hasErrno(err, 'ENOENT')) throw SysError.fromNode(err, 'unlink', link);
   }
   return true;
+}
+
+/**
+ * Detach the pins of `record` that still hold its namespaces, leaving the record: destroy
+ * removes the record only after everything it notes is gone. Returns the pins detached.
+ */
+export function unmountPins(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): string[] {
+  const detached: string[] = [];
+  for (const type of livePins(record, options)) {
+    const pin = record.pins[type]!;
+    umount2(pin, MNT_DETACH);
+    detached.push(pin);
+  }
+  return detached;
 }
 
 export interface GcRemoved {
@@ -1521,17 +1550,11 @@ function collectGarbageIn(stateDir: string, options: RegistryOptions & { dryRun?
         result.kept.push({ name, reason: 'unreadable', message: problemMessage(err, 'read', dir) });
         continue;
       }
-      let removed: GcRemoved | undefined;
-      if (found.kind === 'unreadable') {
-        result.kept.push({ name, reason: 'unreadable', message: found.message });
-      } else if (found.kind === 'reservation' || found.kind === 'empty') {
-        // We hold the lock, so the creator that reserved the name has died (flock dies with it).
-        removed = { name, reason: 'stale-reservation', pid: found.kind === 'reservation' ? found.reservation?.creator.pid : undefined };
-      } else if (found.kind === 'record') {
-        const state = holderState(found.record, options);
-        if (state === 'dead' || state === 'reused') removed = { name, reason: state, pid: found.record.holder.pid };
-      }
+      const plan = planCollection(name, found, options);
+      if (plan.kept) result.kept.push(plan.kept);
+      let removed = plan.removed;
       if (removed && !options.dryRun) {
+        removed = { name, reason: removed.reason, ...(removed.pid !== undefined ? { pid: removed.pid } : {}) };
         if (found.kind === 'record') {
           // NAT rules and cgroups outlive the holder; the record is kept until they are gone.
           const released = releaseResourcesNow(found.record);
@@ -1558,6 +1581,47 @@ function collectGarbageIn(stateDir: string, options: RegistryOptions & { dryRun?
     removeDeadStaging(layout, options);
   }
   return result;
+}
+
+/**
+ * What gc does with one entry whose lock it holds: remove it (and what that takes with it) or
+ * keep it, and why. `gc -n` reports this plan and gc carries it out, so the dry run promises
+ * no removal that gc would refuse (another user's record or reservation root must not act
+ * on, a cgroup that still has processes in it).
+ */
+function planCollection(name: string, found: Entry, options: RegistryOptions): { removed?: GcRemoved; kept?: GcKept } {
+  const refuse = (message: string) => ({ kept: { name, reason: 'failed' as const, message } });
+  const uid = options.stateDirOwner;
+  if (found.kind === 'absent') return {};
+  if (found.kind === 'unreadable') return { kept: { name, reason: 'unreadable', message: found.message } };
+  if (found.kind === 'record') {
+    const state = holderState(found.record, options);
+    if (state !== 'dead' && state !== 'reused') return {};
+    const problem = uid !== undefined ? foreignRecordProblem(found.record, uid) : undefined;
+    if (problem) return refuse(`refusing environment ${name} of uid ${uid}: ${problem}`);
+    const planned = plannedRelease(found.record);
+    if (planned.problem) return refuse(planned.problem);
+    const removed: GcRemoved = { name, reason: state, pid: found.record.holder.pid };
+    if (planned.nat) removed.nat = true;
+    if (planned.cgroups.length > 0) removed.cgroups = planned.cgroups;
+    if (netnsLinkIsOurs(found.record, options)) removed.netnsLink = found.record.netnsLink;
+    return { removed };
+  }
+  // We hold the lock, so the creator that reserved the name has died (flock dies with it).
+  const reservation = found.kind === 'reservation' ? found.reservation : undefined;
+  const removed: GcRemoved = { name, reason: 'stale-reservation', pid: reservation?.creator.pid };
+  const progress = reservation?.progress;
+  if (progress) {
+    const problem = uid !== undefined ? foreignProgressProblem(progress, uid, options) : undefined;
+    if (problem) return refuse(`refusing the reservation of ${name} of uid ${uid}: ${problem}`);
+    if (progress.holder && isAlive(progress.holder)) removed.holderStopped = progress.holder.pid;
+    const partial = partialRecord(reservation!);
+    const planned = plannedRelease(partial, true);
+    if (planned.nat) removed.nat = true;
+    if (planned.cgroups.length > 0) removed.cgroups = planned.cgroups;
+    if (netnsLinkIsOurs(partial, options)) removed.netnsLink = progress.netnsLink;
+  }
+  return { removed };
 }
 
 /** Staging directories (.NAME.new-PID-XXXX) of reserve()s whose process died before the rename. */

@@ -6,7 +6,7 @@
  * whatever else manages the firewall (docker, ufw, firewalld).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hasErrno, NsmError, SysError } from './errors.js';
 
@@ -74,4 +74,34 @@ export function enableIpForwarding(): void {
   } catch (err) {
     throw SysError.fromNode(err, 'write', IP_FORWARD);
   }
+}
+
+/**
+ * Which kernel interface an iptables binary drives: 'nft' (iptables-nft, xtables-nft-multi:
+ * nf_tables, where it makes tables `ip nat`/`ip filter` on first use) or 'legacy' (x_tables).
+ * Read from where the alternatives symlinks lead, without running it.
+ */
+export function iptablesBackend(path: string): 'nft' | 'legacy' {
+  let real = path;
+  try {
+    real = realpathSync(path);
+  } catch {
+    // keep the name given
+  }
+  return /nft/.test(real.split('/').pop() ?? '') ? 'nft' : 'legacy';
+}
+
+/**
+ * Number of rules in nf_tables table `family` `table` (`nft -j list table`), or undefined
+ * when there is no such table.
+ */
+export function nftTableRules(nftPath: string, family: string, table: string): number | undefined {
+  const r = spawnSync(nftPath, ['-j', 'list', 'table', family, table], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) throw SysError.fromNode(r.error, 'spawn', nftPath);
+  if (r.status !== 0) {
+    if (/No such file or directory/.test(r.stderr)) return undefined;
+    throw new NsmError(`nft list table ${family} ${table} failed (status ${r.status}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  }
+  const doc = JSON.parse(r.stdout) as { nftables?: Array<Record<string, unknown>> };
+  return (doc.nftables ?? []).filter((o) => 'rule' in o).length;
 }

@@ -88,3 +88,23 @@ export function exitStatus(code: number | null, signal: NodeJS.Signals | null): 
   if (signal) return EXIT_SIGNAL_BASE + osConstants.signals[signal];
   return code ?? undefined;
 }
+
+/**
+ * For a command that changes the host in steps (create, destroy): SIGINT, SIGTERM and SIGHUP
+ * are noted instead of killing us half-way, so that the command can finish or undo the step
+ * in hand and then report the signal (pending()). restore() removes the handlers.
+ */
+export function deferSignals(): { pending(): NodeJS.Signals | undefined; restore(): void } {
+  let caught: NodeJS.Signals | undefined;
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  const handler = (sig: NodeJS.Signals) => {
+    caught ??= sig;
+  };
+  for (const s of signals) process.on(s, handler);
+  return {
+    pending: () => caught,
+    restore: () => {
+      for (const s of signals) process.off(s, handler);
+    },
+  };
+}

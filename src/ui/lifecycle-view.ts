@@ -27,7 +27,8 @@ export function formatDestroyed(results: readonly DestroyResult[]): string {
       if (r.veth) notes.push(`deleted veth ${r.veth}`);
       if (r.nat) notes.push('removed its NAT rules');
       if (r.cgroups.length > 0) notes.push(`removed ${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}`);
-      const verb = r.remaining.length > 0 ? colour.yellow('destroyed, but still held:') : 'destroyed';
+      if (r.recordKept) notes.push('record kept for what is left');
+      const verb = r.forgotten ? 'forgot' : r.remaining.length > 0 ? colour.yellow('destroyed, but still held:') : 'destroyed';
       return `${verb} ${colour.bold(r.name)} (${notes.join('; ')})\n`;
     })
     .join('');

@@ -39,10 +39,10 @@ const linkExists = (ifname: string) => sh('ip', ['link', 'show', 'dev', ifname])
 const hasTool = (t: string) => sh('sh', ['-c', `command -v ${t}`]).status === 0;
 const CGROUP = '/sys/fs/cgroup';
 
-/** Every cgroup directory named nsm/NAME (or nsm-NAME) in any hierarchy. */
+/** Every cgroup directory named nsm/env-NAME (or the older nsm/NAME) in any hierarchy. */
 function cgroupDirsOf(n: string): string[] {
   const roots = readdirSync(CGROUP).map((h) => join(CGROUP, h)).concat(existsSync(`${CGROUP}/cgroup.procs`) ? [CGROUP] : []);
-  return roots.map((r) => join(r, 'nsm', n)).filter((d) => existsSync(d));
+  return roots.flatMap((r) => [join(r, 'nsm', n), join(r, 'nsm', `env-${n}`)]).filter((d) => existsSync(d));
 }
 
 /** iptables rules (both tables) carrying the comment nsm:NAME, as -S prints them. */
@@ -286,7 +286,7 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
     expect(rec.options.limits).toMatchObject({ memory: 64 * 1024 * 1024, cpus: 0.5 });
     const mem = cgroups.find((c) => c.controllers.includes('memory'))!;
     const cpu = cgroups.find((c) => c.controllers.includes('cpu'))!;
-    expect(mem.dir.endsWith(`/nsm/${n}`)).toBe(true);
+    expect(mem.dir.endsWith(`/nsm/env-${n}`)).toBe(true);
     const file = (c: { version: number; dir: string }, v1: string, v2: string) => readFileSync(join(c.dir, c.version === 2 ? v2 : v1), 'utf8').trim();
     expect(file(mem, 'memory.limit_in_bytes', 'memory.max')).toBe(String(64 * 1024 * 1024));
     expect(file(cpu, 'cpu.cfs_quota_us', 'cpu.max').split(' ')[0]).toBe('50000');
@@ -298,8 +298,8 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
       const line = lines.find((l) => (c.version === 2 ? l.startsWith('0::') : l.split(':')[1]!.split(',').some((x) => c.controllers.includes(x))));
       expect(line, `${c.controllers} in ${r.stdout}`).toMatch(/:\/$/);
     }
-    // from outside, the holder is in nsm/NAME
-    expect(cgroupOf(rec.holder.pid, 'memory')).toBe(`/nsm/${n}`);
+    // from outside, the holder is in nsm/env-NAME
+    expect(cgroupOf(rec.holder.pid, 'memory')).toBe(`/nsm/env-${n}`);
 
     const json = JSON.parse((await nsm(['inspect', '--json', n], { stateDir: dir })).stdout);
     expect(json.environment.limits.memory).toMatchObject({ max: 64 * 1024 * 1024, cgroup: mem.dir });
@@ -346,11 +346,11 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
     const running = nsm(['exec', n, '--', 'sleep', '30'], { stateDir: dir, onSpawn: (c) => (nsmPid = c.pid!) });
     const helper = await until(() => childrenOf(nsmPid).find((p) => comm(p) === 'nsm:helper'), 'the helper');
     const sleeper = await until(() => childrenOf(helper).find((p) => comm(p) === 'sleep'), 'the command');
-    expect(cgroupOf(sleeper, 'memory')).toBe(`/nsm/${n}`);
-    expect(cgroupOf(sleeper, 'pids')).toBe(`/nsm/${n}`);
+    expect(cgroupOf(sleeper, 'memory')).toBe(`/nsm/env-${n}`);
+    expect(cgroupOf(sleeper, 'pids')).toBe(`/nsm/env-${n}`);
     expect(procs()).toContain(sleeper);
     expect(procs()).not.toContain(helper);
-    expect(cgroupOf(helper, 'memory')).not.toBe(`/nsm/${n}`);
+    expect(cgroupOf(helper, 'memory')).not.toBe(`/nsm/env-${n}`);
     process.kill(sleeper, 'SIGKILL');
     await running;
 
@@ -366,9 +366,9 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
       expect(memLine, out).toMatch(/:\/$/);
       const sh2 = await until(() => childrenOf(child.pid!).find((p) => comm(p) === 'sleep'), 'the in-process command');
       expect(procs()).toContain(sh2);
-      await waitFor(() => cgroupOf(child.pid!, 'memory') !== `/nsm/${n}`, 'nsm to leave the cgroup');
+      await waitFor(() => cgroupOf(child.pid!, 'memory') !== `/nsm/env-${n}`, 'nsm to leave the cgroup');
       expect(procs()).not.toContain(child.pid);
-      expect(cgroupOf(child.pid!, 'pids')).not.toBe(`/nsm/${n}`);
+      expect(cgroupOf(child.pid!, 'pids')).not.toBe(`/nsm/env-${n}`);
     } finally {
       child.kill('SIGKILL');
       for (const p of procs()) if (comm(p) === 'sleep') process.kill(p, 'SIGKILL');

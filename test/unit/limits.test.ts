@@ -39,13 +39,13 @@ function host(mounts: string, self: string, extra: Partial<LimitHost> = {}): Lim
 }
 
 describe('planCgroups', () => {
-  it('this hybrid host: one v1 directory per hierarchy, nsm/NAME, cpuacct beside cpu for the usage', () => {
+  it('this hybrid host: one v1 directory per hierarchy, nsm/env-NAME, cpuacct beside cpu for the usage', () => {
     const plans = planCgroups('web', { memory: 64 << 20, cpus: 0.5, pids: 5 }, host(HYBRID_MOUNTS, HYBRID_SELF, { v2RootControllers: ['hugetlb'] }));
     expect(plans.map((p) => [p.version, p.dir, p.controllers])).toEqual([
-      [1, '/sys/fs/cgroup/memory/nsm/web', ['memory']],
-      [1, '/sys/fs/cgroup/cpu/nsm/web', ['cpu']],
-      [1, '/sys/fs/cgroup/pids/nsm/web', ['pids']],
-      [1, '/sys/fs/cgroup/cpuacct/nsm/web', ['cpuacct']],
+      [1, '/sys/fs/cgroup/memory/nsm/env-web', ['memory']],
+      [1, '/sys/fs/cgroup/cpu/nsm/env-web', ['cpu']],
+      [1, '/sys/fs/cgroup/pids/nsm/env-web', ['pids']],
+      [1, '/sys/fs/cgroup/cpuacct/nsm/env-web', ['cpuacct']],
     ]);
     expect(plans[0]!.files).toEqual([['memory.limit_in_bytes', String(64 << 20)]]);
     expect(plans[1]!.files).toEqual([['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '50000']]);
@@ -56,24 +56,24 @@ describe('planCgroups', () => {
 
   it('only what was asked for', () => {
     const plans = planCgroups('db', { pids: 10 }, host(HYBRID_MOUNTS, HYBRID_SELF));
-    expect(plans.map((p) => p.dir)).toEqual(['/sys/fs/cgroup/pids/nsm/db']);
+    expect(plans.map((p) => p.dir)).toEqual(['/sys/fs/cgroup/pids/nsm/env-db']);
     expect(planCgroups('db', {}, host(HYBRID_MOUNTS, HYBRID_SELF))).toEqual([]);
   });
 
   it('v1 with cpu,cpuacct mounted together: one directory for both', () => {
     const plans = planCgroups('web', { cpus: 1.5 }, host(V1_MOUNTS, V1_SELF));
     expect(plans.map((p) => [p.dir, p.controllers, p.files])).toEqual([
-      ['/sys/fs/cgroup/cpu,cpuacct/nsm/web', ['cpu', 'cpuacct'], [['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '150000']]],
+      ['/sys/fs/cgroup/cpu,cpuacct/nsm/env-web', ['cpu', 'cpuacct'], [['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', '150000']]],
     ]);
   });
 
-  it('cgroup v2 as root: one directory nsm/NAME, the controllers enabled in / and nsm', () => {
+  it('cgroup v2 as root: one directory nsm/env-NAME, the controllers enabled in / and nsm', () => {
     const plans = planCgroups('web', { memory: 1 << 30, cpus: 2, pids: 100 }, host(V2_MOUNTS, V2_SELF, { v2RootControllers: ['cpuset', 'cpu', 'io', 'memory', 'pids'] }));
     expect(plans).toEqual([
       {
         version: 2,
         controllers: ['memory', 'cpu', 'pids'],
-        dir: '/sys/fs/cgroup/nsm/web',
+        dir: '/sys/fs/cgroup/nsm/env-web',
         parents: [
           { dir: '/sys/fs/cgroup', enable: ['memory', 'cpu', 'pids'] },
           { dir: '/sys/fs/cgroup/nsm', enable: ['memory', 'cpu', 'pids'] },
@@ -86,8 +86,8 @@ describe('planCgroups', () => {
   it('v2 first, v1 for what v2 does not offer (hybrid with some controllers on v2)', () => {
     const plans = planCgroups('web', { memory: 1 << 30, pids: 9 }, host(HYBRID_MOUNTS, HYBRID_SELF, { v2RootControllers: ['pids'] }));
     expect(plans.map((p) => [p.version, p.dir])).toEqual([
-      [2, '/sys/fs/cgroup/unified/nsm/web'],
-      [1, '/sys/fs/cgroup/memory/nsm/web'],
+      [2, '/sys/fs/cgroup/unified/nsm/env-web'],
+      [1, '/sys/fs/cgroup/memory/nsm/env-web'],
     ]);
   });
 
