@@ -13,8 +13,8 @@ export function metricsCommand(): Command {
     .option('--owner-names', 'label nsm_namespaces_by_owner with owner names too (one series per container: mind the cardinality)')
     .addHelpText('after', `
 Examples:
-  nsm metrics                                                  the exposition on stdout
-  nsm metrics --textfile /var/lib/prometheus/node-exporter/nsm.prom   for node_exporter (cron or a timer)`)
+  nsm metrics                                                       the exposition on stdout
+  nsm metrics --textfile /var/lib/prometheus/node-exporter/nsm.prom  for node_exporter (from a timer)`)
     .action(async (opts) => {
       const { text } = await metricsText({ ownerNames: opts.ownerNames });
       if (opts.textfile !== undefined) writeFileAtomic(opts.textfile, text, { mode: 0o644 });

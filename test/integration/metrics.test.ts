@@ -6,12 +6,12 @@
  * creates namespaces meanwhile).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Daemon, eventually, freePort, httpGet, sample } from '../support/daemons.js';
-import { isRoot, NSM, nsm, nsInode } from '../support/run.js';
+import { isRoot, NSM, nsm, nsInode, ROOT } from '../support/run.js';
 
 const PROMTOOL = '/usr/bin/promtool';
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
@@ -161,5 +161,28 @@ describe('nsm serve', () => {
       const [created, destroyed] = await read();
       return created - created0 >= N && destroyed - destroyed0 >= N;
     });
+  });
+});
+
+describe('README "Many hosts"', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Many hosts'), readme.indexOf('\n## ', readme.indexOf('## Many hosts') + 1));
+
+  it('has one line for every metric nsm serve exports, and no other', async () => {
+    const port = await freePort();
+    startServe(port);
+    await eventually('/healthz 200', async () => (await httpGet(port, '/healthz')).status === 200);
+    const exported = [...(await httpGet(port, '/metrics')).body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]).sort();
+    const documented = [...section.matchAll(/^\| `(nsm_[a-z_]+)[{`]/gm)].map((m) => m[1]).sort();
+    expect(documented).toEqual(exported);
+  });
+
+  it.skipIf(!existsSync(PROMTOOL))('its example alerts pass promtool check rules', () => {
+    const rules = /```yaml\n(groups:[\s\S]*?)```/.exec(section)![1]!;
+    const file = join(scratch, 'rules.yml');
+    writeFileSync(file, rules);
+    const r = spawnSync(PROMTOOL, ['check', 'rules', file], { encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toMatch(/SUCCESS: 3 rules found/);
+    expect(r.status).toBe(0);
   });
 });
