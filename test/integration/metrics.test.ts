@@ -122,7 +122,7 @@ describe('nsm serve', () => {
     await expect(httpGet(port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
   });
 
-  it('a second instance on the same port: one line, exit 1; the first keeps serving', async () => {
+  it('a second instance on the same port: one line, exit 1; the first keeps serving, and ends on SIGINT with status 0', async () => {
     const port = await freePort();
     startServe(port);
     await eventually('/healthz 200', async () => (await httpGet(port, '/healthz')).status === 200);
@@ -130,6 +130,25 @@ describe('nsm serve', () => {
     expect(second.status).toBe(1);
     expect(second.stderr).toBe(`nsm: serve: 127.0.0.1:${port} is already in use (another nsm serve?)\n`);
     expect((await httpGet(port, '/healthz')).status).toBe(200);
+    // SIGINT (Ctrl-C) ends it as cleanly as SIGTERM.
+    const first = daemons.at(-1)!;
+    first.child.kill('SIGINT');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it.skipIf(!isRoot)('unprivileged (uid 65534): serves what that user can see, nsm_scan_partial 1, nothing on stderr', async () => {
+    const port = await freePort();
+    const d = new Daemon('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, NSM, 'serve', '--listen', `127.0.0.1:${port}`], {
+      ...process.env,
+      NSM_STATE_DIR: join(scratch, 'nobody-serve'),
+    });
+    daemons.push(d);
+    await eventually('/healthz 200', async () => (await httpGet(port, '/healthz')).status === 200);
+    const body = (await httpGet(port, '/metrics')).body;
+    expect(sample(body, 'nsm_scan_partial')).toBe(1);
+    expect(sample(body, 'nsm_namespaces_created_total{type="net"}')).toBeGreaterThanOrEqual(0);
+    expect(await d.stop()).toEqual({ code: 0, signal: null });
+    expect(d.output).toBe('');
   });
 
   it('--listen that is no HOST:PORT is a usage error', () => {
