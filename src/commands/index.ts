@@ -12,8 +12,10 @@ import { enterCommand, execCommand } from './exec.js';
 import { gcCommand } from './gc.js';
 import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
+import { metricsCommand } from './metrics.js';
 import { monitorCommand } from './monitor.js';
 import { psCommand } from './ps.js';
+import { serveCommand } from './serve.js';
 import { treeCommand } from './tree.js';
 import { unshareCommand } from './unshare.js';
 
@@ -24,6 +26,8 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   psCommand,
   treeCommand,
   monitorCommand,
+  metricsCommand,
+  serveCommand,
   createCommand,
   enterCommand,
   execCommand,

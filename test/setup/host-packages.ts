@@ -7,7 +7,7 @@
  * skips and names the package.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 
 /** [package, a file it installs]; installed when the file is missing. */
 const PACKAGES: ReadonlyArray<[string, string]> = [
@@ -17,7 +17,26 @@ const PACKAGES: ReadonlyArray<[string, string]> = [
   ['iptables', '/usr/sbin/iptables'], // --nat
   ['zsh', '/usr/bin/zsh'], // nsm completion zsh
   ['fish', '/usr/bin/fish'], // nsm completion fish
+  ['prometheus', '/usr/bin/promtool'], // nsm metrics / serve: promtool check metrics, a real server scraping
+  ['prometheus-node-exporter', '/usr/bin/prometheus-node-exporter'], // nsm metrics --textfile
 ];
+
+/**
+ * invoke-rc.d asks policy-rc.d whether a package's maintainer scripts may start its service;
+ * 101 means no (Debian's invoke-rc.d(8)). Without it, installing prometheus would start a
+ * server on port 9090 and node_exporter on 9100 for good. Put in place for the install only,
+ * when the host has none of its own.
+ */
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+function withServicesHeldBack(fn: () => void): void {
+  if (existsSync(POLICY_RC_D)) return fn();
+  writeFileSync(POLICY_RC_D, '#!/bin/sh\n# nsm test set-up: no service starts while it installs packages\nexit 101\n', { mode: 0o755 });
+  try {
+    fn();
+  } finally {
+    rmSync(POLICY_RC_D, { force: true });
+  }
+}
 
 export default function setup(): void {
   if (process.geteuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
@@ -26,8 +45,10 @@ export default function setup(): void {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = (): boolean => spawnSync('apt-get', ['install', '-y', '-qq', ...missing], { env, stdio: 'ignore' }).status === 0;
   process.stderr.write(`test setup: apt-get install ${missing.join(' ')}\n`);
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
-    if (!install()) process.stderr.write('test setup: apt-get install failed; the tests that need those packages will skip\n');
-  }
+  withServicesHeldBack(() => {
+    if (!install()) {
+      spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore' });
+      if (!install()) process.stderr.write('test setup: apt-get install failed; the tests that need those packages will skip\n');
+    }
+  });
 }
