@@ -1,7 +1,6 @@
 /**
- * The one place an error becomes a line on stderr and an exit code. Kept apart from cli.ts
- * (and from commander) so that the lean entry of `nsm exec` (src/fast.ts) reports exactly
- * as the full CLI does without loading commander.
+ * The one place an error becomes a line on stderr and an exit code (src/cli.ts calls it;
+ * the library's users get the errors themselves).
  */
 import { echoInput, EXIT_NSM_FAILED, EXIT_USAGE, NsmError, SysError } from './sys/errors.js';
 import { stderrSync } from './sys/stdio.js';

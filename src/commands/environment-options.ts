@@ -3,28 +3,27 @@
  * resource limits (--memory, --cpus, --pids), parsed into the typed values of
  * src/core/network.ts and src/core/limits.ts.
  */
-import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import type { CreateOptions } from '../core/create.js';
 import { parseCpus, parsePidsMax, parseSize } from '../core/limits.js';
 import { AUTO_RANGE, cidrText, parseVethAddresses } from '../core/network.js';
 import { UsageError } from '../sys/errors.js';
+import { defineOptions } from './spec.js';
 
-export function addEnvironmentOptions(cmd: Command): Command {
-  return cmd
-    .option('--veth [addresses]', `veth pair to the host (root): HOST_ADDR/PREFIX,ENV_ADDR/PREFIX, or none to pick a free /30 of ${cidrText(AUTO_RANGE)}`)
-    .option('--nat', 'with --veth: masquerade its subnet and turn on IPv4 forwarding, for access beyond the host (changes the host firewall)')
-    .option('--memory <size>', 'memory limit: bytes, or with K, M, G (64M)', parseSize)
-    .option('--cpus <n>', 'CPU time limit in CPUs, fractional (0.5)', (v: string) => parseCpus(v, availableParallelism()))
-    .option('--pids <n>', 'most processes and threads at once, the holder included', parsePidsMax);
-}
+export const environmentOptions = defineOptions([
+  { flags: '--veth [addresses]', description: `veth pair to the host (root): HOST_ADDR/PREFIX,ENV_ADDR/PREFIX, or none to pick a free /30 of ${cidrText(AUTO_RANGE)}` },
+  { flags: '--nat', description: 'with --veth: masquerade its subnet and turn on IPv4 forwarding, for access beyond the host (changes the host firewall)' },
+  { flags: '--memory <size>', description: 'memory limit: bytes, or with K, M, G (64M)', parse: parseSize },
+  { flags: '--cpus <n>', description: 'CPU time limit in CPUs, fractional (0.5)', parse: (v: string) => parseCpus(v, availableParallelism()) },
+  { flags: '--pids <n>', description: 'most processes and threads at once, the holder included', parse: parsePidsMax },
+]);
 
 /**
  * `--veth` takes an optional value, so in `nsm create --veth web` commander reads "web" as
  * the addresses and finds no NAME. A value that cannot be addresses (no '/' or ',') is then
  * the NAME. Returns the name and the veth request.
  */
-export function resolveVethArgument(name: string | undefined, veth: unknown): { name: string; veth?: CreateOptions['veth'] } {
+export function resolveVethArgument(name: string | undefined, veth: string | boolean | undefined): { name: string; veth?: CreateOptions['veth'] } {
   if (veth === undefined || veth === false) {
     if (name === undefined) throw new UsageError("missing required argument 'name'");
     return { name };
@@ -33,15 +32,14 @@ export function resolveVethArgument(name: string | undefined, veth: unknown): { 
     if (name === undefined) throw new UsageError("missing required argument 'name'");
     return { name, veth: 'auto' };
   }
-  const text = String(veth);
-  if (name === undefined && !/[/,]/.test(text)) return { name: text, veth: 'auto' };
+  if (name === undefined && !/[/,]/.test(veth)) return { name: veth, veth: 'auto' };
   if (name === undefined) throw new UsageError("missing required argument 'name'");
-  return { name, veth: parseVethAddresses(text) };
+  return { name, veth: parseVethAddresses(veth) };
 }
 
 /** The CreateOptions these options describe (veth from resolveVethArgument). */
-export function environmentRequest(opts: Record<string, unknown>): Pick<CreateOptions, 'nat' | 'limits'> {
-  const limits = { memory: opts.memory as number | undefined, cpus: opts.cpus as number | undefined, pids: opts.pids as number | undefined };
+export function environmentRequest(opts: { nat?: boolean; memory?: number; cpus?: number; pids?: number }): Pick<CreateOptions, 'nat' | 'limits'> {
+  const limits = { memory: opts.memory, cpus: opts.cpus, pids: opts.pids };
   return {
     ...(opts.nat ? { nat: true } : {}),
     ...(limits.memory !== undefined || limits.cpus !== undefined || limits.pids !== undefined ? { limits } : {}),

@@ -1,72 +1,41 @@
-import { Command } from 'commander';
-import { listNamespaces } from '../core/listing.js';
-import { listEnvironments, listingSummaries, type EnvironmentListing } from '../core/registry.js';
-import { stderrSync } from '../sys/stdio.js';
+/** `nsm ls` (alias list): every namespace on the host, like lsns. */
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
-import { describeColumns, rowsToJson, selectColumns } from '../ui/columns.js';
-import { printJson } from '../ui/json.js';
-import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../ui/namespace-columns.js';
-import { environmentColumns, listingWarnings } from '../ui/lifecycle-view.js';
-import { renderColumns } from '../ui/table.js';
 import { collectOwners, collectTypes, parseInode, parsePid } from './options.js';
+import { defineCommand, defineOptions } from './spec.js';
 
-export function lsCommand(): Command {
-  return new Command('ls')
-    .alias('list')
-    .summary('list namespaces (like lsns, plus those held by a mount or an fd)')
-    .description('List every namespace on the host: everything lsns shows, plus namespaces held only by a bind mount or an open file descriptor.')
-    .argument('[namespace]', 'show only this namespace (inode number)', parseInode)
-    .option('-t, --type <types>', `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, collectTypes)
-    .option('-p, --task <pid>', 'only the namespaces of this process', parsePid)
-    .option('--owner <kind[:name]>', 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated', collectOwners)
-    .option('-o, --output <columns>', 'columns to print (comma-separated; +COL adds to the defaults)')
-    .option('--output-all', 'print every column')
-    .option('--list-columns', 'list the available columns and exit')
-    .option('-J, --json', 'JSON output (lsns -J compatible, plus schemaVersion)')
-    .option('-r, --raw', 'raw output: space-separated, blanks escaped')
-    .option('-l, --list', 'list format (the default; accepted for lsns compatibility)')
-    .option('-n, --noheadings', 'do not print headings')
-    .option('-u, --notruncate', 'do not truncate text in columns')
-    .option('-W, --nowrap', 'do not use multi-line cells')
-    .addHelpText('after', `
-Examples:
-  nsm ls                          all namespaces: NS TYPE NPROCS PID USER NAME COMMAND
-  nsm ls -t net -o +NSFS,HELD     network namespaces and where they are pinned
-  nsm ls -p $$ --output-all       every column for the shell's namespaces
-  nsm ls --owner docker           namespaces of docker containers (--owner docker:web: one)
-  nsm ls --json | jq '.namespaces[] | select(.nprocs == 0)'`)
-    .action(async (inode: number | undefined, opts) => {
-      if (opts.listColumns) {
-        process.stdout.write(describeColumns(NAMESPACE_COLUMNS));
-        return;
-      }
-      const cols = selectColumns(NAMESPACE_COLUMNS, DEFAULT_NAMESPACE_COLUMNS, opts.output, opts.outputAll);
-      const listing = await listNamespaces({
-        types: opts.type,
-        pid: opts.task,
-        inode,
-        owners: opts.owner,
-        relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),
-        netnsid: cols.some((c) => NETNSID_COLUMNS.has(c.id)),
-      });
-      if (opts.json) {
-        const rows = rowsToJson(listing.namespaces, cols);
-        listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
-        printJson({ namespaces: rows, environments: listingSummaries(environmentsWithWarnings()) });
-        return;
-      }
-      process.stdout.write(
-        renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
-      );
-      // The managed environments, below the namespaces, in the plain listing only.
-      const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listingSummaries(environmentsWithWarnings());
-      if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
-    });
-}
+export const lsOptions = defineOptions([
+    { flags: '-t, --type <types>', description: `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
+    { flags: '-p, --task <pid>', description: 'only the namespaces of this process', parse: parsePid },
+    {
+      flags: '--owner <kind[:name]>',
+      description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',
+      parse: collectOwners,
+    },
+    { flags: '-o, --output <columns>', description: 'columns to print (comma-separated; +COL adds to the defaults)' },
+    { flags: '--output-all', description: 'print every column' },
+    { flags: '--list-columns', description: 'list the available columns and exit' },
+    { flags: '-J, --json', description: 'JSON output (lsns -J compatible, plus schemaVersion)' },
+    { flags: '-r, --raw', description: 'raw output: space-separated, blanks escaped' },
+    { flags: '-l, --list', description: 'list format (the default; accepted for lsns compatibility)' },
+    { flags: '-n, --noheadings', description: 'do not print headings' },
+    { flags: '-u, --notruncate', description: 'do not truncate text in columns' },
+    { flags: '-W, --nowrap', description: 'do not use multi-line cells' },
+]);
 
-/** The environments listing; what could not be read is skipped with a warning line on stderr each. */
-function environmentsWithWarnings(): EnvironmentListing {
-  const listing = listEnvironments();
-  if (listing.problems.length > 0) stderrSync.write(listingWarnings(listing.problems));
-  return listing;
-}
+export const lsCommand = defineCommand({
+  name: 'ls',
+  aliases: ['list'],
+  summary: 'list namespaces (like lsns, plus those held by a mount or an fd)',
+  description: 'List every namespace on the host: everything lsns shows, plus namespaces held only by a bind mount or an open file descriptor.',
+  operands: [{ name: '[namespace]', description: 'show only this namespace (inode number)', parse: parseInode }],
+  options: lsOptions,
+  earlyScan: true,
+  examples: [
+    { command: 'nsm ls', does: 'all namespaces: NS TYPE NPROCS PID USER NAME COMMAND' },
+    { command: 'nsm ls -t net -o +NSFS,HELD', does: 'network namespaces and where they are pinned' },
+    { command: 'nsm ls -p $$ --output-all', does: "every column for the shell's namespaces" },
+    { command: 'nsm ls --owner docker', does: 'namespaces of docker containers (--owner docker:web: one)' },
+    { command: "nsm ls --json | jq '.namespaces[] | select(.nprocs == 0)'" },
+  ],
+  action: () => import('./actions/ls.js'),
+});

@@ -1,30 +1,34 @@
 /**
- * The NamespaceRequest (src/core/plan.ts) that parsed namespace options describe: commander's
- * (namespace-options.ts) or the lean create entry's (src/lean-create.ts), which has no
- * commander, hence a module of its own.
+ * The NamespaceRequest (src/core/plan.ts) that the parsed namespace options of create and
+ * unshare (namespace-options.ts) describe.
  */
 import type { NamespaceRequest } from '../core/plan.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
+import type { namespaceOptions } from './namespace-options.js';
+import type { OptionsOf } from './spec.js';
+
+export type NamespaceOptions = OptionsOf<typeof namespaceOptions>;
 
 /** The NamespaceRequest the parsed options describe. */
-export function namespaceRequest(opts: Record<string, unknown>): NamespaceRequest {
-  const types: NsType[] = [...((opts.type as NsType[] | undefined) ?? [])];
+export function namespaceRequest(opts: NamespaceOptions): NamespaceRequest {
+  const types: NsType[] = [...(opts.type ?? [])];
+  // The per-type flags (-n/--net ...) are keyed by their long names (namespace-options.ts).
+  const flags = opts as Readonly<Record<string, unknown>>;
   for (const t of NS_TYPES) {
-    // commander camel-cases long options: --mount -> mount, --net -> net.
-    if (opts[t.unshareLong] === true && !types.includes(t.name)) types.push(t.name);
+    if (flags[t.unshareLong] === true && !types.includes(t.name)) types.push(t.name);
   }
   return {
     types,
-    hostname: opts.hostname as string | undefined,
-    mapRoot: opts.mapRoot as boolean | undefined,
-    mapUser: opts.mapUser as number | undefined,
-    mapGroup: opts.mapGroup as number | undefined,
-    mapAuto: opts.mapAuto as boolean | undefined,
-    mountProc: opts.mountProc as boolean | undefined,
-    mountSys: opts.mountSys as boolean | undefined,
-    propagation: opts.propagation as NamespaceRequest['propagation'],
-    monotonic: opts.monotonic as number | undefined,
-    boottime: opts.boottime as number | undefined,
-    loopback: opts.lo as boolean | undefined,
+    hostname: opts.hostname,
+    mapRoot: opts.mapRoot,
+    mapUser: opts.mapUser,
+    mapGroup: opts.mapGroup,
+    mapAuto: opts.mapAuto,
+    mountProc: opts.mountProc,
+    mountSys: opts.mountSys,
+    propagation: opts.propagation,
+    monotonic: opts.monotonic,
+    boottime: opts.boottime,
+    loopback: opts.lo,
   };
 }

@@ -2,7 +2,8 @@
  * Option parsers shared by commands. They turn text into typed values or throw
  * UsageError (exit 2) with a one-line message.
  */
-import { OWNER_KINDS, type OwnerFilter } from '../core/attribution.js';
+import type { OwnerFilter } from '../core/attribution.js';
+import { OWNER_KINDS } from '../core/owner-kinds.js';
 import { clockSeconds, type OffsetClock } from '../sys/clocks.js';
 import { echoInput, UsageError } from '../sys/errors.js';
 import { isNsType, NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';

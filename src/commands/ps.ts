@@ -1,34 +1,35 @@
-import { Command } from 'commander';
-import { processesByNamespace } from '../core/ps.js';
-import { parseTarget } from '../core/target.js';
+/** `nsm ps` (alias procs): processes grouped by namespace. */
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
-import { printJson } from '../ui/json.js';
-import { groupingJson, renderGrouping } from '../ui/ps-view.js';
 import { collectOwners, parseNsType, parsePositiveInt } from './options.js';
+import { defineCommand, defineOptions } from './spec.js';
 
-export function psCommand(): Command {
-  return new Command('ps')
-    .alias('procs')
-    .summary('processes grouped by namespace')
-    .description('List processes grouped by the namespace of one type they are in (default: pid), with each namespace\'s process count and owners.')
-    .option('-t, --type <type>', `namespace type to group by (${NS_TYPE_NAMES.join(', ')})`, parseNsType, 'pid')
-    .option('-p, --pid <target>', 'only the namespace this process (PID, or environment name) is in', parseTarget)
-    .option('--owner <kind[:name]>', 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated', collectOwners)
-    .option('-a, --all', 'show every process of every namespace (human output shortens long groups)')
-    .option('--limit <n>', 'processes shown per namespace before shortening', parsePositiveInt('--limit'), 10)
-    .option('-J, --json', 'JSON output (always complete)')
-    .option('-r, --raw', 'raw output: space-separated, blanks escaped')
-    .option('-u, --notruncate', 'do not truncate command lines')
-    .addHelpText('after', `
-Examples:
-  nsm ps                          every pid namespace and its processes
-  nsm ps -t net                   grouped by network namespace
-  nsm ps -t net -p 1234           the processes sharing PID 1234's network namespace
-  nsm ps --owner docker           the processes of docker containers (--owner docker:web: one)
-  nsm procs --json | jq '.namespaces[] | {ns, nprocs}'`)
-    .action(async (opts) => {
-      const grouping = await processesByNamespace({ type: opts.type, target: opts.pid, owners: opts.owner });
-      if (opts.json) printJson(groupingJson(grouping));
-      else process.stdout.write(renderGrouping(grouping, { limit: opts.all ? Infinity : opts.limit, raw: opts.raw, noTruncate: opts.notruncate }));
-    });
-}
+export const psOptions = defineOptions([
+  { flags: '-t, --type <type>', description: `namespace type to group by (${NS_TYPE_NAMES.join(', ')})`, parse: parseNsType, default: 'pid' },
+  { flags: '-p, --pid <target>', description: 'only the namespace this process (PID, or environment name) is in' },
+  {
+    flags: '--owner <kind[:name]>',
+    description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',
+    parse: collectOwners,
+  },
+  { flags: '-a, --all', description: 'show every process of every namespace (human output shortens long groups)' },
+  { flags: '--limit <n>', description: 'processes shown per namespace before shortening', parse: parsePositiveInt('--limit'), default: 10 },
+  { flags: '-J, --json', description: 'JSON output (always complete)' },
+  { flags: '-r, --raw', description: 'raw output: space-separated, blanks escaped' },
+  { flags: '-u, --notruncate', description: 'do not truncate command lines' },
+]);
+
+export const psCommand = defineCommand({
+  name: 'ps',
+  aliases: ['procs'],
+  summary: 'processes grouped by namespace',
+  description: "List processes grouped by the namespace of one type they are in (default: pid), with each namespace's process count and owners.",
+  options: psOptions,
+  examples: [
+    { command: 'nsm ps', does: 'every pid namespace and its processes' },
+    { command: 'nsm ps -t net', does: 'grouped by network namespace' },
+    { command: 'nsm ps -t net -p 1234', does: "the processes sharing PID 1234's network namespace" },
+    { command: 'nsm ps --owner docker', does: 'the processes of docker containers (--owner docker:web: one)' },
+    { command: "nsm procs --json | jq '.namespaces[] | {ns, nprocs}'" },
+  ],
+  action: () => import('./actions/ps.js'),
+});

@@ -1,6 +1,7 @@
-import { Command } from 'commander';
-import { serveMetrics, type ListenAddress } from '../core/exporter.js';
+/** `nsm serve`: a Prometheus exporter (/metrics, /healthz). */
+import type { ListenAddress } from '../core/exporter.js';
 import { UsageError } from '../sys/errors.js';
+import { defineCommand, defineOptions } from './spec.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:9436';
 
@@ -15,29 +16,22 @@ export function parseListen(value: string): ListenAddress {
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
 
-export function serveCommand(): Command {
-  return new Command('serve')
-    .summary('serve Prometheus metrics over HTTP (/metrics, /healthz)')
-    .description(
-      'Run a Prometheus exporter: /metrics has the gauges of a fresh scan at each scrape (as nsm metrics prints) and counters of namespaces created and destroyed, ' +
-        'fed by the monitor (process events as root, else polling) and its periodic rescans, so no namespace between two scrapes is missed. ' +
-        '/healthz answers 200 once counting has started. Ends cleanly on SIGTERM or SIGINT.',
-    )
-    .option('--listen <address>', `HOST:PORT to listen on (default ${DEFAULT_LISTEN}; :PORT for every address)`, parseListen)
-    .option('--owner-names', 'label nsm_namespaces_by_owner with owner names too (one series per container: mind the cardinality)')
-    .addHelpText('after', `
-Examples:
-  nsm serve                            on 127.0.0.1:9436: curl -s localhost:9436/metrics
-  nsm serve --listen 10.0.0.5:9436     on one address of the host, for a Prometheus elsewhere`)
-    .action(async (opts) => {
-      const listen: ListenAddress = opts.listen ?? parseListen(DEFAULT_LISTEN);
-      const stop = new AbortController();
-      const onSignal = (): void => stop.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      try {
-        await serveMetrics({ listen, ownerNames: opts.ownerNames, signal: stop.signal });
-      } finally {
-        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      }
-    });
-}
+export const serveOptions = defineOptions([
+  { flags: '--listen <address>', description: `HOST:PORT to listen on (default ${DEFAULT_LISTEN}; :PORT for every address)`, parse: parseListen },
+  { flags: '--owner-names', description: 'label nsm_namespaces_by_owner with owner names too (one series per container: mind the cardinality)' },
+]);
+
+export const serveCommand = defineCommand({
+  name: 'serve',
+  summary: 'serve Prometheus metrics over HTTP (/metrics, /healthz)',
+  description:
+    'Run a Prometheus exporter: /metrics has the gauges of a fresh scan at each scrape (as nsm metrics prints) and counters of namespaces created and destroyed, ' +
+    'fed by the monitor (process events as root, else polling) and its periodic rescans, so no namespace between two scrapes is missed. ' +
+    '/healthz answers 200 once counting has started. Ends cleanly on SIGTERM or SIGINT.',
+  options: serveOptions,
+  examples: [
+    { command: 'nsm serve', does: 'on 127.0.0.1:9436: curl -s localhost:9436/metrics' },
+    { command: 'nsm serve --listen 10.0.0.5:9436', does: 'on one address of the host, for a Prometheus elsewhere' },
+  ],
+  action: () => import('./actions/serve.js'),
+});

@@ -6,15 +6,14 @@ import { ContainerNames, type ContainerPaths } from '../sys/containers.js';
 import { hasErrno } from '../sys/errors.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
-import { CGROUP_OWNER_KINDS, ownersFromCgroup, classifyCgroupPathAll, SHORT_ID_LENGTH } from './cgroup-owners.js';
+import { ownersFromCgroup, classifyCgroupPathAll, SHORT_ID_LENGTH } from './cgroup-owners.js';
 import type { Attribution, HostScan, Namespace } from './model.js';
 import { environmentNamesByInode } from './registry.js';
 
 /** ip-netns(8) keeps named network namespaces as nsfs bind mounts under this directory. */
 export const NETNS_RUN_DIR = '/run/netns';
 
-/** Every kind attribution produces, for validating `--owner KIND`. */
-export const OWNER_KINDS: readonly string[] = ['nsm', 'netns', 'docker-netns', ...CGROUP_OWNER_KINDS];
+export { OWNER_KINDS } from './owner-kinds.js';
 
 export interface AttributionOptions {
   /** Root of procfs (default /proc). */

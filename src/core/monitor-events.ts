@@ -17,6 +17,9 @@ export type Via =
 
 export type MonitorMode = 'events' | 'poll';
 
+/** Poll mode's default period of the full listing of /proc, in ms (`monitor -i`). */
+export const DEFAULT_INTERVAL_MS = 250;
+
 /** A namespace as the baseline and the summary list it. */
 export interface NamespaceBrief {
   type: NsType;

@@ -59,7 +59,9 @@ export interface MonitorOptions {
   procRoot?: string;
 }
 
-export const DEFAULT_INTERVAL_MS = 250;
+import { DEFAULT_INTERVAL_MS } from './monitor-events.js';
+
+export { DEFAULT_INTERVAL_MS };
 /**
  * The full rescan costs ~14 ms of CPU on a host with 100 processes (the native walk plus
  * spawning it); every 5 s that is 0.3% of a core, inside the 1% idle budget

@@ -3,9 +3,10 @@
  * /proc and prints; every decision about what the records mean is made in src/core.
  * Record format: the header comment of native/scan.c.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { spawnScan, takeEarlyScan, type EarlyScan, type ScanExit } from './early-scan.js';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
 import { NS_TYPE_NAMES, isNsType, type NsType } from './nstypes.js';
@@ -239,37 +240,12 @@ interface PendingScan {
   result: Promise<RawScan>;
 }
 
-/** The helper's exit, as child_process reports it. */
-export interface ScanExit {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
 function scanResult(child: ChildProcess, parser: ScanParser, err: Buffer[], exit: Promise<ScanExit>): Promise<RawScan> {
   return exit.then(({ status, signal, error }) => {
     if (error) throw SysError.fromNode(error, 'spawn', helperBinary());
     if (status !== 0) throw failure(status, signal, Buffer.concat(err).toString());
     return withoutScanner(parser.finish(), child.pid);
   });
-}
-
-/**
- * Start the helper. Its output goes to `onStdout`, which the caller may replace (an early
- * scan collects chunks until the CLI adopts it): the shape bin/nsm builds for an early scan.
- */
-export function spawnScan(helper: string, args: readonly string[]): EarlyScan {
-  const child = spawn(helper, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  const scan: EarlyScan = { args: [...args], child, stdout, stderr, onStdout: (b) => stdout.push(b), exit: undefined as never };
-  child.stdout!.on('data', (b: Buffer) => scan.onStdout(b));
-  child.stderr!.on('data', (b: Buffer) => stderr.push(b));
-  scan.exit = new Promise<ScanExit>((resolve) => {
-    child.once('error', (error) => resolve({ status: null, signal: null, error }));
-    child.once('close', (status, signal) => resolve({ status, signal }));
-  });
-  return scan;
 }
 
 /** Parse from now on what the scan prints, starting with what it printed so far. */
@@ -284,33 +260,9 @@ function startScan(options: RawScanOptions): PendingScan {
   return parseAsItArrives(spawnScan(helperBinary(), scanArgs(options)));
 }
 
-/**
- * A full scan bin/nsm started for `nsm ls` before it loaded the CLI, so the helper walks
- * /proc on another CPU while Node compiles and sets up the CLI (bench/RESULTS.md). bin/nsm
- * builds it exactly as spawnScan() does, unref'd so that an unused one never delays exit.
- */
-export interface EarlyScan {
-  args: string[];
-  child: ChildProcess;
-  /** Output so far, until onStdout is replaced. */
-  stdout: Buffer[];
-  /** Where bin/nsm's 'data' listener sends each chunk: first stdout.push, then the parser. */
-  onStdout: (chunk: Buffer) => unknown;
-  stderr: Buffer[];
-  exit: Promise<ScanExit>;
-}
-
-/** Handed over by the CLI's main(); taken by the first rawScan() it covers. */
-let early: EarlyScan | undefined;
-
-export function adoptEarlyScan(scan: EarlyScan | undefined): void {
-  early = scan;
-}
-
 /** The early scan, if it has everything `options` asks for: a full scan (all types, fds, threads) of /proc. */
 function takeEarly(options: RawScanOptions): PendingScan | undefined {
-  const e = early;
-  early = undefined;
+  const e = takeEarlyScan();
   if (!e) return undefined;
   const full = e.args.length === 1 && e.args[0] === 'scan';
   if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined || options.allCmdlines) {

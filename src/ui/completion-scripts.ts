@@ -12,8 +12,7 @@
 import type { ArgSpec, CommandSpec, OptionSpec, ValueSpec } from './completion.js';
 import { NS_TYPE_WORDS, OWNER_KIND_WORDS } from './completion.js';
 
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
-export type Shell = (typeof SHELLS)[number];
+export type Shell = 'bash' | 'zsh' | 'fish';
 
 export function completionScript(shell: Shell, spec: CommandSpec): string {
   switch (shell) {

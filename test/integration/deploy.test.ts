@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { buildProgram } from '../../src/cli.js';
+import { buildProgram } from '../../src/commands/program.js';
 import { parseListen } from '../../src/commands/serve.js';
 import { Daemon, eventually, freePort, httpGet } from '../support/daemons.js';
 import { isRoot, NSM, ROOT } from '../support/run.js';

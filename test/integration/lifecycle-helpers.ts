@@ -18,12 +18,6 @@ import { parseStat, type ProcStat } from '../../src/sys/parse.js';
 
 export const isRoot = process.geteuid?.() === 0;
 export const NSM = new URL('../../bin/nsm', import.meta.url).pathname;
-/**
- * The full CLI (dist/nsm.cjs, commander) run directly: bin/nsm sends exec and enter to a lean
- * entry first (src/lean-exec.ts), so this is how a test reaches the commander path with a
- * command line the lean entry would take.
- */
-const FULL_CLI = `require(${JSON.stringify(new URL('../../dist/nsm.cjs', import.meta.url).pathname)}).main(['node', 'nsm', ...process.argv.slice(1)])`;
 /** As root, the rootless tests run as this user (nobody); otherwise as ourselves. */
 export const ROOTLESS_UID = isRoot ? 65534 : process.getuid!();
 export const OTHER_UID = 1000;
@@ -45,8 +39,6 @@ export interface NsmOptions {
   cwd?: string;
   /** Called with the spawned process (to signal it). */
   onSpawn?: (child: ChildProcess) => void;
-  /** Run the full CLI (commander) instead of bin/nsm, which may take a lean entry. */
-  fullCli?: boolean;
 }
 
 const started: ChildProcess[] = [];
@@ -56,7 +48,7 @@ export function nsm(args: readonly string[], opts: NsmOptions = {}): Promise<Run
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, NO_COLOR: '1' };
   delete env.NSM_STATE_DIR;
   if (opts.stateDir !== undefined) env.NSM_STATE_DIR = opts.stateDir;
-  const entry = opts.fullCli ? ['-e', FULL_CLI, '--'] : [NSM];
+  const entry = [NSM];
   const [cmd, argv] =
     opts.uid === undefined || (!isRoot && opts.uid === process.getuid!())
       ? [process.execPath, [...entry, ...args]]

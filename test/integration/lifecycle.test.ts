@@ -230,17 +230,11 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
 });
 
 describe("the command line: nsm's options end where the command starts (as nsenter, unshare(1), ip netns exec)", () => {
-  // bin/nsm sends exec and enter to its lean entry; the full CLI (commander) must agree.
-  const entries = [
-    ['bin/nsm (lean entry)', false],
-    ['full CLI (commander)', true],
-  ] as const;
-
-  it.each(entries)('%s: exec NAME CMD ARGS passes the options after CMD to it', async (_, fullCli) => {
+  it('exec NAME CMD ARGS passes the options after CMD to it', async () => {
     const dir = stateDir(isRoot ? undefined : ROOTLESS_UID);
     const name = uniqueName('argv');
     await create(name, ['-t', isRoot ? 'uts,net' : 'user,uts,net'], { stateDir: dir });
-    const run = (args: string[]) => nsm(args, { stateDir: dir, fullCli });
+    const run = (args: string[]) => nsm(args, { stateDir: dir });
 
     const addr = await run(['exec', name, 'ip', '-br', 'addr']);
     expect(addr.stderr).toBe('');

@@ -1,7 +1,7 @@
 /**
  * What `nsm create` loads. It is timed against C tools (bench/lifecycle.mjs), and a few Node
  * built-ins cost it milliseconds each: node:child_process and node:tty (both bring node:net
- * and node:stream) and node:crypto. bin/nsm hands bundles stand-ins that load them on first
+ * and node:stream) and node:crypto. The bundle's require() hands out stand-ins (scripts/lazy-require.js) that load them on first
  * use, the holder's helper is started with posix_spawn and output goes to the descriptors
  * (src/sys/stdio.ts). This runs the real bin/nsm with its stdout and stderr on pipes (as
  * the bench does) and lists the built-ins Node loaded.

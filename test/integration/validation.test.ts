@@ -3,8 +3,7 @@
  * `nsm: …` with the command's documented exit code (2; 125 for exec, enter and unshare,
  * which keep the lower codes for the command they run), says the real limit, repeats at
  * most 60 characters of the word with control characters escaped, and leaves nothing
- * behind: no record, no cgroup, no /run/netns link. Run through bin/nsm (which takes the
- * lean entries of create and exec for the forms they know) and through the full CLI.
+ * behind: no record, no cgroup, no /run/netns link. Run through bin/nsm, and as a user.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,15 +85,11 @@ function label(c: Case): string {
   return c.args.map((a) => (a.length > 20 ? `${a.slice(0, 8)}…(${a.length})` : JSON.stringify(a))).join(' ');
 }
 
-/** The commands with a lean entry (src/lean-create.ts, src/lean-exec.ts) besides commander. */
-const LEAN = new Set(['create', 'new', 'exec', 'enter']);
 /** Those that make something, which a user (rootless) makes elsewhere than root. */
 const MAKERS = new Set(['create', 'new', 'unshare']);
 
-const RUNS: Array<[string, Pick<NsmOptions, 'fullCli' | 'uid'>, Case[]]> = [
+const RUNS: Array<[string, Pick<NsmOptions, 'uid'>, Case[]]> = [
   ['bin/nsm', {}, CASES],
-  // bin/nsm takes the lean entries; these are commander's reading of the same words.
-  ['the full CLI', { fullCli: true }, CASES.filter((c) => LEAN.has(c.args[0]!))],
   ...(isRoot ? [[`bin/nsm as uid ${ROOTLESS_UID}`, { uid: ROOTLESS_UID }, CASES.filter((c) => MAKERS.has(c.args[0]!))] as [string, Pick<NsmOptions, 'uid'>, Case[]]] : []),
 ];
 
@@ -119,16 +114,16 @@ describe.each(RUNS)('bad option values via %s: one line, documented exit code, n
 });
 
 describe('--wd naming a file', () => {
-  it.each([['bin/nsm', {}], ['full CLI', { fullCli: true }]] as const)('via %s: "is not a directory" (125), not "does not exist"', async (_via, runOpts) => {
+  it('"is not a directory" (125), not "does not exist"', async () => {
     const dir = stateDir();
     const name = uniqueName('val');
     await create(name, isRoot ? ['-t', 'uts,mnt'] : [], { stateDir: dir });
-    const file = await nsm(['exec', '--wd', '/etc/passwd', name, '--', 'true'], { ...runOpts, stateDir: dir });
+    const file = await nsm(['exec', '--wd', '/etc/passwd', name, '--', 'true'], { stateDir: dir });
     expect(file.code).toBe(125);
     expect(file.stderr).toBe('nsm: working directory /etc/passwd is not a directory in the environment\n');
-    const missing = await nsm(['exec', '--wd', '/nsm/not/there', name, '--', 'true'], { ...runOpts, stateDir: dir });
+    const missing = await nsm(['exec', '--wd', '/nsm/not/there', name, '--', 'true'], { stateDir: dir });
     expect(missing.stderr).toBe('nsm: working directory /nsm/not/there does not exist in the environment\n');
-    const ok = await nsm(['exec', '--wd', '/etc', name, '--', 'pwd'], { ...runOpts, stateDir: dir });
+    const ok = await nsm(['exec', '--wd', '/etc', name, '--', 'pwd'], { stateDir: dir });
     expect(ok.stdout).toBe('/etc\n');
   });
 });

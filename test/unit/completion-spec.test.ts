@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Argument, Command } from 'commander';
-import { buildProgram } from '../../src/cli.js';
+import { buildProgram } from '../../src/commands/program.js';
 import { completionSpec } from '../../src/ui/completion.js';
 
 describe('completionSpec: the commander program as a completion tree', () => {

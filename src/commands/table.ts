@@ -1,13 +1,14 @@
 /**
- * Every subcommand, in the order `nsm --help` lists them. Each module exports a factory
- * returning a commander Command; src/cli.ts registers them.
+ * Every command of nsm, in the order `nsm --help` lists them: the one table the commander
+ * program (program.ts), help, completions and the README's help excerpts come from. Each
+ * declaration lives in its own file (spec.ts says what one holds); its action module is
+ * loaded only when the command runs.
  */
-import type { Command } from 'commander';
 import { completeCallbackCommand, completionCommand } from './completion.js';
-import { doctorCommand } from './doctor.js';
 import { createCommand } from './create.js';
 import { destroyCommand } from './destroy.js';
 import { diffCommand } from './diff.js';
+import { doctorCommand } from './doctor.js';
 import { enterCommand, execCommand } from './exec.js';
 import { gcCommand } from './gc.js';
 import { inspectCommand } from './inspect.js';
@@ -16,10 +17,11 @@ import { metricsCommand } from './metrics.js';
 import { monitorCommand } from './monitor.js';
 import { psCommand } from './ps.js';
 import { serveCommand } from './serve.js';
+import type { CommandDecl } from './spec.js';
 import { treeCommand } from './tree.js';
 import { unshareCommand } from './unshare.js';
 
-export const COMMANDS: ReadonlyArray<() => Command> = [
+export const COMMAND_TABLE: readonly CommandDecl[] = [
   lsCommand,
   inspectCommand,
   diffCommand,
@@ -38,6 +40,3 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   completionCommand,
   completeCallbackCommand,
 ];
-
-/** Commands that run a user's command and so exit with its status (nsm's own failures: 125). */
-export const EXEC_LIKE_COMMANDS: ReadonlySet<string> = new Set(['enter', 'exec', 'unshare']);

@@ -1,0 +1,8 @@
+import { reachableEnvironmentNames } from '../../core/registry.js';
+import { UsageError } from '../../sys/errors.js';
+
+export function run([what]: [string]): void {
+  if (what !== 'envs') throw new UsageError(`__complete: unknown value kind: ${what} (known: envs)`);
+  const names = reachableEnvironmentNames();
+  if (names.length > 0) process.stdout.write(`${names.join('\n')}\n`);
+}

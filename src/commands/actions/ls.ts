@@ -1,0 +1,45 @@
+import { listNamespaces } from '../../core/listing.js';
+import { listEnvironments, listingSummaries, type EnvironmentListing } from '../../core/registry.js';
+import { stderrSync } from '../../sys/stdio.js';
+import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
+import { printJson } from '../../ui/json.js';
+import { environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
+import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../../ui/namespace-columns.js';
+import { renderColumns } from '../../ui/table.js';
+import type { lsOptions } from '../ls.js';
+import type { OptionsOf } from '../spec.js';
+
+export async function run([inode]: [number | undefined], opts: OptionsOf<typeof lsOptions>): Promise<void> {
+  if (opts.listColumns) {
+    process.stdout.write(describeColumns(NAMESPACE_COLUMNS));
+    return;
+  }
+  const cols = selectColumns(NAMESPACE_COLUMNS, DEFAULT_NAMESPACE_COLUMNS, opts.output, opts.outputAll);
+  const listing = await listNamespaces({
+    types: opts.type,
+    pid: opts.task,
+    inode,
+    owners: opts.owner,
+    relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),
+    netnsid: cols.some((c) => NETNSID_COLUMNS.has(c.id)),
+  });
+  if (opts.json) {
+    const rows = rowsToJson(listing.namespaces, cols);
+    listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
+    printJson({ namespaces: rows, environments: listingSummaries(environmentsWithWarnings()) });
+    return;
+  }
+  process.stdout.write(
+    renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
+  );
+  // The managed environments, below the namespaces, in the plain listing only.
+  const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listingSummaries(environmentsWithWarnings());
+  if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
+}
+
+/** The environments listing; what could not be read is skipped with a warning line on stderr each. */
+function environmentsWithWarnings(): EnvironmentListing {
+  const listing = listEnvironments();
+  if (listing.problems.length > 0) stderrSync.write(listingWarnings(listing.problems));
+  return listing;
+}

@@ -1,0 +1,37 @@
+import { monitorNamespaces } from '../../core/monitor.js';
+import { UsageError } from '../../sys/errors.js';
+import { monitorPrinter } from '../../ui/monitor.js';
+import type { monitorOptions } from '../monitor.js';
+import type { OptionsOf } from '../spec.js';
+
+export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>): Promise<void> {
+  if (opts.interval !== undefined && opts.interval < 10) throw new UsageError(`--interval must be at least 10 ms, not: ${opts.interval}`);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  // A second Ctrl-C finds no handler and ends nsm at once.
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  // The reader went away (nsm monitor | head): stop quietly. The listener stays for the
+  // rest of the process: the summary's own write fails asynchronously, after we return.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stop.abort();
+    else throw err;
+  });
+  try {
+    await monitorNamespaces(
+      {
+        types: opts.type,
+        pid: opts.pid,
+        verbose: opts.verbose,
+        count: opts.count,
+        durationMs: opts.duration,
+        baseline: opts.baseline,
+        intervalMs: opts.interval,
+        mode: opts.poll ? 'poll' : 'auto',
+        signal: stop.signal,
+      },
+      monitorPrinter({ json: opts.json }),
+    );
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * The commander program, built from the command table: commander is the one parser of every
+ * command line. Only the command being run is built in full (its operands, options, help and
+ * action); the others are registered by name, aliases and summary, which is all that finding
+ * the command (and suggesting one for a typo) needs. `nsm --help`, `nsm help` and
+ * `nsm completion` build every command.
+ */
+import { Argument, Command, Option } from 'commander';
+import { echoInput, UsageError } from '../sys/errors.js';
+import { CommandRunningCommand } from './command-line.js';
+import type { CommandDecl, Example, OperandDecl, OptionDecl } from './spec.js';
+import { COMMAND_TABLE } from './table.js';
+import { VERSION } from '../version.js';
+
+const PROGRAM_EXAMPLES: readonly Example[] = [
+  { command: 'nsm ls', does: 'every namespace on the host, like lsns' },
+  { command: 'nsm inspect 1234', does: 'the namespaces of PID 1234' },
+  { command: 'nsm create web && nsm exec web -- ip addr' },
+];
+
+/** The declaration of the command `word` names (its name or an alias). */
+export function findCommand(word: string | undefined): CommandDecl | undefined {
+  if (word === undefined) return undefined;
+  return COMMAND_TABLE.find((c) => c.name === word || c.aliases?.includes(word));
+}
+
+/** "Examples:\n  nsm ls      every namespace ..." as help prints it. */
+function examplesText(heading: string, examples: readonly Example[]): string {
+  const width = Math.max(...examples.map((e) => (e.does ? e.command.length : 0)));
+  const lines = examples.map((e) => `  ${e.does ? `${e.command.padEnd(width)}  ${e.does}` : e.command}`);
+  return `${heading}:\n${lines.join('\n')}`;
+}
+
+/** The help text after the options: notes, examples, epilogue. */
+function helpAfter(decl: CommandDecl): string {
+  const blocks = [decl.notes, decl.examples?.length ? examplesText(decl.examplesHeading ?? 'Examples', decl.examples) : undefined, decl.epilogue];
+  return blocks.filter((b): b is string => Boolean(b)).map((b) => `\n${b}`).join('\n');
+}
+
+function addOperand(cmd: Command, decl: OperandDecl): void {
+  const argument = new Argument(decl.name, decl.description);
+  if (decl.parse) argument.argParser(decl.parse);
+  if (decl.choices) argument.choices(decl.choices);
+  cmd.addArgument(argument);
+}
+
+function addOption(cmd: Command, decl: OptionDecl): void {
+  const option = new Option(decl.flags, decl.description);
+  if (decl.parse) option.argParser(decl.parse);
+  if (decl.choices) option.choices(decl.choices);
+  if (decl.default !== undefined) option.default(decl.default);
+  if (decl.hidden) option.hideHelp();
+  cmd.addOption(option);
+}
+
+/** The commander command of `decl`: in full (operands, options, help, action) or only its name. */
+function commandOf(decl: CommandDecl, full: boolean): Command {
+  const cmd = decl.runsCommand ? new CommandRunningCommand(decl.name, decl.runsCommand.operandsBefore) : new Command(decl.name);
+  cmd.aliases(decl.aliases ?? []).summary(decl.summary);
+  if (!full) return cmd;
+  cmd.description(decl.description);
+  for (const operand of decl.operands ?? []) addOperand(cmd, operand);
+  for (const opt of decl.options) addOption(cmd, opt);
+  if (decl.usage) cmd.usage(decl.usage);
+  const after = helpAfter(decl);
+  if (after) cmd.addHelpText('after', after);
+  return cmd.action(async (...args: unknown[]) => {
+    // commander passes the operands, then the options, then the command itself.
+    const operands = args.slice(0, -2);
+    const options = args[args.length - 2] as Record<string, unknown>;
+    const action = await decl.action();
+    await action.run(operands, options);
+  });
+}
+
+export interface ProgramOptions {
+  /** Build only this command in full (the one being run); every command when undefined. */
+  only?: string;
+}
+
+export function buildProgram(options: ProgramOptions = {}): Command {
+  const program = new Command('nsm')
+    .description('Linux namespace manager: list, create, enter, watch and clean up namespaces')
+    .version(VERSION, '-V, --version', 'print the nsm version')
+    .showSuggestionAfterError(true)
+    // nsm's own options (-V) come before the subcommand; every word after it is the
+    // subcommand's, so `nsm exec web ls -V` hands -V to ls (src/commands/command-line.ts).
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput({
+      // Commander's own errors ("error: unknown option ...") are reported by reportError()
+      // as one line; silence its multi-line default.
+      outputError: () => {},
+    })
+    .addHelpText('after', `\n${examplesText('Examples', PROGRAM_EXAMPLES)}\n\nRun 'nsm help COMMAND' for a command's options and examples.`);
+  for (const decl of COMMAND_TABLE) {
+    const cmd = commandOf(decl, options.only === undefined || options.only === decl.name);
+    cmd.copyInheritedSettings(program);
+    // Names starting with "__" are internal (shell-completion callbacks): hidden from help.
+    program.addCommand(cmd, { hidden: decl.hidden === true });
+  }
+  // `nsm help NAME` for a NAME that is no command is a usage error, as `nsm NAME` is;
+  // commander's own help command would print the general help and exit 0.
+  program.helpCommand(false);
+  program
+    .command('help')
+    .argument('[command]', 'the command to explain')
+    .description('display help for command')
+    .action((name: string | undefined) => {
+      if (name === undefined) return program.help();
+      const decl = findCommand(name);
+      if (!decl) {
+        const near = nearestCommands(name);
+        throw new UsageError(`unknown command '${echoInput(name)}'${near.length > 0 ? ` (did you mean ${near.join(', ')}?)` : ''}`);
+      }
+      program.commands.find((c) => c.name() === decl.name)!.help();
+    });
+  return program;
+}
+
+/** The command names nearest to `word` (edit distance at most 2), as commander suggests for `nsm WORD`. */
+export function nearestCommands(word: string): string[] {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diagonal = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const above = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diagonal = above;
+      }
+    }
+    return row[b.length]!;
+  };
+  const scored = COMMAND_TABLE.filter((c) => !c.hidden)
+    .flatMap((c) => [c.name, ...(c.aliases ?? [])])
+    .map((n) => ({ n, d: distance(n, word) }))
+    .filter(({ d }) => d <= 2);
+  const best = Math.min(...scored.map(({ d }) => d));
+  return scored.filter(({ d }) => d === best).map(({ n }) => n);
+}
