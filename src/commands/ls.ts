@@ -50,7 +50,11 @@ Examples:
       });
       if (opts.json) {
         const rows = rowsToJson(listing.namespaces, cols);
-        listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
+        listing.namespaces.forEach((ns, i) => {
+          // The id beside the inode in every row (null on kernels before 6.18).
+          if (!('id' in rows[i]!)) rows[i]!.id = ns.detail.id ?? null;
+          rows[i]!.owners = ns.owners;
+        });
         printJson({ namespaces: rows, environments: listEnvironments().environments.map(environmentSummary) });
         return;
       }

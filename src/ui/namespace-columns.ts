@@ -15,6 +15,10 @@ export function ownerLabel(o: Attribution): string {
 export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
   { id: 'NS', help: 'namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ns },
   { id: 'TYPE', help: 'kind of namespace', json: 'string', get: (r) => r.type },
+  {
+    id: 'NSID', key: 'id', help: '64-bit namespace ID (NS_GET_ID, Linux 6.18+; never reused until reboot)', align: 'right', json: 'number',
+    get: (r) => r.detail.id,
+  },
   { id: 'PATH', help: 'path to the namespace', json: 'string', get: (r) => r.path },
   { id: 'NPROCS', help: 'number of processes in the namespace', align: 'right', json: 'number', get: (r) => r.nprocs },
   { id: 'PID', help: 'lowest PID in the namespace', align: 'right', json: 'number', get: (r) => r.pid },
@@ -30,7 +34,7 @@ export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
   { id: 'PNS', help: 'parent namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.pns },
   { id: 'ONS', help: 'owner namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ons },
   {
-    id: 'HELD', help: 'what keeps it alive: procs, threads, fd, mount', json: 'array', get: (r) => r.held,
+    id: 'HELD', help: 'what keeps it alive: procs, threads, fd, mount, socket', json: 'array', get: (r) => r.held,
     style: (text, r) => (r.nprocs === 0 ? colour.yellow(text) : text),
   },
   {
