@@ -81,8 +81,9 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
       if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
       const row = summarize(procfs, scan, ns);
       if (!row) continue;
-      if (options.relations) addRelations(row);
-      if (netns && ns.type === 'net') row.netnsid = netns.lookup(row.path);
+      const socketOnly = row.held.length === 1 && row.held[0] === 'socket';
+      if (options.relations && !socketOnly) addRelations(row);
+      if (netns && ns.type === 'net' && !socketOnly) row.netnsid = netns.lookup(row.path);
       rows.push(row);
     }
   } finally {
@@ -123,7 +124,12 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
       scan.stats.gone++;
     }
   }
-  if (ns.mounts.length === 0 && ns.fds.length === 0 && ns.threads.length === 0) return undefined;
+  const socket = ns.sockets?.[0];
+  if (ns.mounts.length === 0 && ns.fds.length === 0 && ns.threads.length === 0) {
+    // Held by a socket alone (SIOCGSKNS): the path names that socket's fd, which does not
+    // open as a namespace file (so no PNS/ONS/NETNSID for it).
+    return socket ? { ...base(ns), nprocs: 0, path: procfs.path(socket.pid, 'fd', String(socket.fd)) } : undefined;
+  }
   const mount = ns.mounts.find((m) => m.visible) ?? ns.mounts[0];
   const fd = ns.fds[0];
   const thread = ns.threads[0];

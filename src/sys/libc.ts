@@ -18,6 +18,8 @@ const NS_GET_USERNS = 0xb701;
 const NS_GET_PARENT = 0xb702;
 const NS_GET_NSTYPE = 0xb703;
 const NS_GET_OWNER_UID = 0xb704;
+// _IOR(0xb7, 13, __u64), Linux 6.18: the namespace's 64-bit ID, never reused until reboot.
+const NS_GET_ID = 0x8008b70d;
 
 /** mount(2) flags used by nsm. */
 export const MS = {
@@ -44,6 +46,7 @@ interface Libc {
   flock(fd: number, operation: number): number;
   ioctlNoArg(fd: number, request: number): number;
   ioctlUid(fd: number, request: number, out: number[]): number;
+  ioctlU64(fd: number, request: number, out: Array<number | bigint>): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
@@ -124,6 +127,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   // ioctl is variadic in libc; declare the two shapes nsm uses as fixed prototypes.
   ioctlNoArg: 'int ioctl(int fd, unsigned long request)',
   ioctlUid: 'int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)',
+  ioctlU64: 'int ioctl(int fd, unsigned long request, _Out_ uint64_t *value)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
   sethostname: 'int sethostname(const char *name, size_t len)',
@@ -279,6 +283,47 @@ export function nsRelations(path: string): NsRelations {
       if (c.ioctlUid(fd, NS_GET_OWNER_UID, out) === 0) rel.ownerUid = out[0];
     }
     return rel;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** NS_GET_ID exists on this kernel: unknown until the first try. */
+let nsIdSupported: boolean | undefined;
+
+/**
+ * The 64-bit ID (NS_GET_ID, Linux 6.18) of the namespace open at `fd`; undefined on kernels
+ * without the ioctl (ENOTTY/EINVAL, remembered after the first try).
+ */
+export function nsIdOfFd(fd: number): number | undefined {
+  if (nsIdSupported === false) return undefined;
+  const c = load();
+  const out: Array<number | bigint> = [0];
+  if (c.ioctlU64(fd, NS_GET_ID, out) === 0) {
+    nsIdSupported = true;
+    return Number(out[0]);
+  }
+  const errno = errnoName(c.errno());
+  if (errno === 'ENOTTY' || errno === 'EINVAL') nsIdSupported = false;
+  return undefined;
+}
+
+/**
+ * Inode and 64-bit ID of the namespace file at `path` (/proc/PID/ns/TYPE, a bind mount, an
+ * fd link), read from one open file so both describe the same namespace. Throws for an
+ * unopenable path (ENOENT/ESRCH/EACCES as SysError).
+ */
+export function nsIdentity(path: string): { inode: number; id?: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw SysError.fromNode(err as NodeJS.ErrnoException, 'open', path);
+  }
+  try {
+    const inode = fstatSync(fd).ino;
+    const id = nsIdOfFd(fd);
+    return id === undefined ? { inode } : { inode, id };
   } finally {
     closeSync(fd);
   }
