@@ -1,0 +1,142 @@
+/**
+ * 64-bit namespace IDs (NS_GET_ID, Linux 6.18) and the holders `nsm ls` finds, on the real
+ * kernel. A small C program compiled here (test/fixtures/nsid-probe.c) reads NS_GET_ID on
+ * the same files, so nsm's NSID is checked against the kernel directly:
+ *
+ *   proc     a net namespace with a process in it (unshare -n sleep)
+ *   mount    a net namespace held by a bind mount only (ip netns add)
+ *   fdHole   a net namespace held by an fd opened through /run/netns/X after `ip netns
+ *            delete X` (the fd's link then reads "/": found by fstat, not by the link)
+ *   socket   a net namespace held only by a socket of a process that went back to the
+ *            host's net namespace (found through pidfd_getfd(2) and SIOCGSKNS)
+ *
+ * Then the monitor: namespaces made one after the other reuse inodes at once; each must be
+ * its own NEW/GONE pair, told apart by id. Needs root (ip netns, pidfd_getfd) and cc.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isRoot, NetnsNames, nsInode, nsmJson, NSM, Processes, ROOT, waitFor } from '../support/run.js';
+
+const procs = new Processes();
+const netns = new NetnsNames();
+const tag = `nsmt-id-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+const hasCc = spawnSync('cc', ['--version']).status === 0;
+let dir = '';
+let probe = '';
+const s = {} as { proc: number; procPid: number; mount: number; mountName: string; fdHole: number; fdPid: number; socket: number; socketId: string; socketPid: number };
+
+/** NS_GET_ID of each path from C: "none" on kernels without it. */
+function kernelIds(...paths: string[]): Map<string, { inode: number; id: string }> {
+  const r = spawnSync(probe, ['id', ...paths], { encoding: 'utf8' });
+  const out = new Map<string, { inode: number; id: string }>();
+  for (const line of r.stdout.trim().split('\n')) {
+    const [path, inode, id] = line.split(' ');
+    out.set(path!, { inode: Number(inode), id: id! });
+  }
+  return out;
+}
+
+const expectedId = (id: string): number | null => (id === 'none' ? null : Number(id));
+
+describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, pidfd_getfd; cc for the probe)', () => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nsm-nsid-'));
+    probe = join(dir, 'nsid-probe');
+    const cc = spawnSync('cc', ['-O2', '-o', probe, join(ROOT, 'test/fixtures/nsid-probe.c')], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`cc: ${cc.stderr}`);
+
+    const p = procs.start('unshare', ['-n', 'sleep', '1000']);
+    s.procPid = p.pid!;
+    s.proc = await waitFor('unshare -n', () => readlinkSync(`/proc/${s.procPid}/exe`).endsWith('sleep') && nsInode(s.procPid, 'net'));
+
+    s.mountName = netns.add(`${tag}-m`);
+    s.mount = statSync(`/run/netns/${s.mountName}`).ino;
+
+    const holeName = netns.add(`${tag}-h`);
+    s.fdHole = statSync(`/run/netns/${holeName}`).ino;
+    const holder = procs.start('sh', ['-c', `exec 3</run/netns/${holeName}; exec sleep 1000`]);
+    s.fdPid = holder.pid!;
+    await waitFor('fd holder', () => readlinkSync(`/proc/${s.fdPid}/exe`).endsWith('sleep'));
+    expect(spawnSync('ip', ['netns', 'delete', holeName]).status).toBe(0);
+    expect(readlinkSync(`/proc/${s.fdPid}/fd/3`)).toBe('/'); // the hole: the link no longer names the namespace
+
+    const sock = spawn(probe, ['sockhold'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    (procs as unknown as { children: ChildProcess[] }).children.push(sock);
+    s.socketPid = sock.pid!;
+    const ready = await new Promise<string>((resolve) => createInterface({ input: sock.stdout! }).once('line', resolve));
+    const [, inode, id] = ready.split(' ');
+    s.socket = Number(inode);
+    s.socketId = id!;
+    expect(nsInode(s.socketPid, 'net')).toBe(nsInode('self', 'net'));
+  });
+
+  afterAll(async () => {
+    await procs.stop();
+    netns.removeAll();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ls: NSID agrees with NS_GET_ID on the same files; HELD names each kind of holder', () => {
+    const rows = nsmJson<{ namespaces: Array<{ ns: number; id: number | null; nsid?: unknown; held: string[]; nprocs: number }> }>(['ls', '-t', 'net', '--output-all', '--json']).namespaces;
+    const row = (inode: number) => {
+      const r = rows.find((x) => x.ns === inode);
+      if (!r) throw new Error(`namespace ${inode} not listed`);
+      return r;
+    };
+    const k = kernelIds(`/proc/${s.procPid}/ns/net`, `/run/netns/${s.mountName}`, `/proc/${s.fdPid}/fd/3`, '/proc/self/ns/net');
+    expect(k.get(`/proc/${s.procPid}/ns/net`)!.inode).toBe(s.proc);
+    expect(row(s.proc).id).toBe(expectedId(k.get(`/proc/${s.procPid}/ns/net`)!.id));
+    expect(row(s.proc).held).toEqual(['procs']);
+    expect(row(s.mount).id).toBe(expectedId(k.get(`/run/netns/${s.mountName}`)!.id));
+    expect(row(s.mount).held).toEqual(['mount']);
+    expect(k.get(`/proc/${s.fdPid}/fd/3`)!.inode).toBe(s.fdHole);
+    expect(row(s.fdHole).id).toBe(expectedId(k.get(`/proc/${s.fdPid}/fd/3`)!.id));
+    expect(row(s.fdHole).held).toEqual(['fd']);
+    expect(row(s.socket).id).toBe(expectedId(s.socketId));
+    expect(row(s.socket).held).toEqual(['socket']);
+    expect(row(s.socket).nprocs).toBe(0);
+    expect(row(nsInode('self', 'net')!).id).toBe(expectedId(k.get('/proc/self/ns/net')!.id));
+    // the JSON key is "id", not the column name
+    expect(rows.every((r) => !('nsid' in r))).toBe(true);
+    // ids never repeat among living namespaces
+    const ids = rows.map((r) => r.id).filter((id) => id !== null);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('monitor: namespaces that reuse one inode are distinct NEW/GONE pairs, by id', async () => {
+    // The shell waits for a line on stdin, so the monitor follows it (-p) from before its first namespace.
+    const sh = spawn('sh', ['-c', 'read go; for i in 1 2 3 4 5 6 7 8 9 10; do unshare -n sh -c "sleep 0.05"; done'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    (procs as unknown as { children: ChildProcess[] }).children.push(sh);
+    const mon = spawn(process.execPath, [NSM, 'monitor', '--json', '--baseline', '-t', 'net', '-p', String(sh.pid), '-d', '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    (procs as unknown as { children: ChildProcess[] }).children.push(mon);
+    const events: Array<{ kind: string; inode?: number; id?: number | null }> = [];
+    const lines = createInterface({ input: mon.stdout! });
+    lines.on('line', (l) => {
+      const e = JSON.parse(l);
+      events.push(e);
+      if (e.kind === 'baseline') sh.stdin!.end('go\n'); // after the first scan: every namespace is NEW
+    });
+    await new Promise((r) => mon.once('exit', r));
+    const news = events.filter((e) => e.kind === 'ns-new');
+    const gones = events.filter((e) => e.kind === 'ns-gone');
+    expect(news.length).toBe(10);
+    expect(events.filter((e) => e.kind.startsWith('ns-')).every((e) => 'id' in e)).toBe(true);
+    const byInode = new Map<number, number>();
+    for (const e of news) byInode.set(e.inode!, (byInode.get(e.inode!) ?? 0) + 1);
+    const reused = [...byInode].filter(([, n]) => n > 1).map(([inode]) => inode);
+    expect(reused.length).toBeGreaterThan(0); // the kernel reused an inode at once
+    if (news.some((e) => e.id === null)) return; // a kernel without NS_GET_ID: nothing more to tell by
+    for (const inode of reused) {
+      const ids = news.filter((e) => e.inode === inode).map((e) => e.id);
+      expect(new Set(ids).size).toBe(ids.length); // two namespaces, two ids
+      for (const id of ids) {
+        expect(gones.filter((g) => g.id === id && g.inode === inode)).toHaveLength(1); // each its own GONE
+      }
+    }
+    expect(new Set(gones.map((g) => g.id)).size).toBe(10);
+  });
+});
