@@ -161,6 +161,7 @@ function addRelations(row: NamespaceSummary): void {
   try {
     const rel = nsRelations(row.path);
     row.ons = rel.owner;
+    if (row.detail.id === undefined && rel.id !== undefined) row.detail.id = rel.id;
     row.pns = rel.parent;
     row.detail.owner = rel.owner;
     row.detail.parent = rel.parent;

@@ -241,6 +241,8 @@ export function getXattr(path: string, name: string): Buffer | undefined {
 /** What the NS_GET_* ioctls tell about one namespace file. */
 export interface NsRelations {
   type?: NsType;
+  /** 64-bit namespace ID (NS_GET_ID, Linux 6.18); undefined on older kernels. */
+  id?: number;
   /** Inode of the owning user namespace (NS_GET_USERNS); undefined when not permitted. */
   owner?: number;
   /** Inode of the parent namespace (NS_GET_PARENT; pid and user only); undefined at the top or when not permitted. */
@@ -270,6 +272,8 @@ export function nsRelations(path: string): NsRelations {
     const rel: NsRelations = {};
     const nstype = c.ioctlNoArg(fd, NS_GET_NSTYPE);
     if (nstype >= 0) rel.type = nsTypeByFlag(nstype);
+    const id = nsIdOfFd(fd);
+    if (id !== undefined) rel.id = id;
     const userFd = c.ioctlNoArg(fd, NS_GET_USERNS);
     if (userFd >= 0) rel.owner = inodeOfNewFd(userFd);
     else tolerate(c.errno(), 'ioctl(NS_GET_USERNS)', path);
@@ -332,6 +336,8 @@ export function nsIdentity(path: string): { inode: number; id?: number } {
 /** One namespace reached by walking ioctl_ns(2) links. */
 export interface NsLink {
   inode: number;
+  /** NS_GET_ID, Linux 6.18. */
+  id?: number;
   /** For a user namespace: the uid of its creator (NS_GET_OWNER_UID). */
   ownerUid?: number;
 }
@@ -361,6 +367,8 @@ export function nsChain(path: string, from: 'owner' | 'parent', known?: (inode: 
       closeSync(fd);
       fd = next;
       const link: NsLink = { inode: fstatSync(fd).ino };
+      const id = nsIdOfFd(fd);
+      if (id !== undefined) link.id = id;
       const out = [0];
       // NS_GET_OWNER_UID answers EINVAL for a namespace that is not a user namespace.
       if (c.ioctlUid(fd, NS_GET_OWNER_UID, out) === 0) link.ownerUid = out[0];

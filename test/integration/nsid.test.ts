@@ -14,12 +14,12 @@
  * its own NEW/GONE pair, told apart by id. Needs root (ip netns, pidfd_getfd) and cc.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot, NetnsNames, nsInode, nsmJson, NSM, Processes, ROOT, waitFor } from '../support/run.js';
+import { isRoot, NetnsNames, nsInode, nsm, nsmJson, NSM, Processes, ROOT, waitFor } from '../support/run.js';
 
 const procs = new Processes();
 const netns = new NetnsNames();
@@ -138,5 +138,41 @@ describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, p
       }
     }
     expect(new Set(gones.map((g) => g.id)).size).toBe(10);
+  });
+
+  it('inspect and tree --json carry the id beside the inode', () => {
+    const k = kernelIds(`/proc/${s.procPid}/ns/net`, `/proc/${s.procPid}/ns/user`);
+    const ins = nsmJson<{ namespaces: Array<{ entry: string; ns: number; id: number | null }> }>(['inspect', String(s.procPid), '--json']);
+    expect(ins.namespaces.find((n) => n.entry === 'net')).toMatchObject({ ns: s.proc, id: expectedId(k.get(`/proc/${s.procPid}/ns/net`)!.id) });
+    const tree = nsmJson<{ roots: Array<{ ns: number; id: number | null }> }>(['tree', '--json']);
+    const user = k.get(`/proc/${s.procPid}/ns/user`)!;
+    expect(tree.roots.find((r) => r.ns === user.inode)?.id).toBe(expectedId(user.id));
+  });
+
+  it('environment records store the ids; a join whose id no longer matches is refused', () => {
+    const state = mkdtempSync(join(tmpdir(), 'nsm-nsid-state-'));
+    const env = { NSM_STATE_DIR: state };
+    const name = `${tag}-env`.slice(0, 30);
+    try {
+      expect(nsm(['create', name, '-t', 'net,uts'], { env }).status).toBe(0);
+      const file = join(state, 'envs', name, 'env.json');
+      const record = JSON.parse(readFileSync(file, 'utf8'));
+      const k = kernelIds(`/proc/${record.holder.pid}/ns/net`, `/proc/${record.holder.pid}/ns/uts`);
+      if (k.get(`/proc/${record.holder.pid}/ns/net`)!.id === 'none') {
+        expect(record.ids).toBeUndefined();
+        return;
+      }
+      expect(record.ids).toEqual({ net: Number(k.get(`/proc/${record.holder.pid}/ns/net`)!.id), uts: Number(k.get(`/proc/${record.holder.pid}/ns/uts`)!.id) });
+      expect(nsm(['exec', name, '--', 'true'], { env }).status).toBe(0);
+      // Same inodes, another id: what a reused inode would look like. The join must refuse.
+      writeFileSync(file, JSON.stringify({ ...record, ids: { ...record.ids, net: record.ids.net + 1 } }, null, 2));
+      const refused = nsm(['exec', name, '--', 'true'], { env });
+      expect(refused.status).toBe(125);
+      writeFileSync(file, JSON.stringify(record, null, 2));
+      expect(nsm(['exec', name, '--', 'true'], { env }).status).toBe(0);
+    } finally {
+      nsm(['destroy', name], { env });
+      rmSync(state, { recursive: true, force: true });
+    }
   });
 });
