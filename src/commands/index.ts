@@ -16,6 +16,7 @@ import { monitorCommand } from './monitor.js';
 import { psCommand } from './ps.js';
 import { treeCommand } from './tree.js';
 import { unshareCommand } from './unshare.js';
+import { whyCommand } from './why.js';
 
 export const COMMANDS: ReadonlyArray<() => Command> = [
   lsCommand,
@@ -23,6 +24,7 @@ export const COMMANDS: ReadonlyArray<() => Command> = [
   diffCommand,
   psCommand,
   treeCommand,
+  whyCommand,
   monitorCommand,
   createCommand,
   enterCommand,

@@ -52,6 +52,8 @@ export interface ListOptions {
   owners?: readonly OwnerFilter[];
   /** Where container runtimes keep their state (default: their standard paths). */
   containerPaths?: Partial<ContainerPaths>;
+  /** Record every socket fd of each net namespace (nsm why), not one per namespace. */
+  allSockets?: boolean;
 }
 
 export interface NamespaceListing {
@@ -62,7 +64,7 @@ export interface NamespaceListing {
 
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
   const procfs = new ProcFs(options.procRoot);
-  const scan = await scanHost({ procRoot: options.procRoot, types: options.types });
+  const scan = await scanHost({ procRoot: options.procRoot, types: options.types, allSockets: options.allSockets });
   attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths });
 
   let wanted: Set<number> | undefined;
@@ -157,7 +159,7 @@ function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
 }
 
 /** PNS and ONS from ioctl_ns(2) on the row's path; a path that vanished leaves them empty. */
-function addRelations(row: NamespaceSummary): void {
+export function addRelations(row: NamespaceSummary): void {
   try {
     const rel = nsRelations(row.path);
     row.ons = rel.owner;
