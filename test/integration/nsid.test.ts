@@ -46,7 +46,7 @@ describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, p
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nsm-nsid-'));
     probe = join(dir, 'nsid-probe');
-    const cc = spawnSync('cc', ['-O2', '-o', probe, join(ROOT, 'test/fixtures/nsid-probe.c')], { encoding: 'utf8' });
+    const cc = spawnSync('cc', ['-O2', '-pthread', '-o', probe, join(ROOT, 'test/fixtures/nsid-probe.c')], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`cc: ${cc.stderr}`);
 
     const p = procs.start('unshare', ['-n', 'sleep', '1000']);
