@@ -31,6 +31,8 @@ export interface NamespaceSummary {
   nsfs: string[];
   pns?: number;
   ons?: number;
+  /** Set once ioctl_ns(2) was asked: PNS/ONS then print 0 where there is none, as lsns does. */
+  related?: boolean;
   held: HeldBy[];
   owners: Attribution[];
   /** The underlying model record (pids, fds, mounts, threads). */
@@ -162,6 +164,7 @@ function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
 export function addRelations(row: NamespaceSummary): void {
   try {
     const rel = nsRelations(row.path);
+    row.related = true;
     row.ons = rel.owner;
     if (row.detail.id === undefined && rel.id !== undefined) row.detail.id = rel.id;
     row.pns = rel.parent;
@@ -171,4 +174,37 @@ export function addRelations(row: NamespaceSummary): void {
   } catch (err) {
     if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
   }
+}
+
+/** One process of a namespace, as `lsns NS` lists them. */
+export interface NamespaceProcess {
+  pid: number;
+  ppid: number;
+  uid: number;
+  user: string;
+  command: string;
+}
+
+/**
+ * The processes in one listed namespace (lsns's positional argument lists these), with their
+ * command lines; one that exited since the scan is left out.
+ */
+export function namespaceProcesses(listing: NamespaceListing, row: NamespaceSummary, procRoot?: string): NamespaceProcess[] {
+  const procfs = new ProcFs(procRoot);
+  const out: NamespaceProcess[] = [];
+  for (const pid of row.detail.pids) {
+    const p = listing.scan.processes.get(pid);
+    if (!p) continue;
+    let command = p.cmdline;
+    if (command === undefined) {
+      try {
+        command = procfs.readCmdline(pid).join(' ');
+      } catch (err) {
+        if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
+        continue;
+      }
+    }
+    out.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), command: command !== '' ? command : p.comm });
+  }
+  return out;
 }

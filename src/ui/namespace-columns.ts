@@ -31,8 +31,8 @@ export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
     id: 'NSFS', help: 'nsfs mountpoint (where the namespace file is bind-mounted)', json: 'string', wrap: true,
     get: (r) => (r.nsfs.length > 0 ? r.nsfs : undefined),
   },
-  { id: 'PNS', help: 'parent namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.pns },
-  { id: 'ONS', help: 'owner namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ons },
+  { id: 'PNS', help: 'parent namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.pns ?? (r.related ? 0 : undefined) },
+  { id: 'ONS', help: 'owner namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ons ?? (r.related ? 0 : undefined) },
   {
     id: 'HELD', help: 'what keeps it alive: procs, threads, fd, mount, socket', json: 'array', get: (r) => r.held,
     style: (text, r) => (r.nprocs === 0 ? colour.yellow(text) : text),

@@ -109,9 +109,9 @@ describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, p
 
   it('monitor: namespaces that reuse one inode are distinct NEW/GONE pairs, by id', async () => {
     // The shell waits for a line on stdin, so the monitor follows it (-p) from before its first namespace.
-    const sh = spawn('sh', ['-c', 'read go; for i in 1 2 3 4 5 6 7 8 9 10; do unshare -n sh -c "sleep 0.05"; done'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const sh = spawn('sh', ['-c', 'read go; for i in 1 2 3 4 5 6 7 8 9 10; do unshare -n sh -c "sleep 0.25"; done'], { stdio: ['pipe', 'ignore', 'inherit'] });
     (procs as unknown as { children: ChildProcess[] }).children.push(sh);
-    const mon = spawn(process.execPath, [NSM, 'monitor', '--json', '--baseline', '-t', 'net', '-p', String(sh.pid), '-d', '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const mon = spawn(process.execPath, [NSM, 'monitor', '--json', '--baseline', '-t', 'net', '-p', String(sh.pid), '-d', '7'], { stdio: ['ignore', 'pipe', 'inherit'] });
     (procs as unknown as { children: ChildProcess[] }).children.push(mon);
     const events: Array<{ kind: string; inode?: number; id?: number | null }> = [];
     const lines = createInterface({ input: mon.stdout! });
@@ -174,5 +174,18 @@ describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, p
       nsm(['destroy', name], { env });
       rmSync(state, { recursive: true, force: true });
     }
+  });
+
+  it('ls NS lists the namespace\'s processes, exits 1 for a missing one; -P; PNS/ONS 0 as lsns', () => {
+    const procsOf = nsmJson<{ namespaces: Array<{ pid: number; ppid: number; user: string; command: string }> }>(['ls', String(s.proc), '--json']).namespaces;
+    expect(procsOf).toEqual([expect.objectContaining({ pid: s.procPid, user: 'root', command: 'sleep 1000' })]);
+    const missing = nsm(['ls', '4026599999']);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/not found/);
+    const persistent = nsmJson<{ namespaces: Array<{ ns: number }> }>(['ls', '-P', '-t', 'net', '--json']).namespaces.map((r) => r.ns);
+    expect(persistent).toContain(s.mount);
+    expect(persistent).not.toContain(s.proc);
+    const rel = nsmJson<{ namespaces: Array<{ ns: number; pns: number | null; ons: number | null }> }>(['ls', '-t', 'net', '-o', 'NS,PNS,ONS', '--json']).namespaces;
+    expect(rel.find((r) => r.ns === s.proc)).toMatchObject({ pns: 0, ons: nsInode('self', 'user') });
   });
 });
