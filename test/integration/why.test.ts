@@ -12,7 +12,7 @@
  * Needs root and cc (test/fixtures/nsid-probe.c).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -130,17 +130,26 @@ describe.skipIf(!isRoot || !hasCc)('nsm why on a namespace held every way (root;
     expect(r.plan.map((x) => x.argv.join(' '))).toEqual([`kill -KILL ${s.ownedFdPid}`]);
   });
 
+  it('--userns-limit: per uid, the user namespaces alive against max_user_namespaces, with this test\'s owner-only one', () => {
+    const l = nsmJson<{ maxUserNamespaces: number; users: Array<{ uid: number; count: number; namespaces: Array<{ inode: number; discovered?: string }> }> }>(['why', '--userns-limit', '--json']);
+    expect(l.maxUserNamespaces).toBe(Number(readFileSync('/proc/sys/user/max_user_namespaces', 'utf8')));
+    const root = l.users.find((u) => u.uid === 0)!;
+    expect(root.count).toBe(root.namespaces.length);
+    expect(root.namespaces).toContainEqual(expect.objectContaining({ inode: s.user, discovered: 'owner' }));
+  });
+
   it('--release needs --yes without a terminal; --release --yes releases and verifies', () => {
     const no = nsm(['why', String(s.net), '--release']);
     expect(no.status).toBe(2);
     expect(no.stderr).toMatch(/--yes/);
     // The plans were checked above to hold only this test's pids and paths.
-    const plan = nsmJson<Report>(['why', String(s.net), '--json']).plan;
-    for (const step of plan) for (const pid of step.pids) expect(ours().has(pid)).toBe(true);
+    const before = nsmJson<Report>(['why', String(s.net), '--json']);
+    for (const step of before.plan) for (const pid of step.pids) expect(ours().has(pid)).toBe(true);
     const done = nsm(['why', String(s.net), '--release', '--yes']);
     expect(done.status, done.stderr).toBe(0);
     expect(done.stdout).toMatch(/released: net:\[\d+\] is gone/);
-    const gone = nsm(['why', String(s.net)]);
+    // By id where the kernel has one: the freed inode may already belong to another test's namespace.
+    const gone = nsm(['why', before.id !== undefined ? `nsid:${before.id}` : String(s.net)]);
     expect(gone.status).toBe(1);
     expect(gone.stderr).toMatch(/not found/);
     const userPlan = nsmJson<Report>(['why', `ns:${s.user}`, '--json']).plan;
