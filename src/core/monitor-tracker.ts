@@ -340,7 +340,9 @@ export class NamespaceTracker {
         st = undefined;
       }
       if (st) {
-        if (st.id === undefined) st.id = n.id;
+        // Adopt the scan's id only while a tracked process is in it: an empty one may be dead,
+        // its inode already another namespace's.
+        if (st.id === undefined && st.members.size > 0) st.id = n.id;
         st.otherHeld = this.otherHolders(n);
         if (n.owners.length > 0) st.owners = n.owners;
         continue;
