@@ -49,6 +49,7 @@ function addOption(cmd: Command, decl: OptionDecl): void {
   if (decl.parse) option.argParser(decl.parse);
   if (decl.choices) option.choices(decl.choices);
   if (decl.default !== undefined) option.default(decl.default);
+  if (decl.preset !== undefined) option.preset(decl.preset);
   if (decl.hidden) option.hideHelp();
   cmd.addOption(option);
 }

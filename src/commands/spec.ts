@@ -43,6 +43,8 @@ export interface OptionDecl<F extends string = string, V = unknown> {
   /** Turns the text into the value (and accumulates repeated options); throws UsageError. */
   readonly parse?: (value: string, previous: V) => V;
   readonly default?: V;
+  /** The value of an option with an optional value (`[view]`) given without one. */
+  readonly preset?: string;
   /** The only accepted values (completion offers them). */
   readonly choices?: readonly string[];
   /** Left out of help and completion. */
