@@ -5,6 +5,7 @@
 // (test/integration/man.test.ts checks it, and that groff renders every page without warnings).
 // Run by `npm run build` after tsc; man/ is generated, like dist/, and not committed.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { esc } from './roff.mjs';
 
 const dist = new URL('../dist/', import.meta.url);
 const { COMMAND_TABLE } = await import(new URL('commands/table.js', dist).href);
@@ -14,20 +15,6 @@ const { VERSION } = await import(new URL('version.js', dist).href);
 const outDir = new URL('../man/', import.meta.url);
 
 // ---- roff text ---------------------------------------------------------------------------
-
-/**
- * Text for a roff text line: groff(7): "\" starts an escape (printed as \e), "-" is a hyphen
- * that may not render as the ASCII minus a pasted option needs (\-), and a line starting with
- * "." or "'" is a request unless protected by \&. Non-ASCII characters as \[uXXXX], so that
- * the pages need no input encoding (preconv).
- */
-function esc(text) {
-  const body = text
-    .replace(/\\/g, '\\e')
-    .replace(/-/g, '\\-')
-    .replace(/[^\x00-\x7f]/gu, (ch) => `\\[u${ch.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}]`);
-  return /^[.']/.test(body) ? `\\&${body}` : body;
-}
 
 const bold = (text) => `\\fB${esc(text)}\\fR`;
 const italic = (text) => `\\fI${esc(text)}\\fR`;
