@@ -133,7 +133,7 @@ describe('man pages', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'nsm-man-'));
     afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-    it.skipIf(!hasMan)(`man finds every page under the prefix's share/man${why}`, () => {
+    it.skipIf(!hasMan)(`man finds every page once the prefix's bin/ is on PATH${why}`, () => {
       // The package as built (man/ included): no prepare, no install scripts, nothing but the
       // man links is looked at.
       const pack = run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp]);
@@ -148,7 +148,9 @@ describe('man pages', () => {
       );
       expect(install.status, install.stderr).toBe(0);
       for (const page of pages) {
-        const r = run('man', ['-w', page.replace(/\.1$/, '')], { MANPATH: join(prefix, 'share/man') });
+        // As a user has it: the prefix's bin/ on PATH, no MANPATH (man-db then looks in
+        // ../share/man beside each PATH directory: manpath(5)).
+        const r = run('man', ['-w', page.replace(/\.1$/, '')], { MANPATH: undefined, PATH: `${join(prefix, 'bin')}:${process.env.PATH}` });
         expect(r.status, `man -w ${page}: ${r.stderr}`).toBe(0);
         expect(realpathSync(r.stdout.trim())).toBe(realpathSync(join(prefix, 'lib/node_modules/nsm/man', page)));
       }
