@@ -12,7 +12,7 @@ import type { CommandDecl, Example, OperandDecl, OptionDecl } from './spec.js';
 import { COMMAND_TABLE } from './table.js';
 import { VERSION } from '../version.js';
 
-const PROGRAM_EXAMPLES: readonly Example[] = [
+export const PROGRAM_EXAMPLES: readonly Example[] = [
   { command: 'nsm ls', does: 'every namespace on the host, like lsns' },
   { command: 'nsm inspect 1234', does: 'the namespaces of PID 1234' },
   { command: 'nsm create web && nsm exec web -- ip addr' },
