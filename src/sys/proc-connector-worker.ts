@@ -71,17 +71,21 @@ class Reader {
   ) {}
 
   /**
-   * The process's namespaces, or undefined when it has already gone (ENOENT/ESRCH) or
-   * its links may not be read (EACCES): then there is nothing left to learn about it.
+   * The process's namespaces, 'gone' when it has already exited (ENOENT/ESRCH: a zombie's
+   * links are gone too), or undefined when its links may not be read (EACCES): then there
+   * is nothing left to learn about it.
    */
-  readNs(pid: number): Partial<Record<NsType, number>> | undefined {
+  readNs(pid: number): Partial<Record<NsType, number>> | 'gone' | undefined {
     const ns: Partial<Record<NsType, number>> = {};
     for (const type of this.types) {
       try {
         const ref = parseNsLink(readlinkSync(`${this.root}/${pid}/ns/${type}`));
         if (ref) ns[type] = ref.inode;
       } catch (err) {
-        if (['ENOENT', 'ESRCH', 'EACCES'].includes(errnoOf(err) ?? '')) return Object.keys(ns).length > 0 ? ns : undefined;
+        const code = errnoOf(err) ?? '';
+        if (Object.keys(ns).length > 0 && ['ENOENT', 'ESRCH', 'EACCES'].includes(code)) return ns;
+        if (code === 'ENOENT' || code === 'ESRCH') return 'gone';
+        if (code === 'EACCES') return undefined;
         throw err;
       }
     }
@@ -102,9 +106,11 @@ class Reader {
   }
 
   record(kind: 'fork' | 'exec', pid: number, ts: bigint, ppid?: number): ConnectorRecord {
-    const ns = this.readNs(pid);
+    const read = this.readNs(pid);
+    const ns = read === 'gone' ? undefined : read;
     const rec: ConnectorRecord = { kind, pid, ts: ms(ts), ns };
     if (ppid !== undefined) rec.ppid = ppid;
+    if (read === 'gone') rec.gone = true;
     if (!ns) return rec;
     const sig = this.types.map((t) => ns[t] ?? 0).join(',');
     const before = this.sig.get(kind === 'fork' && ppid !== undefined ? ppid : pid);
@@ -243,6 +249,9 @@ function run(): void {
       }
       timeout = pending.length > 0 ? Math.max(0, Math.ceil(lastPost + FLUSH_MS - now)) : -1;
     }
+    // Told to stop: what is queued and read so far still counts (exits just before the end).
+    drain();
+    if (pending.length > 0) post({ t: 'batch', records: pending });
   } catch (err) {
     const e = err instanceof SysError ? err : SysError.fromNode(err, 'proc connector');
     post({ t: 'error', call: e.call, errno: e.errno, target: e.target });
