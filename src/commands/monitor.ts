@@ -33,6 +33,9 @@ Examples:
   nsm monitor -p $$ -v                 what this shell and its children create and join`)
     .action(async (opts) => {
       if (opts.interval !== undefined && opts.interval < 10) throw new UsageError(`--interval must be at least 10 ms, not: ${opts.interval}`);
+      // Tests only: a tiny connector receive buffer makes the kernel drop events (ENOBUFS).
+      const rcvbufEnv = process.env.NSM_MONITOR_RCVBUF;
+      if (rcvbufEnv !== undefined && !/^[1-9][0-9]{0,9}$/.test(rcvbufEnv)) throw new UsageError(`NSM_MONITOR_RCVBUF needs a number of bytes, not: ${rcvbufEnv.slice(0, 40)}`);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
       // A second Ctrl-C finds no handler and ends nsm at once.
@@ -55,6 +58,7 @@ Examples:
             intervalMs: opts.interval,
             mode: opts.poll ? 'poll' : 'auto',
             signal: stop.signal,
+            rcvbuf: rcvbufEnv === undefined ? undefined : Number(rcvbufEnv),
           },
           monitorPrinter({ json: opts.json }),
         );

@@ -125,6 +125,13 @@ const LOSS_REPORT_MS = 1000;
  * still on its way is not taken for one the events missed.
  */
 const RECORD_LAG_MS = 60;
+/**
+ * With --duration, the last rescan (it confirms the last GONEs) gets until this long after
+ * the deadline, at least FINAL_SCAN_MIN_MS; one that takes longer on a loaded host is left
+ * out, so that -d ends on time.
+ */
+const END_SLACK_MS = 300;
+const FINAL_SCAN_MIN_MS = 100;
 /** setTimeout(2) takes at most 2^31-1 ms (about 24.8 days); a longer --duration waits in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -203,6 +210,8 @@ class Monitor {
   private mountCache = new Map<number, NsMount[]>();
   private lossTimer: NodeJS.Timeout | undefined;
   private lastLossReport = -Infinity;
+  /** The last rescan came too late for --duration: its result is dropped. */
+  private abandoned = false;
   private ownMounts: { at: number; byInode: Map<number, NsMount[]> } | undefined;
 
   constructor(
@@ -263,6 +272,17 @@ class Monitor {
     const abort = (): void => this.stop();
     this.options.signal?.addEventListener('abort', abort);
     let duration: NodeJS.Timeout | undefined;
+    const deadline = this.options.durationMs === undefined ? undefined : startedAt + this.options.durationMs;
+    if (deadline !== undefined) {
+      // Armed before the first scan, which may take long on a loaded host. In steps of at
+      // most MAX_TIMER_MS: Node fires a longer timeout at once (1 ms).
+      const arm = (): void => {
+        const left = deadline - monoNow();
+        if (left <= 0) return this.stop();
+        duration = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
+      arm();
+    }
     try {
       const first = await this.scan();
       const baseline = this.tracker.start(first.scan, first.started);
@@ -279,16 +299,6 @@ class Monitor {
         this.tick();
       }
       this.schedule();
-      if (this.options.durationMs !== undefined) {
-        const end = startedAt + this.options.durationMs;
-        // In steps of at most MAX_TIMER_MS: Node fires a longer timeout at once (1 ms).
-        const arm = (): void => {
-          const left = end - monoNow();
-          if (left <= 0) return this.stop();
-          duration = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
-        };
-        arm();
-      }
       if (this.options.signal?.aborted) this.stop();
       while (!this.stopping) await new Promise<void>((resolve) => (this.wake = resolve));
     } finally {
@@ -303,7 +313,7 @@ class Monitor {
       if (this.failure) throw this.failure;
       // A last rescan reports what died just before the end (unless --count silenced us).
       await this.scanning;
-      if (!this.silenced) await this.rescan(true);
+      if (!this.silenced) await this.finalRescan(deadline);
       if (this.failure) throw this.failure;
     } finally {
       // Closed after the last rescan, which it runs.
@@ -694,6 +704,21 @@ class Monitor {
     return { scan, started };
   }
 
+  /** The last rescan; with a deadline (--duration), only if it ends by then (END_SLACK_MS). */
+  private async finalRescan(deadline: number | undefined): Promise<void> {
+    if (deadline === undefined) return this.rescan(true);
+    let timer: NodeJS.Timeout | undefined;
+    const budget = Math.max(FINAL_SCAN_MIN_MS, deadline + END_SLACK_MS - monoNow());
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), budget)));
+    const done = this.rescan(true);
+    const first = await Promise.race([done, late]);
+    clearTimeout(timer);
+    if (first === 'late') {
+      this.abandoned = true;
+      done.catch(() => undefined);
+    }
+  }
+
   private rescan(final = false): Promise<void> {
     if (this.scanning) return this.scanning;
     this.scanning = (async () => {
@@ -705,6 +730,7 @@ class Monitor {
           // Records the worker posted meanwhile are delivered before this resumes.
           await new Promise((r) => setImmediate(r));
         }
+        if (this.abandoned) return; // the summary went out without it
         this.tracker.reconcile(scan, started, { final });
         this.reportLossSoon();
         if (this.mode === 'poll') {

@@ -249,8 +249,9 @@ function run(): void {
       }
       timeout = pending.length > 0 ? Math.max(0, Math.ceil(lastPost + FLUSH_MS - now)) : -1;
     }
-    // Told to stop: what is queued and read so far still counts (exits just before the end).
-    drain();
+    // Told to stop: what was read so far still counts (exits just before the end). Not a
+    // last drain: reading the links of a backlog could keep a loaded host's monitor past
+    // its --duration.
     if (pending.length > 0) post({ t: 'batch', records: pending });
   } catch (err) {
     const e = err instanceof SysError ? err : SysError.fromNode(err, 'proc connector');
