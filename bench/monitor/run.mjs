@@ -283,7 +283,7 @@ function burstPath() {
 }
 
 /** Run burst.c: the pids of the children that made their namespace, and the wall time. */
-async function burst(rate, secs) {
+async function burst(rate, secs, onChild) {
   const pids = new Set();
   const t0 = Date.now();
   const p = runProc(burstPath(), [String(rate), String(secs), '64', '--', ...RATE_CMD], {
@@ -292,8 +292,9 @@ async function burst(rate, secs) {
       if (status === 0) pids.add(pid);
     },
   });
+  onChild?.(p.child);
   const r = await p.done;
-  if (r.status !== 0) throw new Error(`burst failed: ${r.stderr}`);
+  if (r.status !== 0 && r.signal === null) throw new Error(`burst failed: ${r.stderr}`);
   return { pids, wallMs: Date.now() - t0 };
 }
 
@@ -316,9 +317,12 @@ async function durationRun(rate, secs) {
       if (JSON.parse(l).kind === 'mode') modeAt = Date.now();
     },
   });
-  const b = burst(rate, secs + 2);
+  let child;
+  const b = burst(rate, secs + 2, (c) => (child = c));
   await p.done;
   const ran = (Date.now() - modeAt) / 1000;
+  // The burst's children are waited for by burst itself; SIGTERM ends it between forks.
+  child.kill('SIGTERM');
   await b;
   return ran;
 }

@@ -172,6 +172,8 @@ class Monitor {
   private readonly epochOffset = Date.now() - monoNow();
   private readonly tracker: NamespaceTracker;
   private mode: MonitorMode = 'poll';
+  private onStopped: () => void = () => undefined;
+  private readonly stopped = new Promise<void>((resolve) => (this.onStopped = resolve));
   private connector: ProcConnector | undefined;
   /** Connector records that arrive before the first scan is in. */
   private queued: ConnectorRecord[] | undefined = [];
@@ -212,6 +214,8 @@ class Monitor {
   private lastLossReport = -Infinity;
   /** The last rescan came too late for --duration: its result is dropped. */
   private abandoned = false;
+  /** Kills a scan still running when --duration is up (it would keep nsm alive past it). */
+  private readonly scanAbort = new AbortController();
   private ownMounts: { at: number; byInode: Map<number, NsMount[]> } | undefined;
 
   constructor(
@@ -244,6 +248,7 @@ class Monitor {
   private stop(): void {
     this.stopping = true;
     this.wake?.();
+    this.onStopped();
   }
 
   private fail(err: unknown): void {
@@ -284,21 +289,29 @@ class Monitor {
       arm();
     }
     try {
-      const first = await this.scan();
-      const baseline = this.tracker.start(first.scan, first.started);
-      if (this.mode === 'poll') for (const p of first.scan.processes.values()) this.polled.set(p.pid, p.startTime);
-      if (this.options.baseline) this.emit({ kind: 'baseline', time: this.epoch(first.started), namespaces: baseline });
-      const queued = this.queued ?? [];
-      this.queued = undefined;
-      this.onRecords(queued);
-      if (this.mode === 'poll') {
-        const reports = this.tickerQueue ?? [];
-        this.tickerQueue = undefined;
-        if (!this.ticker) this.nextFullPoll = monoNow() + this.intervalMs;
-        for (const r of reports) this.tick(r);
-        this.tick();
+      // The first scan may outlast --duration on a loaded host: then the run ends without it.
+      const scanning = this.scan();
+      const first = await Promise.race([scanning, this.stopped.then(() => undefined)]);
+      if (first === undefined) {
+        scanning.catch(() => undefined);
+        this.scanAbort.abort();
+        this.silenced = true;
+      } else {
+        const baseline = this.tracker.start(first.scan, first.started);
+        if (this.mode === 'poll') for (const p of first.scan.processes.values()) this.polled.set(p.pid, p.startTime);
+        if (this.options.baseline) this.emit({ kind: 'baseline', time: this.epoch(first.started), namespaces: baseline });
+        const queued = this.queued ?? [];
+        this.queued = undefined;
+        this.onRecords(queued);
+        if (this.mode === 'poll') {
+          const reports = this.tickerQueue ?? [];
+          this.tickerQueue = undefined;
+          if (!this.ticker) this.nextFullPoll = monoNow() + this.intervalMs;
+          for (const r of reports) this.tick(r);
+          this.tick();
+        }
+        this.schedule();
       }
-      this.schedule();
       if (this.options.signal?.aborted) this.stop();
       while (!this.stopping) await new Promise<void>((resolve) => (this.wake = resolve));
     } finally {
@@ -696,7 +709,7 @@ class Monitor {
     const started = monoNow();
     this.lastScanStart = started;
     // Poll mode: the pidtick helper starts the scan (a fork of Node costs several ms).
-    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker });
+    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker, signal: this.scanAbort.signal });
     this.lastScanWall = monoNow() - started;
     attribute(scan);
     this.mountCache = new Map();
@@ -716,6 +729,7 @@ class Monitor {
     if (first === 'late') {
       this.abandoned = true;
       done.catch(() => undefined);
+      this.scanAbort.abort();
     }
   }
 
