@@ -130,7 +130,7 @@ const RECORD_LAG_MS = 60;
  * the deadline, at least FINAL_SCAN_MIN_MS; one that takes longer on a loaded host is left
  * out, so that -d ends on time.
  */
-const END_SLACK_MS = 300;
+const END_SLACK_MS = 150;
 const FINAL_SCAN_MIN_MS = 100;
 /** setTimeout(2) takes at most 2^31-1 ms (about 24.8 days); a longer --duration waits in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
