@@ -325,8 +325,8 @@ class Monitor {
     try {
       if (this.failure) throw this.failure;
       // A last rescan reports what died just before the end (unless --count silenced us).
-      await this.scanning;
-      if (!this.silenced) await this.finalRescan(deadline);
+      if (this.silenced) await this.scanning;
+      else await this.finalRescan(deadline);
       if (this.failure) throw this.failure;
     } finally {
       // Closed after the last rescan, which it runs.
@@ -719,11 +719,15 @@ class Monitor {
 
   /** The last rescan; with a deadline (--duration), only if it ends by then (END_SLACK_MS). */
   private async finalRescan(deadline: number | undefined): Promise<void> {
-    if (deadline === undefined) return this.rescan(true);
+    // One under way first (it may be confirming GONEs), then a fresh one.
+    const done = (async (): Promise<void> => {
+      await this.scanning;
+      await this.rescan(true);
+    })();
+    if (deadline === undefined) return done;
     let timer: NodeJS.Timeout | undefined;
     const budget = Math.max(FINAL_SCAN_MIN_MS, deadline + END_SLACK_MS - monoNow());
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), budget)));
-    const done = this.rescan(true);
     const first = await Promise.race([done, late]);
     clearTimeout(timer);
     if (first === 'late') {
