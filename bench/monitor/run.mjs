@@ -20,11 +20,19 @@
  * events,poll250,nobody), one after the other, --idle-runs times (default 1). With
  * --wait-quiet PIDS, each run waits first for a quiet window: fewer than PIDS pids handed
  * out on the host in 10 s (checked every 40 s).
+ * Load (issue 10 §5), with --rates R1,R2,... (e.g. 500,1900): for each rate and each of
+ * --rate-modes (default events,poll250), the monitor (`--json -t net --baseline`) watches
+ * burst.c start `unshare -n true` R times a second for --rate-secs (default 10) seconds
+ * (namespaces that live well under a millisecond; `-- CMD` lifetimes with --rate-cmd, e.g.
+ * "unshare -n sleep 0.01"), and is stopped with SIGINT 1 s after. seen/created: NEW records
+ * whose pid is one of the children that succeeded. Also the counts the monitor itself gave
+ * (summary: lost, unread, missedNew, missedGone) and, per rate, how long `-d 8` ran while
+ * the burst went on (mode record to exit).
  * Prints a Markdown report.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,6 +51,10 @@ const IDLE_MODES = opt('--idle-modes', 'events,poll250,nobody').split(',');
 const IDLE_RUNS = Number(opt('--idle-runs', 1));
 const WAIT_QUIET = opt('--wait-quiet', undefined);
 const DEBUG = args.includes('--debug');
+const RATES = opt('--rates', '').split(',').filter(Boolean).map(Number);
+const RATE_SECS = Number(opt('--rate-secs', 10));
+const RATE_MODES = opt('--rate-modes', 'events,poll250').split(',');
+const RATE_CMD = opt('--rate-cmd', 'unshare -n true').split(' ');
 const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
 
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -258,6 +270,86 @@ async function startMonitorAll(mode) {
 
 const pct = (a, n) => (n === 0 ? 'n/a' : `${((100 * a) / n).toFixed(1)}%`);
 const procs = () => readFileSync('/proc/loadavg', 'utf8').trim();
+
+/** burst.c, compiled once into a temporary directory. */
+let burstBin;
+function burstPath() {
+  if (burstBin) return burstBin;
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-burst-'));
+  burstBin = join(dir, 'burst');
+  const r = spawnSync('cc', ['-O2', '-o', burstBin, join(here, 'burst.c')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cc burst.c: ${r.stderr}`);
+  return burstBin;
+}
+
+/** Run burst.c: the pids of the children that made their namespace, and the wall time. */
+async function burst(rate, secs, onChild) {
+  const pids = new Set();
+  const t0 = Date.now();
+  const p = runProc(burstPath(), [String(rate), String(secs), '64', '--', ...RATE_CMD], {
+    onLine: (l) => {
+      const [pid, status] = l.split(' ').map(Number);
+      if (status === 0) pids.add(pid);
+    },
+  });
+  onChild?.(p.child);
+  const r = await p.done;
+  if (r.status !== 0 && r.signal === null) throw new Error(`burst failed: ${r.stderr}`);
+  return { pids, wallMs: Date.now() - t0 };
+}
+
+/** One monitor (`-t net`, JSON) during one burst: seen/created and the monitor's own counts. */
+async function rateRun(mode, rate) {
+  const mon = await startMonitor(mode);
+  const b = await burst(rate, RATE_SECS);
+  await sleep(1000);
+  await mon.stop();
+  const seen = mon.events.filter((e) => e.kind === 'ns-new' && b.pids.has(e.pid)).length;
+  const summary = mon.events.find((e) => e.kind === 'summary') ?? {};
+  return { created: b.pids.size, seen, rate: b.pids.size / (b.wallMs / 1000), summary, lostRecords: mon.events.filter((e) => e.kind === 'lost').length };
+}
+
+/** `nsm monitor -d SECS` (all types) during a burst: how long it really ran, from its mode record to its exit. */
+async function durationRun(rate, secs) {
+  let modeAt;
+  const p = runProc(process.execPath, [nsm, 'monitor', '--json', '-d', String(secs)], {
+    onLine: (l) => {
+      const e = JSON.parse(l);
+      // Its time is when the monitor started: the start of --duration.
+      if (e.kind === 'mode') modeAt = Date.parse(e.time);
+    },
+  });
+  let child;
+  const b = burst(rate, secs + 2, (c) => (child = c));
+  await p.done;
+  const ran = (Date.now() - modeAt) / 1000;
+  // The burst's children are waited for by burst itself; SIGTERM ends it between forks.
+  child.kill('SIGTERM');
+  await b;
+  return ran;
+}
+
+if (RATES.length > 0) {
+  console.log(`## monitor under load (bench/monitor/run.mjs --rates ${RATES.join(',')})\n`);
+  console.log(`Host: ${(await import('node:os')).cpus().length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; /proc/loadavg at start: ${procs()}; churn: \`${RATE_CMD.join(' ')}\`, ${RATE_SECS} s\n`);
+  console.log(`| run | mode | asked /s | made /s | created | seen (NEW) | seen/created | lost | unread | missedNew | missedGone | LOST records |`);
+  console.log(`|---|---|---|---|---|---|---|---|---|---|---|---|`);
+  for (let run = 1; run <= RUNS; run++) {
+    for (const rate of RATES) {
+      for (const mode of RATE_MODES) {
+        const r = await rateRun(mode, rate);
+        const s = r.summary;
+        console.log(`| ${run} | ${mode} | ${rate} | ${r.rate.toFixed(0)} | ${r.created} | ${r.seen} | ${pct(r.seen, r.created)} | ${s.lost} | ${s.unread} | ${s.missedNew} | ${s.missedGone} | ${r.lostRecords} |`);
+      }
+    }
+  }
+  console.log(`\n\`nsm monitor -d 8\` (events, all types) during a burst at each rate:\n`);
+  console.log(`| run | asked /s | ran (the mode record's time to exit) |`);
+  console.log(`|---|---|---|`);
+  for (let run = 1; run <= RUNS; run++) for (const rate of RATES) console.log(`| ${run} | ${rate} | ${(await durationRun(rate, 8)).toFixed(2)} s |`);
+  console.log(`\n/proc/loadavg at end: ${procs()}\n`);
+  process.exit(0);
+}
 
 console.log(`## monitor (bench/monitor/run.mjs)\n`);
 console.log(`Host: ${process.arch}, ${(await import('node:os')).cpus().length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; /proc/loadavg at start: ${procs()}\n`);

@@ -24,11 +24,14 @@ export interface ServeOptions extends MetricsOptions {
 }
 
 /**
- * Events the monitor says it lost, in one event. The one place that knows how the monitor
- * reports a loss: today an 'overrun' (the connector socket dropped events: ENOBUFS).
+ * What the monitor says it missed, in one event: its 'lost' record counts, since the last
+ * one, events the kernel dropped, processes gone before they were read, and namespaces only a
+ * rescan showed come or go (core/monitor-events.ts LossCounts). An 'overrun' is counted
+ * there too, so it adds nothing here.
  */
 export function lostEventsIn(e: MonitorEvent): number {
-  return e.kind === 'overrun' ? e.count : 0;
+  if (e.kind !== 'lost') return 0;
+  return e.since.lost + e.since.unread + e.since.missedNew + e.since.missedGone;
 }
 
 /** Serve until `options.signal` aborts. A port already in use is an error (exit 1), before anything starts. */

@@ -76,8 +76,35 @@ export type MonitorEvent =
   | (At & { kind: 'ns-leave'; type: NsType; inode: number; id: number | null; pid: number; command?: string; to?: number; via: Via })
   /** The kernel dropped events (ENOBUFS): a full rescan follows to catch up. */
   | (At & { kind: 'overrun'; count: number })
+  /**
+   * The monitor knows it missed something since the last such record (at most one a
+   * second, and one before the summary): `since` counts what happened since, `total` all
+   * run long. Namespaces may have been missed: the counts say how.
+   */
+  | (At & { kind: 'lost'; since: LossCounts; total: LossCounts })
   /** Last record (Ctrl-C, --count, --duration). */
-  | (At & { kind: 'summary'; mode: MonitorMode; durationMs: number; types: Partial<Record<NsType, TypeTotals>>; stillAlive: NamespaceBrief[]; overruns: number });
+  | (At & { kind: 'summary'; mode: MonitorMode; durationMs: number; types: Partial<Record<NsType, TypeTotals>>; stillAlive: NamespaceBrief[]; overruns: number } & LossCounts);
+
+/**
+ * What the monitor knows it missed (kept by the tracker, src/core/monitor-tracker.ts).
+ * Namespaces that came and went entirely between two looks leave no trace of their own:
+ * `lost` and `unread` say that such may exist.
+ */
+export interface LossCounts {
+  /**
+   * Times the kernel dropped process events (netlink ENOBUFS: the socket's receive queue
+   * was full), or the poller's pid cursor moved by more than one tick reads (poll mode).
+   */
+  lost: number;
+  /** Processes gone before their namespaces could be read: any namespace they alone made was missed. */
+  unread: number;
+  /** Namespaces a rescan found that no event or poll had shown (made without an exec we saw, or events lost). */
+  missedNew: number;
+  /** Namespaces a rescan found gone whose last process's exit had not been seen. */
+  missedGone: number;
+}
+
+export const NO_LOSS: Readonly<LossCounts> = { lost: 0, unread: 0, missedNew: 0, missedGone: 0 };
 
 export interface TypeTotals {
   /** Namespaces created while monitoring (reported NEW). */

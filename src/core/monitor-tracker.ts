@@ -14,7 +14,7 @@
  * finds it anywhere: the rescan decides.
  */
 import type { NsType } from '../sys/nstypes.js';
-import type { MonitorEvent, NamespaceBrief, TypeTotals, Via } from './monitor-events.js';
+import { NO_LOSS, type LossCounts, type MonitorEvent, type NamespaceBrief, type TypeTotals, type Via } from './monitor-events.js';
 import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace } from './model.js';
 
 /** One observation of a process and the namespaces it is in. */
@@ -86,6 +86,8 @@ interface NsState {
   otherHeld: HeldBy[];
   /** When the last member left; set while members is empty. */
   emptySince?: number;
+  /** The last member's exit was not seen but inferred (a rescan no longer showed it, or its pid was reused). */
+  emptiedUnseen?: boolean;
   /** Reported to the user (NEW, or in scope at start): its GONE is reported too. */
   reported: boolean;
   /** Created while monitoring (NEW). */
@@ -102,6 +104,9 @@ export class NamespaceTracker {
    */
   private readonly exitedAt = new Map<number, number>();
   private readonly totals = new Map<NsType, TypeTotals>();
+  /** What the monitor knows it missed, all run long, and as last reported ('lost' event). */
+  private readonly loss: LossCounts = { ...NO_LOSS };
+  private reportedLoss: LossCounts = { ...NO_LOSS };
 
   constructor(
     private readonly options: TrackerOptions,
@@ -159,7 +164,7 @@ export class NamespaceTracker {
     if (exit !== undefined && o.time <= exit) return; // read before it exited, reported after
     if (prev && (o.fork || (o.startTime !== undefined && prev.startTime !== undefined && o.startTime !== prev.startTime))) {
       // The pid was reused: the process we knew under it exited unseen.
-      this.exited(o.pid, o.time);
+      this.exited(o.pid, o.time, true);
       prev = undefined;
     }
     // -p: a new child of the tree joins it (a fork event, or a process first seen by a poll or rescan).
@@ -190,8 +195,11 @@ export class NamespaceTracker {
     }
   }
 
-  /** A process exited (exit event, or no longer listed by a poll or rescan). */
-  exited(pid: number, time: number): void {
+  /**
+   * A process exited (exit event, or no longer listed by a poll or rescan). `unseen`: its
+   * exit is inferred by a rescan or a reused pid, where an event or poll should have shown it.
+   */
+  exited(pid: number, time: number, unseen = false): void {
     const prev = this.procs.get(pid);
     if (!prev || time < prev.observedAt) return; // a stale exit, from before the pid was reused
     this.procs.delete(pid);
@@ -201,8 +209,41 @@ export class NamespaceTracker {
       const st = this.namespaces.get(inode);
       if (!st) continue;
       st.members.delete(pid);
-      if (st.members.size === 0) st.emptySince = time;
+      if (st.members.size === 0) {
+        st.emptySince = time;
+        st.emptiedUnseen = unseen;
+      }
     }
+  }
+
+  /** The kernel dropped events (ENOBUFS), or the poller could not read every new pid: `count` times. */
+  noteLost(count = 1): void {
+    this.loss.lost += count;
+  }
+
+  /** Processes gone before their namespaces could be read. */
+  noteUnread(count = 1): void {
+    this.loss.unread += count;
+  }
+
+  /** Everything missed so far (for the summary, and for metrics). */
+  losses(): LossCounts {
+    return { ...this.loss };
+  }
+
+  /** Whether something was missed since the last 'lost' event. */
+  hasUnreportedLoss(): boolean {
+    return (Object.keys(this.loss) as (keyof LossCounts)[]).some((k) => this.loss[k] !== this.reportedLoss[k]);
+  }
+
+  /** Emit a 'lost' event for what was missed since the last one (nothing when nothing was). */
+  reportLoss(time: number): void {
+    if (!this.hasUnreportedLoss()) return;
+    const total = this.losses();
+    const since = { ...NO_LOSS };
+    for (const k of Object.keys(since) as (keyof LossCounts)[]) since[k] = total[k] - this.reportedLoss[k];
+    this.reportedLoss = total;
+    this.emit({ kind: 'lost', time: this.env.toEpoch(time), since, total });
   }
 
   private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean, inherited = false): void {
@@ -246,6 +287,8 @@ export class NamespaceTracker {
       this.namespaces.set(inode, st);
       if (followed) {
         this.totals.get(type)!.created++;
+        // A rescan, not an event or poll, showed its first process (unshare(2) without exec, or events lost).
+        if (via === 'rescan') this.loss.missedNew++;
         this.emit({ kind: 'ns-new', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: st.command, owners: st.owners, via });
       }
     } else if (from !== undefined && followed && this.options.verbose) {
@@ -253,13 +296,17 @@ export class NamespaceTracker {
     }
     st.members.add(pid);
     st.emptySince = undefined;
+    st.emptiedUnseen = undefined;
   }
 
   private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean): void {
     const st = this.namespaces.get(inode);
     if (!st) return;
     st.members.delete(pid);
-    if (st.members.size === 0) st.emptySince = time;
+    if (st.members.size === 0) {
+      st.emptySince = time;
+      st.emptiedUnseen = false;
+    }
     if (followed && this.options.verbose) {
       this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: proc.command, to, via });
     }
@@ -269,6 +316,8 @@ export class NamespaceTracker {
     this.namespaces.delete(st.inode);
     if (!st.reported) return;
     this.totals.get(st.type)!.destroyed++;
+    // Its last process's exit was only inferred: had a namespace of its own come and gone meanwhile, nothing would show it.
+    if (via === 'rescan' && st.emptiedUnseen) this.loss.missedGone++;
     const lifetimeMs = st.bornAt === undefined ? undefined : Math.max(0, Math.round((time - st.bornAt) * 1000) / 1000);
     this.emit({ kind: 'ns-gone', time: this.env.toEpoch(time), type: st.type, inode: st.inode, id: st.id ?? null, lifetimeMs, owners: st.owners, via });
   }
@@ -309,23 +358,26 @@ export class NamespaceTracker {
 
   /**
    * A full rescan that started at `started`. Processes it shows are newer than any
-   * observation made before `started`; events after it are newer than the scan.
+   * observation made before `started`; events after it are newer than the scan. `final`:
+   * the last one, after events and polls stopped.
    */
-  reconcile(scan: HostScan, started: number): void {
+  reconcile(scan: HostScan, started: number, options: { final?: boolean } = {}): void {
+    // The last rescan runs after events and polls stopped: exits it finds were not missed.
+    const unseen = !options.final;
     this.followTree(scan);
     // Processes: new ones, moved ones (setns/unshare without exec), reused pids.
     for (const p of scan.processes.values()) {
       const ns = this.pick(p.ns);
       if (!ns) {
         // Listed but its links unreadable: a zombie (its namespaces were released at exit).
-        this.exited(p.pid, started);
+        this.exited(p.pid, started, unseen);
         continue;
       }
       this.observe({ pid: p.pid, ppid: p.ppid, startTime: p.startTime, ns, command: this.procs.get(p.pid)?.command ?? p.comm, time: started, via: 'rescan' });
     }
     // Processes it does not show were gone when it looked (unless seen since it began).
     for (const [pid, st] of this.procs) {
-      if (st.observedAt < started && !scan.processes.has(pid)) this.exited(pid, started);
+      if (st.observedAt < started && !scan.processes.has(pid)) this.exited(pid, started, unseen);
     }
     // Exits before this scan began can no longer be contradicted by a stale report.
     for (const [pid, time] of this.exitedAt) if (time < started) this.exitedAt.delete(pid);
@@ -367,6 +419,7 @@ export class NamespaceTracker {
       });
       if (followed) {
         this.totals.get(n.type)!.created++;
+        this.loss.missedNew++;
         this.emit({ kind: 'ns-new', time: this.env.toEpoch(started), type: n.type, inode: n.inode, id: n.id ?? null, pid: first, command, owners: n.owners, via: 'rescan' });
       }
     }
@@ -416,7 +469,7 @@ export class NamespaceTracker {
   }
 
   /** Totals per type and the namespaces created during the run that are still alive. */
-  summary(): { types: Partial<Record<NsType, TypeTotals>>; stillAlive: NamespaceBrief[] } {
+  summary(): { types: Partial<Record<NsType, TypeTotals>>; stillAlive: NamespaceBrief[] } & LossCounts {
     const types: Partial<Record<NsType, TypeTotals>> = {};
     for (const [t, totals] of this.totals) types[t] = { ...totals, alive: 0 };
     const stillAlive: NamespaceBrief[] = [];
@@ -436,7 +489,7 @@ export class NamespaceTracker {
       });
     }
     stillAlive.sort((a, b) => a.inode - b.inode);
-    return { types, stillAlive };
+    return { types, stillAlive, ...this.losses() };
   }
 }
 

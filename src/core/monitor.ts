@@ -58,6 +58,8 @@ export interface MonitorOptions {
   /** Abort to stop (Ctrl-C); the summary follows. */
   signal?: AbortSignal;
   procRoot?: string;
+  /** Event mode: the connector socket's receive buffer in bytes (default 8 MiB; tests set a tiny one to force loss). */
+  rcvbuf?: number;
 }
 
 import { DEFAULT_INTERVAL_MS } from './monitor-events.js';
@@ -118,6 +120,23 @@ const YOUNG_GROWTH = 4;
  * period reaches the full poll's interval, the full poll takes over.
  */
 const WATCH_DIVISOR = 8;
+/** A 'lost' event at most this often: the counts since the last one are summed into the next. */
+const LOSS_REPORT_MS = 1000;
+/**
+ * Event mode: a rescan's view is applied only once the records of everything before it
+ * have had time to arrive (the worker posts within FLUSH_MS of an event), so that an exit
+ * still on its way is not taken for one the events missed.
+ */
+const RECORD_LAG_MS = 60;
+/**
+ * With --duration, the last rescan (it confirms the last GONEs) gets until this long after
+ * the deadline, at least FINAL_SCAN_MIN_MS; one that takes longer on a loaded host is left
+ * out, so that -d ends on time.
+ */
+const END_SLACK_MS = 150;
+const FINAL_SCAN_MIN_MS = 100;
+/** setTimeout(2) takes at most 2^31-1 ms (about 24.8 days); a longer --duration waits in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A process poll mode reads again (times: monotonic ms). */
 interface Watch {
@@ -156,6 +175,8 @@ class Monitor {
   private readonly epochOffset = Date.now() - monoNow();
   private readonly tracker: NamespaceTracker;
   private mode: MonitorMode = 'poll';
+  private onStopped: () => void = () => undefined;
+  private readonly stopped = new Promise<void>((resolve) => (this.onStopped = resolve));
   private connector: ProcConnector | undefined;
   /** Connector records that arrive before the first scan is in. */
   private queued: ConnectorRecord[] | undefined = [];
@@ -192,6 +213,12 @@ class Monitor {
   /** Processes the fast tick reads again. */
   private readonly watched = new Map<number, Watch>();
   private mountCache = new Map<number, NsMount[]>();
+  private lossTimer: NodeJS.Timeout | undefined;
+  private lastLossReport = -Infinity;
+  /** The last rescan came too late for --duration: its result is dropped. */
+  private abandoned = false;
+  /** Kills a scan still running when --duration is up (it would keep nsm alive past it). */
+  private readonly scanAbort = new AbortController();
   private ownMounts: { at: number; byInode: Map<number, NsMount[]> } | undefined;
 
   constructor(
@@ -225,6 +252,7 @@ class Monitor {
   private stop(): void {
     this.stopping = true;
     this.wake?.();
+    this.onStopped();
   }
 
   private fail(err: unknown): void {
@@ -253,25 +281,40 @@ class Monitor {
     const abort = (): void => this.stop();
     this.options.signal?.addEventListener('abort', abort);
     let duration: NodeJS.Timeout | undefined;
+    const deadline = this.options.durationMs === undefined ? undefined : startedAt + this.options.durationMs;
+    if (deadline !== undefined) {
+      // Armed before the first scan, which may take long on a loaded host. In steps of at
+      // most MAX_TIMER_MS: Node fires a longer timeout at once (1 ms).
+      const arm = (): void => {
+        const left = deadline - monoNow();
+        if (left <= 0) return this.stop();
+        duration = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      };
+      arm();
+    }
     try {
-      const first = await this.scan();
-      const baseline = this.tracker.start(first.scan, first.started);
-      if (this.mode === 'poll') for (const p of first.scan.processes.values()) this.polled.set(p.pid, p.startTime);
-      if (this.options.baseline) this.emit({ kind: 'baseline', time: this.epoch(first.started), namespaces: baseline });
-      const queued = this.queued ?? [];
-      this.queued = undefined;
-      this.onRecords(queued);
-      if (this.mode === 'poll') {
-        const reports = this.tickerQueue ?? [];
-        this.tickerQueue = undefined;
-        if (!this.ticker) this.nextFullPoll = monoNow() + this.intervalMs;
-        for (const r of reports) this.tick(r);
-        this.tick();
-      }
-      this.schedule();
-      if (this.options.durationMs !== undefined) {
-        const left = this.options.durationMs - (monoNow() - startedAt);
-        duration = setTimeout(() => this.stop(), Math.max(0, left));
+      // The first scan may outlast --duration on a loaded host: then the run ends without it.
+      const scanning = this.scan();
+      const first = await Promise.race([scanning, this.stopped.then(() => undefined)]);
+      if (first === undefined) {
+        scanning.catch(() => undefined);
+        this.scanAbort.abort();
+        this.silenced = true;
+      } else {
+        const baseline = this.tracker.start(first.scan, first.started);
+        if (this.mode === 'poll') for (const p of first.scan.processes.values()) this.polled.set(p.pid, p.startTime);
+        if (this.options.baseline) this.emit({ kind: 'baseline', time: this.epoch(first.started), namespaces: baseline });
+        const queued = this.queued ?? [];
+        this.queued = undefined;
+        this.onRecords(queued);
+        if (this.mode === 'poll') {
+          const reports = this.tickerQueue ?? [];
+          this.tickerQueue = undefined;
+          if (!this.ticker) this.nextFullPoll = monoNow() + this.intervalMs;
+          for (const r of reports) this.tick(r);
+          this.tick();
+        }
+        this.schedule();
       }
       if (this.options.signal?.aborted) this.stop();
       while (!this.stopping) await new Promise<void>((resolve) => (this.wake = resolve));
@@ -280,13 +323,14 @@ class Monitor {
       clearTimeout(duration);
       clearTimeout(this.rescanTimer);
       clearTimeout(this.tickTimer);
+      clearTimeout(this.lossTimer);
       await this.connector?.close();
     }
     try {
       if (this.failure) throw this.failure;
       // A last rescan reports what died just before the end (unless --count silenced us).
-      await this.scanning;
-      if (!this.silenced) await this.rescan();
+      if (this.silenced) await this.scanning;
+      else await this.finalRescan(deadline);
       if (this.failure) throw this.failure;
     } finally {
       // Closed after the last rescan, which it runs.
@@ -294,6 +338,7 @@ class Monitor {
       this.cursor?.close();
     }
     const end = monoNow();
+    if (!this.silenced) this.tracker.reportLoss(end);
     const summary: MonitorSummary = {
       kind: 'summary',
       time: this.epoch(end),
@@ -319,7 +364,7 @@ class Monitor {
     if (process.geteuid?.() !== 0) return 'not root';
     try {
       this.connector = await ProcConnector.open(
-        { types: this.types, procRoot: this.options.procRoot },
+        { types: this.types, procRoot: this.options.procRoot, rcvbuf: this.options.rcvbuf },
         (records) => this.onRecords(records),
         (err: SysError) => this.fail(err),
       );
@@ -346,10 +391,16 @@ class Monitor {
 
   private applyRecords(records: ConnectorRecord[]): void {
     let rescanNow = false;
+    let lastUnread: number | undefined;
     for (const r of records) {
       switch (r.kind) {
         case 'fork':
         case 'exec':
+          // Exited before its links were read (a fork then an exec of the same pid: once).
+          if (r.gone && r.pid !== lastUnread) {
+            this.tracker.noteUnread();
+            lastUnread = r.pid;
+          }
           this.tracker.observe({ pid: r.pid, ppid: r.ppid, ns: r.ns, command: r.command, time: r.ts, fork: r.kind === 'fork', via: 'event' });
           break;
         case 'exit':
@@ -357,6 +408,7 @@ class Monitor {
           break;
         case 'overrun':
           this.overruns++;
+          this.tracker.noteLost();
           rescanNow = true;
           this.emit({ kind: 'overrun', time: this.epoch(r.ts), count: this.overruns });
           break;
@@ -368,6 +420,21 @@ class Monitor {
     // Events were lost, or a mount may have pinned or released a namespace: only a full
     // rescan can tell (one at most every CONFIRM_GAP_MS).
     this.schedule(rescanNow ? 'soon' : undefined);
+    this.reportLossSoon();
+  }
+
+  /** A 'lost' event for what was missed, now or (at most one per LOSS_REPORT_MS) a little later. */
+  private reportLossSoon(): void {
+    if (this.stopping || this.lossTimer || !this.tracker.hasUnreportedLoss()) return;
+    const now = monoNow();
+    const at = this.lastLossReport + LOSS_REPORT_MS;
+    const report = (): void => {
+      this.lossTimer = undefined;
+      this.lastLossReport = monoNow();
+      this.tracker.reportLoss(this.lastLossReport);
+    };
+    if (now >= at) report();
+    else this.lossTimer = setTimeout(report, at - now);
   }
 
   /**
@@ -417,6 +484,7 @@ class Monitor {
         this.nextFullPoll = this.ticker ? Infinity : now + this.intervalMs;
       }
       this.schedule();
+      this.reportLossSoon();
     } catch (err) {
       this.fail(err);
       return;
@@ -429,8 +497,12 @@ class Monitor {
     const retry = this.unborn;
     this.unborn = [];
     const { pids, truncated } = this.cursor!.newPids(MAX_NEW_PIDS);
-    // More than one tick reads: a full poll by Node lists them all, now (once).
-    if (truncated) this.nextFullPoll = now;
+    // More than one tick reads: a full poll by Node lists them all, now (once); those gone
+    // by then are not even counted as unread.
+    if (truncated) {
+      this.nextFullPoll = now;
+      this.tracker.noteLost();
+    }
     for (const pid of retry) this.readNewProcess(pid, now, false);
     pids.forEach((pid, i) => this.readNewProcess(pid, now, i >= pids.length - UNBORN_WINDOW));
   }
@@ -443,6 +515,7 @@ class Monitor {
       if (!hasErrno(err, 'ENOENT', 'ESRCH')) throw err;
       // Not listed yet (tried once more), or gone already: it lived less than a tick.
       if (mayBeUnborn) this.unborn.push(pid);
+      else this.tracker.noteUnread();
       return;
     }
     // A thread (exit_signal -1) is in its process's namespaces (the rescan finds one that
@@ -640,7 +713,7 @@ class Monitor {
     const started = monoNow();
     this.lastScanStart = started;
     // Poll mode: the pidtick helper starts the scan (a fork of Node costs several ms).
-    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker });
+    const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker, signal: this.scanAbort.signal });
     this.lastScanWall = monoNow() - started;
     attribute(scan);
     this.mountCache = new Map();
@@ -648,12 +721,40 @@ class Monitor {
     return { scan, started };
   }
 
-  private rescan(): Promise<void> {
+  /** The last rescan; with a deadline (--duration), only if it ends by then (END_SLACK_MS). */
+  private async finalRescan(deadline: number | undefined): Promise<void> {
+    // One under way first (it may be confirming GONEs), then a fresh one.
+    const done = (async (): Promise<void> => {
+      await this.scanning;
+      await this.rescan(true);
+    })();
+    if (deadline === undefined) return done;
+    let timer: NodeJS.Timeout | undefined;
+    const budget = Math.max(FINAL_SCAN_MIN_MS, deadline + END_SLACK_MS - monoNow());
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), budget)));
+    const first = await Promise.race([done, late]);
+    clearTimeout(timer);
+    if (first === 'late') {
+      this.abandoned = true;
+      done.catch(() => undefined);
+      this.scanAbort.abort();
+    }
+  }
+
+  private rescan(final = false): Promise<void> {
     if (this.scanning) return this.scanning;
     this.scanning = (async () => {
       try {
         const { scan, started } = await this.scan();
-        this.tracker.reconcile(scan, started);
+        if (this.mode === 'events' && !final) {
+          const wait = started + RECORD_LAG_MS - monoNow();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          // Records the worker posted meanwhile are delivered before this resumes.
+          await new Promise((r) => setImmediate(r));
+        }
+        if (this.abandoned) return; // the summary went out without it
+        this.tracker.reconcile(scan, started, { final });
+        this.reportLossSoon();
         if (this.mode === 'poll') {
           for (const p of scan.processes.values()) if (!this.polled.has(p.pid)) this.polled.set(p.pid, p.startTime);
         }

@@ -38,6 +38,8 @@ export interface ScanOptions {
   allSockets?: boolean;
   /** A helper already running that starts the scan for us (the polling monitor's; async scans only). */
   runner?: ScanRunner;
+  /** Aborting kills a scan nsm started itself (async scans only). */
+  signal?: AbortSignal;
 }
 
 export async function scanHost(options: ScanOptions = {}): Promise<HostScan> {

@@ -63,6 +63,8 @@ export interface RawScanOptions {
   allSockets?: boolean;
   /** Worker processes; default: the helper decides (1 below 400 processes, else one per CPU up to 4). */
   jobs?: number;
+  /** Aborting kills the scan (the promise then rejects); not for scans a runner starts. */
+  signal?: AbortSignal;
 }
 
 function scanArgs(options: RawScanOptions): string[] {
@@ -310,7 +312,17 @@ export function rawScan(options: RawScanOptions = {}, runner?: ScanRunner): Prom
     // The runner splits its command line at spaces: a proc root with one goes the usual way.
     if (args.every((a) => !/\s/.test(a))) return rawScanVia(runner, args);
   }
-  return (takeEarly(options) ?? startScan(options)).result;
+  const pending = takeEarly(options) ?? startScan(options);
+  const signal = options.signal;
+  if (signal) {
+    const kill = (): void => void pending.child.kill('SIGKILL');
+    if (signal.aborted) kill();
+    else {
+      signal.addEventListener('abort', kill, { once: true });
+      pending.result.then(() => signal.removeEventListener('abort', kill), () => signal.removeEventListener('abort', kill));
+    }
+  }
+  return pending.result;
 }
 
 /** Runs `nsm-helper scan ARGS` for us and streams its stdout: poll mode's pidtick helper (src/sys/pid-ticker.ts). */

@@ -122,7 +122,7 @@ function decodeEvent(buf: Buffer, base: number): ProcEvent {
  * milliseconds); `ns` is absent when the process was gone before its links could be read.
  */
 export type ConnectorRecord =
-  | { kind: 'fork' | 'exec'; pid: number; ppid?: number; ts: number; ns?: Partial<Record<NsType, number>>; command?: string }
+  | { kind: 'fork' | 'exec'; pid: number; ppid?: number; ts: number; ns?: Partial<Record<NsType, number>>; command?: string; gone?: true }
   | { kind: 'exit'; pid: number; ts: number }
   /** recv(2) failed with ENOBUFS: the socket's queue overflowed and events were dropped. */
   | { kind: 'overrun'; ts: number }
@@ -173,7 +173,7 @@ function workerPath(): string {
 export interface ProcConnectorOptions {
   types: readonly NsType[];
   procRoot?: string;
-  /** Default 8 MiB: room for tens of thousands of events while the reader is descheduled. */
+  /** Default 8 MiB: room for tens of thousands of events while the reader is descheduled (a tiny one in tests, to force loss). */
   rcvbuf?: number;
   ackTimeoutMs?: number;
 }

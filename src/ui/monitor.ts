@@ -3,7 +3,7 @@
  * Lines record per event. The formatter table is a mapped type over the event kinds
  * (as zx's log.ts does), so a new kind does not compile until it has a formatter.
  */
-import type { MonitorEvent, MonitorEventKind, NamespaceBrief } from '../core/monitor-events.js';
+import type { LossCounts, MonitorEvent, MonitorEventKind, NamespaceBrief } from '../core/monitor-events.js';
 import type { Attribution } from '../core/model.js';
 import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';
@@ -57,6 +57,17 @@ function head(time: number, label: string, style: (s: string) => string, type: s
   return `${colour.dim(clock(time))} ${style(label.padEnd(5))} ${type.padEnd(6)} ${String(inode).padStart(10)}`;
 }
 
+/** "kernel dropped events 1 time, 12 processes gone before read, ..." (the non-zero counts), or undefined. */
+export function lossText(c: LossCounts): string | undefined {
+  const parts: string[] = [];
+  const n = (k: number, one: string, many = `${one}s`): string => `${k} ${k === 1 ? one : many}`;
+  if (c.lost > 0) parts.push(`events dropped ${n(c.lost, 'time')} (kernel queue full, or more new pids than one poll reads)`);
+  if (c.unread > 0) parts.push(`${n(c.unread, 'process', 'processes')} gone before their namespaces were read`);
+  if (c.missedNew > 0) parts.push(`${n(c.missedNew, 'namespace')} found only by a rescan`);
+  if (c.missedGone > 0) parts.push(`${n(c.missedGone, 'namespace')} found gone by a rescan, the exit unseen`);
+  return parts.length > 0 ? parts.join(', ') : undefined;
+}
+
 const BRIEF_COLUMNS: readonly Column<NamespaceBrief>[] = [
   { id: 'NS', help: 'namespace (inode)', align: 'right', json: 'number', get: (r) => r.inode },
   { id: 'TYPE', help: 'type', json: 'string', get: (r) => r.type },
@@ -94,6 +105,7 @@ export const MONITOR_FORMATTERS: Formatters = {
   // Said once; the summary gives the count.
   overrun: (e) =>
     e.count === 1 ? { err: 'nsm: monitor: the kernel dropped process events (ENOBUFS: receive queue full); rescanning to catch up\n' } : {},
+  lost: (e) => ({ err: `nsm: monitor: LOST: ${lossText(e.since) ?? 'nothing'}; short-lived namespaces may be missing\n` }),
   summary: (e) => {
     const rows = Object.entries(e.types).map(([type, t]) => ({ type, ...t! }));
     const cols: Column<(typeof rows)[number]>[] = [
@@ -103,7 +115,8 @@ export const MONITOR_FORMATTERS: Formatters = {
       { id: 'ALIVE', help: '', align: 'right', json: 'number', get: (r) => r.alive },
     ];
     let text = `${colour.dim(clock(e.time))} ${colour.bold('SUMMARY')} ${duration(e.durationMs)} (${e.mode === 'events' ? 'process events' : 'polling'})`;
-    text += e.overruns > 0 ? `, ${e.overruns} overrun(s): some short-lived namespaces may have been missed\n` : '\n';
+    const loss = lossText(e);
+    text += loss ? `; missed: ${loss}\n` : '\n';
     text += renderColumns(rows, cols, { width: Infinity });
     if (e.stillAlive.length > 0) {
       text += `created during the run and still alive (${e.stillAlive.length}):\n${renderColumns(e.stillAlive, BRIEF_COLUMNS)}`;

@@ -44,13 +44,22 @@ describe('monitor output', () => {
 
   it('prints the summary per type and what is still alive', () => {
     const text = out({
-      kind: 'summary', time: T, mode: 'events', durationMs: 2500, overruns: 0,
+      kind: 'summary', time: T, mode: 'events', durationMs: 2500, overruns: 0, lost: 0, unread: 0, missedNew: 0, missedGone: 0,
       types: { net: { created: 3, destroyed: 2, alive: 4 } },
       stillAlive: [{ type: 'net', inode: 11, nprocs: 1, pid: 5, command: 'sleep 9', held: ['procs'], owners: [] }],
     });
     expect(text).toContain('SUMMARY 2.50s (process events)');
     expect(text).toMatch(/TYPE CREATED DESTROYED ALIVE\nnet +3 +2 +4\n/);
     expect(text).toMatch(/still alive \(1\):\nNS TYPE NPROCS PID HELD +NAME COMMAND\n11 net +1 +5 procs +sleep 9\n/);
+  });
+
+  it('says what was missed: a LOST line on stderr, and in the summary', () => {
+    const since = { lost: 1, unread: 12, missedNew: 0, missedGone: 2 };
+    expect(formatMonitorEvent({ kind: 'lost', time: T, since, total: since })).toEqual({
+      err: 'nsm: monitor: LOST: events dropped 1 time (kernel queue full, or more new pids than one poll reads), 12 processes gone before their namespaces were read, 2 namespaces found gone by a rescan, the exit unseen; short-lived namespaces may be missing\n',
+    });
+    const text = out({ kind: 'summary', time: T, mode: 'events', durationMs: 2500, overruns: 1, ...since, types: { net: { created: 3, destroyed: 2, alive: 4 } }, stillAlive: [] });
+    expect(text).toContain('SUMMARY 2.50s (process events); missed: events dropped 1 time');
   });
 
   it('writes JSON Lines with schemaVersion and an ISO time', () => {

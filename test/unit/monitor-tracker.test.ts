@@ -210,4 +210,56 @@ describe('NamespaceTracker', () => {
     t.reconcile(scan({ 10: { ns: host }, 80: { ns: { net: 1800, mnt: HOST_MNT } } }), 6);
     expect(kinds()).toEqual(['ns-new 1800']);
   });
+  describe('knows what it missed (issue 10 §5)', () => {
+    it('counts nothing when events showed every NEW and every exit', () => {
+      const { t } = tracker();
+      t.start(scan({ 10: { ns: host } }), 0);
+      t.observe({ pid: 20, ppid: 10, ns: host, time: 1, fork: true, via: 'event' });
+      t.observe({ pid: 20, ns: { net: 500, mnt: HOST_MNT }, time: 2, via: 'event' });
+      t.exited(20, 3);
+      t.reconcile(scan({ 10: { ns: host } }), 10);
+      expect(t.summary()).toMatchObject({ lost: 0, unread: 0, missedNew: 0, missedGone: 0 });
+      expect(t.hasUnreportedLoss()).toBe(false);
+    });
+
+    it('counts a namespace only a rescan found as missedNew, and one whose exit a rescan inferred as missedGone', () => {
+      const { t, events } = tracker();
+      t.start(scan({ 10: { ns: host } }), 0);
+      // Captured sequence under ENOBUFS: the fork and exec of 30 were dropped; 40 was seen
+      // entering its namespace but its exit was dropped.
+      t.noteLost();
+      t.observe({ pid: 40, ppid: 10, ns: host, time: 1, fork: true, via: 'event' });
+      t.observe({ pid: 40, ns: { net: 800, mnt: HOST_MNT }, time: 2, via: 'event' });
+      t.reconcile(scan({ 10: { ns: host }, 30: { ns: { net: 700, mnt: HOST_MNT } } }), 10);
+      expect(t.summary()).toMatchObject({ lost: 1, missedNew: 1, missedGone: 1 });
+      const gone = events.find((e) => e.kind === 'ns-gone');
+      expect(gone).toMatchObject({ inode: 800, via: 'rescan' });
+      // One 'lost' record with the counts since the last one, and the totals.
+      t.reportLoss(11);
+      t.reportLoss(12); // nothing new: no second record
+      const lost = events.filter((e) => e.kind === 'lost');
+      expect(lost).toEqual([{ kind: 'lost', time: 11, since: { lost: 1, unread: 0, missedNew: 1, missedGone: 1 }, total: { lost: 1, unread: 0, missedNew: 1, missedGone: 1 } }]);
+      t.noteUnread(3);
+      t.reportLoss(13);
+      expect(events.at(-1)).toEqual({ kind: 'lost', time: 13, since: { lost: 0, unread: 3, missedNew: 0, missedGone: 0 }, total: { lost: 1, unread: 3, missedNew: 1, missedGone: 1 } });
+    });
+
+    it('counts a GONE as missed when the pid was reused before its exit was seen', () => {
+      const { t } = tracker();
+      t.start(scan({ 10: { ns: host } }), 0);
+      t.observe({ pid: 50, ppid: 10, ns: { net: 900, mnt: HOST_MNT }, time: 1, fork: true, via: 'event' });
+      // The exit of 50 was dropped; a new process got pid 50 in the host's namespaces.
+      t.observe({ pid: 50, ppid: 10, ns: host, time: 5, fork: true, via: 'event' });
+      t.reconcile(scan({ 10: { ns: host }, 50: { ns: host } }), 10);
+      expect(t.summary()).toMatchObject({ missedNew: 0, missedGone: 1 });
+    });
+
+    it('does not count exits the last rescan finds after events stopped', () => {
+      const { t } = tracker();
+      t.start(scan({ 10: { ns: host } }), 0);
+      t.observe({ pid: 60, ppid: 10, ns: { net: 950, mnt: HOST_MNT }, time: 1, fork: true, via: 'event' });
+      t.reconcile(scan({ 10: { ns: host } }), 10, { final: true });
+      expect(t.summary()).toMatchObject({ missedGone: 0, types: { net: { destroyed: 1 } } });
+    });
+  });
 });

@@ -6,6 +6,9 @@ import type { OptionsOf } from '../spec.js';
 
 export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>): Promise<void> {
   if (opts.interval !== undefined && opts.interval < 10) throw new UsageError(`--interval must be at least 10 ms, not: ${opts.interval}`);
+  // Tests only: a tiny connector receive buffer makes the kernel drop events (ENOBUFS).
+  const rcvbufEnv = process.env.NSM_MONITOR_RCVBUF;
+  if (rcvbufEnv !== undefined && !/^[1-9][0-9]{0,9}$/.test(rcvbufEnv)) throw new UsageError(`NSM_MONITOR_RCVBUF needs a number of bytes, not: ${rcvbufEnv.slice(0, 40)}`);
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   // A second Ctrl-C finds no handler and ends nsm at once.
@@ -28,6 +31,7 @@ export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>)
         intervalMs: opts.interval,
         mode: opts.poll ? 'poll' : 'auto',
         signal: stop.signal,
+        rcvbuf: rcvbufEnv === undefined ? undefined : Number(rcvbufEnv),
       },
       monitorPrinter({ json: opts.json }),
     );
