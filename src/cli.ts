@@ -91,6 +91,15 @@ function requestedCommand(program: Command, argv: readonly string[]): string | u
   return program.commands.find((c) => c.name() === word || c.aliases().includes(word))?.name();
 }
 
+/** `nsm version`: the version is an option (-V, --version); commander suggests only commands. */
+function versionHint(err: unknown): unknown {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 'commander.unknownCommand' && typeof message === 'string' && message.includes("unknown command 'version'")) {
+    return new UsageError("unknown command 'version' (did you mean --version?)");
+  }
+  return err;
+}
+
 export interface MainOptions {
   /** A host scan bin/nsm started before loading the CLI (only for `nsm ls`). */
   earlyScan?: EarlyScan;
@@ -106,7 +115,7 @@ export async function main(argv: readonly string[] = process.argv, options: Main
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
-    process.exitCode = reportError(err, failureCode);
+    process.exitCode = reportError(versionHint(err), failureCode);
     // `nsm exec web -br`: the command is missing, or it starts with '-' and needs '--'.
     if (failureCode !== undefined && (err as { code?: unknown }).code === 'commander.unknownOption') {
       process.stderr.write("hint: nsm's options end where the command starts; put -- before a command that starts with -\n");
