@@ -20,6 +20,8 @@ versions=("$@")
 [ ${#versions[@]} -gt 0 ] || versions=(22.23.5 24.22.3)
 
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/nsm-node-matrix-XXXXXX")
+# As root the rootless tests run this node as uid 65534, which must reach it (mktemp: 0700).
+chmod 755 "$prefix"
 restore() {
   status=$?
   rm -rf "$prefix"
