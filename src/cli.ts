@@ -4,7 +4,7 @@
  */
 import { buildProgram, findCommand } from './commands/program.js';
 import { reportError } from './report.js';
-import { EXIT_NSM_FAILED } from './sys/errors.js';
+import { EXIT_NSM_FAILED, UsageError } from './sys/errors.js';
 import { adoptEarlyScan, type EarlyScan } from './sys/early-scan.js';
 import { noteInheritedFds } from './sys/inherited-fds.js';
 
@@ -19,6 +19,15 @@ function quietOnEpipe(): void {
       throw err;
     });
   }
+}
+
+/** `nsm version`: the version is an option (-V, --version); commander suggests only commands. */
+function versionHint(err: unknown): unknown {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 'commander.unknownCommand' && typeof message === 'string' && message.includes("unknown command 'version'")) {
+    return new UsageError("unknown command 'version' (did you mean --version?)");
+  }
+  return err;
 }
 
 export interface MainOptions {
@@ -43,7 +52,7 @@ export async function main(argv: readonly string[] = process.argv, options: Main
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
-    process.exitCode = reportError(err, failureCode);
+    process.exitCode = reportError(versionHint(err), failureCode);
     // `nsm exec web -br`: the command is missing, or it starts with '-' and needs '--'.
     if (failureCode !== undefined && (err as { code?: unknown }).code === 'commander.unknownOption') {
       process.stderr.write("hint: nsm's options end where the command starts; put -- before a command that starts with -\n");

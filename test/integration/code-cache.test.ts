@@ -33,7 +33,7 @@ describe('bin/nsm before a build', () => {
     const r = run(['ls']);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('nsm: not built yet: run npm install (or npm run build) in the nsm package\n');
+    expect(r.stderr).toBe('nsm: not built yet: run npm install (or npm run build)\n');
   });
 });
 
