@@ -48,11 +48,15 @@
 #include <unistd.h>
 
 #include "lineout.h"
+#include "nstypes.h"
 #include "scan.h"
 
-/* Order as in src/sys/nstypes.ts (nsenter's join order); the P record follows it. */
-static const char *const ns_names[] = { "user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time" };
-#define NS_COUNT 8
+/* By column (nstypes.h): bit t of --types, inode t of the P record. The kernel names a
+ * namespace link after the type, and its /proc/PID/ns entry alike (both read here). */
+#define NS_NAME_(name, proc, flag, value, column) [column] = name,
+static const char *const ns_names[] = { NSM_NSTYPES(NS_NAME_) };
+#define NS_COUNT NSM_NS_COUNT
+_Static_assert(NS_COUNT == 8, "the P record's format below prints 8 inode columns");
 
 struct counts {
 	unsigned long gone, denied;
