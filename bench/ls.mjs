@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // nsm ls against lsns, side by side in one run (issue 2 §10).
 //
-//   node bench/ls.mjs [--runs N] [--procs N] [--namespaces N] [--skip-load] [--baseline DIR]
+//   node bench/ls.mjs [--runs N] [--procs N] [--namespaces N] [--skip-load] [--baseline DIR] [--why]
 //
 // Two rounds: the host as it is, then with about --procs extra processes in --namespaces
 // extra namespaces that this script starts (unshare(1), one new namespace each, types in
@@ -15,7 +15,7 @@
 // --baseline DIR adds `nsm ls` of another built checkout (e.g. an older commit) to compare.
 // Needs root (unshare of every type; lsns sees all processes only as root).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,9 @@ const commands = [
   { name: 'lsns', argv: ['lsns'] },
   { name: 'nsm-helper scan', argv: [join(root, 'native/build/nsm-helper'), 'scan'] },
   ...(BASELINE ? [{ name: 'baseline nsm ls', argv: [process.execPath, join(BASELINE, 'bin/nsm'), 'ls'] }] : []),
+  // --why: `nsm why` of one namespace (the initial net namespace: every process is in it, the
+  // largest report) against `nsm ls` (issue 13 §5: at most 1.5 times).
+  ...(args.includes('--why') ? [{ name: 'nsm why', argv: [process.execPath, join(root, 'bin/nsm'), 'why', String(Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))[1]))] }] : []),
 ];
 
 let retried = 0;
@@ -86,6 +89,7 @@ function round(label) {
     console.log(`baseline / lsns    = ${(med['baseline nsm ls'] / med.lsns).toFixed(2)}`);
     console.log(`baseline / node -e 0 = ${(med['baseline nsm ls'] / med['node -e 0']).toFixed(2)}`);
   }
+  if (med['nsm why'] !== undefined) console.log(`nsm why / nsm ls   = ${(med['nsm why'] / med['nsm ls']).toFixed(2)}`);
   if (retried > 0) console.log(`(${retried} failed runs were repeated)`);
   retried = 0;
   return med;

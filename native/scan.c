@@ -21,11 +21,20 @@
  *                                  (of every process with --all-cmdlines)
  *   M mntns mountinfo-line         an nsfs line of the mountinfo of the first process this worker
  *                                  meets in mount namespace mntns
+ *   I inode id                     the 64-bit namespace ID (ioctl NS_GET_ID, Linux 6.18) of a
+ *                                  namespace this worker meets for the first time; none on
+ *                                  kernels without the ioctl (probed once, before the workers fork)
+ *   K pid fd inode                 a socket fd whose network namespace (SIOCGSKNS through
+ *                                  pidfd_getfd(2), root only) is inode: the first socket per
+ *                                  worker and net namespace (every socket with --all-sockets)
  *   S gone N denied N              per worker, at its end
  *   E errno path                   an unexpected error (not ENOENT/ESRCH/EACCES/EPERM)
  *
  * Inodes are 0 where the link could not be read (a zombie, or not permitted), as lsns
  * leaves them; comm is last so it may contain spaces; '\\' and '\n' in it are escaped.
+ * F records also cover an fd whose link is a path (opened through a bind mount, which may since
+ * have been unmounted, e.g. after `ip netns delete`): such fds are recognised by fstat's device
+ * being nsfs's, as lsns does, and typed with NS_GET_NSTYPE.
  * uid is the owner of /proc/PID (the effective uid; root for a non-dumpable process), which
  * lsns reports as UID: one fstat of the directory already open here, instead of a stat per
  * process from Node.
@@ -43,7 +52,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +70,21 @@
 static const char *const ns_names[] = { NSM_NSTYPES(NS_NAME_) };
 #define NS_COUNT NSM_NS_COUNT
 _Static_assert(NS_COUNT == 8, "the P record's format below prints 8 inode columns");
+
+/* CLONE_NEW* flags in ns_names[] order: what NS_GET_NSTYPE returns (ioctl_ns(2)). */
+static const unsigned long ns_flags[] = { 0x10000000, 0x02000000, 0x08000000, 0x04000000,
+					  0x40000000, 0x20000000, 0x00020000, 0x00000080 };
+
+/* include/uapi/linux/nsfs.h */
+#define NSM_NS_GET_NSTYPE 0xb703
+#define NSM_NS_GET_ID 0x8008b70dUL /* _IOR(0xb7, 13, __u64), Linux 6.18 */
+#define NSM_SIOCGSKNS 0x894C       /* linux/sockios.h: a socket's net namespace as a new fd */
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 
 struct counts {
 	unsigned long gone, denied;
@@ -294,7 +322,10 @@ static void emit_cmdline(int dirfd, long pid, struct out *o)
  * 0 when it could not be read (gone, not permitted, larger than the buffer): then the next
  * process of that mount namespace is tried.
  */
-static int emit_nsfs_mounts(int dirfd, unsigned long long mntns, struct out *o)
+struct scan_opts;
+static void emit_mount_id(int dirfd, const char *p, size_t llen, const struct scan_opts *opt, struct seen *met, struct out *o);
+
+static int emit_nsfs_mounts(int dirfd, unsigned long long mntns, const struct scan_opts *opt, struct seen *met, struct out *o)
 {
 	static char info[1 << 20]; /* a worker is one process: one buffer each */
 	char line[PIPE_BUF];
@@ -308,6 +339,7 @@ static int emit_nsfs_mounts(int dirfd, unsigned long long mntns, struct out *o)
 			int len = snprintf(line, sizeof(line), "M %llu %.*s\n", mntns, (int)llen, p);
 			if (len > 0 && (size_t)len < sizeof(line))
 				out_line(o, line, (size_t)len);
+			emit_mount_id(dirfd, p, llen, opt, met, o);
 		}
 		p = nl ? nl + 1 : NULL;
 	}
@@ -319,10 +351,81 @@ struct scan_opts {
 	unsigned types; /* bit t set: read ns_names[t] */
 	int fds, threads, reps; /* reps: C and M records */
 	int all_cmdlines;       /* a C record for every process, not only a namespace's first */
+	int ids;                /* NS_GET_ID works here (probed once in scan_main) */
+	int sockets;            /* K records: root, and not --no-sockets */
+	int all_sockets;        /* a K record for every socket, not one per net namespace */
+	dev_t nsfs_dev;         /* st_dev of namespace files: fds opened through a mount path */
 };
 
+/* What a worker has met: [0] any namespace (C records), [1] mount namespaces (M), [2] ids
+ * (I), [3] socket inodes, [4] socket net namespaces (K). */
+#define MET_COUNT 5
+
+/* I record for the namespace file open at fd, once per inode and worker. */
+static void emit_id(int fd, unsigned long long ino, const struct scan_opts *opt, struct seen *met, struct out *o)
+{
+	uint64_t id = 0;
+	char line[96];
+	if (!opt->ids || !ino || seen_has(&met[2], ino) || ioctl(fd, NSM_NS_GET_ID, &id) < 0)
+		return;
+	seen_add(&met[2], ino);
+	int len = snprintf(line, sizeof(line), "I %llu %llu\n", ino, (unsigned long long)id);
+	out_line(o, line, (size_t)len);
+}
+
+/* The same for a namespace file by path relative to dirfd (open only when the id is still unknown). */
+static void emit_id_at(int dirfd, const char *path, unsigned long long ino, const struct scan_opts *opt, struct seen *met,
+		       struct out *o)
+{
+	if (!opt->ids || !ino || seen_has(&met[2], ino))
+		return;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* gone, or not permitted: Node reads it if it must */
+	emit_id(fd, ino, opt, met, o);
+	close(fd);
+}
+
+/*
+ * I record for a bind-mounted namespace, possibly held by nothing else: open it as
+ * /proc/PID/root/MOUNTPOINT, which resolves in that process's mount namespace (proc(5)).
+ * The mount point is mountinfo's field 5, with ' ', '\t', '\n', '\\' as octal escapes.
+ */
+static void emit_mount_id(int dirfd, const char *p, size_t llen, const struct scan_opts *opt, struct seen *met, struct out *o)
+{
+	if (!opt->ids)
+		return;
+	const char *f = p, *end = p + llen;
+	for (int i = 0; i < 4 && f < end; i++) {
+		f = memchr(f, ' ', (size_t)(end - f));
+		if (!f)
+			return;
+		f++;
+	}
+	char path[PATH_MAX];
+	size_t j = 0;
+	memcpy(path, "root", 4);
+	j = 4;
+	for (; f < end && *f != ' ' && j + 1 < sizeof(path); f++) {
+		if (*f == '\\' && end - f >= 4) {
+			path[j++] = (char)(((f[1] - '0') << 6) | ((f[2] - '0') << 3) | (f[3] - '0'));
+			f += 3;
+		} else {
+			path[j++] = *f;
+		}
+	}
+	path[j] = '\0';
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_dev == opt->nsfs_dev)
+		emit_id(fd, st.st_ino, opt, met, o);
+	close(fd);
+}
+
 static void scan_threads(int dirfd, long pid, const unsigned long long *leader, const struct scan_opts *opt,
-			 struct out *o, struct counts *c)
+			 struct out *o, struct counts *c, struct seen *met)
 {
 	int tfd = openat(dirfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tfd < 0) {
@@ -351,13 +454,75 @@ static void scan_threads(int dirfd, long pid, const unsigned long long *leader, 
 			if (ino && ino != leader[t]) {
 				int len = snprintf(line, sizeof(line), "T %ld %ld %s %llu\n", pid, tid, ns_names[t], ino);
 				out_line(o, line, (size_t)len);
+				emit_id_at(tfd, path, ino, opt, met, o);
 			}
 		}
 	}
 	close(tfd);
 }
 
-static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct out *o, struct counts *c)
+/* A socket fd of pid: its net namespace through a copy of the fd (pidfd_getfd(2), SIOCGSKNS). */
+static void socket_netns(int *pidfd, long pid, const char *name, const char *link, ssize_t n, const struct scan_opts *opt,
+			 struct out *o, struct seen *met)
+{
+	if (n < 9 || strncmp(link, "socket:[", 8) != 0)
+		return;
+	unsigned long long sock = strtoull(link + 8, NULL, 10);
+	if (!seen_add(&met[3], sock))
+		return; /* the same socket in another fd or process (fork shares them) */
+	if (*pidfd == -1) {
+		*pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+		if (*pidfd < 0) {
+			*pidfd = -2; /* exited, or not permitted: no more tries for this process */
+			return;
+		}
+	}
+	if (*pidfd < 0)
+		return;
+	int fd = (int)syscall(SYS_pidfd_getfd, *pidfd, atoi(name), 0);
+	if (fd < 0)
+		return; /* closed since, or not permitted (ptrace attach check) */
+	int nsfd = ioctl(fd, NSM_SIOCGSKNS);
+	close(fd);
+	if (nsfd < 0)
+		return; /* not a socket with a net namespace (e.g. a closed one), or no CAP_NET_ADMIN */
+	struct stat st;
+	if (fstat(nsfd, &st) == 0) {
+		unsigned long long ino = st.st_ino;
+		if (opt->all_sockets || seen_add(&met[4], ino)) {
+			char line[128];
+			int len = snprintf(line, sizeof(line), "K %ld %s %llu\n", pid, name, ino);
+			out_line(o, line, (size_t)len);
+		}
+		emit_id(nsfd, ino, opt, met, o);
+	}
+	close(nsfd);
+}
+
+/*
+ * An fd whose link is a path may still be a namespace file opened through a bind mount
+ * (the path is the mount's, or "/" once it was unmounted): nsfs's device says so.
+ */
+static int nsfs_by_stat(int ffd, const char *name, const char *link, const struct scan_opts *opt, unsigned long long *inode)
+{
+	struct stat st;
+	if (link[0] != '/' || !opt->nsfs_dev || fstatat(ffd, name, &st, 0) < 0 || st.st_dev != opt->nsfs_dev)
+		return -1;
+	int fd = openat(ffd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int flag = ioctl(fd, NSM_NS_GET_NSTYPE);
+	close(fd);
+	for (int t = 0; t < NS_COUNT; t++) {
+		if (flag >= 0 && (unsigned long)flag == ns_flags[t]) {
+			*inode = st.st_ino;
+			return t;
+		}
+	}
+	return -1;
+}
+
+static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct out *o, struct counts *c, struct seen *met)
 {
 	int ffd = openat(dirfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ffd < 0) {
@@ -367,7 +532,8 @@ static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct ou
 	}
 	struct dir_iter it = { .fd = ffd };
 	const char *name;
-	char link[128], line[128];
+	char link[PATH_MAX], line[128];
+	int pidfd = -1;
 	while ((name = dir_next(&it))) {
 		if (name[0] < '0' || name[0] > '9')
 			continue;
@@ -384,11 +550,18 @@ static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct ou
 		link[n] = '\0';
 		unsigned long long ino;
 		int t = ns_any(link, n, &ino);
+		if (t < 0)
+			t = nsfs_by_stat(ffd, name, link, opt, &ino);
 		if (t >= 0 && (opt->types & (1u << t))) {
 			int len = snprintf(line, sizeof(line), "F %ld %s %s %llu\n", pid, name, ns_names[t], ino);
 			out_line(o, line, (size_t)len);
+			emit_id_at(ffd, name, ino, opt, met, o);
+		} else if (t < 0 && opt->sockets) {
+			socket_netns(&pidfd, pid, name, link, n, opt, o, met);
 		}
 	}
+	if (pidfd >= 0)
+		close(pidfd);
 	close(ffd);
 }
 
@@ -441,6 +614,7 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		}
 		link[ln] = '\0';
 		ino[t] = ns_inode(link, ln, ns_names[t]);
+		emit_id_at(dirfd, path, ino[t], opt, met, o);
 	}
 	escape_comm(st.comm, comm, sizeof(comm));
 	int len = snprintf(line, sizeof(line), "P %ld %ld %llu %ld %lu %llu %llu %llu %llu %llu %llu %llu %llu %s\n", pid, st.ppid,
@@ -453,7 +627,7 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 			new_ns |= seen_add(&met[0], ino[t]);
 		if (new_ns || opt->all_cmdlines)
 			emit_cmdline(dirfd, pid, o);
-		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], o))
+		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], opt, met, o))
 			seen_add(&met[1], ino[6]);
 	}
 	/* Threads' ns links and fds pass the same ptrace check (proc(5)) as the process's own
@@ -462,9 +636,9 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		c->denied++;
 	} else {
 		if (opt->threads && st.nthreads > 1)
-			scan_threads(dirfd, pid, ino, opt, o, c);
+			scan_threads(dirfd, pid, ino, opt, o, c, met);
 		if (opt->fds)
-			scan_fds(dirfd, pid, opt, o, c);
+			scan_fds(dirfd, pid, opt, o, c, met);
 	}
 	close(dirfd);
 }
@@ -511,7 +685,7 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 
 	o.exit_status = SCAN_EXIT_OUTPUT; /* the reader went away: nothing left to do */
 	struct counts c = { 0, 0 };
-	struct seen met[2] = { { 0 }, { 0 } }; /* [0] any namespace (C records), [1] mount namespaces (M) */
+	struct seen met[MET_COUNT] = { { 0 } }; /* see MET_COUNT */
 	char line[96];
 	o.len = 0;
 	for (size_t i = from; i < to; i++)
@@ -521,9 +695,32 @@ static void scan_range(const long *pids, size_t from, size_t to, const struct sc
 	out_flush(&o);
 }
 
+/*
+ * Once, before the workers fork: does NS_GET_ID exist (ENOTTY/EINVAL before Linux 6.18),
+ * nsfs's device, and may we read sockets' namespaces (pidfd_getfd(2) needs the ptrace attach
+ * check, SIOCGSKNS CAP_NET_ADMIN: root, as lsns).
+ */
+static void probe(struct scan_opts *opt)
+{
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	uint64_t id;
+	struct stat st;
+	if (fd >= 0) {
+		if (opt->ids == 0)
+			opt->ids = ioctl(fd, NSM_NS_GET_ID, &id) == 0;
+		if (fstat(fd, &st) == 0)
+			opt->nsfs_dev = st.st_dev;
+		close(fd);
+	}
+	if (opt->ids < 0)
+		opt->ids = 0;
+	/* pidfd_open(2) names live pids: never for a fixture tree under another root. */
+	opt->sockets = opt->sockets == 0 && geteuid() == 0 && opt->fds && !strcmp(opt->root, "/proc");
+}
+
 static void usage_exit(void)
 {
-	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--no-reps] [--all-cmdlines] [--jobs N]\n");
+	fprintf(stderr, "usage: nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--no-reps] [--all-cmdlines] [--no-ids] [--no-sockets] [--all-sockets] [--jobs N]\n");
 	exit(SCAN_EXIT_USAGE);
 }
 
@@ -544,11 +741,18 @@ int scan_main(int argc, char **argv)
 			opt.reps = 0;
 		else if (!strcmp(argv[i], "--all-cmdlines"))
 			opt.all_cmdlines = 1;
+		else if (!strcmp(argv[i], "--no-ids"))
+			opt.ids = -1;
+		else if (!strcmp(argv[i], "--no-sockets"))
+			opt.sockets = -1;
+		else if (!strcmp(argv[i], "--all-sockets"))
+			opt.all_sockets = 1;
 		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
 			jobs = strtol(argv[++i], NULL, 10);
 		else
 			usage_exit();
 	}
+	probe(&opt);
 	size_t count = 0;
 	long *pids = list_pids(opt.root, &count);
 	if (!pids) {

@@ -21,6 +21,13 @@ export const destroyCommand = defineCommand({
     'End environments: SIGTERM to the processes inside and to the holder, SIGKILL after the timeout; unmount pins; remove the /run/netns link and the record. Then scan the host: if anything still holds one of its namespaces (a process that entered it from outside, an open fd, a bind mount) say what and where, and exit 1.',
   operands: [{ name: '[names...]', description: 'environment names' }],
   options: destroyOptions,
+  exitStatus: [
+    {
+      status: '1',
+      when: 'a name failed (a holder PID reused by another process included: see --forget), something still holds a destroyed environment\'s namespaces, or one of its cgroups or NAT rules could not be removed',
+    },
+    { status: '128+N', when: 'signal N (SIGINT, SIGTERM, SIGHUP) came; the environment in hand was finished first' },
+  ],
   examples: [
     { command: 'nsm destroy web' },
     { command: 'nsm rm --all' },

@@ -18,6 +18,10 @@ export const diffCommand = defineCommand({
     { name: '<target2>', description: 'second process (PID, or environment name)' },
   ],
   options: diffOptions,
+  exitStatus: [
+    { status: '0', when: 'with -q: every compared type is shared' },
+    { status: '1', when: 'with -q: some compared type is not shared (1 also for an error)' },
+  ],
   examples: [
     { command: 'nsm diff 1 $$', does: 'how the shell differs from PID 1' },
     { command: 'nsm diff -t net,mnt 1234 5678', does: 'only the network and mount namespaces' },

@@ -9,6 +9,10 @@ export const doctorCommand = defineCommand({
   description:
     'Check the kernel, user-namespace settings, newuidmap/newgidmap, sub-id ranges, cgroups, the state directory and the native helper for the calling user. Each check is ok, warn or fail, with the command that fixes it. Exits 0 when everything nsm needs works for the caller, 1 otherwise.',
   options: doctorOptions,
+  exitStatus: [
+    { status: '0', when: 'everything nsm needs works for the caller (warnings allowed)' },
+    { status: '1', when: 'a check failed' },
+  ],
   examples: [
     { command: 'nsm doctor', does: 'the checks as a table, fixes below' },
     { command: "nsm doctor --json | jq -r '.checks[] | select(.status != \"ok\") | .fix // empty'" },

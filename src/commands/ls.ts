@@ -4,22 +4,24 @@ import { collectOwners, collectTypes, parseInode, parsePid } from './options.js'
 import { defineCommand, defineOptions } from './spec.js';
 
 export const lsOptions = defineOptions([
-    { flags: '-t, --type <types>', description: `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
-    { flags: '-p, --task <pid>', description: 'only the namespaces of this process', parse: parsePid },
-    {
-      flags: '--owner <kind[:name]>',
-      description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',
-      parse: collectOwners,
-    },
-    { flags: '-o, --output <columns>', description: 'columns to print (comma-separated; +COL adds to the defaults)' },
-    { flags: '--output-all', description: 'print every column' },
-    { flags: '--list-columns', description: 'list the available columns and exit' },
-    { flags: '-J, --json', description: 'JSON output (lsns -J compatible, plus schemaVersion)' },
-    { flags: '-r, --raw', description: 'raw output: space-separated, blanks escaped' },
-    { flags: '-l, --list', description: 'list format (the default; accepted for lsns compatibility)' },
-    { flags: '-n, --noheadings', description: 'do not print headings' },
-    { flags: '-u, --notruncate', description: 'do not truncate text in columns' },
-    { flags: '-W, --nowrap', description: 'do not use multi-line cells' },
+  { flags: '-t, --type <types>', description: `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
+  { flags: '-p, --task <pid>', description: 'only the namespaces of this process', parse: parsePid },
+  {
+    flags: '--owner <kind[:name]>',
+    description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',
+    parse: collectOwners,
+  },
+  { flags: '-o, --output <columns>', description: 'columns to print (comma-separated; +COL adds to the defaults)' },
+  { flags: '--output-all', description: 'print every column' },
+  { flags: '-H, --list-columns', description: 'list the available columns and exit' },
+  { flags: '-P, --persistent', description: 'only namespaces held by a bind mount (lsns -P)' },
+  { flags: '-T, --tree [view]', description: 'draw as `nsm tree -T VIEW` does (lsns -T)', choices: ['owner', 'parent', 'process'] as const, preset: 'owner' },
+  { flags: '-J, --json', description: 'JSON output (lsns -J compatible, plus schemaVersion)' },
+  { flags: '-r, --raw', description: 'raw output: space-separated, blanks escaped' },
+  { flags: '-l, --list', description: 'list format (the default; accepted for lsns compatibility)' },
+  { flags: '-n, --noheadings', description: 'do not print headings' },
+  { flags: '-u, --notruncate', description: 'do not truncate text in columns' },
+  { flags: '-W, --nowrap', description: 'do not use multi-line cells' },
 ]);
 
 export const lsCommand = defineCommand({
@@ -27,7 +29,7 @@ export const lsCommand = defineCommand({
   aliases: ['list'],
   summary: 'list namespaces (like lsns, plus those held by a mount or an fd)',
   description: 'List every namespace on the host: everything lsns shows, plus namespaces held only by a bind mount or an open file descriptor.',
-  operands: [{ name: '[namespace]', description: 'show only this namespace (inode number)', parse: parseInode }],
+  operands: [{ name: '[namespace]', description: "list this namespace's processes (inode number; with -o or --output-all: its row)", parse: parseInode }],
   options: lsOptions,
   earlyScan: true,
   examples: [

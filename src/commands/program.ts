@@ -12,7 +12,7 @@ import type { CommandDecl, Example, OperandDecl, OptionDecl } from './spec.js';
 import { COMMAND_TABLE } from './table.js';
 import { VERSION } from '../version.js';
 
-const PROGRAM_EXAMPLES: readonly Example[] = [
+export const PROGRAM_EXAMPLES: readonly Example[] = [
   { command: 'nsm ls', does: 'every namespace on the host, like lsns' },
   { command: 'nsm inspect 1234', does: 'the namespaces of PID 1234' },
   { command: 'nsm create web && nsm exec web -- ip addr' },
@@ -49,6 +49,7 @@ function addOption(cmd: Command, decl: OptionDecl): void {
   if (decl.parse) option.argParser(decl.parse);
   if (decl.choices) option.choices(decl.choices);
   if (decl.default !== undefined) option.default(decl.default);
+  if (decl.preset !== undefined) option.preset(decl.preset);
   if (decl.hidden) option.hideHelp();
   cmd.addOption(option);
 }

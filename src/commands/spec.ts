@@ -43,6 +43,8 @@ export interface OptionDecl<F extends string = string, V = unknown> {
   /** Turns the text into the value (and accumulates repeated options); throws UsageError. */
   readonly parse?: (value: string, previous: V) => V;
   readonly default?: V;
+  /** The value of an option with an optional value (`[view]`) given without one. */
+  readonly preset?: string;
   /** The only accepted values (completion offers them). */
   readonly choices?: readonly string[];
   /** Left out of help and completion. */
@@ -83,6 +85,12 @@ export interface Example {
   readonly does?: string;
 }
 
+/** One exit status of a command and when it is returned. */
+export interface ExitStatus {
+  readonly status: string;
+  readonly when: string;
+}
+
 /** What an action module exports: the command's behaviour, given its operands and options. */
 export interface ActionModule {
   run(operands: unknown[], options: Record<string, unknown>): Promise<void> | void;
@@ -106,6 +114,11 @@ export interface CommandDecl<Options extends readonly OptionDecl<string, any>[] 
   readonly examples?: readonly Example[];
   /** Text printed after the examples. */
   readonly epilogue?: string;
+  /**
+   * What the exit status says beyond nsm's general 0 (success), 1 (runtime error) and
+   * 2 (usage error): the EXIT STATUS section of the command's man page (scripts/man.mjs).
+   */
+  readonly exitStatus?: readonly ExitStatus[];
   /**
    * The command runs a command of the user's (exec, enter, unshare): nsm's own options end
    * where that command starts, `operandsBefore` operands in (src/commands/command-line.ts),

@@ -20,6 +20,7 @@ import { serveCommand } from './serve.js';
 import type { CommandDecl } from './spec.js';
 import { treeCommand } from './tree.js';
 import { unshareCommand } from './unshare.js';
+import { whyCommand } from './why.js';
 
 export const COMMAND_TABLE: readonly CommandDecl[] = [
   lsCommand,
@@ -27,6 +28,7 @@ export const COMMAND_TABLE: readonly CommandDecl[] = [
   diffCommand,
   psCommand,
   treeCommand,
+  whyCommand,
   monitorCommand,
   metricsCommand,
   serveCommand,

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { EXIT_SIGNAL_BASE, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { createHolder, type HelperOptions, type HolderInfo, type NamespaceConfig } from '../sys/helper.js';
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
+import { nsIdOfFd } from '../sys/libc.js';
 import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { deferSignals } from '../sys/signals.js';
@@ -118,6 +119,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     cgroups = await createCgroups(cgroupPlans);
     if (cgroups.length > 0) config.cgroupDirs = cgroups.map((c) => c.dir);
     const namespaces: Partial<Record<NsType, number>> = {};
+    const ids: Partial<Record<NsType, number>> = {};
     // Runs while the helper holds the holder back, waiting for our acknowledgement: a create
     // killed before this note is written takes the holder with it (the helper reads end of
     // file and kills it), one killed after it leaves it to gc. The holder is the helper's
@@ -127,7 +129,11 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       // Open the holder's namespace files once: the inodes come from these fds, and so do the
       // pins and the netns link (bind mounts of /proc/self/fd/N), so all name the same namespaces.
       for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
-      for (const { type, file } of opened) namespaces[type] = file.ino;
+      for (const { type, file } of opened) {
+        namespaces[type] = file.ino;
+        const id = nsIdOfFd(file.fd); // NS_GET_ID, Linux 6.18: recorded beside the inode
+        if (id !== undefined) ids[type] = id;
+      }
       // The /run/netns link to come is noted with the holder (one write less): gc removes a
       // link only if it names this net namespace, so noting it before it exists is safe.
       // So is the host end of the veth to come (its name is fixed by NAME); it goes with the
@@ -182,6 +188,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       options: envOptions,
       holder,
       namespaces,
+      ids,
       pins,
       ...(linked ? { netnsLink: netnsPath } : {}),
     });

@@ -31,6 +31,8 @@ export interface InspectedNamespace {
   type: NsType;
   /** Undefined when the link could not be read (`error` says why). */
   inode?: number;
+  /** 64-bit namespace ID (NS_GET_ID, Linux 6.18) beside the inode; undefined on older kernels. */
+  id?: number;
   error?: string;
   sharing: Sharing;
   /** The reference ("host") namespace of this type. */
@@ -148,7 +150,9 @@ function addRelations(procfs: ProcFs, pid: number, namespaces: InspectedNamespac
   for (const item of namespaces) {
     if (item.inode === undefined) continue;
     try {
-      item.owner = nsRelations(procfs.path(pid, 'ns', item.entry)).owner;
+      const rel = nsRelations(procfs.path(pid, 'ns', item.entry));
+      item.owner = rel.owner;
+      item.id = rel.id;
     } catch (err) {
       if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES', 'EPERM')) throw err;
     }

@@ -31,6 +31,8 @@ export interface NamespaceSummary {
   nsfs: string[];
   pns?: number;
   ons?: number;
+  /** Set once ioctl_ns(2) was asked: PNS/ONS then print 0 where there is none, as lsns does. */
+  related?: boolean;
   held: HeldBy[];
   owners: Attribution[];
   /** The underlying model record (pids, fds, mounts, threads). */
@@ -52,6 +54,8 @@ export interface ListOptions {
   owners?: readonly OwnerFilter[];
   /** Where container runtimes keep their state (default: their standard paths). */
   containerPaths?: Partial<ContainerPaths>;
+  /** Record every socket fd of each net namespace (nsm why), not one per namespace. */
+  allSockets?: boolean;
 }
 
 export interface NamespaceListing {
@@ -62,7 +66,7 @@ export interface NamespaceListing {
 
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
   const procfs = new ProcFs(options.procRoot);
-  const scan = await scanHost({ procRoot: options.procRoot, types: options.types });
+  const scan = await scanHost({ procRoot: options.procRoot, types: options.types, allSockets: options.allSockets });
   attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths });
 
   let wanted: Set<number> | undefined;
@@ -81,8 +85,9 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
       if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
       const row = summarize(procfs, scan, ns);
       if (!row) continue;
-      if (options.relations) addRelations(row);
-      if (netns && ns.type === 'net') row.netnsid = netns.lookup(row.path);
+      const socketOnly = row.held.length === 1 && row.held[0] === 'socket';
+      if (options.relations && !socketOnly) addRelations(row);
+      if (netns && ns.type === 'net' && !socketOnly) row.netnsid = netns.lookup(row.path);
       rows.push(row);
     }
   } finally {
@@ -123,7 +128,12 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
       scan.stats.gone++;
     }
   }
-  if (ns.mounts.length === 0 && ns.fds.length === 0 && ns.threads.length === 0) return undefined;
+  const socket = ns.sockets?.[0];
+  if (ns.mounts.length === 0 && ns.fds.length === 0 && ns.threads.length === 0) {
+    // Held by a socket alone (SIOCGSKNS): the path names that socket's fd, which does not
+    // open as a namespace file (so no PNS/ONS/NETNSID for it).
+    return socket ? { ...base(ns), nprocs: 0, path: procfs.path(socket.pid, 'fd', String(socket.fd)) } : undefined;
+  }
   const mount = ns.mounts.find((m) => m.visible) ?? ns.mounts[0];
   const fd = ns.fds[0];
   const thread = ns.threads[0];
@@ -151,10 +161,12 @@ function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
 }
 
 /** PNS and ONS from ioctl_ns(2) on the row's path; a path that vanished leaves them empty. */
-function addRelations(row: NamespaceSummary): void {
+export function addRelations(row: NamespaceSummary): void {
   try {
     const rel = nsRelations(row.path);
+    row.related = true;
     row.ons = rel.owner;
+    if (row.detail.id === undefined && rel.id !== undefined) row.detail.id = rel.id;
     row.pns = rel.parent;
     row.detail.owner = rel.owner;
     row.detail.parent = rel.parent;
@@ -162,4 +174,37 @@ function addRelations(row: NamespaceSummary): void {
   } catch (err) {
     if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
   }
+}
+
+/** One process of a namespace, as `lsns NS` lists them. */
+export interface NamespaceProcess {
+  pid: number;
+  ppid: number;
+  uid: number;
+  user: string;
+  command: string;
+}
+
+/**
+ * The processes in one listed namespace (lsns's positional argument lists these), with their
+ * command lines; one that exited since the scan is left out.
+ */
+export function namespaceProcesses(listing: NamespaceListing, row: NamespaceSummary, procRoot?: string): NamespaceProcess[] {
+  const procfs = new ProcFs(procRoot);
+  const out: NamespaceProcess[] = [];
+  for (const pid of row.detail.pids) {
+    const p = listing.scan.processes.get(pid);
+    if (!p) continue;
+    let command = p.cmdline;
+    if (command === undefined) {
+      try {
+        command = procfs.readCmdline(pid).join(' ');
+      } catch (err) {
+        if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
+        continue;
+      }
+    }
+    out.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), command: command !== '' ? command : p.comm });
+  }
+  return out;
 }

@@ -24,7 +24,7 @@ export interface ProcessInfo {
 }
 
 /** How a namespace is kept alive (namespaces(7): a process in it, an open fd, or a bind mount). */
-export type HeldBy = 'procs' | 'threads' | 'fd' | 'mount';
+export type HeldBy = 'procs' | 'threads' | 'fd' | 'mount' | 'socket';
 
 export interface NsFdHolder {
   pid: number;
@@ -56,6 +56,11 @@ export interface Attribution {
 export interface Namespace {
   type: NsType;
   inode: number;
+  /**
+   * 64-bit namespace ID (ioctl NS_GET_ID, Linux 6.18): never reused until reboot, unlike the
+   * inode. undefined on older kernels or where no holder could be opened.
+   */
+  id?: number;
   /** Processes in it (thread-group leaders), ascending: lsns's NPROCS counts these. */
   pids: number[];
   /** Threads inside it whose process (thread-group leader) is in another namespace of this type. */
@@ -64,6 +69,11 @@ export interface Namespace {
   fds: NsFdHolder[];
   /** nsfs bind mounts of it. */
   mounts: NsMount[];
+  /**
+   * Socket fds in it (net only; SIOCGSKNS, root only). The scan records one per net
+   * namespace and scanner worker; `nsm why` asks for every one.
+   */
+  sockets?: NsFdHolder[];
   /** Owning user namespace (NS_GET_USERNS); only filled when relations were asked for. */
   owner?: number;
   /** Parent namespace (NS_GET_PARENT, pid and user only); only filled when relations were asked for. */
@@ -96,5 +106,7 @@ export function heldBy(ns: Namespace): HeldBy[] {
   if (ns.threads.length > 0) held.push('threads');
   if (ns.fds.length > 0) held.push('fd');
   if (ns.mounts.length > 0) held.push('mount');
+  // A socket is shown only where nothing else is: any process's net namespace has sockets.
+  if ((ns.sockets?.length ?? 0) > 0 && held.length === 0) held.push('socket');
   return held;
 }

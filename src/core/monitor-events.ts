@@ -24,6 +24,8 @@ export const DEFAULT_INTERVAL_MS = 250;
 export interface NamespaceBrief {
   type: NsType;
   inode: number;
+  /** 64-bit namespace ID (NS_GET_ID, Linux 6.18; null where the kernel has none): unlike the inode, never reused. */
+  id: number | null;
   /** Processes in it when listed. */
   nprocs: number;
   /** Lowest (baseline) or first (created) pid seen in it; absent when only an fd, thread or mount held it. */
@@ -62,16 +64,16 @@ export type MonitorEvent =
   /** --baseline: the namespaces present at start, as one block. */
   | (At & { kind: 'baseline'; namespaces: NamespaceBrief[] })
   /** A namespace not seen before. */
-  | (At & { kind: 'ns-new'; type: NsType; inode: number; pid?: number; command?: string; owners: Attribution[]; via: Via })
+  | (At & { kind: 'ns-new'; type: NsType; inode: number; id: number | null; pid?: number; command?: string; owners: Attribution[]; via: Via })
   /**
    * No process, thread, fd or mount holds it any more. `lifetimeMs` is absent for a
    * namespace that existed before the monitor started (its birth is unknown).
    */
-  | (At & { kind: 'ns-gone'; type: NsType; inode: number; lifetimeMs?: number; owners: Attribution[]; via: Via })
+  | (At & { kind: 'ns-gone'; type: NsType; inode: number; id: number | null; lifetimeMs?: number; owners: Attribution[]; via: Via })
   /** --verbose: a process moved into an already known namespace (setns, or unshare then fork/exec). */
-  | (At & { kind: 'ns-join'; type: NsType; inode: number; pid: number; command?: string; from?: number; via: Via })
+  | (At & { kind: 'ns-join'; type: NsType; inode: number; id: number | null; pid: number; command?: string; from?: number; via: Via })
   /** --verbose: a process moved out of a namespace (it still exists). */
-  | (At & { kind: 'ns-leave'; type: NsType; inode: number; pid: number; command?: string; to?: number; via: Via })
+  | (At & { kind: 'ns-leave'; type: NsType; inode: number; id: number | null; pid: number; command?: string; to?: number; via: Via })
   /** The kernel dropped events (ENOBUFS): a full rescan follows to catch up. */
   | (At & { kind: 'overrun'; count: number })
   /** Last record (Ctrl-C, --count, --duration). */

@@ -40,6 +40,12 @@ export interface TrackerEnv {
   commandOf(pid: number): string | undefined;
   /** Owners (ip netns name, nsm environment ...) of a namespace found between rescans. */
   ownersOf(type: NsType, inode: number, pid?: number): Attribution[];
+  /**
+   * The 64-bit ID (NS_GET_ID) of the namespace `pid` is in, if it is still `inode`; undefined
+   * on kernels without it or when it cannot be read. Tells two namespaces apart that had the
+   * same inode one after the other.
+   */
+  idOf?(pid: number, type: NsType, inode: number): number | undefined;
   /** Whether the namespace is bind-mounted in our mount namespace right now (a fresh look, not the last rescan's). */
   mountedNow(inode: number): boolean;
   /** Monotonic ms to epoch ms. */
@@ -64,6 +70,8 @@ interface ProcState {
 interface NsState {
   type: NsType;
   inode: number;
+  /** NS_GET_ID where known: a namespace met at this inode with another id is another namespace. */
+  id?: number;
   firstPid?: number;
   command?: string;
   owners: Attribution[];
@@ -128,6 +136,7 @@ export class NamespaceTracker {
       this.namespaces.set(n.inode, {
         type: n.type,
         inode: n.inode,
+        id: n.id,
         firstPid: first,
         command: first === undefined ? undefined : (this.env.commandOf(first) ?? scan.processes.get(first)?.comm),
         owners: n.owners,
@@ -175,7 +184,9 @@ export class NamespaceTracker {
         continue;
       }
       if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed);
-      this.enter(type, inode, o.pid, state, old, o.time, o.via, followed);
+      // A fork child inherits its parent's namespace: only other arrivals may be a new namespace at a reused inode.
+      const inherited = o.fork && parent?.ns[type] === inode;
+      this.enter(type, inode, o.pid, state, old, o.time, o.via, followed, inherited);
     }
   }
 
@@ -194,8 +205,16 @@ export class NamespaceTracker {
     }
   }
 
-  private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean): void {
+  private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean, inherited = false): void {
     let st = this.namespaces.get(inode);
+    const id = st?.id !== undefined && inherited ? st.id : this.env.idOf?.(pid, type, inode);
+    if (st && id !== undefined && st.id !== undefined && id !== st.id) {
+      // Same inode, another id: the kernel freed the namespace we knew and gave its inode to
+      // a new one (NS_GET_ID is never reused). Whatever held the old one, it is gone.
+      this.gone(st, st.emptySince ?? time, via);
+      st = undefined;
+    }
+    if (st && st.id === undefined && id !== undefined) st.id = id;
     if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
       if (this.env.mountedNow(inode)) {
         // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).
@@ -214,6 +233,7 @@ export class NamespaceTracker {
       st = {
         type,
         inode,
+        id,
         firstPid: pid,
         command: proc.command ?? this.env.commandOf(pid),
         owners: this.env.ownersOf(type, inode, pid),
@@ -226,10 +246,10 @@ export class NamespaceTracker {
       this.namespaces.set(inode, st);
       if (followed) {
         this.totals.get(type)!.created++;
-        this.emit({ kind: 'ns-new', time: this.env.toEpoch(time), type, inode, pid, command: st.command, owners: st.owners, via });
+        this.emit({ kind: 'ns-new', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: st.command, owners: st.owners, via });
       }
     } else if (from !== undefined && followed && this.options.verbose) {
-      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, pid, command: proc.command ?? this.env.commandOf(pid), from, via });
+      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: proc.command ?? this.env.commandOf(pid), from, via });
     }
     st.members.add(pid);
     st.emptySince = undefined;
@@ -241,7 +261,7 @@ export class NamespaceTracker {
     st.members.delete(pid);
     if (st.members.size === 0) st.emptySince = time;
     if (followed && this.options.verbose) {
-      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, pid, command: proc.command, to, via });
+      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: proc.command, to, via });
     }
   }
 
@@ -250,7 +270,7 @@ export class NamespaceTracker {
     if (!st.reported) return;
     this.totals.get(st.type)!.destroyed++;
     const lifetimeMs = st.bornAt === undefined ? undefined : Math.max(0, Math.round((time - st.bornAt) * 1000) / 1000);
-    this.emit({ kind: 'ns-gone', time: this.env.toEpoch(time), type: st.type, inode: st.inode, lifetimeMs, owners: st.owners, via });
+    this.emit({ kind: 'ns-gone', time: this.env.toEpoch(time), type: st.type, inode: st.inode, id: st.id ?? null, lifetimeMs, owners: st.owners, via });
   }
 
   /** Only the types being monitored; undefined when none of them could be read. */
@@ -313,8 +333,16 @@ export class NamespaceTracker {
     const seen = new Map<number, Namespace>();
     for (const n of scan.namespaces) if (this.totals.has(n.type)) seen.set(n.inode, n);
     for (const n of seen.values()) {
-      const st = this.namespaces.get(n.inode);
+      let st = this.namespaces.get(n.inode);
+      if (st && st.id !== undefined && n.id !== undefined && st.id !== n.id) {
+        // The inode was reused since we last looked (see enter()): the old one is gone.
+        this.gone(st, st.emptySince ?? started, 'rescan');
+        st = undefined;
+      }
       if (st) {
+        // Adopt the scan's id only while a tracked process is in it: an empty one may be dead,
+        // its inode already another namespace's.
+        if (st.id === undefined && st.members.size > 0) st.id = n.id;
         st.otherHeld = this.otherHolders(n);
         if (n.owners.length > 0) st.owners = n.owners;
         continue;
@@ -326,6 +354,7 @@ export class NamespaceTracker {
       this.namespaces.set(n.inode, {
         type: n.type,
         inode: n.inode,
+        id: n.id,
         firstPid: first,
         command,
         owners: n.owners,
@@ -338,7 +367,7 @@ export class NamespaceTracker {
       });
       if (followed) {
         this.totals.get(n.type)!.created++;
-        this.emit({ kind: 'ns-new', time: this.env.toEpoch(started), type: n.type, inode: n.inode, pid: first, command, owners: n.owners, via: 'rescan' });
+        this.emit({ kind: 'ns-new', time: this.env.toEpoch(started), type: n.type, inode: n.inode, id: n.id ?? null, pid: first, command, owners: n.owners, via: 'rescan' });
       }
     }
     for (const st of [...this.namespaces.values()]) {
@@ -398,6 +427,7 @@ export class NamespaceTracker {
       stillAlive.push({
         type: st.type,
         inode: st.inode,
+        id: st.id ?? null,
         nprocs: st.members.size,
         pid: st.firstPid,
         command: st.command,
@@ -415,6 +445,7 @@ function brief(n: Namespace, scan: HostScan): NamespaceBrief {
   return {
     type: n.type,
     inode: n.inode,
+    id: n.id ?? null,
     nprocs: n.pids.length,
     pid,
     command: pid === undefined ? undefined : scan.processes.get(pid)?.comm,

@@ -22,6 +22,7 @@
  */
 import { existsSync } from 'node:fs';
 import { hasErrno, NsmError, type SysError } from '../sys/errors.js';
+import { nsIdentity } from '../sys/libc.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import { nsfsMounts, type ProcStat } from '../sys/parse.js';
 import { ProcConnector, type ConnectorRecord } from '../sys/proc-connector.js';
@@ -205,6 +206,7 @@ class Monitor {
       commandOf: (pid) => this.commandOf(pid),
       ownersOf: (type, inode, pid) => this.ownersOf(type, inode, pid),
       mountedNow: (inode) => this.ownMountsNow(0).has(inode),
+      idOf: (pid, type, inode) => this.idOf(pid, type, inode),
       toEpoch: (mono) => this.epoch(mono),
     };
     this.tracker = new NamespaceTracker({ types: this.types, verbose: options.verbose ?? false, followPid: options.pid }, env, (e) => this.emit(e));
@@ -688,6 +690,16 @@ class Monitor {
       if (hasErrno(err, 'ENOENT', 'ESRCH')) return 'gone';
       if (hasErrno(err, 'EACCES')) return 'unknown'; // not ours to read (any more: a set-user-ID exec)
       throw err;
+    }
+  }
+
+  /** NS_GET_ID of pid's namespace of this type, if it still is `inode` (ioctl_ns(2)). */
+  private idOf(pid: number, type: NsType, inode: number): number | undefined {
+    try {
+      const now = nsIdentity(this.procfs.path(pid, 'ns', type));
+      return now.inode === inode ? now.id : undefined;
+    } catch {
+      return undefined; // gone, or not ours to read
     }
   }
 

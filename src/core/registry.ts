@@ -38,7 +38,7 @@ import {
   writeFileAtomic,
 } from '../sys/statefs.js';
 import { VERSION } from '../version.js';
-import { nsRelations } from '../sys/libc.js';
+import { nsIdOfFd, nsRelations } from '../sys/libc.js';
 import type { HostScan, Namespace } from './model.js';
 import { plannedRelease, releaseResourcesNow } from './env-resources.js';
 import { isAlive } from './processes.js';
@@ -85,6 +85,12 @@ export interface EnvRecord {
   holder: ProcessIdentity;
   /** Inode of each created namespace, read from the holder when it started. */
   namespaces: Partial<Record<NsType, number>>;
+  /**
+   * 64-bit ID (NS_GET_ID, Linux 6.18) of each created namespace, read from the same fds as
+   * the inodes; absent on older kernels. Unlike an inode it is never reused, so the join-time
+   * check compares it too.
+   */
+  ids?: Partial<Record<NsType, number>>;
   /** Bind mounts of namespace files that keep them alive without the holder (--pin). */
   pins: Partial<Record<NsType, string>>;
   /** /run/netns/NAME when the net namespace was linked there for ip-netns(8). */
@@ -101,6 +107,7 @@ export interface NewEnvRecord {
   options?: EnvOptions;
   holder: ProcessIdentity;
   namespaces: Partial<Record<NsType, number>>;
+  ids?: Partial<Record<NsType, number>>;
   pins?: Partial<Record<NsType, string>>;
   netnsLink?: string;
 }
@@ -359,6 +366,10 @@ export function parseEnvRecord(text: string): EnvRecord {
   if (typeof r.holder !== 'object' || !isInt(r.holder?.pid, 1) || !isInt(r.holder?.startTime)) bad('holder');
   if (typeof r.namespaces !== 'object' || r.namespaces === null) bad('namespaces');
   for (const t of r.types) if (!isInt(r.namespaces[t], 1)) bad(`namespaces.${t}`);
+  if (r.ids !== undefined) {
+    if (typeof r.ids !== 'object' || r.ids === null) bad('ids');
+    for (const t of r.types) if (r.ids[t] !== undefined && !isInt(r.ids[t], 1)) bad(`ids.${t}`);
+  }
   if (typeof r.pins !== 'object' || r.pins === null) bad('pins');
   if (!isInt(r.creatorUid)) bad('creatorUid');
   if (typeof r.createdAt !== 'string') bad('createdAt');
@@ -585,7 +596,10 @@ export function openVerified(
     const nsfs = nsfsDevice(options.procRoot);
     for (const [i, f] of opened.entries()) {
       const type = ordered[i]!;
-      if (f.dev !== nsfs || f.ino !== record.namespaces[type]) {
+      // NS_GET_ID where recorded and the kernel answers: an inode alone may have been reused.
+      const recordedId = record.ids?.[type];
+      const idNow = recordedId === undefined ? undefined : nsIdOfFd(f.fd);
+      if (f.dev !== nsfs || f.ino !== record.namespaces[type] || (idNow !== undefined && idNow !== recordedId)) {
         if (via === 'holder') throw new HolderReusedError(record.name, record.holder.pid);
         throw new NsmError(`environment ${record.name}: pin ${f.path} no longer holds its ${type} namespace`, { hint: 'run nsm gc' });
       }
@@ -828,6 +842,7 @@ class HeldReservation implements Reservation {
       options: input.options ?? {},
       holder: { pid: input.holder.pid, startTime: input.holder.startTime },
       namespaces: input.namespaces,
+      ...(input.ids !== undefined && Object.keys(input.ids).length > 0 ? { ids: input.ids } : {}),
       pins: input.pins ?? {},
       ...(input.netnsLink !== undefined ? { netnsLink: input.netnsLink } : {}),
       creatorUid: effectiveUid(),

@@ -30,6 +30,12 @@ export interface ScanOptions {
   reps?: boolean;
   /** Let the scanner read every process's command line (ProcessInfo.cmdline for all). */
   allCmdlines?: boolean;
+  /** Read 64-bit namespace IDs (default true; absent on kernels before 6.18). */
+  ids?: boolean;
+  /** Find net namespaces held by sockets (default true; root only). */
+  sockets?: boolean;
+  /** Record every socket fd, not one per net namespace (nsm why). */
+  allSockets?: boolean;
   /** A helper already running that starts the scan for us (the polling monitor's; async scans only). */
   runner?: ScanRunner;
 }
@@ -57,10 +63,14 @@ function rawOptions(options: ScanOptions): ScanOptions {
 class NamespaceTable {
   private readonly byInode = new Map<number, Namespace>();
 
+  values(): IterableIterator<Namespace> {
+    return this.byInode.values();
+  }
+
   get(type: NsType, inode: number): Namespace {
     let ns = this.byInode.get(inode);
     if (!ns) {
-      ns = { type, inode, pids: [], threads: [], fds: [], mounts: [], owners: [] };
+      ns = { type, inode, pids: [], threads: [], fds: [], mounts: [], sockets: [], owners: [] };
       this.byInode.set(inode, ns);
     }
     return ns;
@@ -88,9 +98,14 @@ function assemble(options: ScanOptions, raw: RawScan): HostScan {
   // The raw scan may cover more types than asked (an early scan reads all): keep only ours.
   for (const t of raw.threads) if (types.includes(t.type)) table.get(t.type, t.inode).threads.push({ pid: t.pid, tid: t.tid });
   for (const f of raw.fds) if (types.includes(f.type)) table.get(f.type, f.inode).fds.push({ pid: f.pid, fd: f.fd });
+  if (types.includes('net')) for (const s of raw.sockets) table.get('net', s.inode).sockets!.push({ pid: s.pid, fd: s.fd });
   // The scanner reads mountinfo per mount namespace (M records) when it reads mnt links and reps.
   const scannerRead = options.reps !== false;
   if (options.mounts !== false) readNsfsMounts(new ProcFs(options.procRoot), processes, types, table, stats, raw, scannerRead);
+  for (const ns of table.values()) {
+    const id = raw.ids.get(ns.inode);
+    if (id !== undefined) ns.id = id;
+  }
   return { processes, namespaces: table.sorted(), stats };
 }
 

@@ -20,6 +20,8 @@ export type TreeView = 'owner' | 'parent' | 'process';
 export interface TreeNode {
   type: NsType;
   ns: number;
+  /** 64-bit namespace ID (NS_GET_ID, Linux 6.18) beside the inode. */
+  id?: number;
   nprocs: number;
   pid?: number;
   command?: string;
@@ -99,6 +101,7 @@ function nodeOf(row: NamespaceSummary): TreeNode {
   return {
     type: row.type,
     ns: row.ns,
+    id: row.detail.id,
     nprocs: row.nprocs,
     pid: row.pid,
     command: row.command,
@@ -126,6 +129,7 @@ function discover(rows: readonly NamespaceSummary[], nodes: Map<number, TreeNode
       nodes.set(l.inode, {
         type,
         ns: l.inode,
+        id: l.id,
         nprocs: 0,
         held: [],
         owners: [],

@@ -18,6 +18,8 @@ const NS_GET_USERNS = 0xb701;
 const NS_GET_PARENT = 0xb702;
 const NS_GET_NSTYPE = 0xb703;
 const NS_GET_OWNER_UID = 0xb704;
+// _IOR(0xb7, 13, __u64), Linux 6.18: the namespace's 64-bit ID, never reused until reboot.
+const NS_GET_ID = 0x8008b70d;
 
 /** mount(2) flags used by nsm. */
 export const MS = {
@@ -44,6 +46,7 @@ interface Libc {
   flock(fd: number, operation: number): number;
   ioctlNoArg(fd: number, request: number): number;
   ioctlUid(fd: number, request: number, out: number[]): number;
+  ioctlU64(fd: number, request: number, out: Array<number | bigint>): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   sethostname(name: string, len: number): number;
@@ -125,6 +128,7 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   // ioctl is variadic in libc; declare the two shapes nsm uses as fixed prototypes.
   ioctlNoArg: 'int ioctl(int fd, unsigned long request)',
   ioctlUid: 'int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)',
+  ioctlU64: 'int ioctl(int fd, unsigned long request, _Out_ uint64_t *value)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
   sethostname: 'int sethostname(const char *name, size_t len)',
@@ -250,6 +254,8 @@ export function fdLink(fd: number): string | undefined {
 /** What the NS_GET_* ioctls tell about one namespace file. */
 export interface NsRelations {
   type?: NsType;
+  /** 64-bit namespace ID (NS_GET_ID, Linux 6.18); undefined on older kernels. */
+  id?: number;
   /** Inode of the owning user namespace (NS_GET_USERNS); undefined when not permitted. */
   owner?: number;
   /** Inode of the parent namespace (NS_GET_PARENT; pid and user only); undefined at the top or when not permitted. */
@@ -279,6 +285,8 @@ export function nsRelations(path: string): NsRelations {
     const rel: NsRelations = {};
     const nstype = c.ioctlNoArg(fd, NS_GET_NSTYPE);
     if (nstype >= 0) rel.type = nsTypeByFlag(nstype);
+    const id = nsIdOfFd(fd);
+    if (id !== undefined) rel.id = id;
     const userFd = c.ioctlNoArg(fd, NS_GET_USERNS);
     if (userFd >= 0) rel.owner = inodeOfNewFd(userFd);
     else tolerate(c.errno(), 'ioctl(NS_GET_USERNS)', path);
@@ -297,9 +305,52 @@ export function nsRelations(path: string): NsRelations {
   }
 }
 
+/** NS_GET_ID exists on this kernel: unknown until the first try. */
+let nsIdSupported: boolean | undefined;
+
+/**
+ * The 64-bit ID (NS_GET_ID, Linux 6.18) of the namespace open at `fd`; undefined on kernels
+ * without the ioctl (ENOTTY/EINVAL, remembered after the first try).
+ */
+export function nsIdOfFd(fd: number): number | undefined {
+  if (nsIdSupported === false) return undefined;
+  const c = load();
+  const out: Array<number | bigint> = [0];
+  if (c.ioctlU64(fd, NS_GET_ID, out) === 0) {
+    nsIdSupported = true;
+    return Number(out[0]);
+  }
+  const errno = errnoName(c.errno());
+  if (errno === 'ENOTTY' || errno === 'EINVAL') nsIdSupported = false;
+  return undefined;
+}
+
+/**
+ * Inode and 64-bit ID of the namespace file at `path` (/proc/PID/ns/TYPE, a bind mount, an
+ * fd link), read from one open file so both describe the same namespace. Throws for an
+ * unopenable path (ENOENT/ESRCH/EACCES as SysError).
+ */
+export function nsIdentity(path: string): { inode: number; id?: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw SysError.fromNode(err as NodeJS.ErrnoException, 'open', path);
+  }
+  try {
+    const inode = fstatSync(fd).ino;
+    const id = nsIdOfFd(fd);
+    return id === undefined ? { inode } : { inode, id };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** One namespace reached by walking ioctl_ns(2) links. */
 export interface NsLink {
   inode: number;
+  /** NS_GET_ID, Linux 6.18. */
+  id?: number;
   /** For a user namespace: the uid of its creator (NS_GET_OWNER_UID). */
   ownerUid?: number;
 }
@@ -329,6 +380,8 @@ export function nsChain(path: string, from: 'owner' | 'parent', known?: (inode: 
       closeSync(fd);
       fd = next;
       const link: NsLink = { inode: fstatSync(fd).ino };
+      const id = nsIdOfFd(fd);
+      if (id !== undefined) link.id = id;
       const out = [0];
       // NS_GET_OWNER_UID answers EINVAL for a namespace that is not a user namespace.
       if (c.ioctlUid(fd, NS_GET_OWNER_UID, out) === 0) link.ownerUid = out[0];

@@ -32,6 +32,10 @@ export interface RawScan {
   fds: Array<{ type: NsType; inode: number; pid: number; fd: number }>;
   /** Command lines (arguments joined by spaces) the helper read: the lowest pid of each namespace at least. */
   cmdlines: Map<number, string>;
+  /** 64-bit namespace IDs (NS_GET_ID, Linux 6.18) by inode; empty on older kernels. */
+  ids: Map<number, number>;
+  /** Socket fds and their net namespace (SIOCGSKNS, root only): one per net namespace and worker, or every one with allSockets. */
+  sockets: Array<{ inode: number; pid: number; fd: number }>;
   /** nsfs bind mounts seen from each mount namespace (not filled with reps: false). */
   nsfsMounts: Array<{ mntNs: number; mount: NsfsMount }>;
   /** Vanished (ENOENT/ESRCH) and not-permitted (EACCES/EPERM) processes, summed over workers. */
@@ -51,6 +55,12 @@ export interface RawScanOptions {
   reps?: boolean;
   /** A command line for every process, not only each namespace's first (nsm ps). */
   allCmdlines?: boolean;
+  /** Read namespace IDs (default true; the helper probes the kernel once). */
+  ids?: boolean;
+  /** Find net namespaces held by sockets (default true; root only, the helper checks). */
+  sockets?: boolean;
+  /** Every socket fd, not only the first per net namespace (nsm why). */
+  allSockets?: boolean;
   /** Worker processes; default: the helper decides (1 below 400 processes, else one per CPU up to 4). */
   jobs?: number;
 }
@@ -74,6 +84,9 @@ function scanArgs(options: RawScanOptions): string[] {
   if (options.threads === false) args.push('--no-threads');
   if (options.reps === false) args.push('--no-reps');
   else if (options.allCmdlines) args.push('--all-cmdlines');
+  if (options.ids === false) args.push('--no-ids');
+  if (options.sockets === false) args.push('--no-sockets');
+  else if (options.allSockets) args.push('--all-sockets');
   if (options.jobs !== undefined) args.push('--jobs', String(options.jobs));
   return args;
 }
@@ -93,7 +106,7 @@ function nsType(word: string | undefined): NsType {
  * Lines may be split across chunks (and UTF-8 characters in comm with them).
  */
 export class ScanParser {
-  private readonly scan: RawScan = { processes: [], threads: [], fds: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
+  private readonly scan: RawScan = { processes: [], threads: [], fds: [], ids: new Map(), sockets: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
   private readonly decoder = new StringDecoder('utf8');
   private readonly fields: number[] = new Array(P_FIELDS).fill(0);
   private rest = '';
@@ -199,6 +212,16 @@ function parseLines(text: string, limit: number, scan: RawScan, fields: number[]
         scan.fds.push({ type: nsType(type), inode: Number(inode), pid: Number(pid), fd: Number(fd) });
         break;
       }
+      case 73 /* I */: {
+        const [, inode, id] = line().split(' ');
+        scan.ids.set(Number(inode), Number(id));
+        break;
+      }
+      case 75 /* K */: {
+        const [, pid, fd, inode] = line().split(' ');
+        scan.sockets.push({ inode: Number(inode), pid: Number(pid), fd: Number(fd) });
+        break;
+      }
       case 83 /* S */: {
         const [, , gone, , denied] = line().split(' ');
         scan.gone += Number(gone);
@@ -272,7 +295,7 @@ function takeEarly(options: RawScanOptions): PendingScan | undefined {
   const e = takeEarlyScan();
   if (!e) return undefined;
   const full = e.args.length === 1 && e.args[0] === 'scan';
-  if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined || options.allCmdlines) {
+  if (!full || options.procRoot !== undefined || options.fds === false || options.threads === false || options.jobs !== undefined || options.allCmdlines || options.allSockets) {
     e.child.kill();
     return undefined;
   }

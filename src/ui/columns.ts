@@ -11,8 +11,9 @@ export interface Column<R> {
   id: string;
   help: string;
   align?: 'left' | 'right';
-  /** Type of the value in JSON; keys are the lower-case id. */
+  /** Type of the value in JSON; keys are the lower-case id unless `key` says otherwise. */
   json: 'number' | 'string' | 'array';
+  key?: string;
   /** May be shortened to fit the terminal (lsns's SCOLS_FL_TRUNC) unless --notruncate. */
   truncate?: boolean;
   /** Lists print one item per line unless --nowrap (lsns's SCOLS_FL_WRAP). */
@@ -60,11 +61,11 @@ export function jsonValue(col: Column<unknown>, value: CellValue): unknown {
   return Array.isArray(value) ? value.join(',') : String(value);
 }
 
-/** Rows as JSON objects keyed by lower-case column id. */
+/** Rows as JSON objects keyed by lower-case column id (or the column's key). */
 export function rowsToJson<R>(rows: readonly R[], cols: readonly Column<R>[]): Array<Record<string, unknown>> {
   return rows.map((row) => {
     const obj: Record<string, unknown> = {};
-    for (const col of cols) obj[col.id.toLowerCase()] = jsonValue(col as Column<unknown>, col.get(row));
+    for (const col of cols) obj[col.key ?? col.id.toLowerCase()] = jsonValue(col as Column<unknown>, col.get(row));
     return obj;
   });
 }

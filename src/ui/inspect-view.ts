@@ -29,6 +29,7 @@ export function inspectionJson(i: Inspection): object {
       entry: n.entry,
       type: n.type,
       ns: orNull(n.inode),
+      id: orNull(n.id),
       sharing: n.sharing,
       reference: orNull(n.reference),
       owner: orNull(n.owner),

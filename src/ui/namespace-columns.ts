@@ -2,7 +2,7 @@
  * Columns of `nsm ls`: lsns's columns (same names, same JSON keys and types) plus
  * HELD and NAME.
  */
-import type { NamespaceSummary } from '../core/listing.js';
+import type { NamespaceProcess, NamespaceSummary } from '../core/listing.js';
 import type { Attribution } from '../core/model.js';
 import { colour } from './colour.js';
 import type { Column } from './columns.js';
@@ -15,6 +15,10 @@ export function ownerLabel(o: Attribution): string {
 export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
   { id: 'NS', help: 'namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ns },
   { id: 'TYPE', help: 'kind of namespace', json: 'string', get: (r) => r.type },
+  {
+    id: 'NSID', key: 'id', help: '64-bit namespace ID (NS_GET_ID, Linux 6.18+; never reused until reboot)', align: 'right', json: 'number',
+    get: (r) => r.detail.id,
+  },
   { id: 'PATH', help: 'path to the namespace', json: 'string', get: (r) => r.path },
   { id: 'NPROCS', help: 'number of processes in the namespace', align: 'right', json: 'number', get: (r) => r.nprocs },
   { id: 'PID', help: 'lowest PID in the namespace', align: 'right', json: 'number', get: (r) => r.pid },
@@ -27,10 +31,10 @@ export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
     id: 'NSFS', help: 'nsfs mountpoint (where the namespace file is bind-mounted)', json: 'string', wrap: true,
     get: (r) => (r.nsfs.length > 0 ? r.nsfs : undefined),
   },
-  { id: 'PNS', help: 'parent namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.pns },
-  { id: 'ONS', help: 'owner namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ons },
+  { id: 'PNS', help: 'parent namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.pns ?? (r.related ? 0 : undefined) },
+  { id: 'ONS', help: 'owner namespace identifier (inode number)', align: 'right', json: 'number', get: (r) => r.ons ?? (r.related ? 0 : undefined) },
   {
-    id: 'HELD', help: 'what keeps it alive: procs, threads, fd, mount', json: 'array', get: (r) => r.held,
+    id: 'HELD', help: 'what keeps it alive: procs, threads, fd, mount, socket', json: 'array', get: (r) => r.held,
     style: (text, r) => (r.nprocs === 0 ? colour.yellow(text) : text),
   },
   {
@@ -45,3 +49,11 @@ export const DEFAULT_NAMESPACE_COLUMNS = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER',
 /** Columns whose values need ioctl_ns(2) or rtnetlink (and so koffi). */
 export const RELATION_COLUMNS = new Set(['PNS', 'ONS']);
 export const NETNSID_COLUMNS = new Set(['NETNSID']);
+
+/** `nsm ls NS`: lsns's columns for a namespace's processes. */
+export const PROCESS_COLUMNS: readonly Column<NamespaceProcess>[] = [
+  { id: 'PID', help: 'process ID', align: 'right', json: 'number', get: (r) => r.pid },
+  { id: 'PPID', help: 'parent process ID', align: 'right', json: 'number', get: (r) => r.ppid },
+  { id: 'USER', help: 'username of the PID', json: 'string', get: (r) => r.user },
+  { id: 'COMMAND', help: 'command line of the PID', json: 'string', truncate: true, get: (r) => r.command },
+];

@@ -12,6 +12,7 @@ import { ownerLabel } from './namespace-columns.js';
 export function treeJson(t: NamespaceTree): object {
   const node = (n: TreeNode): object => ({
     ns: n.ns,
+    id: n.id ?? null,
     type: n.type,
     nprocs: n.nprocs,
     pid: n.pid ?? null,

@@ -19,6 +19,8 @@ const PACKAGES: ReadonlyArray<[string, string]> = [
   ['fish', '/usr/bin/fish'], // nsm completion fish
   ['prometheus', '/usr/bin/promtool'], // nsm metrics / serve: promtool check metrics, a real server scraping
   ['prometheus-node-exporter', '/usr/bin/prometheus-node-exporter'], // nsm metrics --textfile
+  ['man-db', '/usr/bin/man'], // the man pages: man --warnings, man -w after npm install -g
+  ['groff-base', '/usr/bin/groff'], // the man pages: groff -man -ww
 ];
 
 /**

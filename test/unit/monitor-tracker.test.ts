@@ -49,14 +49,14 @@ describe('NamespaceTracker', () => {
     t.start(scan({ 10: { ns: host } }), 0);
     t.observe({ pid: 20, ppid: 10, ns: host, time: 1, fork: true, via: 'event' });
     t.observe({ pid: 20, ns: { net: 500, mnt: HOST_MNT }, command: 'sleep 0.01', time: 2, via: 'event' });
-    expect(events).toEqual([{ kind: 'ns-new', time: 2, type: 'net', inode: 500, pid: 20, command: 'sleep 0.01', owners: [], via: 'event' }]);
+    expect(events).toEqual([{ kind: 'ns-new', time: 2, type: 'net', inode: 500, id: null, pid: 20, command: 'sleep 0.01', owners: [], via: 'event' }]);
     t.exited(20, 12);
     expect(t.awaitingConfirmation()).toBe(1);
     // A rescan that began before the exit proves nothing.
     t.reconcile(scan({ 10: { ns: host } }), 11);
     expect(kinds()).toEqual(['ns-new 500']);
     t.reconcile(scan({ 10: { ns: host } }), 20);
-    expect(events[1]).toEqual({ kind: 'ns-gone', time: 12, type: 'net', inode: 500, lifetimeMs: 10, owners: [], via: 'rescan' });
+    expect(events[1]).toEqual({ kind: 'ns-gone', time: 12, type: 'net', inode: 500, id: null, lifetimeMs: 10, owners: [], via: 'rescan' });
     expect(t.awaitingConfirmation()).toBe(0);
   });
 

@@ -33,6 +33,12 @@ describe('parseScanOutput', () => {
     expect(scan.processes.find((p) => p.pid === 20484)!.ns.uts).not.toBe(4026531838);
   });
 
+  it('reads namespace IDs (I) and socket holders (K)', () => {
+    const r = parseScanOutput('I 4026531833 3\nI 4026532174 7098\nK 42 5 4026532174\nS gone 0 denied 0\n');
+    expect([...r.ids]).toEqual([[4026531833, 3], [4026532174, 7098]]);
+    expect(r.sockets).toEqual([{ pid: 42, fd: 5, inode: 4026532174 }]);
+  });
+
   it('sums the per-worker S records', () => {
     const sRecords = captured.split('\n').filter((l) => l.startsWith('S ')).map((l) => l.split(' '));
     expect(sRecords).toHaveLength(2); // --jobs 2

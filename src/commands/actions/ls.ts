@@ -1,17 +1,27 @@
-import { listNamespaces } from '../../core/listing.js';
+import { listNamespaces, namespaceProcesses } from '../../core/listing.js';
 import { listEnvironments, listingSummaries, type EnvironmentListing } from '../../core/registry.js';
+import { namespaceTree } from '../../core/tree.js';
+import { NsmError } from '../../sys/errors.js';
 import { stderrSync } from '../../sys/stdio.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
 import { printJson } from '../../ui/json.js';
 import { environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
-import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../../ui/namespace-columns.js';
+import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, PROCESS_COLUMNS, RELATION_COLUMNS } from '../../ui/namespace-columns.js';
 import { renderColumns } from '../../ui/table.js';
+import { renderTree, treeJson } from '../../ui/tree-view.js';
 import type { lsOptions } from '../ls.js';
 import type { OptionsOf } from '../spec.js';
 
 export async function run([inode]: [number | undefined], opts: OptionsOf<typeof lsOptions>): Promise<void> {
   if (opts.listColumns) {
     process.stdout.write(describeColumns(NAMESPACE_COLUMNS));
+    return;
+  }
+  if (opts.tree) {
+    // lsns -T: the same trees as nsm tree (owner, parent, or processes under their namespaces).
+    const tree = await namespaceTree({ view: opts.tree, type: opts.type?.[0] });
+    if (opts.json) printJson(treeJson(tree));
+    else process.stdout.write(renderTree(tree, { limit: Infinity, width: process.stdout.isTTY ? process.stdout.columns : undefined, bars: false }));
     return;
   }
   const cols = selectColumns(NAMESPACE_COLUMNS, DEFAULT_NAMESPACE_COLUMNS, opts.output, opts.outputAll);
@@ -23,9 +33,22 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
     relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),
     netnsid: cols.some((c) => NETNSID_COLUMNS.has(c.id)),
   });
+  if (opts.persistent) listing.namespaces = listing.namespaces.filter((r) => r.detail.mounts.length > 0);
+  if (inode !== undefined && listing.namespaces.length === 0) throw new NsmError(`namespace ${inode} not found`);
+  if (inode !== undefined && opts.output === undefined && !opts.outputAll) {
+    // As `lsns NS`: the namespace's processes (PID PPID USER COMMAND).
+    const procs = namespaceProcesses(listing, listing.namespaces[0]!);
+    if (opts.json) printJson({ namespaces: rowsToJson(procs, PROCESS_COLUMNS) });
+    else process.stdout.write(renderColumns(procs, PROCESS_COLUMNS, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }));
+    return;
+  }
   if (opts.json) {
     const rows = rowsToJson(listing.namespaces, cols);
-    listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
+    listing.namespaces.forEach((ns, i) => {
+      // The id beside the inode in every row (null on kernels before 6.18).
+      if (!('id' in rows[i]!)) rows[i]!.id = ns.detail.id ?? null;
+      rows[i]!.owners = ns.owners;
+    });
     printJson({ namespaces: rows, environments: listingSummaries(environmentsWithWarnings()) });
     return;
   }
