@@ -72,8 +72,8 @@ static const char *const ns_names[] = { NSM_NSTYPES(NS_NAME_) };
 _Static_assert(NS_COUNT == 8, "the P record's format below prints 8 inode columns");
 
 /* CLONE_NEW* flags in ns_names[] order: what NS_GET_NSTYPE returns (ioctl_ns(2)). */
-static const unsigned long ns_flags[] = { 0x10000000, 0x02000000, 0x08000000, 0x04000000,
-					  0x40000000, 0x20000000, 0x00020000, 0x00000080 };
+#define NS_FLAG_(name, proc, flag, value, column) [column] = flag,
+static const unsigned long ns_flags[] = { NSM_NSTYPES(NS_FLAG_) };
 
 /* include/uapi/linux/nsfs.h */
 #define NSM_NS_GET_NSTYPE 0xb703
