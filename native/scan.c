@@ -61,15 +61,19 @@
 #include <unistd.h>
 
 #include "lineout.h"
+#include "nstypes.h"
 #include "scan.h"
 
-/* Order as in src/sys/nstypes.ts (nsenter's join order); the P record follows it. */
-static const char *const ns_names[] = { "user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time" };
-#define NS_COUNT 8
+/* By column (nstypes.h): bit t of --types, inode t of the P record. The kernel names a
+ * namespace link after the type, and its /proc/PID/ns entry alike (both read here). */
+#define NS_NAME_(name, proc, flag, value, column) [column] = name,
+static const char *const ns_names[] = { NSM_NSTYPES(NS_NAME_) };
+#define NS_COUNT NSM_NS_COUNT
+_Static_assert(NS_COUNT == 8, "the P record's format below prints 8 inode columns");
 
 /* CLONE_NEW* flags in ns_names[] order: what NS_GET_NSTYPE returns (ioctl_ns(2)). */
-static const unsigned long ns_flags[] = { 0x10000000, 0x02000000, 0x08000000, 0x04000000,
-					  0x40000000, 0x20000000, 0x00020000, 0x00000080 };
+#define NS_FLAG_(name, proc, flag, value, column) [column] = flag,
+static const unsigned long ns_flags[] = { NSM_NSTYPES(NS_FLAG_) };
 
 /* include/uapi/linux/nsfs.h */
 #define NSM_NS_GET_NSTYPE 0xb703

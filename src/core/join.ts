@@ -13,7 +13,7 @@
  * Credentials: setns(2) into anything but a user namespace changes none, so the in-process
  * path runs the command as exactly the caller. Only the native path can change the uid (to
  * 0 of a joined user namespace), and it drops the caller's supplementary groups first, as
- * nsenter(1) does (native/nsm-helper.c do_join). Root's join of another user's environment
+ * nsenter(1) does (native/helper-run.c do_join). Root's join of another user's environment
  * always includes that user's namespace (src/core/exec.ts), so always goes that way.
  */
 import { statSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * The nsm-helper pipe protocol, TypeScript side. The numbers mirror native/protocol.h (used by
- * native/nsm-helper.c); native/PROTOCOL.md explains them. test/unit/helper-protocol.test.ts
+ * native/nsm-helper.c and helper-*.c); native/PROTOCOL.md explains them. test/unit/helper-protocol.test.ts
  * parses protocol.h and fails when the two sides disagree.
  *
  * Frame: u8 version, u8 code, u32 payload length (little-endian), payload.

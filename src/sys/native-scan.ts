@@ -67,11 +67,18 @@ export interface RawScanOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * A P record's numbers: pid ppid starttime nthreads uid, then one inode per type in
+ * NS_TYPES order (nstypes.h's columns, which test/unit/helper-protocol.test.ts checks).
+ */
+const P_STAT_FIELDS = 5;
+const P_FIELDS = P_STAT_FIELDS + NS_TYPE_NAMES.length;
+
 function scanArgs(options: RawScanOptions): string[] {
   const args = ['scan'];
   if (options.procRoot) args.push('--proc', options.procRoot);
   if (options.types) {
-    // The mask follows NS_TYPE_NAMES order, which scan.c's ns_names[] mirrors.
+    // Bit t is NS_TYPE_NAMES[t]: the column order of native/nstypes.h.
     const mask = options.types.reduce((m, t) => m | (1 << NS_TYPE_NAMES.indexOf(t)), 0);
     args.push('--types', String(mask));
   }
@@ -103,7 +110,7 @@ function nsType(word: string | undefined): NsType {
 export class ScanParser {
   private readonly scan: RawScan = { processes: [], threads: [], fds: [], ids: new Map(), sockets: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
   private readonly decoder = new StringDecoder('utf8');
-  private readonly fields: number[] = new Array(13).fill(0);
+  private readonly fields: number[] = new Array(P_FIELDS).fill(0);
   private rest = '';
   private error: Error | undefined;
 
@@ -160,12 +167,12 @@ function parseLines(text: string, limit: number, scan: RawScan, fields: number[]
     if (end < 0 || end > limit) end = limit;
     switch (text.charCodeAt(start)) {
       case 80 /* P */: {
-        // P pid ppid starttime nthreads uid ino*8 comm   (comm last: it may contain spaces).
-        // Digits are read in place: slicing 13 numbers out of each of thousands of lines
+        // P pid ppid starttime nthreads uid ino-per-type comm   (comm last: it may contain spaces).
+        // Digits are read in place: slicing the numbers out of each of thousands of lines
         // was a tenth of `nsm ls` on a 2,000-process host, mostly garbage collection.
         let pos = start + 2;
         const f = fields;
-        for (let i = 0; i < 13; i++) {
+        for (let i = 0; i < P_FIELDS; i++) {
           let n = 0;
           let c = text.charCodeAt(pos);
           if (c < 48 || c > 57) throw new NsmError(`native scan: short P record: ${line().slice(0, 60)}`);
@@ -178,7 +185,7 @@ function parseLines(text: string, limit: number, scan: RawScan, fields: number[]
           pos++;
         }
         const ns: Partial<Record<NsType, number>> = {};
-        for (let t = 0; t < 8; t++) if (f[5 + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[5 + t]!;
+        for (let t = 0; t < NS_TYPE_NAMES.length; t++) if (f[P_STAT_FIELDS + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[P_STAT_FIELDS + t]!;
         scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, uid: f[4]!, comm: unescapeComm(text.slice(pos, end)), ns });
         break;
       }

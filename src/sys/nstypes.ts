@@ -2,7 +2,8 @@
  * The one table of Linux namespace types. Everything that loops over types
  * (option choices, validation, scanning, joining, columns) reads this table.
  *
- * Facts from namespaces(7), unshare(2), setns(2) and unshare(1).
+ * Facts from namespaces(7), unshare(2), setns(2) and unshare(1). The C side has the same
+ * table once, in native/nstypes.h; test/unit/helper-protocol.test.ts checks the two agree.
  */
 
 export type NsType = 'user' | 'cgroup' | 'ipc' | 'uts' | 'net' | 'pid' | 'mnt' | 'time';

@@ -16,11 +16,13 @@ import {
   Setgroups,
 } from '../../src/sys/helper-protocol.js';
 import { computeIdMaps, encodeNamespaceConfig, parseSubid } from '../../src/sys/helper.js';
+import { NS_TYPES } from '../../src/sys/nstypes.js';
 import { UsageError } from '../../src/sys/errors.js';
 
 const read = (rel: string) => readFileSync(new URL(`../../${rel}`, import.meta.url), 'utf8');
 const header = read('native/protocol.h');
-const cSource = read('native/nsm-helper.c');
+const cSource = read('native/helper-log.c');
+const nstypesHeader = read('native/nstypes.h');
 const protocolMd = read('native/PROTOCOL.md');
 
 /** NAME -> value of every member of `enum <name> { ... }` in protocol.h. */
@@ -36,6 +38,19 @@ function cDefine(name: string): number {
   const m = new RegExp(`#define ${name} (\\d+)`).exec(header);
   if (!m) throw new Error(`#define ${name} not found in native/protocol.h`);
   return Number(m[1]);
+}
+
+/** The rows X(NAME, PROC, FLAG, VALUE, COLUMN) of NSM_NSTYPES in native/nstypes.h, in order. */
+function cNsTypes(): Array<{ name: string; proc: string; flag: string; value: number; column: number }> {
+  const body = /^#define NSM_NSTYPES\(X\)((?:.*\\\n)*.*)$/m.exec(nstypesHeader)?.[1];
+  if (body === undefined) throw new Error('#define NSM_NSTYPES(X) not found in native/nstypes.h');
+  return [...body.matchAll(/X\("([a-z]+)",\s*"([a-z_]+)",\s*(CLONE_NEW[A-Z]+),\s*(0x[0-9a-fA-F]+),\s*(\d+)\)/g)].map((m) => ({
+    name: m[1]!,
+    proc: m[2]!,
+    flag: m[3]!,
+    value: Number(m[4]),
+    column: Number(m[5]),
+  }));
 }
 
 /** The TS object as C names: {CFG_END: 0x20} with prefix NSM_ -> {NSM_CFG_END: 0x20}. */
@@ -73,10 +88,20 @@ describe('helper protocol: C (native/protocol.h) and TypeScript agree', () => {
     expect(codes.every((c) => c > 0 && c < 256)).toBe(true);
   });
 
-  it('every message has a name in nsm-helper.c msg_name()', () => {
+  it('every message has a name in msg_name() (native/helper-log.c)', () => {
     for (const name of cEnum('nsm_msg').keys()) {
       expect(cSource, name).toContain(`case ${name}: return "${name}";`);
     }
+  });
+
+  it('the namespace types of native/nstypes.h are NS_TYPES: name, proc entry, CLONE_NEW* value, column', () => {
+    const c = cNsTypes();
+    expect(c.map((r) => ({ name: r.name, proc: r.proc, value: r.value, column: r.column }))).toEqual(
+      NS_TYPES.map((t, column) => ({ name: t.name, proc: t.procEntry, value: t.cloneFlag, column })),
+    );
+    // Every row parsed: as many X( as rows, and the flag names distinct.
+    expect(nstypesHeader.match(/^\tX\(/gm)?.length).toBe(c.length);
+    expect(new Set(c.map((r) => r.flag)).size).toBe(c.length);
   });
 
   it('PROTOCOL.md tables list every message with its code', () => {

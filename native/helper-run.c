@@ -1,0 +1,313 @@
+/*
+ * nsm-helper stage "run and join" (run and join modes): run makes the namespaces
+ * (helper-setup.c) and forks the command, or nsm:init first when there is a new pid
+ * namespace; join checks the inherited namespace fds, setns(2)es into them in nsenter(1)'s
+ * order and forks the command. Either way nsm:helper reports STARTED once execvp succeeded,
+ * forwards signals, and exits with the command's status. setns(2) into a user or time
+ * namespace is refused to a multi-threaded process, and a new pid or time namespace applies
+ * only to children: hence a single-threaded process that forks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "helper.h"
+
+/*
+ * join: the command's process moves itself into the environment's cgroups before it execs,
+ * so that it and everything it starts count against the limits, and the helper, which only
+ * waits, does not. The files were opened before any setns(): inside, a fresh /sys hides
+ * /sys/fs/cgroup, and a joined user namespace may not write host files. A write to
+ * cgroup.procs is checked against the credentials and cgroup namespace of whoever opened
+ * the file (cgroups(7); kernel 5.16+), so "0" here moves this process (checked on 6.18).
+ */
+static void open_cgroup_fds(struct config *c)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < c->ncgroups; i++) {
+		snprintf(path, sizeof path, "%s/cgroup.procs", c->cgroups[i]);
+		c->cgroup_fds[i] = open(path, O_WRONLY | O_CLOEXEC);
+		if (c->cgroup_fds[i] < 0)
+			die(0, "open(%s)", path);
+	}
+}
+
+static void join_cgroup_fds(const struct config *c)
+{
+	for (int i = 0; i < c->ncgroups; i++) {
+		if (write(c->cgroup_fds[i], "0", 1) != 1)
+			die(0, "write(%s/cgroup.procs)", c->cgroups[i]);
+		close(c->cgroup_fds[i]);
+	}
+}
+
+/*
+ * execvp(3) reports EACCES when some PATH directory cannot be searched, even if the command is
+ * in none of them (e.g. /root/bin in PATH, running as nobody). Like a shell, call that "not
+ * found" unless an entry of that name exists in one of the directories.
+ */
+static bool in_path(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char file[PATH_MAX];
+	struct stat st;
+
+	if (strchr(cmd, '/'))
+		return true;
+	if (path == NULL)
+		path = "/bin:/usr/bin"; /* glibc's default for execvp */
+	for (const char *p = path, *end; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (snprintf(file, sizeof file, "%.*s/%s", (int)(end - p), end == p ? "." : p, cmd) < (int)sizeof file &&
+		    stat(file, &st) == 0)
+			return true;
+		if (*end == '\0')
+			return false;
+	}
+}
+
+/* The last step of every command process: chdir, exec, or report why not. */
+static noreturn void exec_command(const struct config *c)
+{
+	int err;
+
+	reset_signals();
+	if (c->cwd && chdir(c->cwd) < 0) {
+		/* The caller's directory may not exist (or be reachable) inside: use / instead. */
+		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES)
+			die(0, "chdir(%s)", c->cwd);
+		if (chdir("/") < 0)
+			die(0, "chdir(/)");
+	}
+	execvp(c->argv[0], c->argv);
+	err = errno;
+	if (err == EACCES && !in_path(c->argv[0]))
+		err = ENOENT;
+	/* Shell convention: 127 when the command is not found, 126 when it cannot be executed. */
+	fail(err == ENOENT ? NSM_EXIT_NOTFOUND : NSM_EXIT_NOEXEC, err, "execvp(%s)", c->argv[0]);
+}
+
+/*
+ * Stage "nsm:init": PID 1 of the pid namespace `run` created. The command itself would be a
+ * poor PID 1 (it ignores signals it has no handler for and does not reap orphans), so this
+ * process mounts /proc, forks the command, forwards signals to it, reaps everything, and exits
+ * with the command's status; the kernel then kills whatever is left inside.
+ */
+static noreturn void run_init(const struct config *c)
+{
+	sigset_t set = forwarded_signals();
+	siginfo_t si;
+	pid_t cmd;
+	int st;
+
+	prctl(PR_SET_NAME, "nsm:init");
+	if (c->mount_proc)
+		mount_fresh("proc", "/proc");
+	catch_signals(&set);
+	cmd = fork();
+	if (cmd < 0)
+		die(0, "fork(command)");
+	if (cmd == 0)
+		exec_command(c);
+	close(syncfd);
+	syncfd = -1;
+	for (;;) {
+		pid_t r;
+		int sig = sigwaitinfo(&set, &si);
+
+		if (sig == SIGCHLD) {
+			while ((r = waitpid(-1, &st, WNOHANG)) > 0)
+				if (r == cmd)
+					_exit(exit_status(st));
+		} else if (sig > 0 && sent_by_process(&si)) {
+			kill(cmd, sig);
+		}
+	}
+}
+
+/*
+ * Fork the command's process (or, with a new pid namespace in `run`, its init), then report
+ * STARTED once execvp succeeded (our socket closes on exec: SOCK_CLOEXEC) or relay why it
+ * failed, forward signals, and exit with the command's status.
+ */
+static noreturn void supervise(const struct config *c, bool init)
+{
+	sigset_t set = forwarded_signals();
+	unsigned char pid_le[4];
+	struct frame f;
+	siginfo_t si;
+	pid_t child;
+	int sock, st;
+
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	child = fork_with_socket(&sock, init ? "init" : "command");
+	if (child == 0) {
+		/* If the helper dies, so does the command: nothing is left behind. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			die(0, "prctl(PR_SET_PDEATHSIG)");
+		if (helper_gone())
+			_exit(NSM_EXIT_FAIL);
+		if (c->mode == MODE_JOIN)
+			join_cgroup_fds(c);
+		if (init)
+			run_init(c);
+		exec_command(c);
+	}
+	if (read_frame(sock, &f, "read(exec result)", true, child)) {
+		if (f.code != NSM_FAIL)
+			diex(child, EPROTO, "read(exec result): unexpected %s (0x%02x)", msg_name(f.code), f.code);
+		/* The child reports and exits by itself (125, 126 or 127); pass both on. */
+		st = reap(child, "command");
+		relay_fail(&f, 0, WIFEXITED(st) ? WEXITSTATUS(st) : NSM_EXIT_FAIL);
+	}
+	close(sock);
+	for (int i = 0; i < 4; i++)
+		pid_le[i] = (uint32_t)child >> (8 * i);
+	write_frame(syncfd, NSM_STARTED, pid_le, 4, child);
+
+	for (;;) {
+		int sig = sigwaitinfo(&set, &si);
+
+		if (sig == SIGCHLD) {
+			pid_t r = waitpid(child, &st, WNOHANG);
+			if (r == child)
+				_exit(exit_status(st));
+			if (r < 0 && errno != EINTR)
+				die(child, "waitpid(command)");
+		} else if (sig > 0 && sent_by_process(&si) && si.si_pid != child) {
+			kill(child, sig);
+		}
+	}
+}
+
+noreturn void do_run(const struct config *c)
+{
+	create_namespaces(c);
+	supervise(c, c->nstypes & CLONE_NEWPID);
+}
+
+/* The namespace file behind `fd` must be of `type` and have inode `ino` (0: not checked). */
+static void check_ns_fd(const struct join_ns *j, const char *name)
+{
+	struct stat st;
+	int type;
+
+	if (fstat(j->fd, &st) < 0)
+		die(0, "fstat(%s namespace fd %d)", name, j->fd);
+	type = ioctl(j->fd, NS_GET_NSTYPE);
+	if (type < 0)
+		die(0, "ioctl(%s namespace fd %d, NS_GET_NSTYPE)", name, j->fd);
+	if ((uint32_t)type != j->type)
+		diex(0, EINVAL, "fd %d is a namespace of type 0x%x, not %s", j->fd, type, name);
+	if (j->ino != 0 && st.st_ino != j->ino)
+		diex(0, ESTALE, "%s namespace fd %d is inode %llu, expected %llu", name, j->fd,
+		     (unsigned long long)st.st_ino, (unsigned long long)j->ino);
+}
+
+/* setns(2): a process cannot re-enter its own user namespace (EINVAL); nsenter skips it too. */
+static bool is_own_user_ns(int fd)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat("/proc/self/ns/user", &b) < 0)
+		die(0, "stat(/proc/self/ns/user)");
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* setgroups(2) is refused in a user namespace whose setgroups file says "deny". */
+static bool setgroups_allowed(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		die(0, "open(/proc/self/setgroups)");
+	if (read(fd, buf, sizeof buf - 1) < 0)
+		die(0, "read(/proc/self/setgroups)");
+	close(fd);
+	return strncmp(buf, "allow", 5) == 0;
+}
+
+noreturn void do_join(struct config *c)
+{
+	bool joined_user = false, groups = false, dropped = false;
+	int drop_err = 0;
+
+	open_cgroup_fds(c);
+	for (int i = 0; i < c->njoin; i++) {
+		const struct nstype *t = ns_order;
+		while (t->flag != (int)c->join[i].type)
+			t++;
+		check_ns_fd(&c->join[i], t->name);
+		/*
+		 * The command will run as uid/gid 0 of the joined user namespace: whatever those map
+		 * to outside, it must carry none of the caller's supplementary groups (root's group 0
+		 * in a user's environment reads root:root 0040 files). Drop them now, while still
+		 * privileged where we are: setgroups(2) is refused for good inside a user namespace
+		 * whose setgroups file says "deny" (user_namespaces(7)), as a rootless one does.
+		 * nsenter(1) does the same before and after its setns (unless --preserve-credentials).
+		 * The capability sets need nothing: setns(2) into a user namespace leaves the caller
+		 * full permitted and effective sets in that namespace only, and empty inheritable and
+		 * ambient ones (kernel/user_namespace.c, userns_install).
+		 */
+		if (c->join[i].type == CLONE_NEWUSER && !is_own_user_ns(c->join[i].fd)) {
+			dropped = setgroups(0, NULL) == 0;
+			drop_err = dropped ? 0 : errno;
+		}
+	}
+	/*
+	 * user first, so that we hold every capability in the namespace that owns the others
+	 * (user_namespaces(7)); then nsenter's order: mnt after pid and net, time last. Being
+	 * single-threaded, setns(CLONE_NEWNS) needs no unshare(CLONE_FS) here (setns(2)).
+	 */
+	for (size_t k = 0; k < NS_COUNT; k++) {
+		for (int i = 0; i < c->njoin; i++) {
+			struct join_ns *j = &c->join[i];
+
+			if (j->type != (uint32_t)ns_order[k].flag)
+				continue;
+			if (j->type == CLONE_NEWUSER && is_own_user_ns(j->fd))
+				continue;
+			if (setns(j->fd, j->type) < 0)
+				die(0, "setns(%s)", ns_order[k].name);
+			if (j->type == CLONE_NEWUSER) {
+				joined_user = true;
+				/* Read now: once the mount namespace changes, /proc/self may not be ours. */
+				groups = setgroups_allowed();
+			}
+		}
+	}
+	for (int i = 0; i < c->njoin; i++)
+		close(c->join[i].fd);
+	/* nsenter(1) default: become uid/gid 0 (or the ids asked for) of the joined user ns. */
+	if (joined_user) {
+		if (groups && setgroups(0, NULL) < 0)
+			die(0, "setgroups(0)");
+		/*
+		 * Dropped neither before (EPERM: no CAP_SETGID where we were, so these groups are the
+		 * caller's own, which it could not shed either) nor inside ("deny"): the command keeps
+		 * them, as the caller itself would. Anything else is a failure.
+		 */
+		if (!dropped && !groups && drop_err != EPERM)
+			diex(0, drop_err, "setgroups(0)");
+		if (setresgid(c->join_gid, c->join_gid, c->join_gid) < 0)
+			die(0, "setresgid(%u)", c->join_gid);
+		if (setresuid(c->join_uid, c->join_uid, c->join_uid) < 0)
+			die(0, "setresuid(%u)", c->join_uid);
+	}
+	/* Fork: setns() of a pid or time namespace applies to children only (setns(2)). */
+	supervise(c, false);
+}
