@@ -90,7 +90,7 @@ export function collectOwners(value: string, previous: OwnerFilter[] = []): Owne
     if (!OWNER_KINDS.includes(kind)) {
       throw new UsageError(`unknown owner kind: ${echoInput(kind)} (known: ${OWNER_KINDS.join(', ')})`);
     }
-    if (name === '') throw new UsageError(`--owner ${echoInput(spec)}: a name is needed after the ':'`);
+    if (name === '') throw new UsageError(`--owner '${echoInput(spec)}': a name is needed after the ':'`);
     result.push(name === undefined ? { kind } : { kind, name });
   }
   return result;
