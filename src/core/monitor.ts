@@ -71,7 +71,7 @@ export { DEFAULT_INTERVAL_MS };
  * stretches to SAFETY_FACTOR times the last scan's wall time (a scan's CPU is at most
  * about twice its wall time: the helper uses up to 2 workers here).
  */
-export const DEFAULT_RESCAN_MS = 5000;
+const DEFAULT_RESCAN_MS = 5000;
 const SAFETY_FACTOR = 200;
 /**
  * Least time between rescans brought forward to confirm GONE, and the same stretching:
@@ -90,8 +90,8 @@ const MOUNTS_TTL_MS = 100;
  * helper's wake-ups cost (~0.05 ms of CPU each on this VM; bench/RESULTS.md, "monitor"),
  * and ordinary process activity (builds, tests) should not make Node read every 10 ms.
  */
-export const ACTIVE_TICK_MS = 10;
-export const QUIET_TICK_MS = 50;
+const ACTIVE_TICK_MS = 10;
+const QUIET_TICK_MS = 50;
 const ACTIVE_FOR_MS = 1000;
 /** New pids read in one tick at most; a bigger burst brings the full poll forward instead. */
 const MAX_NEW_PIDS = 2048;

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errnoName, SysError } from './errors.js';
-import { cloneFlags, nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
+import { nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
 // ioctl_ns(2): requests on an open namespace file, _IO(0xb7, n).
 const NS_GET_USERNS = 0xb701;
@@ -46,7 +46,6 @@ interface Libc {
   ioctlUid(fd: number, request: number, out: number[]): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
-  sethostname(name: string, len: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
   readlink(path: string, buf: Buffer, size: number): number;
   pipe2(fds: Int32Array, flags: number): number;
@@ -115,8 +114,8 @@ export function loadKoffi(): Koffi {
 }
 
 /**
- * The C prototypes behind Libc, declared on first use: each lib.func() costs koffi ~40 µs to
- * parse and bind, and `nsm exec` needs a handful of these (bench/RESULTS.md, exec).
+ * The C prototypes behind Libc, declared on first use: koffi parses and binds each lib.func()
+ * at a cost, and `nsm exec` needs only a handful of these (bench/RESULTS.md, exec).
  */
 const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   unshare: 'int unshare(int flags)',
@@ -127,7 +126,6 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   ioctlUid: 'int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
-  sethostname: 'int sethostname(const char *name, size_t len)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
   readlink: 'long readlink(const char *path, void *buf, size_t size)',
   pipe2: 'int pipe2(int *fds, int flags)',
@@ -170,15 +168,6 @@ function check(rc: number, call: string, target?: string): number {
   return rc;
 }
 
-function cloneNames(types: readonly NsType[]): string {
-  return types.map((t) => `CLONE_NEW${t === 'mnt' ? 'NS' : t.toUpperCase()}`).join('|');
-}
-
-/** unshare(2) the calling thread from `types`. */
-export function unshare(types: readonly NsType[]): void {
-  check(load().unshare(cloneFlags(types)), 'unshare', cloneNames(types));
-}
-
 /** unshare(CLONE_FS): required before setns() into a mount namespace from a thread sharing fs attributes (setns(2)). */
 export function unshareFs(): void {
   const CLONE_FS = 0x200;
@@ -214,11 +203,6 @@ export function mount(source: string | null, target: string, fstype: string | nu
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
   check(load().umount2(target, flags), 'umount2', target);
-}
-
-/** sethostname(2) in the calling thread's UTS namespace. */
-export function sethostname(name: string): void {
-  check(load().sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
 }
 
 /**

@@ -16,7 +16,7 @@ export interface TextStyle {
 }
 
 /** No styling at all. */
-export const PLAIN: TextStyle = { bold: (t) => t, dim: (t) => t };
+const PLAIN: TextStyle = { bold: (t) => t, dim: (t) => t };
 
 /** The styles for stdout: PLAIN when colour-rules.ts says no colour, else colour.ts's chalk, loaded now. */
 export async function stdoutStyle(): Promise<TextStyle> {

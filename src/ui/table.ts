@@ -28,7 +28,7 @@ function loadTable(): TableCtor {
 }
 
 /** libsmartcols raw format: blanks and control characters as \xNN so fields stay split on spaces. */
-export function rawEscape(text: string): string {
+function rawEscape(text: string): string {
   return text.replace(/[\s\\\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
