@@ -72,9 +72,9 @@ let libc: Libc | undefined;
 type Koffi = typeof import('koffi');
 
 /**
- * koffi, loaded the quick way. require('koffi') spends about 6 of its 8 ms in JavaScript
+ * koffi, loaded the quick way. require('koffi') spends most of its time in JavaScript
  * around the native module (reading node's ELF header to tell glibc from musl, probing
- * install paths, wrapping deprecated APIs); the native module alone loads in about 2 ms, and
+ * install paths, wrapping deprecated APIs), not in loading the native module itself, and
  * `nsm exec` pays this on every run (bench/lifecycle.mjs). So require the glibc prebuilt of
  * koffi's platform package directly when it is there and of koffi's own version; otherwise
  * (musl, another layout or version, any error) go through koffi's loader.
