@@ -82,7 +82,7 @@ type Koffi = typeof import('koffi');
 export function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
   try {
-    // Node's own lookup (require.resolve) costs 3 ms here: walk the node_modules directories
+    // Node's own lookup (require.resolve) does more work than this: walk the node_modules directories
     // above this module as it would, and take the first koffi found.
     for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 8; dir = dirname(dir), i++) {
       const modules = join(dir, 'node_modules');
