@@ -21,44 +21,13 @@
 //
 // Everything it creates carries the prefix nsmbench-<pid>- and is destroyed at the end.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { benchSession, measure, nsm, printTable, requireRoot, runsOption, timed } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const NSM = join(root, 'bin/nsm');
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const RUNS = Math.max(5, opt('--runs', 21));
+const RUNS = runsOption(process.argv.slice(2), 21);
+requireRoot('bench/lifecycle.mjs', 'ip netns, unshare, nsenter');
+const { fresh, run, prefix, cleanup } = benchSession('nsmbench');
 
-if (process.geteuid() !== 0) {
-  console.error('bench/lifecycle.mjs needs root (ip netns, unshare, nsenter)');
-  process.exit(2);
-}
-
-const stateDir = mkdtempSync(join(tmpdir(), 'nsm-bench-'));
-const env = { ...process.env, NSM_STATE_DIR: stateDir, NO_COLOR: '1' };
-const prefix = `nsmbench-${process.pid}`;
-let serial = 0;
-const fresh = () => `${prefix}-${serial++}`;
-
-function run(argv, options = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...options });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function timed(fn) {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-const nsm = (...a) => [process.execPath, NSM, ...a];
 const UNSHARE_TYPES = ['--mount', '--uts', '--ipc', '--pid', '--net', '--cgroup'];
 const ourNet = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout.trim();
 
@@ -86,11 +55,6 @@ function unshareCycle() {
     if (r.status !== 0) throw new Error('unshare cycle failed');
   });
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function vmRss(pid) {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -137,24 +101,16 @@ const cases = {
   'nsm exec (user ns) -- true': () => timed(() => run(nsm('exec', userEnv, '--', 'true'))),
 };
 
-const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 try {
-  for (const fn of Object.values(cases)) fn(); // warm the page cache
-  for (let i = 0; i < RUNS; i++) for (const [k, fn] of Object.entries(cases)) times[k].push(fn());
+  const result = measure(cases, RUNS);
+  const { med } = result;
 
   const sleep = spawn('sleep', ['infinity'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 100));
   const rss = { holder: vmRss(holderPid), sleep: vmRss(sleep.pid) };
   sleep.kill('SIGKILL');
 
-  const med = Object.fromEntries(Object.entries(times).map(([k, t]) => [k, median(t)]));
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`\n## nsm environments vs ip netns, unshare, nsenter: median of ${RUNS} runs (load average ${load})`);
-  console.log('| command | median ms | min ms | max ms |');
-  console.log('|---|---:|---:|---:|');
-  for (const [k, t] of Object.entries(times)) {
-    console.log(`| ${k} | ${med[k].toFixed(1)} | ${Math.min(...t).toFixed(1)} | ${Math.max(...t).toFixed(1)} |`);
-  }
+  printTable(`nsm environments vs ip netns, unshare, nsenter: median of ${RUNS} runs`, result);
   const node = med['node -e 0'];
   const ratio = (a, b) => (med[a] / med[b]).toFixed(2);
   console.log('');
@@ -167,10 +123,9 @@ try {
   console.log(`nsm exec (user ns) - node -e 0 = ${(med['nsm exec (user ns) -- true'] - node).toFixed(1)} ms`);
   console.log(`holder VmRSS ${rss.holder} kB, sleep infinity ${rss.sleep} kB (target: holder <= 1024 kB)`);
 } finally {
-  spawnSync(process.execPath, [NSM, 'destroy', '--all'], { env, stdio: 'ignore' });
+  cleanup();
   for (const n of spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n')) {
     const name = n.split(' ')[0];
     if (name.startsWith(prefix)) spawnSync('ip', ['netns', 'del', name]);
   }
-  rmSync(stateDir, { recursive: true, force: true });
 }

@@ -23,49 +23,20 @@
 //
 // Everything it creates is named nsmnl-<pid>-N and destroyed at the end; IPv4 forwarding is
 // put back as it was.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { benchSession, measure, nsm, printTable, requireRoot, runsOption, timed } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const NSM = join(root, 'bin/nsm');
 const args = process.argv.slice(2);
-const RUNS = Math.max(5, Number(args[args.indexOf('--runs') + 1]) || 15);
+const RUNS = runsOption(args, 15);
 const NAT = args.includes('--nat');
 const BASELINE = args.includes('--baseline') ? args[args.indexOf('--baseline') + 1] : undefined;
 
-if (process.geteuid() !== 0) {
-  console.error('bench/netlimits.mjs needs root (veth pairs, cgroups)');
-  process.exit(2);
-}
+requireRoot('bench/netlimits.mjs', 'veth pairs, cgroups');
 
-const stateDir = mkdtempSync(join(tmpdir(), 'nsm-bench-nl-'));
-const env = { ...process.env, NSM_STATE_DIR: stateDir, NO_COLOR: '1' };
-const prefix = `nsmnl-${process.pid}`;
-let serial = 0;
-const fresh = () => `${prefix}-${serial++}`;
+const { fresh, run, serial, cleanup } = benchSession('nsmnl');
 const forwarding = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 
-function run(argv) {
-  const r = spawnSync(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
-function timed(fn) {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-const nsm = (...a) => [process.execPath, NSM, ...a];
 const LIMITS = ['--memory', '64M', '--cpus', '0.5', '--pids', '100'];
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Time `nsm create NAME ARGS`, then destroy it untimed. */
 const createCase = (...extra) => () => {
@@ -79,9 +50,9 @@ const createCase = (...extra) => () => {
 function iproute2Case() {
   const n = fresh();
   run(nsm('create', n));
-  const host = `nsmnl${serial}`;
-  const a = `10.254.${serial % 250}.1`;
-  const b = `10.254.${serial % 250}.2`;
+  const host = `nsmnl${serial()}`;
+  const a = `10.254.${serial() % 250}.1`;
+  const b = `10.254.${serial() % 250}.2`;
   const ms = timed(() => {
     run(['ip', 'link', 'add', 'name', host, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', n]);
     run(['ip', 'addr', 'add', `${a}/30`, 'dev', host]);
@@ -130,25 +101,18 @@ const cases = {
   'nsm exec -- true (limits: native join)': () => timed(() => run(nsm('exec', limitedEnv, '--', 'true'))),
 };
 
-const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
 try {
-  for (const fn of Object.values(cases)) fn(); // warm up
-  for (let i = 0; i < RUNS; i++) for (const [k, fn] of Object.entries(cases)) times[k].push(fn());
-  const med = Object.fromEntries(Object.entries(times).map(([k, t]) => [k, median(t)]));
-  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  console.log(`\n## nsm create with --veth and limits: median of ${RUNS} runs (load average ${load})`);
-  console.log('| command | median ms | min ms | max ms | vs nsm create |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const [k, t] of Object.entries(times)) {
-    const vs = k.startsWith('nsm create') ? `+${(med[k] - med['nsm create']).toFixed(1)}` : '';
-    console.log(`| ${k} | ${med[k].toFixed(1)} | ${Math.min(...t).toFixed(1)} | ${Math.max(...t).toFixed(1)} | ${vs} |`);
-  }
+  const result = measure(cases, RUNS);
+  const { med } = result;
+  printTable(`nsm create with --veth and limits: median of ${RUNS} runs`, result, {
+    header: 'vs nsm create',
+    cell: (k) => (k.startsWith('nsm create') ? `+${(med[k] - med['nsm create']).toFixed(1)}` : ''),
+  });
   console.log('');
   console.log(`--veth adds ${(med['nsm create --veth'] - med['nsm create']).toFixed(1)} ms; the same steps with iproute2 take ${med['iproute2: the same veth steps (6 x ip)'].toFixed(1)} ms`);
   console.log(`limits add ${(med['nsm create --memory --cpus --pids'] - med['nsm create']).toFixed(1)} ms`);
   console.log(`nsm create - node -e 0 = ${(med['nsm create'] - med['node -e 0']).toFixed(1)} ms`);
 } finally {
-  spawnSync(process.execPath, [NSM, 'destroy', '--all'], { env, stdio: 'ignore' });
-  rmSync(stateDir, { recursive: true, force: true });
+  cleanup();
   writeFileSync('/proc/sys/net/ipv4/ip_forward', forwarding);
 }

@@ -4,7 +4,7 @@
 set -u
 
 # Exit status of a demo that cannot run on this host (as automake's test harness uses it):
-# the reason is printed first, on stdout and stderr. test/demos.test.ts reports it as skipped.
+# the reason is printed first, on stdout and stderr. test/integration/demos.test.ts reports it as skipped.
 DEMO_SKIP=77
 
 DEMO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

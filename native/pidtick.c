@@ -5,9 +5,8 @@
  * The monitor notices new processes by the kernel's pid cursor: /proc/loadavg's fifth
  * field, the last pid handed out in the reader's PID namespace (proc(5)). To see a process
  * that lives 100 ms it must look every 10-50 ms; and it lists /proc every --interval to see
- * processes go. Why C: on this VM one wake-up of Node costs about 0.2 ms of CPU and one of
- * this small process about 0.05 ms, and a listing of /proc in Node several times that
- * (bench/RESULTS.md, "monitor"); on a quiet host nothing changes between looks. So this
+ * processes go. Why C: one wake-up of Node costs several times the CPU of one of this small
+ * process, and a listing of /proc in Node several times more (bench/RESULTS.md, "monitor"); on a quiet host nothing changes between looks. So this
  * process does the looking (a pread(2) on a kept fd) and the listing, and writes only what
  * changed: Node wakes only when there is something to read.
  *

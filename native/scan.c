@@ -3,9 +3,8 @@
  *
  * Why C: on a host with thousands of processes the cost is the kernel's per-file work
  * under /proc (about 15 syscalls a process), which one core cannot do fast enough to stay
- * well under lsns. A forked C process starts in a millisecond, so the walk is split over
- * the online CPUs; a Node worker thread costs ~20 ms to start (measured, see
- * bench/RESULTS.md). All interpretation stays in TypeScript (src/sys/native-scan.ts); this
+ * well under lsns. A forked C process starts far faster than a Node worker thread (see
+ * bench/RESULTS.md), so the walk is split over the online CPUs in forked processes. All interpretation stays in TypeScript (src/sys/native-scan.ts); this
  * only reads and prints.
  *
  * Output: one record per line, fields separated by one space, as listed below (mirrored by

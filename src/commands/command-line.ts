@@ -34,7 +34,7 @@ function looksLikeOption(word: string): boolean {
  * `--type=VALUE`, grouped flags such as `-nU`; an unknown option is one word (commander
  * rejects it anyway).
  */
-export function commandStart(args: readonly string[], flags: readonly FlagSpec[], operandsBefore: number): number | undefined {
+function commandStart(args: readonly string[], flags: readonly FlagSpec[], operandsBefore: number): number | undefined {
   const find = (spelling: string) => flags.find((f) => f.short === spelling || f.long === spelling);
   let operands = 0;
   for (let i = 0; i < args.length; i++) {

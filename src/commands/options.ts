@@ -9,7 +9,7 @@ import { echoInput, UsageError } from '../sys/errors.js';
 import { isNsType, NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 
 /** Largest PID the kernel can hand out (PID_MAX_LIMIT: pid_max may be raised to 2^22, proc(5)). */
-export const PID_MAX_LIMIT = 4194304;
+const PID_MAX_LIMIT = 4194304;
 
 /** -t/--type: repeatable and comma-separated; "all" means every type. Accumulates into `previous`. */
 export function collectTypes(value: string, previous: NsType[] = []): NsType[] {

@@ -120,7 +120,7 @@ export function buildProgram(options: ProgramOptions = {}): Command {
 }
 
 /** The command names nearest to `word` (edit distance at most 2), as commander suggests for `nsm WORD`. */
-export function nearestCommands(word: string): string[] {
+function nearestCommands(word: string): string[] {
   const distance = (a: string, b: string): number => {
     const row = Array.from({ length: b.length + 1 }, (_, j) => j);
     for (let i = 1; i <= a.length; i++) {

@@ -111,7 +111,7 @@ const NAME_RESOLVERS: Readonly<Record<string, (names: ContainerNames, id: string
  * Owners from cgroup paths, with names resolved. Caches per pid and per path: the
  * namespaces of one container share its lowest pid, and its processes share paths.
  */
-export class CgroupAttributor {
+class CgroupAttributor {
   private readonly byPath = new Map<string, Attribution[]>();
   private readonly byPid = new Map<number, Attribution[]>();
   readonly names: ContainerNames;

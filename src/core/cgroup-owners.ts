@@ -52,7 +52,7 @@ const rule = (kind: string, hint: string, source: string, extra: Omit<CgroupRule
  * fallback (SYSTEMD_RULE) used only when no container row matched, because container
  * scopes are themselves units ("docker-<id>.scope").
  */
-export const CGROUP_RULES: readonly CgroupRule[] = [
+const CGROUP_RULES: readonly CgroupRule[] = [
   // Kubernetes pods. systemd driver: kubepods[-burstable|-besteffort]-pod<uid_with_underscores>.slice
   // (under kubepods.slice, or kubelet-kubepods… in kind); cgroupfs driver:
   // /kubepods[/burstable|/besteffort]/pod<uid>. Guaranteed pods sit directly under kubepods.

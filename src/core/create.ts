@@ -31,7 +31,7 @@ import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { deferSignals } from '../sys/signals.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { createCgroups, hasLimits, hostForLimits, planCgroups, removeCgroups, type EnvCgroup, type EnvLimits, type LimitRequest } from './limits.js';
-import { applyNat, createVeth, deleteVeth, ENV_INTERFACE, hostInterfaceName, planNat, removeNat, vethOf, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './network.js';
+import { applyNat, AUTO_RANGE, createVeth, deleteVeth, ENV_INTERFACE, hostInterfaceName, planNat, removeNat, vethOf, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './network.js';
 import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import {
   listEnvironments,
@@ -62,6 +62,12 @@ export interface CreateOptions extends RegistryOptions {
 
 export interface CreatedEnvironment {
   record: EnvRecord;
+  /** Its veth pair (--veth), as recorded. */
+  veth?: EnvVeth;
+  /** The range its veth's subnet was picked from (--veth without a subnet). */
+  vethRange?: Ipv4Cidr;
+  /** Its resource limits and cgroups (--memory, --cpus, --pids), as recorded. */
+  limits?: EnvLimits;
   /** A dead environment of this name that was replaced (the command warns). */
   replaced?: ReplacedEntry;
 }
@@ -182,7 +188,8 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     if (sig) throw interrupted(sig);
     const envOptions = optionsRecord(config, pin);
     if (veth) envOptions.veth = veth;
-    if (limits) envOptions.limits = { ...limits, cgroups } satisfies EnvLimits;
+    const made: EnvLimits | undefined = limits ? { ...limits, cgroups } : undefined;
+    if (made) envOptions.limits = made;
     const record = reservation.commit({
       types: config.types,
       options: envOptions,
@@ -192,7 +199,12 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       pins,
       ...(linked ? { netnsLink: netnsPath } : {}),
     });
-    return { record, ...(reservation.replaced ? { replaced: reservation.replaced } : {}) };
+    return {
+      record,
+      ...(veth ? { veth, ...(veth.picked ? { vethRange: AUTO_RANGE } : {}) } : {}),
+      ...(made ? { limits: made } : {}),
+      ...(reservation.replaced ? { replaced: reservation.replaced } : {}),
+    };
   } catch (err) {
     // Undo in reverse; each step on its own, so one failing does not keep the others from running.
     const netFd = opened.find((o) => o.type === 'net')?.file.fd;

@@ -93,7 +93,7 @@ const DEFAULT_GRACE_MS = 2000;
 const SETTLE_MS = 1000;
 
 /** Holds of `namespaces` in `scan`, ignoring process `self` (which holds our verification fds). */
-export function holdsOf(scan: HostScan, namespaces: ReadonlyArray<{ type: NsType; inode: number }>, self = process.pid): NamespaceHold[] {
+function holdsOf(scan: HostScan, namespaces: ReadonlyArray<{ type: NsType; inode: number }>, self = process.pid): NamespaceHold[] {
   const wanted = new Map(namespaces.map((n) => [n.inode, n.type]));
   const comm = (pid: number) => scan.processes.get(pid)?.comm ?? '?';
   const holds: NamespaceHold[] = [];
@@ -113,7 +113,7 @@ export function holdsOf(scan: HostScan, namespaces: ReadonlyArray<{ type: NsType
  * Processes inside the environment: in its pid namespace when it has one, else in all of its
  * namespaces (where nsm exec puts a command). The holder and we are not counted.
  */
-export function processesInside(scan: HostScan, record: EnvRecord, self = process.pid): ProcessRef[] {
+function processesInside(scan: HostScan, record: EnvRecord, self = process.pid): ProcessRef[] {
   const inside: ProcessRef[] = [];
   for (const p of scan.processes.values()) {
     if (p.pid === self || p.pid === record.holder.pid) continue;
@@ -244,7 +244,7 @@ async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number
 }
 
 /** Names of every environment in the caller's own state directory (`destroy --all`). */
-export function ownEnvironmentNames(options: RegistryOptions = {}): string[] {
+function ownEnvironmentNames(options: RegistryOptions = {}): string[] {
   const listing = listEnvironments({ ...options, allUsers: false });
   // Unreadable records too: destroy then says what is wrong with each, rather than "no environments".
   const unreadable = listing.problems.filter((p) => p.name !== '').map((p) => p.name);
@@ -374,7 +374,7 @@ function holdsRecordedNamespaces(record: EnvRecord, options: RegistryOptions): b
  * (the /run/netns link if it still names its namespace, pins, NAT rules, empty cgroups) is
  * removed, and the record goes even if some of that could not be (reported as leftovers).
  */
-export async function forgetEnvironment(name: string, options: RegistryOptions = {}): Promise<DestroyResult> {
+async function forgetEnvironment(name: string, options: RegistryOptions = {}): Promise<DestroyResult> {
   const lock = lockEnvironment(name, { ...options, ...locateEnvironment(name, options, true) });
   try {
     const record = lock.record;

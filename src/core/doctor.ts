@@ -351,8 +351,9 @@ function existingAncestor(path: string): string {
 }
 
 /**
- * DESIGN.md, "State": a directory owned by the caller, mode 0700, not a symlink. It need not
- * exist yet: nsm creates it on first use, so it is enough that its parent can be written.
+ * README, "Environments: state and records": a directory owned by the caller, mode 0700, not
+ * a symlink. It need not exist yet: nsm creates it on first use, so it is enough that its
+ * parent can be written.
  */
 function stateDirCheck(env: NodeJS.ProcessEnv, caller: Caller): Check {
   const dir = resolveStateDir(env, caller.uid).path;

@@ -88,7 +88,8 @@ function badWd(cwd: string, checked: string): NsmError {
 /**
  * Join `req.namespaces` and run `req.argv` there; resolves with its exit status.
  * The in-process path changes the namespaces of this process's main thread for good:
- * call it last, and use only synchronous fs calls afterwards (DESIGN.md).
+ * call it last, and use only synchronous fs calls afterwards (setns(2) moves the calling
+ * thread only; libuv's worker threads stay where they were).
  */
 export async function runJoined(req: JoinRequest): Promise<number> {
   const ordered = NS_TYPES.map((i) => req.namespaces.find((n) => n.type === i.name)).filter((n): n is JoinNamespace => n !== undefined);

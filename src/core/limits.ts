@@ -60,9 +60,9 @@ export interface EnvLimits extends LimitRequest {
 }
 
 /** cpu.max / cpu.cfs_period_us: the period nsm uses (the kernel's default, 100 ms). */
-export const CPU_PERIOD_US = 100_000;
+const CPU_PERIOD_US = 100_000;
 /** The kernel's smallest quota is 1 ms (cpu.cfs_quota_us), so 0.01 CPU at a 100 ms period. */
-export const MIN_CPUS = 0.01;
+const MIN_CPUS = 0.01;
 
 type Controller = 'memory' | 'cpu' | 'pids';
 const OPTION: Record<Controller, string> = { memory: '--memory', cpu: '--cpus', pids: '--pids' };
@@ -85,7 +85,7 @@ export interface LimitHost {
 }
 
 /** Root's cgroup of environment `name` below `<hierarchy>/nsm/` (see the top of this file). */
-export function envCgroupName(name: string): string {
+function envCgroupName(name: string): string {
   return `env-${name}`;
 }
 
@@ -311,7 +311,7 @@ export function removeEmptyParent(dir: string): void {
 }
 
 /** Move process `pid` (0: this process) into every one of `cgroups`. */
-export function joinCgroups(cgroups: readonly EnvCgroup[], pid = 0): void {
+function joinCgroups(cgroups: readonly EnvCgroup[], pid = 0): void {
   for (const c of cgroups) joinCgroup(c.dir, pid);
 }
 

@@ -66,15 +66,14 @@ import { DEFAULT_INTERVAL_MS } from './monitor-events.js';
 
 export { DEFAULT_INTERVAL_MS };
 /**
- * The full rescan costs ~14 ms of CPU on a host with 100 processes (the native walk plus
- * spawning it); every 5 s that is 0.3% of a core, inside the 1% idle budget
- * (bench/RESULTS.md, "monitor"). Mount changes in our mount namespace (ip netns add and
+ * The full rescan costs CPU time (the native walk plus spawning it); every 5 s keeps it well
+ * inside the 1% idle budget on a small host (bench/RESULTS.md, "monitor"). Mount changes in our mount namespace (ip netns add and
  * delete) and overruns bring it forward, and so does a namespace losing its last process.
  * On a bigger host a scan takes longer, so the period
  * stretches to SAFETY_FACTOR times the last scan's wall time (a scan's CPU is at most
  * about twice its wall time: the helper uses up to 2 workers here).
  */
-export const DEFAULT_RESCAN_MS = 5000;
+const DEFAULT_RESCAN_MS = 5000;
 const SAFETY_FACTOR = 200;
 /**
  * Least time between rescans brought forward to confirm GONE, and the same stretching:
@@ -90,11 +89,11 @@ const MOUNTS_TTL_MS = 100;
  * its fork, inside the life of a namespace that lives 100 ms. While namespaces come and go
  * (a process seen in one created during the run, in the last ACTIVE_FOR_MS) it speeds up
  * to ACTIVE_TICK_MS, to catch shorter lives too. Not that fast all the time: even the
- * helper's wake-ups cost (~0.05 ms of CPU each on this VM; bench/RESULTS.md, "monitor"),
+ * helper's wake-ups cost CPU (bench/RESULTS.md, "monitor"),
  * and ordinary process activity (builds, tests) should not make Node read every 10 ms.
  */
-export const ACTIVE_TICK_MS = 10;
-export const QUIET_TICK_MS = 50;
+const ACTIVE_TICK_MS = 10;
+const QUIET_TICK_MS = 50;
 const ACTIVE_FOR_MS = 1000;
 /** New pids read in one tick at most; a bigger burst brings the full poll forward instead. */
 const MAX_NEW_PIDS = 2048;
@@ -107,8 +106,8 @@ const UNBORN_WINDOW = 8;
  * A new process's links are read again about 10 and 50 ms after the first read (each gap
  * four times the age, while under YOUNG_MS): unshare(1), ip netns exec and container
  * runtimes switch namespaces a few ms after fork, and the first read may have come
- * before. Two reads, not more: each costs a wake-up of Node (~0.2 ms of CPU here) and a
- * readlink per type. A child it forks later has it read again at once (a switch then
+ * before. Two reads, not more: each costs a wake-up of Node (bench/RESULTS.md, "monitor")
+ * and a readlink per type. A child it forks later has it read again at once (a switch then
  * shows), and the rescan finds a later switch.
  */
 const YOUNG_MS = 100;

@@ -66,7 +66,7 @@ export const AUTO_RANGE: Ipv4Cidr = { address: '10.200.0.0', prefix: 16 };
 /** The environment's end of the pair. */
 export const ENV_INTERFACE = 'eth0';
 /** Host-wide: serialises picking a subnet and assigning it (root only, like veth itself). */
-export const NET_LOCK = '/run/nsm-veth.lock';
+const NET_LOCK = '/run/nsm-veth.lock';
 const LOCK_WAIT_MS = 10_000;
 
 // ------------------------------------------------------------------ addresses (pure)
@@ -96,7 +96,7 @@ export function overlaps(a: Ipv4Cidr, b: Ipv4Cidr): boolean {
 }
 
 /** "A.B.C.D/P" with the checks of a usable address; `what` names it in errors. */
-export function parseCidr(text: string, what: string): Ipv4Cidr {
+function parseCidr(text: string, what: string): Ipv4Cidr {
   const m = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\/([0-9]{1,2})$/.exec(text.trim());
   const octets = m ? m.slice(1, 5).map(Number) : [];
   if (!m || octets.some((o) => o > 255)) throw new UsageError(`--veth: ${what} is not an IPv4 address with a prefix length (A.B.C.D/N): ${echoInput(text)}`);
@@ -374,18 +374,11 @@ export function applyNat(nat: EnvNat, veth: EnvVeth): void {
   }
 }
 
-/** --nat in one step (planNat, then applyNat). */
-export function addNat(name: string, veth: EnvVeth): EnvNat {
-  const nat = planNat(name, veth);
-  applyNat(nat, veth);
-  return nat;
-}
-
 /** Bound on copies of one rule removed (a rule added twice by runs that were killed). */
 const MAX_COPIES = 16;
 
 /**
- * Remove what addNat() added, or planned to add: every copy of each iptables rule that is
+ * Remove what applyNat() added, or planned to add: every copy of each iptables rule that is
  * there (-C, then -D; a rule never added is skipped) or the nft table; then the kernel tables
  * iptables-nft made for nsm, if no rule is left in them. Idempotent, so gc and the next
  * create or destroy may run it on a plan whose run was killed half-way. IPv4 forwarding
@@ -432,7 +425,7 @@ export function natPresent(nat: EnvNat): boolean {
  * added its first iptables rule to them: nsm made them, so nsm removes them once they hold
  * no rule (of anyone's). Root only, like --nat; changed under NET_LOCK.
  */
-export const MADE_TABLES_FILE = '/run/nsm-nat-tables';
+const MADE_TABLES_FILE = '/run/nsm-nat-tables';
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);

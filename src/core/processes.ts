@@ -39,7 +39,7 @@ export function isZombieOrGone(pid: number): boolean {
 }
 
 /** Send `signal` if `p` is still that process; false when it is gone (or not ours to signal). */
-export function signalProcess(p: ProcessRef, signal: NodeJS.Signals): boolean {
+function signalProcess(p: ProcessRef, signal: NodeJS.Signals): boolean {
   if (!isAlive(p)) return false;
   try {
     process.kill(p.pid, signal);
@@ -55,7 +55,7 @@ export function signalProcess(p: ProcessRef, signal: NodeJS.Signals): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Wait until none of `ps` is alive, at most `ms`; returns those still alive. */
-export async function waitForExit(ps: readonly ProcessRef[], ms: number): Promise<ProcessRef[]> {
+async function waitForExit(ps: readonly ProcessRef[], ms: number): Promise<ProcessRef[]> {
   const end = Date.now() + ms;
   let left = ps.filter(isAlive);
   let pause = 1;

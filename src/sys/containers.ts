@@ -18,9 +18,9 @@ export interface ContainerPaths {
 }
 
 /** docker's daemon configuration, where a non-default data-root is set. */
-export const DOCKER_DAEMON_JSON = '/etc/docker/daemon.json';
+const DOCKER_DAEMON_JSON = '/etc/docker/daemon.json';
 
-export const DEFAULT_CONTAINER_PATHS: Readonly<ContainerPaths> = {
+const DEFAULT_CONTAINER_PATHS: Readonly<ContainerPaths> = {
   dockerRoot: '/var/lib/docker',
   dockerNetns: '/run/docker/netns',
   podmanStorage: '/var/lib/containers/storage',

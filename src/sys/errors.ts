@@ -116,7 +116,7 @@ export function hasErrno(err: unknown, ...names: string[]): boolean {
 }
 
 /** How much of a user's word an error message repeats (see echoInput). */
-export const ECHO_MAX_CHARS = 60;
+const ECHO_MAX_CHARS = 60;
 
 /**
  * A word the user gave (an option value, a name), as an error message repeats it: control

@@ -58,7 +58,7 @@ export const Loopback = { UP: 1, DOWN: 2 } as const;
 /** Exit codes of nsm-helper (enum nsm_exit); run/join otherwise exit with the command's status. */
 export const HelperExit = { OK: 0, FAIL: 125, NOEXEC: 126, NOTFOUND: 127, SIGNAL_BASE: 128 } as const;
 
-export function msgName(code: number): string {
+function msgName(code: number): string {
   const entry = Object.entries(Msg).find(([, v]) => v === code);
   return entry ? `NSM_${entry[0]}` : `unknown message 0x${code.toString(16).padStart(2, '0')}`;
 }

@@ -358,7 +358,7 @@ type SessionOptions = HelperOptions & {
  * command, as nsenter does) under their own numbers, send `frames` + CFG_END, and
  * resolve with its replies and exit status once it has exited. Started with posix_spawn
  * (src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
- * cost `nsm exec` ~10 ms (bench/RESULTS.md). The replies (STARTED or FAIL: a few bytes) wait
+ * loads and sets up much of node's stream machinery on every `nsm exec` (bench/RESULTS.md). The replies (STARTED or FAIL: a few bytes) wait
  * in the socket until the helper has exited and are read then. `asUser` (tests, as root)
  * needs a uid change posix_spawn cannot make: startHelperAsUser().
  */

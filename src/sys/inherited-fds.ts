@@ -20,8 +20,8 @@ interface Inherited {
   ino: number;
 }
 
-// On globalThis: the lean exec bundle and the full CLI (each with its own copy of this
-// module) run in one process when the lean entry hands a command line over.
+// On globalThis, so that every copy of this module in one process (one per bundle that
+// includes it) shares the first answer.
 const SLOT = Symbol.for('nsm.inheritedFds');
 const shared = globalThis as { [SLOT]?: Inherited[] };
 

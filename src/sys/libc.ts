@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errnoName, SysError } from './errors.js';
-import { cloneFlags, nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
+import { nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
 // ioctl_ns(2): requests on an open namespace file, _IO(0xb7, n).
 const NS_GET_USERNS = 0xb701;
@@ -49,7 +49,6 @@ interface Libc {
   ioctlU64(fd: number, request: number, out: Array<number | bigint>): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
-  sethostname(name: string, len: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
   readlink(path: string, buf: Buffer, size: number): number;
   pipe2(fds: Int32Array, flags: number): number;
@@ -76,9 +75,9 @@ let libc: Libc | undefined;
 type Koffi = typeof import('koffi');
 
 /**
- * koffi, loaded the quick way. require('koffi') spends about 6 of its 8 ms in JavaScript
+ * koffi, loaded the quick way. require('koffi') spends most of its time in JavaScript
  * around the native module (reading node's ELF header to tell glibc from musl, probing
- * install paths, wrapping deprecated APIs); the native module alone loads in about 2 ms, and
+ * install paths, wrapping deprecated APIs), not in loading the native module itself, and
  * `nsm exec` pays this on every run (bench/lifecycle.mjs). So require the glibc prebuilt of
  * koffi's platform package directly when it is there and of koffi's own version; otherwise
  * (musl, another layout or version, any error) go through koffi's loader.
@@ -86,7 +85,7 @@ type Koffi = typeof import('koffi');
 export function loadKoffi(): Koffi {
   const require = createRequire(import.meta.url);
   try {
-    // Node's own lookup (require.resolve) costs 3 ms here: walk the node_modules directories
+    // Node's own lookup (require.resolve) does more work than this: walk the node_modules directories
     // above this module as it would, and take the first koffi found.
     for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 8; dir = dirname(dir), i++) {
       const modules = join(dir, 'node_modules');
@@ -118,8 +117,8 @@ export function loadKoffi(): Koffi {
 }
 
 /**
- * The C prototypes behind Libc, declared on first use: each lib.func() costs koffi ~40 µs to
- * parse and bind, and `nsm exec` needs a handful of these (bench/RESULTS.md, exec).
+ * The C prototypes behind Libc, declared on first use: koffi parses and binds each lib.func()
+ * at a cost, and `nsm exec` needs only a handful of these (bench/RESULTS.md, exec).
  */
 const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   unshare: 'int unshare(int flags)',
@@ -131,7 +130,6 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   ioctlU64: 'int ioctl(int fd, unsigned long request, _Out_ uint64_t *value)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
-  sethostname: 'int sethostname(const char *name, size_t len)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
   readlink: 'long readlink(const char *path, void *buf, size_t size)',
   pipe2: 'int pipe2(int *fds, int flags)',
@@ -174,15 +172,6 @@ function check(rc: number, call: string, target?: string): number {
   return rc;
 }
 
-function cloneNames(types: readonly NsType[]): string {
-  return types.map((t) => `CLONE_NEW${t === 'mnt' ? 'NS' : t.toUpperCase()}`).join('|');
-}
-
-/** unshare(2) the calling thread from `types`. */
-export function unshare(types: readonly NsType[]): void {
-  check(load().unshare(cloneFlags(types)), 'unshare', cloneNames(types));
-}
-
 /** unshare(CLONE_FS): required before setns() into a mount namespace from a thread sharing fs attributes (setns(2)). */
 export function unshareFs(): void {
   const CLONE_FS = 0x200;
@@ -218,11 +207,6 @@ export function mount(source: string | null, target: string, fstype: string | nu
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
   check(load().umount2(target, flags), 'umount2', target);
-}
-
-/** sethostname(2) in the calling thread's UTS namespace. */
-export function sethostname(name: string): void {
-  check(load().sethostname(name, Buffer.byteLength(name)), 'sethostname', name);
 }
 
 /**

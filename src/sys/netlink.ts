@@ -38,7 +38,7 @@ let lib: NetlinkLib | undefined;
 
 function load(): NetlinkLib {
   if (lib) return lib;
-  // The quick way (src/sys/libc.ts): koffi's loader costs 6-12 ms more, on every nsm create --veth.
+  // The quick way (src/sys/libc.ts): koffi's own loader does much more work, on every nsm create --veth.
   const koffi = loadKoffi();
   const c = koffi.load('libc.so.6');
   lib = {

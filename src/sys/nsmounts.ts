@@ -4,8 +4,8 @@
  * alive with no process in it (namespaces(7)). These mounts are made in nsm's own mount
  * namespace, which needs CAP_SYS_ADMIN over it: root only.
  *
- * Synchronous on purpose (DESIGN.md): a few system calls, and only sync calls are certain to
- * run on the thread whose mount namespace is meant.
+ * Synchronous on purpose: a few system calls, and setns(2) moves only the calling thread, so
+ * only sync calls are certain to run on the thread whose mount namespace is meant.
  */
 import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import { hasErrno, SysError } from './errors.js';

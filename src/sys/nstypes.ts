@@ -79,7 +79,7 @@ export function cloneFlags(types: Iterable<NsType>): number {
 }
 
 /** True when kernel `release` (os.release(), "6.18.0-1-amd64") is at least `version` ("6.18"). */
-export function kernelAtLeast(release: string, version: string): boolean {
+function kernelAtLeast(release: string, version: string): boolean {
   const have = release.split(/[.-]/).map((x) => parseInt(x, 10));
   const want = version.split('.').map(Number);
   for (let i = 0; i < want.length; i++) {

@@ -23,14 +23,14 @@ import { errnoName, NsmError, SysError } from './errors.js';
 import type { NsType } from './nstypes.js';
 
 // linux/netlink.h
-export const NLMSG_HDRLEN = 16;
+const NLMSG_HDRLEN = 16;
 const NLMSG_DONE = 3;
 // linux/connector.h: struct cb_id { idx, val } of the process events connector.
 export const CN_IDX_PROC = 1;
-export const CN_VAL_PROC = 1;
+const CN_VAL_PROC = 1;
 const CN_MSG_LEN = 20; // struct cn_msg: cb_id(8) seq(4) ack(4) len(2) flags(2)
 // linux/cn_proc.h
-export const PROC_CN_MCAST_LISTEN = 1;
+const PROC_CN_MCAST_LISTEN = 1;
 export const PROC_EVENT = {
   NONE: 0x0,
   FORK: 0x1,

@@ -4,7 +4,7 @@
  *
  * All calls are synchronous on purpose: a scan is a burst of small reads of virtual
  * files, which sync calls do fastest, and after an in-process setns() only the main
- * thread is in the new namespaces (libuv's worker threads are not; see DESIGN.md).
+ * thread is in the new namespaces (setns(2) moves the calling thread; libuv's workers stay).
  * Errors are Node's (err.code = errno name); callers decide which to tolerate.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';

@@ -6,7 +6,7 @@
  *
  * A socket acts in the network namespace it was created in (netlink(7)): RouteSocket.open(fd)
  * creates it inside the namespace open on `fd` by a setns(2) of the calling thread there and
- * straight back (network namespaces can be joined by a multi-threaded process: DESIGN.md).
+ * straight back (setns(2) lets a multi-threaded process join a network namespace).
  *
  * Message layouts are linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/veth.h.
  */

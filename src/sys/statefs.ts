@@ -3,8 +3,8 @@
  * atomic writes, per-name locks, and removing a directory that may hold namespace pins.
  *
  * Everything is synchronous: these are a handful of small operations, and after an
- * in-process setns() only the main thread has moved (DESIGN.md), so sync calls are the
- * ones that see the right mount namespace.
+ * in-process setns() only the main thread has moved (setns(2) moves the calling thread), so
+ * sync calls are the ones that see the right mount namespace.
  */
 import {
   accessSync,
@@ -52,7 +52,7 @@ export function usersTmpDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Where nsm keeps its state (DESIGN.md "State"): $NSM_STATE_DIR if set; root: /run/nsm;
+ * Where nsm keeps its state (README, "Environments: state and records"): $NSM_STATE_DIR if set; root: /run/nsm;
  * others: $XDG_RUNTIME_DIR/nsm when that is usable, else /tmp/nsm-$UID (usersTmpDir()).
  * Nothing is created.
  */

@@ -1,7 +1,7 @@
 /**
  * Synchronous writers for stdout and stderr that work on the file descriptors (1 and 2)
  * instead of process.stdout and process.stderr. When stdout is a pipe, creating its stream
- * loads node:net and node:stream, about 5 ms: more than `nsm create` spends on anything of
+ * loads node:net and node:stream, which costs more than `nsm create` spends on anything of
  * its own but the helper (bench/RESULTS.md). The order of output is kept: Node's own stdout
  * and stderr write synchronously to pipes, files and terminals on Linux too.
  *

@@ -17,8 +17,8 @@ export type ColourDecision = 'on' | 'off' | 'chalk';
 export function colourDecision(env: NodeJS.ProcessEnv = process.env, terminal: boolean = isatty(1)): ColourDecision {
   if (env.FORCE_COLOR !== undefined) return 'chalk';
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 'off';
-  // isatty(1), not process.stdout.isTTY: the stream costs ~5 ms to set up on a pipe, and a
-  // command that prints through src/sys/stdio.ts never needs it.
+  // isatty(1), not process.stdout.isTTY: setting the stream up on a pipe loads node:net and
+  // node:stream (src/sys/stdio.ts), and a command that prints through stdio.ts never needs it.
   if (!terminal || env.TERM === 'dumb') return 'off';
   return 'on';
 }

@@ -54,7 +54,7 @@ export function describeColumns<R>(all: readonly Column<R>[]): string {
 }
 
 /** A cell as JSON: numbers stay numbers, absent values become null, lists stay lists. */
-export function jsonValue(col: Column<unknown>, value: CellValue): unknown {
+function jsonValue(col: Column<unknown>, value: CellValue): unknown {
   if (value === undefined || value === null) return null;
   if (col.json === 'array') return Array.isArray(value) ? value : [value];
   if (col.json === 'number') return typeof value === 'number' ? value : Number(value);

@@ -13,7 +13,7 @@
  * in the table (`<hostname>`) completes nothing.
  */
 import type { Argument, Command, Option } from 'commander';
-import { OWNER_KINDS } from '../core/attribution.js';
+import { OWNER_KINDS } from '../core/owner-kinds.js';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 
 /**

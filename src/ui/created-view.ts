@@ -1,13 +1,12 @@
 /**
  * Human and JSON text for `nsm create`. It takes its styles as an argument instead of
- * importing colour.ts: loading chalk costs create ~2 ms (bench/RESULTS.md), and create only
- * needs it on a terminal or with FORCE_COLOR (commands/create.ts). The core returns the
- * model; this only formats it.
+ * importing colour.ts: loading chalk is a measurable part of create's time (bench/RESULTS.md),
+ * and create only needs it on a terminal or with FORCE_COLOR (commands/create.ts). The core
+ * returns the model (the veth and limits too); this only formats it.
  */
 import type { CreatedEnvironment } from '../core/create.js';
-import { limitsOf, type EnvLimits } from '../core/limits.js';
-import { AUTO_RANGE, cidrText, vethOf, type EnvNat, type EnvVeth } from '../core/network.js';
-import type { EnvRecord } from '../core/registry.js';
+import type { EnvLimits } from '../core/limits.js';
+import type { EnvNat, EnvVeth } from '../core/network.js';
 import { colourDecision } from './colour-rules.js';
 
 /** The two styles create's text uses: colour.ts's chalk instance, or plain text. */
@@ -17,7 +16,7 @@ export interface TextStyle {
 }
 
 /** No styling at all. */
-export const PLAIN: TextStyle = { bold: (t) => t, dim: (t) => t };
+const PLAIN: TextStyle = { bold: (t) => t, dim: (t) => t };
 
 /** The styles for stdout: PLAIN when colour-rules.ts says no colour, else colour.ts's chalk, loaded now. */
 export async function stdoutStyle(): Promise<TextStyle> {
@@ -36,20 +35,18 @@ export function formatCreated(created: CreatedEnvironment, style: TextStyle): st
     if (type === 'net' && r.netnsLink) extra.push(`ip netns: ${r.netnsLink}`);
     lines.push(`  ${type.padEnd(width)}  ${r.namespaces[type]}${extra.length ? `  ${style.dim(extra.join(', '))}` : ''}`);
   }
-  lines.push(...resourceLines(r, style));
+  lines.push(...resourceLines(created, style));
   return `${lines.join('\n')}\n`;
 }
 
 /** The veth, NAT and limits lines of `nsm create`. */
-function resourceLines(r: CreatedEnvironment['record'], style: TextStyle): string[] {
+function resourceLines({ veth, vethRange, limits }: CreatedEnvironment, style: TextStyle): string[] {
   const lines: string[] = [];
-  const veth = vethOf(r);
   if (veth) {
-    const picked = veth.picked ? style.dim(`  (a free /30 of ${cidrText(AUTO_RANGE)})`) : '';
+    const picked = veth.picked && vethRange ? style.dim(`  (a free /30 of ${vethRange.address}/${vethRange.prefix})`) : '';
     lines.push(`  veth    ${veth.hostIf} ${veth.hostAddress} (host) <-> ${veth.envIf} ${veth.envAddress} (inside, default route via ${veth.hostAddress.split('/')[0]})${picked}`);
     if (veth.nat) lines.push(`  nat     ${natText(veth.nat, veth.subnet)}`);
   }
-  const limits = limitsOf(r);
   if (limits) {
     lines.push(`  limits  ${limitsText(limits)}`);
     lines.push(`  cgroup  ${limits.cgroups.map((c) => c.dir).join(', ')}`);
@@ -97,15 +94,10 @@ export function createdJson(created: CreatedEnvironment): object {
     namespaces: r.namespaces,
     pins: r.pins,
     netnsLink: r.netnsLink ?? null,
-    veth: vethJson(r),
-    limits: limitsJson(r),
+    veth: vethFieldsJson(created.veth),
+    limits: limitsJson(created.limits),
     replaced: created.replaced ? { pid: created.replaced.record.holder.pid, state: created.replaced.state } : null,
   };
-}
-
-/** `veth` of create --json: null without --veth. */
-export function vethJson(r: EnvRecord): object | null {
-  return vethFieldsJson(vethOf(r));
 }
 
 /** The `veth` object of create and inspect --json (one shape for both schemas). */
@@ -123,8 +115,7 @@ export function vethFieldsJson(v: EnvVeth | undefined): object | null {
 }
 
 /** `limits` of create --json: null without limits. */
-export function limitsJson(r: EnvRecord): object | null {
-  const l = limitsOf(r);
+export function limitsJson(l: EnvLimits | undefined): object | null {
   if (!l) return null;
   return { memory: l.memory ?? null, cpus: l.cpus ?? null, pids: l.pids ?? null, cgroups: l.cgroups };
 }

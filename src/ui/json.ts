@@ -4,7 +4,7 @@
  */
 import type { Writer } from '../sys/stdio.js';
 
-export const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 1;
 
 /** Print one JSON document (pretty, as lsns -J does) with schemaVersion first. */
 export function printJson(doc: object, out: Writer = process.stdout): void {

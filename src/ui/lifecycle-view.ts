@@ -4,12 +4,11 @@
  */
 import type { DestroyResult } from '../core/destroy.js';
 import type { EnvironmentSummary } from '../core/registry.js';
-import { userName } from '../sys/users.js';
 import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';
 import type { Column } from './columns.js';
 
-export { bytesText, createdJson, formatCreated, limitsJson, limitsText, natText, replacedWarning, vethFieldsJson, vethJson } from './created-view.js';
+export { bytesText, createdJson, formatCreated, limitsJson, limitsText, natText, replacedWarning, vethFieldsJson } from './created-view.js';
 
 /** One line per destroyed environment. */
 export function formatDestroyed(results: readonly DestroyResult[]): string {
@@ -51,15 +50,18 @@ const STATE_STYLE: Record<string, (t: string) => string> = {
   unreadable: (t) => colour.yellow(t),
 };
 
+/** A row of the environments section: the summary and its creator's name (sys/users.ts resolves it). */
+export type EnvironmentRow = EnvironmentSummary & { user: string };
+
 /** Columns of the environments section of `nsm ls`. */
-export function environmentColumns(now = Date.now()): Column<EnvironmentSummary>[] {
+export function environmentColumns(now = Date.now()): Column<EnvironmentRow>[] {
   return [
     { id: 'NAME', help: 'environment name', json: 'string', get: (e) => e.name, style: (t) => colour.bold(t) },
     { id: 'TYPES', help: 'namespace types it created', json: 'array', get: (e) => e.types.join(',') },
     { id: 'PID', help: 'holder pid', align: 'right', json: 'number', get: (e) => e.pid ?? '' },
     { id: 'STATE', help: 'running, dead, reused, pinned, creating, interrupted or unreadable', json: 'string', get: (e) => e.state, style: (t) => STATE_STYLE[t]?.(t) ?? t },
     { id: 'AGE', help: 'time since creation', align: 'right', json: 'string', get: (e) => (e.createdAt === null || Number.isNaN(Date.parse(e.createdAt)) ? '' : age(e.createdAt, now)) },
-    { id: 'USER', help: 'creator', json: 'string', get: (e) => userName(e.uid) },
+    { id: 'USER', help: 'creator', json: 'string', get: (e) => e.user },
   ];
 }
 

@@ -78,7 +78,7 @@ const BRIEF_COLUMNS: readonly Column<NamespaceBrief>[] = [
   { id: 'COMMAND', help: 'command of that pid', json: 'string', truncate: true, get: (r) => r.command },
 ];
 
-export const MONITOR_FORMATTERS: Formatters = {
+const MONITOR_FORMATTERS: Formatters = {
   mode: (e) => {
     if (e.mode !== 'poll') return {};
     const how =

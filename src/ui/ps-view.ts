@@ -7,7 +7,7 @@ import type { Column } from './columns.js';
 import { ownerLabel } from './namespace-columns.js';
 import { renderColumns, type TableOptions } from './table.js';
 
-export const PROCESS_COLUMNS: readonly Column<GroupedProcess>[] = [
+const PROCESS_COLUMNS: readonly Column<GroupedProcess>[] = [
   { id: 'PID', help: 'process id', align: 'right', json: 'number', get: (p) => p.pid },
   { id: 'PPID', help: 'parent process id', align: 'right', json: 'number', get: (p) => p.ppid },
   { id: 'USER', help: 'owner of the process', json: 'string', get: (p) => p.user },

@@ -28,7 +28,7 @@ function loadTable(): TableCtor {
 }
 
 /** libsmartcols raw format: blanks and control characters as \xNN so fields stay split on spaces. */
-export function rawEscape(text: string): string {
+function rawEscape(text: string): string {
   return text.replace(/[\s\\\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
@@ -46,9 +46,9 @@ function truncate(text: string, width: number): string {
 
 /**
  * A listing in lsns's layout: one line per row, columns separated by a space, aligned.
- * This is a plain column printer rather than cli-table3: cli-table3 spends ~100 µs a row
- * on layout (measured: 50-85 ms for the 310 rows of a 2,000-process host), a third of
- * `nsm ls`'s whole budget there. cli-table3 draws the detail tables (boxTable below).
+ * This is a plain column printer rather than cli-table3: cli-table3's layout work grows with
+ * every row and, on a host with thousands of processes, took a large share of `nsm ls`'s
+ * whole budget (bench/RESULTS.md). cli-table3 draws the detail tables (boxTable below).
  */
 export function renderColumns<R>(rows: readonly R[], cols: readonly Column<R>[], options: TableOptions = {}): string {
   if (options.raw) {

@@ -33,7 +33,7 @@ export function treeJson(t: NamespaceTree): object {
  * Draw a forest: each item's label, its children indented under ├─ / └─.
  * `limit` shortens long child lists and says how many were left out.
  */
-export function drawForest<T>(items: readonly T[], label: (item: T) => string, children: (item: T) => readonly T[], limit = Infinity): string[] {
+function drawForest<T>(items: readonly T[], label: (item: T) => string, children: (item: T) => readonly T[], limit = Infinity): string[] {
   const lines: string[] = [];
   const walk = (list: readonly T[], prefix: string, top: boolean): void => {
     const shown = list.slice(0, limit);
@@ -73,7 +73,7 @@ function processLabel(p: TreeProcess): string {
 }
 
 /** Per-type count bars: how many namespaces of each type exist. */
-export function renderCountBars(counts: Record<NsType, number>, width = 40): string[] {
+function renderCountBars(counts: Record<NsType, number>, width = 40): string[] {
   const max = Math.max(1, ...Object.values(counts));
   const numWidth = String(max).length;
   const lines = [colour.bold('namespaces by type')];

@@ -3,6 +3,7 @@ import { listEnvironments, listingSummaries, type EnvironmentListing } from '../
 import { namespaceTree } from '../../core/tree.js';
 import { NsmError } from '../../sys/errors.js';
 import { stderrSync } from '../../sys/stdio.js';
+import { userName } from '../../sys/users.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
 import { printJson } from '../../ui/json.js';
 import { environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
@@ -56,7 +57,7 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
     renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
   );
   // The managed environments, below the namespaces, in the plain listing only.
-  const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listingSummaries(environmentsWithWarnings());
+  const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listingSummaries(environmentsWithWarnings()).map((e) => ({ ...e, user: userName(e.uid) }));
   if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
 }
 
