@@ -10,7 +10,7 @@ import { readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const NSM = fileURLToPath(new URL('../bin/nsm', import.meta.url));
+const NSM = fileURLToPath(new URL('../../bin/nsm', import.meta.url));
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 

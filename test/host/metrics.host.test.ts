@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Daemon, eventually, freePort, httpGet, sample } from './support/daemons.js';
-import { childrenOf, isRoot, NSM, nsInode } from './support/run.js';
+import { Daemon, eventually, freePort, httpGet, sample } from '../support/daemons.js';
+import { childrenOf, isRoot, NSM, nsInode } from '../support/run.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 /**
