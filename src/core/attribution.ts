@@ -8,7 +8,7 @@ import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { ownersFromCgroup, classifyCgroupPathAll, SHORT_ID_LENGTH } from './cgroup-owners.js';
 import type { Attribution, HostScan, Namespace } from './model.js';
-import { environmentNamesByInode } from './registry.js';
+import { environmentNamesByInode } from './registry/attribution-names.js';
 
 /** ip-netns(8) keeps named network namespaces as nsfs bind mounts under this directory. */
 export const NETNS_RUN_DIR = '/run/netns';

@@ -24,20 +24,12 @@ import { EXIT_NSM_FAILED, EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
 import { deferSignals } from '../sys/signals.js';
 import type { HostScan } from './model.js';
 import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
-import {
-  listEnvironments,
-  livePins,
-  lockEnvironment,
-  openVerified,
-  removeNetnsLink,
-  unmountPins,
-  HolderReusedError,
-  type EnvRecord,
-  type HolderState,
-  type RegistryOptions,
-  type VerifiedNamespaces,
-  validateName,
-} from './registry.js';
+import { validateName, type EnvRecord } from './record.js';
+import { HolderReusedError, livePins, openVerified, type HolderState, type VerifiedNamespaces } from './registry/holder.js';
+import type { RegistryOptions } from './registry/layout.js';
+import { removeNetnsLink, unmountPins } from './registry/links.js';
+import { listEnvironments } from './registry/list.js';
+import { lockEnvironment } from './registry/lookup.js';
 import { scanHostSync } from './scan.js';
 import { locateEnvironment } from './environments.js';
 import { releaseResources, releaseResourcesNow } from './env-resources.js';

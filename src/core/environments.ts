@@ -12,16 +12,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { NsmError } from '../sys/errors.js';
 import { effectiveUid, usersTmpDir } from '../sys/statefs.js';
-import {
-  findEnvironment,
-  hasEntry,
-  otherUsersStateDirs,
-  ownLocation,
-  validateName,
-  type EnvironmentLocation,
-  type ListedEnvironment,
-  type RegistryOptions,
-} from './registry.js';
+import { validateName } from './record.js';
+import { otherUsersStateDirs, ownLocation, type EnvironmentLocation, type RegistryOptions } from './registry/layout.js';
+import { findEnvironment, hasEntry, type ListedEnvironment } from './registry/lookup.js';
 
 /**
  * Where the environment `name` the caller may act on is: its own state directory when that

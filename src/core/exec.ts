@@ -11,7 +11,8 @@ import { effectiveUid } from '../sys/statefs.js';
 import { resolveEnvironment } from './environments.js';
 import { limitsOf } from './limits.js';
 import { runJoined, type JoinPath } from './join.js';
-import { openVerified, type RegistryOptions } from './registry.js';
+import { openVerified } from './registry/holder.js';
+import type { RegistryOptions } from './registry/layout.js';
 
 export interface ExecInEnvironmentOptions extends RegistryOptions {
   /** Join only these of the environment's namespaces (default: all of them). */

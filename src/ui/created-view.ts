@@ -7,7 +7,7 @@
 import type { CreatedEnvironment } from '../core/create.js';
 import { limitsOf, type EnvLimits } from '../core/limits.js';
 import { AUTO_RANGE, cidrText, vethOf, type EnvNat, type EnvVeth } from '../core/network.js';
-import type { EnvRecord } from '../core/registry.js';
+import type { EnvRecord } from '../core/record.js';
 import { colourDecision } from './colour-rules.js';
 
 /** The two styles create's text uses: colour.ts's chalk instance, or plain text. */

@@ -3,7 +3,7 @@
  * created-view.ts). The core returns the model; this only formats it.
  */
 import type { DestroyResult } from '../core/destroy.js';
-import type { EnvironmentSummary } from '../core/registry.js';
+import type { EnvironmentSummary } from './environment-summary.js';
 import { userName } from '../sys/users.js';
 import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';

@@ -1,7 +1,8 @@
 import { listNamespaces } from '../../core/listing.js';
-import { listEnvironments, listingSummaries, type EnvironmentListing } from '../../core/registry.js';
+import { listEnvironments, type EnvironmentListing } from '../../core/registry/list.js';
 import { stderrSync } from '../../sys/stdio.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
+import { listingSummaries } from '../../ui/environment-summary.js';
 import { printJson } from '../../ui/json.js';
 import { environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
 import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, RELATION_COLUMNS } from '../../ui/namespace-columns.js';
