@@ -1,8 +1,11 @@
 /**
- * The `nsm ls --json` view of environments: every entry of a listing as one summary.
+ * The `nsm ls --json` view: the namespaces as rows of the chosen columns, and every entry of
+ * the environments listing as one summary.
  */
 import type { NsType } from '../sys/nstypes.js';
+import type { NamespaceListing, NamespaceSummary } from '../core/listing.js';
 import type { EnvironmentListing } from '../core/registry/list.js';
+import { rowsToJson, type Column } from './columns.js';
 import type { HolderState } from '../core/registry/holder.js';
 import type { ListedEnvironment } from '../core/registry/lookup.js';
 
@@ -65,3 +68,10 @@ export function environmentSummary(env: ListedEnvironment): EnvironmentSummary {
   };
 }
 
+
+/** The `nsm ls --json` document: `namespaces` in the columns `cols` (plus owners), and `environments`. */
+export function lsJson(listing: NamespaceListing, cols: readonly Column<NamespaceSummary>[]): { namespaces: Array<Record<string, unknown>>; environments: EnvironmentSummary[] } {
+  const rows = rowsToJson(listing.namespaces, cols);
+  listing.namespaces.forEach((ns, i) => (rows[i]!.owners = ns.owners));
+  return { namespaces: rows, environments: listingSummaries(listing.environments) };
+}

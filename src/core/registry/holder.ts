@@ -123,6 +123,11 @@ function deadError(record: EnvRecord): NsmError {
   });
 }
 
+/** An environment's holder state and, while it runs or is pinned, its namespaces open and verified. */
+export type OpenedNamespaces =
+  | { state: 'running' | 'pinned'; verified: VerifiedNamespaces }
+  | { state: 'dead' | 'reused'; verified?: undefined };
+
 /**
  * Open the namespace files of `types` (default: all the environment's) and check each
  * one's inode against the record. The caller joins through the returned fds, so a holder
@@ -148,42 +153,101 @@ export function openVerified(
       throw new UsageError(`environment ${record.name} has no ${t} namespace of its own (it has: ${record.types.join(', ')})`);
     }
   }
+  const opened = openNamespaces(record, types, options);
+  if (opened.verified) return opened.verified;
+  throw opened.state === 'reused' ? new HolderReusedError(record.name, record.holder.pid) : deadError(record);
+}
+
+/**
+ * The holder state of `record`, judged from one read of the holder's /proc/PID/stat, and
+ * (running or pinned) its namespaces open and verified as openVerified() does: `types`
+ * through the live holder, or through the pins (`types`, default the live pins) once it is
+ * gone. Dead or reused: nothing is opened and nothing thrown. For destroy, which acts on
+ * every state.
+ */
+export function openNamespaces(
+  record: EnvRecord,
+  types: readonly NsType[] | undefined,
+  options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'> = {},
+): OpenedNamespaces {
   const proc = new ProcFs(options.procRoot);
-  const state = holderState(record, options);
-  if (state === 'reused') throw new HolderReusedError(record.name, record.holder.pid);
-  if (state === 'dead') throw deadError(record);
-  const via = state === 'running' ? 'holder' : 'pins';
-  const ordered = NS_TYPES.map((i) => i.name).filter((t) => types.includes(t));
+  const ordered = (wanted: readonly NsType[]) => NS_TYPES.map((i) => i.name).filter((t) => wanted.includes(t));
+  // Through the holder first: the fds are opened before its start time is read, so the one
+  // read of /proc/PID/stat below is the check against pid reuse (see openVerified).
+  const viaHolder = ordered(types ?? record.types);
   const opened: OpenNsFile[] = [];
-  const closeAll = (): void => {
-    for (const f of opened.splice(0)) closeSync(f.fd);
-  };
+  let openError: unknown;
+  for (const type of viaHolder) {
+    try {
+      opened.push(openNsFile(proc.path(record.holder.pid, 'ns', nsTypeInfo(type).procEntry)));
+    } catch (err) {
+      openError = err;
+      break;
+    }
+  }
+  let liveness: ReturnType<typeof holderLiveness>;
   try {
-    for (const type of ordered) {
-      const path = via === 'holder' ? proc.path(record.holder.pid, 'ns', nsTypeInfo(type).procEntry) : record.pins[type];
+    liveness = holderLiveness(proc, record.holder);
+  } catch (err) {
+    closeFiles(opened);
+    throw err;
+  }
+  if (liveness === 'same') {
+    if (openError !== undefined) {
+      closeFiles(opened);
+      const path = proc.path(record.holder.pid, 'ns', nsTypeInfo(viaHolder[opened.length]!).procEntry);
+      // It exited between the open and the read of its stat (a zombie's ns files are gone).
+      if (hasErrno(openError, 'ENOENT', 'ESRCH')) throw deadError(record);
+      throw accessError(record, openError, path);
+    }
+    return { state: 'running', verified: verify(record, opened, viaHolder, 'holder', options) };
+  }
+  closeFiles(opened);
+  const pins = livePins(record, options);
+  if (pins.length === 0) return { state: liveness === 'other' ? 'reused' : 'dead' };
+  const viaPins = ordered(types ?? pins);
+  try {
+    for (const type of viaPins) {
+      const path = record.pins[type];
       if (path === undefined) {
         throw new NsmError(`environment ${record.name}: its holder PID ${record.holder.pid} has exited and its ${type} namespace is not pinned`, {
-          hint: `nsm exec -t ${livePins(record, options).join(',')} ${record.name} ... joins the pinned ones`,
+          hint: `nsm exec -t ${pins.join(',')} ${record.name} ... joins the pinned ones`,
         });
       }
       try {
         opened.push(openNsFile(path));
       } catch (err) {
-        // The holder exited after holderState() looked: dead now (or reused, which the next call reports).
-        if (via === 'holder' && hasErrno(err, 'ENOENT', 'ESRCH')) throw deadError(record);
-        if (hasErrno(err, 'EACCES', 'EPERM')) {
-          throw new SysError('open', (err as SysError).errno, path, {
-            hint: `environment ${record.name} belongs to uid ${record.creatorUid}: enter it as that user or as root`,
-          });
-        }
-        throw err;
+        throw accessError(record, err, path);
       }
     }
-    if (via === 'holder') {
-      const after = holderLiveness(proc, record.holder);
-      if (after === 'gone') throw deadError(record);
-      if (after === 'other') throw new HolderReusedError(record.name, record.holder.pid);
-    }
+  } catch (err) {
+    closeFiles(opened);
+    throw err;
+  }
+  return { state: 'pinned', verified: verify(record, opened, viaPins, 'pins', options) };
+}
+
+function closeFiles(files: OpenNsFile[]): void {
+  for (const f of files.splice(0)) closeSync(f.fd);
+}
+
+/** A refused open of a namespace file says whose the environment is; other errors pass. */
+function accessError(record: EnvRecord, err: unknown, path: string): unknown {
+  if (!hasErrno(err, 'EACCES', 'EPERM')) return err;
+  return new SysError('open', (err as SysError).errno, path, {
+    hint: `environment ${record.name} belongs to uid ${record.creatorUid}: enter it as that user or as root`,
+  });
+}
+
+/** Compare the open files' inodes with the record (and, for root in a user's directory, their owner). */
+function verify(
+  record: EnvRecord,
+  opened: OpenNsFile[],
+  ordered: readonly NsType[],
+  via: 'holder' | 'pins',
+  options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'>,
+): VerifiedNamespaces {
+  try {
     const nsfs = nsfsDevice(options.procRoot);
     for (const [i, f] of opened.entries()) {
       const type = ordered[i]!;
@@ -194,9 +258,9 @@ export function openVerified(
     }
     if (options.stateDirOwner !== undefined) checkOwnedNamespaces(record, opened, ordered, options.stateDirOwner);
   } catch (err) {
-    closeAll();
+    closeFiles(opened);
     throw err;
   }
   const namespaces = opened.map((f, i) => ({ type: ordered[i]!, fd: f.fd, inode: f.ino, path: f.path }));
-  return { namespaces, via, close: closeAll };
+  return { namespaces, via, close: () => closeFiles(opened) };
 }

@@ -8,7 +8,7 @@ import { hasErrno, NsmError } from '../../sys/errors.js';
 import { effectiveUid } from '../../sys/statefs.js';
 import { isAlive } from '../processes.js';
 import { ENV_NAME_PATTERN, isInt, type EnvRecord, type ReservationRecord } from '../record.js';
-import { holderState } from './holder.js';
+import { holderState, type HolderState } from './holder.js';
 import {
   environmentNamesIn,
   inspectEntry,
@@ -188,9 +188,13 @@ export function loadRecords(options: ListEnvironmentsOptions): LoadedDir {
  * directory, and as root also other users' (see ListEnvironmentsOptions.allUsers).
  */
 export function listEnvironments(options: ListEnvironmentsOptions = {}): EnvironmentListing {
-  const loaded = loadRecords(options);
+  return listingOf(loadRecords(options), (record) => holderState(record, options));
+}
+
+/** A listing of the records `loaded`, each environment in the state `stateOf` judges. */
+export function listingOf(loaded: LoadedDir, stateOf: (record: EnvRecord) => HolderState): EnvironmentListing {
   const environments = loaded.records
-    .map(({ name, dir, record, stateDirOwner }) => ({ name, dir, record, state: holderState(record, options), ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) }))
+    .map(({ name, dir, record, stateDirOwner }) => ({ name, dir, record, state: stateOf(record), ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) }))
     .sort((a, b) => (a.name === b.name ? a.record.creatorUid - b.record.creatorUid : a.name < b.name ? -1 : 1));
   return { environments, creating: loaded.creating, problems: loaded.problems, uid: effectiveUid() };
 }

@@ -23,8 +23,26 @@ export interface ListedEnvironment {
   stateDirOwner?: number;
 }
 
+/** One environment's record, found by name, before its holder is looked at. */
+export type FoundRecord = Omit<ListedEnvironment, 'state'>;
+
 /** The record and state of `name`, or undefined when there is none. No lock taken. */
 export function findEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment | undefined {
+  const found = findRecord(name, options);
+  return found && withState(found, holderState(found.record, options));
+}
+
+/** `found` with its holder state, as findEnvironment returns it. */
+export function withState(found: FoundRecord, state: HolderState): ListedEnvironment {
+  const { name, dir, record, stateDirOwner } = found;
+  return { name, dir, record, state, ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) };
+}
+
+/**
+ * The record of `name`, or undefined when there is none: findEnvironment without the holder
+ * state, for a caller that judges the holder itself (openEnvironment). No lock taken.
+ */
+export function findRecord(name: string, options: RegistryOptions = {}): FoundRecord | undefined {
   validateName(name);
   const { stateDir, stateDirOwner } = ownLocation(options);
   const found = inStateDir(stateDir, stateDirOwner, () => {
@@ -38,7 +56,7 @@ export function findEnvironment(name: string, options: RegistryOptions = {}): Li
   if (entry.kind === 'unreadable') throw unreadableError(name, dir, entry.message);
   if (entry.kind !== 'record') return undefined;
   checkForeignRecord(entry.record, dir, stateDirOwner);
-  return { name, dir, record: entry.record, state: holderState(entry.record, options), ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) };
+  return { name, dir, record: entry.record, ...(stateDirOwner !== undefined ? { stateDirOwner } : {}) };
 }
 
 /**
