@@ -63,9 +63,9 @@ export {
   type NamespaceHold,
 } from './core/destroy.js';
 export { resolveEnvironment } from './core/environments.js';
+export { environmentSummary, type EnvironmentSummary } from './ui/environment-summary.js';
 export {
   collectGarbage,
-  environmentSummary,
   findEnvironment,
   getEnvironment,
   holderState,
@@ -78,7 +78,6 @@ export {
   ENV_NAME_PATTERN,
   ENV_RECORD_SCHEMA_VERSION,
   type EnvironmentListing,
-  type EnvironmentSummary,
   type EnvOptions,
   type EnvRecord,
   type GcResult,

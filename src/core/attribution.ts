@@ -8,7 +8,7 @@ import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { ownersFromCgroup, classifyCgroupPathAll, SHORT_ID_LENGTH } from './cgroup-owners.js';
 import type { Attribution, HostScan, Namespace } from './model.js';
-import { environmentNamesByInode } from './registry.js';
+import { environmentNamesByInode } from './registry/attribution-names.js';
 
 /** ip-netns(8) keeps named network namespaces as nsfs bind mounts under this directory. */
 export const NETNS_RUN_DIR = '/run/netns';
@@ -20,6 +20,8 @@ export interface AttributionOptions {
   procRoot?: string;
   /** Where runtimes keep their state; tests point these at a temp dir. */
   paths?: Partial<ContainerPaths>;
+  /** nsm environments' names by inode, when the caller judged them already (judgeEnvironments). */
+  environmentNames?: Map<number, string>;
 }
 
 /** Bind mounts at DIR/NAME of a net namespace: name it `kind:NAME` (ip netns, dockerd). */
@@ -173,8 +175,7 @@ function attributeCgroups(scan: HostScan, procfs: ProcFs, cgroups: CgroupAttribu
 }
 
 /** nsm environments: a namespace a live environment recorded is called nsm:NAME (records read once). */
-function attributeNsmEnvironments(scan: HostScan): void {
-  const names = environmentNamesByInode(scan);
+function attributeNsmEnvironments(scan: HostScan, names = environmentNamesByInode(scan)): void {
   if (names.size === 0) return;
   for (const ns of scan.namespaces) {
     const name = names.get(ns.inode);
@@ -187,7 +188,7 @@ export function attribute(scan: HostScan, options: AttributionOptions = {}): voi
   const procfs = new ProcFs(options.procRoot);
   const cgroups = new CgroupAttributor(procfs, options.paths);
   attributeIpNetns(scan);
-  attributeNsmEnvironments(scan);
+  attributeNsmEnvironments(scan, options.environmentNames);
   attributeCgroups(scan, procfs, cgroups);
   attributeDockerNetns(scan, cgroups.names.dockerNetnsDir);
 }

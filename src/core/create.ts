@@ -33,16 +33,11 @@ import { effectiveUid } from '../sys/statefs.js';
 import { createCgroups, hasLimits, hostForLimits, planCgroups, removeCgroups, type EnvCgroup, type EnvLimits, type LimitRequest } from './limits.js';
 import { applyNat, AUTO_RANGE, createVeth, deleteVeth, ENV_INTERFACE, hostInterfaceName, planNat, removeNat, vethOf, type EnvVeth, type Ipv4Cidr, type VethAddresses } from './network.js';
 import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
-import {
-  listEnvironments,
-  processIdentity,
-  reserve,
-  validateNewName,
-  type EnvOptions,
-  type EnvRecord,
-  type RegistryOptions,
-  type ReplacedEntry,
-} from './registry.js';
+import { validateNewName, type EnvOptions, type EnvRecord } from './record.js';
+import { processIdentity } from './registry/holder.js';
+import type { RegistryOptions } from './registry/layout.js';
+import { listEnvironments } from './registry/list.js';
+import { reserve, type ReplacedEntry } from './registry/reservations.js';
 import { stopProcess } from './processes.js';
 
 export interface CreateOptions extends RegistryOptions {

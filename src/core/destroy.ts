@@ -24,20 +24,12 @@ import { EXIT_NSM_FAILED, EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
 import { deferSignals } from '../sys/signals.js';
 import type { HostScan } from './model.js';
 import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
-import {
-  listEnvironments,
-  livePins,
-  lockEnvironment,
-  openVerified,
-  removeNetnsLink,
-  unmountPins,
-  HolderReusedError,
-  type EnvRecord,
-  type HolderState,
-  type RegistryOptions,
-  type VerifiedNamespaces,
-  validateName,
-} from './registry.js';
+import { validateName, type EnvRecord } from './record.js';
+import { HolderReusedError, openNamespaces, openVerified, type HolderState, type VerifiedNamespaces } from './registry/holder.js';
+import type { RegistryOptions } from './registry/layout.js';
+import { removeNetnsLink, unmountPins } from './registry/links.js';
+import { listEnvironments } from './registry/list.js';
+import { lockEnvironment } from './registry/lookup.js';
 import { scanHostSync } from './scan.js';
 import { locateEnvironment } from './environments.js';
 import { releaseResources, releaseResourcesNow } from './env-resources.js';
@@ -164,19 +156,19 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
         leftovers: [],
       };
     }
-    const state = lock.state()!;
-    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
-    if (state === 'running' || state === 'pinned') {
-      try {
-        verified = openVerified(record, state === 'running' ? record.types : livePins(record, options), owned);
-      } catch (err) {
-        // The holder died (or its pid was reused) after the state was read: nothing to
-        // verify then. Anything else (not permitted, say) must not cost the record.
-        const now = lock.state();
-        if (!(err instanceof NsmError) || now === 'running' || now === 'pinned') throw err;
-        result.state = now!;
-      }
+    // The holder's state and its namespaces (all of them, or the pinned ones once it is gone)
+    // open and verified, from one read of its /proc/PID/stat taken after the opens.
+    let state: HolderState;
+    try {
+      ({ state, verified } = openNamespaces(record, undefined, owned));
+    } catch (err) {
+      // The holder died (or its pid was reused) while its files were opened: nothing to
+      // verify then. Anything else (not permitted, say) must not cost the record.
+      const now = lock.state()!;
+      if (!(err instanceof NsmError) || now === 'running' || now === 'pinned') throw err;
+      state = now;
     }
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
     if (verified && verified.via === 'holder') {
       const holder = { pid: record.holder.pid, startTime: record.holder.startTime };
       const inside = processesInside(scanHostSync({ types: record.types, fds: false, mounts: false, threads: false }), record);

@@ -40,7 +40,7 @@ import { parseCgroup } from '../sys/parse.js';
 import { ProcFs } from '../sys/procfs.js';
 import { parsePasswd } from '../sys/users.js';
 import { resolveStateDir } from '../sys/statefs.js';
-import { environmentNamesIn } from './registry.js';
+import { environmentNamesIn } from './registry/layout.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { cgroupProcs, removeCgroupNow } from '../sys/cgroupctl.js';
 import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
 import { deleteVeth, natPresent, removeNat, vethOf, type EnvVeth } from './network.js';
-import type { EnvRecord } from './registry.js';
+import type { EnvRecord, EnvResources } from './record.js';
 
 
 /** What was removed. */
@@ -26,7 +26,7 @@ function message(err: unknown): string {
 }
 
 /** The veth (while `netnsFd` proves the pair is still this environment's) and the NAT rules. */
-function releaseNetwork(record: EnvRecord, netnsFd: number | undefined, out: ReleasedResources): void {
+function releaseNetwork(record: EnvResources, netnsFd: number | undefined, out: ReleasedResources): void {
   const veth = vethOf(record);
   if (!veth) return;
   try {
@@ -66,7 +66,7 @@ export async function releaseResources(record: EnvRecord, netnsFd: number | unde
  * gc: the same for an environment whose holder is long gone. Its network namespace went
  * with it, and the veth pair with that (veth(4)); its cgroups are removed without waiting.
  */
-export function releaseResourcesNow(record: EnvRecord): ReleasedResources {
+export function releaseResourcesNow(record: EnvResources): ReleasedResources {
   const out: ReleasedResources = { nat: false, cgroups: [], failures: [] };
   releaseNetwork(record, undefined, out);
   for (const c of limitsOf(record)?.cgroups ?? []) {
@@ -92,7 +92,7 @@ export interface PlannedRelease {
  * Plan releaseResourcesNow(record) without changing anything. `holderGoing`: a holder that
  * gc stops first is still in the cgroups, so processes there are no obstacle.
  */
-export function plannedRelease(record: EnvRecord, holderGoing = false): PlannedRelease {
+export function plannedRelease(record: EnvResources, holderGoing = false): PlannedRelease {
   const veth = vethOf(record);
   const out: PlannedRelease = { nat: veth?.nat ? natPresent(veth.nat) : false, cgroups: [] };
   for (const c of limitsOf(record)?.cgroups ?? []) {

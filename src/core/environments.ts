@@ -12,16 +12,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { NsmError } from '../sys/errors.js';
 import { effectiveUid, usersTmpDir } from '../sys/statefs.js';
-import {
-  findEnvironment,
-  hasEntry,
-  otherUsersStateDirs,
-  ownLocation,
-  validateName,
-  type EnvironmentLocation,
-  type ListedEnvironment,
-  type RegistryOptions,
-} from './registry.js';
+import { validateName } from './record.js';
+import { otherUsersStateDirs, ownLocation, type EnvironmentLocation, type RegistryOptions } from './registry/layout.js';
+import type { NsType } from '../sys/nstypes.js';
+import { holderState, openVerified, type VerifiedNamespaces } from './registry/holder.js';
+import { findRecord, hasEntry, withState, type FoundRecord, type ListedEnvironment } from './registry/lookup.js';
 
 /**
  * Where the environment `name` the caller may act on is: its own state directory when that
@@ -54,11 +49,46 @@ export function locateEnvironment(name: string, options: RegistryOptions = {}, r
 
 /** The environment `name` the caller may act on; NsmError (exit 1) when there is none. */
 export function resolveEnvironment(name: string, options: RegistryOptions = {}): ListedEnvironment {
+  const found = resolveRecord(name, options);
+  return withState(found, holderState(found.record, options));
+}
+
+/** An environment found by name, with its namespaces open and verified. */
+export interface OpenedEnvironment {
+  env: ListedEnvironment;
+  /** In join order; close() them when done. */
+  verified: VerifiedNamespaces;
+}
+
+/**
+ * Find the environment `name` the caller may act on (as resolveEnvironment) and open its
+ * namespaces of `types` (default: all of them) verified against its record (openVerified), in
+ * one step: the holder's /proc/PID/stat is read once, after the namespace files are open,
+ * which is the read that guards against a reused pid.
+ * @throws as resolveEnvironment and openVerified.
+ */
+export function openEnvironment(name: string, types: readonly NsType[] | undefined, options: RegistryOptions = {}): OpenedEnvironment {
+  const found = resolveRecord(name, options);
+  const record = found.record;
+  let wanted = types && types.length > 0 ? [...types] : [...record.types];
+  // setns(2) into a namespace owned by the environment's user namespace needs CAP_SYS_ADMIN
+  // there: an unprivileged caller has it only after joining that user namespace too. Root
+  // joins another user's environment through its user namespace as well, and so runs as
+  // that user's root (uid 0 inside is the user outside), never with host root's powers in
+  // namespaces (a mount namespace with the user's own /bin/sh) the user controls.
+  const foreign = found.stateDirOwner !== undefined;
+  if ((effectiveUid() !== 0 || foreign) && record.types.includes('user') && !wanted.includes('user')) wanted = ['user', ...wanted];
+  const verified = openVerified(record, wanted, { ...options, stateDirOwner: found.stateDirOwner });
+  return { env: withState(found, verified.via === 'holder' ? 'running' : 'pinned'), verified };
+}
+
+/** The record of `name` the caller may act on, its holder not looked at yet. */
+function resolveRecord(name: string, options: RegistryOptions): FoundRecord {
   // The common case first, with one read of the record (exec's start-up: bench/lifecycle.mjs).
-  const own = findEnvironment(name, options);
+  const own = findRecord(name, options);
   if (own) return own;
   const location = locateEnvironment(name, options);
-  const env = findEnvironment(name, { ...options, ...location });
+  const env = findRecord(name, { ...options, ...location });
   // Gone between the two looks (destroyed, or only a reservation): as if never there.
   if (!env) throw new NsmError(`no environment named ${name}`, { hint: 'nsm ls lists the environments' });
   return env;

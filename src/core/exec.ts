@@ -1,17 +1,16 @@
 /**
  * `nsm enter` / `nsm exec`: run a command in an environment's namespaces.
- * The record names the namespaces; openVerified() opens them and checks every inode against
+ * The record names the namespaces; openEnvironment() opens them and checks every inode against
  * it, and the join goes through those fds (src/core/join.ts), so a holder that died and
  * whose pid was reused cannot lead anyone into a stranger's namespaces.
  */
 import type { StdioTarget } from '../sys/helper.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
 import type { NsType } from '../sys/nstypes.js';
-import { effectiveUid } from '../sys/statefs.js';
-import { resolveEnvironment } from './environments.js';
+import { openEnvironment } from './environments.js';
 import { limitsOf } from './limits.js';
 import { runJoined, type JoinPath } from './join.js';
-import { openVerified, type RegistryOptions } from './registry.js';
+import type { RegistryOptions } from './registry/layout.js';
 
 export interface ExecInEnvironmentOptions extends RegistryOptions {
   /** Join only these of the environment's namespaces (default: all of them). */
@@ -33,17 +32,8 @@ export interface ExecInEnvironmentOptions extends RegistryOptions {
  */
 export async function execInEnvironment(name: string, argv: readonly string[], options: ExecInEnvironmentOptions = {}): Promise<number> {
   noteInheritedFds(); // if the entry has not (a library caller): before anything is opened
-  const env = resolveEnvironment(name, options);
+  const { env, verified } = openEnvironment(name, options.types, options);
   const record = env.record;
-  let types = options.types && options.types.length > 0 ? [...options.types] : [...record.types];
-  // setns(2) into a namespace owned by the environment's user namespace needs CAP_SYS_ADMIN
-  // there: an unprivileged caller has it only after joining that user namespace too. Root
-  // joins another user's environment through its user namespace as well, and so runs as
-  // that user's root (uid 0 inside is the user outside), never with host root's powers in
-  // namespaces (a mount namespace with the user's own /bin/sh) the user controls.
-  const foreign = env.stateDirOwner !== undefined;
-  if ((effectiveUid() !== 0 || foreign) && record.types.includes('user') && !types.includes('user')) types = ['user', ...types];
-  const verified = openVerified(record, types, { ...options, stateDirOwner: env.stateDirOwner });
   try {
     return await runJoined({
       namespaces: verified.namespaces,

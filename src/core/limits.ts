@@ -32,32 +32,9 @@ import {
 } from '../sys/cgroupctl.js';
 import { echoInput, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { isWritable } from '../sys/host.js';
-import type { EnvRecord } from './registry.js';
+import type { EnvCgroup, EnvLimits, EnvResources, LimitRequest } from './record.js';
 
-/** What `create` was asked to limit. */
-export interface LimitRequest {
-  /** Bytes of memory (memory.max / memory.limit_in_bytes). */
-  memory?: number;
-  /** CPUs worth of time per period (cpu.max / cpu.cfs_quota_us), fractional. */
-  cpus?: number;
-  /** Most tasks (processes and threads) at once, the holder included (pids.max). */
-  pids?: number;
-}
-
-/** One cgroup an environment has: a directory in one hierarchy. */
-export interface EnvCgroup {
-  /** 2: the unified hierarchy; 1: a v1 hierarchy. */
-  version: 1 | 2;
-  /** The controllers nsm uses there for this environment. */
-  controllers: string[];
-  /** Absolute directory, e.g. /sys/fs/cgroup/memory/nsm/env-web. */
-  dir: string;
-}
-
-/** `options.limits` of an environment record. */
-export interface EnvLimits extends LimitRequest {
-  cgroups: EnvCgroup[];
-}
+export type { EnvCgroup, EnvLimits, LimitRequest } from './record.js';
 
 /** cpu.max / cpu.cfs_period_us: the period nsm uses (the kernel's default, 100 ms). */
 const CPU_PERIOD_US = 100_000;
@@ -90,8 +67,8 @@ function envCgroupName(name: string): string {
 }
 
 /** The limits an environment recorded, if any. */
-export function limitsOf(record: EnvRecord): EnvLimits | undefined {
-  const l = record.options.limits as EnvLimits | undefined;
+export function limitsOf(record: EnvResources): EnvLimits | undefined {
+  const l = record.options.limits;
   return l && typeof l === 'object' && Array.isArray(l.cgroups) ? l : undefined;
 }
 

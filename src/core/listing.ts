@@ -5,12 +5,14 @@
 import { hasErrno, NsmError } from '../sys/errors.js';
 import { nsRelations } from '../sys/libc.js';
 import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
-import { type NsType } from '../sys/nstypes.js';
+import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import type { ContainerPaths } from '../sys/containers.js';
 import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
 import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace, type ScanStats } from './model.js';
+import { judgeEnvironments } from './registry/attribution-names.js';
+import type { EnvironmentListing } from './registry/list.js';
 import { scanHost } from './scan.js';
 
 /** One row of `nsm ls`: the namespace plus facts about its lowest-pid process. */
@@ -60,6 +62,11 @@ export interface ListOptions {
 
 export interface NamespaceListing {
   namespaces: NamespaceSummary[];
+  /**
+   * nsm's environments, from the same load of the records and judged against the same scan
+   * as the namespaces' nsm:NAME owners, so the two agree.
+   */
+  environments: EnvironmentListing;
   stats: ScanStats;
   scan: HostScan;
 }
@@ -67,7 +74,8 @@ export interface NamespaceListing {
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
   const procfs = new ProcFs(options.procRoot);
   const scan = await scanHost({ procRoot: options.procRoot, types: options.types, allSockets: options.allSockets });
-  attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths });
+  const environments = judgeEnvironments(scan, options.types ?? NS_TYPE_NAMES);
+  attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths, environmentNames: environments.names });
 
   let wanted: Set<number> | undefined;
   if (options.pid !== undefined) {
@@ -93,7 +101,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
   } finally {
     netns?.close();
   }
-  return { namespaces: rows, stats: scan.stats, scan };
+  return { namespaces: rows, environments: environments.listing, stats: scan.stats, scan };
 }
 
 /**

@@ -15,7 +15,7 @@ import { ProcFs } from '../sys/procfs.js';
 import { VERSION } from '../version.js';
 import { attribute } from './attribution.js';
 import { heldBy, type HeldBy, type Namespace } from './model.js';
-import { listEnvironments } from './registry.js';
+import { listEnvironments } from './registry/list.js';
 import { scanHost } from './scan.js';
 
 export interface MetricsOptions {

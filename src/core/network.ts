@@ -18,7 +18,9 @@ import { echoInput, hasErrno, NsmError, SysError, UsageError } from '../sys/erro
 import { enableIpForwarding, firewallSucceeds, firewallTool, iptablesBackend, ipForwarding, nftTableRules, runFirewall, systemExecutable } from '../sys/firewall.js';
 import { RouteSocket, type Ipv4AddressInfo } from '../sys/rtnetlink.js';
 import { FileLock } from '../sys/statefs.js';
-import type { EnvRecord } from './registry.js';
+import type { EnvNat, EnvRecord, EnvResources, EnvVeth, NotedVeth } from './record.js';
+
+export type { EnvNat, EnvVeth } from './record.js';
 
 /** An IPv4 address with the prefix length of its subnet. */
 export interface Ipv4Cidr {
@@ -30,35 +32,6 @@ export interface Ipv4Cidr {
 export interface VethAddresses {
   host: Ipv4Cidr;
   env: Ipv4Cidr;
-}
-
-/** `options.veth` of an environment record. */
-export interface EnvVeth {
-  /** Interface in the creator's (host) network namespace. */
-  hostIf: string;
-  /** Interface inside the environment. */
-  envIf: string;
-  /** "10.200.0.1/30" */
-  hostAddress: string;
-  /** "10.200.0.2/30" */
-  envAddress: string;
-  /** "10.200.0.0/30" */
-  subnet: string;
-  /** Picked by nsm (--veth without addresses). */
-  picked: boolean;
-  /** --nat: what was added to the host's firewall; removed exactly on destroy. */
-  nat?: EnvNat;
-}
-
-/** What --nat changed on the host. */
-export interface EnvNat {
-  tool: 'iptables' | 'nft';
-  /** iptables: each rule as [table, chain, ...match and target]; removed with -D. */
-  rules: string[][];
-  /** nft: the table nsm made (family ip); removed as a whole. */
-  table?: string;
-  /** Whether nsm switched net.ipv4.ip_forward from 0 to 1. It is left on at destroy. */
-  forwardingEnabled: boolean;
 }
 
 /** Where --veth without addresses picks from. */
@@ -169,9 +142,11 @@ export function addressConflict(
 
 // ------------------------------------------------------------------ the pair
 
-/** The veth an environment recorded, if any. */
-export function vethOf(record: EnvRecord): EnvVeth | undefined {
-  const v = record.options.veth as EnvVeth | undefined;
+/** The veth an environment recorded (or a killed create noted), if any. */
+export function vethOf(record: EnvRecord): EnvVeth | undefined;
+export function vethOf(record: EnvResources): NotedVeth | undefined;
+export function vethOf(record: EnvResources): NotedVeth | undefined {
+  const v = record.options.veth;
   return v && typeof v === 'object' && typeof v.hostIf === 'string' ? v : undefined;
 }
 
@@ -270,7 +245,7 @@ export async function createVeth(
  * id our namespace gives that one. Returns whether it was deleted. Without `netnsFd` (the
  * namespace is gone) there is nothing to delete: a veth pair dies with either namespace.
  */
-export function deleteVeth(veth: EnvVeth, netnsFd: number | undefined): boolean {
+export function deleteVeth(veth: Pick<EnvVeth, 'hostIf'>, netnsFd: number | undefined): boolean {
   if (netnsFd === undefined) return false;
   const host = RouteSocket.open();
   try {

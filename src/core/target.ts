@@ -7,7 +7,9 @@ import { echoInput, errnoOf, errnoText, hasErrno, NsmError, UsageError } from '.
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { resolveEnvironment } from './environments.js';
-import { ENV_NAME_PATTERN, HolderReusedError, type RegistryOptions } from './registry.js';
+import { ENV_NAME_PATTERN } from './record.js';
+import { HolderReusedError } from './registry/holder.js';
+import type { RegistryOptions } from './registry/layout.js';
 
 /** A target as the user wrote it, checked for syntax only. */
 export type TargetSpec = { kind: 'pid'; pid: number } | { kind: 'env'; name: string };

@@ -1,7 +1,7 @@
 /**
  * Human text for registry results (gc). The core returns the model; this only formats it.
  */
-import type { GcResult, GcRemoved } from '../core/registry.js';
+import type { GcResult, GcRemoved } from '../core/registry/gc.js';
 import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';
 

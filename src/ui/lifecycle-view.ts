@@ -3,7 +3,7 @@
  * created-view.ts). The core returns the model; this only formats it.
  */
 import type { DestroyResult } from '../core/destroy.js';
-import type { EnvironmentSummary } from '../core/registry.js';
+import type { EnvironmentSummary } from './environment-summary.js';
 import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';
 import type { Column } from './columns.js';

@@ -1,4 +1,4 @@
-import { reachableEnvironmentNames } from '../../core/registry.js';
+import { reachableEnvironmentNames } from '../../core/registry/list.js';
 import { UsageError } from '../../sys/errors.js';
 
 export function run([what]: [string]): void {

@@ -1,4 +1,4 @@
-import { collectGarbage } from '../../core/registry.js';
+import { collectGarbage } from '../../core/registry/gc.js';
 import { NsmError } from '../../sys/errors.js';
 import { formatGcResult } from '../../ui/environments.js';
 import { printJson } from '../../ui/json.js';

@@ -1,10 +1,11 @@
 import { listNamespaces, namespaceProcesses } from '../../core/listing.js';
-import { listEnvironments, listingSummaries, type EnvironmentListing } from '../../core/registry.js';
+import type { EnvironmentListing } from '../../core/registry/list.js';
 import { namespaceTree } from '../../core/tree.js';
 import { NsmError } from '../../sys/errors.js';
 import { stderrSync } from '../../sys/stdio.js';
 import { userName } from '../../sys/users.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
+import { listingSummaries, lsJson } from '../../ui/environment-summary.js';
 import { printJson } from '../../ui/json.js';
 import { environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
 import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, PROCESS_COLUMNS, RELATION_COLUMNS } from '../../ui/namespace-columns.js';
@@ -44,26 +45,21 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
     return;
   }
   if (opts.json) {
-    const rows = rowsToJson(listing.namespaces, cols);
-    listing.namespaces.forEach((ns, i) => {
-      // The id beside the inode in every row (null on kernels before 6.18).
-      if (!('id' in rows[i]!)) rows[i]!.id = ns.detail.id ?? null;
-      rows[i]!.owners = ns.owners;
-    });
-    printJson({ namespaces: rows, environments: listingSummaries(environmentsWithWarnings()) });
+    warnProblems(listing.environments);
+    printJson(lsJson(listing, cols));
     return;
   }
   process.stdout.write(
     renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
   );
   // The managed environments, below the namespaces, in the plain listing only.
-  const envs = opts.raw || inode !== undefined || opts.task !== undefined ? [] : listingSummaries(environmentsWithWarnings()).map((e) => ({ ...e, user: userName(e.uid) }));
+  const shown = !(opts.raw || inode !== undefined || opts.task !== undefined);
+  if (shown) warnProblems(listing.environments);
+  const envs = shown ? listingSummaries(listing.environments).map((e) => ({ ...e, user: userName(e.uid) })) : [];
   if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
 }
 
-/** The environments listing; what could not be read is skipped with a warning line on stderr each. */
-function environmentsWithWarnings(): EnvironmentListing {
-  const listing = listEnvironments();
-  if (listing.problems.length > 0) stderrSync.write(listingWarnings(listing.problems));
-  return listing;
+/** What could not be read of the environments: a warning line on stderr each. */
+function warnProblems(environments: EnvironmentListing): void {
+  if (environments.problems.length > 0) stderrSync.write(listingWarnings(environments.problems));
 }

@@ -1,0 +1,50 @@
+/**
+ * The record's kernel objects outside the state directory that nsm itself mounted: the
+ * /run/netns/NAME link and the pins. Each is removed only while it still names the recorded
+ * namespace, so a name reused by someone else's `ip netns add` is left alone.
+ */
+import { unlinkSync } from 'node:fs';
+import { hasErrno, SysError } from '../../sys/errors.js';
+import { MNT_DETACH, umount2 } from '../../sys/libc.js';
+import { nsfsDevice, statNsFile } from '../../sys/nsfile.js';
+import type { EnvRecord, EnvResources } from '../record.js';
+import { livePins } from './holder.js';
+import type { RegistryOptions } from './layout.js';
+
+/** Whether the record's /run/netns link is there and names its net namespace. */
+export function netnsLinkIsOurs(record: EnvResources, options: Pick<RegistryOptions, 'procRoot'>): boolean {
+  if (!record.netnsLink) return false;
+  const id = statNsFile(record.netnsLink);
+  return id !== undefined && id.dev === nsfsDevice(options.procRoot) && id.ino === record.namespaces.net;
+}
+
+/**
+ * Remove the /run/netns/NAME link of a record if it still refers to the recorded net
+ * namespace: detach the bind mount, then unlink. A link that now names another namespace
+ * (someone's `ip netns add` of the same name) is left alone. Returns true if removed.
+ */
+export function removeNetnsLink(record: EnvResources, options: Pick<RegistryOptions, 'procRoot'> = {}): boolean {
+  const link = record.netnsLink;
+  if (!link || !netnsLinkIsOurs(record, options)) return false;
+  umount2(link, MNT_DETACH);
+  try {
+    unlinkSync(link);
+  } catch (err) {
+    if (!hasErrno(err, 'ENOENT')) throw SysError.fromNode(err, 'unlink', link);
+  }
+  return true;
+}
+
+/**
+ * Detach the pins of `record` that still hold its namespaces, leaving the record: destroy
+ * removes the record only after everything it notes is gone. Returns the pins detached.
+ */
+export function unmountPins(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): string[] {
+  const detached: string[] = [];
+  for (const type of livePins(record, options)) {
+    const pin = record.pins[type]!;
+    umount2(pin, MNT_DETACH);
+    detached.push(pin);
+  }
+  return detached;
+}
