@@ -1,5 +1,5 @@
 /**
- * bin/nsm's V8 code caches (dist/cache/COMMAND.cache). V8 accepts a cache whose source has the
+ * bin/nsm's V8 code caches (dist/cache/BUNDLE.cache). V8 accepts a cache whose source has the
  * same length, so without bin/nsm's own check (each cache starts with the bundle's first
  * line, its build id) a rebuilt bundle of the same length would run the previous build's
  * code. This runs the real bin/nsm against stand-in bundles.
@@ -39,14 +39,15 @@ describe('bin/nsm before a build', () => {
 
 describe('bin/nsm code cache', () => {
   beforeAll(() => {
-    mkdirSync(join(pkg, 'dist'), { recursive: true });
-    writeFileSync(join(pkg, 'dist', 'commands.json'), JSON.stringify({ exec: { name: 'exec', lean: true }, run: { name: 'exec', lean: true } }));
+    mkdirSync(join(pkg, 'dist', 'cmd'), { recursive: true });
+    const exec = { name: 'exec', bundle: 'exec', lean: true };
+    writeFileSync(join(pkg, 'dist', 'commands.json'), JSON.stringify({ exec, run: exec }));
   });
 
   it('writes a cache that starts with the build id, and uses it', () => {
     writeFileSync(join(pkg, 'dist', 'nsm.cjs'), bundle('aaaa', 'AAAA'));
     expect(run(['--version'], { NSM_WRITE_CODE_CACHE: '1' }).stdout).toBe('AAAA');
-    const written = readFileSync(cache('default'));
+    const written = readFileSync(cache('nsm'));
     expect(written.subarray(0, '/* nsm build aaaa */\n'.length).toString()).toBe('/* nsm build aaaa */\n');
     expect(written.length).toBeGreaterThan(100);
     expect(run(['--version']).stdout).toBe('AAAA');
@@ -67,12 +68,14 @@ describe('bin/nsm code cache', () => {
     expect(run().stdout).toBe('CCCC');
   });
 
-  it('a command of the table has a cache of its own, which its aliases share', () => {
+  it('a command of the table loads its own bundle, with a cache of its own, which its aliases share', () => {
     rmSync(join(pkg, 'dist', 'cache'), { recursive: true, force: true });
     writeFileSync(join(pkg, 'dist', 'nsm.cjs'), bundle('dddd', 'DDDD'));
-    expect(run(['run', 'x', 'true'], { NSM_WRITE_CODE_CACHE: '1' }).stdout).toBe('DDDD');
+    writeFileSync(join(pkg, 'dist', 'cmd', 'exec.cjs'), bundle('dddd', 'EXEC'));
+    expect(run(['run', 'x', 'true'], { NSM_WRITE_CODE_CACHE: '1' }).stdout).toBe('EXEC');
     expect(existsSync(cache('exec'))).toBe(true);
-    expect(existsSync(cache('default'))).toBe(false);
-    expect(run(['exec', 'x', 'true']).stdout).toBe('DDDD');
+    expect(existsSync(cache('nsm'))).toBe(false);
+    expect(run(['exec', 'x', 'true']).stdout).toBe('EXEC');
+    expect(run(['--version']).stdout).toBe('DDDD');
   });
 });
