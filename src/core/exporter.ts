@@ -24,14 +24,14 @@ export interface ServeOptions extends MetricsOptions {
 }
 
 /**
- * What the monitor says it missed, in one event: its 'lost' record counts, since the last
- * one, events the kernel dropped, processes gone before they were read, and namespaces only a
- * rescan showed come or go (core/monitor-events.ts LossCounts). An 'overrun' is counted
- * there too, so it adds nothing here.
+ * What the monitor says it missed, in one event: of its 'lost' record's counts since the last
+ * one (core/monitor-events.ts LossCounts), the events the kernel dropped and the processes
+ * gone before they were read: by that much the created/destroyed counters may be low.
+ * missedNew/missedGone namespaces were counted all the same, by a rescan, only later; an
+ * 'overrun' is in `lost` already.
  */
 export function lostEventsIn(e: MonitorEvent): number {
-  if (e.kind !== 'lost') return 0;
-  return e.since.lost + e.since.unread + e.since.missedNew + e.since.missedGone;
+  return e.kind === 'lost' ? e.since.lost + e.since.unread : 0;
 }
 
 /** Serve until `options.signal` aborts. A port already in use is an error (exit 1), before anything starts. */
