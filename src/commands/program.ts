@@ -1,12 +1,12 @@
 /**
  * The commander program, built from the command table: commander is the one parser of every
- * command line. Only the command being run is built in full (its operands, options, help and
- * action); the others are registered by name, aliases and summary, which is all that finding
- * the command (and suggesting one for a typo) needs. `nsm --help`, `nsm help` and
- * `nsm completion` build every command.
+ * command line. When the first word names a command, only that command is built (its
+ * command line can reach no other); `nsm --help`, `nsm help`, a word that is no command (so
+ * that commander can suggest one) and `nsm completion` build them all.
  */
 import { Argument, Command, Option } from 'commander';
 import { echoInput, UsageError } from '../sys/errors.js';
+import { stderrSync, stdoutSync } from '../sys/stdio.js';
 import { CommandRunningCommand } from './command-line.js';
 import type { CommandDecl, Example, OperandDecl, OptionDecl } from './spec.js';
 import { COMMAND_TABLE } from './table.js';
@@ -54,12 +54,10 @@ function addOption(cmd: Command, decl: OptionDecl): void {
   cmd.addOption(option);
 }
 
-/** The commander command of `decl`: in full (operands, options, help, action) or only its name. */
-function commandOf(decl: CommandDecl, full: boolean): Command {
+/** The commander command of `decl`: operands, options, help, action. */
+function commandOf(decl: CommandDecl): Command {
   const cmd = decl.runsCommand ? new CommandRunningCommand(decl.name, decl.runsCommand.operandsBefore) : new Command(decl.name);
-  cmd.aliases(decl.aliases ?? []).summary(decl.summary);
-  if (!full) return cmd;
-  cmd.description(decl.description);
+  cmd.aliases(decl.aliases ?? []).summary(decl.summary).description(decl.description);
   for (const operand of decl.operands ?? []) addOperand(cmd, operand);
   for (const opt of decl.options) addOption(cmd, opt);
   if (decl.usage) cmd.usage(decl.usage);
@@ -75,7 +73,7 @@ function commandOf(decl: CommandDecl, full: boolean): Command {
 }
 
 export interface ProgramOptions {
-  /** Build only this command in full (the one being run); every command when undefined. */
+  /** Build only this command (the one being run; '' for none); every command when undefined. */
   only?: string;
 }
 
@@ -89,13 +87,20 @@ export function buildProgram(options: ProgramOptions = {}): Command {
     .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
+      // Help and --version through the descriptors (sys/stdio.ts): no Node stream is set up
+      // for them (exec, enter and create set up none), and a reader that went away ends nsm
+      // with 141 (`nsm exec --help | head -3`).
+      writeOut: (text) => stdoutSync.write(text),
+      writeErr: (text) => stderrSync.write(text),
       // Commander's own errors ("error: unknown option ...") are reported by reportError()
       // as one line; silence its multi-line default.
       outputError: () => {},
     })
     .addHelpText('after', `\n${examplesText('Examples', PROGRAM_EXAMPLES)}\n\nRun 'nsm help COMMAND' for a command's options and examples.`);
-  for (const decl of COMMAND_TABLE) {
-    const cmd = commandOf(decl, options.only === undefined || options.only === decl.name);
+  // The command being run is all its command line can reach: parsing `nsm exec …` never
+  // looks at another command (a typo in the first word reaches main() with no `only`).
+  for (const decl of COMMAND_TABLE.filter((d) => options.only === undefined || d.name === options.only)) {
+    const cmd = commandOf(decl);
     cmd.copyInheritedSettings(program);
     // Names starting with "__" are internal (shell-completion callbacks): hidden from help.
     program.addCommand(cmd, { hidden: decl.hidden === true });
