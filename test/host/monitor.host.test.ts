@@ -306,8 +306,14 @@ describe('nsm monitor', () => {
     await m.done;
     const ended = Date.now();
     burst.kill('SIGKILL');
-    expect(m.records.at(-1)!.kind).toBe('summary');
-    expect((ended - t0) / 1000).toBeGreaterThanOrEqual(2.9);
-    expect((ended - t0) / 1000).toBeLessThanOrEqual(3.5);
+    const summary = m.records.at(-1)!;
+    expect(summary.kind).toBe('summary');
+    // nsm's own clock says when it stopped watching (the summary's time): within 0.5 s of the
+    // 3 s asked for. The exit this test sees comes later by however long this loaded 2-core
+    // host makes vitest wait to read it, so that one gets a looser bound.
+    const stopped = (Date.parse(summary.time) - t0) / 1000;
+    expect(stopped).toBeGreaterThanOrEqual(2.9);
+    expect(stopped).toBeLessThanOrEqual(3.5);
+    expect((ended - t0) / 1000).toBeLessThanOrEqual(4.5);
   });
 });
