@@ -1,0 +1,165 @@
+/**
+ * One target grammar (issue 12 §1, §2, §4): exec/enter into a process, a netns name, a
+ * namespace file, pid:/env: forms; a PID gone or reused between lookup and join is refused;
+ * rootless users enter their own processes and are refused others'. Real kernel, processes
+ * started here and killed by pid, `ip netns` names unique and deleted afterwards.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openTarget } from '../../src/core/target.js';
+import { ProcFs } from '../../src/sys/procfs.js';
+import type { ProcStat } from '../../src/sys/parse.js';
+import { cleanup, create, isRoot, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+
+const TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'];
+const READ_NS = `for t in ${TYPES.join(' ')}; do readlink /proc/self/ns/$t; done`;
+
+const procs: ChildProcess[] = [];
+const netnsNames: string[] = [];
+
+afterEach(async () => {
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const n of netnsNames.splice(0)) spawnSync('ip', ['netns', 'delete', n]);
+  await cleanup();
+});
+
+/** Start `argv` (optionally as `uid`) and wait until it has left our user/net/uts namespaces (it execs sleep). */
+async function startIn(argv: string[], uid?: number): Promise<number> {
+  const [cmd, args] = uid === undefined ? [argv[0]!, argv.slice(1)] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]];
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  procs.push(p);
+  const pid = p.pid!;
+  await waitFor(() => {
+    try {
+      return readFileComm(pid) === 'sleep';
+    } catch {
+      return false;
+    }
+  }, `${argv.join(' ')} to start`);
+  return pid;
+}
+
+function readFileComm(pid: number): string {
+  return spawnSync('cat', [`/proc/${pid}/comm`], { encoding: 'utf8' }).stdout.trim();
+}
+
+function nsOf(pid: number | 'self'): string[] {
+  return TYPES.map((t) => readlinkSync(`/proc/${pid}/ns/${t}`));
+}
+
+describe.skipIf(!isRoot)('exec into targets (root)', () => {
+  it('a PID: the command runs in exactly the namespaces of that process', async () => {
+    const pid = await startIn(['unshare', '-n', '-u', '-i', 'sleep', '60']);
+    const want = nsOf(pid);
+    expect(want).not.toEqual(nsOf('self'));
+    for (const form of [String(pid), `pid:${pid}`]) {
+      const r = await nsm(['exec', form, '--', 'sh', '-c', READ_NS]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim().split('\n')).toEqual(want);
+    }
+    // -t limits the types: only the network namespace, the rest stays ours.
+    const r = await nsm(['exec', '-t', 'net', String(pid), '--', 'sh', '-c', READ_NS]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(nsOf('self').map((l, i) => (TYPES[i] === 'net' ? want[i]! : l)));
+    // enter takes the same target; exit statuses pass through.
+    expect((await nsm(['enter', String(pid), 'sh', '-c', 'exit 7'])).code).toBe(7);
+  });
+
+  it('a process with a user namespace of its own: joined too (through the helper), as nsenter -a', async () => {
+    const pid = await startIn(['unshare', '-r', '-n', 'sleep', '60']);
+    const r = await nsm(['exec', String(pid), '--', 'sh', '-c', `id -u; ${READ_NS}`]);
+    expect(r.stderr).toBe('');
+    const [uid, ...ns] = r.stdout.trim().split('\n');
+    expect(uid).toBe('0');
+    expect(ns).toEqual(nsOf(pid));
+  });
+
+  it('netns:NAME and a /run/netns path: that network namespace, nothing else', async () => {
+    const name = uniqueName('tg');
+    expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
+    netnsNames.push(name);
+    const inode = statSync(`/run/netns/${name}`).ino;
+    const want = nsOf('self').map((l, i) => (TYPES[i] === 'net' ? `net:[${inode}]` : l));
+    for (const form of [`netns:${name}`, `/run/netns/${name}`]) {
+      const r = await nsm(['exec', form, '--', 'sh', '-c', READ_NS]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim().split('\n')).toEqual(want);
+    }
+    // A /proc/PID/ns/TYPE path names one namespace of a process.
+    const pid = await startIn(['unshare', '-u', '-n', 'sleep', '60']);
+    const r = await nsm(['exec', `/proc/${pid}/ns/uts`, '--', 'sh', '-c', READ_NS]);
+    expect(r.stdout.trim().split('\n')).toEqual(nsOf('self').map((l, i) => (TYPES[i] === 'uts' ? readlinkSync(`/proc/${pid}/ns/uts`) : l)));
+    // Not a namespace file, no such name: one line, 125.
+    const bad = await nsm(['exec', '/etc/hostname', 'true']);
+    expect([bad.code, bad.stderr]).toEqual([125, 'nsm: /etc/hostname: not a namespace file (nsfs: /proc/PID/ns/TYPE or a bind mount of one)\n']);
+    const gone = await nsm(['exec', `netns:${name}-none`, 'true']);
+    expect(gone.code).toBe(125);
+    expect(gone.stderr).toMatch(new RegExp(`^nsm: netns:${name}-none: no such ip netns name\n`));
+  });
+
+  it('env:NAME is the environment, as NAME', async () => {
+    const dir = stateDir();
+    const name = uniqueName('tg');
+    const env = await create(name, ['-t', 'uts,net'], { stateDir: dir });
+    const r = await nsm(['exec', `env:${name}`, '--', 'sh', '-c', 'echo $NSM_ENV; readlink /proc/self/ns/net'], { stateDir: dir });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${name}\nnet:[${env.namespaces.net}]\n`);
+  });
+});
+
+describe('a process that is gone or changed is refused', () => {
+  it('a dead PID: one line, exit 125', async () => {
+    const p = spawn('true');
+    await new Promise((r) => p.on('close', r));
+    const r = await nsm(['exec', String(p.pid), 'true']);
+    expect(r.stderr).toBe(`nsm: PID ${p.pid}: no such process\n`);
+    expect(r.code).toBe(125);
+  });
+
+  it('a PID reused between the first look and the open files: refused, no fd left open', async () => {
+    const pid = await startIn(['sleep', '60']);
+    // A /proc/PID/stat that tells another start time the second time: the pid was reused.
+    class Reused extends ProcFs {
+      reads = 0;
+      override readStat(p: number): ProcStat {
+        const s = super.readStat(p);
+        return { ...s, startTime: s.startTime + (this.reads++ > 0 ? 1 : 0) };
+      }
+    }
+    const before = readdirSync('/proc/self/fd').length;
+    let error: unknown;
+    try {
+      openTarget({ kind: 'pid', pid }, { procfs: new Reused() });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toMatchObject({ exitCode: 125, message: `PID ${pid}: exited (or its pid was reused) while nsm opened its namespaces: nothing joined` });
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+    // Unchanged, it opens.
+    const opened = openTarget({ kind: 'pid', pid });
+    expect(opened.namespaces.map((n) => n.type)).toContain('net');
+    opened.close();
+  });
+});
+
+describe.skipIf(!isRoot)('rootless (as uid 65534)', () => {
+  it("a user enters their own unshare -r process, and is refused another user's", async () => {
+    const own = await startIn(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
+    const dir = stateDir(ROOTLESS_UID);
+    const r = await nsm(['exec', String(own), '--', 'sh', '-c', `id -u; ${READ_NS}`], { uid: ROOTLESS_UID, stateDir: dir });
+    expect(r.stderr).toBe('');
+    const [uid, ...ns] = r.stdout.trim().split('\n');
+    expect(uid).toBe('0');
+    expect(ns).toEqual(nsOf(own));
+    // -t net: the user namespace comes along (it owns the network namespace).
+    const t = await nsm(['exec', '-t', 'net', String(own), '--', 'readlink', '/proc/self/ns/net'], { uid: ROOTLESS_UID, stateDir: dir });
+    expect(t.stdout).toBe(`${readlinkSync(`/proc/${own}/ns/net`)}\n`);
+
+    const theirs = await startIn(['unshare', '-n', 'sleep', '60']);
+    const refused = await nsm(['exec', String(theirs), 'true'], { uid: ROOTLESS_UID, stateDir: dir });
+    expect(refused.stderr).toBe(`nsm: PID ${theirs}: permission denied: its namespaces are another user's (ptrace access, proc(5))\n`);
+    expect(refused.code).toBe(125);
+  });
+});
