@@ -109,6 +109,32 @@ describe.skipIf(!isRoot)('exec into targets (root)', () => {
   });
 });
 
+describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root: ip netns)', () => {
+  it('ps -t net -p netns:NAME is ip netns pids NAME; pid: forms in inspect and diff', async () => {
+    const name = uniqueName('tg');
+    expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
+    netnsNames.push(name);
+    const pid = await startIn(['ip', 'netns', 'exec', name, 'sleep', '60']);
+    for (const form of [`netns:${name}`, `/run/netns/${name}`, `pid:${pid}`]) {
+      const r = await nsm(['ps', '-t', 'net', '-p', form, '--json']);
+      expect(r.stderr).toBe('');
+      const doc = JSON.parse(r.stdout);
+      expect(doc.namespaces.map((n: { ns: number }) => n.ns)).toEqual([statSync(`/run/netns/${name}`).ino]);
+      expect(doc.namespaces[0].processes.map((p: { pid: number }) => p.pid)).toEqual([pid]);
+    }
+    const wrong = await nsm(['ps', '-t', 'uts', '-p', `netns:${name}`]);
+    expect([wrong.code, wrong.stderr]).toEqual([2, `nsm: netns:${name} is a net namespace, not uts\n`]);
+    const inspect = await nsm(['inspect', '--json', `pid:${pid}`]);
+    expect(inspect.stderr).toBe('');
+    expect(JSON.parse(inspect.stdout).pid).toBe(pid);
+    const diff = await nsm(['diff', '-q', '-t', 'net', `pid:${pid}`, String(pid)]);
+    expect(diff.code).toBe(0);
+    const noProcess = await nsm(['inspect', `netns:${name}`]);
+    expect(noProcess.code).toBe(1);
+    expect(noProcess.stderr.split('\n')[0]).toBe(`nsm: netns:${name} is one namespace, not a process: there is no process to look at`);
+  });
+});
+
 describe('a process that is gone or changed is refused', () => {
   it('a dead PID: one line, exit 125', async () => {
     const p = spawn('true');
