@@ -6,6 +6,7 @@
  * whose pid was reused cannot lead anyone into a stranger's namespaces.
  */
 import type { StdioTarget } from '../sys/helper.js';
+import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
@@ -14,7 +15,7 @@ import { openEnvironment } from './environments.js';
 import { limitsOf } from './limits.js';
 import { runJoined, type JoinNamespace, type JoinPath } from './join.js';
 import type { RegistryOptions } from './registry/layout.js';
-import { openTarget, type TargetSpec } from './target.js';
+import { concrete, openTarget, type TargetSpec } from './target.js';
 
 export interface ExecInEnvironmentOptions extends RegistryOptions {
   /** Join only these of the environment's namespaces (default: all of them). */
@@ -68,7 +69,9 @@ export type ExecTargetOptions = ExecInEnvironmentOptions & { procfs?: ProcFs };
  * Joining one goes through the native helper (a multi-threaded process cannot: EINVAL).
  * @throws NsmError 125 for a target that cannot be opened or changed under us (openTarget).
  */
-export async function execTarget(spec: TargetSpec, argv: readonly string[], options: ExecTargetOptions = {}): Promise<number> {
+export async function execTarget(given: TargetSpec, argv: readonly string[], options: ExecTargetOptions = {}): Promise<number> {
+  if (given.kind === 'env') return execInEnvironment(given.name, argv, options);
+  const spec = concreteForExec(given);
   if (spec.kind === 'env') return execInEnvironment(spec.name, argv, options);
   noteInheritedFds();
   const procfs = options.procfs ?? new ProcFs();
@@ -98,5 +101,15 @@ export async function execTarget(spec: TargetSpec, argv: readonly string[], opti
     });
   } finally {
     opened.close();
+  }
+}
+
+/** concrete(), its failures exec's own (125), as the rest of the lookup's; ambiguity stays a usage error. */
+function concreteForExec(spec: TargetSpec): ReturnType<typeof concrete> {
+  try {
+    return concrete(spec);
+  } catch (err) {
+    if (err instanceof NsmError && !(err instanceof UsageError) && err.exitCode < EXIT_NSM_FAILED) throw new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, hint: err.hint });
+    throw err;
   }
 }

@@ -9,7 +9,7 @@ import { userName } from '../sys/users.js';
 import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type ScanStats } from './model.js';
 import { scanHost } from './scan.js';
-import { openTarget, readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
+import { concrete, openTarget, readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
 
 export interface GroupedProcess {
   pid: number;
@@ -67,13 +67,14 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
   const procfs = new ProcFs(options.procRoot);
   let target: ProcessGrouping['target'];
   let only: number | undefined;
-  if (options.target?.kind === 'file') {
+  const spec = options.target && concrete(options.target);
+  if (spec?.kind === 'file') {
     // netns:NAME or a namespace file: its inode, when it is of this type (ip netns pids NAME).
-    const file = openNamespaceFile(options.target, type);
+    const file = openNamespaceFile(spec, type);
     target = { label: file.label };
     only = file.inode;
-  } else if (options.target) {
-    target = resolveTarget(options.target, procfs);
+  } else if (spec) {
+    target = resolveTarget(spec, procfs);
     only = readTargetNamespaces(target, [{ entry: type, type }], procfs)[0]!.inode;
   }
   const scan = await scanHost({ procRoot: options.procRoot, types: [type], threads: false, allCmdlines: true });

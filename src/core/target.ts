@@ -17,17 +17,24 @@ import { nsfsDevice, openNsFile } from '../sys/nsfile.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { resolveEnvironment } from './environments.js';
+import { OWNER_KINDS } from './owner-kinds.js';
 import { ENV_NAME_PATTERN } from './record.js';
+import { resolveScanned } from './target-scan.js';
 import type { JoinNamespace } from './join.js';
 import { HolderReusedError } from './registry/holder.js';
 import type { RegistryOptions } from './registry/layout.js';
 
 /** A target as the user wrote it, checked for syntax only. */
 export type TargetSpec =
-  | { kind: 'pid'; pid: number }
+  /** `via`: the owner form it was found from (docker:web), for messages. */
+  | { kind: 'pid'; pid: number; via?: string }
   | { kind: 'env'; name: string }
-  /** One namespace file; `netns` when written netns:NAME. */
-  | { kind: 'file'; path: string; netns?: string };
+  /** One namespace file; `netns` when written netns:NAME; `inode` when it must be that namespace (ns:INODE). */
+  | { kind: 'file'; path: string; netns?: string; inode?: number; via?: string }
+  /** ns:INODE or nsid:ID: found by a scan (src/core/target-scan.ts). */
+  | { kind: 'ns'; inode?: number; id?: number; text: string }
+  /** An owner as `ls --owner` prints it (docker:web, kubernetes:NS/POD): found by a scan. */
+  | { kind: 'owner'; owner: string; name: string; text: string };
 
 /** A target resolved to a live process. */
 export interface Target {
@@ -64,6 +71,10 @@ export function parseTarget(text: string, anyName = false): TargetSpec {
     if (!ENV_NAME_PATTERN.test(name)) throw new UsageError(`not an environment name: ${echoInput(text)}`);
     return { kind: 'env', name };
   }
+  const ns = /^(ns|nsid):([0-9]+)$/.exec(text);
+  if (ns) return ns[1] === 'ns' ? { kind: 'ns', inode: Number(ns[2]), text } : { kind: 'ns', id: Number(ns[2]), text };
+  const owner = /^([a-z][a-z-]*):(.+)$/.exec(text);
+  if (owner && OWNER_KINDS.includes(owner[1]!) && owner[1] !== 'netns' && owner[1] !== 'nsm') return { kind: 'owner', owner: owner[1]!, name: owner[2]!, text };
   if (text.startsWith('netns:')) {
     const name = text.slice(6);
     // ip-netns(8) names are file names in /run/netns.
@@ -76,15 +87,25 @@ export function parseTarget(text: string, anyName = false): TargetSpec {
   return { kind: 'env', name: text };
 }
 
+/** A pid, environment or file target: scan-found forms (ns:, nsid:, owners) resolved. */
+export type ConcreteSpec = Exclude<TargetSpec, { kind: 'ns' | 'owner' }>;
+
+export function concrete(spec: TargetSpec): ConcreteSpec {
+  return spec.kind === 'ns' || spec.kind === 'owner' ? resolveScanned(spec) : spec;
+}
+
 /** How a target is named in messages. */
 export function targetLabel(spec: TargetSpec): string {
   switch (spec.kind) {
     case 'pid':
-      return `PID ${spec.pid}`;
+      return spec.via !== undefined ? `${spec.via} (PID ${spec.pid})` : `PID ${spec.pid}`;
+    case 'ns':
+    case 'owner':
+      return spec.text;
     case 'env':
       return `environment ${spec.name}`;
     case 'file':
-      return spec.netns !== undefined ? `netns:${spec.netns}` : spec.path;
+      return spec.via ?? (spec.netns !== undefined ? `netns:${spec.netns}` : spec.path);
   }
 }
 
@@ -94,10 +115,11 @@ export function targetLabel(spec: TargetSpec): string {
  * holder while that runs; a dead or pinned one (no holder) is an error, and so is one whose
  * holder pid now belongs to another process (with the same words as exec's refusal).
  */
-export function resolveTarget(spec: TargetSpec, procfs: ProcFs = new ProcFs(), registry: RegistryOptions = {}): Target {
+export function resolveTarget(given: TargetSpec, procfs: ProcFs = new ProcFs(), registry: RegistryOptions = {}): Target {
+  const spec = concrete(given);
   if (spec.kind === 'env') return resolveEnvironmentTarget(spec, registry);
   if (spec.kind === 'file') throw new NsmError(`${targetLabel(spec)} is one namespace, not a process: there is no process to look at`, { hint: 'nsm exec and nsm ps -p take it' });
-  const label = `PID ${spec.pid}`;
+  const label = targetLabel(spec);
   try {
     const stat = procfs.readStat(spec.pid);
     return { spec, pid: spec.pid, startTime: stat.startTime, label };
@@ -210,7 +232,8 @@ export interface OpenTargetOptions {
  * - a file: opened, fstat() on the nsfs device, its type from NS_GET_NSTYPE (ioctl_ns(2)).
  * Environments are opened by openEnvironment (src/core/environments.ts), against their record.
  */
-export function openTarget(spec: TargetSpec, options: OpenTargetOptions = {}): OpenedTarget {
+export function openTarget(given: TargetSpec, options: OpenTargetOptions = {}): OpenedTarget {
+  const spec = concrete(given);
   if (spec.kind === 'env') throw new NsmError('openTarget: environments are opened by openEnvironment', { exitCode: EXIT_NSM_FAILED });
   return spec.kind === 'pid' ? openProcessTarget(spec, options) : openFileTarget(spec, options);
 }
@@ -225,9 +248,9 @@ function closeAll(namespaces: readonly JoinNamespace[]): void {
   }
 }
 
-function openProcessTarget(spec: { kind: 'pid'; pid: number }, options: OpenTargetOptions): OpenedTarget {
+function openProcessTarget(spec: TargetSpec & { kind: 'pid' }, options: OpenTargetOptions): OpenedTarget {
   const procfs = options.procfs ?? new ProcFs();
-  const label = `PID ${spec.pid}`;
+  const label = targetLabel(spec);
   const fail = (message: string, hint?: string): NsmError => new NsmError(`${label}: ${message}`, { exitCode: EXIT_NSM_FAILED, hint });
   const readStart = (): number | undefined => {
     try {
@@ -269,7 +292,7 @@ function openProcessTarget(spec: { kind: 'pid'; pid: number }, options: OpenTarg
   return { spec, label, pid: spec.pid, startTime, namespaces, close: () => closeAll(namespaces) };
 }
 
-function openFileTarget(spec: { kind: 'file'; path: string; netns?: string }, options: OpenTargetOptions): OpenedTarget {
+function openFileTarget(spec: TargetSpec & { kind: 'file' }, options: OpenTargetOptions): OpenedTarget {
   const label = targetLabel(spec);
   const fail = (message: string, hint?: string): NsmError => new NsmError(`${label}: ${message}`, { exitCode: EXIT_NSM_FAILED, hint });
   let file;
@@ -283,6 +306,8 @@ function openFileTarget(spec: { kind: 'file'; path: string; netns?: string }, op
   try {
     const type = file.dev === nsfsDevice() ? nsTypeOfFd(file.fd) : undefined;
     if (type === undefined) throw fail('not a namespace file (nsfs: /proc/PID/ns/TYPE or a bind mount of one)');
+    // Found by a scan: the holder may have exited and its pid or fd been reused since.
+    if (spec.inode !== undefined && file.ino !== spec.inode) throw fail(`its holder ${spec.path} changed while nsm opened it: nothing joined`);
     if (options.types && !options.types.includes(type)) throw new UsageError(`${label} is a ${type} namespace, not ${options.types.join(' or ')}`);
     namespaces.push({ type, fd: file.fd, inode: file.ino });
   } catch (err) {

@@ -5,7 +5,8 @@
  * started here and killed by pid, `ip netns` names unique and deleted afterwards.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openTarget } from '../../src/core/target.js';
 import { ProcFs } from '../../src/sys/procfs.js';
@@ -132,6 +133,66 @@ describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root: ip n
     const noProcess = await nsm(['inspect', `netns:${name}`]);
     expect(noProcess.code).toBe(1);
     expect(noProcess.stderr.split('\n')[0]).toBe(`nsm: netns:${name} is one namespace, not a process: there is no process to look at`);
+  });
+});
+
+describe.skipIf(!isRoot)('targets found by a scan: ns:INODE, nsid:ID, owners (root)', () => {
+  it('ns:INODE and nsid:ID join that namespace through a process that holds it', async () => {
+    const pid = await startIn(['unshare', '-n', 'sleep', '60']);
+    const inode = statSync(`/proc/${pid}/ns/net`).ino;
+    const want = nsOf('self').map((l, i) => (TYPES[i] === 'net' ? `net:[${inode}]` : l));
+    const r = await nsm(['exec', `ns:${inode}`, '--', 'sh', '-c', READ_NS]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(want);
+    const listed = JSON.parse((await nsm(['ls', '-t', 'net', '--json'])).stdout).namespaces.find((n: { ns: number }) => n.ns === inode);
+    const id: number | undefined = listed?.nsid ?? listed?.id;
+    if (id !== undefined) {
+      const byId = await nsm(['exec', `nsid:${id}`, '--', 'readlink', '/proc/self/ns/net']);
+      expect(byId.stdout).toBe(`net:[${inode}]\n`);
+    }
+    const none = await nsm(['exec', 'ns:1', 'true']);
+    expect([none.code, none.stderr.split('\n')[0]]).toEqual([125, 'nsm: ns:1: no such namespace on this host (or none visible to you)']);
+  });
+
+  const v2 = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(`${d}/cgroup.controllers`));
+  it.skipIf(!v2)('docker:ID is the container\'s init (its cgroup as docker names it); an ambiguous prefix lists the candidates, exit 2', async () => {
+    const prefix = randomBytes(3).toString('hex');
+    const ids = [prefix + randomBytes(29).toString('hex').slice(0, 58), prefix + randomBytes(29).toString('hex').slice(0, 58)];
+    const top = `${v2}/nsm-targets-test-${randomBytes(4).toString('hex')}`;
+    const dirs = [top, `${top}/system.slice`, ...ids.map((id) => `${top}/system.slice/docker-${id}.scope`)];
+    const pids: number[] = [];
+    try {
+      for (const d of dirs) mkdirSync(d);
+      for (const id of ids) {
+        const pid = await startIn(['unshare', '-n', '-u', 'sleep', '60']);
+        writeFileSync(`${top}/system.slice/docker-${id}.scope/cgroup.procs`, String(pid));
+        pids.push(pid);
+      }
+      const r = await nsm(['exec', `docker:${ids[0]!.slice(0, 12)}`, '--', 'sh', '-c', READ_NS]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim().split('\n')).toEqual(nsOf(pids[0]!));
+      // A usage error (2) where the command reads; exec's own failures are all 125.
+      expect((await nsm(['exec', `docker:${prefix}`, 'true'])).code).toBe(125);
+      const ambiguous = await nsm(['ps', '-t', 'net', '-p', `docker:${prefix}`]);
+      expect(ambiguous.code).toBe(2);
+      expect(ambiguous.stderr).toMatch(new RegExp(`^nsm: docker:${prefix} is ambiguous: docker:${ids[0]!.slice(0, 12)}, docker:${ids[1]!.slice(0, 12)}\n$|^nsm: docker:${prefix} is ambiguous: docker:${ids[1]!.slice(0, 12)}, docker:${ids[0]!.slice(0, 12)}\n$`));
+      const ps = JSON.parse((await nsm(['ps', '-t', 'net', '-p', `docker:${ids[1]!.slice(0, 12)}`, '--json'])).stdout);
+      expect(ps.namespaces[0].processes.map((p: { pid: number }) => p.pid)).toEqual([pids[1]]);
+    } finally {
+      for (const p of procs.splice(0)) {
+        p.kill('SIGKILL');
+        await new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)));
+      }
+      for (const d of dirs.reverse()) {
+        for (let i = 0; i < 50 && existsSync(d); i++) {
+          try {
+            rmdirSync(d);
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      }
+    }
   });
 });
 
