@@ -4,8 +4,10 @@ import { collectTypes, parseWd } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 const EXIT_HELP = `TARGET: NAME or env:NAME (an environment), PID or pid:PID (a process: its namespaces
-that differ from nsm's own, as nsenter -a), netns:NAME (/run/netns/NAME), or the path of a
-namespace file's absolute path (/run/netns/X, /proc/PID/ns/TYPE, a bind mount of one): that one namespace.
+that differ from nsm's own, as nsenter -a), netns:NAME (/run/netns/NAME), the absolute
+path of a namespace file (/run/netns/X, /proc/PID/ns/TYPE, a bind mount of one): that one
+namespace; ns:INODE or nsid:ID (a namespace nsm ls shows); an owner as ls --owner prints
+it (docker:web, kubernetes:NS/POD, systemd:UNIT): the lowest pid of its namespaces.
 
 nsm's options end where the command starts; put -- before a command that starts with -.
 
@@ -25,7 +27,7 @@ export const execCommand = defineCommand({
   description:
     "Run a command in all of an environment's namespaces (or those given with -t), with NSM_ENV=NAME set; or in a process's or a namespace file's (TARGET below). stdin, stdout, stderr and the terminal pass through; SIGTERM and SIGHUP are forwarded.",
   operands: [
-    { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME or namespace file' },
+    { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME, namespace file, ns:INODE, nsid:ID or owner (docker:NAME)' },
     { name: '<command...>', description: 'the command and its arguments' },
   ],
   options: joinOptions,
@@ -52,7 +54,7 @@ export const enterCommand = defineCommand({
   description:
     "Start $SHELL (else /bin/sh) in all of an environment's namespaces, or run the command given after NAME; for an environment NSM_ENV=NAME is set, so a prompt can show it. TARGET takes every form exec takes.",
   operands: [
-    { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME or namespace file' },
+    { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME, namespace file, ns:INODE, nsid:ID or owner (docker:NAME)' },
     { name: '[command...]', description: 'a command instead of the shell' },
   ],
   options: joinOptions,

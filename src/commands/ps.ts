@@ -5,7 +5,7 @@ import { defineCommand, defineOptions } from './spec.js';
 
 export const psOptions = defineOptions([
   { flags: '-t, --type <type>', description: `namespace type to group by (${NS_TYPE_NAMES.join(', ')})`, parse: parseNsType, default: 'pid' },
-  { flags: '-p, --pid <target>', description: 'only the namespace this target is in: a PID or environment name (pid:PID, env:NAME), netns:NAME, or a namespace file' },
+  { flags: '-p, --pid <target>', description: 'only the namespace this target is in: a PID or environment name (pid:PID, env:NAME), netns:NAME, a namespace file, ns:INODE, nsid:ID, or an owner (docker:NAME)' },
   {
     flags: '--owner <kind[:name]>',
     description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',
