@@ -49,7 +49,7 @@ function nsOf(pid: number | 'self'): string[] {
   return TYPES.map((t) => readlinkSync(`/proc/${pid}/ns/${t}`));
 }
 
-describe.skipIf(!isRoot)('exec into targets (root)', () => {
+describe.skipIf(!isRoot)('exec into targets (root only: unshare -n and ip netns need it)', () => {
   it('a PID: the command runs in exactly the namespaces of that process', async () => {
     const pid = await startIn(['unshare', '-n', '-u', '-i', 'sleep', '60']);
     const want = nsOf(pid);
@@ -110,7 +110,7 @@ describe.skipIf(!isRoot)('exec into targets (root)', () => {
   });
 });
 
-describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root: ip netns)', () => {
+describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root only: ip netns add)', () => {
   it('ps -t net -p netns:NAME is ip netns pids NAME; pid: forms in inspect and diff', async () => {
     const name = uniqueName('tg');
     expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
@@ -136,7 +136,7 @@ describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root: ip n
   });
 });
 
-describe.skipIf(!isRoot)('targets found by a scan: ns:INODE, nsid:ID, owners (root)', () => {
+describe.skipIf(!isRoot)('targets found by a scan: ns:INODE, nsid:ID, owners (root only: unshare -n, cgroups made and moved into)', () => {
   it('ns:INODE and nsid:ID join that namespace through a process that holds it', async () => {
     const pid = await startIn(['unshare', '-n', 'sleep', '60']);
     const inode = statSync(`/proc/${pid}/ns/net`).ino;
@@ -231,7 +231,7 @@ describe('a process that is gone or changed is refused', () => {
   });
 });
 
-describe.skipIf(!isRoot)('rootless (as uid 65534)', () => {
+describe.skipIf(!isRoot)('rootless, as uid 65534 (root only: switching to two users needs root)', () => {
   it("a user enters their own unshare -r process, and is refused another user's", async () => {
     const own = await startIn(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
     const dir = stateDir(ROOTLESS_UID);
