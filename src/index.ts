@@ -22,7 +22,18 @@ export { diff, type Comparison, type DiffOptions, type Sameness, type TypeCompar
 export { processesByNamespace, type GroupedProcess, type NamespaceGroup, type ProcessGrouping, type PsOptions } from './core/ps.js';
 export { namespaceTree, type NamespaceTree, type TreeNode, type TreeOptions, type TreeProcess, type TreeView } from './core/tree.js';
 export { hostReference, type HostReference, type HostReferenceKind } from './core/host-reference.js';
-export { parseTarget, resolveTarget, readTargetNamespaces, type EntryReading, type Target, type TargetSpec } from './core/target.js';
+export {
+  parseTarget,
+  resolveTarget,
+  openTarget,
+  targetLabel,
+  readTargetNamespaces,
+  type EntryReading,
+  type OpenedTarget,
+  type OpenTargetOptions,
+  type Target,
+  type TargetSpec,
+} from './core/target.js';
 export { attribute, NETNS_RUN_DIR, OWNER_KINDS, type OwnerFilter } from './core/attribution.js';
 export {
   heldBy,
@@ -51,7 +62,7 @@ export {
 export type { CgroupEntry, IdMapRange } from './sys/parse.js';
 export type { NetnsId } from './sys/netlink.js';
 export { createEnvironment, type CreatedEnvironment, type CreateOptions } from './core/create.js';
-export { execInEnvironment, type ExecInEnvironmentOptions } from './core/exec.js';
+export { execInEnvironment, execTarget, type ExecInEnvironmentOptions, type ExecTargetOptions } from './core/exec.js';
 export { unshareRun } from './core/unshare.js';
 export {
   destroyEnvironment,

@@ -1,26 +1,33 @@
-/** `nsm exec` (alias run) and `nsm enter` (alias shell): a command in an environment's namespaces. */
+/** `nsm exec` (alias run) and `nsm enter` (alias shell): a command in a target's namespaces (src/core/target.ts). */
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 import { collectTypes, parseWd } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
-const EXIT_HELP = `nsm's options end where the command starts; put -- before a command that starts with -.
+const EXIT_HELP = `TARGET: NAME or env:NAME (an environment), PID or pid:PID (a process: its namespaces
+that differ from nsm's own, as nsenter -a), netns:NAME (/run/netns/NAME), the absolute
+path of a namespace file (/run/netns/X, /proc/PID/ns/TYPE, a bind mount of one): that one
+namespace; ns:INODE or nsid:ID (a namespace nsm ls shows); an owner as ls --owner prints
+it (docker:web, kubernetes:NS/POD, systemd:UNIT): the lowest pid of its namespaces.
+
+nsm's options end where the command starts; put -- before a command that starts with -.
 
 Exit status: the command's own; 128+N when it died of signal N; 126 not executable;
-127 not found; 125 when nsm failed (unknown or dead environment, failed join).`;
+127 not found; 125 when nsm failed (unknown or dead target, a process that exited or
+another user's process, failed join).`;
 
 export const joinOptions = defineOptions([
-  { flags: '-t, --type <types>', description: `join only these of its namespaces (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
+  { flags: '-t, --type <types>', description: `join only these of the target's namespaces (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
   { flags: '--wd <dir>', description: 'working directory inside (default: the current one if it exists there, else /)', parse: parseWd },
 ]);
 
 export const execCommand = defineCommand({
   name: 'exec',
   aliases: ['run'],
-  summary: "run a command in an environment's namespaces",
+  summary: "run a command in an environment's namespaces, or a process's",
   description:
-    "Run a command in all of an environment's namespaces (or those given with -t), with NSM_ENV=NAME set. stdin, stdout, stderr and the terminal pass through; SIGTERM and SIGHUP are forwarded.",
+    "Run a command in all of an environment's namespaces (or those given with -t), with NSM_ENV=NAME set; or in a process's or a namespace file's (TARGET below). stdin, stdout, stderr and the terminal pass through; SIGTERM and SIGHUP are forwarded.",
   operands: [
-    { name: '<name>', description: 'environment name' },
+    { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME, namespace file, ns:INODE, nsid:ID or owner (docker:NAME)' },
     { name: '<command...>', description: 'the command and its arguments' },
   ],
   options: joinOptions,
@@ -31,6 +38,10 @@ export const execCommand = defineCommand({
     { command: 'nsm exec web -- ip -br addr', does: "the same; -- ends nsm's options explicitly" },
     { command: 'nsm exec -t net web ss -tlnp', does: 'only the network namespace' },
     { command: 'nsm exec --wd /srv web ls' },
+    { command: 'nsm exec 4242 hostname', does: "in process 4242's namespaces (those that differ from ours)" },
+    { command: 'nsm exec -t net pid:4242 ss -tlnp', does: 'only its network namespace' },
+    { command: 'nsm exec netns:blue ip -br addr', does: 'as ip netns exec blue' },
+    { command: 'nsm exec /proc/4242/ns/net ip -br addr', does: 'one namespace, named by its file' },
   ],
   epilogue: EXIT_HELP,
   action: () => import('./actions/exec.js'),
@@ -39,17 +50,17 @@ export const execCommand = defineCommand({
 export const enterCommand = defineCommand({
   name: 'enter',
   aliases: ['shell'],
-  summary: "start a shell (or a command) in an environment's namespaces",
+  summary: "start a shell (or a command) in an environment's namespaces, or a process's",
   description:
-    "Start $SHELL (else /bin/sh) in all of an environment's namespaces, or run the command given after NAME. NSM_ENV=NAME is set, so a prompt can show it.",
+    "Start $SHELL (else /bin/sh) in all of an environment's namespaces, or run the command given after NAME; for an environment NSM_ENV=NAME is set, so a prompt can show it. TARGET takes every form exec takes.",
   operands: [
-    { name: '<name>', description: 'environment name' },
+    { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME, namespace file, ns:INODE, nsid:ID or owner (docker:NAME)' },
     { name: '[command...]', description: 'a command instead of the shell' },
   ],
   options: joinOptions,
   runsCommand: { operandsBefore: 1 },
   lean: true,
-  examples: [{ command: 'nsm enter web' }, { command: 'nsm enter web bash --norc' }],
+  examples: [{ command: 'nsm enter web' }, { command: 'nsm enter web bash --norc' }, { command: 'nsm enter 4242', does: "a shell in process 4242's namespaces" }],
   epilogue: EXIT_HELP,
   action: () => import('./actions/enter.js'),
 });

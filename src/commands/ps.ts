@@ -5,7 +5,7 @@ import { defineCommand, defineOptions } from './spec.js';
 
 export const psOptions = defineOptions([
   { flags: '-t, --type <type>', description: `namespace type to group by (${NS_TYPE_NAMES.join(', ')})`, parse: parseNsType, default: 'pid' },
-  { flags: '-p, --pid <target>', description: 'only the namespace this process (PID, or environment name) is in' },
+  { flags: '-p, --pid <target>', description: 'only the namespace this target is in: a PID or environment name (pid:PID, env:NAME), netns:NAME, a namespace file, ns:INODE, nsid:ID, or an owner (docker:NAME)' },
   {
     flags: '--owner <kind[:name]>',
     description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',
@@ -28,6 +28,7 @@ export const psCommand = defineCommand({
     { command: 'nsm ps', does: 'every pid namespace and its processes' },
     { command: 'nsm ps -t net', does: 'grouped by network namespace' },
     { command: 'nsm ps -t net -p 1234', does: "the processes sharing PID 1234's network namespace" },
+    { command: 'nsm ps -t net -p netns:blue', does: 'as ip netns pids blue' },
     { command: 'nsm ps --owner docker', does: 'the processes of docker containers (--owner docker:web: one)' },
     { command: "nsm procs --json | jq '.namespaces[] | {ns, nprocs}'" },
   ],

@@ -1,16 +1,21 @@
 /**
- * `nsm enter` / `nsm exec`: run a command in an environment's namespaces.
+ * `nsm enter` / `nsm exec`: run a command in an environment's namespaces, or any target's
+ * (execTarget: a process, a namespace file).
  * The record names the namespaces; openEnvironment() opens them and checks every inode against
  * it, and the join goes through those fds (src/core/join.ts), so a holder that died and
  * whose pid was reused cannot lead anyone into a stranger's namespaces.
  */
 import type { StdioTarget } from '../sys/helper.js';
+import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
 import type { NsType } from '../sys/nstypes.js';
+import { ProcFs } from '../sys/procfs.js';
+import { effectiveUid } from '../sys/statefs.js';
 import { openEnvironment } from './environments.js';
 import { limitsOf } from './limits.js';
-import { runJoined, type JoinPath } from './join.js';
+import { runJoined, type JoinNamespace, type JoinPath } from './join.js';
 import type { RegistryOptions } from './registry/layout.js';
+import { concrete, openTarget, type TargetSpec } from './target.js';
 
 export interface ExecInEnvironmentOptions extends RegistryOptions {
   /** Join only these of the environment's namespaces (default: all of them). */
@@ -48,5 +53,63 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
     });
   } finally {
     verified.close();
+  }
+}
+
+export type ExecTargetOptions = ExecInEnvironmentOptions & { procfs?: ProcFs };
+
+/**
+ * Run `argv` in a target's namespaces (src/core/target.ts): an environment exactly as
+ * execInEnvironment; a process as nsenter(1) -a does: every namespace of it that differs
+ * from ours (or those of `types`); a namespace file: that one namespace.
+ *
+ * User namespaces, setns(2): joining our own is EINVAL, so it is skipped; an unprivileged
+ * caller needs CAP_SYS_ADMIN over the target's other namespaces, which it has only after
+ * joining the user namespace that owns them: it comes along even when `types` leaves it out.
+ * Joining one goes through the native helper (a multi-threaded process cannot: EINVAL).
+ * @throws NsmError 125 for a target that cannot be opened or changed under us (openTarget).
+ */
+export async function execTarget(given: TargetSpec, argv: readonly string[], options: ExecTargetOptions = {}): Promise<number> {
+  if (given.kind === 'env') return execInEnvironment(given.name, argv, options);
+  const spec = concreteForExec(given);
+  if (spec.kind === 'env') return execInEnvironment(spec.name, argv, options);
+  noteInheritedFds();
+  const procfs = options.procfs ?? new ProcFs();
+  const asked = options.types && options.types.length > 0 ? options.types : undefined;
+  const root = effectiveUid() === 0;
+  // A process: open all its namespaces (the user one is needed to decide), join a choice of them.
+  const opened = openTarget(spec, { types: spec.kind === 'pid' ? undefined : asked, procfs });
+  try {
+    let joined = opened.namespaces;
+    if (spec.kind === 'pid') {
+      const ours = (type: NsType): number | undefined => procfs.readNsEntry('self', type)?.inode;
+      const differs = (n: JoinNamespace): boolean => n.inode !== ours(n.type);
+      joined = opened.namespaces.filter((n) => (n.type === 'user' ? differs(n) : asked ? asked.includes(n.type) : differs(n)));
+      const user = joined.find((n) => n.type === 'user');
+      if (user && asked && !asked.includes('user') && root) joined = joined.filter((n) => n !== user);
+      // Nothing left but a user namespace it was not asked for: nothing to join.
+      if (asked && joined.every((n) => n.type === 'user' && !asked.includes('user'))) joined = [];
+    }
+    return await runJoined({
+      namespaces: joined,
+      argv,
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: options.stdio,
+      rootPid: opened.pid,
+      path: options.path,
+    });
+  } finally {
+    opened.close();
+  }
+}
+
+/** concrete(), its failures exec's own (125), as the rest of the lookup's; ambiguity stays a usage error. */
+function concreteForExec(spec: TargetSpec): ReturnType<typeof concrete> {
+  try {
+    return concrete(spec);
+  } catch (err) {
+    if (err instanceof NsmError && !(err instanceof UsageError) && err.exitCode < EXIT_NSM_FAILED) throw new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, hint: err.hint });
+    throw err;
   }
 }

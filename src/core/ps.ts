@@ -2,14 +2,14 @@
  * `nsm ps` as a library call: processes grouped by the namespace of one type they are in.
  */
 import type { ContainerPaths } from '../sys/containers.js';
-import { hasErrno } from '../sys/errors.js';
+import { EXIT_NSM_FAILED, hasErrno, NsmError } from '../sys/errors.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
 import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type ScanStats } from './model.js';
 import { scanHost } from './scan.js';
-import { readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
+import { concrete, openTarget, readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
 
 export interface GroupedProcess {
   pid: number;
@@ -34,8 +34,8 @@ export interface NamespaceGroup {
 
 export interface ProcessGrouping {
   type: NsType;
-  /** Set when the grouping was limited to the namespace of one target. */
-  target?: Target;
+  /** Set when the grouping was limited to the namespace of one target (no pid for a namespace file). */
+  target?: Target | { label: string; pid?: undefined };
   /** The `--owner` filters applied, when any (not part of the JSON document). */
   owners?: OwnerFilter[];
   /** Ascending by inode, as ls sorts. */
@@ -65,10 +65,16 @@ export interface PsOptions {
 export async function processesByNamespace(options: PsOptions = {}): Promise<ProcessGrouping> {
   const type = options.type ?? 'pid';
   const procfs = new ProcFs(options.procRoot);
-  let target: Target | undefined;
+  let target: ProcessGrouping['target'];
   let only: number | undefined;
-  if (options.target) {
-    target = resolveTarget(options.target, procfs);
+  const spec = options.target && concrete(options.target);
+  if (spec?.kind === 'file') {
+    // netns:NAME or a namespace file: its inode, when it is of this type (ip netns pids NAME).
+    const file = openNamespaceFile(spec, type);
+    target = { label: file.label };
+    only = file.inode;
+  } else if (spec) {
+    target = resolveTarget(spec, procfs);
     only = readTargetNamespaces(target, [{ entry: type, type }], procfs)[0]!.inode;
   }
   const scan = await scanHost({ procRoot: options.procRoot, types: [type], threads: false, allCmdlines: true });
@@ -102,4 +108,20 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
   }
   const owners = options.owners && options.owners.length > 0 ? [...options.owners] : undefined;
   return { type, target, ...(owners ? { owners } : {}), groups, stats: scan.stats };
+}
+
+/** The inode and label of a namespace file target of `type`; its errors exit 1 here, not exec's 125. */
+function openNamespaceFile(spec: TargetSpec & { kind: 'file' }, type: NsType): { label: string; inode: number } {
+  let opened;
+  try {
+    opened = openTarget(spec, { types: [type] });
+  } catch (err) {
+    if (err instanceof NsmError && err.exitCode === EXIT_NSM_FAILED) throw new NsmError(err.message, { hint: err.hint });
+    throw err;
+  }
+  try {
+    return { label: opened.label, inode: opened.namespaces[0]!.inode };
+  } finally {
+    opened.close();
+  }
 }

@@ -15,7 +15,7 @@ import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { addRelations, listNamespaces, type NamespaceSummary } from './listing.js';
 import type { Attribution, HostScan } from './model.js';
-import { resolveTarget, type TargetSpec } from './target.js';
+import { resolveTarget, targetLabel, type TargetSpec } from './target.js';
 
 /** What the user names: an inode, a 64-bit id, or the namespace of one type of a process or environment. */
 export type WhySpec = { kind: 'inode'; inode: number } | { kind: 'id'; id: number } | { kind: 'target'; target: TargetSpec; type: NsType };
@@ -244,7 +244,7 @@ export async function why(spec: WhySpec, options: WhyOptions = {}): Promise<WhyR
 }
 
 export function specText(spec: WhySpec): string {
-  return spec.kind === 'id' ? `nsid:${spec.id}` : spec.kind === 'inode' ? `ns:${spec.inode}` : `${spec.type} of ${spec.target.kind === 'pid' ? `PID ${spec.target.pid}` : spec.target.name}`;
+  return spec.kind === 'id' ? `nsid:${spec.id}` : spec.kind === 'inode' ? `ns:${spec.inode}` : `${spec.type} of ${spec.target.kind === 'env' ? spec.target.name : targetLabel(spec.target)}`;
 }
 
 /** After a release: whether the namespace is still there (by id where the kernel has one, else inode). */

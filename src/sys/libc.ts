@@ -289,6 +289,15 @@ export function nsRelations(path: string): NsRelations {
   }
 }
 
+/**
+ * Type of the namespace open at `fd` (ioctl_ns(2) NS_GET_NSTYPE, Linux 4.11); undefined when
+ * `fd` is not a namespace file (ENOTTY) or the kernel is older.
+ */
+export function nsTypeOfFd(fd: number): NsType | undefined {
+  const nstype = load().ioctlNoArg(fd, NS_GET_NSTYPE);
+  return nstype >= 0 ? nsTypeByFlag(nstype) : undefined;
+}
+
 /** NS_GET_ID exists on this kernel: unknown until the first try. */
 let nsIdSupported: boolean | undefined;
 

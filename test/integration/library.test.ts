@@ -45,7 +45,7 @@ describe("import ... from 'nsm'", () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout);
-    expect(out.exports).toEqual(expect.arrayContaining(['listNamespaces', 'scanHost', 'inspect', 'diff', 'processesByNamespace', 'namespaceTree', 'NS_TYPES', 'NsmError', 'UsageError', 'SysError']));
+    expect(out.exports).toEqual(expect.arrayContaining(['listNamespaces', 'scanHost', 'inspect', 'diff', 'processesByNamespace', 'namespaceTree', 'parseTarget', 'resolveTarget', 'openTarget', 'execTarget', 'NS_TYPES', 'NsmError', 'UsageError', 'SysError']));
     expect(out.types).toEqual(['net', 'pid']);
     expect(out.ownNet).toBeGreaterThan(0);
     expect(out.allShared).toBe(true);

@@ -1,7 +1,8 @@
-import { execInEnvironment } from '../../core/exec.js';
+import { execTarget } from '../../core/exec.js';
+import { parseTarget } from '../../core/target.js';
 import type { joinOptions } from '../exec.js';
 import type { OptionsOf } from '../spec.js';
 
-export async function run([name, command]: [string, string[]], opts: OptionsOf<typeof joinOptions>): Promise<void> {
-  process.exitCode = await execInEnvironment(name, command, { types: opts.type, cwd: opts.wd });
+export async function run([target, command]: [string, string[]], opts: OptionsOf<typeof joinOptions>): Promise<void> {
+  process.exitCode = await execTarget(parseTarget(target, true), command, { types: opts.type, cwd: opts.wd });
 }
