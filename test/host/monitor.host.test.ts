@@ -248,9 +248,17 @@ describe('nsm monitor', () => {
     expect(await m.waitFor((r) => r.kind === 'baseline')).toBeDefined();
     // 400 namespaces at once, plus 20 that live 300 ms (seen NEW, their exits likely among
     // the dropped events: then a rescan infers them); all our own children, all waited for.
+    // The monitor (our child, by pid) is stopped while the burst runs, so that the kernel's
+    // events pile up in the tiny buffer and overflow whatever the machine's speed: a reader
+    // that keeps up with the burst (SCHED_RR on a quiet host) would otherwise lose nothing.
+    process.kill(m.child.pid!, 'SIGSTOP');
     const burst = spawn('sh', ['-c', 'for i in $(seq 20); do unshare -n sleep 0.3 & done; for i in $(seq 400); do unshare -n true & done; wait'], { stdio: 'ignore' });
     started.push(burst);
-    await new Promise((resolve) => burst.on('close', resolve));
+    try {
+      await new Promise((resolve) => burst.on('close', resolve));
+    } finally {
+      process.kill(m.child.pid!, 'SIGCONT');
+    }
     await new Promise((r) => setTimeout(r, 500));
     m.child.kill('SIGINT');
     const { status } = await m.done;
@@ -278,7 +286,13 @@ describe('nsm monitor', () => {
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     await new Promise((r) => setTimeout(r, 1500));
-    spawnSync('sh', ['-c', 'for i in $(seq 400); do unshare -n true & done; wait']);
+    // Stopped during the burst, as above, so that the tiny buffer overflows on any host.
+    process.kill(child.pid!, 'SIGSTOP');
+    try {
+      spawnSync('sh', ['-c', 'for i in $(seq 400); do unshare -n true & done; wait']);
+    } finally {
+      process.kill(child.pid!, 'SIGCONT');
+    }
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
     const status = await new Promise((resolve) => child.on('close', resolve));
