@@ -269,8 +269,9 @@ pid_t fork_with_socket(int *helper_end, const char *what)
 }
 
 /*
- * True when the helper has gone already: its end of our socket is closed. Checked right after
- * PR_SET_PDEATHSIG, which only covers a parent dying after the prctl.
+ * True when the helper has gone already: its end of our socket is closed (in the helper
+ * itself: the driver, nsm). Checked right after PR_SET_PDEATHSIG, which only covers a parent
+ * dying after the prctl.
  */
 bool helper_gone(void)
 {

@@ -153,6 +153,17 @@ static noreturn void supervise(const struct config *c, bool init)
 	int sock, st;
 
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * If nsm dies (SIGKILL from a CI timeout or the OOM killer), so do we, and with us the
+	 * command (its own PDEATHSIG below) or its init, whose death ends the pid namespace. Set
+	 * here, after every credential change of set-up or join, which clears it (prctl(2)).
+	 * The race util-linux unshare(1)'s --kill-child closes with getppid(): nsm may have died
+	 * before the prctl, which would then never fire; its end of our socket is closed then.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		die(0, "prctl(PR_SET_PDEATHSIG)");
+	if (helper_gone())
+		diex(0, EPIPE, "nsm exited before the command started");
 	child = fork_with_socket(&sock, init ? "init" : "command");
 	if (child == 0) {
 		/* If the helper dies, so does the command: nothing is left behind. */
