@@ -2,6 +2,7 @@
  * Option parsers shared by commands. They turn text into typed values or throw
  * UsageError (exit 2) with a one-line message.
  */
+import { constants as osConstants } from 'node:os';
 import type { OwnerFilter } from '../core/attribution.js';
 import { OWNER_KINDS } from '../core/owner-kinds.js';
 import { clockSeconds, type OffsetClock } from '../sys/clocks.js';
@@ -137,4 +138,15 @@ export function parseTimeOffset(option: '--monotonic' | '--boottime', now?: numb
 export function parseWd(value: string): string {
   if (value === '') throw new UsageError('--wd needs a directory, not an empty word');
   return value;
+}
+
+/** A signal as kill(1) takes it: KILL, SIGKILL, kill or 9; its number. */
+export function parseSignal(option: string): (value: string) => number {
+  return (value) => {
+    const signals = osConstants.signals as Record<string, number>;
+    const name = value.toUpperCase().replace(/^SIG/, '');
+    const n = /^\d+$/.test(value) ? Number(value) : signals[`SIG${name}`];
+    if (n === undefined || n < 1 || n > 64) throw new UsageError(`${option} needs a signal (KILL, SIGTERM, 9 ...), not: ${echoInput(value)}`);
+    return n;
+  };
 }

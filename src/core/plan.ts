@@ -16,6 +16,8 @@ export interface NamespaceRequest {
   mapUser?: number;
   mapGroup?: number;
   mapAuto?: boolean;
+  /** setgroups(2) inside the new user namespace (default deny). */
+  setgroups?: 'allow' | 'deny';
   /** undefined: on when pid and mnt are both new. */
   mountProc?: boolean;
   /** undefined: on when net and mnt are both new. */
@@ -27,7 +29,7 @@ export interface NamespaceRequest {
   loopback?: boolean;
 }
 
-/** Without -t: what root gets; an unprivileged user gets these plus user (mapped root). */
+/** Without -t: what root gets; an unprivileged user gets these plus user (mapped root), as with any types. */
 export const DEFAULT_ROOT_TYPES: readonly NsType[] = ['mnt', 'uts', 'ipc', 'pid', 'net', 'cgroup'];
 
 /** In nsenter order (the NS_TYPES table), without duplicates. */
@@ -43,8 +45,10 @@ function ordered(types: Iterable<NsType>): NsType[] {
  */
 export function requestedTypes(req: NamespaceRequest, euid: number): NsType[] {
   const types = new Set<NsType>(req.types && req.types.length > 0 ? req.types : DEFAULT_ROOT_TYPES);
-  if (!(req.types && req.types.length > 0) && euid !== 0) types.add('user');
-  if (req.mapRoot || req.mapUser !== undefined || req.mapGroup !== undefined || req.mapAuto) types.add('user');
+  // unshare(2): every other type needs CAP_SYS_ADMIN, which a non-root caller has only in a
+  // user namespace it creates: it gets one (mapped root, below), asked for or not.
+  if (euid !== 0) types.add('user');
+  if (req.mapRoot || req.mapUser !== undefined || req.mapGroup !== undefined || req.mapAuto || req.setgroups !== undefined) types.add('user');
   if (req.monotonic !== undefined || req.boottime !== undefined) types.add('time');
   if (req.hostname !== undefined) types.add('uts');
   if (req.mountProc) types.add('mnt');
@@ -67,6 +71,11 @@ export function planNamespaces(req: NamespaceRequest, ctx: { euid: number; name?
     if (req.mapUser !== undefined) map.user = req.mapUser;
     if (req.mapGroup !== undefined) map.group = req.mapGroup;
     if (req.mapAuto) map.auto = true;
+    if (req.setgroups !== undefined) {
+      // newgidmap decides setgroups itself (it writes "deny" unless /etc/subgid allows more).
+      if (req.mapAuto) throw new UsageError('--setgroups cannot be combined with --map-auto (newgidmap decides)');
+      map.setgroups = req.setgroups;
+    }
     if (map.root && (req.mapUser !== undefined || req.mapGroup !== undefined)) {
       throw new UsageError('--map-root cannot be combined with --map-user or --map-group');
     }
@@ -77,10 +86,8 @@ export function planNamespaces(req: NamespaceRequest, ctx: { euid: number; name?
   if (req.monotonic !== undefined || req.boottime !== undefined) {
     config.timeOffsets = { monotonic: req.monotonic ?? 0, boottime: req.boottime ?? 0 };
   }
-  if (req.propagation !== undefined) {
-    if (!has('mnt')) throw new UsageError('--propagation needs a new mount namespace (add --mount)');
-    config.propagation = req.propagation;
-  }
+  // unshare(1) applies --propagation only with a new mount namespace and ignores it otherwise.
+  if (req.propagation !== undefined && has('mnt')) config.propagation = req.propagation;
   const mountProc = req.mountProc ?? (has('pid') && has('mnt'));
   if (mountProc) {
     if (!has('pid')) throw new UsageError('--mount-proc needs a new pid namespace (add --pid)');

@@ -128,6 +128,16 @@ export interface ExecOptions extends HelperOptions {
   forwardSignals?: boolean;
 }
 
+/** runInNewNamespaces(): unshare(1)'s --root, --wd and --kill-child. */
+export interface RunOptions extends ExecOptions {
+  /** chroot(2) of the command; it then starts in `/` unless `cwd` says otherwise. */
+  root?: string;
+  /** Working directory of the command (after `root`); it must exist. */
+  cwd?: string;
+  /** Signal number the command (or its init) gets when nsm dies; default SIGKILL. */
+  killSignal?: number;
+}
+
 /** One namespace to join: an fd the caller opened and whose inode it checked. */
 export interface JoinTarget {
   type: NsType;
@@ -663,8 +673,12 @@ async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOpt
  * @throws SysError when setup failed (exitCode 125) or the command could not be executed
  *   (call `execvp(CMD)`, exitCode 127 when not found, 126 when not executable).
  */
-export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly string[], opts: ExecOptions = {}): Promise<number> {
-  const frames = [...encodeNamespaceConfig(config, callerIds(opts)), ...argvFrames(argv)];
+export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly string[], opts: RunOptions = {}): Promise<number> {
+  const frames = encodeNamespaceConfig(config, callerIds(opts));
+  if (opts.root !== undefined) frames.push(encodeFrame(Msg.CFG_ROOT, str(opts.root)));
+  if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
+  if (opts.killSignal !== undefined) frames.push(encodeFrame(Msg.CFG_KILL_SIGNAL, u32s(opts.killSignal)));
+  frames.push(...argvFrames(argv));
   return execSession('run', frames, opts);
 }
 

@@ -10,7 +10,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { cleanup, childrenOf, identity, isRoot, nsm, ROOTLESS_UID, stateDir } from './lifecycle-helpers.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { cleanup, childrenOf, identity, isRoot, nsm, ROOTLESS_UID, stateDir, waitFor, type Run } from './lifecycle-helpers.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -143,3 +144,95 @@ describe.each(users)('SIGKILL of nsm unshare (%s)', (_, uid, types) => {
 if (!isRoot) {
   it.skip('as root: needs root (the rootless cases above ran as this user)', () => {});
 }
+
+/** `nsm unshare ARGS` as `uid` (undefined: us); resolves with its run. */
+function unshare(args: readonly string[], uid?: number, extra: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+  return nsm(['unshare', ...args], { uid, stateDir: stateDir(uid), ...extra });
+}
+
+const who: Array<[string, number | undefined]> = [...(isRoot ? ([['as root', undefined]] as Array<[string, number | undefined]>) : []), ['rootless', ROOTLESS_UID]];
+
+describe.each(who)('a pasted unshare(1) command line works (%s)', (_, uid) => {
+  it('-f/--fork is accepted (nsm always forks); --map-root-user is -r', async () => {
+    const r = await unshare(['-f', '--map-root-user', '--pid', '--', 'sh', '-c', 'echo $$; id -u'], uid);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('2\n0\n');
+    expect(r.code).toBe(0);
+  });
+
+  it('--map-current-user maps the caller to the same uid and gid inside', async () => {
+    const me = uid ?? process.getuid!();
+    const r = await unshare(['--map-current-user', '--', 'sh', '-c', 'id -u; id -g; cat /proc/self/uid_map'], uid);
+    expect(r.stderr).toBe('');
+    const [u, g, map] = r.stdout.split('\n');
+    expect([u, g]).toEqual([String(me), String(uid ?? process.getgid!())]);
+    expect(map!.trim().split(/\s+/)).toEqual([String(me), String(me), '1']);
+  });
+
+  it('--propagation without a new mount namespace is ignored, as unshare(1) does', async () => {
+    const r = await unshare(['--propagation', 'private', '--uts', 'true'], uid);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('with no command it starts $SHELL (else /bin/sh)', async () => {
+    const r = await unshare(['--pid'], uid, { input: 'echo "$$ $0"\n', env: { SHELL: '/bin/sh' } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('2 /bin/sh\n');
+  });
+
+  it('-R/--root chroots and -w/--wd sets the directory; a missing --wd is an error (125)', async () => {
+    // /usr as the root: its lib is /lib inside, and there is no /usr there.
+    const r = await unshare(['-R', '/usr', '-w', '/lib', '--', '/bin/sh', '-c', 'pwd; test -e /usr || echo no-usr'], uid);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/lib\nno-usr\n');
+    const tmp = await unshare(['--wd', '/tmp', '--', 'pwd'], uid);
+    expect(tmp.stdout).toBe('/tmp\n');
+    const missing = await unshare(['--wd', '/nonexistent-nsm-wd', '--', 'pwd'], uid);
+    expect(missing.code).toBe(125);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toMatch(/^nsm: chdir\(\/nonexistent-nsm-wd\): ENOENT/);
+  });
+
+  it('--kill-child without =SIG does not take the command as its value', async () => {
+    const r = await unshare(['--kill-child', 'echo', 'ran'], uid);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ran\n');
+  });
+
+  it('--kill-child=TERM: when nsm is SIGKILLed the command gets SIGTERM', async () => {
+    const dir = stateDir(uid);
+    const mark = `${dir}/got-term`;
+    let child: ChildProcess | undefined;
+    let out = '';
+    const done = nsm(['unshare', '--kill-child=TERM', '--pid', '--', 'sh', '-c', `trap 'echo term > ${mark}; exit 0' TERM; echo started; sleep 300 & wait`], {
+      uid,
+      stateDir: dir,
+      onSpawn: (c) => (child = c),
+    });
+    child!.stdout!.on('data', (d) => (out += d));
+    await waitFor(() => out.includes('started'), 'the command to start');
+    child!.kill('SIGKILL');
+    await done.catch(() => undefined);
+    await waitFor(() => existsSync(mark), 'the command to note SIGTERM');
+    expect(readFileSync(mark, 'utf8')).toBe('term\n');
+  });
+
+  it('--setgroups deny (and allow, as root) is what the new user namespace gets', async () => {
+    const deny = await unshare(['--setgroups', 'deny', '--user', 'cat', '/proc/self/setgroups'], uid);
+    expect(deny.stdout).toBe('deny\n');
+    if (uid === undefined) {
+      const allow = await unshare(['--setgroups', 'allow', '--user', 'cat', '/proc/self/setgroups'], uid);
+      expect(allow.stdout).toBe('allow\n');
+    }
+  });
+});
+
+describe('one rule for create and unshare: a non-root caller gets a user namespace whenever it asks for types', () => {
+  it('rootless nsm unshare --net works (mapped root, only lo)', async () => {
+    const r = await unshare(['--net', '--', 'sh', '-c', 'id -u; ip -o link | wc -l'], ROOTLESS_UID);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\n1\n');
+    expect(r.code).toBe(0);
+  });
+});
