@@ -25,6 +25,8 @@ export function namespaceRequest(opts: NamespaceOptions): NamespaceRequest {
     mapUser: opts.mapUser ?? (opts.mapCurrentUser ? process.getuid!() : undefined),
     mapGroup: opts.mapGroup ?? (opts.mapCurrentUser ? process.getgid!() : undefined),
     setgroups: opts.setgroups,
+    mapUsers: opts.mapUsers,
+    mapGroups: opts.mapGroups,
     mapAuto: opts.mapAuto,
     mountProc: opts.mountProc,
     mountSys: opts.mountSys,

@@ -150,3 +150,20 @@ export function parseSignal(option: string): (value: string) => number {
     return n;
   };
 }
+
+/**
+ * unshare(1) --map-users/--map-groups: INNER:OUTER:COUNT (util-linux 2.39 on, the order of
+ * /proc/PID/uid_map), or the older OUTER,INNER,COUNT it still accepts.
+ */
+export function parseIdBlock(option: string): (value: string) => { inside: number; outside: number; count: number } {
+  return (value) => {
+    const colon = /^(\d+):(\d+):(\d+)$/.exec(value);
+    const comma = /^(\d+),(\d+),(\d+)$/.exec(value);
+    const [inside, outside, count] = colon ? [colon[1], colon[2], colon[3]] : comma ? [comma[2], comma[1], comma[3]] : [];
+    const n = [inside, outside, count].map(Number);
+    if (inside === undefined || n.some((x) => !Number.isSafeInteger(x) || x > 0xfffffffe) || n[2]! < 1) {
+      throw new UsageError(`${option} needs INNER:OUTER:COUNT (ids, count at least 1), not: ${echoInput(value)}`);
+    }
+    return { inside: n[0]!, outside: n[1]!, count: n[2]! };
+  };
+}

@@ -72,6 +72,9 @@ export interface UserMapping {
    * rootless podman does).
    */
   auto?: boolean;
+  /** unshare(1) --map-users/--map-groups: one more block, after the single mapping above. */
+  usersRange?: IdExtent;
+  groupsRange?: IdExtent;
   /** Explicit uid_map extents; replace everything above for uids. */
   uidMap?: IdExtent[];
   /** Explicit gid_map extents; replace everything above for gids. */
@@ -213,6 +216,20 @@ function withRange(single: IdExtent | undefined, range: SubidRange | undefined):
   return out;
 }
 
+/**
+ * `block` without the id `single` maps inside: unshare(1) --map-users leaves a hole there,
+ * since two extents may not map the same id inside (user_namespaces(7)).
+ */
+function withHole(block: IdExtent | undefined, single: number | undefined): IdExtent[] {
+  if (!block) return [];
+  if (single === undefined || single < block.inside || single >= block.inside + block.count) return [block];
+  const before = single - block.inside;
+  const out: IdExtent[] = [];
+  if (before > 0) out.push({ inside: block.inside, outside: block.outside, count: before });
+  if (block.count - before - 1 > 0) out.push({ inside: single + 1, outside: block.outside + before + 1, count: block.count - before - 1 });
+  return out;
+}
+
 export interface IdMaps {
   uidMap: IdExtent[];
   gidMap: IdExtent[];
@@ -243,8 +260,8 @@ export function computeIdMaps(
       });
     }
   }
-  const uidMap = m.uidMap ?? withRange(singleUid === undefined ? undefined : { inside: singleUid, outside: ids.uid, count: 1 }, uidRange);
-  const gidMap = m.gidMap ?? withRange(singleGid === undefined ? undefined : { inside: singleGid, outside: ids.gid, count: 1 }, gidRange);
+  const uidMap = m.uidMap ?? [...withRange(singleUid === undefined ? undefined : { inside: singleUid, outside: ids.uid, count: 1 }, uidRange), ...withHole(m.usersRange, singleUid)];
+  const gidMap = m.gidMap ?? [...withRange(singleGid === undefined ? undefined : { inside: singleGid, outside: ids.gid, count: 1 }, gidRange), ...withHole(m.groupsRange, singleGid)];
   return { uidMap, gidMap, tools: Boolean(m.auto || m.tools) };
 }
 

@@ -236,3 +236,18 @@ describe('one rule for create and unshare: a non-root caller gets a user namespa
     expect(r.code).toBe(0);
   });
 });
+
+describe('--map-users/--map-groups (util-linux 2.39: INNER:OUTER:COUNT; the older OUTER,INNER,COUNT)', () => {
+  it.skipIf(!isRoot)('as root: the block is mapped after the single mapping, with a hole where they overlap (root only: outer ids need /etc/subuid otherwise)', async () => {
+    const r = await unshare(['--map-root-user', '--map-users', '0:100000:10', '--map-groups', '100000,1,1000', '--', 'sh', '-c', 'cat /proc/self/uid_map /proc/self/gid_map'], undefined);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect(lines).toEqual(['0 0 1', '1 100001 9', '0 0 1', '1 100000 1000']);
+  });
+
+  it('a malformed block is a one-line usage error', async () => {
+    const r = await unshare(['--map-users', '1:x:3', 'true'], ROOTLESS_UID);
+    expect(r.stderr).toBe('nsm: --map-users needs INNER:OUTER:COUNT (ids, count at least 1), not: 1:x:3\n');
+    expect(r.code).not.toBe(0);
+  });
+});
