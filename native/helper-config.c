@@ -89,8 +89,14 @@ static void check_allowed(const struct frame *f, const struct config *c, uint64_
 		modes = MODE_JOIN;
 		repeatable = true;
 		break;
-	case NSM_CFG_JOIN_IDS: case NSM_CFG_CWD:
+	case NSM_CFG_JOIN_IDS:
 		modes = MODE_JOIN;
+		break;
+	case NSM_CFG_CWD:
+		modes = MODE_RUN | MODE_JOIN;
+		break;
+	case NSM_CFG_ROOT: case NSM_CFG_KILL_SIGNAL:
+		modes = MODE_RUN;
 		break;
 	case NSM_CFG_ARG:
 		modes = MODE_RUN | MODE_JOIN;
@@ -228,6 +234,16 @@ void read_config(int fd, struct config *c)
 		case NSM_CFG_CWD:
 			c->cwd = need_string(&f, 1, PATH_MAX - 1);
 			keep = true;
+			break;
+		case NSM_CFG_ROOT:
+			c->root = need_string(&f, 1, PATH_MAX - 1);
+			keep = true;
+			break;
+		case NSM_CFG_KILL_SIGNAL:
+			need_len(&f, 4);
+			c->kill_signal = (int)le32(f.data);
+			if (c->kill_signal < 1 || c->kill_signal > SIGRTMAX)
+				diex(0, EINVAL, "config: NSM_CFG_KILL_SIGNAL %d is not a signal", c->kill_signal);
 			break;
 		case NSM_CFG_ARG:
 			need_string(&f, 0, NSM_MAX_PAYLOAD);

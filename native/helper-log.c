@@ -44,6 +44,8 @@ const char *msg_name(int code)
 	case NSM_CFG_JOIN_NS: return "NSM_CFG_JOIN_NS";
 	case NSM_CFG_JOIN_IDS: return "NSM_CFG_JOIN_IDS";
 	case NSM_CFG_CWD: return "NSM_CFG_CWD";
+	case NSM_CFG_ROOT: return "NSM_CFG_ROOT";
+	case NSM_CFG_KILL_SIGNAL: return "NSM_CFG_KILL_SIGNAL";
 	case NSM_CFG_ARG: return "NSM_CFG_ARG";
 	case NSM_CFG_END: return "NSM_CFG_END";
 	case NSM_READY_ACK: return "NSM_READY_ACK";
@@ -269,8 +271,9 @@ pid_t fork_with_socket(int *helper_end, const char *what)
 }
 
 /*
- * True when the helper has gone already: its end of our socket is closed. Checked right after
- * PR_SET_PDEATHSIG, which only covers a parent dying after the prctl.
+ * True when the helper has gone already: its end of our socket is closed (in the helper
+ * itself: the driver, nsm). Checked right after PR_SET_PDEATHSIG, which only covers a parent
+ * dying after the prctl.
  */
 bool helper_gone(void)
 {

@@ -85,9 +85,14 @@ static noreturn void exec_command(const struct config *c)
 	int err;
 
 	reset_signals();
+	/* unshare(1) --root: chroot, then --wd or /; a directory asked for must exist (run). */
+	if (c->root && chroot(c->root) < 0)
+		die(0, "chroot(%s)", c->root);
+	if (c->root && !c->cwd && chdir("/") < 0)
+		die(0, "chdir(/)");
 	if (c->cwd && chdir(c->cwd) < 0) {
-		/* The caller's directory may not exist (or be reachable) inside: use / instead. */
-		if (errno != ENOENT && errno != ENOTDIR && errno != EACCES)
+		/* join: the caller's directory may not exist (or be reachable) inside: use / instead. */
+		if (c->mode == MODE_RUN || (errno != ENOENT && errno != ENOTDIR && errno != EACCES))
 			die(0, "chdir(%s)", c->cwd);
 		if (chdir("/") < 0)
 			die(0, "chdir(/)");
@@ -153,10 +158,21 @@ static noreturn void supervise(const struct config *c, bool init)
 	int sock, st;
 
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * If nsm dies (SIGKILL from a CI timeout or the OOM killer), so do we, and with us the
+	 * command (its own PDEATHSIG below) or its init, whose death ends the pid namespace. Set
+	 * here, after every credential change of set-up or join, which clears it (prctl(2)).
+	 * The race util-linux unshare(1)'s --kill-child closes with getppid(): nsm may have died
+	 * before the prctl, which would then never fire; its end of our socket is closed then.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		die(0, "prctl(PR_SET_PDEATHSIG)");
+	if (helper_gone())
+		diex(0, EPIPE, "nsm exited before the command started");
 	child = fork_with_socket(&sock, init ? "init" : "command");
 	if (child == 0) {
-		/* If the helper dies, so does the command: nothing is left behind. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		/* If the helper dies, so does the command (unshare --kill-child[=SIG]). */
+		if (prctl(PR_SET_PDEATHSIG, c->kill_signal) < 0)
 			die(0, "prctl(PR_SET_PDEATHSIG)");
 		if (helper_gone())
 			_exit(NSM_EXIT_FAIL);

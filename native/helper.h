@@ -82,6 +82,8 @@ struct config {
 	bool join_ids;
 	uint32_t join_uid, join_gid;
 	const char *cwd;
+	const char *root; /* run: chroot(2) of the command (NULL: none) */
+	int kill_signal;  /* run and join: the command's PR_SET_PDEATHSIG (default SIGKILL) */
 	char **argv;
 	int argc;
 	const char *name;  /* holder: its environment's name, for its title (NULL: none) */

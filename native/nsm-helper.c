@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 		{ "holder", MODE_HOLDER }, { "run", MODE_RUN }, { "join", MODE_JOIN },
 	};
 	struct config c = { .setgroups = NSM_SETGROUPS_DENY, .propagation = NSM_PROP_PRIVATE,
-			    .loopback = NSM_LOOPBACK_UP };
+			    .loopback = NSM_LOOPBACK_UP, .kill_signal = SIGKILL };
 	int in;
 
 	/* `scan` is a read-only /proc walk with its own argv and no protocol pipe (scan.c). */

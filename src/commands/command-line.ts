@@ -47,7 +47,9 @@ function commandStart(args: readonly string[], flags: readonly FlagSpec[], opera
     }
     const exact = find(word);
     if (exact) {
-      if (exact.value === 'required' || (exact.value === 'optional' && i + 1 < args.length && !looksLikeOption(args[i + 1]!))) i++;
+      // getopt_long(3), as unshare(1) reads --kill-child[=SIG]: an optional value is only ever
+      // attached (`--long=VALUE`); the next word is the command.
+      if (exact.value === 'required') i++;
       continue;
     }
     if (word.startsWith('--')) continue; // --long=VALUE, or unknown

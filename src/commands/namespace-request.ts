@@ -20,9 +20,13 @@ export function namespaceRequest(opts: NamespaceOptions): NamespaceRequest {
   return {
     types,
     hostname: opts.hostname,
-    mapRoot: opts.mapRoot,
-    mapUser: opts.mapUser,
-    mapGroup: opts.mapGroup,
+    mapRoot: opts.mapRoot || opts.mapRootUser || undefined,
+    // unshare(1) --map-current-user: the caller's own ids, the same inside.
+    mapUser: opts.mapUser ?? (opts.mapCurrentUser ? process.getuid!() : undefined),
+    mapGroup: opts.mapGroup ?? (opts.mapCurrentUser ? process.getgid!() : undefined),
+    setgroups: opts.setgroups,
+    mapUsers: opts.mapUsers,
+    mapGroups: opts.mapGroups,
     mapAuto: opts.mapAuto,
     mountProc: opts.mountProc,
     mountSys: opts.mountSys,

@@ -2,6 +2,7 @@
  * Option parsers shared by commands. They turn text into typed values or throw
  * UsageError (exit 2) with a one-line message.
  */
+import { constants as osConstants } from 'node:os';
 import type { OwnerFilter } from '../core/attribution.js';
 import { OWNER_KINDS } from '../core/owner-kinds.js';
 import { clockSeconds, type OffsetClock } from '../sys/clocks.js';
@@ -137,4 +138,32 @@ export function parseTimeOffset(option: '--monotonic' | '--boottime', now?: numb
 export function parseWd(value: string): string {
   if (value === '') throw new UsageError('--wd needs a directory, not an empty word');
   return value;
+}
+
+/** A signal as kill(1) takes it: KILL, SIGKILL, kill or 9; its number. */
+export function parseSignal(option: string): (value: string) => number {
+  return (value) => {
+    const signals = osConstants.signals as Record<string, number>;
+    const name = value.toUpperCase().replace(/^SIG/, '');
+    const n = /^\d+$/.test(value) ? Number(value) : signals[`SIG${name}`];
+    if (n === undefined || n < 1 || n > 64) throw new UsageError(`${option} needs a signal (KILL, SIGTERM, 9 ...), not: ${echoInput(value)}`);
+    return n;
+  };
+}
+
+/**
+ * unshare(1) --map-users/--map-groups: INNER:OUTER:COUNT (util-linux 2.39 on, the order of
+ * /proc/PID/uid_map), or the older OUTER,INNER,COUNT it still accepts.
+ */
+export function parseIdBlock(option: string): (value: string) => { inside: number; outside: number; count: number } {
+  return (value) => {
+    const colon = /^(\d+):(\d+):(\d+)$/.exec(value);
+    const comma = /^(\d+),(\d+),(\d+)$/.exec(value);
+    const [inside, outside, count] = colon ? [colon[1], colon[2], colon[3]] : comma ? [comma[2], comma[1], comma[3]] : [];
+    const n = [inside, outside, count].map(Number);
+    if (inside === undefined || n.some((x) => !Number.isSafeInteger(x) || x > 0xfffffffe) || n[2]! < 1) {
+      throw new UsageError(`${option} needs INNER:OUTER:COUNT (ids, count at least 1), not: ${echoInput(value)}`);
+    }
+    return { inside: n[0]!, outside: n[1]!, count: n[2]! };
+  };
 }

@@ -1,14 +1,24 @@
 /** `nsm unshare`: one command in new namespaces; nothing is left when it exits. */
 import { namespaceOptions } from './namespace-options.js';
-import { defineCommand } from './spec.js';
+import { parseSignal, parseWd } from './options.js';
+import { defineCommand, defineOptions } from './spec.js';
+
+/** create's namespace options, plus unshare(1)'s options that only make sense for one command. */
+export const unshareOptions = defineOptions([
+  ...namespaceOptions,
+  { flags: '-f, --fork', description: 'accepted for unshare(1) command lines: nsm always forks' },
+  { flags: '--kill-child [signal]', description: 'signal the command gets if nsm dies (default, and without this option: KILL); give it as --kill-child=SIG', parse: parseSignal('--kill-child'), preset: 'KILL' },
+  { flags: '-R, --root <dir>', description: 'chroot to this directory before running the command' },
+  { flags: '-w, --wd <dir>', description: 'working directory of the command (after --root; it must exist)', parse: parseWd },
+]);
 
 export const unshareCommand = defineCommand({
   name: 'unshare',
   summary: 'run one command in new namespaces; nothing is left when it exits',
   description:
-    "Run a command in fresh namespaces, like unshare(1) with --fork and a proper PID 1, and remove them when it exits. Without types: mnt, uts, ipc, pid, net, cgroup (plus user, mapped to root, when not run as root). Exits with the command's status; 125 when nsm failed, 126/127 when the command could not be run, 128+N when it died of signal N. nsm's options end where the command starts; put -- before a command that starts with -.",
-  operands: [{ name: '<command...>', description: 'the command and its arguments' }],
-  options: namespaceOptions,
+    "Run a command in fresh namespaces, like unshare(1) with --fork and a proper PID 1, and remove them when it exits. Without types: mnt, uts, ipc, pid, net, cgroup; when not run as root, a user namespace (mapped to root) comes with any types. Without a command: $SHELL (else /bin/sh), as unshare(1). If nsm is killed, the command dies with it (with a new pid namespace: everything inside). Exits with the command's status; 125 when nsm failed, 126/127 when the command could not be run, 128+N when it died of signal N. nsm's options end where the command starts; put -- before a command that starts with -.",
+  operands: [{ name: '[command...]', description: 'the command and its arguments (default: $SHELL, else /bin/sh)' }],
+  options: unshareOptions,
   runsCommand: { operandsBefore: 0 },
   examples: [
     { command: 'nsm unshare --net ip link', does: 'only lo' },

@@ -3,7 +3,7 @@
  * native helper gets: default types, implied types, the id mapping, and the mounts a new
  * environment needs to be coherent. Pure: no system calls, so every rule has a unit test.
  */
-import type { NamespaceConfig, Propagation, UserMapping } from '../sys/helper.js';
+import type { IdExtent, NamespaceConfig, Propagation, UserMapping } from '../sys/helper.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
 import { EXIT_NSM_FAILED, EXIT_RUNTIME, NsmError, SysError, UsageError } from '../sys/errors.js';
 
@@ -16,6 +16,11 @@ export interface NamespaceRequest {
   mapUser?: number;
   mapGroup?: number;
   mapAuto?: boolean;
+  /** unshare(1) --map-users/--map-groups: a block of ids (newuidmap/newgidmap unless root). */
+  mapUsers?: IdExtent;
+  mapGroups?: IdExtent;
+  /** setgroups(2) inside the new user namespace (default deny). */
+  setgroups?: 'allow' | 'deny';
   /** undefined: on when pid and mnt are both new. */
   mountProc?: boolean;
   /** undefined: on when net and mnt are both new. */
@@ -27,7 +32,7 @@ export interface NamespaceRequest {
   loopback?: boolean;
 }
 
-/** Without -t: what root gets; an unprivileged user gets these plus user (mapped root). */
+/** Without -t: what root gets; an unprivileged user gets these plus user (mapped root), as with any types. */
 export const DEFAULT_ROOT_TYPES: readonly NsType[] = ['mnt', 'uts', 'ipc', 'pid', 'net', 'cgroup'];
 
 /** In nsenter order (the NS_TYPES table), without duplicates. */
@@ -43,8 +48,10 @@ function ordered(types: Iterable<NsType>): NsType[] {
  */
 export function requestedTypes(req: NamespaceRequest, euid: number): NsType[] {
   const types = new Set<NsType>(req.types && req.types.length > 0 ? req.types : DEFAULT_ROOT_TYPES);
-  if (!(req.types && req.types.length > 0) && euid !== 0) types.add('user');
-  if (req.mapRoot || req.mapUser !== undefined || req.mapGroup !== undefined || req.mapAuto) types.add('user');
+  // unshare(2): every other type needs CAP_SYS_ADMIN, which a non-root caller has only in a
+  // user namespace it creates: it gets one (mapped root, below), asked for or not.
+  if (euid !== 0) types.add('user');
+  if (req.mapRoot || req.mapUser !== undefined || req.mapGroup !== undefined || req.mapAuto || req.setgroups !== undefined || req.mapUsers || req.mapGroups) types.add('user');
   if (req.monotonic !== undefined || req.boottime !== undefined) types.add('time');
   if (req.hostname !== undefined) types.add('uts');
   if (req.mountProc) types.add('mnt');
@@ -67,6 +74,15 @@ export function planNamespaces(req: NamespaceRequest, ctx: { euid: number; name?
     if (req.mapUser !== undefined) map.user = req.mapUser;
     if (req.mapGroup !== undefined) map.group = req.mapGroup;
     if (req.mapAuto) map.auto = true;
+    if (req.mapUsers) map.usersRange = req.mapUsers;
+    if (req.mapGroups) map.groupsRange = req.mapGroups;
+    // Without root only newuidmap/newgidmap may map ids other than the caller's (subuid(5)).
+    if ((req.mapUsers || req.mapGroups) && ctx.euid !== 0) map.tools = true;
+    if (req.setgroups !== undefined) {
+      // newgidmap decides setgroups itself (it writes "deny" unless /etc/subgid allows more).
+      if (req.mapAuto) throw new UsageError('--setgroups cannot be combined with --map-auto (newgidmap decides)');
+      map.setgroups = req.setgroups;
+    }
     if (map.root && (req.mapUser !== undefined || req.mapGroup !== undefined)) {
       throw new UsageError('--map-root cannot be combined with --map-user or --map-group');
     }
@@ -77,10 +93,8 @@ export function planNamespaces(req: NamespaceRequest, ctx: { euid: number; name?
   if (req.monotonic !== undefined || req.boottime !== undefined) {
     config.timeOffsets = { monotonic: req.monotonic ?? 0, boottime: req.boottime ?? 0 };
   }
-  if (req.propagation !== undefined) {
-    if (!has('mnt')) throw new UsageError('--propagation needs a new mount namespace (add --mount)');
-    config.propagation = req.propagation;
-  }
+  // unshare(1) applies --propagation only with a new mount namespace and ignores it otherwise.
+  if (req.propagation !== undefined && has('mnt')) config.propagation = req.propagation;
   const mountProc = req.mountProc ?? (has('pid') && has('mnt'));
   if (mountProc) {
     if (!has('pid')) throw new UsageError('--mount-proc needs a new pid namespace (add --pid)');

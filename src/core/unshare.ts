@@ -1,7 +1,7 @@
 /**
  * `nsm unshare`: fresh namespaces for one command, gone when it exits (the helper's run mode).
  */
-import { runInNewNamespaces, type ExecOptions } from '../sys/helper.js';
+import { runInNewNamespaces, type RunOptions } from '../sys/helper.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
@@ -10,7 +10,7 @@ import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from '
  * Run `argv` in new namespaces as `req` describes and resolve with its exit status
  * (128+N after signal N). Failures: SysError/NsmError with exitCode 125 (setup), 126, 127.
  */
-export async function unshareRun(req: NamespaceRequest, argv: readonly string[], opts: ExecOptions = {}): Promise<number> {
+export async function unshareRun(req: NamespaceRequest, argv: readonly string[], opts: RunOptions = {}): Promise<number> {
   noteInheritedFds(); // if the entry has not (a library caller): before anything is opened
   const config = planNamespaces(req, { euid: effectiveUid() });
   try {

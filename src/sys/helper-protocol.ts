@@ -36,6 +36,9 @@ export const Msg = {
   CFG_END: 0x20,
   // driver -> helper, holder only, after READY: the holder is noted, let it live on
   READY_ACK: 0x21,
+  // driver -> helper, run only: chroot of the command; its signal when nsm dies
+  CFG_ROOT: 0x26,
+  CFG_KILL_SIGNAL: 0x27,
   // helper -> driver
   READY: 0x30,
   STARTED: 0x31,

@@ -72,6 +72,9 @@ export interface UserMapping {
    * rootless podman does).
    */
   auto?: boolean;
+  /** unshare(1) --map-users/--map-groups: one more block, after the single mapping above. */
+  usersRange?: IdExtent;
+  groupsRange?: IdExtent;
   /** Explicit uid_map extents; replace everything above for uids. */
   uidMap?: IdExtent[];
   /** Explicit gid_map extents; replace everything above for gids. */
@@ -126,6 +129,16 @@ export interface ExecOptions extends HelperOptions {
    * command included. Default true. Set false when the caller handles signals itself.
    */
   forwardSignals?: boolean;
+}
+
+/** runInNewNamespaces(): unshare(1)'s --root, --wd and --kill-child. */
+export interface RunOptions extends ExecOptions {
+  /** chroot(2) of the command; it then starts in `/` unless `cwd` says otherwise. */
+  root?: string;
+  /** Working directory of the command (after `root`); it must exist. */
+  cwd?: string;
+  /** Signal number the command (or its init) gets when nsm dies; default SIGKILL. */
+  killSignal?: number;
 }
 
 /** One namespace to join: an fd the caller opened and whose inode it checked. */
@@ -203,6 +216,20 @@ function withRange(single: IdExtent | undefined, range: SubidRange | undefined):
   return out;
 }
 
+/**
+ * `block` without the id `single` maps inside: unshare(1) --map-users leaves a hole there,
+ * since two extents may not map the same id inside (user_namespaces(7)).
+ */
+function withHole(block: IdExtent | undefined, single: number | undefined): IdExtent[] {
+  if (!block) return [];
+  if (single === undefined || single < block.inside || single >= block.inside + block.count) return [block];
+  const before = single - block.inside;
+  const out: IdExtent[] = [];
+  if (before > 0) out.push({ inside: block.inside, outside: block.outside, count: before });
+  if (block.count - before - 1 > 0) out.push({ inside: single + 1, outside: block.outside + before + 1, count: block.count - before - 1 });
+  return out;
+}
+
 export interface IdMaps {
   uidMap: IdExtent[];
   gidMap: IdExtent[];
@@ -233,8 +260,8 @@ export function computeIdMaps(
       });
     }
   }
-  const uidMap = m.uidMap ?? withRange(singleUid === undefined ? undefined : { inside: singleUid, outside: ids.uid, count: 1 }, uidRange);
-  const gidMap = m.gidMap ?? withRange(singleGid === undefined ? undefined : { inside: singleGid, outside: ids.gid, count: 1 }, gidRange);
+  const uidMap = m.uidMap ?? [...withRange(singleUid === undefined ? undefined : { inside: singleUid, outside: ids.uid, count: 1 }, uidRange), ...withHole(m.usersRange, singleUid)];
+  const gidMap = m.gidMap ?? [...withRange(singleGid === undefined ? undefined : { inside: singleGid, outside: ids.gid, count: 1 }, gidRange), ...withHole(m.groupsRange, singleGid)];
   return { uidMap, gidMap, tools: Boolean(m.auto || m.tools) };
 }
 
@@ -663,8 +690,12 @@ async function execSession(mode: 'run' | 'join', frames: Buffer[], opts: ExecOpt
  * @throws SysError when setup failed (exitCode 125) or the command could not be executed
  *   (call `execvp(CMD)`, exitCode 127 when not found, 126 when not executable).
  */
-export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly string[], opts: ExecOptions = {}): Promise<number> {
-  const frames = [...encodeNamespaceConfig(config, callerIds(opts)), ...argvFrames(argv)];
+export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly string[], opts: RunOptions = {}): Promise<number> {
+  const frames = encodeNamespaceConfig(config, callerIds(opts));
+  if (opts.root !== undefined) frames.push(encodeFrame(Msg.CFG_ROOT, str(opts.root)));
+  if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
+  if (opts.killSignal !== undefined) frames.push(encodeFrame(Msg.CFG_KILL_SIGNAL, u32s(opts.killSignal)));
+  frames.push(...argvFrames(argv));
   return execSession('run', frames, opts);
 }
 

@@ -9,8 +9,9 @@ describe('requestedTypes', () => {
     expect(requestedTypes({ types: [] }, 0)).toEqual(['cgroup', 'ipc', 'uts', 'net', 'pid', 'mnt']);
   });
 
-  it('explicit types are taken as given, even for non-root (the helper then says what is missing)', () => {
-    expect(requestedTypes({ types: ['net'] }, 1000)).toEqual(['net']);
+  it('explicit types are taken as given; a non-root caller gets a user namespace with them, as without types', () => {
+    expect(requestedTypes({ types: ['net'] }, 1000)).toEqual(['user', 'net']);
+    expect(requestedTypes({ types: ['user'] }, 1000)).toEqual(['user']);
     expect(requestedTypes({ types: ['mnt', 'net', 'time'] }, 0)).toEqual(['net', 'mnt', 'time']);
   });
 
@@ -66,7 +67,8 @@ describe('planNamespaces', () => {
     expect(p.propagation).toBe('slave');
     expect(p.loopback).toBeUndefined(); // no net namespace
     expect(planNamespaces({ types: ['net'], loopback: false }, { euid: 0 }).loopback).toBe(false);
-    expect(() => planNamespaces({ types: ['net'], propagation: 'private' }, { euid: 0 })).toThrow(/--propagation needs a new mount namespace/);
+    // unshare(1) ignores --propagation without a new mount namespace.
+    expect(planNamespaces({ types: ['net'], propagation: 'private' }, { euid: 0 }).propagation).toBeUndefined();
   });
 });
 
