@@ -31,7 +31,7 @@
  * Prints a Markdown report.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -276,6 +276,7 @@ let burstBin;
 function burstPath() {
   if (burstBin) return burstBin;
   const dir = mkdtempSync(join(tmpdir(), 'nsm-burst-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   burstBin = join(dir, 'burst');
   const r = spawnSync('cc', ['-O2', '-o', burstBin, join(here, 'burst.c')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cc burst.c: ${r.stderr}`);
