@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nsm, ROOT } from '../support/run.js';
+import { help, helpCommands } from '../support/help.js';
+import { ROOT } from '../support/run.js';
 
 const MAN_DIR = join(ROOT, 'man');
 const hasMan = existsSync('/usr/bin/man') && existsSync('/usr/bin/groff');
@@ -23,21 +24,6 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = ROO
   return r;
 }
 
-function help(args: string[]): string {
-  const r = nsm(args);
-  expect(r.status, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-/** The commands `nsm --help` lists, with their aliases: "ls|list [options]" -> ['ls', 'list']. */
-function commands(): string[][] {
-  const text = help(['--help']);
-  const block = text.slice(text.indexOf('Commands:\n') + 'Commands:\n'.length).split('\n\n')[0]!;
-  return block
-    .split('\n')
-    .map((line) => line.trim().split(/\s/)[0]!.split('|'))
-    .filter((names) => names[0] !== 'help');
-}
 
 /** The flags of each option of a help text: "  -t, --type <types>  ..." -> "-t, --type". */
 function optionFlags(text: string): string[] {
@@ -61,7 +47,7 @@ function section(text: string, heading: string): string {
   return end < 0 ? rest : rest.slice(0, end);
 }
 
-const cmds = commands();
+const cmds = helpCommands();
 const pages = ['nsm.1', ...cmds.map(([name]) => `nsm-${name}.1`)];
 
 describe('man pages', () => {

@@ -7,25 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { nsm, ROOT } from '../support/run.js';
+import { help, helpCommands } from '../support/help.js';
+import { ROOT } from '../support/run.js';
 
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
 
-function help(args: string[]): string {
-  const r = nsm(args);
-  expect(r.status, r.stderr).toBe(0);
-  return r.stdout;
-}
-
-/** The commands `nsm --help` lists, with their aliases: "ls|list [options]" -> ['ls', 'list']. */
-function commands(): string[][] {
-  const text = help(['--help']);
-  const block = text.slice(text.indexOf('Commands:\n') + 'Commands:\n'.length).split('\n\n')[0]!;
-  return block
-    .split('\n')
-    .map((line) => line.trim().split(/\s/)[0]!.split('|'))
-    .filter((names) => names[0] !== 'help');
-}
 
 /** Example command lines of a help text: the indented lines after "Examples:" or "Install:". */
 export function examples(text: string): string[] {
@@ -77,7 +63,7 @@ describe('nsm help and the README agree', () => {
     for (const example of found) expect(README, `README lacks: ${example}`).toContain(example);
   });
 
-  const list = commands();
+  const list = helpCommands();
   it('nsm --help lists the commands', () => {
     expect(list.map((c) => c[0])).toEqual(expect.arrayContaining(['ls', 'create', 'exec', 'destroy', 'doctor', 'completion']));
   });
