@@ -1,7 +1,7 @@
 // What the whole-process benches share (bench/lifecycle.mjs, bench/netlimits.mjs): a private
 // state directory, uniquely named environments, timing a command as a whole process, and
 // interleaved runs reported as medians.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -87,4 +87,52 @@ export function printTable(title, { times, med }, extra) {
   for (const [k, t] of Object.entries(times)) {
     console.log(`| ${k} | ${med[k].toFixed(1)} | ${Math.min(...t).toFixed(1)} | ${Math.max(...t).toFixed(1)} |${extra ? ` ${extra.cell(k)} |` : ''}`);
   }
+}
+
+/** The types bench load namespaces are made of (unshare(1)'s long flags), in turn. */
+const LOAD_TYPES = ['net', 'uts', 'ipc', 'mount', 'cgroup', 'user'];
+
+/**
+ * A host with `count` more processes in `namespaces` new namespaces (bench/ls.mjs,
+ * bench/serve.mjs): one shell per namespace forks the sleeps, and `wait` keeps it (the group
+ * leader) alive. Returns the leaders once every one has its children; stopLoad() ends them.
+ */
+export async function startLoad(count, namespaces) {
+  const perNs = Math.max(1, Math.round(count / namespaces));
+  const leaders = [];
+  for (let i = 0; i < namespaces; i++) {
+    const script = `for i in $(seq ${perNs - 1}); do sleep 3600 & done; wait`;
+    leaders.push(spawn('unshare', [`--${LOAD_TYPES[i % LOAD_TYPES.length]}`, 'sh', '-c', script], { stdio: 'ignore', detached: true }));
+  }
+  const deadline = Date.now() + 60_000;
+  for (const c of leaders) {
+    for (;;) {
+      let n = 0;
+      try {
+        n = readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
+      } catch {}
+      if (n >= perNs - 1) break;
+      if (Date.now() > deadline) throw new Error('load did not start in 60 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  return leaders;
+}
+
+/** End what startLoad() started: each leader's process group (the shell and its sleeps). */
+export async function stopLoad(leaders) {
+  await Promise.all(
+    leaders.map(
+      (c) =>
+        new Promise((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', resolve);
+          try {
+            process.kill(-c.pid, 'SIGKILL');
+          } catch {
+            resolve();
+          }
+        }),
+    ),
+  );
 }

@@ -18,6 +18,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLoad, stopLoad } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -28,7 +29,6 @@ const opt = (name, dflt) => {
 const RUNS = Math.max(5, opt('--runs', 15));
 const PROCS = opt('--procs', 2000);
 const NAMESPACES = opt('--namespaces', 300);
-const TYPES = ['net', 'uts', 'ipc', 'mount', 'cgroup', 'user'];
 const baselineAt = args.indexOf('--baseline');
 const BASELINE = baselineAt >= 0 ? args[baselineAt + 1] : undefined;
 
@@ -95,49 +95,6 @@ function round(label) {
   return med;
 }
 
-/** Start `count` processes in `namespaces` new namespaces; returns the process-group leaders. */
-async function startLoad(count, namespaces) {
-  const perNs = Math.max(1, Math.round(count / namespaces));
-  const leaders = [];
-  for (let i = 0; i < namespaces; i++) {
-    const type = TYPES[i % TYPES.length];
-    // One shell per namespace forks the rest; `wait` keeps it (the group leader) alive.
-    const script = `for i in $(seq ${perNs - 1}); do sleep 3600 & done; wait`;
-    const child = spawn('unshare', [`--${type}`, 'sh', '-c', script], { stdio: 'ignore', detached: true });
-    leaders.push(child);
-  }
-  // Wait until every leader has its children.
-  const deadline = Date.now() + 60_000;
-  for (const c of leaders) {
-    for (;;) {
-      let n = 0;
-      try {
-        n = readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
-      } catch {}
-      if (n >= perNs - 1) break;
-      if (Date.now() > deadline) throw new Error('load did not start in 60 s');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-  return leaders;
-}
-
-async function stopLoad(leaders) {
-  await Promise.all(
-    leaders.map(
-      (c) =>
-        new Promise((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.once('exit', resolve);
-          try {
-            process.kill(-c.pid, 'SIGKILL'); // the group: the shell and its sleeps
-          } catch {
-            resolve();
-          }
-        }),
-    ),
-  );
-}
 
 const quiet = round('host as it is');
 if (!args.includes('--skip-load')) {

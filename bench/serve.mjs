@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startLoad, stopLoad } from './lib.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const nsm = join(root, 'bin/nsm');
@@ -34,7 +35,6 @@ const RUNS = opt('--runs', 15);
 const PROCS = opt('--procs', 2000);
 const NAMESPACES = opt('--namespaces', 300);
 const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
-const TYPES = ['net', 'uts', 'ipc', 'mount', 'cgroup', 'user'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -147,45 +147,6 @@ async function scrapeVsLs(serve, stateDir) {
   return { scrape: { wall: median(scrape.wall), cpuMs: ms(scrape.cpu) }, ls: { wall: median(ls.wall), cpuMs: ms(ls.cpu) } };
 }
 
-/** `count` processes in `namespaces` new namespaces (as bench/ls.mjs); returns the group leaders. */
-async function startLoad(count, namespaces) {
-  const perNs = Math.max(1, Math.round(count / namespaces));
-  const leaders = [];
-  for (let i = 0; i < namespaces; i++) {
-    const script = `for i in $(seq ${perNs - 1}); do sleep 3600 & done; wait`;
-    leaders.push(spawn('unshare', [`--${TYPES[i % TYPES.length]}`, 'sh', '-c', script], { stdio: 'ignore', detached: true }));
-  }
-  const deadline = Date.now() + 60_000;
-  for (const c of leaders) {
-    for (;;) {
-      let n = 0;
-      try {
-        n = readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
-      } catch {}
-      if (n >= perNs - 1) break;
-      if (Date.now() > deadline) throw new Error('load did not start in 60 s');
-      await sleep(10);
-    }
-  }
-  return leaders;
-}
-
-async function stopLoad(leaders) {
-  await Promise.all(
-    leaders.map(
-      (c) =>
-        new Promise((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.once('exit', resolve);
-          try {
-            process.kill(-c.pid, 'SIGKILL'); // the group this script made: the shell and its sleeps
-          } catch {
-            resolve();
-          }
-        }),
-    ),
-  );
-}
 
 const processes = () => spawnSync('sh', ['-c', 'ls -d /proc/[0-9]* | wc -l'], { encoding: 'utf8' }).stdout.trim();
 const stateDir = mkdtempSync(join(tmpdir(), 'nsm-serve-bench-'));
