@@ -129,11 +129,17 @@ const LOSS_REPORT_MS = 1000;
 const RECORD_LAG_MS = 60;
 /**
  * With --duration, the last rescan (it confirms the last GONEs) gets until this long after
- * the deadline, at least FINAL_SCAN_MIN_MS; one that takes longer on a loaded host is left
- * out, so that -d ends on time.
+ * the deadline; one that takes longer on a loaded host is left out, so that -d ends on time.
  */
 const END_SLACK_MS = 150;
-const FINAL_SCAN_MIN_MS = 100;
+/**
+ * Connector records are applied for at most this long at a time, then timers run (--duration's
+ * among them) before the rest: a burst's records (each new namespace reads its owner and id)
+ * once took 220 ms in one go on a loaded host and made -d end late.
+ */
+const APPLY_SLICE_MS = 10;
+/** Records applied between two looks at the clock. */
+const APPLY_STEP = 8;
 /** setTimeout(2) takes at most 2^31-1 ms (about 24.8 days); a longer --duration waits in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -179,6 +185,9 @@ class Monitor {
   private connector: ProcConnector | undefined;
   /** Connector records that arrive before the first scan is in. */
   private queued: ConnectorRecord[] | undefined = [];
+  /** Connector records received but not yet applied (see APPLY_SLICE_MS). */
+  private pending: ConnectorRecord[] = [];
+  private drainLater: NodeJS.Immediate | undefined;
   private nsEvents = 0;
   private overruns = 0;
   private silenced = false;
@@ -328,8 +337,10 @@ class Monitor {
     try {
       if (this.failure) throw this.failure;
       // A last rescan reports what died just before the end (unless --count silenced us).
-      if (this.silenced) await this.scanning;
-      else await this.finalRescan(deadline);
+      if (this.silenced) {
+        clearImmediate(this.drainLater);
+        await this.scanning;
+      } else await this.finalRescan(deadline);
       if (this.failure) throw this.failure;
     } finally {
       // Closed after the last rescan, which it runs.
@@ -376,16 +387,43 @@ class Monitor {
   }
 
   private onRecords(records: ConnectorRecord[]): void {
-    if (this.queued) {
-      this.queued.push(...records);
-      return;
-    }
+    const into = this.queued ?? this.pending;
+    for (const r of records) into.push(r);
+    if (!this.queued) this.drain(false);
+  }
+
+  /**
+   * Applies pending records in order: all of them, or (`sliced`) for APPLY_SLICE_MS, the rest
+   * after the timers due meanwhile have run. Returns whether none is left.
+   */
+  private drain(all: boolean): boolean {
+    clearImmediate(this.drainLater);
+    this.drainLater = undefined;
+    const until = all ? Infinity : monoNow() + APPLY_SLICE_MS;
     // Called from the worker's message event: a throw here would escape the CLI's one error path.
     try {
-      this.applyRecords(records);
+      while (this.pending.length > 0 && monoNow() < until) this.applyRecords(this.pending.splice(0, APPLY_STEP));
     } catch (err) {
       this.fail(err);
+      return true;
     }
+    if (this.pending.length === 0) return true;
+    this.drainLater = setImmediate(() => this.drain(false));
+    return false;
+  }
+
+  /** The records left at the end, a slice at a time, until none is left or the run is over (--duration). */
+  private async drainPending(): Promise<void> {
+    while (!this.abandoned && !this.drain(false)) await new Promise((r) => setImmediate(r));
+  }
+
+  /** --duration is up with records still unapplied: they are counted as lost, once. */
+  private dropPending(): void {
+    clearImmediate(this.drainLater);
+    this.drainLater = undefined;
+    if (this.pending.length === 0) return;
+    this.pending = [];
+    this.tracker.noteLost();
   }
 
   private applyRecords(records: ConnectorRecord[]): void {
@@ -720,21 +758,26 @@ class Monitor {
     return { scan, started };
   }
 
-  /** The last rescan; with a deadline (--duration), only if it ends by then (END_SLACK_MS). */
+  /**
+   * The records still pending, then the last rescan; with a deadline (--duration), only what
+   * ends by END_SLACK_MS after it (nothing when that time has passed already).
+   */
   private async finalRescan(deadline: number | undefined): Promise<void> {
     // One under way first (it may be confirming GONEs), then a fresh one.
     const done = (async (): Promise<void> => {
+      await this.drainPending();
       await this.scanning;
-      await this.rescan(true);
+      if (!this.abandoned) await this.rescan(true);
     })();
     if (deadline === undefined) return done;
     let timer: NodeJS.Timeout | undefined;
-    const budget = Math.max(FINAL_SCAN_MIN_MS, deadline + END_SLACK_MS - monoNow());
+    const budget = Math.max(0, deadline + END_SLACK_MS - monoNow());
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), budget)));
     const first = await Promise.race([done, late]);
     clearTimeout(timer);
     if (first === 'late') {
       this.abandoned = true;
+      this.dropPending();
       done.catch(() => undefined);
       this.scanAbort.abort();
     }
@@ -752,6 +795,8 @@ class Monitor {
           await new Promise((r) => setImmediate(r));
         }
         if (this.abandoned) return; // the summary went out without it
+        // The records of everything before it first (they may still wait for a slice).
+        this.drain(true);
         this.tracker.reconcile(scan, started, { final });
         this.reportLossSoon();
         if (this.mode === 'poll') {
