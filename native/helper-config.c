@@ -89,7 +89,7 @@ static void check_allowed(const struct frame *f, const struct config *c, uint64_
 		modes = MODE_JOIN;
 		repeatable = true;
 		break;
-	case NSM_CFG_JOIN_IDS:
+	case NSM_CFG_JOIN_IDS: case NSM_CFG_NEW_SESSION:
 		modes = MODE_JOIN;
 		break;
 	case NSM_CFG_CWD:
@@ -230,6 +230,10 @@ void read_config(int fd, struct config *c)
 			c->join_ids = true;
 			c->join_uid = le32(f.data);
 			c->join_gid = le32(f.data + 4);
+			break;
+		case NSM_CFG_NEW_SESSION:
+			need_len(&f, 0);
+			c->new_session = true;
 			break;
 		case NSM_CFG_CWD:
 			c->cwd = need_string(&f, 1, PATH_MAX - 1);

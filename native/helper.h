@@ -81,6 +81,7 @@ struct config {
 	int njoin;
 	bool join_ids;
 	uint32_t join_uid, join_gid;
+	bool new_session; /* join: the command calls setsid(2) and takes its stdio's terminal */
 	const char *cwd;
 	const char *root; /* run: chroot(2) of the command (NULL: none) */
 	int kill_signal;  /* run and join: the command's PR_SET_PDEATHSIG (default SIGKILL) */

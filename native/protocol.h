@@ -38,6 +38,7 @@ enum nsm_msg {
 	NSM_READY_ACK = 0x21,        /* empty, holder only, after NSM_READY: the holder is noted, let it live on */
 	NSM_CFG_ROOT = 0x26,         /* string, run only: chroot(2) of the command (unshare --root) */
 	NSM_CFG_KILL_SIGNAL = 0x27,  /* u32, run only: signal the command gets if nsm dies (default SIGKILL) */
+	NSM_CFG_NEW_SESSION = 0x2f,  /* empty, join only: the command starts a session whose terminal is its stdio's */
 
 	/* helper -> driver */
 	NSM_READY = 0x30,            /* u32 pid: holder set up, pid in the caller's pid ns */

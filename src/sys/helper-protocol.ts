@@ -39,6 +39,7 @@ export const Msg = {
   // driver -> helper, run only: chroot of the command; its signal when nsm dies
   CFG_ROOT: 0x26,
   CFG_KILL_SIGNAL: 0x27,
+  CFG_NEW_SESSION: 0x2f,
   // helper -> driver
   READY: 0x30,
   STARTED: 0x31,

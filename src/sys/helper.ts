@@ -158,6 +158,8 @@ export interface JoinOptions extends ExecOptions {
   gid?: number;
   /** cgroup directories the command's process joins (writes itself to cgroup.procs) before it execs. */
   cgroupDirs?: readonly string[];
+  /** The command starts a new session, the terminal among its stdio its controlling one (a pty of ours: src/sys/pty.ts). */
+  newSession?: boolean;
 }
 
 export interface HolderInfo {
@@ -717,6 +719,7 @@ export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly
   }
   for (const dir of opts.cgroupDirs ?? []) frames.push(encodeFrame(Msg.CFG_CGROUP, str(dir)));
   if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
+  if (opts.newSession) frames.push(encodeFrame(Msg.CFG_NEW_SESSION, Buffer.alloc(0)));
   frames.push(...argvFrames(argv));
   return execSession(
     'join',
