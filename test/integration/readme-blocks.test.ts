@@ -9,7 +9,7 @@
  * way without running (they name example PIDs, hosts and files).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { CommanderError } from 'commander';
@@ -327,6 +327,53 @@ afterAll(() => {
   for (const c of cleanups.reverse()) c();
 });
 
+/** A private directory for `uid` (root's by default), removed after the tests. */
+function privateDir(uid?: number): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'nsm-readme-blocks-')));
+  if (uid !== undefined) chownSync(dir, uid, uid);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Command and arguments run as `uid` (setpriv, as the other rootless tests), or as ourselves. */
+function as(uid: number | undefined, argv: string[]): string[] {
+  return uid === undefined ? argv : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv];
+}
+
+/**
+ * Run `lines` in order as one bash script in the checkout, as a person pastes them: the
+ * environments they create renamed to unique names, a private state directory, `nsm` on PATH.
+ * Each line must succeed (doctor may answer 1: a check failed on this host, not a paste error).
+ */
+function runLines(lines: string[], created: string[], uid?: number): void {
+  const stateDir = privateDir(uid);
+  const statusDir = privateDir(uid);
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const rename = (l: string) => created.reduce((s, n) => s.replace(new RegExp(`\\b${n}\\b`, 'g'), `${n}-${suffix}`), l);
+  const env = { ...process.env, NSM_STATE_DIR: stateDir, PATH: `${ROOT}bin:${process.env.PATH}`, NO_COLOR: '1', NSM_DEBUG: undefined, HOME: uid === undefined ? process.env.HOME : '/' };
+  // Whatever a failed run left: ended before the directories go (cleanups run last-in first).
+  cleanups.push(() => {
+    for (const n of created) {
+      const [cmd, ...args] = as(uid, [process.execPath, NSM, 'destroy', '--force', `${n}-${suffix}`]);
+      spawnSync(cmd!, args, { env, stdio: 'ignore' });
+    }
+  });
+  const statusFile = join(statusDir, 'statuses');
+  const script = lines.map((l, i) => `${rename(l)}\necho "${i} $?" >> '${statusFile}'`).join('\n');
+  const [cmd, ...args] = as(uid, ['bash', '-O', 'expand_aliases', '-c', script]);
+  const r = spawnSync(cmd!, args, { cwd: ROOT, encoding: 'utf8', env, timeout: 60_000 });
+  const statuses = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim().split('\n').map((x) => Number(x.split(' ')[1])) : [];
+  const report = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+  expect(statuses.length, report).toBe(lines.length);
+  lines.forEach((l, i) => {
+    const ok = nsmInvocations(l).some((a) => a[0] === 'doctor') ? [0, 1] : [0];
+    expect(ok, `${l}: exit ${statuses[i]}\n${report}`).toContain(statuses[i]);
+  });
+  expect(r.stderr).not.toMatch(/too many arguments|unknown option|unknown command/);
+  // What the lines created, they destroyed: nothing of it is left.
+  for (const n of created) expect(existsSync(join(stateDir, 'envs', `${n}-${suffix}`)), `${n}-${suffix} left behind`).toBe(false);
+}
+
 describe('the README\'s safe commands run', () => {
   // Only the README's own tagged blocks: an untagged one fails the checks above.
   for (const block of readmeBlocks.filter((b) => ['sh', 'bash'].includes(b.lang))) {
@@ -337,34 +384,12 @@ describe('the README\'s safe commands run', () => {
     const run = lines.filter((l) => notRunBecause(l, created) === undefined);
     if (run.length === 0 || !run.some((l) => nsmInvocations(l).length > 0)) continue;
 
-    it.skipIf(!isRoot)(`README.md:${block.line} (${block.heading}): ${run.length} lines run as root, in order, each succeeding${isRoot ? '' : ' (skipped: needs root)'}`, () => {
-      const stateDir = mkdtempSync(join(tmpdir(), 'nsm-readme-blocks-'));
-      const suffix = Math.random().toString(36).slice(2, 8);
-      const names = created;
-      const rename = (l: string) => names.reduce((s, n) => s.replace(new RegExp(`\\b${n}\\b`, 'g'), `${n}-${suffix}`), l);
-      const statusFile = join(stateDir, 'statuses');
-      cleanups.push(() => {
-        for (const n of names) spawnSync(process.execPath, [NSM, 'destroy', '--force', `${n}-${suffix}`], { env: { ...process.env, NSM_STATE_DIR: stateDir }, stdio: 'ignore' });
-        rmSync(stateDir, { recursive: true, force: true });
-      });
-      const script = run.map((l, i) => `${rename(l)}\necho "${i} $?" >> '${statusFile}'`).join('\n');
-      const r = spawnSync('bash', ['-O', 'expand_aliases', '-c', script], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: { ...process.env, NSM_STATE_DIR: stateDir, PATH: `${ROOT}bin:${process.env.PATH}`, NO_COLOR: '1', NSM_DEBUG: undefined },
-        timeout: 60_000,
-      });
-      const statuses = existsSync(statusFile) ? readFileSync(statusFile, 'utf8').trim().split('\n').map((s) => Number(s.split(' ')[1])) : [];
-      const report = `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
-      expect(statuses.length, report).toBe(run.length);
-      run.forEach((l, i) => {
-        // doctor exits 1 when a check fails on this host: that is its answer, not a paste error.
-        const ok = nsmInvocations(l).some((a) => a[0] === 'doctor') ? [0, 1] : [0];
-        expect(ok, `${l}: exit ${statuses[i]}\n${report}`).toContain(statuses[i]);
-      });
-      expect(r.stderr).not.toMatch(/too many arguments|unknown option|unknown command/);
-      // What the block created, it destroyed: nothing of it is left.
-      for (const n of names) expect(existsSync(join(stateDir, 'envs', `${n}-${suffix}`)), `${n}-${suffix} left behind`).toBe(false);
+    const needsRoot = isRoot ? '' : ' (skipped: needs root, to run it as root and to switch to uid 65534)';
+    it.skipIf(!isRoot)(`README.md:${block.line} (${block.heading}): ${run.length} lines run as root, in order, each succeeding${needsRoot}`, () => {
+      runLines(run, created);
+    }, 90_000);
+    it.skipIf(!isRoot)(`README.md:${block.line} (${block.heading}): the same lines run as uid 65534 (rootless)${needsRoot}`, () => {
+      runLines(run, created, 65534);
     }, 90_000);
   }
 });
