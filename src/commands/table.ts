@@ -1,6 +1,6 @@
 /**
  * Every command of nsm, in the order `nsm --help` lists them: the one table the commander
- * program (program.ts), help, completions and the README's help excerpts come from. Each
+ * program (program.ts), help, completions and the help excerpts of docs/commands.md come from. Each
  * declaration lives in its own file (spec.ts says what one holds); its action module is
  * loaded only when the command runs.
  */

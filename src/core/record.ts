@@ -10,7 +10,7 @@ import { isNsType, type NsType } from '../sys/nstypes.js';
 /** Version of env.json and reservation.json; bump it when their meaning changes. */
 export const ENV_RECORD_SCHEMA_VERSION = 1;
 
-/** What an environment name may be (README "Environments: state and records"). It is also a directory and file name. */
+/** What an environment name may be (docs/state.md). It is also a directory and file name. */
 export const ENV_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME_RULE = "1 to 64 characters: letters, digits, '_', '.' and '-', starting with a letter or digit";
 
@@ -97,7 +97,7 @@ export interface ProcessIdentity {
   startTime: number;
 }
 
-/** <state>/envs/NAME/env.json. Documented in README "State and records". */
+/** <state>/envs/NAME/env.json. Documented in docs/state.md. */
 export interface EnvRecord {
   schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
   name: string;

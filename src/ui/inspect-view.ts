@@ -12,7 +12,7 @@ import { boxTable } from './table.js';
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
-/** The JSON document (schema: README, "nsm inspect --json"). */
+/** The JSON document (schema: docs/json.md, "nsm inspect --json"). */
 export function inspectionJson(i: Inspection): object {
   return {
     pid: i.pid,

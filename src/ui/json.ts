@@ -1,5 +1,5 @@
 /**
- * JSON output. Every document nsm prints carries "schemaVersion"; the README documents
+ * JSON output. Every document nsm prints carries "schemaVersion"; docs/json.md documents
  * each schema and a change to one bumps its version.
  */
 import type { Writer } from '../sys/stdio.js';
