@@ -24,7 +24,7 @@ export function examples(text: string): string[] {
       // hold two ("bash  nsm completion bash > ...      or in ~/.bashrc: source <(...)").
       for (const part of lines[j]!.trim().split(/\s{2,}/)) {
         if (!/(^|[\s(])nsm /.test(part)) continue;
-        found.push(part.replace(/^or in [^:]*: /, ''));
+        found.push(part.replace(/^# /, '').replace(/^or in [^:]*: /, ''));
       }
     }
   }
@@ -49,9 +49,9 @@ function section(name: string): { heading: string; body: string } | undefined {
 
 describe('nsm help and docs/commands.md agree', () => {
   it('examples() finds the example commands of a help text', () => {
-    const text = 'Options:\n  -h\n\nExamples:\n  nsm ls                 all\n  nsm ls --json | jq .x\nExit status: ...\n';
+    const text = 'Options:\n  -h\n\nExamples:\n  nsm ls                 # all\n  nsm ls --json | jq .x\nExit status: ...\n';
     expect(examples(text)).toEqual(['nsm ls', 'nsm ls --json | jq .x']);
-    expect(examples('Install:\n  bash  nsm completion bash > f      or in ~/.bashrc: source <(nsm completion bash)\n')).toEqual([
+    expect(examples('Install:\n  bash  nsm completion bash > f      # or in ~/.bashrc: source <(nsm completion bash)\n')).toEqual([
       'nsm completion bash > f',
       'source <(nsm completion bash)',
     ]);
