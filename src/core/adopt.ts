@@ -64,7 +64,14 @@ export async function adoptEnvironment(name: string, targetText: string, options
   const spec = parseTarget(targetText);
   if (spec.kind === 'env') throw new UsageError(`${targetText} is an nsm environment already: exec and enter take it as it is`);
   const euid = effectiveUid();
-  const opened: OpenedTarget = openTarget(spec, options.types ? { types: options.types } : {});
+  let opened: OpenedTarget;
+  try {
+    opened = openTarget(spec, options.types ? { types: options.types } : {});
+  } catch (err) {
+    // openTarget's refusals exit 125 (exec's own failures); adopt runs no command: 1.
+    if (err instanceof NsmError && !(err instanceof UsageError)) throw new NsmError(err.message, { hint: err.hint, exitCode: 1 });
+    throw err;
+  }
   let reservation: ReturnType<typeof reserve> | undefined;
   let holder: ProcessIdentity | undefined;
   let heldBy: EnvAdoption['heldBy'] | undefined;
