@@ -86,7 +86,7 @@ static void check_allowed(const struct frame *f, const struct config *c, uint64_
 		repeatable = true;
 		break;
 	case NSM_CFG_JOIN_NS:
-		modes = MODE_JOIN;
+		modes = MODE_JOIN | MODE_HOLDER;
 		repeatable = true;
 		break;
 	case NSM_CFG_JOIN_IDS: case NSM_CFG_NEW_SESSION:
@@ -137,7 +137,12 @@ static void validate(const struct config *c, uint64_t seen)
 		  "CLONE_NEWNET" },
 	};
 
-	if (c->mode == MODE_JOIN) {
+	if (c->mode == MODE_HOLDER && c->njoin > 0) {
+		/* nsm adopt: a holder that joins existing namespaces makes none and sets none up. */
+		uint64_t made = ((1ull << (NSM_CFG_LOOPBACK - NSM_CFG_NSTYPES + 1)) - 1) | (1ull << (NSM_CFG_CGROUP - NSM_CFG_NSTYPES));
+		if ((seen & made) || c->ncgroups > 0)
+			diex(0, EINVAL, "config: a holder with NSM_CFG_JOIN_NS takes no namespace or cgroup set-up");
+	} else if (c->mode == MODE_JOIN) {
 		bool user = false;
 		if (c->njoin == 0)
 			diex(0, EINVAL, "config: join without NSM_CFG_JOIN_NS");

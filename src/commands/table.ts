@@ -4,6 +4,7 @@
  * declaration lives in its own file (spec.ts says what one holds); its action module is
  * loaded only when the command runs.
  */
+import { adoptCommand } from './adopt.js';
 import { completeCallbackCommand, completionCommand } from './completion.js';
 import { createCommand } from './create.js';
 import { destroyCommand } from './destroy.js';
@@ -36,6 +37,7 @@ export const COMMAND_TABLE: readonly CommandDecl[] = [
   enterCommand,
   execCommand,
   unshareCommand,
+  adoptCommand,
   destroyCommand,
   gcCommand,
   doctorCommand,

@@ -494,6 +494,7 @@ function checkSpawn(rc: number, call: string, target?: string): void {
  * returns bytes, which are written to stdin after `input`; then stdin is closed. If it throws,
  * stdin is closed at once (the child reads end of file), the child is still waited for, and
  * the error is thrown then. Stdin is closed too if the child exits before `answer` replied.
+ * The fds in `pass` are inherited under their own numbers.
  */
 export function spawnAndWait(
   path: string,
@@ -501,6 +502,7 @@ export function spawnAndWait(
   input: Buffer,
   env: NodeJS.ProcessEnv = process.env,
   answer?: (stdoutChunk: Buffer) => Buffer | undefined,
+  pass?: readonly number[],
 ): SpawnedResult {
   const c = load();
   const open: number[] = [];
@@ -519,7 +521,7 @@ export function spawnAndWait(
     const [stdinRead, stdinWrite] = pipe();
     const [stdoutRead, stdoutWrite] = pipe();
     const [stderrRead, stderrWrite] = pipe();
-    const pid = startChild(c, path, argv, env, [stdinRead, stdoutWrite, stderrWrite]);
+    const pid = startChild(c, path, argv, env, [stdinRead, stdoutWrite, stderrWrite], pass ? { pass } : {});
     for (const fd of [stdinRead, stdoutWrite, stderrWrite]) close(fd);
 
     // Feed stdin and drain stdout and stderr together, so that neither side can wait for
