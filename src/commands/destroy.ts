@@ -1,11 +1,11 @@
 /** `nsm destroy` (aliases rm, del): end environments and check that nothing of them is left. */
-import { parsePositiveInt } from './options.js';
+import { parseSeconds } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 export const destroyOptions = defineOptions([
   { flags: '-a, --all', description: 'destroy every environment of yours' },
   { flags: '-f, --force', description: 'also end processes still in its namespaces outside its pid namespace' },
-  { flags: '--timeout <secs>', description: 'seconds between SIGTERM and SIGKILL (default 2)', parse: parsePositiveInt('--timeout') },
+  { flags: '--timeout <secs>', description: 'seconds between SIGTERM and SIGKILL (default 2; fractions allowed)', parse: parseSeconds('--timeout') },
   {
     flags: '--forget',
     description: "signal nothing: drop the record of one nsm cannot end (holder PID reused, dead, pinned) and what nsm made for it (NAT rules, cgroups, pins, /run/netns link)",
