@@ -97,6 +97,23 @@ export interface ProcessIdentity {
   startTime: number;
 }
 
+/**
+ * Something that still held one of a destroyed environment's namespaces when destroy had
+ * ended its holder: a process (or thread of one, or an fd it had open) by pid and start
+ * time, or a bind mount by path. destroy --force and gc open the namespace again through it.
+ */
+export interface RecordedHold {
+  kind: 'process' | 'thread' | 'fd' | 'mount';
+  type: NsType;
+  inode: number;
+  pid?: number;
+  startTime?: number;
+  tid?: number;
+  fd?: number;
+  comm?: string;
+  path?: string;
+}
+
 /** <state>/envs/NAME/env.json. Documented in README "State and records". */
 export interface EnvRecord {
   schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
@@ -121,6 +138,11 @@ export interface EnvRecord {
   /** ISO 8601. */
   createdAt: string;
   nsmVersion: string;
+  /**
+   * Set by a destroy that ended the holder but found the namespaces still held (state
+   * "held"): the record stays until they are gone, so destroy --force can end what is left.
+   */
+  destroyed?: { at: string; holds: RecordedHold[] };
 }
 
 /** What a creator passes to Reservation.commit(); the registry adds name, uid, time, versions. */
@@ -233,6 +255,14 @@ export function parseEnvRecord(text: string): EnvRecord {
   if (!isInt(r.creatorUid)) bad('creatorUid');
   if (typeof r.createdAt !== 'string') bad('createdAt');
   if (typeof r.options !== 'object' || r.options === null) bad('options');
+  if (r.destroyed !== undefined) {
+    if (typeof r.destroyed !== 'object' || r.destroyed === null || !Array.isArray(r.destroyed.holds)) bad('destroyed');
+    for (const h of r.destroyed.holds) {
+      const kindOk = ['process', 'thread', 'fd', 'mount'].includes(h?.kind);
+      const idsOk = h?.kind === 'mount' ? typeof h.path === 'string' : isInt(h?.pid, 1) && isInt(h?.startTime);
+      if (!kindOk || !isNsType(h.type) || !isInt(h.inode, 1) || !idsOk) bad('destroyed.holds');
+    }
+  }
   return r;
 }
 
