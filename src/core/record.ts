@@ -194,6 +194,8 @@ export interface CreateProgress {
 export interface EnvResources {
   name: string;
   namespaces: Partial<Record<NsType, number>>;
+  /** NS_GET_ID of the namespaces, where known: the /run/netns link is checked against it too. */
+  ids?: Partial<Record<NsType, number>>;
   options: { veth?: NotedVeth; limits?: EnvLimits };
   netnsLink?: string;
 }

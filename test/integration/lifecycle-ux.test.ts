@@ -224,3 +224,65 @@ describe.skipIf(!isRoot)('destroy of a held environment keeps its record for des
     }
   }, 60_000);
 });
+
+describe.skipIf(!isRoot)('/run/netns is shared by every state directory (root: links in /run/netns)', () => {
+  it("a name another state directory's environment links is refused without advice to delete it; netns:NAME stays that one's", async () => {
+    const a = stateDir();
+    const b = stateDir();
+    const name = uniqueName('uxn');
+    const env = await create(name, ['-t', 'net,uts'], { stateDir: a });
+    expect(env.netnsLink).toBe(`/run/netns/${name}`);
+    const clash = await nsm(['create', '-t', 'net,uts', name], { stateDir: b });
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toBe(
+      `nsm: /run/netns/${name} is taken: another network namespace (an environment of another nsm state directory, or ip netns add) has the name ${name}\n` +
+        `hint: pick another name; nsm why ${env.namespaces.net} shows what it is\n`,
+    );
+    expect(existsSync(join(b, 'envs', name))).toBe(false);
+    expect(readlinkSync(`/proc/${env.pid}/ns/net`)).toBe(`net:[${env.namespaces.net}]`);
+    const inside = await nsm(['exec', `netns:${name}`, 'readlink', '/proc/self/ns/net'], { stateDir: a });
+    expect(inside.stdout).toBe(`net:[${env.namespaces.net}]\n`);
+  });
+
+  it("gc and destroy of another state directory's record never remove a link that is not its namespace (inode reused, ID differs)", async () => {
+    const a = stateDir();
+    const b = stateDir();
+    const name = uniqueName('uxr');
+    const env = await create(name, ['-t', 'net,uts'], { stateDir: a });
+    const ids = JSON.parse(readFileSync(recordPath(a, name), 'utf8')).ids;
+    if (ids?.net === undefined) return; // a kernel without NS_GET_ID (before 6.18): the inode is all there is
+    // B's record of a namespace that had that inode before (its ID differs), whose holder has
+    // exited: what B's gc sees if its link was deleted by hand and the inode went to A's.
+    const gone = spawnSync('true');
+    const stale = {
+      schemaVersion: 1,
+      name,
+      types: ['net'],
+      options: {},
+      holder: { pid: gone.pid, startTime: 1 },
+      namespaces: { net: env.namespaces.net },
+      ids: { net: ids.net + 1 },
+      pins: {},
+      netnsLink: `/run/netns/${name}`,
+      creatorUid: 0,
+      createdAt: new Date().toISOString(),
+      nsmVersion: '0',
+    };
+    await nsm(['ls'], { stateDir: b });
+    spawnSync('mkdir', ['-p', join(b, 'envs', name), join(b, 'locks')]);
+    writeFileSync(recordPath(b, name), JSON.stringify(stale));
+    const dry = JSON.parse((await nsm(['gc', '-n', '--json'], { stateDir: b })).stdout);
+    expect(dry.removed).toEqual([{ name, reason: 'dead', pid: gone.pid }]);
+    const gc = await nsm(['gc', '--json'], { stateDir: b });
+    expect(JSON.parse(gc.stdout).removed).toEqual([{ name, reason: 'dead', pid: gone.pid }]);
+    expect(existsSync(`/run/netns/${name}`)).toBe(true);
+    // gc removed B's entry: plant it again for destroy.
+    spawnSync('mkdir', ['-p', join(b, 'envs', name)]);
+    writeFileSync(recordPath(b, name), JSON.stringify(stale));
+    const d = await nsm(['destroy', '--json', name], { stateDir: b });
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout).destroyed[0].netnsLink).toBeUndefined();
+    expect(existsSync(`/run/netns/${name}`)).toBe(true);
+    expect((await nsm(['exec', name, 'true'], { stateDir: a })).code).toBe(0);
+  });
+});

@@ -153,7 +153,7 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     try {
       const r = await nsm(['create', name], { stateDir: dir });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^nsm: a network namespace named ${name} already exists in /run/netns`));
+      expect(r.stderr).toMatch(new RegExp(`^nsm: /run/netns/${name} is taken: another network namespace .* has the name ${name}\n`));
       expect(existsSync(join(dir, 'envs', name))).toBe(false);
       expect(mountsBelow(dir)).toEqual([]);
     } finally {
@@ -170,7 +170,7 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     try {
       const r = await nsm(['create', '--pin', name], { stateDir: dir });
       expect(r.code).toBe(1);
-      expect(r.stderr.split('\n')[0]).toBe(`nsm: a network namespace named ${name} already exists in /run/netns (/run/netns/${name})`);
+      expect(r.stderr.split('\n')[0]).toBe(`nsm: /run/netns/${name} is taken: another network namespace (an environment of another nsm state directory, or ip netns add) has the name ${name}`);
       expect(existsSync(join(dir, 'envs', name))).toBe(false);
       expect(mountsBelow(dir)).toEqual([]);
       await waitFor(() => processesWithState(dir).length === 0, 'the holder to be gone');
