@@ -84,6 +84,8 @@ export interface DestroyResult {
   recordKept?: boolean;
   /** Set when `remaining` kept its record, in state "held": destroy --force (or gc, once they are gone) finishes it. */
   held?: boolean;
+  /** Set when some hold it noted could not be opened (not permitted): whether it is gone is not known. */
+  undecided?: boolean;
   /** Processes ended because they still held one of its namespaces (--force): pid and command line. */
   killed: Array<{ pid: number; command: string }>;
   /** destroy --forget: dropped without signalling anything. */
@@ -259,9 +261,13 @@ async function destroyHeld(lock: ReturnType<typeof lockEnvironment>, record: Env
     const released = releaseResourcesNow(record);
     result.cgroups = released.cgroups;
     result.leftovers = released.failures;
-    if (found && found.holds.length > 0) {
-      lock.update({ ...record, destroyed: { at: record.destroyed!.at, holds: recordHolds(found) } });
+    // A hold that could not be opened (not permitted) may still hold a namespace: kept noted.
+    const holds = [...(found ? recordHolds(found) : []), ...(held.undecided ? record.destroyed!.holds : [])];
+    if (holds.length > 0) {
+      const unique = [...new Map(holds.map((h) => [JSON.stringify({ ...h, comm: undefined }), h])).values()];
+      lock.update({ ...record, destroyed: { at: record.destroyed!.at, holds: unique } });
       result.held = true;
+      if (held.undecided) result.undecided = true;
     } else if (released.failures.length === 0) lock.remove();
     else result.recordKept = true;
     return result;
@@ -392,6 +398,13 @@ async function destroyAll(names: readonly string[] | 'all', options: DestroyOpti
         problems.push(
           new NsmError(`${name}: ${r.recordKept ? 'ended' : 'destroyed'}, but not all it had could be removed: ${r.leftovers.join('; ')}`, {
             hint: r.recordKept ? `its record is kept: nsm gc (or nsm destroy ${name}) removes the rest once possible; nsm destroy --forget ${name} drops the record` : undefined,
+          }),
+        );
+      }
+      if (r.undecided && r.remaining.length === 0) {
+        problems.push(
+          new NsmError(`${name}: cannot tell whether its namespaces are still held: what held them cannot be opened by this user`, {
+            hint: `its record is kept (state held); run nsm destroy ${name} as its creator or as root`,
           }),
         );
       }
