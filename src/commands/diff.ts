@@ -4,7 +4,7 @@ import { defineCommand, defineOptions } from './spec.js';
 
 export const diffOptions = defineOptions([
   { flags: '-t, --type <types>', description: 'compare only these types, repeatable or comma-separated', parse: collectTypes },
-  { flags: '-q, --quiet', description: 'print nothing; exit 0 when every compared type is shared, 1 when not' },
+  { flags: '-q, --quiet', description: 'print nothing: the exit status is the answer (0 same, 1 different, 2 trouble)' },
   { flags: '-J, --json', description: 'JSON output' },
 ]);
 
@@ -18,9 +18,11 @@ export const diffCommand = defineCommand({
     { name: '<target2>', description: 'second process (PID, or environment name)' },
   ],
   options: diffOptions,
+  // diff(1), cmp(1): with or without -q (and with --json), 0 same, 1 different, 2 trouble.
   exitStatus: [
-    { status: '0', when: 'with -q: every compared type is shared' },
-    { status: '1', when: 'with -q: some compared type is not shared (1 also for an error)' },
+    { status: '0', when: 'every compared type is the same namespace on both sides' },
+    { status: '1', when: 'some compared type is a different namespace on each side' },
+    { status: '2', when: 'trouble: a usage error, a target that cannot be found or read, or a type that could not be read on a side while none differs' },
   ],
   examples: [
     { command: 'nsm diff 1 $$', does: 'how the shell differs from PID 1' },

@@ -28,8 +28,10 @@ export const execCommand = defineCommand({
     "Run a command in all of an environment's namespaces (or those given with -t), with NSM_ENV=NAME set; or in a process's or a namespace file's (TARGET below). stdin, stdout, stderr and the terminal pass through; SIGTERM and SIGHUP are forwarded.",
   operands: [
     { name: '<target>', description: 'environment name, PID, pid:PID, env:NAME, netns:NAME, namespace file, ns:INODE, nsid:ID or owner (docker:NAME)' },
-    { name: '<command...>', description: 'the command and its arguments' },
+    // Optional for commander only: without one the action says that nsm enter starts a shell.
+    { name: '[command...]', description: 'the command and its arguments' },
   ],
+  usage: '[options] <target> <command...>',
   options: joinOptions,
   runsCommand: { operandsBefore: 1 },
   lean: true,

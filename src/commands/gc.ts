@@ -10,7 +10,7 @@ export const gcCommand = defineCommand({
   name: 'gc',
   summary: 'remove the records of environments whose holder has died',
   description:
-    'Remove the records of environments whose holder process is dead (or whose PID now belongs to another process) and that no pin keeps alive, with their /run/netns link; also reservations left by an nsm create that was killed. Live and pinned environments are never touched.',
+    'Remove the records of environments whose holder process is dead (or whose PID now belongs to another process) and that no pin keeps alive, with their /run/netns link; also reservations left by an nsm create that was killed, and held records (destroyed while something still held their namespaces) once nothing does. Live and pinned environments are never touched, and gc signals nothing.',
   options: gcOptions,
   examples: [
     { command: 'nsm gc', does: 'clean up after holders that were killed' },

@@ -31,9 +31,16 @@ function examplesText(heading: string, examples: readonly Example[]): string {
   return `${heading}:\n${lines.join('\n')}`;
 }
 
-/** The help text after the options: notes, examples, epilogue. */
+/** "Exit status:\n  1  a check failed" as help prints it (the man page's EXIT STATUS has the same). */
+function exitStatusText(statuses: CommandDecl['exitStatus']): string | undefined {
+  if (!statuses?.length) return undefined;
+  const width = Math.max(...statuses.map((s) => s.status.length));
+  return `Exit status:\n${statuses.map((s) => `  ${s.status.padEnd(width)}  ${s.when}`).join('\n')}`;
+}
+
+/** The help text after the options: notes, examples, exit status, epilogue. */
 function helpAfter(decl: CommandDecl): string {
-  const blocks = [decl.notes, decl.examples?.length ? examplesText(decl.examplesHeading ?? 'Examples', decl.examples) : undefined, decl.epilogue];
+  const blocks = [decl.notes, decl.examples?.length ? examplesText(decl.examplesHeading ?? 'Examples', decl.examples) : undefined, exitStatusText(decl.exitStatus), decl.epilogue];
   return blocks.filter((b): b is string => Boolean(b)).map((b) => `\n${b}`).join('\n');
 }
 
@@ -54,13 +61,22 @@ function addOption(cmd: Command, decl: OptionDecl): void {
   cmd.addOption(option);
 }
 
+/** Usages set by a declaration, which help's command list shows instead of the operands. */
+const DECLARED_USAGE = new WeakMap<Command, string>();
+
+/** "destroy|rm|del": a command's name and every alias. */
+const namesOf = (cmd: Command): string => [cmd.name(), ...cmd.aliases()].join('|');
+
 /** The commander command of `decl`: operands, options, help, action. */
 function commandOf(decl: CommandDecl): Command {
   const cmd = decl.runsCommand ? new CommandRunningCommand(decl.name, decl.runsCommand.operandsBefore) : new Command(decl.name);
   cmd.aliases(decl.aliases ?? []).summary(decl.summary).description(decl.description);
   for (const operand of decl.operands ?? []) addOperand(cmd, operand);
   for (const opt of decl.options) addOption(cmd, opt);
-  if (decl.usage) cmd.usage(decl.usage);
+  if (decl.usage) {
+    cmd.usage(decl.usage);
+    DECLARED_USAGE.set(cmd, decl.usage);
+  }
   const after = helpAfter(decl);
   if (after) cmd.addHelpText('after', after);
   return cmd.action(async (...args: unknown[]) => {
@@ -95,6 +111,16 @@ export function buildProgram(options: ProgramOptions = {}): Command {
       // Commander's own errors ("error: unknown option ...") are reported by reportError()
       // as one line; silence its multi-line default.
       outputError: () => {},
+    })
+    // Every alias (commander shows only the first: `destroy|rm`), and the usage a declaration
+    // sets (`create <name>`, whose operand is optional to commander only).
+    .configureHelp({
+      subcommandTerm: (cmd) => {
+        const args = cmd.registeredArguments.map((a) => (a.required ? `<${a.name()}${a.variadic ? '...' : ''}>` : `[${a.name()}${a.variadic ? '...' : ''}]`));
+        const term = DECLARED_USAGE.get(cmd) ?? [...(cmd.options.length > 0 ? ['[options]'] : []), ...args].join(' ');
+        return `${namesOf(cmd)} ${term}`.trimEnd();
+      },
+      commandUsage: (cmd) => `${cmd.parent ? `${cmd.parent.name()} ` : ''}${namesOf(cmd)} ${cmd.usage()}`.trimEnd(),
     })
     .addHelpText('after', `\n${examplesText('Examples', PROGRAM_EXAMPLES)}\n\nRun 'nsm help COMMAND' for a command's options and examples.`);
   // The command being run is all its command line can reach: parsing `nsm exec …` never

@@ -26,7 +26,7 @@ import { EXIT_SIGNAL_BASE, hasErrno, NsmError, UsageError } from '../sys/errors.
 import { createHolder, type HelperOptions, type HolderInfo, type NamespaceConfig } from '../sys/helper.js';
 import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
 import { nsIdOfFd } from '../sys/libc.js';
-import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
+import { openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { deferSignals } from '../sys/signals.js';
 import { effectiveUid } from '../sys/statefs.js';
@@ -270,9 +270,15 @@ function checkNetworkOptions(options: CreateOptions, types: readonly NsType[], e
   }
 }
 
+/**
+ * /run/netns is shared by every state directory (and ip netns add): a name taken there may be
+ * another state directory's environment, whose link must not be deleted to make room, so
+ * the hint shows how to find out whose it is, not how to remove it.
+ */
 function netnsTaken(name: string, path: string): NsmError {
-  return new NsmError(`a network namespace named ${name} already exists in ${NETNS_RUN_DIR} (${path})`, {
-    hint: `pick another name, or remove it with: ip netns delete ${name}`,
+  const inode = statNsFile(path)?.ino;
+  return new NsmError(`${path} is taken: another network namespace (an environment of another nsm state directory, or ip netns add) has the name ${name}`, {
+    hint: `pick another name${inode !== undefined ? `; nsm why ${inode} shows what it is` : ''}`,
   });
 }
 

@@ -18,13 +18,19 @@
  *      half-way leaves a record with a dead holder that gc (or the next create or destroy of
  *      the name) finishes. SIGINT, SIGTERM and SIGHUP are held off until the environment in
  *      hand is done (deferSignals), so only SIGKILL can stop one half-way.
+ *      If step 4 found its namespaces still held, the record stays instead, marked with what
+ *      held them (state "held", src/core/held.ts): `destroy --force NAME` then opens them
+ *      again through those holds, ends the processes in them, and removes the record once
+ *      nothing holds them; gc removes it once they are gone.
  */
 import type { NsType } from '../sys/nstypes.js';
 import { EXIT_NSM_FAILED, EXIT_SIGNAL_BASE, NsmError } from '../sys/errors.js';
 import { deferSignals } from '../sys/signals.js';
 import type { HostScan } from './model.js';
 import { isZombieOrGone, stopProcesses, type ProcessRef } from './processes.js';
-import { validateName, type EnvRecord } from './record.js';
+import { isoTimestamp, validateName, type EnvRecord, type RecordedHold } from './record.js';
+import { openHeldNamespaces } from './held.js';
+import { ProcFs } from '../sys/procfs.js';
 import { HolderReusedError, openNamespaces, openVerified, type HolderState, type VerifiedNamespaces } from './registry/holder.js';
 import type { RegistryOptions } from './registry/layout.js';
 import { removeNetnsLink, unmountPins } from './registry/links.js';
@@ -76,6 +82,12 @@ export interface DestroyResult {
   leftovers: string[];
   /** Set when leftovers kept its record (with a dead holder): gc or another destroy retries them. */
   recordKept?: boolean;
+  /** Set when `remaining` kept its record, in state "held": destroy --force (or gc, once they are gone) finishes it. */
+  held?: boolean;
+  /** Set when some hold it noted could not be opened (not permitted): whether it is gone is not known. */
+  undecided?: boolean;
+  /** Processes ended because they still held one of its namespaces (--force): pid and command line. */
+  killed: Array<{ pid: number; command: string }>;
   /** destroy --forget: dropped without signalling anything. */
   forgotten?: boolean;
   /**
@@ -160,6 +172,7 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
         ...(undone.nat ? { nat: true } : {}),
         cgroups: undone.cgroups ?? [],
         leftovers: [],
+        killed: [],
       };
     }
     // The holder's state and its namespaces (all of them, or the pinned ones once it is gone)
@@ -174,7 +187,8 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
       if (!(err instanceof NsmError) || now === 'running' || now === 'pinned') throw err;
       state = now;
     }
-    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
+    if (record.destroyed) return await destroyHeld(lock, record, options.force ? graceMs : undefined, owned);
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [], killed: [] };
     if (verified && verified.via === 'holder' && record.adopted) {
       // Adopted: only an nsm:holder that joined the namespaces is nsm's to stop; with pins the
       // holder is the target's own process. The target's processes are not ours to signal
@@ -193,16 +207,18 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
     result.pins = Object.values(record.pins).filter((p): p is string => p !== undefined);
     unmountPins(record, options);
+    let found: Remaining | undefined;
     if (verified) {
       result.verified = true;
-      const forced: number[] = [];
-      const holds = await remainingHolds(verified, options.force ? graceMs : undefined, forced);
+      found = await remainingHolds(verified, options.force ? graceMs : undefined);
+      result.killed = found.killed;
       if (record.adopted) {
         // What nsm did not make still holds them, as before the adopt: not a leftover.
-        result.adopted = { left: options.force ? [] : holds, ...(options.force ? { forced } : {}) };
-        result.remaining = options.force ? holds : [];
+        result.adopted = { left: options.force ? [] : found.holds, ...(options.force ? { forced: found.killed.map((k) => k.pid) } : {}) };
+        result.remaining = options.force ? found.holds : [];
+        if (!options.force) found = undefined;
       } else {
-        result.remaining = holds;
+        result.remaining = found.holds;
       }
     }
     const netFd = verified?.namespaces.find((n) => n.type === 'net')?.fd;
@@ -214,7 +230,12 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     // The record goes last: until everything it notes is gone it is the only note of it, and
     // a destroy killed before this point leaves a dead record that gc (or the next create or
     // destroy of the name) finishes. With leftovers it stays for them to retry.
-    if (released.failures.length === 0) lock.remove();
+    if (found && found.holds.length > 0) {
+      // Still held: the record stays, noting what holds them, so that destroy --force can
+      // find them again once our fds are closed (src/core/held.ts).
+      lock.update({ ...record, destroyed: { at: isoTimestamp(), holds: recordHolds(found) } });
+      result.held = true;
+    } else if (released.failures.length === 0) lock.remove();
     else result.recordKept = true;
     return result;
   } finally {
@@ -223,8 +244,80 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
   }
 }
 
-/** Step 4: what still holds the namespaces open in `verified` (ours excluded), after a short settle time. */
-async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number | undefined, stopped: number[] = []): Promise<NamespaceHold[]> {
+/** The holds of `found` as a record keeps them: processes by pid and start time. */
+function recordHolds(found: Remaining): RecordedHold[] {
+  return found.holds.map((h): RecordedHold => {
+    const base = { kind: h.kind, type: h.type, inode: h.inode };
+    if (h.kind === 'mount') return { ...base, path: h.path };
+    const startTime = found.processes.get(h.pid)?.startTime ?? 0;
+    return { ...base, pid: h.pid, startTime, comm: h.comm, ...(h.kind === 'thread' ? { tid: h.tid } : {}), ...(h.kind === 'fd' ? { fd: h.fd } : {}) };
+  });
+}
+
+/**
+ * destroy of a record a destroy left "held": open its namespaces again through the holds it
+ * noted (verified: src/core/held.ts), say what holds them now and, with `forceGraceMs`
+ * (--force), end the processes among that. The record goes once nothing holds them; else it
+ * is kept, noting what holds them now.
+ */
+async function destroyHeld(lock: ReturnType<typeof lockEnvironment>, record: EnvRecord, forceGraceMs: number | undefined, options: DestroyOptions): Promise<DestroyResult> {
+  const result: DestroyResult = { name: record.name, state: 'held', pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: true, cgroups: [], leftovers: [], killed: [] };
+  const held = openHeldNamespaces(record, options);
+  try {
+    if (held.undecided && held.namespaces.length === 0) {
+      throw new NsmError(`environment ${record.name}: cannot open what held its namespaces, so cannot tell whether they are gone`, {
+        hint: `run nsm destroy ${record.name} as its creator (uid ${record.creatorUid}) or as root`,
+      });
+    }
+    let found: Remaining | undefined;
+    if (held.namespaces.length > 0) {
+      found = await remainingHolds(held, forceGraceMs);
+      result.remaining = found.holds;
+      result.killed = found.killed;
+    }
+    // What a first destroy may have left (a cgroup busy then): removed now that the processes are gone.
+    const released = releaseResourcesNow(record);
+    result.cgroups = released.cgroups;
+    result.leftovers = released.failures;
+    // A hold that could not be opened (not permitted) may still hold a namespace: kept noted.
+    const holds = [...(found ? recordHolds(found) : []), ...(held.undecided ? record.destroyed!.holds : [])];
+    if (holds.length > 0) {
+      const unique = [...new Map(holds.map((h) => [JSON.stringify({ ...h, comm: undefined }), h])).values()];
+      lock.update({ ...record, destroyed: { at: record.destroyed!.at, holds: unique } });
+      result.held = true;
+      if (held.undecided) result.undecided = true;
+    } else if (released.failures.length === 0) lock.remove();
+    else result.recordKept = true;
+    return result;
+  } finally {
+    held.close();
+  }
+}
+
+interface Remaining {
+  holds: NamespaceHold[];
+  /** Processes --force ended, with their command lines. */
+  killed: Array<{ pid: number; command: string }>;
+  /** The last scan's processes (their start times, for the record). */
+  processes: HostScan['processes'];
+}
+
+/** Command line of `pid` (its comm in brackets when it has none, as ps shows kernel threads), read before it is killed. */
+function commandOf(pid: number, comm: string): string {
+  try {
+    const args = new ProcFs().readCmdline(pid);
+    return args.length > 0 ? args.join(' ') : `[${comm}]`;
+  } catch {
+    return comm;
+  }
+}
+
+/**
+ * Step 4: what still holds the namespaces open in `verified` (ours excluded), after a short
+ * settle time. With `forceGraceMs`, the processes among it are ended first: only those the
+ * scan finds in these namespaces, which our open fds keep from being freed and reused.
+ */
+async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number | undefined): Promise<Remaining> {
   const namespaces = verified.namespaces.map((n) => ({ type: n.type, inode: n.inode }));
   const types = [...new Set(namespaces.map((n) => n.type))];
   // A zombie still shows its pid namespace in /proc/PID/ns/pid (the struct pid keeps it
@@ -242,17 +335,17 @@ async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number
     found = scan();
   }
   const pids = processPids(found.holds);
+  const killed: Remaining['killed'] = [];
   if (forceGraceMs !== undefined && pids.size > 0) {
-    const refs = [...pids]
-      .map((pid) => found.processes.get(pid))
-      .filter((p) => p !== undefined)
-      .map((p) => ({ pid: p.pid, startTime: p.startTime }));
-    stopped.push(...refs.map((p) => p.pid));
-    await stopProcesses(refs, { graceMs: forceGraceMs });
+    const targets = [...pids].map((pid) => found.processes.get(pid)).filter((p) => p !== undefined);
+    for (const p of targets) killed.push({ pid: p.pid, command: commandOf(p.pid, p.comm) });
+    await stopProcesses(
+      targets.map((p) => ({ pid: p.pid, startTime: p.startTime })),
+      { graceMs: forceGraceMs },
+    );
     found = scan();
   }
-  const holds = found.holds;
-  return holds;
+  return { holds: found.holds, killed, processes: found.processes };
 }
 
 /** Names of every environment in the caller's own state directory (`destroy --all`). */
@@ -326,14 +419,29 @@ async function destroyAll(names: readonly string[] | 'all', options: DestroyOpti
           }),
         );
       }
+      if (r.undecided && r.remaining.length === 0) {
+        problems.push(
+          new NsmError(`${name}: cannot tell whether its namespaces are still held: what held them cannot be opened by this user`, {
+            hint: `its record is kept (state held); run nsm destroy ${name} as its creator or as root`,
+          }),
+        );
+      }
       if (r.remaining.length > 0) {
         const processes = r.remaining.some((h) => h.kind === 'process' || h.kind === 'thread');
         const mounts = r.remaining.some((h) => h.kind === 'mount');
+        const inodes = [...new Set(r.remaining.map((h) => h.inode))];
+        // The record stays (state held) until they are gone, so the --force named here finds it.
         problems.push(
           new NsmError(`${name}: destroyed, but its namespaces are still held: ${r.remaining.map(describeHold).join('; ')}`, {
-            hint: [processes && !options.force ? `nsm destroy --force ${name} also ends processes still inside` : '', mounts ? 'unmount the listed mounts (umount PATH)' : '', r.remaining.some((h) => h.kind === 'fd') ? 'the processes holding an fd must close it or exit' : '']
+            hint: [
+              processes && !options.force ? `nsm destroy --force ${name} ends the processes still in them` : '',
+              mounts ? 'unmount the listed mounts (umount PATH)' : '',
+              r.remaining.some((h) => h.kind === 'fd') ? 'the processes holding an fd must close it or exit' : '',
+              `nsm why ${inodes.join(', nsm why ')} shows what holds ${inodes.length === 1 ? 'it' : 'them'}`,
+              r.held ? `its record is kept (state held) until then; nsm destroy ${name} checks again` : '',
+            ]
               .filter(Boolean)
-              .join('; ') || undefined,
+              .join('; '),
           }),
         );
       }
@@ -398,7 +506,7 @@ async function forgetEnvironment(name: string, options: RegistryOptions = {}): P
     if (state === 'running' && holdsRecordedNamespaces(record, { ...options, stateDirOwner: lock.stateDirOwner })) {
       throw new NsmError(`environment ${name} is running (holder PID ${record.holder.pid}): --forget is for one nsm cannot end`, { hint: `nsm destroy ${name}` });
     }
-    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [], forgotten: true };
+    const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [], killed: [], forgotten: true };
     if (removeNetnsLink(record, options)) result.netnsLink = record.netnsLink;
     result.pins = unmountPins(record, options);
     const released = releaseResourcesNow(record);

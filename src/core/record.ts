@@ -117,6 +117,23 @@ export interface EnvAdoption {
   heldBy: 'pins' | 'holder';
 }
 
+/**
+ * Something that still held one of a destroyed environment's namespaces when destroy had
+ * ended its holder: a process (or thread of one, or an fd it had open) by pid and start
+ * time, or a bind mount by path. destroy --force and gc open the namespace again through it.
+ */
+export interface RecordedHold {
+  kind: 'process' | 'thread' | 'fd' | 'mount';
+  type: NsType;
+  inode: number;
+  pid?: number;
+  startTime?: number;
+  tid?: number;
+  fd?: number;
+  comm?: string;
+  path?: string;
+}
+
 /** <state>/envs/NAME/env.json. Documented in docs/state.md. */
 export interface EnvRecord {
   schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
@@ -143,6 +160,11 @@ export interface EnvRecord {
   /** ISO 8601. */
   createdAt: string;
   nsmVersion: string;
+  /**
+   * Set by a destroy that ended the holder but found the namespaces still held (state
+   * "held"): the record stays until they are gone, so destroy --force can end what is left.
+   */
+  destroyed?: { at: string; holds: RecordedHold[] };
 }
 
 /** What a creator passes to Reservation.commit(); the registry adds name, uid, time, versions. */
@@ -195,6 +217,8 @@ export interface CreateProgress {
 export interface EnvResources {
   name: string;
   namespaces: Partial<Record<NsType, number>>;
+  /** NS_GET_ID of the namespaces, where known: the /run/netns link is checked against it too. */
+  ids?: Partial<Record<NsType, number>>;
   options: { veth?: NotedVeth; limits?: EnvLimits };
   netnsLink?: string;
 }
@@ -260,6 +284,14 @@ export function parseEnvRecord(text: string): EnvRecord {
     const a = r.adopted;
     if (typeof a !== 'object' || a === null || typeof a.target !== 'string' || (a.heldBy !== 'pins' && a.heldBy !== 'holder')) bad('adopted');
     if (a.process !== undefined && (!isInt(a.process?.pid, 1) || !isInt(a.process?.startTime))) bad('adopted.process');
+  }
+  if (r.destroyed !== undefined) {
+    if (typeof r.destroyed !== 'object' || r.destroyed === null || !Array.isArray(r.destroyed.holds)) bad('destroyed');
+    for (const h of r.destroyed.holds) {
+      const kindOk = ['process', 'thread', 'fd', 'mount'].includes(h?.kind);
+      const idsOk = h?.kind === 'mount' ? typeof h.path === 'string' : isInt(h?.pid, 1) && isInt(h?.startTime);
+      if (!kindOk || !isNsType(h.type) || !isInt(h.inode, 1) || !idsOk) bad('destroyed.holds');
+    }
   }
   return r;
 }

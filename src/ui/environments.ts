@@ -14,6 +14,8 @@ function why(r: GcRemoved): string {
       return `holder PID${pid} exited and the PID was reused`;
     case 'stale-reservation':
       return `creation by nsm PID${pid} never finished`;
+    case 'released':
+      return 'destroyed earlier; nothing holds its namespaces any more';
   }
 }
 

@@ -19,6 +19,7 @@ export function formatDestroyed(results: readonly DestroyResult[]): string {
       if (r.state === 'creating') notes.push(`a create that never finished${r.pid ? `; its holder PID ${r.pid} stopped` : ''}`);
       else if (r.state === 'dead' || r.state === 'reused') notes.push(`holder PID ${r.pid} had already exited`);
       else if (r.state === 'pinned') notes.push(r.adopted ? 'held by pins' : `pinned; holder PID ${r.pid} had already exited`);
+      else if (r.state === 'held') notes.push('held after an earlier destroy');
       else notes.push(`holder PID ${r.pid}`);
       if (r.stopped.length > 0) notes.push(`stopped ${r.stopped.length} process${r.stopped.length === 1 ? '' : 'es'} inside`);
       if (r.adopted?.forced?.length) notes.push(`adopted; --force signalled PID ${r.adopted.forced.join(', ')}`);
@@ -28,7 +29,9 @@ export function formatDestroyed(results: readonly DestroyResult[]): string {
       if (r.veth) notes.push(`deleted veth ${r.veth}`);
       if (r.nat) notes.push('removed its NAT rules');
       if (r.cgroups.length > 0) notes.push(`removed ${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}`);
+      for (const k of r.killed) notes.push(`killed PID ${k.pid} (${escapeText(k.command)})`);
       if (r.recordKept) notes.push('record kept for what is left');
+      if (r.held) notes.push('record kept (state held)');
       const verb = r.forgotten ? 'forgot' : r.remaining.length > 0 ? colour.yellow('destroyed, but still held:') : 'destroyed';
       return `${verb} ${colour.bold(r.name)} (${notes.join('; ')})\n`;
     })
@@ -46,6 +49,7 @@ function age(createdAt: string, now: number): string {
 const STATE_STYLE: Record<string, (t: string) => string> = {
   running: (t) => colour.green(t),
   pinned: (t) => colour.cyan(t),
+  held: (t) => colour.yellow(t),
   dead: (t) => colour.red(t),
   reused: (t) => colour.red(t),
   interrupted: (t) => colour.yellow(t),
@@ -61,7 +65,7 @@ export function environmentColumns(now = Date.now()): Column<EnvironmentRow>[] {
     { id: 'NAME', help: 'environment name', json: 'string', get: (e) => e.name, style: (t) => colour.bold(t) },
     { id: 'TYPES', help: 'namespace types it created', json: 'array', get: (e) => e.types.join(',') },
     { id: 'PID', help: 'holder pid', align: 'right', json: 'number', get: (e) => e.pid ?? '' },
-    { id: 'STATE', help: 'running, dead, reused, pinned, creating, interrupted or unreadable', json: 'string', get: (e) => e.state, style: (t) => STATE_STYLE[t]?.(t) ?? t },
+    { id: 'STATE', help: 'running, dead, reused, pinned, held (destroyed, namespaces still held), creating, interrupted or unreadable', json: 'string', get: (e) => e.state, style: (t) => STATE_STYLE[t]?.(t) ?? t },
     { id: 'AGE', help: 'time since creation', align: 'right', json: 'string', get: (e) => (e.createdAt === null || Number.isNaN(Date.parse(e.createdAt)) ? '' : age(e.createdAt, now)) },
     { id: 'USER', help: 'creator', json: 'string', get: (e) => e.user },
   ];

@@ -153,7 +153,7 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     try {
       const r = await nsm(['create', name], { stateDir: dir });
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^nsm: a network namespace named ${name} already exists in /run/netns`));
+      expect(r.stderr).toMatch(new RegExp(`^nsm: /run/netns/${name} is taken: another network namespace .* has the name ${name}\n`));
       expect(existsSync(join(dir, 'envs', name))).toBe(false);
       expect(mountsBelow(dir)).toEqual([]);
     } finally {
@@ -170,7 +170,7 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     try {
       const r = await nsm(['create', '--pin', name], { stateDir: dir });
       expect(r.code).toBe(1);
-      expect(r.stderr.split('\n')[0]).toBe(`nsm: a network namespace named ${name} already exists in /run/netns (/run/netns/${name})`);
+      expect(r.stderr.split('\n')[0]).toBe(`nsm: /run/netns/${name} is taken: another network namespace (an environment of another nsm state directory, or ip netns add) has the name ${name}`);
       expect(existsSync(join(dir, 'envs', name))).toBe(false);
       expect(mountsBelow(dir)).toEqual([]);
       await waitFor(() => processesWithState(dir).length === 0, 'the holder to be gone');
@@ -257,10 +257,11 @@ describe("the command line: nsm's options end where the command starts (as nsent
     const dashed = await run(['exec', name, '--', '-br']);
     expect(dashed.code).toBe(127);
     expect(dashed.stderr).toMatch(/^nsm: execvp\(-br\): ENOENT/);
-    // exec without a command stays a usage error (125, as every nsm failure of exec: README "Exit codes").
+    // exec without a command stays a usage error (125, as every nsm failure of exec: README
+    // "Exit codes"), and says that enter starts a shell.
     const none = await run(['exec', name]);
     expect(none.code).toBe(125);
-    expect(none.stderr).toBe("nsm: missing required argument 'command'\n");
+    expect(none.stderr).toBe(`nsm: exec needs a command after the target (nsm exec ${name} -- COMMAND...); nsm enter ${name} starts a shell there\n`);
   });
 
   it('unshare: nsm unshare --net ip -br link lists only lo; -V after the command is the command\'s', async () => {
@@ -478,8 +479,17 @@ describe.skipIf(!isRoot)('destroy (root only: links into /run/netns, nsenter fro
       expect(d.stderr).toContain(`nsm: ${name}: destroyed, but its namespaces are still held: `);
       expect(d.stderr).toContain(`net:[${env.namespaces.net}] by PID ${escaped.pid} (sleep)`);
       expect(d.stderr).toContain(`uts:[${env.namespaces.uts}] by PID ${escaped.pid} (sleep)`);
-      expect(d.stderr).toContain(`hint: nsm destroy --force ${name} also ends processes still inside`);
+      expect(d.stderr).toContain(`hint: nsm destroy --force ${name} ends the processes still in them; nsm why `);
       expect(alive(escaped.pid!)).toBe(true);
+      // The record stays (state held), so that the --force the hint names finds it.
+      expect(JSON.parse(readFileSync(recordPath(dir, name), 'utf8')).destroyed.holds).toEqual(
+        expect.arrayContaining([expect.objectContaining({ kind: 'process', type: 'net', inode: env.namespaces.net, pid: escaped.pid })]),
+      );
+      const forced = await nsm(['destroy', '--force', '--timeout', '1', name], { stateDir: dir });
+      expect(forced.stderr).toBe('');
+      expect(forced.code).toBe(0);
+      expect(forced.stdout).toBe(`destroyed ${name} (held after an earlier destroy; killed PID ${escaped.pid} (sleep 60))\n`);
+      await waitFor(() => !alive(escaped.pid!), 'the escaped sleep to die');
       expect(existsSync(join(dir, 'envs', name))).toBe(false);
 
       // Make another environment with an escaped process and destroy it with --force.

@@ -200,9 +200,9 @@ describe.skipIf(!isRoot)('read side on real namespaces (root: creates net, pid, 
       expect(byEntry.pid).toMatchObject({ ns: HOST_PID_NS, sharing: 'host' });
       expect(byEntry.net).toMatchObject({ ns: null, sharing: 'unknown', error: 'ENOENT' });
       expect(nsm(['inspect', String(zombie)]).stdout).toContain('a zombie: it has exited');
-      // Asked only for types it has left: one line, exit 1.
+      // Asked only for types it has left: one line, exit 2 (diff(1)'s "trouble").
       expect(nsm(['diff', '-t', 'net', String(zombie), String(parent.pid)])).toEqual({
-        status: 1,
+        status: 2,
         stdout: '',
         stderr: `nsm: PID ${zombie}: a zombie (exited, not yet reaped): it has left these namespaces\n`,
       });
@@ -217,8 +217,15 @@ describe.skipIf(!isRoot)('read side on real namespaces (root: creates net, pid, 
   });
 
   describe('diff', () => {
+    /** `nsm diff --json` of two processes that differ: exit 1 (diff(1)), the JSON on stdout. */
+    const differing = (args: string[]) => {
+      const r = nsm(args);
+      expect(r.status, r.stderr).toBe(1);
+      return JSON.parse(r.stdout);
+    };
+
     it('compares every type with both inodes and counts', () => {
-      const doc = nsmJson(['diff', String(s.fdHolder), String(s.inner), '--json']);
+      const doc = differing(['diff', String(s.fdHolder), String(s.inner), '--json']);
       expect(doc.summary).toEqual({ same: 4, different: 4, unknown: 0 });
       expect(doc.allShared).toBe(false);
       const pid = doc.types.find((t: any) => t.type === 'pid');
@@ -231,14 +238,14 @@ describe.skipIf(!isRoot)('read side on real namespaces (root: creates net, pid, 
       expect(all).toEqual({ status: 1, stdout: '', stderr: '' });
       const shared = nsm(['diff', '-q', '-t', 'net,user', '-t', 'cgroup', String(s.fdHolder), String(s.inner)]);
       expect(shared).toEqual({ status: 0, stdout: '', stderr: '' });
-      const limited = nsmJson(['compare', '-t', 'net', String(s.namedPid), String(s.inner), '--json']);
+      const limited = differing(['compare', '-t', 'net', String(s.namedPid), String(s.inner), '--json']);
       expect(limited.types).toHaveLength(1);
       expect(limited.summary).toEqual({ same: 0, different: 1, unknown: 0 });
     });
 
     it('prints the human table and the summary', () => {
       const r = nsm(['diff', String(s.fdHolder), String(s.inner)]);
-      expect(r.status).toBe(0);
+      expect(r.status).toBe(1); // diff(1): different
       expect(r.stdout).toMatch(new RegExp(`│ pid\\s+│ ${HOST_PID_NS} │ ${s.innerPidNs} │ different │`));
       expect(r.stdout).toContain('4 shared, 4 different (of 8 compared)');
     });

@@ -11,7 +11,7 @@ export async function run([names]: [string[]], opts: OptionsOf<typeof destroyOpt
   if (!opts.all && names.length === 0) throw new UsageError('which environment? give its name (or --all)');
   const outcome = await destroyEnvironments(opts.all ? 'all' : names, {
     force: opts.force,
-    graceMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
+    graceMs: opts.timeout, // parseSeconds: milliseconds
     forget: opts.forget,
   });
   if (opts.json) printJson({ destroyed: outcome.results });

@@ -44,7 +44,7 @@ export function judgeEnvironments(scan: HostScan, scannedTypes: readonly NsType[
 /** holderState(record), with the holder judged from the scan's view of it when the scan read any of its types. */
 function stateInScan(record: EnvRecord, holder: ProcessInfo | undefined, scannedTypes: readonly NsType[], options: ListEnvironmentsOptions): HolderState {
   const seen = record.types.filter((t) => scannedTypes.includes(t));
-  if (seen.length === 0) return holderState(record, options);
+  if (seen.length === 0 || record.destroyed) return holderState(record, options);
   const same = holder !== undefined && holder.startTime === record.holder.startTime;
   if (same && seen.some((t) => holder.ns[t] === record.namespaces[t])) return 'running';
   if (livePins(record, options).length > 0) return 'pinned';

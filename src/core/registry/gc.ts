@@ -11,7 +11,8 @@ import { ProcFs } from '../../sys/procfs.js';
 import { FileLock, removeTree } from '../../sys/statefs.js';
 import { plannedRelease, releaseResourcesNow } from '../env-resources.js';
 import { isAlive } from '../processes.js';
-import { ENV_NAME_PATTERN } from '../record.js';
+import { ENV_NAME_PATTERN, type EnvRecord } from '../record.js';
+import { openHeldNamespaces } from '../held.js';
 import { holderState } from './holder.js';
 import {
   inspectEntry,
@@ -32,8 +33,11 @@ import { notedResources, undoInterruptedCreate } from './undo.js';
 
 export interface GcRemoved {
   name: string;
-  /** dead/reused: holder gone and no pins; stale-reservation: a creator died before committing. */
-  reason: 'dead' | 'reused' | 'stale-reservation';
+  /**
+   * dead/reused: holder gone and no pins; stale-reservation: a creator died before committing;
+   * released: destroyed while held (state held), and nothing it noted holds its namespaces now.
+   */
+  reason: 'dead' | 'reused' | 'stale-reservation' | 'released';
   /** The holder (dead/reused) or creator (stale-reservation) pid, when known. */
   pid?: number;
   /** The /run/netns link that was removed with it. */
@@ -50,7 +54,8 @@ export interface GcRemoved {
 
 export interface GcKept {
   name: string;
-  reason: 'busy' | 'unreadable' | 'failed';
+  /** held: destroyed, but its namespaces are still held (nsm destroy --force NAME ends that); not a failure. */
+  reason: 'busy' | 'unreadable' | 'failed' | 'held';
   message: string;
   /** As in GcRemoved. */
   uid?: number;
@@ -174,6 +179,7 @@ function planCollection(name: string, found: Entry, options: RegistryOptions): {
   if (found.kind === 'unreadable') return { kept: { name, reason: 'unreadable', message: found.message } };
   if (found.kind === 'record') {
     const state = holderState(found.record, options);
+    if (state === 'held') return planHeld(name, found.record, options);
     if (state !== 'dead' && state !== 'reused') return {};
     const problem = uid !== undefined ? foreignRecordProblem(found.record, uid) : undefined;
     if (problem) return refuse(`refusing environment ${name} of uid ${uid}: ${problem}`);
@@ -200,6 +206,30 @@ function planCollection(name: string, found: Entry, options: RegistryOptions): {
     if (netnsLinkIsOurs(partial, options)) removed.netnsLink = progress.netnsLink;
   }
   return { removed };
+}
+
+/**
+ * A record a destroy left "held" (src/core/held.ts): removed once none of the holds it noted
+ * still holds its namespaces; kept (reported, not a failure) while one does or while that
+ * cannot be told. gc signals nothing: ending what holds them is destroy --force's.
+ */
+function planHeld(name: string, record: EnvRecord, options: RegistryOptions): { removed?: GcRemoved; kept?: GcKept } {
+  let held;
+  try {
+    held = openHeldNamespaces(record, options);
+  } catch (err) {
+    if (!(err instanceof NsmError)) throw err;
+    return { kept: { name, reason: 'failed', message: err.message } };
+  }
+  try {
+    if (held.namespaces.length === 0 && !held.undecided) return { removed: { name, reason: 'released', pid: record.holder.pid } };
+    const what = held.namespaces.map((n) => `${n.type}:[${n.inode}]`).join(', ');
+    return {
+      kept: { name, reason: 'held', message: `destroyed, but ${what || 'its namespaces'} ${held.namespaces.length === 1 ? 'is' : 'are'} still held: nsm destroy --force ${name} ends the processes in them` },
+    };
+  } finally {
+    held.close();
+  }
 }
 
 /** Staging directories (.NAME.new-PID-XXXX) of reserve()s whose process died before the rename. */

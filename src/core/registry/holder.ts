@@ -18,8 +18,10 @@ import { checkOwnedNamespaces } from './trust.js';
  * dead:    the holder is gone and no pin holds a namespace.
  * reused:  a different live process has the holder's pid now (its start time differs).
  * pinned:  the holder is gone (or its pid reused) but pins still hold the namespaces.
+ * held:    destroyed, but something else still held its namespaces then (EnvRecord.destroyed):
+ *          the record stays for destroy --force and gc (src/core/held.ts).
  */
-export type HolderState = 'running' | 'dead' | 'reused' | 'pinned';
+export type HolderState = 'running' | 'dead' | 'reused' | 'pinned' | 'held';
 
 
 /** (pid, start time) of a live process; throws NsmError when there is none. */
@@ -81,6 +83,7 @@ export function livePins(record: EnvRecord, options: Pick<RegistryOptions, 'proc
 
 /** Whether the environment's holder runs, died, had its pid reused, or left pins behind. */
 export function holderState(record: EnvRecord, options: Pick<RegistryOptions, 'procRoot'> = {}): HolderState {
+  if (record.destroyed) return 'held';
   const liveness = holderLiveness(new ProcFs(options.procRoot), record.holder);
   if (liveness === 'same') return 'running';
   if (livePins(record, options).length > 0) return 'pinned';
@@ -118,6 +121,13 @@ export class HolderReusedError extends NsmError {
   }
 }
 
+/** The refusal to join (or look into) an environment that was destroyed but is still held. */
+export function heldError(record: EnvRecord): NsmError {
+  return new NsmError(`environment ${record.name} was destroyed: its holder is gone, but something still holds its namespaces`, {
+    hint: `nsm destroy ${record.name} says what, and nsm destroy --force ${record.name} ends the processes among it`,
+  });
+}
+
 function deadError(record: EnvRecord): NsmError {
   return new NsmError(`environment ${record.name} is dead: its holder PID ${record.holder.pid} has exited`, {
     hint: `run nsm gc, or nsm create ${record.name} to make it again`,
@@ -127,7 +137,7 @@ function deadError(record: EnvRecord): NsmError {
 /** An environment's holder state and, while it runs or is pinned, its namespaces open and verified. */
 export type OpenedNamespaces =
   | { state: 'running' | 'pinned'; verified: VerifiedNamespaces }
-  | { state: 'dead' | 'reused'; verified?: undefined };
+  | { state: 'dead' | 'reused' | 'held'; verified?: undefined };
 
 /**
  * Open the namespace files of `types` (default: all the environment's) and check each
@@ -156,6 +166,7 @@ export function openVerified(
   }
   const opened = openNamespaces(record, types, options);
   if (opened.verified) return opened.verified;
+  if (opened.state === 'held') throw heldError(record);
   throw opened.state === 'reused' ? new HolderReusedError(record.name, record.holder.pid) : deadError(record);
 }
 
@@ -171,6 +182,8 @@ export function openNamespaces(
   types: readonly NsType[] | undefined,
   options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'> = {},
 ): OpenedNamespaces {
+  // Its holder was ended by the destroy that marked it: src/core/held.ts opens what is left.
+  if (record.destroyed) return { state: 'held' };
   const proc = new ProcFs(options.procRoot);
   const ordered = (wanted: readonly NsType[]) => NS_TYPES.map((i) => i.name).filter((t) => wanted.includes(t));
   // Through the holder first: the fds are opened before its start time is read, so the one

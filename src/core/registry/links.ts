@@ -3,19 +3,38 @@
  * /run/netns/NAME link and the pins. Each is removed only while it still names the recorded
  * namespace, so a name reused by someone else's `ip netns add` is left alone.
  */
-import { unlinkSync } from 'node:fs';
+import { closeSync, unlinkSync } from 'node:fs';
 import { hasErrno, SysError } from '../../sys/errors.js';
-import { MNT_DETACH, umount2 } from '../../sys/libc.js';
-import { nsfsDevice, statNsFile } from '../../sys/nsfile.js';
+import { MNT_DETACH, nsIdOfFd, umount2 } from '../../sys/libc.js';
+import { nsfsDevice, openNsFile, statNsFile } from '../../sys/nsfile.js';
 import type { EnvRecord, EnvResources } from '../record.js';
 import { livePins } from './holder.js';
 import type { RegistryOptions } from './layout.js';
 
-/** Whether the record's /run/netns link is there and names its net namespace. */
+/**
+ * Whether the record's /run/netns link is there and names its net namespace: the inode, and
+ * the namespace ID (NS_GET_ID) where the record has one. /run/netns is shared by every state
+ * directory, and an inode is reused once its namespace is freed: a link another state
+ * directory's environment made later under the same name may have this record's old inode.
+ */
 export function netnsLinkIsOurs(record: EnvResources, options: Pick<RegistryOptions, 'procRoot'>): boolean {
   if (!record.netnsLink) return false;
   const id = statNsFile(record.netnsLink);
-  return id !== undefined && id.dev === nsfsDevice(options.procRoot) && id.ino === record.namespaces.net;
+  if (id === undefined || id.dev !== nsfsDevice(options.procRoot) || id.ino !== record.namespaces.net) return false;
+  const recordedId = record.ids?.net;
+  if (recordedId === undefined) return true;
+  let file;
+  try {
+    file = openNsFile(record.netnsLink);
+  } catch {
+    return false; // gone since the stat, or not ours to open: not removed
+  }
+  try {
+    const idNow = nsIdOfFd(file.fd);
+    return file.dev === id.dev && file.ino === id.ino && (idNow === undefined || idNow === recordedId);
+  } finally {
+    closeSync(file.fd);
+  }
 }
 
 /**

@@ -4,10 +4,10 @@
  */
 import { join } from 'node:path';
 import { hasErrno, NsmError } from '../../sys/errors.js';
-import { FileLock, fsyncDir, removeTree } from '../../sys/statefs.js';
-import { validateName, type EnvRecord } from '../record.js';
+import { FileLock, fsyncDir, removeTree, writeFileAtomic } from '../../sys/statefs.js';
+import { parseEnvRecord, validateName, type EnvRecord } from '../record.js';
 import { holderState, type HolderState } from './holder.js';
-import { inspectEntry, inStateDir, layoutOf, openLayout, ownLocation, unreadableError, type EnvironmentLocation, type RegistryOptions } from './layout.js';
+import { inspectEntry, inStateDir, layoutOf, openLayout, ownLocation, RECORD_FILE, unreadableError, type EnvironmentLocation, type RegistryOptions } from './layout.js';
 import { acquireOrExplain } from './reservations.js';
 import { checkForeignRecord } from './trust.js';
 import { undoInterruptedCreate, type UndoneCreate } from './undo.js';
@@ -101,6 +101,8 @@ export interface EnvironmentLock {
    * returns what that was (holder stopped, cgroups, NAT rules, netns link).
    */
   remove(): UndoneCreate;
+  /** Replace the record (atomically) with `record`, keeping the hold: destroy marks a held one. */
+  update(record: EnvRecord): void;
   /** Release without removing. Safe to call after remove(). */
   release(): void;
 }
@@ -152,6 +154,11 @@ export function lockEnvironment(name: string, options: RegistryOptions = {}): En
               held.removeAndRelease();
             }
           });
+        },
+        update: (record: EnvRecord) => {
+          const text = `${JSON.stringify(record, null, 2)}\n`;
+          parseEnvRecord(text); // what the registry cannot read back must not be written
+          inDir(() => writeFileAtomic(join(dir, RECORD_FILE), text));
         },
         release: () => held.release(),
       };

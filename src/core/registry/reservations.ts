@@ -72,6 +72,10 @@ export class EnvironmentExistsError extends NsmError {
 }
 
 export function existsError(name: string, record: EnvRecord, state: HolderState): EnvironmentExistsError {
+  if (state === 'held') {
+    // Its old namespaces are still held: replacing the record would lose the note of what holds them.
+    return new EnvironmentExistsError(name, 'exists', undefined, `environment ${name} was destroyed, but its namespaces are still held`, `nsm destroy --force ${name} ends what is left of it`);
+  }
   const how = state === 'pinned' ? `pinned; holder PID ${record.holder.pid} has exited` : `holder PID ${record.holder.pid}`;
   return new EnvironmentExistsError(name, 'exists', record.holder.pid, `environment ${name} already exists (${how})`, `use it with nsm enter ${name}, or remove it with nsm destroy ${name}`);
 }
@@ -81,7 +85,7 @@ function busyError(name: string, layout: Layout, options: RegistryOptions): Envi
   const found = inspectEntry(join(layout.envs, name));
   if (found.kind === 'record') {
     const state = holderState(found.record, options);
-    if (state === 'running' || state === 'pinned') return existsError(name, found.record, state);
+    if (state === 'running' || state === 'pinned' || state === 'held') return existsError(name, found.record, state);
   }
   if (found.kind === 'reservation' || found.kind === 'empty') {
     const pid = found.kind === 'reservation' ? found.reservation?.creator.pid : undefined;
@@ -140,7 +144,7 @@ export function reserve(name: string, options: RegistryOptions = {}): Reservatio
         throw unreadableError(name, envDir, found.message);
       case 'record': {
         const state = holderState(found.record, options);
-        if (state === 'running' || state === 'pinned') throw existsError(name, found.record, state);
+        if (state === 'running' || state === 'pinned' || state === 'held') throw existsError(name, found.record, state);
         // A destroy or holder that died before its NAT rules and cgroups were gone: they go
         // first, or this name would inherit them (the record is their only note).
         const released = releaseResourcesNow(found.record);
