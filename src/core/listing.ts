@@ -117,7 +117,8 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
     try {
       const p = scan.processes.get(pid)!;
       // The scanner read the lowest pid's command line during its walk; else read it now.
-      const command = p.cmdline ?? procfs.readCmdline(pid).join(' ');
+      // trimEnd: a title written over argv may be padded (setproctitle(3)); never shown.
+      const command = (p.cmdline ?? procfs.readCmdline(pid).join(' ')).trimEnd();
       const uid = p.uid;
       return {
         ...base(ns),
@@ -206,7 +207,7 @@ export function namespaceProcesses(listing: NamespaceListing, row: NamespaceSumm
     let command = p.cmdline;
     if (command === undefined) {
       try {
-        command = procfs.readCmdline(pid).join(' ');
+        command = procfs.readCmdline(pid).join(' ').trimEnd();
       } catch (err) {
         if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
         continue;

@@ -100,7 +100,7 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
         if (!hasErrno(err, 'EACCES', 'EPERM')) throw err;
         args = [];
       }
-      processes.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), comm: p.comm, command: args.length > 0 ? args.join(' ') : `[${p.comm}]` });
+      processes.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), comm: p.comm, command: args.length > 0 ? args.join(' ').trimEnd() : `[${p.comm}]` });
     }
     const held = heldBy(ns).filter((h) => h !== 'procs' || processes.length > 0);
     if (processes.length === 0 && (options.empty === false || held.length === 0)) continue;
