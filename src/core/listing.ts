@@ -37,6 +37,11 @@ export interface NamespaceSummary {
   related?: boolean;
   held: HeldBy[];
   owners: Attribution[];
+  /**
+   * No process of it is visible, but the scan could not read some processes' namespaces
+   * (EACCES: another user's, proc(5)'s ptrace check): nprocs 0 is then not known to be true.
+   */
+  processesHidden?: boolean;
   /** The underlying model record (pids, fds, mounts, threads). */
   detail: Namespace;
 }
@@ -93,6 +98,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
       if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
       const row = summarize(procfs, scan, ns);
       if (!row) continue;
+      if (row.nprocs === 0 && scan.stats.denied > 0) row.processesHidden = true;
       const socketOnly = row.held.length === 1 && row.held[0] === 'socket';
       if (options.relations && !socketOnly) addRelations(row);
       if (netns && ns.type === 'net' && !socketOnly) row.netnsid = netns.lookup(row.path);

@@ -30,6 +30,8 @@ export interface NamespaceGroup {
   held: HeldBy[];
   /** Whom the namespace belongs to (ip netns name, nsm environment ...). */
   owners: Attribution[];
+  /** No process of it is visible, and some processes' namespaces could not be read (EACCES). */
+  processesHidden: boolean;
 }
 
 export interface ProcessGrouping {
@@ -104,7 +106,7 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
     }
     const held = heldBy(ns).filter((h) => h !== 'procs' || processes.length > 0);
     if (processes.length === 0 && (options.empty === false || held.length === 0)) continue;
-    groups.push({ type, ns: ns.inode, nprocs: processes.length, processes, held, owners: ns.owners });
+    groups.push({ type, ns: ns.inode, nprocs: processes.length, processes, held, owners: ns.owners, processesHidden: processes.length === 0 && scan.stats.denied > 0 });
   }
   const owners = options.owners && options.owners.length > 0 ? [...options.owners] : undefined;
   return { type, target, ...(owners ? { owners } : {}), groups, stats: scan.stats };
