@@ -83,5 +83,5 @@ export function lsJson(
     rows[i]!.processesHidden = ns.processesHidden === true;
   });
   // Processes whose namespaces could not be read (another user's): no row counts them.
-  return { namespaces: rows, environments: listingSummaries(listing.environments), hiddenProcesses: listing.stats.denied };
+  return { namespaces: rows, environments: listingSummaries(listing.environments), hiddenProcesses: listing.hiddenProcesses };
 }

@@ -29,7 +29,7 @@ export function groupingJson(g: ProcessGrouping): object {
       processesHidden: group.processesHidden,
     })),
     // Processes whose namespaces could not be read (another user's): no group counts them.
-    hiddenProcesses: g.stats.denied,
+    hiddenProcesses: g.hiddenProcesses,
   };
 }
 
@@ -65,7 +65,7 @@ export function renderGrouping(g: ProcessGrouping, options: PsRenderOptions): st
     out.push('');
   }
   const n = g.groups.length;
-  const hidden = g.stats.denied > 0 ? ` (${hiddenText(g.stats.denied)})` : '';
+  const hidden = g.hiddenProcesses > 0 ? ` (${hiddenText(g.hiddenProcesses)})` : '';
   out.push(colour.dim(`${n} ${g.type} namespace${n === 1 ? '' : 's'}${hidden}`));
   return `${out.join('\n')}\n`;
 }

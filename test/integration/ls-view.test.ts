@@ -116,6 +116,9 @@ describe.skipIf(!isRoot)('processes another user cannot see (root only: runs nsm
       expect((await nsm(['ls', '-t', 'net', '-o', 'NS,NPROCS', '-n'], user)).stdout).toMatch(new RegExp(`^${file} +\\?$`, 'm'));
       const human = (await nsm(['ls'], user)).stdout;
       expect(human).toMatch(/\nNPROCS \?: [\d,]+ process(es)? not visible to you /);
+      // Root reads every process's namespaces (here only a sandbox's init refuses it): a count.
+      const rootDoc = JSON.parse((await nsm(['ls', '-J', '-t', 'net'])).stdout);
+      expect(rootDoc.namespaces.find((r: { ns: number }) => r.ns === file)).toMatchObject({ nprocs: 0, processesHidden: false });
       const ps = await nsm(['ps', '-t', 'net'], user);
       expect(ps.stdout).toContain(`net:[${file}]  processes not visible to you (held by mount)  netns:${netns}\n`);
       const psJson = JSON.parse((await nsm(['ps', '-t', 'net', '--json'], user)).stdout);

@@ -54,7 +54,7 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
     renderColumns(listing.namespaces, shownCounts(cols), { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
   );
   if (plainView(inode, opts) && listing.namespaces.some((r) => r.processesHidden)) {
-    process.stdout.write(`\nNPROCS ?: ${hiddenText(listing.stats.denied)} (their namespaces cannot be read: proc(5))\n`);
+    process.stdout.write(`\nNPROCS ?: ${hiddenText(listing.hiddenProcesses)} (their namespaces cannot be read: proc(5))\n`);
   }
   // The managed environments, below the namespaces, in the default human view only: a
   // script's -n, -o, -t ... output holds namespace rows alone (`nsm ls --envs` lists them).
