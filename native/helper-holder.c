@@ -39,29 +39,6 @@ static void close_inherited_fds(void)
 		die(0, "close_range(4, ~0)");
 }
 
-/*
- * ps(1) shows a process's arguments from /proc/PID/cmdline, i.e. its original argv strings.
- * Like setproctitle(3), the holder writes "nsm:holder NAME" over them and pads with NULs, so
- * that `ps -o args` tells holders apart (comm stays "nsm:holder", from PR_SET_NAME). Only the
- * argv strings are reused, never the environment after them (tests and tools read
- * /proc/PID/environ); the title is cut to fit, though "nsm-helper holder - NAME" always has
- * room for it. cmdline is read up to the end of argv while its last byte is NUL, which the
- * padding keeps (fs/proc/base.c get_mm_cmdline, Linux 5.2+; checked on 6.18).
- */
-static void set_title(const struct config *c)
-{
-	char title[160];
-	int n = snprintf(title, sizeof title, "nsm:holder %s", c->name);
-	size_t len = n < 0 ? 0 : (size_t)n >= sizeof title ? sizeof title - 1 : (size_t)n;
-
-	if (c->argv_len == 0)
-		return;
-	if (len > c->argv_len - 1)
-		len = c->argv_len - 1;
-	memset(c->argv_area, 0, c->argv_len);
-	memcpy(c->argv_area, title, len);
-}
-
 /* setns(2): a process cannot re-enter its own user namespace (EINVAL); nsenter skips it too. */
 static bool own_user_ns(int fd)
 {
@@ -116,7 +93,7 @@ static noreturn void holder(const struct config *c, const sigset_t *set)
 
 	prctl(PR_SET_NAME, "nsm:holder");
 	if (c->name)
-		set_title(c);
+		set_title(c, "nsm:holder", c->name);
 	/* A procfs mount shows the pid namespace of its mounter (pid_namespaces(7)): PID 1 mounts it. */
 	if (c->mount_proc)
 		mount_fresh("proc", "/proc");

@@ -135,6 +135,8 @@ static noreturn void run_init(const struct config *c)
 	int st;
 
 	prctl(PR_SET_NAME, "nsm:init");
+	/* `ps -ef` shows "nsm:init CMD" rather than the helper's own argv (as the README says). */
+	set_title(c, "nsm:init", c->argc > 0 ? (strrchr(c->argv[0], '/') ? strrchr(c->argv[0], '/') + 1 : c->argv[0]) : NULL);
 	if (c->mount_proc)
 		mount_fresh("proc", "/proc");
 	catch_signals(&set);

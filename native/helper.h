@@ -88,7 +88,7 @@ struct config {
 	char **argv;
 	int argc;
 	const char *name;  /* holder: its environment's name, for its title (NULL: none) */
-	char *argv_area;   /* our own argv strings, which the holder overwrites with its title */
+	char *argv_area;   /* our own argv strings, which holder and init overwrite with their title */
 	size_t argv_len;
 };
 
@@ -97,6 +97,9 @@ struct frame {
 	uint32_t len;
 	unsigned char *data; /* copy of the payload followed by two NULs */
 };
+
+/* nsm-helper.c: main */
+void set_title(const struct config *c, const char *stage, const char *name);
 
 /* helper-log.c: failures, frames, children with a socket */
 const char *msg_name(int code);

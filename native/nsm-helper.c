@@ -99,6 +99,33 @@ static size_t argv_span(int argc, char **argv)
 	return end - argv[0];
 }
 
+/*
+ * ps(1) shows a process's arguments from /proc/PID/cmdline, i.e. its original argv strings.
+ * Like setproctitle(3), holder and init write "STAGE NAME" over them, so that `ps -o args`
+ * tells them apart (comm is the stage, from PR_SET_NAME). Only the argv strings are reused,
+ * never the environment after them (tests and tools read /proc/PID/environ); the title is
+ * cut to fit. The bytes after the title are NULs but the last one: when the last byte of the
+ * argv area is not NUL, the kernel takes the area as rewritten and returns it up to its first
+ * NUL (fs/proc/base.c get_mm_cmdline/get_mm_proctitle, Linux 5.2+; checked on 6.18), so
+ * cmdline reads exactly "STAGE NAME\0", with no padding for readers to trim.
+ */
+void set_title(const struct config *c, const char *stage, const char *name)
+{
+	char title[160];
+	int n = snprintf(title, sizeof title, name && *name ? "%s %s" : "%s", stage, name);
+	size_t len = n < 0 ? 0 : (size_t)n >= sizeof title ? sizeof title - 1 : (size_t)n;
+
+	if (c->argv_len < 2)
+		return;
+	if (len > c->argv_len - 1)
+		len = c->argv_len - 1;
+	memset(c->argv_area, 0, c->argv_len);
+	memcpy(c->argv_area, title, len);
+	/* Not the title's own NUL: then a filler the kernel never shows (see above). */
+	if (len + 1 < c->argv_len)
+		c->argv_area[c->argv_len - 1] = '.';
+}
+
 int main(int argc, char **argv)
 {
 	static const struct { const char *name; enum mode mode; } modes[] = {
@@ -120,11 +147,10 @@ int main(int argc, char **argv)
 	/* Only a holder takes a NAME (for its title); it must not be empty. */
 	if (c.mode == 0 || argc > 4 || (argc == 4 && (c.mode != MODE_HOLDER || argv[3][0] == '\0')))
 		usage();
-	if (argc == 4) {
+	if (argc == 4)
 		c.name = argv[3];
-		c.argv_area = argv[0];
-		c.argv_len = argv_span(argc, argv);
-	}
+	c.argv_area = argv[0];
+	c.argv_len = argv_span(argc, argv);
 	/* A vanished driver then shows as EPIPE on the write that names its step. */
 	signal(SIGPIPE, SIG_IGN);
 	in = open_channel(argv[2], c.mode);

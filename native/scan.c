@@ -296,7 +296,8 @@ static void emit_cmdline(int dirfd, long pid, struct out *o)
 	ssize_t n = read_file_at(dirfd, "cmdline", args, sizeof(args));
 	if (n < 0 || (size_t)n == sizeof(args) - 1)
 		return; /* gone, or too long for one record: Node reads it */
-	if (n > 0 && args[n - 1] == '\0')
+	/* A title written over argv (setproctitle(3)) may leave NUL padding: not part of the line. */
+	while (n > 0 && args[n - 1] == '\0')
 		n--;
 	int len = snprintf(line, sizeof(line), "C %ld ", pid);
 	for (ssize_t i = 0; i < n && (size_t)len + 3 < sizeof(line); i++) {

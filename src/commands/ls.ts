@@ -25,6 +25,7 @@ export const lsOptions = defineOptions([
   { flags: '-n, --noheadings', description: 'do not print headings' },
   { flags: '-u, --notruncate', description: 'do not truncate text in columns' },
   { flags: '-W, --nowrap', description: 'do not use multi-line cells' },
+  { flags: '--envs', description: "list nsm's environments only (NAME TYPES PID STATE AGE USER): with -J, -n, -o, --output-all, -H, -r, -u" },
 ]);
 
 export const lsCommand = defineCommand({
@@ -41,6 +42,7 @@ export const lsCommand = defineCommand({
     { command: 'nsm ls -p $$ --output-all', does: "every column for the shell's namespaces" },
     { command: 'nsm ls --owner docker', does: 'namespaces of docker containers (--owner docker:web: one)' },
     { command: "nsm ls --json | jq '.namespaces[] | select(.nprocs == 0)'" },
+    { command: 'nsm ls --envs -n -o NAME,STATE', does: 'one line per environment, for scripts' },
   ],
   action: () => import('./actions/ls.js'),
 });

@@ -8,6 +8,7 @@ import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import type { ContainerPaths } from '../sys/containers.js';
 import { ProcFs } from '../sys/procfs.js';
+import { effectiveUid } from '../sys/statefs.js';
 import { userName } from '../sys/users.js';
 import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace, type ScanStats } from './model.js';
@@ -38,6 +39,11 @@ export interface NamespaceSummary {
   related?: boolean;
   held: HeldBy[];
   owners: Attribution[];
+  /**
+   * No process of it is visible, but the scan could not read some processes' namespaces
+   * (EACCES: another user's, proc(5)'s ptrace check): nprocs 0 is then not known to be true.
+   */
+  processesHidden?: boolean;
   /** The underlying model record (pids, fds, mounts, threads). */
   detail: Namespace;
 }
@@ -76,6 +82,17 @@ export interface NamespaceListing {
   environments: EnvironmentListing;
   stats: ScanStats;
   scan: HostScan;
+  /** Processes whose namespaces could not be read (hiddenProcesses()): no row counts them. */
+  hiddenProcesses: number;
+}
+
+/**
+ * Processes of the scan whose namespaces the caller may not read: another user's, for a caller
+ * other than root (proc(5): /proc/PID/ns needs ptrace read access). Root is refused only by
+ * a sandbox's init or an LSM; those are not counted, so root's counts stay as lsns's.
+ */
+export function hiddenProcesses(stats: ScanStats): number {
+  return effectiveUid() === 0 ? 0 : stats.denied;
 }
 
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
@@ -99,6 +116,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
     wanted = new Set(Object.values(p.ns));
   }
 
+  const hidden = hiddenProcesses(scan.stats);
   const netns = options.netnsid ? new NetnsIdResolver() : undefined;
   const rows: NamespaceSummary[] = [];
   try {
@@ -108,6 +126,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
       if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
       const row = summarize(procfs, scan, ns);
       if (!row) continue;
+      if (row.nprocs === 0 && hidden > 0) row.processesHidden = true;
       const socketOnly = row.held.length === 1 && row.held[0] === 'socket';
       if (options.relations && !socketOnly) addRelations(row);
       if (netns && ns.type === 'net' && !socketOnly) row.netnsid = netns.lookup(row.path);
@@ -116,7 +135,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
   } finally {
     netns?.close();
   }
-  return { namespaces: rows, environments: environments.listing, stats: scan.stats, scan };
+  return { namespaces: rows, environments: environments.listing, stats: scan.stats, scan, hiddenProcesses: hidden };
 }
 
 /**
@@ -132,7 +151,8 @@ function summarize(procfs: ProcFs, scan: HostScan, ns: Namespace): NamespaceSumm
     try {
       const p = scan.processes.get(pid)!;
       // The scanner read the lowest pid's command line during its walk; else read it now.
-      const command = p.cmdline ?? procfs.readCmdline(pid).join(' ');
+      // trimEnd: a title written over argv may be padded (setproctitle(3)); never shown.
+      const command = (p.cmdline ?? procfs.readCmdline(pid).join(' ')).trimEnd();
       const uid = p.uid;
       return {
         ...base(ns),
@@ -221,7 +241,7 @@ export function namespaceProcesses(listing: NamespaceListing, row: NamespaceSumm
     let command = p.cmdline;
     if (command === undefined) {
       try {
-        command = procfs.readCmdline(pid).join(' ');
+        command = procfs.readCmdline(pid).join(' ').trimEnd();
       } catch (err) {
         if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
         continue;

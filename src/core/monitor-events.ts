@@ -71,9 +71,9 @@ export type MonitorEvent =
    */
   | (At & { kind: 'ns-gone'; type: NsType; inode: number; id: number | null; lifetimeMs?: number; owners: Attribution[]; via: Via })
   /** --verbose: a process moved into an already known namespace (setns, or unshare then fork/exec). */
-  | (At & { kind: 'ns-join'; type: NsType; inode: number; id: number | null; pid: number; command?: string; from?: number; via: Via })
+  | (At & { kind: 'ns-join'; type: NsType; inode: number; id: number | null; pid: number; command?: string; from?: number; owners: Attribution[]; via: Via })
   /** --verbose: a process moved out of a namespace (it still exists). */
-  | (At & { kind: 'ns-leave'; type: NsType; inode: number; id: number | null; pid: number; command?: string; to?: number; via: Via })
+  | (At & { kind: 'ns-leave'; type: NsType; inode: number; id: number | null; pid: number; command?: string; to?: number; owners: Attribution[]; via: Via })
   /** The kernel dropped events (ENOBUFS): a full rescan follows to catch up. */
   | (At & { kind: 'overrun'; count: number })
   /**

@@ -292,7 +292,7 @@ export class NamespaceTracker {
         this.emit({ kind: 'ns-new', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: st.command, owners: st.owners, via });
       }
     } else if (from !== undefined && followed && this.options.verbose) {
-      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: proc.command ?? this.env.commandOf(pid), from, via });
+      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: proc.command ?? this.env.commandOf(pid), from, owners: st.owners, via });
     }
     st.members.add(pid);
     st.emptySince = undefined;
@@ -308,7 +308,7 @@ export class NamespaceTracker {
       st.emptiedUnseen = false;
     }
     if (followed && this.options.verbose) {
-      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: proc.command, to, via });
+      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: proc.command ?? this.env.commandOf(pid), to, owners: st.owners, via });
     }
   }
 

@@ -8,6 +8,7 @@ import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
 import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type ScanStats } from './model.js';
+import { hiddenProcesses } from './listing.js';
 import { scanHost } from './scan.js';
 import { concrete, openTarget, readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
 
@@ -30,6 +31,8 @@ export interface NamespaceGroup {
   held: HeldBy[];
   /** Whom the namespace belongs to (ip netns name, nsm environment ...). */
   owners: Attribution[];
+  /** No process of it is visible, and some processes' namespaces could not be read (EACCES). */
+  processesHidden: boolean;
 }
 
 export interface ProcessGrouping {
@@ -41,6 +44,8 @@ export interface ProcessGrouping {
   /** Ascending by inode, as ls sorts. */
   groups: NamespaceGroup[];
   stats: ScanStats;
+  /** Processes whose namespaces could not be read (listing.ts hiddenProcesses()): in no group. */
+  hiddenProcesses: number;
 }
 
 export interface PsOptions {
@@ -80,6 +85,7 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
   const scan = await scanHost({ procRoot: options.procRoot, types: [type], threads: false, allCmdlines: true });
   attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths });
   const groups: NamespaceGroup[] = [];
+  const hidden = hiddenProcesses(scan.stats);
   for (const ns of scan.namespaces) {
     if (only !== undefined && ns.inode !== only) continue;
     if (options.owners && !matchesOwner(ns.owners, options.owners)) continue;
@@ -100,14 +106,14 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
         if (!hasErrno(err, 'EACCES', 'EPERM')) throw err;
         args = [];
       }
-      processes.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), comm: p.comm, command: args.length > 0 ? args.join(' ') : `[${p.comm}]` });
+      processes.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), comm: p.comm, command: args.length > 0 ? args.join(' ').trimEnd() : `[${p.comm}]` });
     }
     const held = heldBy(ns).filter((h) => h !== 'procs' || processes.length > 0);
     if (processes.length === 0 && (options.empty === false || held.length === 0)) continue;
-    groups.push({ type, ns: ns.inode, nprocs: processes.length, processes, held, owners: ns.owners });
+    groups.push({ type, ns: ns.inode, nprocs: processes.length, processes, held, owners: ns.owners, processesHidden: processes.length === 0 && hidden > 0 });
   }
   const owners = options.owners && options.owners.length > 0 ? [...options.owners] : undefined;
-  return { type, target, ...(owners ? { owners } : {}), groups, stats: scan.stats };
+  return { type, target, ...(owners ? { owners } : {}), groups, stats: scan.stats, hiddenProcesses: hidden };
 }
 
 /** The inode and label of a namespace file target of `type`; its errors exit 1 here, not exec's 125. */

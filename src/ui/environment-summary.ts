@@ -70,12 +70,18 @@ export function environmentSummary(env: ListedEnvironment): EnvironmentSummary {
 
 
 /** The `nsm ls --json` document: `namespaces` in the columns `cols` (plus owners), and `environments`. */
-export function lsJson(listing: NamespaceListing, cols: readonly Column<NamespaceSummary>[]): { namespaces: Array<Record<string, unknown>>; environments: EnvironmentSummary[] } {
+export function lsJson(
+  listing: NamespaceListing,
+  cols: readonly Column<NamespaceSummary>[],
+): { namespaces: Array<Record<string, unknown>>; environments: EnvironmentSummary[]; hiddenProcesses: number } {
   const rows = rowsToJson(listing.namespaces, cols);
   listing.namespaces.forEach((ns, i) => {
     // The id beside the inode in every row (null on kernels before 6.18).
     if (!('id' in rows[i]!)) rows[i]!.id = ns.detail.id ?? null;
     rows[i]!.owners = ns.owners;
+    // nprocs 0 with processes that could not be read: not known to be empty.
+    rows[i]!.processesHidden = ns.processesHidden === true;
   });
-  return { namespaces: rows, environments: listingSummaries(listing.environments) };
+  // Processes whose namespaces could not be read (another user's): no row counts them.
+  return { namespaces: rows, environments: listingSummaries(listing.environments), hiddenProcesses: listing.hiddenProcesses };
 }

@@ -59,17 +59,25 @@ const STATE_STYLE: Record<string, (t: string) => string> = {
 /** A row of the environments section: the summary and its creator's name (sys/users.ts resolves it). */
 export type EnvironmentRow = EnvironmentSummary & { user: string };
 
-/** Columns of the environments section of `nsm ls`. */
+/** Columns of the environments section of `nsm ls` and of `nsm ls --envs` (-o picks among them). */
 export function environmentColumns(now = Date.now()): Column<EnvironmentRow>[] {
   return [
     { id: 'NAME', help: 'environment name', json: 'string', get: (e) => e.name, style: (t) => colour.bold(t) },
-    { id: 'TYPES', help: 'namespace types it created', json: 'array', get: (e) => e.types.join(',') },
-    { id: 'PID', help: 'holder pid', align: 'right', json: 'number', get: (e) => e.pid ?? '' },
+    { id: 'TYPES', help: 'namespace types it created', json: 'array', get: (e) => e.types },
+    { id: 'PID', help: 'holder pid', align: 'right', json: 'number', get: (e) => e.pid ?? undefined },
     { id: 'STATE', help: 'running, dead, reused, pinned, held (destroyed, namespaces still held), creating, interrupted or unreadable', json: 'string', get: (e) => e.state, style: (t) => STATE_STYLE[t]?.(t) ?? t },
-    { id: 'AGE', help: 'time since creation', align: 'right', json: 'string', get: (e) => (e.createdAt === null || Number.isNaN(Date.parse(e.createdAt)) ? '' : age(e.createdAt, now)) },
+    { id: 'AGE', help: 'time since creation', align: 'right', json: 'string', get: (e) => (e.createdAt === null || Number.isNaN(Date.parse(e.createdAt)) ? undefined : age(e.createdAt, now)) },
     { id: 'USER', help: 'creator', json: 'string', get: (e) => e.user },
+    { id: 'UID', help: 'UID of the creator', align: 'right', json: 'number', get: (e) => e.uid },
+    { id: 'CREATED', key: 'createdAt', help: 'when it was created (ISO 8601)', json: 'string', get: (e) => e.createdAt ?? undefined },
+    { id: 'NETNS', key: 'netnsLink', help: 'its ip netns name (/run/netns/NAME)', json: 'string', get: (e) => e.netnsLink ?? undefined },
+    { id: 'NS', key: 'namespaces', help: 'its namespaces, TYPE:INODE', json: 'array', get: (e) => Object.entries(e.namespaces).map(([t, ino]) => `${t}:${ino}`) },
+    { id: 'PINS', help: 'where its namespaces are bind-mounted (--pin)', json: 'array', wrap: true, get: (e) => Object.values(e.pins) as string[] },
   ];
 }
+
+/** The columns `nsm ls --envs` and the ENVIRONMENTS section print without -o. */
+export const DEFAULT_ENVIRONMENT_COLUMNS = ['NAME', 'TYPES', 'PID', 'STATE', 'AGE', 'USER'];
 
 /** stderr lines for what a listing could not read: each skipped entry or directory, and why. */
 export function listingWarnings(problems: ReadonlyArray<{ name: string; dir: string; message: string }>): string {

@@ -97,10 +97,10 @@ const MONITOR_FORMATTERS: Formatters = {
     out: line(head(e.time, 'GONE', colour.red, e.type, e.inode), e.lifetimeMs === undefined ? 'existed at start' : `lived ${duration(e.lifetimeMs)}`, names(e.owners)),
   }),
   'ns-join': (e) => ({
-    out: line(head(e.time, 'JOIN', colour.cyan, e.type, e.inode), `pid ${e.pid}`, shown(e.command), e.from === undefined ? undefined : colour.dim(`(from ${e.from})`)),
+    out: line(head(e.time, 'JOIN', colour.cyan, e.type, e.inode), `pid ${e.pid}`, shown(e.command), names(e.owners), e.from === undefined ? undefined : colour.dim(`(from ${e.from})`)),
   }),
   'ns-leave': (e) => ({
-    out: line(head(e.time, 'LEAVE', colour.yellow, e.type, e.inode), `pid ${e.pid}`, shown(e.command), e.to === undefined ? undefined : colour.dim(`(to ${e.to})`)),
+    out: line(head(e.time, 'LEAVE', colour.yellow, e.type, e.inode), `pid ${e.pid}`, shown(e.command), names(e.owners), e.to === undefined ? undefined : colour.dim(`(to ${e.to})`)),
   }),
   // Said once; the summary gives the count.
   overrun: (e) =>

@@ -38,7 +38,7 @@ export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
     style: (text, r) => (r.nprocs === 0 ? colour.yellow(text) : text),
   },
   {
-    id: 'NAME', help: 'whose it is: nsm:ENV, netns:NAME, docker:NAME, kubernetes:POD, systemd:UNIT ...', json: 'string',
+    id: 'NAME', help: 'whose it is: nsm:ENV, netns:NAME, docker:NAME, kubernetes:POD, systemd:UNIT ...', json: 'string', truncate: true,
     get: (r) => (r.owners.length > 0 ? r.owners.map(ownerLabel) : undefined),
     style: (text) => colour.cyan(text),
   },
@@ -57,3 +57,13 @@ export const PROCESS_COLUMNS: readonly Column<NamespaceProcess>[] = [
   { id: 'USER', help: 'username of the PID', json: 'string', get: (r) => r.user },
   { id: 'COMMAND', help: 'command line of the PID', json: 'string', truncate: true, get: (r) => r.command },
 ];
+
+/** The NPROCS of the human listing: "?" where no process is visible but some could not be read. */
+export function shownCounts(cols: readonly Column<NamespaceSummary>[]): Column<NamespaceSummary>[] {
+  return cols.map((c) => (c.id === 'NPROCS' ? { ...c, get: (r) => (r.processesHidden ? '?' : c.get(r)) } : c));
+}
+
+/** "N processes not visible to you": those whose namespaces the scan could not read (proc(5)). */
+export function hiddenText(denied: number): string {
+  return `${denied.toLocaleString('en-US')} process${denied === 1 ? '' : 'es'} not visible to you`;
+}

@@ -4,7 +4,7 @@
 import type { GroupedProcess, ProcessGrouping } from '../core/ps.js';
 import { colour } from './colour.js';
 import type { Column } from './columns.js';
-import { ownerLabel } from './namespace-columns.js';
+import { hiddenText, ownerLabel } from './namespace-columns.js';
 import { renderColumns, type TableOptions } from './table.js';
 
 const PROCESS_COLUMNS: readonly Column<GroupedProcess>[] = [
@@ -26,8 +26,17 @@ export function groupingJson(g: ProcessGrouping): object {
       held: group.held,
       owners: group.owners,
       processes: group.processes,
+      processesHidden: group.processesHidden,
     })),
+    // Processes whose namespaces could not be read (another user's): no group counts them.
+    hiddenProcesses: g.hiddenProcesses,
   };
+}
+
+/** "no processes", or, when some could not be read, that they may just not be visible. */
+function emptyText(group: ProcessGrouping['groups'][number]): string {
+  const held = group.held.length > 0 ? ` (held by ${group.held.join(', ')})` : '';
+  return `${group.processesHidden ? 'processes not visible to you' : 'no processes'}${held}`;
 }
 
 export interface PsRenderOptions extends TableOptions {
@@ -43,7 +52,7 @@ export function renderGrouping(g: ProcessGrouping, options: PsRenderOptions): st
   const out: string[] = [];
   for (const group of g.groups) {
     const count = group.nprocs === 1 ? '1 process' : `${group.nprocs.toLocaleString('en-US')} processes`;
-    const head = [colour.bold(`${group.type}:[${group.ns}]`), group.nprocs === 0 ? colour.yellow(`no processes (held by ${group.held.join(', ')})`) : count];
+    const head = [colour.bold(`${group.type}:[${group.ns}]`), group.nprocs === 0 ? colour.yellow(emptyText(group)) : count];
     if (group.owners.length > 0) head.push(colour.cyan(group.owners.map(ownerLabel).join(', ')));
     out.push(head.join('  '));
     if (group.nprocs > 0) {
@@ -56,6 +65,7 @@ export function renderGrouping(g: ProcessGrouping, options: PsRenderOptions): st
     out.push('');
   }
   const n = g.groups.length;
-  out.push(colour.dim(`${n} ${g.type} namespace${n === 1 ? '' : 's'}`));
+  const hidden = g.hiddenProcesses > 0 ? ` (${hiddenText(g.hiddenProcesses)})` : '';
+  out.push(colour.dim(`${n} ${g.type} namespace${n === 1 ? '' : 's'}${hidden}`));
   return `${out.join('\n')}\n`;
 }

@@ -110,20 +110,29 @@ export function boxTable(
   return `${table.toString()}\n`;
 }
 
-/** Shorten truncatable columns (widest first) until the table fits in `width`. */
+/**
+ * Shorten truncatable columns until the table fits in `width`, the widest first (so that a
+ * long NAME and a long COMMAND end up sharing the room, as libsmartcols trims lsns's), none
+ * below its header or 8 characters; a table that still does not fit is left to wrap.
+ */
 function fitWidth<R>(cells: string[][], cols: readonly Column<R>[], width: number, headings: boolean): void {
   const colWidth = (j: number): number =>
     Math.max(headings ? cols[j]!.id.length : 0, ...cells.map((r) => Math.max(...r[j]!.split('\n').map((l) => stripAnsi(l).length))));
   const widths = cols.map((_, j) => colWidth(j));
-  const total = widths.reduce((a, b) => a + b, 0) + cols.length - 1;
-  let excess = total - width;
+  let excess = widths.reduce((a, b) => a + b, 0) + cols.length - 1 - width;
   if (excess <= 0) return;
-  const candidates = cols.map((c, j) => ({ c, j })).filter(({ c }) => c.truncate);
-  for (const { j } of candidates) {
-    const min = Math.max(cols[j]!.id.length, 8);
-    const target = Math.max(min, widths[j]! - excess);
-    for (const r of cells) r[j] = r[j]!.split('\n').map((l) => truncate(l, target)).join('\n');
-    excess -= widths[j]! - target;
-    if (excess <= 0) return;
+  const min = (j: number): number => Math.max(cols[j]!.id.length, 8);
+  const targets = [...widths];
+  const candidates = cols.map((_, j) => j).filter((j) => cols[j]!.truncate);
+  while (excess > 0) {
+    // One character off the widest column that may still give one.
+    let widest = -1;
+    for (const j of candidates) if (targets[j]! > min(j) && (widest < 0 || targets[j]! > targets[widest]!)) widest = j;
+    if (widest < 0) break;
+    targets[widest]!--;
+    excess--;
+  }
+  for (const j of candidates) {
+    if (targets[j]! < widths[j]!) for (const r of cells) r[j] = r[j]!.split('\n').map((l) => truncate(l, targets[j]!)).join('\n');
   }
 }

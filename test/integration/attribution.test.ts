@@ -341,7 +341,7 @@ describe.skipIf(!IS_ROOT)('attribution on the real kernel', () => {
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       const doc = JSON.parse(r.stdout);
-      expect(Object.keys(doc).sort()).toEqual(['namespaces', 'schemaVersion', 'target', 'type']);
+      expect(Object.keys(doc).sort()).toEqual(['hiddenProcesses', 'namespaces', 'schemaVersion', 'target', 'type']);
       return doc.namespaces;
     };
     const pidsOf = (gs: Group[]): number[] => gs.flatMap((g) => g.processes.map((p) => p.pid));

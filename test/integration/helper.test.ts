@@ -266,7 +266,8 @@ describe('holder', () => {
     const name = `web-${'x'.repeat(60)}`; // 64 bytes, the longest environment name
     const h = await createHolder({ types: ['user', 'uts'], map: { root: true } }, { ...rootless, name });
     try {
-      expect(readFileSync(`/proc/${h.pid}/cmdline`, 'latin1').replace(/\0+$/, '')).toBe(`nsm:holder ${name}`);
+      // Exactly the title: no NUL padding for a reader (ls, jq) to trim.
+      expect(readFileSync(`/proc/${h.pid}/cmdline`, 'latin1')).toBe(`nsm:holder ${name}\0`);
       expect(spawnSync('ps', ['-o', 'args=', '-p', String(h.pid)], { encoding: 'utf8' }).stdout.trim()).toBe(`nsm:holder ${name}`);
       expect(status(h.pid, 'Name')).toBe('nsm:holder');
       expect(readFileSync(`/proc/${h.pid}/environ`, 'latin1').split('\0')).toContain(`NSM_TEST_TAG=${TAG}`);
@@ -289,7 +290,7 @@ describe('holder', () => {
     const pid = (replies[0] as { pid: number }).pid;
     try {
       expect(r.status).toBe(0);
-      expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0+$/, '')).toBe(`nsm:holder ${name}`);
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'latin1')).toBe(`nsm:holder ${name}\0`);
     } finally {
       kill(pid);
     }
@@ -573,6 +574,12 @@ describe('run', () => {
     const out = output();
     await runInNewNamespaces(withPid, ['sh', '-c', 'echo $$; cat /proc/1/comm'], { ...rootless, stdio: ['ignore', out.fd, 'inherit'] });
     expect(out.text()).toBe('2\nnsm:init\n');
+  });
+
+  it('nsm:init shows in ps as "nsm:init CMD", with nothing after the title', async () => {
+    const out = output();
+    await runInNewNamespaces(withPid, ['/bin/sh', '-c', 'tr "\\0" "|" < /proc/1/cmdline'], { ...rootless, stdio: ['ignore', out.fd, 'inherit'] });
+    expect(out.text()).toBe('nsm:init sh|');
   });
 
   it.each(cases)('SIGTERM sent to the helper reaches the command %s', async (_, config) => {

@@ -26,8 +26,10 @@ describe('monitor output', () => {
   });
 
   it('prints JOIN and LEAVE with where the process came from or went', () => {
-    expect(out({ kind: 'ns-join', time: T, type: 'net', inode: 5, pid: 3, command: 'ip', from: 4, via: 'event' })).toMatch(/JOIN  net             5  pid 3  ip  \(from 4\)\n$/);
-    expect(out({ kind: 'ns-leave', time: T, type: 'net', inode: 4, pid: 3, to: 5, via: 'event' })).toMatch(/LEAVE net             4  pid 3  \(to 5\)\n$/);
+    expect(out({ kind: 'ns-join', time: T, type: 'net', inode: 5, pid: 3, command: 'ip', from: 4, owners: [], via: 'event' })).toMatch(/JOIN  net             5  pid 3  ip  \(from 4\)\n$/);
+    expect(out({ kind: 'ns-leave', time: T, type: 'net', inode: 4, pid: 3, to: 5, owners: [], via: 'event' })).toMatch(/LEAVE net             4  pid 3  \(to 5\)\n$/);
+    const owners = [{ kind: 'nsm', id: 'web', name: 'web' }];
+    expect(out({ kind: 'ns-join', time: T, type: 'net', inode: 5, pid: 3, command: 'sh', from: 4, owners, via: 'event' })).toMatch(/JOIN  net             5  pid 3  sh  nsm:web  \(from 4\)\n$/);
   });
 
   it('says on stderr, once, that it polls or lost events', () => {

@@ -8,14 +8,15 @@ import { userName } from '../../sys/users.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
 import { listingSummaries, lsJson } from '../../ui/environment-summary.js';
 import { printJson } from '../../ui/json.js';
-import { environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
-import { DEFAULT_NAMESPACE_COLUMNS, NAMESPACE_COLUMNS, NETNSID_COLUMNS, PROCESS_COLUMNS, RELATION_COLUMNS } from '../../ui/namespace-columns.js';
+import { DEFAULT_ENVIRONMENT_COLUMNS, environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
+import { DEFAULT_NAMESPACE_COLUMNS, hiddenText, NAMESPACE_COLUMNS, NETNSID_COLUMNS, PROCESS_COLUMNS, RELATION_COLUMNS, shownCounts } from '../../ui/namespace-columns.js';
 import { renderColumns } from '../../ui/table.js';
 import { renderTree, treeJson } from '../../ui/tree-view.js';
 import type { lsOptions } from '../ls.js';
 import type { OptionsOf } from '../spec.js';
 
 export async function run([inode]: [number | undefined], opts: OptionsOf<typeof lsOptions>): Promise<void> {
+  if (opts.envs) return (await import('./ls-envs.js')).listEnvironments(inode, opts);
   if (opts.listColumns) {
     process.stdout.write(describeColumns(NAMESPACE_COLUMNS));
     return;
@@ -51,13 +52,25 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
     return;
   }
   process.stdout.write(
-    renderColumns(listing.namespaces, cols, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
+    renderColumns(listing.namespaces, shownCounts(cols), { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }),
   );
-  // The managed environments, below the namespaces, in the plain listing only.
-  const shown = !(opts.raw || inode !== undefined || opts.task !== undefined);
-  if (shown) warnProblems(listing.environments);
-  const envs = shown ? listingSummaries(listing.environments).map((e) => ({ ...e, user: userName(e.uid) })) : [];
-  if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, environmentColumns(), { noHeadings: opts.noheadings })}`);
+  if (plainView(inode, opts) && listing.namespaces.some((r) => r.processesHidden)) {
+    process.stdout.write(`\nNPROCS ?: ${hiddenText(listing.hiddenProcesses)} (their namespaces cannot be read: proc(5))\n`);
+  }
+  // The managed environments, below the namespaces, in the default human view only: a
+  // script's -n, -o, -t ... output holds namespace rows alone (`nsm ls --envs` lists them).
+  if (!plainView(inode, opts)) return;
+  warnProblems(listing.environments);
+  const envs = listingSummaries(listing.environments).map((e) => ({ ...e, user: userName(e.uid) }));
+  const envCols = selectColumns(environmentColumns(), DEFAULT_ENVIRONMENT_COLUMNS);
+  if (envs.length > 0) process.stdout.write(`\nENVIRONMENTS\n${renderColumns(envs, envCols, { noTruncate: opts.notruncate, noWrap: opts.nowrap })}`);
+}
+
+/** `nsm ls` as a person reads it: no option that selects rows or columns or shapes the output for a script. */
+function plainView(inode: number | undefined, opts: OptionsOf<typeof lsOptions>): boolean {
+  const shaped = opts.raw || opts.noheadings || opts.json || opts.output !== undefined || opts.outputAll || opts.persistent;
+  const filtered = inode !== undefined || opts.task !== undefined || opts.type !== undefined || opts.owner !== undefined;
+  return !shaped && !filtered;
 }
 
 /** What could not be read of the environments: a warning line on stderr each. */

@@ -1,6 +1,8 @@
+import { isatty } from 'node:tty';
 import { monitorNamespaces } from '../../core/monitor.js';
 import { UsageError } from '../../sys/errors.js';
 import { monitorPrinter } from '../../ui/monitor.js';
+import type { MonitorEvent } from '../../core/monitor-events.js';
 import type { monitorOptions } from '../monitor.js';
 import type { OptionsOf } from '../spec.js';
 
@@ -10,7 +12,11 @@ export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>)
   const rcvbufEnv = process.env.NSM_MONITOR_RCVBUF;
   if (rcvbufEnv !== undefined && !/^[1-9][0-9]{0,9}$/.test(rcvbufEnv)) throw new UsageError(`NSM_MONITOR_RCVBUF needs a number of bytes, not: ${rcvbufEnv.slice(0, 40)}`);
   const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal === 'SIGINT';
+    stop.abort();
+  };
   // A second Ctrl-C finds no handler and ends nsm at once.
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   // The reader went away (nsm monitor | head): stop quietly. The listener stays for the
@@ -33,9 +39,20 @@ export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>)
         signal: stop.signal,
         rcvbuf: rcvbufEnv === undefined ? undefined : Number(rcvbufEnv),
       },
-      monitorPrinter({ json: opts.json }),
+      afterInterrupt(monitorPrinter({ json: opts.json }), () => interrupted && !opts.json),
     );
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * The terminal echoes ^C where the cursor is, at the start of a line (termios(3) ECHOCTL):
+ * the summary after a Ctrl-C on a terminal starts on a line of its own.
+ */
+function afterInterrupt(print: (e: MonitorEvent) => void, interrupted: () => boolean): (e: MonitorEvent) => void {
+  return (e) => {
+    if (e.kind === 'summary' && interrupted() && process.stdout.isTTY && isatty(0)) process.stdout.write('\n');
+    print(e);
+  };
 }

@@ -104,9 +104,11 @@ export function checkOwnedNamespaces(record: EnvRecord, opened: readonly OpenNsF
  */
 export function userRecordNamesOwn(record: EnvRecord, holder: { pid: number; uid: number; ns: Partial<Record<NsType, number>> }, uid: number, options: RegistryOptions): boolean {
   const userNs = record.namespaces.user;
-  if (holder.uid !== uid || userNs === undefined || holder.ns.user !== userNs) return false;
+  if (holder.uid !== uid || userNs === undefined) return false;
   const proc = new ProcFs(options.procRoot);
   try {
+    // A scan of some types only (monitor -t uts) did not read the user namespace: read it now.
+    if ((holder.ns.user ?? proc.readNsEntry(holder.pid, 'user')?.inode) !== userNs) return false;
     if (nsRelations(proc.path(holder.pid, 'ns', nsTypeInfo('user').procEntry)).ownerUid !== uid) return false;
     for (const type of record.types) {
       if (type === 'user') continue;
