@@ -21,6 +21,8 @@ const PACKAGES: ReadonlyArray<[string, string]> = [
   ['prometheus-node-exporter', '/usr/bin/prometheus-node-exporter'], // nsm metrics --textfile
   ['man-db', '/usr/bin/man'], // the man pages: man --warnings, man -w after npm install -g
   ['groff-base', '/usr/bin/groff'], // the man pages: groff -man -ww
+  ['passt', '/usr/bin/pasta'], // --pasta: a user-mode network for rootless environments
+  ['slirp4netns', '/usr/bin/slirp4netns'], // --net-mode slirp4netns: the fallback when pasta is missing
 ];
 
 /**
