@@ -61,12 +61,6 @@ export function parsePublish(value: string, previous: PublishedPort[] = []): Pub
   return [...previous, port];
 }
 
-/** "127.0.0.1:8080->80/tcp", as podman shows a published port. */
-export function publishText(p: PublishedPort): string {
-  const host = p.hostAddress.includes(':') ? `[${p.hostAddress}]` : p.hostAddress;
-  return `${host}:${p.hostPort}->${p.envPort}/${p.protocol}`;
-}
-
 /** `options.userNet` of a record or reservation, when it has one of the expected shape. */
 export function userNetOf(record: Pick<EnvResources, 'options'>): EnvUserNet | undefined {
   const u = record.options.userNet;
