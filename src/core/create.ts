@@ -187,16 +187,18 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       linked = true;
     }
     if (options.userNet && userNetProgram) {
-      // Noted with its pid file before it starts: a create killed while pasta starts leaves
-      // a process that gc and the next create of the name find through that file.
+      // Noted before it starts, and its pid the moment it is forked (startUserNet): a create
+      // killed while pasta sets up leaves a process that gc and the next create of the name stop.
       const net: EnvUserNet = { mode: userNetProgram.mode, publish: options.userNet.publish, pidFile: join(reservation.dir, 'usernet.pid') };
       const hostAddress = pastaHostAddress();
       if (hostAddress && net.mode === 'pasta') net.hostAddress = hostAddress;
       rmSync(net.pidFile, { force: true });
       reservation.note({ options: { userNet: net } });
       userNet = net;
-      net.process = startUserNet(net, userNetProgram.program, { holderPid: holder.pid, ...(linked ? { netnsLink: netnsPath } : {}), euid });
-      reservation.note({ options: { userNet: net } });
+      await startUserNet(net, userNetProgram.program, { holderPid: holder.pid, ...(linked ? { netnsLink: netnsPath } : {}), euid }, (p) => {
+        net.process = p;
+        reservation.note({ options: { userNet: net } });
+      });
     }
     // The holder was started synchronously (spawnAndWait) and nothing since gave the event loop
     // a turn: let it run once, so that a signal caught meanwhile reaches deferSignals().

@@ -7,7 +7,8 @@
  */
 import { hasErrno, NsmError, UsageError, quoteInput } from '../sys/errors.js';
 import { ProcFs } from '../sys/procfs.js';
-import { findProgram, hostDefaultGateway4, readPidFile, runToBackground, tunUsable } from '../sys/usernet.js';
+import { dirname, join } from 'node:path';
+import { findProgram, hostDefaultGateway4, readLogTail, readPidFile, spawnDetached, tunUsable } from '../sys/usernet.js';
 import type { EnvResources, EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
 import { isAlive, stopProcess } from './processes.js';
 
@@ -116,32 +117,59 @@ export function pastaArgs(net: EnvUserNet, target: { holderPid: number; netnsLin
   return args;
 }
 
-/** The last line of pasta's stderr that says something (not its syslog complaints). */
-function pastaReason(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^Failed to send \d+ bytes to syslog$/.test(l) && !/^Don't run as root/.test(l));
-  return lines.at(-1) ?? 'no message';
+/** The last line of pasta's log that says something (not its syslog complaints). */
+function pastaReason(log: string): string {
+  const lines = log.split('\n').map((l) => l.trim()).filter((l) => l && !/Failed to send \d+ bytes to syslog/.test(l) && !/Don't run as root/.test(l));
+  return (lines.at(-1) ?? 'it exited without a message').replace(/^[\d.]+:?\s*/, '').replace(/^(ERROR|WARNING|INFO):\s*/, '');
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long pasta may take to set the network up before create gives up. */
+const START_TIMEOUT_MS = 10_000;
+
 /**
- * Start the user-mode network of `net` for the holder; returns the process (its pid from the
- * pid file, its start time). The caller noted `net` (with its pid file) before: a create
- * killed meanwhile is undone through the pid file.
+ * Start the user-mode network of `net` for the holder; resolves with the process once it is
+ * set up. It runs in the foreground of a session of its own (pasta(1) -f), so its pid is
+ * known the moment it is forked: `noteProcess` records it before anything else happens,
+ * and a create killed while pasta sets up leaves a process gc finds by that note. Ready is
+ * when it wrote its pid file (pasta(1) -P: "once initialisation is done").
  * @throws NsmError with pasta's own one-line reason (a port in use, no /dev/net/tun ...).
  */
-export function startUserNet(net: EnvUserNet, program: string, target: { holderPid: number; netnsLink?: string; euid: number }): ProcessIdentity {
+export async function startUserNet(
+  net: EnvUserNet,
+  program: string,
+  target: { holderPid: number; netnsLink?: string; euid: number },
+  noteProcess: (p: ProcessIdentity) => void,
+): Promise<ProcessIdentity> {
   if (net.mode !== 'pasta') return startSlirp(net, program, target);
-  const r = runToBackground(program, pastaArgs(net, target));
-  const pid = readPidFile(net.pidFile);
-  if (r.status !== 0) {
-    if (pid !== undefined) stopByPidFile(net, 0); // it wrote its pid and failed after: make sure it is gone
-    const reason = pastaReason(r.stderr);
-    const hint = /tun/i.test(reason) && !tunUsable()
-      ? '/dev/net/tun must be readable and writable by you (mode 0666, as udev sets it on Debian)'
-      : /bind|in use/i.test(reason) ? 'a published host port is taken: pick another' : undefined;
-    throw new NsmError(`pasta failed: ${reason}`, hint ? { hint } : {});
+  const log = userNetLogFile(net);
+  const pid = spawnDetached(program, [...pastaArgs(net, target), '-f', '-l', log]);
+  let p: ProcessIdentity | undefined;
+  try {
+    p = { pid, startTime: new ProcFs().readStat(pid).startTime };
+  } catch {
+    // exited (and reaped) already: its log says why
   }
-  if (pid === undefined) throw new NsmError(`pasta started but wrote no pid to ${net.pidFile}`);
-  return { pid, startTime: new ProcFs().readStat(pid).startTime };
+  if (p) noteProcess(p);
+  const until = Date.now() + START_TIMEOUT_MS;
+  let pause = 1;
+  while (p && isAlive(p) && readPidFile(net.pidFile) !== pid && Date.now() < until) {
+    await sleep(pause);
+    pause = Math.min(pause * 2, 10);
+  }
+  if (p && isAlive(p) && readPidFile(net.pidFile) === pid) return p;
+  if (p) await stopProcess(p, { graceMs: 0 });
+  const reason = p && Date.now() >= until ? `not set up after ${START_TIMEOUT_MS / 1000} s` : pastaReason(readLogTail(log));
+  const hint = /tun/i.test(reason) && !tunUsable()
+    ? '/dev/net/tun must be readable and writable by you (mode 0666, as udev sets it on Debian)'
+    : /bind|in use/i.test(reason) ? 'a published host port is taken: pick another' : undefined;
+  throw new NsmError(`pasta failed: ${reason}`, hint ? { hint } : {});
+}
+
+/** Where pasta logs (pasta(1) -l): beside its pid file. */
+export function userNetLogFile(net: EnvUserNet): string {
+  return join(dirname(net.pidFile), 'usernet.log');
 }
 
 function startSlirp(_net: EnvUserNet, _program: string, _target: { holderPid: number; netnsLink?: string; euid: number }): ProcessIdentity {
@@ -192,11 +220,6 @@ function killNow(p: ProcessIdentity): boolean {
   const until = Date.now() + EXIT_WAIT_MS;
   while (isAlive(p) && Date.now() < until) sleepSync(5);
   return true;
-}
-
-function stopByPidFile(net: EnvUserNet, notBefore: number): boolean {
-  const p = userNetProcess({ ...net, process: undefined }, notBefore);
-  return p ? killNow(p) : false;
 }
 
 /** gc and the undo of a killed create: stop `net`'s process now (SIGKILL, identity checked). */

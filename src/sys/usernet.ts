@@ -2,7 +2,7 @@
  * The user-mode network programs an environment's network can come from: pasta (Debian
  * package passt) and slirp4netns. Finding them, running them, reading what they leave.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -30,13 +30,25 @@ export function programVersion(path: string): string | undefined {
 }
 
 /**
- * Run `path args` to its end (pasta forks itself into the background once it is set up:
- * pasta(1) "-f ... Default is to fork into background"), with no stdin/stdout. Returns its
- * exit status and what it wrote to stderr.
+ * Start `path args` in a session of its own with no stdio (it logs to a file), not waited for:
+ * it is to outlive us. Returns its pid (known as soon as fork(2) returned), or throws.
  */
-export function runToBackground(path: string, args: readonly string[], timeoutMs = 10_000): { status: number | null; stderr: string } {
-  const r = spawnSync(path, args, { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
-  return { status: r.status, stderr: r.stderr ?? '' };
+export function spawnDetached(path: string, args: readonly string[]): number {
+  const child = spawn(path, args, { stdio: 'ignore', detached: true });
+  child.on('error', () => {}); // reported by the caller, who finds no process
+  child.unref();
+  if (child.pid === undefined) throw new Error(`cannot run ${path}`);
+  return child.pid;
+}
+
+/** The last lines of a log file (up to 4 KiB), or ''. */
+export function readLogTail(path: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return text.slice(-4096);
+  } catch {
+    return '';
+  }
 }
 
 /** The pid a program wrote to `path` (pasta -P), or undefined when there is none yet. */
