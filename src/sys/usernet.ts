@@ -25,8 +25,15 @@ export function findProgram(name: string): string | undefined {
 /** The first line `path --version` prints, or undefined when it prints none. */
 export function programVersion(path: string): string | undefined {
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
-  const line = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '');
-  return line?.trim();
+  const line = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '')?.trim();
+  if (line && /unknown version/.test(line)) {
+    // Debian's passt builds print no version: the package's own says which snapshot it is.
+    const d = spawnSync('dpkg-query', ['-S', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+    const pkg = /^([^:\s]+):/.exec(d.stdout ?? '')?.[1];
+    const v = pkg ? spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).stdout : '';
+    if (pkg && v) return `Debian package ${pkg} ${v}`;
+  }
+  return line;
 }
 
 /**
