@@ -69,23 +69,17 @@ export function userNetOf(record: Pick<EnvResources, 'options'>): EnvUserNet | u
 }
 
 /**
- * The mode a create gets for `asked`: pasta, or slirp4netns when pasta is missing and the
- * request can do without what only pasta does (published ports). Checked before anything
- * is made. @throws NsmError naming the Debian package when neither program exists.
+ * The program for `asked`, checked before anything is made. Only pasta is run so far; the
+ * slirp4netns fallback is not built yet, so a missing pasta is an error naming the Debian
+ * package, and says when slirp4netns is there (it could not publish ports either way).
+ * @throws NsmError (exit 1).
  */
-export function resolveNetMode(asked: EnvUserNet['mode'], publish: readonly PublishedPort[]): { mode: EnvUserNet['mode']; program: string } {
+export function resolveNetMode(asked: EnvUserNet['mode'], _publish: readonly PublishedPort[]): { mode: EnvUserNet['mode']; program: string } {
   const pasta = findProgram('pasta');
   if (asked === 'pasta' && pasta) return { mode: 'pasta', program: pasta };
-  const slirp = findProgram('slirp4netns');
-  if (slirp) {
-    if (publish.length > 0) {
-      throw new NsmError(`${asked === 'pasta' ? 'pasta is not installed, and its fallback ' : ''}slirp4netns cannot publish ports in nsm (--publish needs pasta)`, {
-        hint: 'install the Debian package passt (apt-get install passt), or drop --publish',
-      });
-    }
-    return { mode: 'slirp4netns', program: slirp };
-  }
-  throw new NsmError(`--net-mode ${asked} needs pasta (or slirp4netns), and neither is installed`, { hint: 'install the Debian package passt: apt-get install passt' });
+  const slirp = findProgram('slirp4netns') ? ' (slirp4netns is installed, but nsm does not run it yet)' : '';
+  if (asked === 'slirp4netns') throw new NsmError(`--net-mode slirp4netns is not supported yet${slirp}`, { hint: 'use --pasta: install the Debian package passt (apt-get install passt)' });
+  throw new NsmError(`--pasta needs pasta, which is not installed${slirp}`, { hint: 'install the Debian package passt: apt-get install passt' });
 }
 
 /**
@@ -142,7 +136,6 @@ export async function startUserNet(
   target: { holderPid: number; netnsLink?: string; euid: number },
   noteProcess: (p: ProcessIdentity) => void,
 ): Promise<ProcessIdentity> {
-  if (net.mode !== 'pasta') return startSlirp(net, program, target);
   const log = userNetLogFile(net);
   const pid = spawnDetached(program, [...pastaArgs(net, target), '-f', '-l', log]);
   let p: ProcessIdentity | undefined;
@@ -170,10 +163,6 @@ export async function startUserNet(
 /** Where pasta logs (pasta(1) -l): beside its pid file. */
 export function userNetLogFile(net: EnvUserNet): string {
   return join(dirname(net.pidFile), 'usernet.log');
-}
-
-function startSlirp(_net: EnvUserNet, _program: string, _target: { holderPid: number; netnsLink?: string; euid: number }): ProcessIdentity {
-  throw new NsmError('--net-mode slirp4netns is not implemented yet', { hint: 'install the Debian package passt and use --pasta' });
 }
 
 /** Whether `pid` looks like the network process of `net` (its program's name), started at or after `notBefore`. */

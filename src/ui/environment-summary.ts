@@ -8,7 +8,6 @@ import type { EnvironmentListing } from '../core/registry/list.js';
 import { rowsToJson, type Column } from './columns.js';
 import type { HolderState } from '../core/registry/holder.js';
 import type { ListedEnvironment } from '../core/registry/lookup.js';
-import { userNetOf } from '../core/user-net.js';
 import { userNetJson } from './created-view.js';
 
 /** `nsm ls --json` `environments[]` element (schemaVersion of the enclosing document). */
@@ -69,7 +68,7 @@ export function environmentSummary(env: ListedEnvironment): EnvironmentSummary {
     namespaces: r.namespaces,
     pins: r.pins,
     netnsLink: r.netnsLink ?? null,
-    userNet: userNetJson(userNetOf(r)),
+    userNet: userNetJson(r.options.userNet),
   };
 }
 
