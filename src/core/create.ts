@@ -20,7 +20,7 @@
  * which cannot undo anything itself, is undone by the next create of the name or by gc; a
  * holder is never left unnoted (step 5).
  */
-import { closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT_SIGNAL_BASE, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { createHolder, type HelperOptions, type HolderInfo, type NamespaceConfig } from '../sys/helper.js';
@@ -39,6 +39,8 @@ import type { RegistryOptions } from './registry/layout.js';
 import { listEnvironments } from './registry/list.js';
 import { reserve, type ReplacedEntry } from './registry/reservations.js';
 import { stopProcess } from './processes.js';
+import type { EnvUserNet, PublishedPort } from './record.js';
+import { pastaHostAddress, resolveNetMode, startUserNet, stopUserNet } from './user-net.js';
 
 export interface CreateOptions extends RegistryOptions {
   /** Bind-mount every namespace file under the environment's directory (root only). */
@@ -51,6 +53,8 @@ export interface CreateOptions extends RegistryOptions {
   nat?: boolean;
   /** Resource limits: the environment gets cgroups of its own (--memory, --cpus, --pids). */
   limits?: LimitRequest;
+  /** A user-mode network (--pasta, --net-mode) and the ports it publishes (-p). */
+  userNet?: { mode: EnvUserNet['mode']; publish: PublishedPort[] };
   /** Helper overrides (tests). */
   helper?: HelperOptions;
 }
@@ -63,6 +67,8 @@ export interface CreatedEnvironment {
   vethRange?: Ipv4Cidr;
   /** Its resource limits and cgroups (--memory, --cpus, --pids), as recorded. */
   limits?: EnvLimits;
+  /** Its user-mode network (--pasta), as recorded. */
+  userNet?: EnvUserNet;
   /** A dead environment of this name that was replaced (the command warns). */
   replaced?: ReplacedEntry;
 }
@@ -100,6 +106,9 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
   const linkNetns = (options.netnsLink ?? euid === 0) && config.types.includes('net');
   const netnsPath = join(NETNS_RUN_DIR, name);
   checkNetworkOptions(options, config.types, euid);
+  // Before anything is made: the program is there, and as root the netns link it joins through.
+  if (options.userNet && options.veth) throw new UsageError(`--net-mode ${options.userNet.mode} and --veth both give the environment its network: use one`);
+  const userNetProgram = options.userNet ? checkUserNet(options.userNet, config.types, euid, linkNetns) : undefined;
   // Before anything is made: a controller this host cannot limit is an error now.
   const limits = options.limits && hasLimits(options.limits) ? options.limits : undefined;
   const cgroupPlans = limits ? planCgroups(name, limits, hostForLimits(euid)) : [];
@@ -110,6 +119,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
   let linked = false;
   let cgroups: EnvCgroup[] = [];
   let veth: EnvVeth | undefined;
+  let userNet: EnvUserNet | undefined;
   const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
   try {
     if (linkNetns && existsSync(netnsPath)) throw netnsTaken(name, netnsPath);
@@ -176,6 +186,20 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       }
       linked = true;
     }
+    if (options.userNet && userNetProgram) {
+      // Noted before it starts, and its pid the moment it is forked (startUserNet): a create
+      // killed while pasta sets up leaves a process that gc and the next create of the name stop.
+      const net: EnvUserNet = { mode: userNetProgram.mode, publish: options.userNet.publish, pidFile: join(reservation.dir, 'usernet.pid') };
+      const hostAddress = pastaHostAddress();
+      if (hostAddress && net.mode === 'pasta') net.hostAddress = hostAddress;
+      rmSync(net.pidFile, { force: true });
+      reservation.note({ options: { userNet: net } });
+      userNet = net;
+      await startUserNet(net, userNetProgram.program, { holderPid: holder.pid, ...(linked ? { netnsLink: netnsPath } : {}), euid }, (p) => {
+        net.process = p;
+        reservation.note({ options: { userNet: net } });
+      });
+    }
     // The holder was started synchronously (spawnAndWait) and nothing since gave the event loop
     // a turn: let it run once, so that a signal caught meanwhile reaches deferSignals().
     await new Promise((resolve) => setImmediate(resolve));
@@ -185,6 +209,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     if (veth) envOptions.veth = veth;
     const made: EnvLimits | undefined = limits ? { ...limits, cgroups } : undefined;
     if (made) envOptions.limits = made;
+    if (userNet) envOptions.userNet = userNet;
     const record = reservation.commit({
       types: config.types,
       options: envOptions,
@@ -198,12 +223,14 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       record,
       ...(veth ? { veth, ...(veth.picked ? { vethRange: AUTO_RANGE } : {}) } : {}),
       ...(made ? { limits: made } : {}),
+      ...(userNet ? { userNet } : {}),
       ...(reservation.replaced ? { replaced: reservation.replaced } : {}),
     };
   } catch (err) {
     // Undo in reverse; each step on its own, so one failing does not keep the others from running.
     const netFd = opened.find((o) => o.type === 'net')?.file.fd;
     const undo: Array<() => unknown> = [
+      () => userNet && stopUserNet(userNet),
       () => linked && unbindNamespaceFile(netnsPath),
       () => veth?.nat && removeNat(veth.nat),
       () => veth && deleteVeth(veth, netFd),
@@ -268,6 +295,13 @@ function checkNetworkOptions(options: CreateOptions, types: readonly NsType[], e
       hint: 'rootless, a user-mode network stack gives an environment outside access: e.g. slirp4netns or pasta with the holder PID',
     });
   }
+}
+
+/** --pasta / --net-mode: a new net namespace, a program to run, and as root the /run/netns link. */
+function checkUserNet(req: NonNullable<CreateOptions['userNet']>, types: readonly NsType[], euid: number, linkNetns: boolean): { mode: EnvUserNet['mode']; program: string } {
+  if (!types.includes('net')) throw new UsageError(`--net-mode ${req.mode} needs a new net namespace (add --net or -t net; the types are: ${types.join(', ')})`);
+  if (euid === 0 && !linkNetns) throw new UsageError(`--net-mode ${req.mode} as root needs the /run/netns link it joins the namespace through`);
+  return resolveNetMode(req.mode, req.publish);
 }
 
 /**

@@ -76,6 +76,8 @@ export interface DestroyResult {
   veth?: string;
   /** Whether its NAT rules (--nat) were removed. */
   nat?: boolean;
+  /** Its user-mode network process (--pasta) that was stopped. */
+  userNet?: number;
   /** Its cgroups that were removed. */
   cgroups: string[];
   /** What of the above could not be removed, one reason each (empty: all went). */
@@ -225,6 +227,7 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     const released = await releaseResources(record, netFd);
     if (released.veth) result.veth = released.veth;
     if (released.nat) result.nat = true;
+    if (released.userNet !== undefined) result.userNet = released.userNet;
     result.cgroups = released.cgroups;
     result.leftovers = released.failures;
     // The record goes last: until everything it notes is gone it is the only note of it, and

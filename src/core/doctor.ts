@@ -40,6 +40,7 @@ import { parseCgroup } from '../sys/parse.js';
 import { ProcFs } from '../sys/procfs.js';
 import { parsePasswd } from '../sys/users.js';
 import { resolveStateDir } from '../sys/statefs.js';
+import { programVersion, tunUsable } from '../sys/usernet.js';
 import { environmentNamesIn } from './registry/layout.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -73,6 +74,10 @@ export interface DoctorOptions {
   searchPath?: readonly string[];
   /** Try to create a namespace; default: unshare(1) in a child process. */
   probe?: (type: NsType, viaUser: boolean) => Promise<UnshareProbe>;
+  /** A program's --version line (pasta, slirp4netns); default: run it. */
+  version?: (path: string) => string | undefined;
+  /** Whether the caller may open /dev/net/tun read-write; default: access(2). */
+  tunUsable?: () => boolean;
   /** Path of the native helper, throwing when it is missing; default: helperBinary(). */
   helper?: () => string;
 }
@@ -119,6 +124,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<Check[]> {
     ...cgroupChecks(proc, options.cgroupRoot ?? CGROUP_ROOT, caller),
     stateDirCheck(env, caller),
     helperCheck(options.helper ?? helperBinary, env),
+    ...userNetChecks(options.searchPath ?? executableSearchPath(env), caller, options.version ?? programVersion, options.tunUsable ?? tunUsable),
   ];
   return checks;
 }
@@ -260,6 +266,33 @@ function mapToolCheck(name: 'newuidmap' | 'newgidmap', cap: number, searchPath: 
     detail: `${info.path} is neither setuid root nor has cap_${name === 'newuidmap' ? 'setuid' : 'setgid'}, so it cannot write maps (${who})`,
     fix: `${caller.sudo}apt-get install --reinstall uidmap`,
   };
+}
+
+/**
+ * --pasta: pasta (Debian package passt), or its fallback slirp4netns, and /dev/net/tun, which
+ * pasta opens with the caller's privileges to make the environment's interface. Optional:
+ * a warning at most, since only --pasta needs them.
+ */
+function userNetChecks(searchPath: readonly string[], caller: Caller, version: (path: string) => string | undefined, tunOk: () => boolean): Check[] {
+  const pasta = findExecutable('pasta', searchPath);
+  const slirp = findExecutable('slirp4netns', searchPath);
+  const found = (info: ExecutableInfo) => `${info.path}${((v) => (v ? ` (${v})` : ''))(version(info.path))}`;
+  const checks: Check[] = [];
+  if (pasta) checks.push({ id: 'net.pasta', title: 'pasta', status: 'ok', detail: `${found(pasta)}: --pasta and --publish work` });
+  else {
+    checks.push({
+      id: 'net.pasta',
+      title: 'pasta',
+      status: 'warn',
+      detail: slirp ? 'not found: --pasta falls back to slirp4netns, which cannot publish ports' : 'not found, nor slirp4netns: --pasta cannot work',
+      fix: `${caller.sudo}apt-get install passt`,
+    });
+  }
+  checks.push(slirp ? { id: 'net.slirp4netns', title: 'slirp4netns', status: 'ok', detail: `${found(slirp)} (the fallback when pasta is missing)` } : { id: 'net.slirp4netns', title: 'slirp4netns', status: 'ok', detail: 'not found (only a fallback for pasta)' });
+  if (pasta && !caller.root && !tunOk()) {
+    checks.push({ id: 'net.tun', title: '/dev/net/tun', status: 'warn', detail: 'not readable and writable by you: rootless --pasta cannot make its interface', fix: 'sudo chmod 0666 /dev/net/tun' });
+  }
+  return checks;
 }
 
 function privilege(info: ExecutableInfo, cap: number): string | undefined {

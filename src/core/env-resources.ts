@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { cgroupProcs, removeCgroupNow } from '../sys/cgroupctl.js';
 import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
 import { deleteVeth, natPresent, removeNat, vethOf, type EnvVeth } from './network.js';
-import type { EnvAdoption, EnvRecord, EnvResources } from './record.js';
+import type { EnvAdoption, EnvRecord, EnvResources, EnvUserNet } from './record.js';
+import { stopUserNet, stopUserNetNow, userNetOf, userNetProcess } from './user-net.js';
 
 
 /** What was removed. */
@@ -17,6 +18,8 @@ export interface ReleasedResources {
   nat: boolean;
   /** cgroup directories removed. */
   cgroups: string[];
+  /** The pid of the user-mode network process (pasta) that was stopped. */
+  userNet?: number;
   /** What could not be removed, as one-line reasons; empty when all went. */
   failures: string[];
 }
@@ -50,6 +53,15 @@ function releaseNetwork(record: EnvResources, netnsFd: number | undefined, out: 
  */
 export async function releaseResources(record: EnvRecord, netnsFd: number | undefined, cgroupWaitMs?: number): Promise<ReleasedResources> {
   const out: ReleasedResources = { nat: false, cgroups: [], failures: [] };
+  const net = userNetOf(record);
+  if (net) {
+    try {
+      const p = userNetProcess(net);
+      if (p && (await stopUserNet(net))) out.userNet = p.pid;
+    } catch (err) {
+      out.failures.push(message(err));
+    }
+  }
   releaseNetwork(record, netnsFd, out);
   const cgroups = limitsOf(record)?.cgroups ?? [];
   if (cgroups.length > 0) {
@@ -66,8 +78,9 @@ export async function releaseResources(record: EnvRecord, netnsFd: number | unde
  * gc: the same for an environment whose holder is long gone. Its network namespace went
  * with it, and the veth pair with that (veth(4)); its cgroups are removed without waiting.
  */
-export function releaseResourcesNow(record: EnvResources): ReleasedResources {
+export function releaseResourcesNow(record: EnvResources, notBefore?: number): ReleasedResources {
   const out: ReleasedResources = { nat: false, cgroups: [], failures: [] };
+  stopUserNetOf(record, notBefore, out);
   releaseNetwork(record, undefined, out);
   for (const c of limitsOf(record)?.cgroups ?? []) {
     try {
@@ -78,6 +91,22 @@ export function releaseResourcesNow(record: EnvResources): ReleasedResources {
     }
   }
   return out;
+}
+
+/**
+ * The user-mode network process (pasta) of `record`, stopped now: the one noted, or for a
+ * create killed before it noted it, the one in its pid file that started after the creator
+ * (`notBefore`, the creator's start time).
+ */
+function stopUserNetOf(record: EnvResources, notBefore: number | undefined, out: ReleasedResources): void {
+  const net: EnvUserNet | undefined = userNetOf(record);
+  if (!net) return;
+  try {
+    const p = userNetProcess(net, notBefore ?? 0);
+    if (p && stopUserNetNow(net, notBefore ?? 0)) out.userNet = p.pid;
+  } catch (err) {
+    out.failures.push(message(err));
+  }
 }
 
 /** What releaseResourcesNow() would do with `record` now (for `gc -n`). */
@@ -111,6 +140,8 @@ export interface EnvironmentResources {
   adopted?: EnvAdoption & { pins: string[]; holder?: number };
   veth?: EnvVeth;
   limits?: LimitUsage & { cgroups: EnvCgroup[] };
+  /** --pasta: its network process, published ports, the host's address inside; running: the process is alive. */
+  userNet?: EnvUserNet & { running: boolean };
 }
 
 export function environmentResources(record: EnvRecord): EnvironmentResources {
@@ -121,6 +152,8 @@ export function environmentResources(record: EnvRecord): EnvironmentResources {
   }
   const veth = vethOf(record);
   if (veth) out.veth = veth;
+  const net = userNetOf(record);
+  if (net) out.userNet = { ...net, running: userNetProcess(net) !== undefined };
   const limits = limitsOf(record);
   if (limits) out.limits = { ...limitUsage(limits), cgroups: limits.cgroups };
   return out;

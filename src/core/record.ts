@@ -71,6 +71,26 @@ export interface EnvLimits extends LimitRequest {
   cgroups: EnvCgroup[];
 }
 
+/** One published port (-p/--publish [HOSTADDR:]HOSTPORT:ENVPORT[/PROTO]). */
+export interface PublishedPort {
+  hostAddress: string;
+  hostPort: number;
+  envPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+/** `options.userNet` (--pasta, --net-mode): the user-mode network process and what it forwards. */
+export interface EnvUserNet {
+  mode: 'pasta' | 'slirp4netns';
+  publish: PublishedPort[];
+  /** The address that means the host (its loopback) inside the environment. */
+  hostAddress?: string;
+  /** Where the process writes its pid (pasta -P): found there if a create is killed before noting it. */
+  pidFile: string;
+  /** The process, noted right after it started: destroy and gc stop it (start time checked). */
+  process?: ProcessIdentity;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Records
 
@@ -89,6 +109,8 @@ export interface EnvOptions {
   veth?: EnvVeth;
   /** --memory, --cpus, --pids: the limits and the cgroups that carry them. */
   limits?: EnvLimits;
+  /** --pasta, --net-mode: the user-mode network. */
+  userNet?: EnvUserNet;
 }
 
 /** A process across PID reuse: its pid and start time (/proc/PID/stat field 22, clock ticks after boot). */
@@ -206,7 +228,7 @@ export interface CreateProgress {
   /** Inodes of the holder's namespaces: the /run/netns link is removed only if it is ours. */
   namespaces?: Partial<Record<NsType, number>>;
   /** As the record will hold them: veth (with NAT rules) and limits (with cgroups). */
-  options?: { veth?: NotedVeth; limits?: EnvLimits };
+  options?: { veth?: NotedVeth; limits?: EnvLimits; userNet?: EnvUserNet };
   netnsLink?: string;
 }
 
@@ -219,7 +241,7 @@ export interface EnvResources {
   namespaces: Partial<Record<NsType, number>>;
   /** NS_GET_ID of the namespaces, where known: the /run/netns link is checked against it too. */
   ids?: Partial<Record<NsType, number>>;
-  options: { veth?: NotedVeth; limits?: EnvLimits };
+  options: { veth?: NotedVeth; limits?: EnvLimits; userNet?: EnvUserNet };
   netnsLink?: string;
 }
 

@@ -7,6 +7,7 @@
 import type { CreatedEnvironment } from '../core/create.js';
 import type { EnvLimits } from '../core/limits.js';
 import type { EnvNat, EnvVeth } from '../core/network.js';
+import type { EnvUserNet, PublishedPort } from '../core/record.js';
 import { colourDecision } from './colour-rules.js';
 
 /** The two styles create's text uses: colour.ts's chalk instance, or plain text. */
@@ -40,8 +41,9 @@ export function formatCreated(created: CreatedEnvironment, style: TextStyle): st
 }
 
 /** The veth, NAT and limits lines of `nsm create`. */
-function resourceLines({ veth, vethRange, limits }: CreatedEnvironment, style: TextStyle): string[] {
+function resourceLines({ veth, vethRange, limits, userNet }: CreatedEnvironment, style: TextStyle): string[] {
   const lines: string[] = [];
+  if (userNet) lines.push(...userNetLines(userNet).map((l) => `  ${l}`));
   if (veth) {
     const picked = veth.picked && vethRange ? style.dim(`  (a free /30 of ${vethRange.address}/${vethRange.prefix})`) : '';
     lines.push(`  veth    ${veth.hostIf} ${veth.hostAddress} (host) <-> ${veth.envIf} ${veth.envAddress} (inside, default route via ${veth.hostAddress.split('/')[0]})${picked}`);
@@ -52,6 +54,32 @@ function resourceLines({ veth, vethRange, limits }: CreatedEnvironment, style: T
     lines.push(`  cgroup  ${limits.cgroups.map((c) => c.dir).join(', ')}`);
   }
   return lines;
+}
+
+/** "127.0.0.1:8080->80/tcp", as podman shows a published port. */
+function publishText(p: PublishedPort): string {
+  const host = p.hostAddress.includes(':') ? `[${p.hostAddress}]` : p.hostAddress;
+  return `${host}:${p.hostPort}->${p.envPort}/${p.protocol}`;
+}
+
+/** The network lines of create and inspect for --pasta: mode and process, the host inside, published ports. */
+export function userNetLines(n: EnvUserNet & { running?: boolean }): string[] {
+  const state = n.running === false ? ' (not running)' : '';
+  const lines = [`network ${n.mode}${n.process ? ` PID ${n.process.pid}` : ''}${state}${n.hostAddress ? `; the host is ${n.hostAddress} inside` : ''}`];
+  if (n.publish.length > 0) lines.push(`publish ${n.publish.map(publishText).join(', ')}`);
+  return lines;
+}
+
+/** `userNet` of create, inspect and ls --json (null without --pasta). */
+export function userNetJson(n: (EnvUserNet & { running?: boolean }) | undefined): object | null {
+  if (!n) return null;
+  return {
+    mode: n.mode,
+    pid: n.process?.pid ?? null,
+    ...(n.running !== undefined ? { running: n.running } : {}),
+    hostAddress: n.hostAddress ?? null,
+    publish: n.publish.map((p) => ({ hostAddress: p.hostAddress, hostPort: p.hostPort, envPort: p.envPort, protocol: p.protocol })),
+  };
 }
 
 /** "memory 64 MiB, cpus 0.5, pids 5". */
@@ -96,6 +124,7 @@ export function createdJson(created: CreatedEnvironment): object {
     netnsLink: r.netnsLink ?? null,
     veth: vethFieldsJson(created.veth),
     limits: limitsJson(created.limits),
+    userNet: userNetJson(created.userNet),
     replaced: created.replaced ? { pid: created.replaced.record.holder.pid, state: created.replaced.state } : null,
   };
 }

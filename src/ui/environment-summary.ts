@@ -8,6 +8,7 @@ import type { EnvironmentListing } from '../core/registry/list.js';
 import { rowsToJson, type Column } from './columns.js';
 import type { HolderState } from '../core/registry/holder.js';
 import type { ListedEnvironment } from '../core/registry/lookup.js';
+import { userNetJson } from './created-view.js';
 
 /** `nsm ls --json` `environments[]` element (schemaVersion of the enclosing document). */
 export interface EnvironmentSummary {
@@ -25,6 +26,8 @@ export interface EnvironmentSummary {
   namespaces: Partial<Record<NsType, number>>;
   pins: Partial<Record<NsType, string>>;
   netnsLink: string | null;
+  /** --pasta: mode, network process pid, the host's address inside, published ports (userNetJson); null without. */
+  userNet: object | null;
   /** unreadable: why. */
   message?: string;
 }
@@ -36,7 +39,7 @@ export interface EnvironmentSummary {
  */
 export function listingSummaries(listing: EnvironmentListing): EnvironmentSummary[] {
   const euid = listing.uid;
-  const empty = { types: [] as NsType[], namespaces: {}, pins: {}, netnsLink: null };
+  const empty = { types: [] as NsType[], namespaces: {}, pins: {}, netnsLink: null, userNet: null };
   const others: EnvironmentSummary[] = [
     ...listing.creating.map((c) => ({
       ...empty,
@@ -65,6 +68,7 @@ export function environmentSummary(env: ListedEnvironment): EnvironmentSummary {
     namespaces: r.namespaces,
     pins: r.pins,
     netnsLink: r.netnsLink ?? null,
+    userNet: userNetJson(r.options.userNet),
   };
 }
 

@@ -3,7 +3,7 @@
  */
 import type { EnvironmentResources } from '../core/env-resources.js';
 import type { Inspection } from '../core/inspect.js';
-import { bytesText, natText, vethFieldsJson } from './lifecycle-view.js';
+import { bytesText, natText, userNetJson, userNetLines, vethFieldsJson } from './lifecycle-view.js';
 import type { IdMapRange } from '../sys/parse.js';
 import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';
@@ -54,6 +54,7 @@ function environmentJson(e: EnvironmentResources): object {
     name: e.name,
     adopted: e.adopted ?? null,
     veth: vethFieldsJson(v),
+    userNet: userNetJson(e.userNet),
     limits: l
       ? {
           memory: l.memory ? { max: l.memory.max, current: nul(l.memory.current), peak: nul(l.memory.peak), failcnt: nul(l.memory.failcnt), oomKills: nul(l.memory.oomKills), cgroup: l.memory.dir } : null,
@@ -73,6 +74,7 @@ function environmentLines(e: EnvironmentResources): string[] {
     const how = a.heldBy === 'pins' ? `held by bind mounts: ${a.pins.join(' ')}` : `held by nsm:holder PID ${a.holder} (joined them)`;
     lines.push(`adopted  from ${a.target}${a.process ? ` (PID ${a.process.pid})` : ''}; ${how}`);
   }
+  if (e.userNet) lines.push(...userNetLines(e.userNet).map((l) => l.replace(/^(\S+) +/, (_m, w: string) => `${w.padEnd(8)} `)));
   if (e.veth) {
     const v = e.veth;
     lines.push(`veth     ${v.hostIf} ${v.hostAddress} (host) <-> ${v.envIf} ${v.envAddress} (inside), default route via ${v.hostAddress.split('/')[0]}`);

@@ -8,7 +8,7 @@ import { colour } from './colour.js';
 import { escapeText } from '../sys/escape.js';
 import type { Column } from './columns.js';
 
-export { bytesText, createdJson, formatCreated, limitsJson, limitsText, natText, replacedWarning, vethFieldsJson } from './created-view.js';
+export { bytesText, createdJson, formatCreated, limitsJson, limitsText, natText, replacedWarning, userNetJson, userNetLines, vethFieldsJson } from './created-view.js';
 
 /** One line per destroyed environment. */
 export function formatDestroyed(results: readonly DestroyResult[]): string {
@@ -28,6 +28,7 @@ export function formatDestroyed(results: readonly DestroyResult[]): string {
       if (r.netnsLink) notes.push(`removed ${r.netnsLink}`);
       if (r.veth) notes.push(`deleted veth ${r.veth}`);
       if (r.nat) notes.push('removed its NAT rules');
+      if (r.userNet) notes.push(`stopped its network process PID ${r.userNet}`);
       if (r.cgroups.length > 0) notes.push(`removed ${r.cgroups.length} cgroup${r.cgroups.length === 1 ? '' : 's'}`);
       for (const k of r.killed) notes.push(`killed PID ${k.pid} (${escapeText(k.command)})`);
       if (r.recordKept) notes.push('record kept for what is left');

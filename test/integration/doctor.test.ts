@@ -92,7 +92,7 @@ describe.skipIf(!isRoot)('nsm doctor as root (the test runs as root)', () => {
     const r = run(['doctor'], { NSM_STATE_DIR: state });
     expect(r.stdout).toContain('CHECK');
     expect(r.stdout).toContain('native helper');
-    expect(r.stdout).toMatch(/20 checks, \d+ failed, \d+ warnings\n$/);
+    expect(r.stdout).toMatch(/22 checks, \d+ failed, \d+ warnings\n$/);
   });
 });
 

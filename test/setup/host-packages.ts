@@ -7,7 +7,7 @@
  * skips and names the package.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 
 /** [package, a file it installs]; installed when the file is missing. */
 const PACKAGES: ReadonlyArray<[string, string]> = [
@@ -21,6 +21,8 @@ const PACKAGES: ReadonlyArray<[string, string]> = [
   ['prometheus-node-exporter', '/usr/bin/prometheus-node-exporter'], // nsm metrics --textfile
   ['man-db', '/usr/bin/man'], // the man pages: man --warnings, man -w after npm install -g
   ['groff-base', '/usr/bin/groff'], // the man pages: groff -man -ww
+  ['passt', '/usr/bin/pasta'], // --pasta: a user-mode network for rootless environments
+  ['slirp4netns', '/usr/bin/slirp4netns'], // --net-mode slirp4netns: the fallback when pasta is missing
 ];
 
 /**
@@ -40,8 +42,22 @@ function withServicesHeldBack(fn: () => void): void {
   }
 }
 
+/**
+ * pasta (rootless) opens /dev/net/tun as the user: udev makes it mode 0666 on Debian
+ * (50-udev-default.rules), a bare container may leave it 0600.
+ */
+function tunForEveryone(): void {
+  try {
+    if ((statSync('/dev/net/tun').mode & 0o666) !== 0o666) chmodSync('/dev/net/tun', 0o666);
+  } catch {
+    // no tun device: the --pasta tests skip and say why
+  }
+}
+
 export default function setup(): void {
-  if (process.geteuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return;
+  if (process.geteuid?.() !== 0) return;
+  tunForEveryone();
+  if (!existsSync('/usr/bin/apt-get')) return;
   const missing = PACKAGES.filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
   if (missing.length === 0) return;
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -135,9 +135,26 @@ describe('doctor: the checks and their order', () => {
       'cgroup.delegation',
       'state-dir',
       'helper',
+      'net.pasta',
+      'net.slirp4netns',
     ]);
     expect(byId(checks, 'kernel').detail).toBe('Linux 6.8.0-1017-azure x86_64');
     expect(byId(checks, 'ns.net')).toMatchObject({ status: 'ok', detail: 'can create in a user namespace: unshare --user --map-root-user --net true' });
+  });
+
+  it('pasta and slirp4netns: found with their version; missing: a warning naming the Debian package passt', async () => {
+    const none = await runDoctor(fixture().options);
+    expect(byId(none, 'net.pasta')).toMatchObject({ status: 'warn', detail: 'not found, nor slirp4netns: --pasta cannot work', fix: 'sudo apt-get install passt' });
+    expect(byId(none, 'net.slirp4netns')).toMatchObject({ status: 'ok', detail: 'not found (only a fallback for pasta)' });
+    const f = fixture({ version: (p) => `${p.split('/').pop()} 9.9`, tunUsable: () => false });
+    for (const name of ['pasta', 'slirp4netns']) {
+      put(join(f.root, 'bin', name), '#!/bin/sh\n');
+      chmodSync(join(f.root, 'bin', name), 0o755);
+    }
+    const both = await runDoctor(f.options);
+    expect(byId(both, 'net.pasta')).toMatchObject({ status: 'ok', detail: `${join(f.root, 'bin/pasta')} (pasta 9.9): --pasta and --publish work` });
+    expect(byId(both, 'net.slirp4netns').detail).toContain('(slirp4netns 9.9)');
+    expect(byId(both, 'net.tun')).toMatchObject({ status: 'warn', fix: 'sudo chmod 0666 /dev/net/tun' });
   });
 
   it('probes through a user namespace for a user and directly for root', async () => {

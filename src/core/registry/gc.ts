@@ -48,6 +48,8 @@ export interface GcRemoved {
   cgroups?: string[];
   /** stale-reservation: the holder its killed creator had started, stopped now. */
   holderStopped?: number;
+  /** Its user-mode network process (pasta), stopped now. */
+  userNetStopped?: number;
   /** Root's gc: the user whose state directory it was in, when not root's own. */
   uid?: number;
 }
@@ -142,6 +144,7 @@ function collectGarbageIn(stateDir: string, options: RegistryOptions & { dryRun?
           // NAT rules and cgroups outlive the holder; the record is kept until they are gone.
           const released = releaseResourcesNow(found.record);
           if (released.nat) removed.nat = true;
+          if (released.userNet !== undefined) removed.userNetStopped = released.userNet;
           if (released.cgroups.length > 0) removed.cgroups = released.cgroups;
           if (released.failures.length > 0) throw new NsmError(released.failures.join('; '));
         }

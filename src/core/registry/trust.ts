@@ -13,7 +13,8 @@ import { nsTypeInfo, type NsType } from '../../sys/nstypes.js';
 import { ProcFs } from '../../sys/procfs.js';
 import { limitsOf } from '../limits.js';
 import { vethOf } from '../network.js';
-import type { CreateProgress, EnvRecord } from '../record.js';
+import type { CreateProgress, EnvRecord, EnvResources } from '../record.js';
+import { userNetOf, userNetProcess } from '../user-net.js';
 import { RECORD_FILE, type RegistryOptions } from './layout.js';
 
 /**
@@ -29,7 +30,25 @@ export function foreignRecordProblem(record: EnvRecord, uid: number): string | u
   if (Object.keys(record.pins).length > 0) return 'it has pins, which only root can make';
   if (record.netnsLink !== undefined) return 'it has a /run/netns link, which only root can make';
   if (vethOf(record)) return 'it has a veth pair, which only root can make';
-  return cgroupOwnerProblem(limitsOf(record)?.cgroups ?? [], uid);
+  return userNetOwnerProblem(record, uid) ?? cgroupOwnerProblem(limitsOf(record)?.cgroups ?? [], uid);
+}
+
+/**
+ * A user-mode network process (pasta) that `record` names and that is not `uid`'s: a user's
+ * nsm starts it as that user, so root stops only a process of that uid on the user's word.
+ */
+function userNetOwnerProblem(record: Pick<EnvResources, 'options'>, uid: number, procRoot?: string): string | undefined {
+  const net = userNetOf(record);
+  if (!net) return undefined;
+  const p = userNetProcess(net, 0, procRoot);
+  if (!p) return undefined;
+  let realUid: number | undefined;
+  try {
+    realUid = new ProcFs(procRoot).readStatus(p.pid).uid[0];
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  return realUid !== uid ? `its network process PID ${p.pid} runs as uid ${realUid}` : undefined;
 }
 
 /** A cgroup of `cgroups` that exists and is not `uid`'s (a user's nsm makes only its own). */
@@ -69,6 +88,8 @@ export function foreignProgressProblem(progress: CreateProgress, uid: number, op
     }
     if (realUid !== undefined && realUid !== uid) return `its holder PID ${holder.pid} runs as uid ${realUid}`;
   }
+  const netProblem = userNetOwnerProblem({ options: progress.options ?? {} }, uid, options.procRoot);
+  if (netProblem) return netProblem;
   return cgroupOwnerProblem(progress.options?.limits?.cgroups ?? [], uid);
 }
 

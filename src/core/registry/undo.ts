@@ -21,6 +21,8 @@ export interface UndoneCreate {
   nat?: boolean;
   /** Its cgroups, removed. */
   cgroups?: string[];
+  /** Its user-mode network process (pasta), stopped. */
+  userNetStopped?: number;
 }
 
 /** How long undoInterruptedCreate() waits for a killed holder to leave its cgroups. */
@@ -65,8 +67,11 @@ export function undoInterruptedCreate(reservation: ReservationRecord | undefined
     while (isAlive(holder) && Date.now() < until) sleepSync(10);
   }
   const partial = notedResources(reservation!);
-  const released = releaseResourcesNow(partial);
+  // A network process is stopped only if it started after the killed creator (its pid file
+  // could otherwise name a later process that reused the pid).
+  const released = releaseResourcesNow(partial, reservation!.creator.startTime);
   if (released.nat) out.nat = true;
+  if (released.userNet !== undefined) out.userNetStopped = released.userNet;
   if (released.cgroups.length > 0) out.cgroups = released.cgroups;
   if (removeNetnsLink(partial, options)) out.netnsLink = progress.netnsLink;
   if (released.failures.length > 0) throw new NsmError(released.failures.join('; '));

@@ -1,0 +1,230 @@
+/**
+ * A user-mode network for an environment (--pasta, --net-mode): pasta (Debian package passt)
+ * attached to the holder's network namespace gives it an interface with the host's address,
+ * a default route and the host's DNS servers, without root; published ports (-p) are
+ * pasta's -t/-u forwards. The process runs with the caller's privileges and is stopped by
+ * its recorded pid and start time (destroy, gc, the undo of a killed create), never by name.
+ */
+import { hasErrno, NsmError, UsageError, quoteInput } from '../sys/errors.js';
+import { ProcFs } from '../sys/procfs.js';
+import { dirname, join } from 'node:path';
+import { findProgram, hostDefaultGateway4, readLogTail, readPidFile, spawnDetached, tunUsable } from '../sys/usernet.js';
+import type { EnvResources, EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
+import { isAlive, stopProcess } from './processes.js';
+
+export type NetMode = EnvUserNet['mode'] | 'none';
+export const NET_MODES: readonly NetMode[] = ['pasta', 'slirp4netns', 'none'];
+
+/** --net-mode's value. */
+export function parseNetMode(value: string): NetMode {
+  if (!(NET_MODES as readonly string[]).includes(value)) throw new UsageError(`invalid --net-mode ${quoteInput(value)}: use ${NET_MODES.join(', ')}`);
+  return value as NetMode;
+}
+
+function parsePort(text: string, what: string, whole: string): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 65535)) throw new UsageError(`invalid --publish ${quoteInput(whole)}: ${what} ${quoteInput(text)} is not a port (1-65535)`);
+  return n;
+}
+
+/**
+ * -p/--publish [HOSTADDR:]HOSTPORT:ENVPORT[/tcp|udp], podman's spelling; repeatable
+ * (accumulates into `previous`). The host address defaults to 127.0.0.1: published on the
+ * host's loopback only unless asked otherwise. An IPv6 host address goes in brackets.
+ */
+export function parsePublish(value: string, previous: PublishedPort[] = []): PublishedPort[] {
+  const bad = (why: string): never => {
+    throw new UsageError(`invalid --publish ${quoteInput(value)}: ${why}`);
+  };
+  let rest = value;
+  let protocol: PublishedPort['protocol'] = 'tcp';
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    const p = rest.slice(slash + 1);
+    if (p !== 'tcp' && p !== 'udp') bad(`protocol ${quoteInput(p)} is not tcp or udp`);
+    protocol = p as PublishedPort['protocol'];
+    rest = rest.slice(0, slash);
+  }
+  let hostAddress = '127.0.0.1';
+  const v6 = /^\[([0-9A-Fa-f:.]+)\]:(.*)$/.exec(rest);
+  if (v6) {
+    hostAddress = v6[1]!;
+    rest = v6[2]!;
+  }
+  const parts = rest.split(':');
+  if (!v6 && parts.length === 3) {
+    hostAddress = parts.shift()!;
+    if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(hostAddress) || hostAddress.split('.').some((b) => Number(b) > 255)) bad(`host address ${quoteInput(hostAddress)} is not an IPv4 address (IPv6 goes in brackets)`);
+  }
+  if (parts.length !== 2) bad('use [HOSTADDR:]HOSTPORT:ENVPORT[/tcp|udp]');
+  const port = { hostAddress, hostPort: parsePort(parts[0]!, 'host port', value), envPort: parsePort(parts[1]!, 'environment port', value), protocol };
+  if (previous.some((p) => p.hostPort === port.hostPort && p.protocol === port.protocol && p.hostAddress === port.hostAddress)) bad(`host port ${port.hostPort}/${protocol} is published twice`);
+  return [...previous, port];
+}
+
+/** `options.userNet` of a record or reservation, when it has one of the expected shape. */
+export function userNetOf(record: Pick<EnvResources, 'options'>): EnvUserNet | undefined {
+  const u = record.options.userNet;
+  return u && typeof u === 'object' && (u.mode === 'pasta' || u.mode === 'slirp4netns') && typeof u.pidFile === 'string' ? u : undefined;
+}
+
+/**
+ * The program for `asked`, checked before anything is made. Only pasta is run so far; the
+ * slirp4netns fallback is not built yet, so a missing pasta is an error naming the Debian
+ * package, and says when slirp4netns is there (it could not publish ports either way).
+ * @throws NsmError (exit 1).
+ */
+export function resolveNetMode(asked: EnvUserNet['mode'], _publish: readonly PublishedPort[]): { mode: EnvUserNet['mode']; program: string } {
+  const pasta = findProgram('pasta');
+  if (asked === 'pasta' && pasta) return { mode: 'pasta', program: pasta };
+  const slirp = findProgram('slirp4netns') ? ' (slirp4netns is installed, but nsm does not run it yet)' : '';
+  if (asked === 'slirp4netns') throw new NsmError(`--net-mode slirp4netns is not supported yet${slirp}`, { hint: 'use --pasta: install the Debian package passt (apt-get install passt)' });
+  throw new NsmError(`--pasta needs pasta, which is not installed${slirp}`, { hint: 'install the Debian package passt: apt-get install passt' });
+}
+
+/**
+ * pasta's arguments for the holder `holderPid`'s network namespace. Rootless: its user and
+ * network namespace files (pasta(1) --userns, --netns), joined with the user's own
+ * privileges. Root: the /run/netns link, because pasta drops its capabilities before it opens
+ * the namespace, and /proc/PID/ns of a process with more capabilities is then refused
+ * (ptrace(2) access mode check); pasta also exits by itself when that link is removed
+ * (pasta(1) --no-netns-quit). --runas 0: root's pasta stays root (its default is nobody,
+ * which may not join root's namespace). Only what is published is forwarded (-t/-u), and
+ * nothing from the environment's loopback to the host's (-T none -U none): the host is
+ * reached through the gateway address instead (pasta(1) NOTES, --no-map-gw).
+ */
+export function pastaArgs(net: EnvUserNet, target: { holderPid: number; netnsLink?: string; euid: number }): string[] {
+  const args = ['--config-net', '--quiet', '-P', net.pidFile];
+  if (target.euid === 0) {
+    if (!target.netnsLink) throw new NsmError('--pasta as root needs the /run/netns link: pasta joins the namespace through it', { hint: 'drop --no-netns-link' });
+    args.push('--runas', '0', '--netns', target.netnsLink);
+  } else {
+    args.push('--netns', `/proc/${target.holderPid}/ns/net`, '--userns', `/proc/${target.holderPid}/ns/user`);
+  }
+  const forwards = (proto: PublishedPort['protocol']) => net.publish.filter((p) => p.protocol === proto).map((p) => `${p.hostAddress}/${p.hostPort}:${p.envPort}`);
+  for (const [flag, proto] of [['-t', 'tcp'], ['-u', 'udp']] as const) {
+    const specs = forwards(proto);
+    if (specs.length === 0) args.push(flag, 'none');
+    for (const spec of specs) args.push(flag, spec);
+  }
+  args.push('-T', 'none', '-U', 'none');
+  return args;
+}
+
+/** The last line of pasta's log that says something (not its syslog complaints). */
+function pastaReason(log: string): string {
+  const lines = log.split('\n').map((l) => l.trim()).filter((l) => l && !/Failed to send \d+ bytes to syslog/.test(l) && !/Don't run as root/.test(l));
+  return (lines.at(-1) ?? 'it exited without a message').replace(/^[\d.]+:?\s*/, '').replace(/^(ERROR|WARNING|INFO):\s*/, '');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long pasta may take to set the network up before create gives up. */
+const START_TIMEOUT_MS = 10_000;
+
+/**
+ * Start the user-mode network of `net` for the holder; resolves with the process once it is
+ * set up. It runs in the foreground of a session of its own (pasta(1) -f), so its pid is
+ * known the moment it is forked: `noteProcess` records it before anything else happens,
+ * and a create killed while pasta sets up leaves a process gc finds by that note. Ready is
+ * when it wrote its pid file (pasta(1) -P: "once initialisation is done").
+ * @throws NsmError with pasta's own one-line reason (a port in use, no /dev/net/tun ...).
+ */
+export async function startUserNet(
+  net: EnvUserNet,
+  program: string,
+  target: { holderPid: number; netnsLink?: string; euid: number },
+  noteProcess: (p: ProcessIdentity) => void,
+): Promise<ProcessIdentity> {
+  const log = userNetLogFile(net);
+  const pid = spawnDetached(program, [...pastaArgs(net, target), '-f', '-l', log]);
+  let p: ProcessIdentity | undefined;
+  try {
+    p = { pid, startTime: new ProcFs().readStat(pid).startTime };
+  } catch {
+    // exited (and reaped) already: its log says why
+  }
+  if (p) noteProcess(p);
+  const until = Date.now() + START_TIMEOUT_MS;
+  let pause = 1;
+  while (p && isAlive(p) && readPidFile(net.pidFile) !== pid && Date.now() < until) {
+    await sleep(pause);
+    pause = Math.min(pause * 2, 10);
+  }
+  if (p && isAlive(p) && readPidFile(net.pidFile) === pid) return p;
+  if (p) await stopProcess(p, { graceMs: 0 });
+  const reason = p && Date.now() >= until ? `not set up after ${START_TIMEOUT_MS / 1000} s` : pastaReason(readLogTail(log));
+  const hint = /tun/i.test(reason) && !tunUsable()
+    ? '/dev/net/tun must be readable and writable by you (mode 0666, as udev sets it on Debian)'
+    : /bind|in use/i.test(reason) ? 'a published host port is taken: pick another' : undefined;
+  throw new NsmError(`pasta failed: ${reason}`, hint ? { hint } : {});
+}
+
+/** Where pasta logs (pasta(1) -l): beside its pid file. */
+export function userNetLogFile(net: EnvUserNet): string {
+  return join(dirname(net.pidFile), 'usernet.log');
+}
+
+/** Whether `pid` looks like the network process of `net` (its program's name), started at or after `notBefore`. */
+function looksLikeOurs(net: EnvUserNet, pid: number, notBefore: number, proc: ProcFs): ProcessIdentity | undefined {
+  try {
+    const stat = proc.readStat(pid);
+    const comm = stat.comm;
+    const named = net.mode === 'pasta' ? /^(pasta|passt)/.test(comm) : comm.startsWith('slirp4netns');
+    if (!named || stat.startTime < notBefore) return undefined;
+    return { pid, startTime: stat.startTime };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The process `net` names: the noted one, or for a create killed before it noted it, the pid
+ * in its pid file if that process is the program and started after the creator
+ * (`notBefore`, its start time). Undefined when there is none alive.
+ */
+export function userNetProcess(net: EnvUserNet, notBefore = 0, procRoot?: string): ProcessIdentity | undefined {
+  if (net.process) return isAlive(net.process) ? net.process : undefined;
+  const pid = readPidFile(net.pidFile);
+  if (pid === undefined) return undefined;
+  const p = looksLikeOurs(net, pid, notBefore, new ProcFs(procRoot));
+  return p && isAlive(p) ? p : undefined;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** How long a synchronous stop waits for the process to exit (so its ports are free). */
+const EXIT_WAIT_MS = 2000;
+
+function killNow(p: ProcessIdentity): boolean {
+  if (!isAlive(p)) return false;
+  try {
+    process.kill(p.pid, 'SIGKILL');
+  } catch (err) {
+    if (hasErrno(err, 'ESRCH')) return false;
+    throw err;
+  }
+  const until = Date.now() + EXIT_WAIT_MS;
+  while (isAlive(p) && Date.now() < until) sleepSync(5);
+  return true;
+}
+
+/** gc and the undo of a killed create: stop `net`'s process now (SIGKILL, identity checked). */
+export function stopUserNetNow(net: EnvUserNet, notBefore = 0): boolean {
+  const p = userNetProcess(net, notBefore);
+  return p ? killNow(p) : false;
+}
+
+/** destroy: stop `net`'s process (SIGTERM, then SIGKILL), and wait for it to exit. */
+export async function stopUserNet(net: EnvUserNet): Promise<boolean> {
+  const p = userNetProcess(net);
+  if (!p) return false;
+  return stopProcess(p, { graceMs: 500 });
+}
+
+/** The host's loopback as seen inside a pasta environment: the gateway pasta copies from the host. */
+export function pastaHostAddress(): string | undefined {
+  return hostDefaultGateway4();
+}

@@ -1,0 +1,108 @@
+/**
+ * The user-mode network programs an environment's network can come from: pasta (Debian
+ * package passt) and slirp4netns. Finding them, running them, reading what they leave.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+/** The absolute path of program `name` in PATH (or the usual system directories), or undefined. */
+export function findProgram(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
+  for (const dir of dirs) {
+    if (!dir.startsWith('/')) continue; // a relative PATH entry would depend on the cwd
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The first line `path --version` prints, or undefined when it prints none. */
+export function programVersion(path: string): string | undefined {
+  const r = spawnSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+  const line = `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').find((l) => l.trim() !== '')?.trim();
+  if (line && /unknown version/.test(line)) {
+    // Debian's passt builds print no version: the package's own says which snapshot it is.
+    const d = spawnSync('dpkg-query', ['-S', path], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+    const pkg = /^([^:\s]+):/.exec(d.stdout ?? '')?.[1];
+    const v = pkg ? spawnSync('dpkg-query', ['-W', '-f=${Version}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).stdout : '';
+    if (pkg && v) return `Debian package ${pkg} ${v}`;
+  }
+  return line;
+}
+
+/**
+ * Start `path args` in a session of its own with no stdio (it logs to a file), not waited for:
+ * it is to outlive us. Returns its pid (known as soon as fork(2) returned), or throws.
+ */
+export function spawnDetached(path: string, args: readonly string[]): number {
+  const child = spawn(path, args, { stdio: 'ignore', detached: true });
+  child.on('error', () => {}); // reported by the caller, who finds no process
+  child.unref();
+  if (child.pid === undefined) throw new Error(`cannot run ${path}`);
+  return child.pid;
+}
+
+/** The last lines of a log file (up to 4 KiB), or ''. */
+export function readLogTail(path: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    return text.slice(-4096);
+  } catch {
+    return '';
+  }
+}
+
+/** The pid a program wrote to `path` (pasta -P), or undefined when there is none yet. */
+export function readPidFile(path: string): number | undefined {
+  let text: string;
+  let fd: number | undefined;
+  try {
+    // Non-blocking, no symlink, a regular file only: the path comes from a record, which
+    // root may read in a user's directory (a FIFO there must not hang it).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buf = Buffer.alloc(32);
+    text = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('latin1');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
+}
+
+/** The IPv4 gateway of the host's first default route (/proc/net/route, proc(5)), e.g. "192.0.2.1". */
+export function hostDefaultGateway4(procRoot = '/proc'): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(procRoot, 'net', 'route'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 3 || f[1] !== '00000000') continue;
+    const hex = f[2]!; // little-endian
+    const bytes = [0, 1, 2, 3].map((i) => parseInt(hex.slice(i * 2, i * 2 + 2), 16)).reverse();
+    if (bytes.some(Number.isNaN)) continue;
+    return bytes.join('.');
+  }
+  return undefined;
+}
+
+/** Whether this process may open /dev/net/tun read-write: pasta makes its tap device through it. */
+export function tunUsable(): boolean {
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * `nsm create --pasta`: a real network for an environment from pasta (Debian package passt),
+ * rootless (uid 65534 through setpriv) and as root. Real processes, loopback only: a server
+ * inside reached through a published host port, a server on the host's loopback reached
+ * from inside through the host address inspect shows, the DNS configuration inside, and no
+ * pasta process left after destroy, after a failed create, or after a create killed at a
+ * random moment and gc.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { alive, cleanup, identity, isRoot, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+
+const PASTA = ['/usr/bin/pasta', '/usr/local/bin/pasta'].find(existsSync);
+const tunOpen = (() => {
+  try {
+    return (statSync('/dev/net/tun').mode & 0o006) === 0o006;
+  } catch {
+    return false;
+  }
+})();
+
+/** Processes this file may have to stop: pasta processes started for its environments (pid, start time). */
+const started: Array<{ pid: number; startTime: number }> = [];
+const servers: Server[] = [];
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) s.close();
+  await cleanup();
+  for (const p of started.splice(0)) if (alive(p.pid, p.startTime)) process.kill(p.pid, 'SIGKILL');
+});
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Whether something listens on 127.0.0.1:`port` (a connection is accepted). */
+async function listening(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const c = connect(port, '127.0.0.1');
+    c.on('connect', () => (c.destroy(), resolve(true)));
+    c.on('error', () => resolve(false));
+  });
+}
+
+/** GET http://127.0.0.1:`port``path` from the host; the body, or undefined. */
+async function get(port: number, path: string): Promise<string | undefined> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
+    return r.ok ? await r.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** pasta processes whose command line names `dir` (where nsm keeps their pid files). */
+function pastaProcessesFor(dir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'latin1');
+      const st = identity(Number(e));
+      if (cmd.includes(dir) && /pasta|passt/.test(cmd) && st && st.state !== 'Z') out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const users: Array<[string, number | undefined]> = [
+  ['rootless', ROOTLESS_UID],
+  ['as root', undefined],
+];
+
+const skipWhy = !PASTA ? 'pasta is not installed (Debian package passt; the test set-up installs it as root)' : !isRoot ? 'needs root: uid 65534 runs through setpriv, and the root case too' : !tunOpen ? '/dev/net/tun is not mode 0666 (the test set-up sets it as udev does on Debian)' : undefined;
+
+describe.skipIf(skipWhy !== undefined).each(users)(`nsm create --pasta (%s)${skipWhy ? ` - skipped: ${skipWhy}` : ''}`, (_, uid) => {
+  const as = uid === undefined ? {} : { uid };
+
+  it('a published port reaches a server inside, the host loopback is reached from inside, DNS is configured; destroy stops pasta and frees the port', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('pa');
+    const port = await freePort();
+    // A server on the host's loopback, for the environment to reach.
+    const host = createHttpServer((_req, res) => res.end('from-the-host\n'));
+    servers.push(host as unknown as Server);
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostPort = (host.address() as AddressInfo).port;
+
+    const c = await nsm(['create', '--json', '--pasta', '--publish', `127.0.0.1:${port}:8080`, name], { ...as, stateDir: dir });
+    expect(c.stderr).toBe('');
+    expect(c.code).toBe(0);
+    const created = JSON.parse(c.stdout);
+    expect(created.userNet.mode).toBe('pasta');
+    expect(created.userNet.publish).toEqual([{ hostAddress: '127.0.0.1', hostPort: port, envPort: 8080, protocol: 'tcp' }]);
+    const pasta = identity(created.userNet.pid)!;
+    expect(pasta).toBeDefined();
+    started.push(pasta);
+    // It runs with the creator's privileges.
+    expect(readFileSync(`/proc/${pasta.pid}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\t${uid ?? 0}\\t`, 'm'));
+
+    // inspect: the mode, the ports and the address that means the host inside.
+    const i = await nsm(['inspect', '--json', name], { ...as, stateDir: dir });
+    const env = JSON.parse(i.stdout).environment;
+    expect(env.userNet).toMatchObject({ mode: 'pasta', pid: pasta.pid, running: true });
+    const hostAddress: string = env.userNet.hostAddress;
+    expect(hostAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const ls = JSON.parse((await nsm(['ls', '--json'], { ...as, stateDir: dir })).stdout);
+    expect(ls.environments.find((e: { name: string }) => e.name === name).userNet).toMatchObject({ mode: 'pasta', hostAddress });
+
+    // Inside: an interface with an address, a default route, the host's resolver configuration.
+    const inside = await nsm(['exec', name, '--', 'sh', '-c', 'ip -4 -o addr show scope global | wc -l; ip route show default; cat /etc/resolv.conf'], { ...as, stateDir: dir });
+    expect(inside.code).toBe(0);
+    const [addrs, route] = inside.stdout.split('\n');
+    expect(Number(addrs)).toBeGreaterThan(0);
+    expect(route).toMatch(new RegExp(`^default via ${hostAddress.replace(/\./g, '\\.')} `));
+    const hostNameservers = readFileSync('/etc/resolv.conf', 'utf8').split('\n').filter((l) => l.startsWith('nameserver'));
+    for (const ns of hostNameservers) expect(inside.stdout).toContain(ns);
+
+    // The host reaches a server inside through the published port.
+    const server = `require("http").createServer((q,s)=>s.end(require("os").hostname())).listen(8080,"127.0.0.1")`;
+    const srv = await nsm(['exec', name, '--', 'sh', '-c', `${process.execPath} -e '${server}' >/dev/null 2>&1 &`], { ...as, stateDir: dir });
+    expect(srv.code).toBe(0);
+    let body: string | undefined;
+    for (let n = 0; n < 50 && body === undefined; n++) {
+      body = await get(port, '/hostname');
+      if (body === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(body?.trim()).toBe(name); // the environment's UTS namespace answered
+
+    // From inside, the host's loopback through the host address (node: no curl assumed inside).
+    const reach = await nsm(['exec', name, '--', process.execPath, '-e', `fetch("http://${hostAddress}:${hostPort}/").then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e);process.exit(1)})`], { ...as, stateDir: dir });
+    expect(reach.stderr).toBe('');
+    expect(reach.stdout).toBe('from-the-host\n');
+
+    const d = await nsm(['destroy', name], { ...as, stateDir: dir });
+    expect(d.code).toBe(0);
+    expect(alive(pasta.pid, pasta.startTime)).toBe(false); // by its recorded pid
+    expect(await listening(port)).toBe(false);
+  }, 30_000);
+
+  it('a published port already in use: one-line error, exit 1, nothing left (no holder, no pasta, no record)', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('pb');
+    const taken = createServer();
+    servers.push(taken);
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    const r = await nsm(['create', '--pasta', '--publish', `${port}:80`, name], { ...as, stateDir: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toMatch(/^nsm: pasta failed: .*\b(bind|in use)\b/i);
+    expect(existsSync(`${dir}/envs/${name}`)).toBe(false);
+    expect(pastaProcessesFor(dir)).toEqual([]);
+    if (!uid) expect(existsSync(`/run/netns/${name}`)).toBe(false);
+    const ls = JSON.parse((await nsm(['ls', '--json'], { ...as, stateDir: dir })).stdout);
+    expect(ls.environments.filter((e: { name: string }) => e.name === name)).toEqual([]);
+  }, 30_000);
+
+  it('SIGKILL of create at random moments: after gc no pasta process is left', async () => {
+    const dir = stateDir(uid);
+    for (let round = 0; round < 6; round++) {
+      const name = uniqueName('pk');
+      const port = await freePort();
+      const delay = Math.floor(Math.random() * 1200);
+      let child: ReturnType<typeof spawn> | undefined;
+      const run = nsm(['create', '--pasta', '--publish', `${port}:80`, name], { ...as, stateDir: dir, onSpawn: (c) => (child = c) });
+      await new Promise((r) => setTimeout(r, delay));
+      child?.kill('SIGKILL');
+      await run;
+      // Remember what was started (for cleanup should the assertion fail).
+      for (const pid of pastaProcessesFor(dir)) {
+        const id = identity(pid);
+        if (id) started.push(id);
+      }
+      const gc = await nsm(['gc'], { ...as, stateDir: dir });
+      expect(gc.code, gc.stderr).toBe(0);
+      // A create that finished before the kill is a live environment: destroy stops its pasta.
+      if (existsSync(`${dir}/envs/${name}/env.json`)) await nsm(['destroy', name], { ...as, stateDir: dir });
+      await waitFor(() => pastaProcessesFor(dir).length === 0, `no pasta process for ${dir} after gc (round ${round}, killed after ${delay} ms)`, 3000);
+      expect(await listening(port)).toBe(false);
+    }
+  }, 90_000);
+});
+
+describe('--publish and --net-mode: usage errors, exit 2, before anything is made', () => {
+  it.each([
+    [['--publish', '8080:80'], /--publish needs --pasta/],
+    [['--pasta', '--publish', '0:80'], /not a port/],
+    [['--pasta', '--publish', '8080:80/sctp'], /protocol "sctp"/],
+    [['--pasta', '--publish', '8080'], /\[HOSTADDR:\]HOSTPORT:ENVPORT/],
+    [['--net-mode', 'bridge'], /invalid --net-mode/],
+  ])('%j', async (args, message) => {
+    const dir = stateDir();
+    const name = uniqueName('pu');
+    const r = await nsm(['create', ...args, name], { stateDir: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(`${dir}/envs/${name}`)).toBe(false);
+  });
+});
