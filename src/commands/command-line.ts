@@ -17,6 +17,8 @@ export interface FlagSpec {
   long?: string;
   /** 'required': the next word (or the rest of `-tVALUE` / `--long=VALUE`) is its value. */
   value: 'none' | 'required' | 'optional';
+  /** An optional value's value when the option is given bare. */
+  preset?: string;
 }
 
 /** commander's rule: a negative number in a leaf command is an operand, not an option. */
@@ -47,8 +49,8 @@ function commandStart(args: readonly string[], flags: readonly FlagSpec[], opera
     }
     const exact = find(word);
     if (exact) {
-      // getopt_long(3), as unshare(1) reads --kill-child[=SIG]: an optional value is only ever
-      // attached (`--long=VALUE`); the next word is the command.
+      // getopt_long(3), as unshare(1) reads --kill-child[=SIG] and nsenter(1) -n[FILE]: an
+      // optional value is only ever attached (`--long=VALUE`, `-nVALUE`); the next word is not it.
       if (exact.value === 'required') i++;
       continue;
     }
@@ -58,18 +60,57 @@ function commandStart(args: readonly string[], flags: readonly FlagSpec[], opera
       const flag = find(`-${word[k]}`);
       if (!flag) break; // unknown: commander reports it
       if (flag.value === 'none') continue;
-      // The rest of the word is its value; none left: the next word is, as after `-t`.
+      // The rest of the word is its value; none left: the next word is, as after `-t` (an
+      // optional value never is: getopt).
       const last = k === word.length - 1;
-      if (last && (flag.value === 'required' || (i + 1 < args.length && !looksLikeOption(args[i + 1]!)))) i++;
+      if (last && flag.value === 'required') i++;
       break;
     }
   }
   return undefined;
 }
 
+/**
+ * commander gives an option with an optional value the next word when it does not look like
+ * an option: `nsm exec -n 4242 ip a` would read 4242 as -n's FILE. getopt(3), which nsenter
+ * uses, never does. So a bare optional-valued option that has a preset (its value when given
+ * without one) is spelt `--long=PRESET` before commander sees it, up to `end`.
+ */
+function attachPresets(args: readonly string[], flags: readonly FlagSpec[], end: number): string[] {
+  const find = (spelling: string) => flags.find((f) => f.short === spelling || f.long === spelling);
+  const out = [...args];
+  for (let i = 0; i < end; i++) {
+    const word = args[i]!;
+    if (word === '--') break;
+    if (!looksLikeOption(word)) continue;
+    const exact = find(word);
+    if (exact) {
+      if (exact.value === 'required') i++;
+      else if (exact.value === 'optional' && exact.preset !== undefined && exact.long) out[i] = `${exact.long}=${exact.preset}`;
+      continue;
+    }
+    if (word.startsWith('--')) continue;
+    for (let k = 1; k < word.length; k++) {
+      const flag = find(`-${word[k]}`);
+      if (!flag || flag.value === 'none') continue;
+      const last = k === word.length - 1;
+      if (last && flag.value === 'required') i++;
+      // `-Un`: the group's flags, then -n bare.
+      if (last && flag.value === 'optional' && flag.preset !== undefined && flag.long) out[i] = `${word.slice(0, k)}\0${flag.long}=${flag.preset}`;
+      break;
+    }
+  }
+  return out.flatMap((w, i) => (w !== args[i] && w.includes('\0') ? w.split('\0') : [w]));
+}
+
 /** The FlagSpecs of a commander command's options. */
 function flagsOf(cmd: Command): FlagSpec[] {
-  return cmd.options.map((o) => ({ short: o.short, long: o.long, value: o.required ? 'required' : o.optional ? 'optional' : 'none' }));
+  return cmd.options.map((o) => ({
+    short: o.short,
+    long: o.long,
+    value: o.required ? 'required' : o.optional ? 'optional' : 'none',
+    ...(typeof o.presetArg === 'string' ? { preset: o.presetArg } : {}),
+  }));
 }
 
 /**
@@ -87,7 +128,10 @@ export class CommandRunningCommand extends Command {
   }
 
   override parseOptions(args: string[]): ReturnType<Command['parseOptions']> {
-    const at = commandStart(args, flagsOf(this), this.operandsBefore);
-    return super.parseOptions(at === undefined ? args : [...args.slice(0, at), '--', ...args.slice(at)]);
+    const flags = flagsOf(this);
+    const at = commandStart(args, flags, this.operandsBefore);
+    const end = at ?? args.length;
+    const head = attachPresets(args.slice(0, end), flags, end);
+    return super.parseOptions(at === undefined ? head : [...head, '--', ...args.slice(at)]);
   }
 }
