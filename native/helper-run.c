@@ -248,18 +248,17 @@ static bool is_own_user_ns(int fd)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* setgroups(2) is refused in a user namespace whose setgroups file says "deny". */
-static bool setgroups_allowed(void)
+/* The inode of the user namespace that owns namespace `fd` (ioctl_ns(2) NS_GET_USERNS); its fd in *owner. */
+static ino_t owner_of(int fd, int *owner)
 {
-	char buf[16] = "";
-	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	struct stat st;
 
-	if (fd < 0)
-		die(0, "open(/proc/self/setgroups)");
-	if (read(fd, buf, sizeof buf - 1) < 0)
-		die(0, "read(/proc/self/setgroups)");
-	close(fd);
-	return strncmp(buf, "allow", 5) == 0;
+	*owner = ioctl(fd, NS_GET_USERNS);
+	if (*owner < 0)
+		return 0; /* EPERM: the owner is outside our user namespace; nothing to learn */
+	if (fstat(*owner, &st) < 0)
+		die(0, "fstat(owner user namespace)");
+	return st.st_ino;
 }
 
 /*
@@ -354,11 +353,16 @@ static void permitted_to_ambient(void)
 
 noreturn void do_join(struct config *c)
 {
-	bool joined_user = false, groups = false, dropped = false, wants_user = false;
+	bool joined_user = false, dropped = false, wants_user = false, done[NSM_NS_COUNT] = { false };
 	bool preserve = c->join_flags & NSM_JOIN_PRESERVE_CRED;
 	bool force_uid, force_gid;
-	int drop_err = 0;
+	int drop_err = 0, user = -1, via = -1;
+	ino_t user_ino = 0, own_ino;
+	struct stat st;
 
+	if (stat("/proc/self/ns/user", &st) < 0)
+		die(0, "stat(/proc/self/ns/user)");
+	own_ino = st.st_ino;
 	open_cgroup_fds(c);
 	for (int i = 0; i < c->njoin; i++) {
 		const struct nstype *t = ns_order;
@@ -376,7 +380,16 @@ noreturn void do_join(struct config *c)
 		 * full permitted and effective sets in that namespace only, and empty inheritable and
 		 * ambient ones (kernel/user_namespace.c, userns_install).
 		 */
-		if (c->join[i].type == CLONE_NEWUSER && !is_own_user_ns(c->join[i].fd)) {
+		if (c->join[i].type == CLONE_NEWUSER) {
+			/* setns(2): a process cannot re-enter its own user namespace (EINVAL); nsenter skips it too. */
+			if (fstat(c->join[i].fd, &st) < 0)
+				die(0, "fstat(user namespace fd)");
+			if (st.st_ino == own_ino && is_own_user_ns(c->join[i].fd)) {
+				done[i] = true;
+				continue;
+			}
+			user = i;
+			user_ino = st.st_ino;
 			wants_user = true;
 			if (!preserve) {
 				dropped = setgroups(0, NULL) == 0;
@@ -388,25 +401,59 @@ noreturn void do_join(struct config *c)
 	force_uid = (c->join_flags & NSM_JOIN_SETUID) || (wants_user && !preserve);
 	force_gid = (c->join_flags & NSM_JOIN_SETGID) || (wants_user && !preserve);
 	/*
-	 * user first, so that we hold every capability in the namespace that owns the others
-	 * (user_namespaces(7)); then nsenter's order: mnt after pid and net, time last. Being
-	 * single-threaded, setns(CLONE_NEWNS) needs no unshare(CLONE_FS) here (setns(2)).
+	 * Two passes, as nsenter(1) and runc do: first every other namespace we may join as we
+	 * are (a privileged caller: all of them, before the user namespace takes its privileges
+	 * away), errors ignored; the rest after the user namespace, in nsenter's order (mnt after
+	 * pid and net, time last). Single-threaded: setns(CLONE_NEWNS) needs no unshare(CLONE_FS).
 	 */
+	if (user >= 0) {
+		for (size_t k = 0; k < NS_COUNT; k++)
+			for (int i = 0; i < c->njoin; i++)
+				if (!done[i] && i != user && c->join[i].type == (uint32_t)ns_order[k].flag)
+					done[i] = setns(c->join[i].fd, c->join[i].type) == 0;
+		/*
+		 * A target whose user namespace is nested inside the one that owns its other
+		 * namespaces (bwrap --dev, util-linux#1592): from inside it we would hold no
+		 * capability over them. Join their owner first (NS_GET_USERNS, ioctl_ns(2)): its
+		 * capabilities reach its descendants, the target's user namespace too, joined last.
+		 */
+		for (int i = 0; i < c->njoin && via < 0; i++) {
+			int owner;
+			ino_t ino;
+
+			if (done[i] || i == user)
+				continue;
+			ino = owner_of(c->join[i].fd, &owner);
+			if (owner < 0)
+				continue;
+			if (ino != user_ino && ino != own_ino)
+				via = owner;
+			else
+				close(owner);
+		}
+		if (via >= 0) {
+			if (setns(via, CLONE_NEWUSER) < 0)
+				die(0, "setns(user namespace that owns the others)");
+			close(via);
+			for (size_t k = 0; k < NS_COUNT; k++)
+				for (int i = 0; i < c->njoin; i++)
+					if (!done[i] && i != user && c->join[i].type == (uint32_t)ns_order[k].flag) {
+						if (setns(c->join[i].fd, c->join[i].type) < 0)
+							die(0, "setns(%s)", ns_order[k].name);
+						done[i] = true;
+					}
+		}
+		if (setns(c->join[user].fd, CLONE_NEWUSER) < 0)
+			die(0, "setns(user)");
+		done[user] = true;
+		joined_user = true;
+	}
 	for (size_t k = 0; k < NS_COUNT; k++) {
 		for (int i = 0; i < c->njoin; i++) {
-			struct join_ns *j = &c->join[i];
-
-			if (j->type != (uint32_t)ns_order[k].flag)
+			if (done[i] || c->join[i].type != (uint32_t)ns_order[k].flag)
 				continue;
-			if (j->type == CLONE_NEWUSER && is_own_user_ns(j->fd))
-				continue;
-			if (setns(j->fd, j->type) < 0)
+			if (setns(c->join[i].fd, c->join[i].type) < 0)
 				die(0, "setns(%s)", ns_order[k].name);
-			if (j->type == CLONE_NEWUSER) {
-				joined_user = true;
-				/* Read now: once the mount namespace changes, /proc/self may not be ours. */
-				groups = setgroups_allowed();
-			}
 		}
 	}
 	for (int i = 0; i < c->njoin; i++)
@@ -415,19 +462,17 @@ noreturn void do_join(struct config *c)
 		netns_exec_mounts(c->netns_exec);
 	enter_dirs(c);
 	if (force_gid) {
-		if (joined_user && !preserve) {
-			if (groups && setgroups(0, NULL) < 0)
-				die(0, "setgroups(0)");
-			/*
-			 * Dropped neither before (EPERM: no CAP_SETGID where we were, so these groups are
-			 * the caller's own, which it could not shed either) nor inside ("deny"): the
-			 * command keeps them, as the caller itself would. Anything else is a failure.
-			 */
-			if (!dropped && !groups && drop_err != EPERM)
-				diex(0, drop_err, "setgroups(0)");
-		} else if (setgroups(0, NULL) < 0 && errno != EPERM) {
-			/* -G drops supplementary groups (nsenter); EPERM: they are the caller's own. */
-			die(0, "setgroups(0)");
+		/*
+		 * -G, or a joined user namespace: no supplementary groups. Inside a user namespace
+		 * whose setgroups file says "deny" (a rootless one) setgroups(2) is refused for good:
+		 * then the drop before joining must have worked, or failed with EPERM (no CAP_SETGID
+		 * where we were: the groups are the caller's own, which it could not shed either, and
+		 * the command keeps them as the caller would). nsenter's rule: fail only if both fail.
+		 */
+		if (setgroups(0, NULL) < 0) {
+			int inside = errno;
+			if (joined_user && !preserve ? !dropped && drop_err != EPERM : inside != EPERM)
+				diex(0, joined_user && !preserve ? drop_err : inside, "setgroups(0)");
 		}
 		if (setresgid(c->join_gid, c->join_gid, c->join_gid) < 0)
 			die(0, "setresgid(%u)", c->join_gid);

@@ -254,3 +254,21 @@ describe.skipIf(!isRoot)('ip netns exec parity (root only: ip netns add, mounts)
     expect(lines(r.stdout)).toEqual(['lo', 'env']);
   });
 });
+
+describe.skipIf(!isRoot)('user namespaces in the hard cases (root only: setpriv to a user)', () => {
+  it('a nested user namespace that does not own the target\'s others is entered through their owner, in one call; root joins in two passes', async () => {
+    // util-linux#1592's shape: net owned by the outer user namespace, the process in an inner one.
+    const pid = await start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-U', '-r', '-n', 'sh', '-c', 'exec unshare -U -r sleep 60']);
+    const want = nsOf(pid);
+    expect(want[TYPES.indexOf('user')]).not.toBe(nsOf('self')[TYPES.indexOf('user')]);
+    // Its owner and the user namespace it runs in differ (the shape the fix is about).
+    const dir = stateDir(65534);
+    for (const uid of [65534, undefined]) {
+      const r = await nsm(['exec', String(pid), 'sh', '-c', `id -u; ${READ_NS}`], uid === undefined ? {} : { uid, stateDir: dir });
+      expect(r.stderr, `as ${uid ?? 'root'}`).toBe('');
+      const [id, ...ns] = lines(r.stdout);
+      expect(id).toBe('0');
+      expect(ns).toEqual(want);
+    }
+  });
+});
