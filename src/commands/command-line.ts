@@ -17,8 +17,6 @@ export interface FlagSpec {
   long?: string;
   /** 'required': the next word (or the rest of `-tVALUE` / `--long=VALUE`) is its value. */
   value: 'none' | 'required' | 'optional';
-  /** An optional value's value when the option is given bare. */
-  preset?: string;
 }
 
 /** commander's rule: a negative number in a leaf command is an operand, not an option. */
@@ -73,34 +71,51 @@ function commandStart(args: readonly string[], flags: readonly FlagSpec[], opera
 /**
  * commander gives an option with an optional value the next word when it does not look like
  * an option: `nsm exec -n 4242 ip a` would read 4242 as -n's FILE. getopt(3), which nsenter
- * uses, never does. So a bare optional-valued option that has a preset (its value when given
- * without one) is spelt `--long=PRESET` before commander sees it, up to `end`.
+ * and unshare use, never does: their optional values are attached (`--net=FILE`, `-nFILE`).
+ * So each bare optional-valued option among `args` (nsm's own words) moves to where nsm's
+ * options end (before a `--`, else last), where commander finds no value for it.
  */
-function attachPresets(args: readonly string[], flags: readonly FlagSpec[], end: number): string[] {
+function bareOptionalsLast(args: readonly string[], flags: readonly FlagSpec[]): string[] {
   const find = (spelling: string) => flags.find((f) => f.short === spelling || f.long === spelling);
-  const out = [...args];
-  for (let i = 0; i < end; i++) {
+  const kept: string[] = [];
+  const moved: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
     const word = args[i]!;
     if (word === '--') break;
-    if (!looksLikeOption(word)) continue;
-    const exact = find(word);
-    if (exact) {
-      if (exact.value === 'required') i++;
-      else if (exact.value === 'optional' && exact.preset !== undefined && exact.long) out[i] = `${exact.long}=${exact.preset}`;
+    if (!looksLikeOption(word)) {
+      kept.push(word);
       continue;
     }
-    if (word.startsWith('--')) continue;
+    const exact = find(word);
+    if (exact) {
+      if (exact.value === 'optional') moved.push(word);
+      else kept.push(word);
+      if (exact.value === 'required' && i + 1 < args.length) kept.push(args[++i]!);
+      continue;
+    }
+    if (word.startsWith('--')) {
+      kept.push(word);
+      continue;
+    }
+    // A group: -Un is -U and a bare -n (an optional flag last); -nFILE keeps its value.
+    let group = word;
     for (let k = 1; k < word.length; k++) {
       const flag = find(`-${word[k]}`);
       if (!flag || flag.value === 'none') continue;
       const last = k === word.length - 1;
-      if (last && flag.value === 'required') i++;
-      // `-Un`: the group's flags, then -n bare.
-      if (last && flag.value === 'optional' && flag.preset !== undefined && flag.long) out[i] = `${word.slice(0, k)}\0${flag.long}=${flag.preset}`;
+      if (last && flag.value === 'required' && i + 1 < args.length) {
+        kept.push(word, args[++i]!);
+        group = '';
+      } else if (last && flag.value === 'optional') {
+        group = word.slice(0, k);
+        moved.push(`-${word[k]}`);
+      }
       break;
     }
+    if (group !== '') kept.push(group);
   }
-  return out.flatMap((w, i) => (w !== args[i] && w.includes('\0') ? w.split('\0') : [w]));
+  return [...kept, ...moved, ...args.slice(i)];
 }
 
 /** The FlagSpecs of a commander command's options. */
@@ -109,7 +124,6 @@ function flagsOf(cmd: Command): FlagSpec[] {
     short: o.short,
     long: o.long,
     value: o.required ? 'required' : o.optional ? 'optional' : 'none',
-    ...(typeof o.presetArg === 'string' ? { preset: o.presetArg } : {}),
   }));
 }
 
@@ -130,8 +144,7 @@ export class CommandRunningCommand extends Command {
   override parseOptions(args: string[]): ReturnType<Command['parseOptions']> {
     const flags = flagsOf(this);
     const at = commandStart(args, flags, this.operandsBefore);
-    const end = at ?? args.length;
-    const head = attachPresets(args.slice(0, end), flags, end);
+    const head = bareOptionalsLast(at === undefined ? args : args.slice(0, at), flags);
     return super.parseOptions(at === undefined ? head : [...head, '--', ...args.slice(at)]);
   }
 }

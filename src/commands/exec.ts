@@ -17,7 +17,7 @@ another user's process, failed join).`;
 
 /** nsenter's -m[FILE]: the type from the target, or from FILE (a namespace file). */
 const typeFlag = <F extends string>(flags: F, type: string) =>
-  ({ flags, description: `join the ${type} namespace (of the target, or from FILE: --${flags.split('--')[1]!.split(' ')[0]}=FILE)`, preset: '', parse: (v: string) => v }) as const;
+  ({ flags, description: `join the ${type} namespace (of the target, or from FILE: --${flags.split('--')[1]!.split(' ')[0]}=FILE)`, parse: (v: string) => v }) as const;
 
 export const joinOptions = defineOptions([
   { flags: '-t, --type <types>', description: `join only these of the target's namespaces (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
@@ -33,8 +33,8 @@ export const joinOptions = defineOptions([
   { flags: '-G, --setgid <gid>', description: "gid of the command, supplementary groups dropped (a number, or follow); a joined user namespace defaults to 0", parse: parseIdOrFollow('--setgid') },
   { flags: '--preserve-credentials', description: 'joining a user namespace changes no uid, gid or groups' },
   { flags: '--keep-caps', description: 'the capabilities a joined user namespace gives survive exec (ambient)' },
-  { flags: '-r, --root [dir]', description: "chroot to the target's root directory (or DIR, opened before joining: --root=DIR)", preset: '', parse: (v: string) => v },
-  { flags: '-w, --cwd [dir]', description: "work in the target's working directory (or DIR, opened before joining: --cwd=DIR), as nsenter -w", preset: '', parse: (v: string) => v },
+  { flags: '-r, --root [dir]', description: "chroot to the target's root directory (or DIR, opened before joining: --root=DIR)", parse: (v: string) => v },
+  { flags: '-w, --cwd [dir]', description: "work in the target's working directory (or DIR, opened before joining: --cwd=DIR), as nsenter -w", parse: (v: string) => v },
   { flags: '--wd <dir>', description: 'working directory inside (default: the current one if it exists there, else /)', parse: parseWd },
   { flags: '--wdns <dir>', description: 'the same as --wd (nsenter --wdns): a path inside, after --root', parse: parseWd },
   { flags: '-e, --env', description: "the target's environment (/proc/PID/environ) instead of nsm's" },
