@@ -102,7 +102,8 @@ function bareOptionalsLast(args: readonly string[], flags: readonly FlagSpec[]):
     let group = word;
     for (let k = 1; k < word.length; k++) {
       const flag = find(`-${word[k]}`);
-      if (!flag || flag.value === 'none') continue;
+      if (!flag) break; // unknown: commander reports the word as it is
+      if (flag.value === 'none') continue;
       const last = k === word.length - 1;
       if (last && flag.value === 'required' && i + 1 < args.length) {
         kept.push(word, args[++i]!);
