@@ -86,11 +86,11 @@ static void check_allowed(const struct frame *f, const struct config *c, uint64_
 		repeatable = true;
 		break;
 	case NSM_CFG_JOIN_NS:
-		modes = MODE_JOIN;
+		modes = MODE_JOIN | MODE_HOLDER;
 		repeatable = true;
 		break;
 	case NSM_CFG_JOIN_IDS: case NSM_CFG_JOIN_FLAGS: case NSM_CFG_JOIN_ROOT:
-	case NSM_CFG_JOIN_WD: case NSM_CFG_NETNS_EXEC:
+	case NSM_CFG_JOIN_WD: case NSM_CFG_NETNS_EXEC: case NSM_CFG_NEW_SESSION:
 		modes = MODE_JOIN;
 		break;
 	case NSM_CFG_CWD:
@@ -138,7 +138,12 @@ static void validate(const struct config *c, uint64_t seen)
 		  "CLONE_NEWNET" },
 	};
 
-	if (c->mode == MODE_JOIN) {
+	if (c->mode == MODE_HOLDER && c->njoin > 0) {
+		/* nsm adopt: a holder that joins existing namespaces makes none and sets none up. */
+		uint64_t made = ((1ull << (NSM_CFG_LOOPBACK - NSM_CFG_NSTYPES + 1)) - 1) | (1ull << (NSM_CFG_CGROUP - NSM_CFG_NSTYPES));
+		if ((seen & made) || c->ncgroups > 0)
+			diex(0, EINVAL, "config: a holder with NSM_CFG_JOIN_NS takes no namespace or cgroup set-up");
+	} else if (c->mode == MODE_JOIN) {
 		bool user = false;
 		if (c->njoin == 0)
 			diex(0, EINVAL, "config: join without NSM_CFG_JOIN_NS");
@@ -255,6 +260,10 @@ void read_config(int fd, struct config *c)
 		case NSM_CFG_NETNS_EXEC:
 			c->netns_exec = need_string(&f, 0, NAME_MAX);
 			keep = true;
+			break;
+		case NSM_CFG_NEW_SESSION:
+			need_len(&f, 0);
+			c->new_session = true;
 			break;
 		case NSM_CFG_CWD:
 			c->cwd = need_string(&f, 1, PATH_MAX - 1);

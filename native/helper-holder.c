@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sched.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "helper.h"
@@ -58,6 +60,47 @@ static void set_title(const struct config *c)
 		len = c->argv_len - 1;
 	memset(c->argv_area, 0, c->argv_len);
 	memcpy(c->argv_area, title, len);
+}
+
+/* setns(2): a process cannot re-enter its own user namespace (EINVAL); nsenter skips it too. */
+static bool own_user_ns(int fd)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat("/proc/self/ns/user", &b) < 0)
+		die(0, "stat(/proc/self/ns/user)");
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/*
+ * nsm adopt without root: the holder of existing namespaces (the inherited NSM_CFG_JOIN_NS
+ * fds) instead of new ones. User first, so that we hold every capability in the namespace
+ * that owns the others (user_namespaces(7)), then nsenter's order; the holder is forked
+ * after, because setns(2) of a pid or time namespace applies to children only. The
+ * identity stays the caller's: the holder only has to exist, and stay ours to stop.
+ */
+static void join_namespaces(const struct config *c)
+{
+	for (size_t k = 0; k < NS_COUNT; k++) {
+		for (int i = 0; i < c->njoin; i++) {
+			const struct join_ns *j = &c->join[i];
+			struct stat st;
+
+			if (j->type != (uint32_t)ns_order[k].flag)
+				continue;
+			if (fstat(j->fd, &st) < 0)
+				die(0, "fstat(%s namespace fd %d)", ns_order[k].name, j->fd);
+			if (j->ino != 0 && st.st_ino != j->ino)
+				diex(0, ESTALE, "%s namespace fd %d is inode %llu, expected %llu", ns_order[k].name,
+				     j->fd, (unsigned long long)st.st_ino, (unsigned long long)j->ino);
+			if (j->type == CLONE_NEWUSER && own_user_ns(j->fd))
+				continue;
+			if (setns(j->fd, j->type) < 0)
+				die(0, "setns(%s)", ns_order[k].name);
+		}
+	}
+	for (int i = 0; i < c->njoin; i++)
+		close(c->join[i].fd);
 }
 
 /*
@@ -144,7 +187,10 @@ noreturn void do_holder(const struct config *c, int in)
 	int sock;
 	pid_t h;
 
-	create_namespaces(c);
+	if (c->njoin > 0)
+		join_namespaces(c);
+	else
+		create_namespaces(c);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);

@@ -90,6 +90,22 @@ static noreturn void exec_command(const struct config *c)
 	int err;
 
 	reset_signals();
+	/*
+	 * join for another user (src/core/join.ts): the terminal on our stdio is a pty nsm made
+	 * for this command, never the caller's own. A new session with it as the controlling
+	 * terminal gives job control and ^C there, and TIOCSTI (ioctl_tty(2): only on one's own
+	 * controlling terminal without CAP_SYS_ADMIN) can reach nothing of the caller's.
+	 */
+	if (c->new_session) {
+		if (setsid() < 0)
+			die(0, "setsid");
+		for (int fd = 0; fd <= 2; fd++)
+			if (isatty(fd)) {
+				if (ioctl(fd, TIOCSCTTY, 0) < 0)
+					die(0, "ioctl(TIOCSCTTY)");
+				break;
+			}
+	}
 	/* unshare(1) --root: chroot, then --wd or /; a directory asked for must exist (run). */
 	if (c->root && chroot(c->root) < 0)
 		die(0, "chroot(%s)", c->root);

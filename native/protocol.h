@@ -42,6 +42,7 @@ enum nsm_msg {
 	NSM_CFG_JOIN_ROOT = 0x29,    /* u32 fd, join only: chroot(2) to this directory after joining (nsenter -r) */
 	NSM_CFG_JOIN_WD = 0x2a,      /* u32 fd, join only: working directory after joining and chroot (nsenter -w) */
 	NSM_CFG_NETNS_EXEC = 0x2b,   /* string (may be empty), join only: ip netns exec's private mounts; /etc/netns/NAME */
+	NSM_CFG_NEW_SESSION = 0x2f,  /* empty, join only: the command starts a session whose terminal is its stdio's */
 
 	/* helper -> driver */
 	NSM_READY = 0x30,            /* u32 pid: holder set up, pid in the caller's pid ns */

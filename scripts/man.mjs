@@ -71,7 +71,7 @@ const tp = (term, text) => `.TP\n${term}\n${text}`;
 
 // ---- what every page shares --------------------------------------------------------------
 
-/** Exit statuses of every command but those that run a command (README, "Exit codes"). */
+/** Exit statuses of every command but those that run a command (docs/commands.md, "Exit codes"). */
 const EXIT_GENERAL = [
   ['0', 'Success.'],
   ['1', 'A runtime error: no such process or environment, not permitted, a failed system call.'],
@@ -88,7 +88,7 @@ const EXIT_RUNS_COMMAND = [
   ['128+N', 'The command died of signal N (143: SIGTERM, 137: SIGKILL).'],
 ];
 
-/** README, "Environment variables"; `only` limits one to the pages of those commands. */
+/** docs/commands.md, "Environment variables"; `only` limits one to the pages of those commands. */
 const ENVIRONMENT = [
   ['NSM_STATE_DIR', 'The state directory (the records of environments), instead of /run/nsm (root), $XDG_RUNTIME_DIR/nsm or /tmp/nsm-$UID.'],
   ['NSM_TMPDIR', "An absolute path used instead of /tmp for users' nsm-$UID state directories; root then keeps its own in $NSM_TMPDIR/nsm-0 instead of /run/nsm and looks for other users' directories only there."],

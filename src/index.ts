@@ -62,6 +62,8 @@ export {
 export type { CgroupEntry, IdMapRange } from './sys/parse.js';
 export type { NetnsId } from './sys/netlink.js';
 export { createEnvironment, type CreatedEnvironment, type CreateOptions } from './core/create.js';
+export { adoptEnvironment, type AdoptedEnvironment, type AdoptOptions } from './core/adopt.js';
+export { inspectNamespace, type NamespaceInspection } from './core/inspect-namespace.js';
 export { execInEnvironment, execTarget, type ExecInEnvironmentOptions, type ExecTargetOptions } from './core/exec.js';
 export { unshareRun } from './core/unshare.js';
 export {
@@ -91,6 +93,7 @@ export {
   type EnvironmentListing,
   type EnvOptions,
   type EnvRecord,
+  type EnvAdoption,
   type GcResult,
   type HolderState,
   type ListedEnvironment,

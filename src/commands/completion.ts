@@ -29,7 +29,10 @@ export const completeCallbackCommand = defineCommand({
   name: '__complete',
   summary: 'values for shell completion (internal)',
   description: 'values for shell completion (internal)',
-  operands: [{ name: '<what>', description: "envs: environment names (root: also other users')" }],
+  operands: [
+    { name: '<what>', description: "envs: environment names (root: also other users'); targets: netns:NAME and owner targets (docker:web) starting with WORD" },
+    { name: '[word]', description: 'the word being completed (targets)' },
+  ],
   options: [],
   hidden: true,
   action: () => import('./actions/complete-callback.js'),

@@ -1,11 +1,14 @@
 /** `nsm ls` (alias list): every namespace on the host, like lsns. */
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
-import { collectOwners, collectTypes, parseInode, parsePid } from './options.js';
+import { collectOwners, collectTypes, parseInode } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 export const lsOptions = defineOptions([
   { flags: '-t, --type <types>', description: `namespace types to list, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
-  { flags: '-p, --task <pid>', description: 'only the namespaces of this process', parse: parsePid },
+  {
+    flags: '-p, --task <target>',
+    description: 'only the namespaces of this target: a PID or environment (pid:PID, env:NAME), an owner (docker:NAME), or one namespace (netns:NAME, a namespace file, ns:INODE)',
+  },
   {
     flags: '--owner <kind[:name]>',
     description: 'only namespaces owned by this kind (docker, podman, kubernetes, systemd, netns ...) or KIND:NAME; repeatable or comma-separated',

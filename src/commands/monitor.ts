@@ -7,7 +7,7 @@ import { defineCommand, defineOptions } from './spec.js';
 export const monitorOptions = defineOptions([
   { flags: '-t, --type <types>', description: `namespace types to watch, repeatable or comma-separated (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
   { flags: '-p, --pid <pid>', description: 'follow this process and its descendants only', parse: parsePid },
-  { flags: '--json', description: 'JSON Lines: one object per event (schema in the README)' },
+  { flags: '--json', description: 'JSON Lines: one object per event (schema: docs/json.md)' },
   { flags: '-c, --count <n>', description: 'stop after N namespace events', parse: parsePositiveInt('--count') },
   { flags: '-d, --duration <secs>', description: 'stop after SECS seconds (fractions allowed)', parse: parseSeconds('--duration') },
   { flags: '--baseline', description: 'first list the namespaces present at start' },

@@ -24,10 +24,10 @@ export function findCommand(word: string | undefined): CommandDecl | undefined {
   return COMMAND_TABLE.find((c) => c.name === word || c.aliases?.includes(word));
 }
 
-/** "Examples:\n  nsm ls      every namespace ..." as help prints it. */
+/** "Examples:\n  nsm ls      # every namespace ..." as help prints it: each line pastes into a shell as it is. */
 function examplesText(heading: string, examples: readonly Example[]): string {
   const width = Math.max(...examples.map((e) => (e.does ? e.command.length : 0)));
-  const lines = examples.map((e) => `  ${e.does ? `${e.command.padEnd(width)}  ${e.does}` : e.command}`);
+  const lines = examples.map((e) => `  ${e.does ? `${e.command.padEnd(width)}  # ${e.does}` : e.command}`);
   return `${heading}:\n${lines.join('\n')}`;
 }
 

@@ -3,7 +3,7 @@
  * aliases, operands, options with their value parsers and help, examples), in its own file
  * beside this one; src/commands/table.ts lists them. From that one table come the commander
  * program (src/commands/program.ts, the only parser of every command line), `--help`, the
- * completion scripts (src/ui/completion.ts walks the program) and the README's help excerpts
+ * completion scripts (src/ui/completion.ts walks the program) and the help excerpts of docs/commands.md
  * (test/integration/readme-help.test.ts keeps them in step).
  *
  * A declaration holds no behaviour beyond value parsers: what the command does is its action

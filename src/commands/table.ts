@@ -1,9 +1,10 @@
 /**
  * Every command of nsm, in the order `nsm --help` lists them: the one table the commander
- * program (program.ts), help, completions and the README's help excerpts come from. Each
+ * program (program.ts), help, completions and the help excerpts of docs/commands.md come from. Each
  * declaration lives in its own file (spec.ts says what one holds); its action module is
  * loaded only when the command runs.
  */
+import { adoptCommand } from './adopt.js';
 import { completeCallbackCommand, completionCommand } from './completion.js';
 import { createCommand } from './create.js';
 import { destroyCommand } from './destroy.js';
@@ -36,6 +37,7 @@ export const COMMAND_TABLE: readonly CommandDecl[] = [
   enterCommand,
   execCommand,
   unshareCommand,
+  adoptCommand,
   destroyCommand,
   gcCommand,
   doctorCommand,

@@ -89,7 +89,7 @@ function optionsRecord(config: NamespaceConfig, pin: boolean): EnvOptions {
 export async function createEnvironment(name: string, req: NamespaceRequest, options: CreateOptions = {}): Promise<CreatedEnvironment> {
   validateNewName(name); // a usage error before anything is planned or made
   const euid = effectiveUid();
-  const config = planNamespaces(req, { euid, name });
+  const config = planNamespaces(withPrivateProc(req), { euid, name });
   const pin = options.pin ?? false;
   if (pin && euid !== 0) {
     // Pins are bind mounts in our own mount namespace: CAP_SYS_ADMIN over it, i.e. root.
@@ -225,6 +225,18 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     for (const { file } of opened) closeSync(file.fd);
     signals.restore();
   }
+}
+
+/**
+ * A new pid namespace without a new mount namespace would show the host's /proc to what runs
+ * in it (a procfs mount shows the pid namespace of its mounter: pid_namespaces(7)), so
+ * `create --type pid` gets a mount namespace with a fresh /proc, as `unshare --pid
+ * --mount-proc` does and the original nsm's --type pid did; --no-mount-proc keeps /proc.
+ */
+function withPrivateProc(req: NamespaceRequest): NamespaceRequest {
+  const types = req.types ?? [];
+  if (types.includes('pid') && !types.includes('mnt') && req.mountProc === undefined) return { ...req, mountProc: true };
+  return req;
 }
 
 /** Subnets that other live environments (any user's: veth is root's) recorded for their veth. */

@@ -78,6 +78,12 @@ export interface DestroyResult {
   recordKept?: boolean;
   /** destroy --forget: dropped without signalling anything. */
   forgotten?: boolean;
+  /**
+   * An adopted environment (nsm adopt): `left`, what still holds its namespaces and was left
+   * as it was (the target's processes, mounts, fds); `forced`, with --force, the processes in
+   * them that were signalled.
+   */
+  adopted?: { left: NamespaceHold[]; forced?: number[] };
 }
 
 const DEFAULT_GRACE_MS = 2000;
@@ -169,7 +175,12 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
       state = now;
     }
     const result: DestroyResult = { name, state, pid: record.holder.pid, stopped: [], pins: [], remaining: [], verified: false, cgroups: [], leftovers: [] };
-    if (verified && verified.via === 'holder') {
+    if (verified && verified.via === 'holder' && record.adopted) {
+      // Adopted: only an nsm:holder that joined the namespaces is nsm's to stop; with pins the
+      // holder is the target's own process. The target's processes are not ours to signal
+      // (with --force, step 4 ends them and says so).
+      if (record.adopted.heldBy === 'holder') await stopProcesses([{ pid: record.holder.pid, startTime: record.holder.startTime }], { graceMs });
+    } else if (verified && verified.via === 'holder') {
       const holder = { pid: record.holder.pid, startTime: record.holder.startTime };
       const inside = processesInside(scanHostSync({ types: record.types, fds: false, mounts: false, threads: false }), record);
       result.stopped = inside.map((p) => p.pid);
@@ -184,7 +195,15 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
     unmountPins(record, options);
     if (verified) {
       result.verified = true;
-      result.remaining = await remainingHolds(verified, options.force ? graceMs : undefined);
+      const forced: number[] = [];
+      const holds = await remainingHolds(verified, options.force ? graceMs : undefined, forced);
+      if (record.adopted) {
+        // What nsm did not make still holds them, as before the adopt: not a leftover.
+        result.adopted = { left: options.force ? [] : holds, ...(options.force ? { forced } : {}) };
+        result.remaining = options.force ? holds : [];
+      } else {
+        result.remaining = holds;
+      }
     }
     const netFd = verified?.namespaces.find((n) => n.type === 'net')?.fd;
     const released = await releaseResources(record, netFd);
@@ -205,7 +224,7 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
 }
 
 /** Step 4: what still holds the namespaces open in `verified` (ours excluded), after a short settle time. */
-async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number | undefined): Promise<NamespaceHold[]> {
+async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number | undefined, stopped: number[] = []): Promise<NamespaceHold[]> {
   const namespaces = verified.namespaces.map((n) => ({ type: n.type, inode: n.inode }));
   const types = [...new Set(namespaces.map((n) => n.type))];
   // A zombie still shows its pid namespace in /proc/PID/ns/pid (the struct pid keeps it
@@ -228,6 +247,7 @@ async function remainingHolds(verified: VerifiedNamespaces, forceGraceMs: number
       .map((pid) => found.processes.get(pid))
       .filter((p) => p !== undefined)
       .map((p) => ({ pid: p.pid, startTime: p.startTime }));
+    stopped.push(...refs.map((p) => p.pid));
     await stopProcesses(refs, { graceMs: forceGraceMs });
     found = scan();
   }

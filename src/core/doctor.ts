@@ -351,7 +351,7 @@ function existingAncestor(path: string): string {
 }
 
 /**
- * README, "Environments: state and records": a directory owned by the caller, mode 0700, not
+ * docs/state.md: a directory owned by the caller, mode 0700, not
  * a symlink. It need not exist yet: nsm creates it on first use, so it is enough that its
  * parent can be written.
  */

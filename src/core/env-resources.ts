@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { cgroupProcs, removeCgroupNow } from '../sys/cgroupctl.js';
 import { limitsOf, limitUsage, removeCgroups, removeEmptyParent, type EnvCgroup, type LimitUsage } from './limits.js';
 import { deleteVeth, natPresent, removeNat, vethOf, type EnvVeth } from './network.js';
-import type { EnvRecord, EnvResources } from './record.js';
+import type { EnvAdoption, EnvRecord, EnvResources } from './record.js';
 
 
 /** What was removed. */
@@ -107,12 +107,18 @@ export function plannedRelease(record: EnvResources, holderGoing = false): Plann
 /** An environment's veth and limits as `nsm inspect NAME` shows them, with current usage. */
 export interface EnvironmentResources {
   name: string;
+  /** nsm adopt: whose namespaces, and what of nsm's holds them (the record's `adopted`, with its pins). */
+  adopted?: EnvAdoption & { pins: string[]; holder?: number };
   veth?: EnvVeth;
   limits?: LimitUsage & { cgroups: EnvCgroup[] };
 }
 
 export function environmentResources(record: EnvRecord): EnvironmentResources {
   const out: EnvironmentResources = { name: record.name };
+  if (record.adopted) {
+    const pins = Object.values(record.pins).filter((p): p is string => p !== undefined);
+    out.adopted = { ...record.adopted, pins, ...(record.adopted.heldBy === 'holder' ? { holder: record.holder.pid } : {}) };
+  }
   const veth = vethOf(record);
   if (veth) out.veth = veth;
   const limits = limitsOf(record);

@@ -14,7 +14,8 @@
  * path runs the command as exactly the caller. Only the native path can change the uid (to
  * 0 of a joined user namespace), and it drops the caller's supplementary groups first, as
  * nsenter(1) does (native/helper-run.c do_join). Root's join of another user's environment
- * always includes that user's namespace (src/core/exec.ts), so always goes that way.
+ * always includes that user's namespace (src/core/exec.ts), so always goes that way; and
+ * its command never gets root's terminal, only a pty of nsm's (src/sys/pty.ts).
  */
 import { statSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
@@ -22,8 +23,10 @@ import { runCommand } from '../sys/command.js';
 import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
 import { joinAndExec, type JoinOptions, type StdioTarget } from '../sys/helper.js';
 import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
-import { setns, unshareFs } from '../sys/libc.js';
+import { setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
+import { relayTerminal } from '../sys/pty.js';
+import { effectiveUid } from '../sys/statefs.js';
 import { visitCgroups, type EnvCgroup } from './limits.js';
 
 /** One namespace to join: an open, verified fd. */
@@ -123,18 +126,25 @@ export async function runJoined(req: JoinRequest): Promise<number> {
       throw badWd(req.cwd, req.cwd);
     }
     if (cwd !== undefined && !joinsMnt && extras.rootFd === undefined && !isDirectory(cwd)) cwd = '/';
-    return joinAndExec(
-      ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode) })),
-      req.argv,
-      {
-        cwd,
-        env: req.env,
-        stdio: req.stdio,
-        ...extras,
-        ...(cgroupDirs.length > 0 ? { cgroupDirs } : {}),
-        ...(req.netnsExec !== undefined ? { netnsExec: req.netnsExec } : {}),
-      },
-    );
+    // Another user's command never gets our terminal, only a pty of ours (src/sys/pty.ts).
+    const pty = ordered.some((n) => n.type === 'user' && userNsOwnerUid(n.fd) !== effectiveUid()) ? relayTerminal(req.stdio) : undefined;
+    try {
+      return await joinAndExec(
+        ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode) })),
+        req.argv,
+        {
+          cwd,
+          env: req.env,
+          stdio: pty?.stdio ?? req.stdio,
+          ...(pty ? { newSession: true } : {}),
+          ...extras,
+          ...(cgroupDirs.length > 0 ? { cgroupDirs } : {}),
+          ...(req.netnsExec !== undefined ? { netnsExec: req.netnsExec } : {}),
+        },
+      );
+    } finally {
+      await pty?.finish();
+    }
   }
 
   if (needsNative) throw new NsmError('these join options need the native helper, not the in-process path', { exitCode: EXIT_NSM_FAILED });

@@ -2,7 +2,7 @@
  * `nsm ls` as a library call: every namespace on the host with lsns's columns and nsm's
  * own (HELD, NAME, threads/fd/mount-only namespaces).
  */
-import { hasErrno, NsmError } from '../sys/errors.js';
+import { EXIT_NSM_FAILED, hasErrno, NsmError } from '../sys/errors.js';
 import { nsRelations } from '../sys/libc.js';
 import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
@@ -14,6 +14,7 @@ import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace, t
 import { judgeEnvironments } from './registry/attribution-names.js';
 import type { EnvironmentListing } from './registry/list.js';
 import { scanHost } from './scan.js';
+import { concrete, openTarget, resolveTarget, type TargetSpec } from './target.js';
 
 /** One row of `nsm ls`: the namespace plus facts about its lowest-pid process. */
 export interface NamespaceSummary {
@@ -46,6 +47,12 @@ export interface ListOptions {
   types?: readonly NsType[];
   /** Only the namespaces of this process (lsns -p). */
   pid?: number;
+  /**
+   * Only the namespaces of this target (ls -p with any target form): a process's (a pid,
+   * an environment's holder, an owner's init), or the one namespace of a file target
+   * (netns:NAME, a path, ns:INODE).
+   */
+  target?: TargetSpec;
   /** Only this namespace (lsns's positional argument). */
   inode?: number;
   /** Fill PNS/ONS (ioctl_ns(2): loads koffi). */
@@ -73,6 +80,8 @@ export interface NamespaceListing {
 
 export async function listNamespaces(options: ListOptions = {}): Promise<NamespaceListing> {
   const procfs = new ProcFs(options.procRoot);
+  // Resolved before the scan: an unknown target is an error before any work.
+  const only = options.target !== undefined ? targetNamespaces(options.target, procfs) : undefined;
   const scan = await scanHost({ procRoot: options.procRoot, types: options.types, allSockets: options.allSockets });
   const environments = judgeEnvironments(scan, options.types ?? NS_TYPE_NAMES);
   attribute(scan, { procRoot: options.procRoot, paths: options.containerPaths, environmentNames: environments.names });
@@ -81,6 +90,12 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
   if (options.pid !== undefined) {
     const p = scan.processes.get(options.pid);
     if (!p) throw new NsmError(`no process with PID ${options.pid}`);
+    wanted = new Set(Object.values(p.ns));
+  }
+  if (only?.inode !== undefined) wanted = new Set([only.inode]);
+  else if (only?.pid !== undefined) {
+    const p = scan.processes.get(only.pid);
+    if (!p) throw new NsmError(`${only.label}: no such process`);
     wanted = new Set(Object.values(p.ns));
   }
 
@@ -215,4 +230,25 @@ export function namespaceProcesses(listing: NamespaceListing, row: NamespaceSumm
     out.push({ pid, ppid: p.ppid, uid: p.uid, user: userName(p.uid), command: command !== '' ? command : p.comm });
   }
   return out;
+}
+
+/** What ls -p TARGET names: a process, or one namespace (file targets). Errors exit 1 (not exec's 125). */
+function targetNamespaces(given: TargetSpec, procfs: ProcFs): { label: string; pid?: number; inode?: number } {
+  const spec = concrete(given);
+  if (spec.kind !== 'file') {
+    const t = resolveTarget(spec, procfs);
+    return { label: t.label, pid: t.pid };
+  }
+  let opened;
+  try {
+    opened = openTarget(spec);
+  } catch (err) {
+    if (err instanceof NsmError && err.exitCode === EXIT_NSM_FAILED) throw new NsmError(err.message, { hint: err.hint });
+    throw err;
+  }
+  try {
+    return { label: opened.label, inode: opened.namespaces[0]!.inode };
+  } finally {
+    opened.close();
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * What `nsm monitor` reports: a closed union of events keyed by `kind`. src/ui/monitor.ts
  * has one formatter per kind (a mapped type, so a new kind does not compile without one),
- * and `--json` prints each event as one JSON Lines record; the README documents them.
+ * and `--json` prints each event as one JSON Lines record; docs/json.md documents them.
  */
 import type { NsType } from '../sys/nstypes.js';
 import type { Attribution, HeldBy } from './model.js';

@@ -10,7 +10,7 @@ import { isNsType, type NsType } from '../sys/nstypes.js';
 /** Version of env.json and reservation.json; bump it when their meaning changes. */
 export const ENV_RECORD_SCHEMA_VERSION = 1;
 
-/** What an environment name may be (README "Environments: state and records"). It is also a directory and file name. */
+/** What an environment name may be (docs/state.md). It is also a directory and file name. */
 export const ENV_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ENV_NAME_RULE = "1 to 64 characters: letters, digits, '_', '.' and '-', starting with a letter or digit";
 
@@ -97,7 +97,27 @@ export interface ProcessIdentity {
   startTime: number;
 }
 
-/** <state>/envs/NAME/env.json. Documented in README "State and records". */
+/**
+ * `adopted` of a record made by `nsm adopt`: namespaces nsm did not make, and what nsm added
+ * to hold them. Destroy releases only that (the pins, or its own holder) and signals the
+ * target's processes only with --force.
+ */
+export interface EnvAdoption {
+  /** The target as given (pid:1234, netns:blue, docker:web). */
+  target: string;
+  /** The process the target named when adopted, if it named one (pid + start time). */
+  process?: ProcessIdentity;
+  /**
+   * How nsm holds them: 'pins', bind mounts of the namespace files in the state directory
+   * (root; the record's holder is then the target's process, never signalled by destroy
+   * without --force, or for a file target the adopting nsm process, gone once it returned);
+   * 'holder', an nsm:holder process that joined them (without root: a user may not bind-mount
+   * in the host mount namespace, but may setns(2) into namespaces their own user namespace owns).
+   */
+  heldBy: 'pins' | 'holder';
+}
+
+/** <state>/envs/NAME/env.json. Documented in docs/state.md. */
 export interface EnvRecord {
   schemaVersion: typeof ENV_RECORD_SCHEMA_VERSION;
   name: string;
@@ -117,6 +137,8 @@ export interface EnvRecord {
   pins: Partial<Record<NsType, string>>;
   /** /run/netns/NAME when the net namespace was linked there for ip-netns(8). */
   netnsLink?: string;
+  /** Set by `nsm adopt`: the namespaces are someone else's (see EnvAdoption). */
+  adopted?: EnvAdoption;
   creatorUid: number;
   /** ISO 8601. */
   createdAt: string;
@@ -132,6 +154,7 @@ export interface NewEnvRecord {
   ids?: Partial<Record<NsType, number>>;
   pins?: Partial<Record<NsType, string>>;
   netnsLink?: string;
+  adopted?: EnvAdoption;
 }
 
 /** <state>/envs/NAME/reservation.json: who is creating NAME right now, and what it has made so far. */
@@ -233,6 +256,11 @@ export function parseEnvRecord(text: string): EnvRecord {
   if (!isInt(r.creatorUid)) bad('creatorUid');
   if (typeof r.createdAt !== 'string') bad('createdAt');
   if (typeof r.options !== 'object' || r.options === null) bad('options');
+  if (r.adopted !== undefined) {
+    const a = r.adopted;
+    if (typeof a !== 'object' || a === null || typeof a.target !== 'string' || (a.heldBy !== 'pins' && a.heldBy !== 'holder')) bad('adopted');
+    if (a.process !== undefined && (!isInt(a.process?.pid, 1) || !isInt(a.process?.startTime))) bad('adopted.process');
+  }
   return r;
 }
 

@@ -23,6 +23,7 @@ export {
   validateName,
   validateNewName,
   type CreateProgress,
+  type EnvAdoption,
   type EnvOptions,
   type EnvRecord,
   type EnvResources,

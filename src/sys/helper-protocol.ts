@@ -44,6 +44,7 @@ export const Msg = {
   CFG_JOIN_ROOT: 0x29,
   CFG_JOIN_WD: 0x2a,
   CFG_NETNS_EXEC: 0x2b,
+  CFG_NEW_SESSION: 0x2f,
   // helper -> driver
   READY: 0x30,
   STARTED: 0x31,

@@ -175,6 +175,8 @@ export interface JoinOptions extends ExecOptions {
   netnsExec?: string;
   /** cgroup directories the command's process joins (writes itself to cgroup.procs) before it execs. */
   cgroupDirs?: readonly string[];
+  /** The command starts a new session, the terminal among its stdio its controlling one (a pty of ours: src/sys/pty.ts). */
+  newSession?: boolean;
 }
 
 export interface HolderInfo {
@@ -542,6 +544,12 @@ export interface HolderOptions extends HelperOptions {
    * kills the holder) and createHolder throws that error.
    */
   onReady?: (holder: HolderInfo) => void;
+  /**
+   * nsm adopt: hold these existing namespaces instead of creating any (config.types must be
+   * empty). The holder joins them (user first) and is forked after, so it is in a joined pid
+   * namespace too; the fds stay open and owned by the caller.
+   */
+  join?: readonly JoinTarget[];
 }
 
 /** The helper's replies in `stdout`, decoded; a protocol fault is kept in the outcome. */
@@ -646,7 +654,11 @@ function spawnAs(
  * @throws SysError (call = failed step, errno name) when a step failed; nothing is left behind.
  */
 export async function createHolder(config: NamespaceConfig, opts: HolderOptions = {}): Promise<HolderInfo> {
-  const frames = encodeNamespaceConfig(config, callerIds(opts));
+  const join = opts.join ?? [];
+  const frames =
+    join.length > 0
+      ? join.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)))
+      : encodeNamespaceConfig(config, callerIds(opts));
   const path = helperPath(opts.helperPath);
   const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
   const input = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
@@ -655,7 +667,7 @@ export async function createHolder(config: NamespaceConfig, opts: HolderOptions 
     info = holder;
     opts.onReady?.(holder);
   });
-  const r = opts.asUser ? await spawnAs(path, args, input, opts.asUser, answer) : spawnAndWait(path, [path, ...args], input, process.env, answer);
+  const r = opts.asUser ? await spawnAs(path, args, input, opts.asUser, answer) : spawnAndWait(path, [path, ...args], input, process.env, answer, join.map((t) => t.fd));
   const out = outcomeOf(r.stdout, r.stderr, r.status, r.signal);
   if (info && out.code === HelperExit.OK && !out.protocolError && !out.replies.some((reply) => reply.kind === 'fail')) {
     return info;
@@ -748,6 +760,7 @@ export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly
   if (opts.netnsExec !== undefined) frames.push(encodeFrame(Msg.CFG_NETNS_EXEC, str(opts.netnsExec)));
   for (const dir of opts.cgroupDirs ?? []) frames.push(encodeFrame(Msg.CFG_CGROUP, str(dir)));
   if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
+  if (opts.newSession) frames.push(encodeFrame(Msg.CFG_NEW_SESSION, Buffer.alloc(0)));
   frames.push(...argvFrames(argv));
   return execSession('join', frames, opts, [...targets.map((t) => t.fd), ...dirFds]);
 }

@@ -47,6 +47,9 @@ interface Libc {
   ioctlNoArg(fd: number, request: number): number;
   ioctlUid(fd: number, request: number, out: number[]): number;
   ioctlU64(fd: number, request: number, out: Array<number | bigint>): number;
+  ioctlInt(fd: number, request: number, arg: number): number;
+  ioctlBuf(fd: number, request: number, arg: Buffer): number;
+  unlockpt(fd: number): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
@@ -128,6 +131,9 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   ioctlNoArg: 'int ioctl(int fd, unsigned long request)',
   ioctlUid: 'int ioctl(int fd, unsigned long request, _Out_ uint32_t *uid)',
   ioctlU64: 'int ioctl(int fd, unsigned long request, _Out_ uint64_t *value)',
+  ioctlInt: 'int ioctl(int fd, unsigned long request, int arg)',
+  ioctlBuf: 'int ioctl(int fd, unsigned long request, void *arg)',
+  unlockpt: 'int unlockpt(int fd)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
@@ -235,6 +241,40 @@ export function fdLink(fd: number): string | undefined {
   return n < 0 ? undefined : buf.toString('utf8', 0, n);
 }
 
+/**
+ * A new pseudo-terminal pair (pty(7)): the master, and its slave opened through the master
+ * (TIOCGPTPEER, Linux 4.13: no path to look up, so no other pty can be substituted), both
+ * close-on-exec, the slave O_NOCTTY so that it does not become our controlling terminal.
+ */
+export function openPty(): { master: number; slave: number } {
+  const TIOCGPTPEER = 0x5441;
+  const { O_RDWR, O_NOCTTY } = fsConstants;
+  const O_CLOEXEC = 0o2000000;
+  const c = load();
+  const master = openSync('/dev/ptmx', O_RDWR | O_NOCTTY | O_CLOEXEC);
+  try {
+    check(c.unlockpt(master), 'unlockpt', '/dev/ptmx');
+    const slave = check(c.ioctlInt(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC), 'ioctl(TIOCGPTPEER)', '/dev/ptmx');
+    return { master, slave };
+  } catch (err) {
+    closeSync(master);
+    throw err;
+  }
+}
+
+/**
+ * Give terminal `to` the window size of terminal `from` (TIOCGWINSZ, TIOCSWINSZ: ioctl_tty(2));
+ * the kernel then signals SIGWINCH to `to`'s foreground process group. False when `from` has none.
+ */
+export function copyWindowSize(from: number, to: number): boolean {
+  const TIOCGWINSZ = 0x5413;
+  const TIOCSWINSZ = 0x5414;
+  const c = load();
+  const size = Buffer.alloc(8); // struct winsize: four unsigned shorts
+  if (c.ioctlBuf(from, TIOCGWINSZ, size) < 0) return false;
+  return c.ioctlBuf(to, TIOCSWINSZ, size) === 0;
+}
+
 /** What the NS_GET_* ioctls tell about one namespace file. */
 export interface NsRelations {
   type?: NsType;
@@ -246,6 +286,12 @@ export interface NsRelations {
   parent?: number;
   /** For a user namespace: the uid of its creator (NS_GET_OWNER_UID). */
   ownerUid?: number;
+}
+
+/** The uid that created the user namespace open on `fd` (NS_GET_OWNER_UID); undefined when the kernel does not say. */
+export function userNsOwnerUid(fd: number): number | undefined {
+  const out = [0];
+  return load().ioctlUid(fd, NS_GET_OWNER_UID, out) === 0 ? out[0] : undefined;
 }
 
 /** Inode of the namespace an ioctl returned a new fd for, closing the fd. */
@@ -448,6 +494,7 @@ function checkSpawn(rc: number, call: string, target?: string): void {
  * returns bytes, which are written to stdin after `input`; then stdin is closed. If it throws,
  * stdin is closed at once (the child reads end of file), the child is still waited for, and
  * the error is thrown then. Stdin is closed too if the child exits before `answer` replied.
+ * The fds in `pass` are inherited under their own numbers.
  */
 export function spawnAndWait(
   path: string,
@@ -455,6 +502,7 @@ export function spawnAndWait(
   input: Buffer,
   env: NodeJS.ProcessEnv = process.env,
   answer?: (stdoutChunk: Buffer) => Buffer | undefined,
+  pass?: readonly number[],
 ): SpawnedResult {
   const c = load();
   const open: number[] = [];
@@ -473,7 +521,7 @@ export function spawnAndWait(
     const [stdinRead, stdinWrite] = pipe();
     const [stdoutRead, stdoutWrite] = pipe();
     const [stderrRead, stderrWrite] = pipe();
-    const pid = startChild(c, path, argv, env, [stdinRead, stdoutWrite, stderrWrite]);
+    const pid = startChild(c, path, argv, env, [stdinRead, stdoutWrite, stderrWrite], pass ? { pass } : {});
     for (const fd of [stdinRead, stdoutWrite, stderrWrite]) close(fd);
 
     // Feed stdin and drain stdout and stderr together, so that neither side can wait for

@@ -52,7 +52,7 @@ export function usersTmpDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * Where nsm keeps its state (README, "Environments: state and records"): $NSM_STATE_DIR if set; root: /run/nsm;
+ * Where nsm keeps its state (docs/state.md): $NSM_STATE_DIR if set; root: /run/nsm;
  * others: $XDG_RUNTIME_DIR/nsm when that is usable, else /tmp/nsm-$UID (usersTmpDir()).
  * Nothing is created.
  */

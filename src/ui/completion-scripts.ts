@@ -5,7 +5,8 @@
  * option's value, a subcommand or a positional value.
  *
  * Values come from: /proc (pids; zsh and fish use their own _pids/__fish_complete_pids),
- * `nsm __complete envs` (environment names, read from the state directory), the
+ * `nsm __complete envs` (environment names, read from the state directory), `nsm __complete
+ * targets WORD` (netns:NAME, owner targets such as docker:web), the
  * namespace type table, the owner kinds of attribution, the shell's own file and command
  * completion.
  */
@@ -107,6 +108,7 @@ ${fn}_value() {
     case $k in
       pid) for p in /proc/[0-9]*; do words+=("\${p#/proc/}"); done ;;
       env) words+=($("\${${fn}_prog:-${prog}}" __complete envs 2>/dev/null)) ;;
+      target) words+=($("\${${fn}_prog:-${prog}}" __complete targets "$cur" 2>/dev/null)) ;;
       nstype)
         # A comma-separated list: complete the name after the last comma.
         [[ $cur == *,* ]] && pre=\${cur%,*},
@@ -277,7 +279,7 @@ function zshScript(spec: CommandSpec): string {
 # Install:  ${prog} completion zsh > "\${fpath[1]}/_${prog}"   (then start a new shell)
 #      or:  echo 'source <(${prog} completion zsh)' >> ~/.zshrc   (after compinit)
 
-# Values: KIND... (pid env nstype owner file dir command subcommand) and +CHOICE...
+# Values: KIND... (pid env target nstype owner file dir command subcommand) and +CHOICE...
 ${p}_values() {
   local -a alts choices
   local k
@@ -286,6 +288,7 @@ ${p}_values() {
       +*) choices+=("\${k#+}") ;;
       pid) alts+=('pids:process id:_pids') ;;
       env) alts+=('environments:environment:${p}_envs') ;;
+      target) alts+=('targets:target:${p}_targets') ;;
       nstype) alts+=('nstypes:namespace type:${p}_nstypes') ;;
       owner) alts+=('owners:owner kind:${p}_owners') ;;
       file) alts+=('files:file:_files') ;;
@@ -302,6 +305,12 @@ ${p}_envs() {
   local -a envs
   envs=(\${(f)"$(\${${p}_prog:-${prog}} __complete envs 2>/dev/null)"})
   compadd -a envs
+}
+
+${p}_targets() {
+  local -a targets
+  targets=(\${(f)"$(\${${p}_prog:-${prog}} __complete targets "$PREFIX" 2>/dev/null)"})
+  compadd -a targets
 }
 
 ${p}_nstypes() {
@@ -345,6 +354,7 @@ function fishValue(prog: string, v: ValueSpec): string[][] {
   for (const k of v.kinds) {
     if (k === 'pid') groups.push(['-a', fq('(__fish_complete_pids)')]);
     else if (k === 'env') groups.push(['-a', fq(`(${f}_envs)`), '-d', fq('environment')]);
+    else if (k === 'target') groups.push(['-a', fq(`(${f}_targets)`), '-d', fq('target')]);
     else if (k === 'nstype') groups.push(['-a', fq(`(${f}_nstypes)`)]);
     else if (k === 'owner') groups.push(['-a', fq(`(${f}_owners)`)]);
     else if (k === 'file') groups.push(['-F']);
@@ -454,6 +464,11 @@ end
 function ${f}_envs
     set -l cmd (commandline -opc)[1]
     $cmd __complete envs 2>/dev/null
+end
+
+function ${f}_targets
+    set -l cmd (commandline -opc)[1]
+    $cmd __complete targets (commandline -ct) 2>/dev/null
 end
 
 # Namespace types; after a comma, the next one of a list.

@@ -17,12 +17,13 @@ import { OWNER_KINDS } from '../core/owner-kinds.js';
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
 
 /**
- * pid: live process ids; env: environment names (from `nsm __complete envs`); nstype: the
+ * pid: live process ids; env: environment names (from `nsm __complete envs`); target:
+ * netns:NAME and owner targets such as docker:web (`nsm __complete targets WORD`); nstype: the
  * namespace type names, comma-separated lists allowed; owner: the owner kinds of --owner,
  * comma-separated lists allowed (a `:NAME` is typed, not offered); file/dir: paths;
  * command: an executable, then its arguments; subcommand: nsm's own commands (for `help`).
  */
-export type ValueKind = 'pid' | 'env' | 'nstype' | 'owner' | 'file' | 'dir' | 'command' | 'subcommand';
+export type ValueKind = 'pid' | 'env' | 'target' | 'nstype' | 'owner' | 'file' | 'dir' | 'command' | 'subcommand';
 
 /** What a value completes to: the union of `kinds` and `choices`; both empty = nothing to offer. */
 export interface ValueSpec {
@@ -72,7 +73,7 @@ const PLACEHOLDER_KINDS: Readonly<Record<string, readonly ValueKind[]>> = {
   environment: ['env'],
   name: ['env'],
   names: ['env'],
-  target: ['env', 'pid'],
+  target: ['env', 'pid', 'target'],
   type: ['nstype'],
   types: ['nstype'],
   nstype: ['nstype'],
@@ -90,7 +91,7 @@ const PLACEHOLDER_KINDS: Readonly<Record<string, readonly ValueKind[]>> = {
 };
 
 /** Commands whose `<name>` is a new name, so existing environment names are no help. */
-const NEW_NAME_COMMANDS: ReadonlySet<string> = new Set(['create']);
+const NEW_NAME_COMMANDS: ReadonlySet<string> = new Set(['create', 'adopt']);
 
 function valueSpec(placeholder: string, commandName: string, choices: readonly string[] | undefined): ValueSpec {
   // commander's implicit `help [command]` names one of nsm's commands, not a program to run.

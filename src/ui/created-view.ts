@@ -78,7 +78,7 @@ export function bytesText(n: number): string {
 }
 
 /** The warning printed when create replaced a dead environment of the same name. */
-export function replacedWarning(created: CreatedEnvironment): string | undefined {
+export function replacedWarning(created: Pick<CreatedEnvironment, 'replaced' | 'record'>): string | undefined {
   const old = created.replaced;
   if (!old) return undefined;
   const why = old.state === 'reused' ? 'its PID now belongs to another process' : 'it has exited';

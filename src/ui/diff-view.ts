@@ -7,7 +7,7 @@ import { boxTable } from './table.js';
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
-/** The JSON document (schema: README, "nsm diff --json"). */
+/** The JSON document (schema: docs/json.md, "nsm diff --json"). */
 export function comparisonJson(c: Comparison): object {
   return {
     a: { pid: c.a.pid, label: c.a.label },

@@ -12,7 +12,7 @@ import { boxTable } from './table.js';
 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
-/** The JSON document (schema: README, "nsm inspect --json"). */
+/** The JSON document (schema: docs/json.md, "nsm inspect --json"). */
 export function inspectionJson(i: Inspection): object {
   return {
     pid: i.pid,
@@ -52,6 +52,7 @@ function environmentJson(e: EnvironmentResources): object {
   const nul = <T>(x: T | undefined) => (x === undefined ? null : x);
   return {
     name: e.name,
+    adopted: e.adopted ?? null,
     veth: vethFieldsJson(v),
     limits: l
       ? {
@@ -67,6 +68,11 @@ function environmentJson(e: EnvironmentResources): object {
 /** The veth and limits lines of an environment. */
 function environmentLines(e: EnvironmentResources): string[] {
   const lines: string[] = [];
+  if (e.adopted) {
+    const a = e.adopted;
+    const how = a.heldBy === 'pins' ? `held by bind mounts: ${a.pins.join(' ')}` : `held by nsm:holder PID ${a.holder} (joined them)`;
+    lines.push(`adopted  from ${a.target}${a.process ? ` (PID ${a.process.pid})` : ''}; ${how}`);
+  }
   if (e.veth) {
     const v = e.veth;
     lines.push(`veth     ${v.hostIf} ${v.hostAddress} (host) <-> ${v.envIf} ${v.envAddress} (inside), default route via ${v.hostAddress.split('/')[0]}`);

@@ -18,9 +18,11 @@ export function formatDestroyed(results: readonly DestroyResult[]): string {
       const notes: string[] = [];
       if (r.state === 'creating') notes.push(`a create that never finished${r.pid ? `; its holder PID ${r.pid} stopped` : ''}`);
       else if (r.state === 'dead' || r.state === 'reused') notes.push(`holder PID ${r.pid} had already exited`);
-      else if (r.state === 'pinned') notes.push(`pinned; holder PID ${r.pid} had already exited`);
+      else if (r.state === 'pinned') notes.push(r.adopted ? 'held by pins' : `pinned; holder PID ${r.pid} had already exited`);
       else notes.push(`holder PID ${r.pid}`);
       if (r.stopped.length > 0) notes.push(`stopped ${r.stopped.length} process${r.stopped.length === 1 ? '' : 'es'} inside`);
+      if (r.adopted?.forced?.length) notes.push(`adopted; --force signalled PID ${r.adopted.forced.join(', ')}`);
+      else if (r.adopted) notes.push(`adopted; its processes left running${r.adopted.left.length > 0 ? ` (${[...new Set(r.adopted.left.filter((h) => h.kind === 'process').map((h) => h.pid))].join(', ') || 'none'})` : ''}`);
       if (r.pins.length > 0) notes.push(`unmounted ${r.pins.length} pin${r.pins.length === 1 ? '' : 's'}`);
       if (r.netnsLink) notes.push(`removed ${r.netnsLink}`);
       if (r.veth) notes.push(`deleted veth ${r.veth}`);

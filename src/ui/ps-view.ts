@@ -14,7 +14,7 @@ const PROCESS_COLUMNS: readonly Column<GroupedProcess>[] = [
   { id: 'COMMAND', help: 'command line', json: 'string', truncate: true, get: (p) => p.command },
 ];
 
-/** The JSON document (schema: README, "nsm ps --json"): every process of every group. */
+/** The JSON document (schema: docs/json.md, "nsm ps --json"): every process of every group. */
 export function groupingJson(g: ProcessGrouping): object {
   return {
     type: g.type,

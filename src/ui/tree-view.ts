@@ -8,7 +8,7 @@ import { colour, stripAnsi } from './colour.js';
 import { escapeText } from '../sys/escape.js';
 import { ownerLabel } from './namespace-columns.js';
 
-/** The JSON document (schema: README, "nsm tree --json"). */
+/** The JSON document (schema: docs/json.md, "nsm tree --json"). */
 export function treeJson(t: NamespaceTree): object {
   const node = (n: TreeNode): object => ({
     ns: n.ns,

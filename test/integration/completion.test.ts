@@ -338,3 +338,31 @@ describe('nsm __complete envs', () => {
     expect(run(['__complete', 'pods']).status).toBe(2);
   });
 });
+
+describe('nsm __complete targets (netns:NAME, owner targets)', () => {
+  const run = (args: string[]) => spawnSync(process.execPath, [NSM, ...args], { encoding: 'utf8', env });
+  const isRoot = process.geteuid?.() === 0;
+
+  it.skipIf(!isRoot)('offers an ip netns name as netns:NAME, after ls -p, exec and adopt TARGET (root only: ip netns add)', () => {
+    const name = `cmp-${process.pid}-${Date.now() % 100000}`;
+    expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
+    try {
+      const r = run(['__complete', 'targets', `netns:${name.slice(0, 6)}`]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.split('\n')).toContain(`netns:${name}`);
+      const script = writeScript('nsm-targets.bash', realScript('bash'));
+      expect(bashComplete(script, [NSM, 'ls', '-p', `netns:${name}`])).toEqual([`netns:${name}`]);
+      expect(bashComplete(script, [NSM, 'exec', `netns:${name}`])).toEqual([`netns:${name}`]);
+      expect(bashComplete(script, [NSM, 'adopt', 'x', `netns:${name}`])).toEqual([`netns:${name}`]);
+      // adopt's NAME is a new one: nothing offered.
+      expect(bashComplete(script, [NSM, 'adopt', ''])).toEqual([]);
+    } finally {
+      spawnSync('ip', ['netns', 'delete', name]);
+    }
+  });
+
+  it('a word that can be no target kind offers nothing, without a scan', () => {
+    const r = run(['__complete', 'targets', 'zzz-no-kind']);
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, '', '']);
+  });
+});

@@ -59,7 +59,7 @@ async function runsThrough(rest: string[], prefix: string[] = []): Promise<strin
 }
 
 describe('deploy/nsm-serve.service', () => {
-  it('runs nsm serve on loopback 9436, hardened, with the capabilities the README lists', async () => {
+  it('runs nsm serve on loopback 9436, hardened, with the capabilities docs/monitoring.md lists', async () => {
     const exec = unitValue('ExecStart')!.split(/\s+/);
     const { listen, rest } = serveArgs(exec);
     expect(listen).toEqual({ host: '127.0.0.1', port: 9436 });

@@ -10,7 +10,7 @@
  */
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdtempSync, openSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanup, create, isRoot, NSM, ROOTLESS_UID, stateDir, uniqueName } from './lifecycle-helpers.js';
@@ -33,18 +33,23 @@ interface Run {
  * Run `argv` with NSM_STATE_DIR=`dir`, stdin /dev/null and `extra` fds (fd number -> our fd),
  * to completion.
  */
-function run(argv: readonly string[], dir: string | undefined, extra: Record<number, number> = {}): Promise<Run> {
+function run(argv: readonly string[], dir: string | undefined, extra: Record<number, number> = {}, openStdin = false): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.NSM_STATE_DIR;
   if (dir !== undefined) env.NSM_STATE_DIR = dir;
   const top = Math.max(2, ...Object.keys(extra).map(Number));
-  const stdio = Array.from({ length: top + 1 }, (_, i) => (i === 0 ? 'ignore' : i < 3 ? 'pipe' : (extra[i] ?? 'ignore')));
+  const stdio = Array.from({ length: top + 1 }, (_, i) => (i === 0 ? (openStdin ? 'pipe' : 'ignore') : i < 3 ? 'pipe' : (extra[i] ?? 'ignore')));
   const child = spawn(argv[0]!, argv.slice(1), { env, cwd: '/', stdio: stdio as never });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      child.stdin?.destroy();
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 const asUser = (uid: number) => ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
@@ -95,14 +100,49 @@ describe.skipIf(!isRoot)('root in a rootless user\'s environment (needs root: it
     expect(byRoot.stdout).toMatch(/^denied$/m);
 
     // The same through the full CLI (commander), and through enter on a terminal (script(1)
-    // gives it a pty as its stdin, stdout and stderr).
+    // gives it a pty as its stdin, stdout and stderr; its stdin stays open, as at EOF script
+    // would type an end-of-file there).
     const full = await run([...asRootWithGroups, process.execPath, '-e', `require(${JSON.stringify(join(NSM, '..', '..', 'dist', 'nsm.cjs'))}).main(['node', 'nsm', ...process.argv.slice(1)])`, '--', 'exec', name, '--', 'sh', '-c', probe], dir);
     expect(full.stderr).toBe('');
     expect(creds(full.stdout)).toEqual(expected);
-    const tty = await run([...asRootWithGroups, 'script', '-qec', `${process.execPath} ${NSM} enter ${name} -- sh -c "test -t 0 && ${probe.replace(/"/g, '\\"')}"`, '/dev/null'], dir);
+    const tty = await run([...asRootWithGroups, 'script', '-qec', `${process.execPath} ${NSM} enter ${name} -- sh -c "test -t 0 && ${probe.replace(/"/g, '\\"')}"`, '/dev/null'], dir, {}, true);
     expect(tty.code).toBe(0);
     expect(creds(tty.stdout)).toEqual(expected);
     expect(tty.stdout).toMatch(/^denied\r?$/m);
+  });
+
+  it('on a terminal the command gets a pty of nsm\'s, never root\'s terminal: what it pushes with TIOCSTI reaches nothing of root\'s', async () => {
+    const dir = stateDir(ROOTLESS_UID);
+    const name = uniqueName('tty');
+    await create(name, [], { uid: ROOTLESS_UID, stateDir: dir });
+    const legacyTiocsti = readFileSync('/proc/sys/dev/tty/legacy_tiocsti', 'utf8').trim() === '1';
+    // Inside: read a line typed at root's terminal, push a command line into the terminal it
+    // was given (ioctl_tty(2) TIOCSTI), say which terminal that is, exit 7.
+    const inside = `read x; echo "typed=[$x]"; perl -e 'ioctl(STDIN, 0x5412, $_) or exit 1 for split //, "echo INJECTED\\n"' && echo pushed; echo "inner=$(readlink /proc/self/fd/0)"; exit 7`;
+    // Root's shell on a terminal (script(1)): after nsm, it reads what is in its terminal's input.
+    const outer = `${process.execPath} ${NSM} exec ${name} -- sh -c '${inside.replace(/'/g, `'\\''`)}'; echo "status=$?"; echo "outer=$(readlink /proc/self/fd/0)"; read -t 2 line; echo "after=[$line]"`;
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NSM_STATE_DIR: dir };
+    const child = spawn('script', ['-qec', `bash --norc -c '${outer.replace(/'/g, `'\\''`)}'`, '/dev/null'], { env, cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    // Typed once the command reads; stdin stays open (at EOF script(1) would end the session).
+    setTimeout(() => child.stdin!.write('hello\n'), 1500);
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    child.stdin!.destroy();
+    const text = out.replace(/\r/g, '');
+    expect(code).toBe(0);
+    expect(text).toMatch(/^typed=\[hello\]$/m);
+    expect(text).toMatch(/^status=7$/m);
+    const inner = /^inner=(.*)$/m.exec(text)?.[1];
+    const outerTty = /^outer=(.*)$/m.exec(text)?.[1];
+    expect(inner).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(outerTty).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(inner).not.toBe(outerTty);
+    // dev.tty.legacy_tiocsti=0 refuses TIOCSTI to everyone without CAP_SYS_ADMIN: nothing to push then.
+    if (legacyTiocsti) expect(text).toMatch(/^pushed$/m);
+    expect(text).toMatch(/^after=\[\]$/m);
+    expect(text).not.toMatch(/^INJECTED$/m);
   });
 
   it('root in its own environments: all of root\'s identity without a user namespace, nsenter\'s rule with one', async () => {

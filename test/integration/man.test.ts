@@ -95,14 +95,14 @@ describe('man pages', () => {
       expect(flags, `nsm help ${name}`).toContain('-h, --help');
       for (const f of flags) expect(section(text, 'OPTIONS'), `${page}: ${f}`).toMatch(new RegExp(`^ {7}${f}( |$)`, 'm'));
       for (const alias of aliases) expect(section(text, 'SYNOPSIS'), `${page}: alias ${alias}`).toContain(`nsm ${alias} `);
-      // Examples: "  nsm exec web -- ip -br addr   the same; ..." -> the command and what it
+      // Examples: "  nsm exec web -- ip -br addr   # the same; ..." -> the command and what it
       // does, each in the page's EXAMPLES (or INSTALL) section, whatever the line breaks.
       const heading = /^(Examples|Install):$/m.exec(usage)?.[1];
       if (heading === undefined) continue;
       const flat = (t: string): string => t.replace(/\s+/g, ' ').toLowerCase();
       const shown = flat(section(text, heading.toUpperCase()));
       const block = usage.slice(usage.indexOf(`${heading}:\n`)).split('\n\n')[0]!.split('\n').slice(1);
-      for (const part of block.flatMap((line) => line.trim().split(/\s{2,}/))) {
+      for (const part of block.flatMap((line) => line.trim().split(/\s{2,}/).map((p) => p.replace(/^# /, '')))) {
         expect(shown, `${page}: example ${part}`).toContain(flat(part));
       }
     }

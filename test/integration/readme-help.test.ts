@@ -1,8 +1,8 @@
 /**
- * `nsm help CMD` and the README say the same thing: every example in a command's help is in
- * the README, every long option of a command is named in the README's section for it, and
- * every alias is in that section's heading. A new option or example fails here until the
- * README has it.
+ * `nsm help CMD` and the command reference (docs/commands.md, moved there from the README)
+ * say the same thing: every example in a command's help is in the reference, every long
+ * option of a command is named in the reference's section for it, and every alias is in that
+ * section's heading. A new option or example fails here until docs/commands.md has it.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { help, helpCommands } from '../support/help.js';
 import { ROOT } from '../support/run.js';
 
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const COMMANDS = readFileSync(join(ROOT, 'docs', 'commands.md'), 'utf8');
 
 
 /** Example command lines of a help text: the indented lines after "Examples:" or "Install:". */
@@ -24,7 +24,7 @@ export function examples(text: string): string[] {
       // hold two ("bash  nsm completion bash > ...      or in ~/.bashrc: source <(...)").
       for (const part of lines[j]!.trim().split(/\s{2,}/)) {
         if (!/(^|[\s(])nsm /.test(part)) continue;
-        found.push(part.replace(/^or in [^:]*: /, ''));
+        found.push(part.replace(/^# /, '').replace(/^or in [^:]*: /, ''));
       }
     }
   }
@@ -37,9 +37,9 @@ function longOptions(text: string): string[] {
   return [...block.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!).filter((o) => o !== '--help');
 }
 
-/** The README's section for a command: from its ### heading (naming `nsm NAME`) to the next heading. */
+/** docs/commands.md's section for a command: from its ### heading (naming `nsm NAME`) to the next heading. */
 function section(name: string): { heading: string; body: string } | undefined {
-  const lines = README.split('\n');
+  const lines = COMMANDS.split('\n');
   const start = lines.findIndex((l) => l.startsWith('### ') && l.includes(`\`nsm ${name}`));
   if (start < 0) return undefined;
   let end = start + 1;
@@ -47,20 +47,20 @@ function section(name: string): { heading: string; body: string } | undefined {
   return { heading: lines[start]!, body: lines.slice(start, end).join('\n') };
 }
 
-describe('nsm help and the README agree', () => {
+describe('nsm help and docs/commands.md agree', () => {
   it('examples() finds the example commands of a help text', () => {
-    const text = 'Options:\n  -h\n\nExamples:\n  nsm ls                 all\n  nsm ls --json | jq .x\nExit status: ...\n';
+    const text = 'Options:\n  -h\n\nExamples:\n  nsm ls                 # all\n  nsm ls --json | jq .x\nExit status: ...\n';
     expect(examples(text)).toEqual(['nsm ls', 'nsm ls --json | jq .x']);
-    expect(examples('Install:\n  bash  nsm completion bash > f      or in ~/.bashrc: source <(nsm completion bash)\n')).toEqual([
+    expect(examples('Install:\n  bash  nsm completion bash > f      # or in ~/.bashrc: source <(nsm completion bash)\n')).toEqual([
       'nsm completion bash > f',
       'source <(nsm completion bash)',
     ]);
   });
 
-  it('the README has every example of nsm --help', () => {
+  it('docs/commands.md has every example of nsm --help', () => {
     const found = examples(help(['--help']));
     expect(found.length).toBeGreaterThan(0);
-    for (const example of found) expect(README, `README lacks: ${example}`).toContain(example);
+    for (const example of found) expect(COMMANDS, `docs/commands.md lacks: ${example}`).toContain(example);
   });
 
   const list = helpCommands();
@@ -69,15 +69,15 @@ describe('nsm help and the README agree', () => {
   });
 
   for (const [name, ...aliases] of list) {
-    it(`nsm help ${name}: its examples, options and aliases are in the README`, () => {
+    it(`nsm help ${name}: its examples, options and aliases are in docs/commands.md`, () => {
       const text = help(['help', name!]);
       const sec = section(name!);
-      expect(sec, `README has no "### \`nsm ${name}" heading`).toBeDefined();
+      expect(sec, `docs/commands.md has no "### \`nsm ${name}" heading`).toBeDefined();
       for (const alias of aliases) expect(sec!.heading, `alias ${alias} not in the heading`).toContain(`\`${alias}\``);
       const found = examples(text);
       if (name !== 'completion') expect(found.length, `nsm help ${name} has no examples`).toBeGreaterThan(0);
-      for (const example of found) expect(README, `README lacks the example of nsm help ${name}: ${example}`).toContain(example);
-      for (const option of longOptions(text)) expect(sec!.body, `README's section on nsm ${name} does not name ${option}`).toContain(option);
+      for (const example of found) expect(COMMANDS, `docs/commands.md lacks the example of nsm help ${name}: ${example}`).toContain(example);
+      for (const option of longOptions(text)) expect(sec!.body, `docs/commands.md's section on nsm ${name} does not name ${option}`).toContain(option);
     });
   }
 });

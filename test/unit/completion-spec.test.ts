@@ -14,11 +14,11 @@ describe('completionSpec: the commander program as a completion tree', () => {
     expect(spec.options.map((o) => o.long)).toEqual(['--version', '--help']);
   });
 
-  it('ls: -t takes namespace types, -p a pid, --json no value', () => {
+  it('ls: -t takes namespace types, -p a target (environment, pid, netns: or owner form), --json no value', () => {
     const ls = completionSpec(buildProgram()).commands.find((c) => c.name === 'ls')!;
     const opt = (long: string) => ls.options.find((o) => o.long === long)!;
     expect(opt('--type')).toMatchObject({ short: '-t', value: { kinds: ['nstype'], choices: [] } });
-    expect(opt('--task')).toMatchObject({ short: '-p', value: { kinds: ['pid'], choices: [] } });
+    expect(opt('--task')).toMatchObject({ short: '-p', value: { kinds: ['env', 'pid', 'target'], choices: [] } });
     expect(opt('--json').value).toBeUndefined();
   });
 
@@ -38,7 +38,7 @@ describe('completionSpec: the commander program as a completion tree', () => {
     p.command('pick').addArgument(new Argument('<shell>').choices(['bash', 'zsh']));
     const spec = completionSpec(p);
     const cmd = (n: string) => spec.commands.find((c) => c.name === n)!;
-    expect(cmd('inspect').args[0]!.value.kinds).toEqual(['env', 'pid']);
+    expect(cmd('inspect').args[0]!.value.kinds).toEqual(['env', 'pid', 'target']);
     expect(cmd('enter').args.map((a) => [a.value.kinds, a.variadic])).toEqual([
       [['pid', 'env'], false],
       [['command'], true],

@@ -1,5 +1,6 @@
 import { listNamespaces, namespaceProcesses } from '../../core/listing.js';
 import type { EnvironmentListing } from '../../core/registry/list.js';
+import { parseTarget } from '../../core/target.js';
 import { namespaceTree } from '../../core/tree.js';
 import { NsmError } from '../../sys/errors.js';
 import { stderrSync } from '../../sys/stdio.js';
@@ -29,7 +30,7 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
   const cols = selectColumns(NAMESPACE_COLUMNS, DEFAULT_NAMESPACE_COLUMNS, opts.output, opts.outputAll);
   const listing = await listNamespaces({
     types: opts.type,
-    pid: opts.task,
+    ...(opts.task !== undefined ? { target: parseTarget(opts.task) } : {}),
     inode,
     owners: opts.owner,
     relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),

@@ -232,6 +232,7 @@ class HeldReservation implements Reservation {
       ...(input.ids !== undefined && Object.keys(input.ids).length > 0 ? { ids: input.ids } : {}),
       pins: input.pins ?? {},
       ...(input.netnsLink !== undefined ? { netnsLink: input.netnsLink } : {}),
+      ...(input.adopted !== undefined ? { adopted: input.adopted } : {}),
       creatorUid: effectiveUid(),
       createdAt: isoTimestamp(),
       nsmVersion: VERSION,

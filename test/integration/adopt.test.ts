@@ -1,0 +1,190 @@
+/**
+ * `nsm adopt NAME TARGET` (issue 12 §3): an environment for namespaces nsm did not make, held
+ * by pins (root) or by an nsm:holder that joined them (rootless). exec through the name lands
+ * in the target's namespaces; destroy releases only what nsm added and leaves the target's
+ * processes and namespaces as they were; --force ends them and says so. Real kernel: the
+ * targets are `unshare` processes and an `ip netns add` name this file makes, killed by pid
+ * and deleted afterwards; never a host process.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { alive, cleanup, identity, isRoot, mountsBelow, nsfsMountsBelow, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+
+const TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'];
+const READ_NS = `for t in ${TYPES.join(' ')}; do readlink /proc/self/ns/$t; done`;
+
+const procs: ChildProcess[] = [];
+const netnsNames: string[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  // A holder an adopt left (a failed test): nsm's own, stopped by pid + start time.
+  for (const dir of dirs.splice(0)) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(dir, 'envs'));
+    } catch {
+      // none
+    }
+    for (const n of names) {
+      try {
+        const rec = JSON.parse(readFileSync(join(dir, 'envs', n, 'env.json'), 'utf8'));
+        if (rec.adopted?.heldBy === 'holder' && alive(rec.holder.pid, rec.holder.startTime)) process.kill(rec.holder.pid, 'SIGKILL');
+      } catch {
+        // no record
+      }
+    }
+  }
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  for (const n of netnsNames.splice(0)) spawnSync('ip', ['netns', 'delete', n]);
+  await cleanup(); // removes the state directories, unmounting what is below them
+});
+
+/** Start `argv` (optionally as `uid`) and wait until it execs sleep. */
+async function startIn(argv: string[], uid?: number): Promise<number> {
+  const [cmd, args] = uid === undefined ? [argv[0]!, argv.slice(1)] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]];
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  procs.push(p);
+  const pid = p.pid!;
+  await waitFor(() => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
+    } catch {
+      return false;
+    }
+  }, `${argv.join(' ')} to start`);
+  return pid;
+}
+
+function nsOf(pid: number | 'self'): string[] {
+  return TYPES.map((t) => readlinkSync(`/proc/${pid}/ns/${t}`));
+}
+
+function dirFor(uid?: number): string {
+  const d = stateDir(uid);
+  dirs.push(d);
+  return d;
+}
+
+describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip netns need it)', () => {
+  it('adopt a PID: exec lands in its namespaces, ls names it, destroy leaves it as it was', async () => {
+    const dir = dirFor();
+    const pid = await startIn(['unshare', '-n', '-u', '-i', 'sleep', '60']);
+    const before = identity(pid)!;
+    const want = nsOf(pid);
+    const name = uniqueName('ad');
+    const a = await nsm(['adopt', '--json', name, String(pid)], { stateDir: dir });
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const rec = JSON.parse(a.stdout).environment;
+    // The types it does not share with us, held by pins in the state directory.
+    expect(rec.types).toEqual(['ipc', 'uts', 'net']);
+    expect(rec.adopted).toMatchObject({ target: String(pid), heldBy: 'pins', process: { pid } });
+    expect(nsfsMountsBelow(dir)).toHaveLength(3);
+
+    const e = await nsm(['exec', name, '--', 'sh', '-c', READ_NS], { stateDir: dir });
+    expect(e.stderr).toBe('');
+    expect(e.stdout.trim().split('\n')).toEqual(want);
+    expect((await nsm(['ls', '-t', 'net'], { stateDir: dir })).stdout).toContain(`nsm:${name}`);
+    expect((await nsm(['inspect', name], { stateDir: dir })).stdout).toMatch(/adopted +from \d+ \(PID \d+\); held by bind mounts/);
+
+    const d = await nsm(['destroy', name], { stateDir: dir });
+    expect(d.stderr).toBe('');
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain('its processes left running');
+    // As it was: the same process, in the same namespaces; nothing of nsm's left.
+    expect(alive(pid, before.startTime)).toBe(true);
+    expect(nsOf(pid)).toEqual(want);
+    expect(mountsBelow(dir)).toEqual([]);
+    expect(existsSync(join(dir, 'envs', name))).toBe(false);
+  });
+
+  it('outlives its target through the pins; destroy --force ends what is in them and says so', async () => {
+    const dir = dirFor();
+    const pid = await startIn(['unshare', '-n', '-u', 'sleep', '60']);
+    const want = nsOf(pid);
+    const name = uniqueName('ad');
+    expect((await nsm(['adopt', name, String(pid)], { stateDir: dir })).code).toBe(0);
+    // A second process in its namespaces, then the target exits: the pins keep them.
+    const second = await startIn(['nsenter', `--net=/proc/${pid}/ns/net`, `--uts=/proc/${pid}/ns/uts`, 'sleep', '60']);
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => !alive(pid), 'the target to exit');
+    const e = await nsm(['exec', name, '--', 'sh', '-c', READ_NS], { stateDir: dir });
+    expect(e.code).toBe(0);
+    expect(e.stdout.trim().split('\n')).toEqual(want);
+    const d = await nsm(['destroy', '--force', '--timeout', '1', name], { stateDir: dir });
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain(`--force signalled PID ${second}`);
+    await waitFor(() => !alive(second), 'the process inside to end');
+  });
+
+  it('adopt netns:NAME: exec joins that net namespace; destroy leaves the ip netns name', async () => {
+    const dir = dirFor();
+    const ns = uniqueName('adn');
+    expect(spawnSync('ip', ['netns', 'add', ns]).status).toBe(0);
+    netnsNames.push(ns);
+    const name = uniqueName('ad');
+    const a = await nsm(['adopt', name, `netns:${ns}`], { stateDir: dir });
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const e = await nsm(['exec', name, '--', 'readlink', '/proc/self/ns/net'], { stateDir: dir });
+    expect(e.stderr).toBe('');
+    expect(e.stdout.trim()).toBe(`net:[${statSync(`/run/netns/${ns}`).ino}]`);
+    expect((await nsm(['destroy', name], { stateDir: dir })).code).toBe(0);
+    expect(existsSync(`/run/netns/${ns}`)).toBe(true);
+    expect(mountsBelow(dir)).toEqual([]);
+  });
+
+  it('refuses an environment as target and a process that shares every namespace', async () => {
+    const dir = dirFor();
+    const self = await startIn(['sleep', '60']);
+    const r = await nsm(['adopt', uniqueName('ad'), String(self)], { stateDir: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toMatch(/^nsm: PID \d+ shares every namespace with nsm: nothing to adopt$/);
+    expect(existsSync(join(dir, 'envs')) ? readdirSync(join(dir, 'envs')) : []).toEqual([]);
+  });
+});
+
+describe.skipIf(!isRoot)('nsm adopt rootless, as uid 65534: a holder that joined them (root only: switching users needs root)', () => {
+  it("adopts one's own unshare -r process, exec lands there, destroy stops only nsm's holder", async () => {
+    const dir = dirFor(ROOTLESS_UID);
+    const pid = await startIn(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
+    const before = identity(pid)!;
+    const want = nsOf(pid);
+    const name = uniqueName('adr');
+    const a = await nsm(['adopt', '--json', name, String(pid)], { stateDir: dir, uid: ROOTLESS_UID });
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const rec = JSON.parse(a.stdout).environment;
+    expect(rec.types).toEqual(['user', 'uts', 'net']);
+    expect(rec.adopted.heldBy).toBe('holder');
+    const holder = rec.holder;
+    expect(holder.pid).not.toBe(pid);
+    expect(readFileSync(`/proc/${holder.pid}/comm`, 'utf8').trim()).toBe('nsm:holder');
+    for (const t of ['user', 'uts', 'net']) expect(readlinkSync(`/proc/${holder.pid}/ns/${t}`)).toBe(readlinkSync(`/proc/${pid}/ns/${t}`));
+
+    const e = await nsm(['exec', name, '--', 'sh', '-c', READ_NS], { stateDir: dir, uid: ROOTLESS_UID });
+    expect(e.stderr).toBe('');
+    expect(e.stdout.trim().split('\n')).toEqual(want);
+    expect((await nsm(['inspect', name], { stateDir: dir, uid: ROOTLESS_UID })).stdout).toContain(`held by nsm:holder PID ${holder.pid}`);
+
+    const d = await nsm(['destroy', name], { stateDir: dir, uid: ROOTLESS_UID });
+    expect(d.stderr).toBe('');
+    expect(d.code).toBe(0);
+    expect(alive(holder.pid, holder.startTime)).toBe(false);
+    expect(alive(pid, before.startTime)).toBe(true);
+    expect(nsOf(pid)).toEqual(want);
+  });
+
+  it("refuses another user's process in one line, exit 1, and leaves nothing", async () => {
+    const dir = dirFor(ROOTLESS_UID);
+    const theirs = await startIn(['unshare', '-n', 'sleep', '60']);
+    const r = await nsm(['adopt', uniqueName('adr'), String(theirs)], { stateDir: dir, uid: ROOTLESS_UID });
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toMatch(/^nsm: PID \d+: permission denied/);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('nsm:'))).toHaveLength(1);
+    expect(existsSync(join(dir, 'envs')) ? readdirSync(join(dir, 'envs')) : []).toEqual([]);
+  });
+});
