@@ -60,7 +60,8 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
       cgroups: limitsOf(record)?.cgroups,
       cgroupDirs: extras.cgroupDirs,
       nsenter: extras.join,
-      netnsExec: netnsExecFor(namespaces, name),
+      // An adopted environment is someone else's namespaces: joined as they are, as a process target's.
+      netnsExec: record.adopted ? undefined : netnsExecFor(namespaces, name),
     });
   } finally {
     extras?.close();
