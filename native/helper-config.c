@@ -89,7 +89,8 @@ static void check_allowed(const struct frame *f, const struct config *c, uint64_
 		modes = MODE_JOIN | MODE_HOLDER;
 		repeatable = true;
 		break;
-	case NSM_CFG_JOIN_IDS: case NSM_CFG_NEW_SESSION:
+	case NSM_CFG_JOIN_IDS: case NSM_CFG_JOIN_FLAGS: case NSM_CFG_JOIN_ROOT:
+	case NSM_CFG_JOIN_WD: case NSM_CFG_NETNS_EXEC: case NSM_CFG_NEW_SESSION:
 		modes = MODE_JOIN;
 		break;
 	case NSM_CFG_CWD:
@@ -148,8 +149,14 @@ static void validate(const struct config *c, uint64_t seen)
 			diex(0, EINVAL, "config: join without NSM_CFG_JOIN_NS");
 		for (int i = 0; i < c->njoin; i++)
 			user |= c->join[i].type == CLONE_NEWUSER;
-		if (c->join_ids && !user)
-			diex(0, EINVAL, "config: NSM_CFG_JOIN_IDS needs a user namespace to join");
+		if (c->join_ids && !user && !(c->join_flags & (NSM_JOIN_SETUID | NSM_JOIN_SETGID)))
+			diex(0, EINVAL, "config: NSM_CFG_JOIN_IDS needs a user namespace to join, or NSM_JOIN_SETUID/SETGID");
+		if (c->join_flags & ~(uint32_t)(NSM_JOIN_SETUID | NSM_JOIN_SETGID | NSM_JOIN_PRESERVE_CRED |
+					      NSM_JOIN_KEEP_CAPS | NSM_JOIN_NO_FORK))
+			diex(0, EINVAL, "config: NSM_CFG_JOIN_FLAGS 0x%x has unknown bits", c->join_flags);
+		if (c->netns_exec && (strchr(c->netns_exec, '/') || strcmp(c->netns_exec, ".") == 0 ||
+				      strcmp(c->netns_exec, "..") == 0))
+			diex(0, EINVAL, "config: NSM_CFG_NETNS_EXEC is not an ip netns name");
 	} else {
 		if (!(seen & (1ull << (NSM_CFG_NSTYPES - NSM_CFG_NSTYPES))))
 			diex(0, EPROTO, "read(config): no NSM_CFG_NSTYPES before NSM_CFG_END");
@@ -235,6 +242,24 @@ void read_config(int fd, struct config *c)
 			c->join_ids = true;
 			c->join_uid = le32(f.data);
 			c->join_gid = le32(f.data + 4);
+			break;
+		case NSM_CFG_JOIN_FLAGS:
+			need_len(&f, 4);
+			c->join_flags = le32(f.data);
+			break;
+		case NSM_CFG_JOIN_ROOT:
+		case NSM_CFG_JOIN_WD: {
+			int fd;
+			need_len(&f, 4);
+			fd = (int)le32(f.data);
+			if (fd < 3 || fd == syncfd)
+				diex(0, EINVAL, "config: %s fd %d is stdio or the protocol socket", msg_name(f.code), fd);
+			*(f.code == NSM_CFG_JOIN_ROOT ? &c->root_fd : &c->wd_fd) = fd;
+			break;
+		}
+		case NSM_CFG_NETNS_EXEC:
+			c->netns_exec = need_string(&f, 0, NAME_MAX);
+			keep = true;
 			break;
 		case NSM_CFG_NEW_SESSION:
 			need_len(&f, 0);

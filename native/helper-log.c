@@ -46,6 +46,10 @@ const char *msg_name(int code)
 	case NSM_CFG_CWD: return "NSM_CFG_CWD";
 	case NSM_CFG_ROOT: return "NSM_CFG_ROOT";
 	case NSM_CFG_KILL_SIGNAL: return "NSM_CFG_KILL_SIGNAL";
+	case NSM_CFG_JOIN_FLAGS: return "NSM_CFG_JOIN_FLAGS";
+	case NSM_CFG_JOIN_ROOT: return "NSM_CFG_JOIN_ROOT";
+	case NSM_CFG_JOIN_WD: return "NSM_CFG_JOIN_WD";
+	case NSM_CFG_NETNS_EXEC: return "NSM_CFG_NETNS_EXEC";
 	case NSM_CFG_NEW_SESSION: return "NSM_CFG_NEW_SESSION";
 	case NSM_CFG_ARG: return "NSM_CFG_ARG";
 	case NSM_CFG_END: return "NSM_CFG_END";

@@ -7,6 +7,7 @@
  * namespace is refused to a multi-threaded process, and a new pid or time namespace applies
  * only to children: hence a single-threaded process that forks.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -17,10 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "helper.h"
@@ -261,25 +266,121 @@ static bool is_own_user_ns(int fd)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* setgroups(2) is refused in a user namespace whose setgroups file says "deny". */
-static bool setgroups_allowed(void)
+/* The inode of the user namespace that owns namespace `fd` (ioctl_ns(2) NS_GET_USERNS); its fd in *owner. */
+static ino_t owner_of(int fd, int *owner)
 {
-	char buf[16] = "";
-	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	struct stat st;
 
-	if (fd < 0)
-		die(0, "open(/proc/self/setgroups)");
-	if (read(fd, buf, sizeof buf - 1) < 0)
-		die(0, "read(/proc/self/setgroups)");
-	close(fd);
-	return strncmp(buf, "allow", 5) == 0;
+	*owner = ioctl(fd, NS_GET_USERNS);
+	if (*owner < 0)
+		return 0; /* EPERM: the owner is outside our user namespace; nothing to learn */
+	if (fstat(*owner, &st) < 0)
+		die(0, "fstat(owner user namespace)");
+	return st.st_ino;
+}
+
+/*
+ * ip-netns(8) exec's mounts (iproute2 ip/ipnetns.c, netns_switch): a network namespace has
+ * no mount namespace of its own, so the command gets a private one, slave to ours so that
+ * nothing it mounts propagates back; a fresh /sys that shows the joined network namespace
+ * (sysfs shows the net namespace of whoever mounts it), read-only if the old one was and
+ * could not be unmounted; then /etc/netns/NAME/X bound over /etc/X for each X (a failed
+ * bind is reported and skipped, as ip does).
+ */
+static void netns_exec_mounts(const char *name)
+{
+	char dir[64 + NAME_MAX], from[sizeof dir + NAME_MAX + 2], to[16 + NAME_MAX];
+	unsigned long flags = 0;
+	struct statvfs st;
+	struct dirent *e;
+	DIR *d;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		die(0, "unshare(CLONE_NEWNS)");
+	if (mount("", "/", "none", MS_SLAVE | MS_REC, NULL) < 0)
+		die(0, "mount(/, MS_SLAVE|MS_REC)");
+	if (umount2("/sys", MNT_DETACH) < 0 && statvfs("/sys", &st) == 0 && (st.f_flag & ST_RDONLY))
+		flags = MS_RDONLY;
+	if (mount(name[0] ? name : "sysfs", "/sys", "sysfs", flags, NULL) < 0)
+		die(0, "mount(sysfs, /sys)");
+	if (name[0] == '\0')
+		return;
+	snprintf(dir, sizeof dir, "/etc/netns/%s", name);
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+		snprintf(to, sizeof to, "/etc/%s", e->d_name);
+		if (mount(from, to, "none", MS_BIND, NULL) < 0)
+			fprintf(stderr, "nsm: bind %s -> %s failed: %s\n", from, to, strerror(errno));
+	}
+	closedir(d);
+}
+
+/* nsenter -r/-w (nsenter.c): chroot to the directory opened before joining, then the wd. */
+static void enter_dirs(struct config *c)
+{
+	/* -r alone keeps the working directory we have, as an fd across the chroot. */
+	if (c->root_fd >= 0 && c->wd_fd < 0 && c->cwd == NULL) {
+		c->wd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (c->wd_fd < 0)
+			die(0, "open(.)");
+	}
+	if (c->root_fd >= 0) {
+		if (fchdir(c->root_fd) < 0)
+			die(0, "fchdir(root)");
+		if (chroot(".") < 0)
+			die(0, "chroot(root)");
+		if (chdir("/") < 0)
+			die(0, "chdir(/)");
+		close(c->root_fd);
+		c->root_fd = -1;
+	}
+	if (c->wd_fd >= 0) {
+		if (fchdir(c->wd_fd) < 0)
+			die(0, "fchdir(working directory)");
+		close(c->wd_fd);
+		c->wd_fd = -1;
+	}
+}
+
+/*
+ * nsenter --keep-caps (cap_permitted_to_ambient): a joined user namespace gives us every
+ * capability there, which execve(2) of a non-root uid would drop; ambient ones survive it
+ * (capabilities(7)), and an ambient capability must be permitted and inheritable.
+ */
+static void permitted_to_ambient(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		die(0, "capget");
+	d[0].inheritable = d[0].permitted;
+	d[1].inheritable = d[1].permitted;
+	if (syscall(SYS_capset, &h, d) < 0)
+		die(0, "capset");
+	for (int cap = 0; cap < 64; cap++)
+		if ((d[cap / 32].permitted >> (cap % 32)) & 1)
+			if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+				die(0, "prctl(PR_CAP_AMBIENT_RAISE, %d)", cap);
 }
 
 noreturn void do_join(struct config *c)
 {
-	bool joined_user = false, groups = false, dropped = false;
-	int drop_err = 0;
+	bool joined_user = false, dropped = false, wants_user = false, done[NSM_NS_COUNT] = { false };
+	bool preserve = c->join_flags & NSM_JOIN_PRESERVE_CRED;
+	bool force_uid, force_gid;
+	int drop_err = 0, user = -1, via = -1;
+	ino_t user_ino = 0, own_ino;
+	struct stat st;
 
+	if (stat("/proc/self/ns/user", &st) < 0)
+		die(0, "stat(/proc/self/ns/user)");
+	own_ino = st.st_ino;
 	open_cgroup_fds(c);
 	for (int i = 0; i < c->njoin; i++) {
 		const struct nstype *t = ns_order;
@@ -297,50 +398,124 @@ noreturn void do_join(struct config *c)
 		 * full permitted and effective sets in that namespace only, and empty inheritable and
 		 * ambient ones (kernel/user_namespace.c, userns_install).
 		 */
-		if (c->join[i].type == CLONE_NEWUSER && !is_own_user_ns(c->join[i].fd)) {
-			dropped = setgroups(0, NULL) == 0;
-			drop_err = dropped ? 0 : errno;
+		if (c->join[i].type == CLONE_NEWUSER) {
+			/* setns(2): a process cannot re-enter its own user namespace (EINVAL); nsenter skips it too. */
+			if (fstat(c->join[i].fd, &st) < 0)
+				die(0, "fstat(user namespace fd)");
+			if (st.st_ino == own_ino && is_own_user_ns(c->join[i].fd)) {
+				done[i] = true;
+				continue;
+			}
+			user = i;
+			user_ino = st.st_ino;
+			wants_user = true;
+			if (!preserve) {
+				dropped = setgroups(0, NULL) == 0;
+				drop_err = dropped ? 0 : errno;
+			}
 		}
 	}
+	/* nsenter(1): a joined user namespace sets uid and gid (0 unless -S/-G) unless preserved. */
+	force_uid = (c->join_flags & NSM_JOIN_SETUID) || (wants_user && !preserve);
+	force_gid = (c->join_flags & NSM_JOIN_SETGID) || (wants_user && !preserve);
 	/*
-	 * user first, so that we hold every capability in the namespace that owns the others
-	 * (user_namespaces(7)); then nsenter's order: mnt after pid and net, time last. Being
-	 * single-threaded, setns(CLONE_NEWNS) needs no unshare(CLONE_FS) here (setns(2)).
+	 * Two passes, as nsenter(1) and runc do: first every other namespace we may join as we
+	 * are (a privileged caller: all of them, before the user namespace takes its privileges
+	 * away), errors ignored; the rest after the user namespace, in nsenter's order (mnt after
+	 * pid and net, time last). Single-threaded: setns(CLONE_NEWNS) needs no unshare(CLONE_FS).
 	 */
+	if (user >= 0) {
+		for (size_t k = 0; k < NS_COUNT; k++)
+			for (int i = 0; i < c->njoin; i++)
+				if (!done[i] && i != user && c->join[i].type == (uint32_t)ns_order[k].flag)
+					done[i] = setns(c->join[i].fd, c->join[i].type) == 0;
+		/*
+		 * A target whose user namespace is nested inside the one that owns its other
+		 * namespaces (bwrap --dev, util-linux#1592): from inside it we would hold no
+		 * capability over them. Join their owner first (NS_GET_USERNS, ioctl_ns(2)): its
+		 * capabilities reach its descendants, the target's user namespace too, joined last.
+		 */
+		for (int i = 0; i < c->njoin && via < 0; i++) {
+			int owner;
+			ino_t ino;
+
+			if (done[i] || i == user)
+				continue;
+			ino = owner_of(c->join[i].fd, &owner);
+			if (owner < 0)
+				continue;
+			if (ino != user_ino && ino != own_ino)
+				via = owner;
+			else
+				close(owner);
+		}
+		if (via >= 0) {
+			if (setns(via, CLONE_NEWUSER) < 0)
+				die(0, "setns(user namespace that owns the others)");
+			close(via);
+			for (size_t k = 0; k < NS_COUNT; k++)
+				for (int i = 0; i < c->njoin; i++)
+					if (!done[i] && i != user && c->join[i].type == (uint32_t)ns_order[k].flag) {
+						if (setns(c->join[i].fd, c->join[i].type) < 0)
+							die(0, "setns(%s)", ns_order[k].name);
+						done[i] = true;
+					}
+		}
+		if (setns(c->join[user].fd, CLONE_NEWUSER) < 0)
+			die(0, "setns(user)");
+		done[user] = true;
+		joined_user = true;
+	}
 	for (size_t k = 0; k < NS_COUNT; k++) {
 		for (int i = 0; i < c->njoin; i++) {
-			struct join_ns *j = &c->join[i];
-
-			if (j->type != (uint32_t)ns_order[k].flag)
+			if (done[i] || c->join[i].type != (uint32_t)ns_order[k].flag)
 				continue;
-			if (j->type == CLONE_NEWUSER && is_own_user_ns(j->fd))
-				continue;
-			if (setns(j->fd, j->type) < 0)
+			if (setns(c->join[i].fd, c->join[i].type) < 0)
 				die(0, "setns(%s)", ns_order[k].name);
-			if (j->type == CLONE_NEWUSER) {
-				joined_user = true;
-				/* Read now: once the mount namespace changes, /proc/self may not be ours. */
-				groups = setgroups_allowed();
-			}
 		}
 	}
 	for (int i = 0; i < c->njoin; i++)
 		close(c->join[i].fd);
-	/* nsenter(1) default: become uid/gid 0 (or the ids asked for) of the joined user ns. */
-	if (joined_user) {
-		if (groups && setgroups(0, NULL) < 0)
-			die(0, "setgroups(0)");
+	if (c->netns_exec)
+		netns_exec_mounts(c->netns_exec);
+	enter_dirs(c);
+	if (force_gid) {
 		/*
-		 * Dropped neither before (EPERM: no CAP_SETGID where we were, so these groups are the
-		 * caller's own, which it could not shed either) nor inside ("deny"): the command keeps
-		 * them, as the caller itself would. Anything else is a failure.
+		 * -G, or a joined user namespace: no supplementary groups. Inside a user namespace
+		 * whose setgroups file says "deny" (a rootless one) setgroups(2) is refused for good:
+		 * then the drop before joining must have worked, or failed with EPERM (no CAP_SETGID
+		 * where we were: the groups are the caller's own, which it could not shed either, and
+		 * the command keeps them as the caller would). nsenter's rule: fail only if both fail.
 		 */
-		if (!dropped && !groups && drop_err != EPERM)
-			diex(0, drop_err, "setgroups(0)");
+		if (setgroups(0, NULL) < 0) {
+			int inside = errno;
+			if (joined_user && !preserve ? !dropped && drop_err != EPERM : inside != EPERM)
+				diex(0, joined_user && !preserve ? drop_err : inside, "setgroups(0)");
+		}
 		if (setresgid(c->join_gid, c->join_gid, c->join_gid) < 0)
 			die(0, "setresgid(%u)", c->join_gid);
-		if (setresuid(c->join_uid, c->join_uid, c->join_uid) < 0)
-			die(0, "setresuid(%u)", c->join_uid);
+	}
+	if (force_uid && setresuid(c->join_uid, c->join_uid, c->join_uid) < 0)
+		die(0, "setresuid(%u)", c->join_uid);
+	if ((c->join_flags & NSM_JOIN_KEEP_CAPS) && joined_user)
+		permitted_to_ambient();
+	if (c->join_flags & NSM_JOIN_NO_FORK) {
+		/*
+		 * nsenter -F: the command is this process, so a joined pid namespace holds only its
+		 * children (setns(2)). Still dies with nsm; STARTED now, or FAIL if execvp fails.
+		 */
+		unsigned char pid_le[4];
+		pid_t self = getpid();
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			die(0, "prctl(PR_SET_PDEATHSIG)");
+		if (helper_gone())
+			diex(0, EPIPE, "nsm exited before the command started");
+		join_cgroup_fds(c);
+		for (int i = 0; i < 4; i++)
+			pid_le[i] = (uint32_t)self >> (8 * i);
+		write_frame(syncfd, NSM_STARTED, pid_le, 4, 0);
+		exec_command(c);
 	}
 	/* Fork: setns() of a pid or time namespace applies to children only (setns(2)). */
 	supervise(c, false);

@@ -81,6 +81,9 @@ struct config {
 	int njoin;
 	bool join_ids;
 	uint32_t join_uid, join_gid;
+	uint32_t join_flags; /* NSM_JOIN_* */
+	int root_fd, wd_fd;  /* join: directories opened by the driver before joining (-1: none) */
+	const char *netns_exec; /* join: ip netns exec's mounts; "" without /etc/netns (NULL: none) */
 	bool new_session; /* join: the command calls setsid(2) and takes its stdio's terminal */
 	const char *cwd;
 	const char *root; /* run: chroot(2) of the command (NULL: none) */

@@ -132,7 +132,8 @@ int main(int argc, char **argv)
 		{ "holder", MODE_HOLDER }, { "run", MODE_RUN }, { "join", MODE_JOIN },
 	};
 	struct config c = { .setgroups = NSM_SETGROUPS_DENY, .propagation = NSM_PROP_PRIVATE,
-			    .loopback = NSM_LOOPBACK_UP, .kill_signal = SIGKILL };
+			    .loopback = NSM_LOOPBACK_UP, .kill_signal = SIGKILL,
+			    .root_fd = -1, .wd_fd = -1 };
 	int in;
 
 	/* `scan` is a read-only /proc walk with its own argv and no protocol pipe (scan.c). */

@@ -38,6 +38,10 @@ enum nsm_msg {
 	NSM_READY_ACK = 0x21,        /* empty, holder only, after NSM_READY: the holder is noted, let it live on */
 	NSM_CFG_ROOT = 0x26,         /* string, run only: chroot(2) of the command (unshare --root) */
 	NSM_CFG_KILL_SIGNAL = 0x27,  /* u32, run only: signal the command gets if nsm dies (default SIGKILL) */
+	NSM_CFG_JOIN_FLAGS = 0x28,   /* u32 NSM_JOIN_* bits, join only: nsenter's credential and fork options */
+	NSM_CFG_JOIN_ROOT = 0x29,    /* u32 fd, join only: chroot(2) to this directory after joining (nsenter -r) */
+	NSM_CFG_JOIN_WD = 0x2a,      /* u32 fd, join only: working directory after joining and chroot (nsenter -w) */
+	NSM_CFG_NETNS_EXEC = 0x2b,   /* string (may be empty), join only: ip netns exec's private mounts; /etc/netns/NAME */
 	NSM_CFG_NEW_SESSION = 0x2f,  /* empty, join only: the command starts a session whose terminal is its stdio's */
 
 	/* helper -> driver */
@@ -64,6 +68,15 @@ enum nsm_propagation {
 enum nsm_setgroups {
 	NSM_SETGROUPS_DENY = 1,  /* write "deny" (default; required unprivileged) */
 	NSM_SETGROUPS_ALLOW = 2, /* leave "allow" (needs CAP_SETGID in the parent user ns) */
+};
+
+/* NSM_CFG_JOIN_FLAGS bits (nsenter(1)'s options) */
+enum nsm_join_flags {
+	NSM_JOIN_SETUID = 1,         /* setuid to NSM_CFG_JOIN_IDS's uid even without a user ns (-S) */
+	NSM_JOIN_SETGID = 2,         /* setgid (and drop supplementary groups) likewise (-G) */
+	NSM_JOIN_PRESERVE_CRED = 4,  /* a joined user ns changes no ids and drops no groups */
+	NSM_JOIN_KEEP_CAPS = 8,      /* a joined user ns: permitted capabilities become ambient */
+	NSM_JOIN_NO_FORK = 16,       /* exec in place: a joined pid ns holds only the command's children (-F) */
 };
 
 /* NSM_CFG_LOOPBACK values */

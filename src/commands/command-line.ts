@@ -47,8 +47,8 @@ function commandStart(args: readonly string[], flags: readonly FlagSpec[], opera
     }
     const exact = find(word);
     if (exact) {
-      // getopt_long(3), as unshare(1) reads --kill-child[=SIG]: an optional value is only ever
-      // attached (`--long=VALUE`); the next word is the command.
+      // getopt_long(3), as unshare(1) reads --kill-child[=SIG] and nsenter(1) -n[FILE]: an
+      // optional value is only ever attached (`--long=VALUE`, `-nVALUE`); the next word is not it.
       if (exact.value === 'required') i++;
       continue;
     }
@@ -58,18 +58,74 @@ function commandStart(args: readonly string[], flags: readonly FlagSpec[], opera
       const flag = find(`-${word[k]}`);
       if (!flag) break; // unknown: commander reports it
       if (flag.value === 'none') continue;
-      // The rest of the word is its value; none left: the next word is, as after `-t`.
+      // The rest of the word is its value; none left: the next word is, as after `-t` (an
+      // optional value never is: getopt).
       const last = k === word.length - 1;
-      if (last && (flag.value === 'required' || (i + 1 < args.length && !looksLikeOption(args[i + 1]!)))) i++;
+      if (last && flag.value === 'required') i++;
       break;
     }
   }
   return undefined;
 }
 
+/**
+ * commander gives an option with an optional value the next word when it does not look like
+ * an option: `nsm exec -n 4242 ip a` would read 4242 as -n's FILE. getopt(3), which nsenter
+ * and unshare use, never does: their optional values are attached (`--net=FILE`, `-nFILE`).
+ * So each bare optional-valued option among `args` (nsm's own words) moves to where nsm's
+ * options end (before a `--`, else last), where commander finds no value for it.
+ */
+function bareOptionalsLast(args: readonly string[], flags: readonly FlagSpec[]): string[] {
+  const find = (spelling: string) => flags.find((f) => f.short === spelling || f.long === spelling);
+  const kept: string[] = [];
+  const moved: string[] = [];
+  let i = 0;
+  for (; i < args.length; i++) {
+    const word = args[i]!;
+    if (word === '--') break;
+    if (!looksLikeOption(word)) {
+      kept.push(word);
+      continue;
+    }
+    const exact = find(word);
+    if (exact) {
+      if (exact.value === 'optional') moved.push(word);
+      else kept.push(word);
+      if (exact.value === 'required' && i + 1 < args.length) kept.push(args[++i]!);
+      continue;
+    }
+    if (word.startsWith('--')) {
+      kept.push(word);
+      continue;
+    }
+    // A group: -Un is -U and a bare -n (an optional flag last); -nFILE keeps its value.
+    let group = word;
+    for (let k = 1; k < word.length; k++) {
+      const flag = find(`-${word[k]}`);
+      if (!flag) break; // unknown: commander reports the word as it is
+      if (flag.value === 'none') continue;
+      const last = k === word.length - 1;
+      if (last && flag.value === 'required' && i + 1 < args.length) {
+        kept.push(word, args[++i]!);
+        group = '';
+      } else if (last && flag.value === 'optional') {
+        group = word.slice(0, k);
+        moved.push(`-${word[k]}`);
+      }
+      break;
+    }
+    if (group !== '') kept.push(group);
+  }
+  return [...kept, ...moved, ...args.slice(i)];
+}
+
 /** The FlagSpecs of a commander command's options. */
 function flagsOf(cmd: Command): FlagSpec[] {
-  return cmd.options.map((o) => ({ short: o.short, long: o.long, value: o.required ? 'required' : o.optional ? 'optional' : 'none' }));
+  return cmd.options.map((o) => ({
+    short: o.short,
+    long: o.long,
+    value: o.required ? 'required' : o.optional ? 'optional' : 'none',
+  }));
 }
 
 /**
@@ -87,7 +143,9 @@ export class CommandRunningCommand extends Command {
   }
 
   override parseOptions(args: string[]): ReturnType<Command['parseOptions']> {
-    const at = commandStart(args, flagsOf(this), this.operandsBefore);
-    return super.parseOptions(at === undefined ? args : [...args.slice(0, at), '--', ...args.slice(at)]);
+    const flags = flagsOf(this);
+    const at = commandStart(args, flags, this.operandsBefore);
+    const head = bareOptionalsLast(at === undefined ? args : args.slice(0, at), flags);
+    return super.parseOptions(at === undefined ? head : [...head, '--', ...args.slice(at)]);
   }
 }

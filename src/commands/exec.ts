@@ -1,6 +1,6 @@
 /** `nsm exec` (alias run) and `nsm enter` (alias shell): a command in a target's namespaces (src/core/target.ts). */
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
-import { collectTypes, parseWd } from './options.js';
+import { collectTypes, parseIdOrFollow, parseWd } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 const EXIT_HELP = `TARGET: NAME or env:NAME (an environment), PID or pid:PID (a process: its namespaces
@@ -15,9 +15,31 @@ Exit status: the command's own; 128+N when it died of signal N; 126 not executab
 127 not found; 125 when nsm failed (unknown or dead target, a process that exited or
 another user's process, failed join).`;
 
+/** nsenter's -m[FILE]: the type from the target, or from FILE (a namespace file). */
+const typeFlag = <F extends string>(flags: F, type: string) =>
+  ({ flags, description: `join the ${type} namespace (of the target, or from FILE: --${flags.split('--')[1]!.split(' ')[0]}=FILE)`, parse: (v: string) => v }) as const;
+
 export const joinOptions = defineOptions([
   { flags: '-t, --type <types>', description: `join only these of the target's namespaces (${NS_TYPE_NAMES.join(', ')})`, parse: collectTypes },
+  typeFlag('-m, --mount [file]', 'mount'),
+  typeFlag('-u, --uts [file]', 'UTS'),
+  typeFlag('-i, --ipc [file]', 'IPC'),
+  typeFlag('-n, --net [file]', 'network'),
+  typeFlag('-p, --pid [file]', 'pid'),
+  typeFlag('-U, --user [file]', 'user'),
+  typeFlag('-C, --cgroup [file]', 'cgroup'),
+  typeFlag('-T, --time [file]', 'time'),
+  { flags: '-S, --setuid <uid>', description: "uid of the command (a number, or follow: the target's); a joined user namespace defaults to 0", parse: parseIdOrFollow('--setuid') },
+  { flags: '-G, --setgid <gid>', description: "gid of the command, supplementary groups dropped (a number, or follow); a joined user namespace defaults to 0", parse: parseIdOrFollow('--setgid') },
+  { flags: '--preserve-credentials', description: 'joining a user namespace changes no uid, gid or groups' },
+  { flags: '--keep-caps', description: 'the capabilities a joined user namespace gives survive exec (ambient)' },
+  { flags: '-r, --root [dir]', description: "chroot to the target's root directory (or DIR, opened before joining: --root=DIR)", parse: (v: string) => v },
+  { flags: '-w, --cwd [dir]', description: "work in the target's working directory (or DIR, opened before joining: --cwd=DIR), as nsenter -w", parse: (v: string) => v },
   { flags: '--wd <dir>', description: 'working directory inside (default: the current one if it exists there, else /)', parse: parseWd },
+  { flags: '--wdns <dir>', description: 'the same as --wd (nsenter --wdns): a path inside, after --root', parse: parseWd },
+  { flags: '-e, --env', description: "the target's environment (/proc/PID/environ) instead of nsm's" },
+  { flags: '-c, --join-cgroup', description: "run in the target's cgroup (cgroup v2)" },
+  { flags: '-F, --no-fork', description: 'do not fork: with a pid namespace joined, only the command\'s children are in it (nsenter -F)' },
 ]);
 
 export const execCommand = defineCommand({

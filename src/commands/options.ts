@@ -31,6 +31,15 @@ export function collectTypes(value: string, previous: NsType[] = []): NsType[] {
   return result;
 }
 
+/** nsenter -S/-G: a uid or gid (0..2^32-2), or `follow` (the target process's). */
+export function parseIdOrFollow(name: string): (value: string) => number | 'follow' {
+  return (value: string) => {
+    if (value === 'follow') return 'follow';
+    if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0xfffffffe) throw new UsageError(`${name} needs a numeric id or follow, not: ${echoInput(value)}`);
+    return Number(value);
+  };
+}
+
 /** A process id: a positive decimal integer. */
 export function parsePid(value: string): number {
   if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > PID_MAX_LIMIT) {

@@ -14,8 +14,9 @@ import { effectiveUid } from '../sys/statefs.js';
 import { openEnvironment } from './environments.js';
 import { limitsOf } from './limits.js';
 import { runJoined, type JoinNamespace, type JoinPath } from './join.js';
+import { openNsenterExtras, type NsenterExtras, type NsenterOptions } from './nsenter.js';
 import type { RegistryOptions } from './registry/layout.js';
-import { concrete, openTarget, type TargetSpec } from './target.js';
+import { concrete, NETNS_DIR, openTarget, type OpenedTarget, type TargetSpec } from './target.js';
 
 export interface ExecInEnvironmentOptions extends RegistryOptions {
   /** Join only these of the environment's namespaces (default: all of them). */
@@ -35,28 +36,70 @@ export interface ExecInEnvironmentOptions extends RegistryOptions {
  *   recorded holder is not the environment's any more; SysError 126/127 when the command
  *   cannot be executed; SysError/NsmError 125 for a failed join.
  */
-export async function execInEnvironment(name: string, argv: readonly string[], options: ExecInEnvironmentOptions = {}): Promise<number> {
+export async function execInEnvironment(name: string, argv: readonly string[], options: ExecInEnvironmentOptions & NsenterOptions = {}): Promise<number> {
   noteInheritedFds(); // if the entry has not (a library caller): before anything is opened
-  const { env, verified } = openEnvironment(name, options.types, options);
-  const record = env.record;
+  const files = openFiles(options.files);
+  let opened: ReturnType<typeof openEnvironment> | undefined;
+  let extras: NsenterExtras | undefined;
   try {
+    opened = openEnvironment(name, options.types, options);
+    const { env, verified } = opened;
+    const record = env.record;
+    const holder = verified.via === 'holder' ? record.holder.pid : undefined;
+    extras = openNsenterExtras(options, holder, `environment ${name}`);
+    const namespaces = mixFiles(verified.namespaces, files);
     return await runJoined({
-      namespaces: verified.namespaces,
+      namespaces,
       argv,
       cwd: options.cwd,
-      env: { ...(options.env ?? process.env), NSM_ENV: name },
+      env: { ...(extras.env ?? options.env ?? process.env), NSM_ENV: name },
       stdio: options.stdio,
-      rootPid: verified.via === 'holder' ? record.holder.pid : undefined,
+      rootPid: holder,
       path: options.path,
       // Everything run in the environment is under its limits, whichever namespaces it joins.
       cgroups: limitsOf(record)?.cgroups,
+      cgroupDirs: extras.cgroupDirs,
+      nsenter: extras.join,
+      // An adopted environment is someone else's namespaces: joined as they are, as a process target's.
+      netnsExec: record.adopted ? undefined : netnsExecFor(namespaces, name),
     });
   } finally {
-    verified.close();
+    extras?.close();
+    opened?.verified.close();
+    for (const f of files) f.close();
   }
 }
 
-export type ExecTargetOptions = ExecInEnvironmentOptions & { procfs?: ProcFs };
+/** nsenter --net=FILE and its kind: each file opened and checked to be a namespace of that type. */
+function openFiles(files: NsenterOptions['files']): OpenedTarget[] {
+  const opened: OpenedTarget[] = [];
+  try {
+    for (const [type, path] of Object.entries(files ?? {}) as Array<[NsType, string]>) {
+      opened.push(openTarget({ kind: 'file', path }, { types: [type] }));
+    }
+  } catch (err) {
+    for (const f of opened) f.close();
+    throw err;
+  }
+  return opened;
+}
+
+/** The target's namespaces with those of the same types replaced by (or added from) `files`. */
+function mixFiles(namespaces: readonly JoinNamespace[], files: readonly OpenedTarget[]): JoinNamespace[] {
+  const fromFiles = files.flatMap((f) => f.namespaces);
+  return [...namespaces.filter((n) => !fromFiles.some((f) => f.type === n.type)), ...fromFiles];
+}
+
+/**
+ * ip-netns(8) exec: a network namespace joined without a mount namespace gets a private one
+ * with a /sys of its own (and, named, /etc/netns/NAME over /etc), so that /sys/class/net
+ * agrees with ip link. `name`: the ip netns or environment name ('' for none).
+ */
+function netnsExecFor(namespaces: readonly JoinNamespace[], name: string): string | undefined {
+  return namespaces.some((n) => n.type === 'net') && !namespaces.some((n) => n.type === 'mnt') ? name : undefined;
+}
+
+export type ExecTargetOptions = ExecInEnvironmentOptions & NsenterOptions & { procfs?: ProcFs };
 
 /**
  * Run `argv` in a target's namespaces (src/core/target.ts): an environment exactly as
@@ -77,9 +120,12 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
   const procfs = options.procfs ?? new ProcFs();
   const asked = options.types && options.types.length > 0 ? options.types : undefined;
   const root = effectiveUid() === 0;
-  // A process: open all its namespaces (the user one is needed to decide), join a choice of them.
-  const opened = openTarget(spec, { types: spec.kind === 'pid' ? undefined : asked, procfs });
+  const files = openFiles(options.files);
+  let opened: OpenedTarget | undefined;
+  let extras: NsenterExtras | undefined;
   try {
+    // A process: open all its namespaces (the user one is needed to decide), join a choice of them.
+    opened = openTarget(spec, { types: spec.kind === 'pid' ? undefined : asked, procfs });
     let joined = opened.namespaces;
     if (spec.kind === 'pid') {
       const ours = (type: NsType): number | undefined => procfs.readNsEntry('self', type)?.inode;
@@ -90,18 +136,33 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
       // Nothing left but a user namespace it was not asked for: nothing to join.
       if (asked && joined.every((n) => n.type === 'user' && !asked.includes('user'))) joined = [];
     }
+    joined = mixFiles(joined, files);
+    extras = openNsenterExtras(options, opened.pid, opened.label, procfs);
     return await runJoined({
       namespaces: joined,
       argv,
       cwd: options.cwd,
-      env: options.env ?? process.env,
+      env: extras.env ?? options.env ?? process.env,
       stdio: options.stdio,
       rootPid: opened.pid,
       path: options.path,
+      cgroupDirs: extras.cgroupDirs,
+      nsenter: extras.join,
+      // ip netns exec's mounts for a namespace file (netns:NAME); a process keeps nsenter's join.
+      netnsExec: spec.kind === 'file' ? netnsExecFor(joined, netnsName(spec)) : undefined,
     });
   } finally {
-    opened.close();
+    extras?.close();
+    opened?.close();
+    for (const f of files) f.close();
   }
+}
+
+/** The ip netns name of a file target (netns:NAME or /run/netns/NAME), else ''. */
+function netnsName(spec: TargetSpec & { kind: 'file' }): string {
+  if (spec.netns !== undefined) return spec.netns;
+  const m = new RegExp(`^${NETNS_DIR}/([^/]+)$`).exec(spec.path);
+  return m && m[1] !== '.' && m[1] !== '..' ? m[1]! : '';
 }
 
 /** concrete(), its failures exec's own (125), as the rest of the lookup's; ambiguity stays a usage error. */

@@ -21,7 +21,7 @@ import { statSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { runCommand } from '../sys/command.js';
 import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
-import { joinAndExec, type StdioTarget } from '../sys/helper.js';
+import { joinAndExec, type JoinOptions, type StdioTarget } from '../sys/helper.js';
 import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
 import { setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
@@ -53,6 +53,12 @@ export interface JoinRequest {
   path?: JoinPath;
   /** The environment's cgroups (resource limits): the command runs in them. */
   cgroups?: readonly EnvCgroup[];
+  /** More cgroup directories the command runs in (nsenter --join-cgroup). */
+  cgroupDirs?: readonly string[];
+  /** nsenter's credential, root, directory and fork options (src/core/nsenter.ts): native only. */
+  nsenter?: Pick<JoinOptions, 'uid' | 'gid' | 'preserveCredentials' | 'keepCaps' | 'noFork' | 'rootFd' | 'wdFd'>;
+  /** ip netns exec's private mounts after the join (a net namespace without a mount namespace): native only. */
+  netnsExec?: string;
 }
 
 export type JoinPath = 'in-process' | 'native';
@@ -97,22 +103,29 @@ function badWd(cwd: string, checked: string): NsmError {
 export async function runJoined(req: JoinRequest): Promise<number> {
   const ordered = NS_TYPES.map((i) => req.namespaces.find((n) => n.type === i.name)).filter((n): n is JoinNamespace => n !== undefined);
   const cgroups = req.cgroups ?? [];
-  const path = req.path ?? joinPathFor(ordered.map((n) => n.type), cgroups.length > 0);
+  const cgroupDirs = [...cgroups.map((c) => c.dir), ...(req.cgroupDirs ?? [])];
+  const extras = req.nsenter ?? {};
+  const needsNative = (req.cgroupDirs ?? []).length > 0 || req.netnsExec !== undefined || Object.values(extras).some((v) => v !== undefined);
+  const path = req.path ?? joinPathFor(ordered.map((n) => n.type), cgroups.length > 0 || needsNative);
   // Read before joining: setns(CLONE_NEWNS) moves our cwd to the new root (setns(2)).
   const here = process.cwd();
   noteInheritedFds(); // reads /proc/self/fd: ours only until we join a mount namespace
   const joinsMnt = ordered.some((n) => n.type === 'mnt');
 
   if (path === 'native') {
-    let cwd = req.cwd ?? here;
-    if (req.cwd !== undefined && joinsMnt && req.rootPid !== undefined) {
+    // nsenter -r/-w: the directories are fds; without --wd the helper keeps its own (nsenter's rule).
+    const dirFds = extras.rootFd !== undefined || extras.wdFd !== undefined;
+    let cwd: string | undefined = req.cwd ?? (dirFds ? undefined : here);
+    if (req.cwd !== undefined && extras.rootFd !== undefined) {
+      // Inside a root of the caller's choosing: the helper's chdir decides (falls back to /).
+    } else if (req.cwd !== undefined && joinsMnt && req.rootPid !== undefined) {
       // /proc/PID/root resolves paths in that process's root and mount namespace (proc(5)).
       const seen = joinPath(`/proc/${req.rootPid}/root`, req.cwd);
       if (!isDirectory(seen)) throw badWd(req.cwd, seen);
     } else if (req.cwd !== undefined && !joinsMnt && !isDirectory(req.cwd)) {
       throw badWd(req.cwd, req.cwd);
     }
-    if (!joinsMnt && !isDirectory(cwd)) cwd = '/';
+    if (cwd !== undefined && !joinsMnt && extras.rootFd === undefined && !isDirectory(cwd)) cwd = '/';
     // Another user's command never gets our terminal, only a pty of ours (src/sys/pty.ts).
     const pty = ordered.some((n) => n.type === 'user' && userNsOwnerUid(n.fd) !== effectiveUid()) ? relayTerminal(req.stdio) : undefined;
     try {
@@ -124,7 +137,9 @@ export async function runJoined(req: JoinRequest): Promise<number> {
           env: req.env,
           stdio: pty?.stdio ?? req.stdio,
           ...(pty ? { newSession: true } : {}),
-          ...(cgroups.length > 0 ? { cgroupDirs: cgroups.map((c) => c.dir) } : {}),
+          ...extras,
+          ...(cgroupDirs.length > 0 ? { cgroupDirs } : {}),
+          ...(req.netnsExec !== undefined ? { netnsExec: req.netnsExec } : {}),
         },
       );
     } finally {
@@ -132,6 +147,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     }
   }
 
+  if (needsNative) throw new NsmError('these join options need the native helper, not the in-process path', { exitCode: EXIT_NSM_FAILED });
   if (ordered.some((n) => NATIVE_ONLY.has(n.type))) {
     throw new NsmError(`a ${ordered.filter((n) => NATIVE_ONLY.has(n.type)).map((n) => n.type).join(' or ')} namespace cannot be joined in-process`, {
       exitCode: EXIT_NSM_FAILED,

@@ -148,3 +148,26 @@ export function cgroupLayout(mounts: readonly CgroupMount[], self: readonly Cgro
   const mode: CgroupMode = v1.length > 0 ? (v2 ? 'hybrid' : 'v1') : v2 ? 'v2' : 'none';
   return { mode, v1, ...(v2 ? { v2 } : {}) };
 }
+
+/**
+ * The directories of another process's cgroups, one per mounted hierarchy (cgroup2 and each
+ * v1 hierarchy): `target` is its /proc/PID/cgroup, as the caller's cgroup namespace shows it.
+ * nsenter 2.40 --join-cgroup knows cgroup2 at /sys/fs/cgroup only; v1 and hybrid hosts are
+ * served the same way, hierarchy by hierarchy.
+ */
+export function cgroupDirsOf(mounts: readonly CgroupMount[], target: readonly CgroupEntry[]): string[] {
+  const dirs: string[] = [];
+  const seen = new Set<CgroupEntry>();
+  for (const m of mounts) {
+    const entry =
+      m.fsType === 'cgroup2'
+        ? target.find((e) => e.hierarchy === 0)
+        : target.find((e) => e.hierarchy !== 0 && e.controllers.length > 0 && e.controllers.every((c) => m.superOptions.includes(c)));
+    if (!entry || seen.has(entry)) continue;
+    seen.add(entry);
+    // A mount of a subtree the target is not under cannot hold it.
+    if (m.root !== '/' && entry.path !== m.root && !entry.path.startsWith(`${m.root}/`)) continue;
+    dirs.push(cgroupDir(m, entry.path, CGROUP_ROOT));
+  }
+  return dirs;
+}

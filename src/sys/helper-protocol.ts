@@ -39,6 +39,11 @@ export const Msg = {
   // driver -> helper, run only: chroot of the command; its signal when nsm dies
   CFG_ROOT: 0x26,
   CFG_KILL_SIGNAL: 0x27,
+  // driver -> helper, join only: nsenter's options; ip netns exec's mounts
+  CFG_JOIN_FLAGS: 0x28,
+  CFG_JOIN_ROOT: 0x29,
+  CFG_JOIN_WD: 0x2a,
+  CFG_NETNS_EXEC: 0x2b,
   CFG_NEW_SESSION: 0x2f,
   // helper -> driver
   READY: 0x30,
@@ -56,6 +61,8 @@ export type MsgName = keyof typeof Msg;
 export const Prop = { PRIVATE: 1, SLAVE: 2, SHARED: 3, UNCHANGED: 4 } as const;
 /** NSM_CFG_SETGROUPS values (enum nsm_setgroups). */
 export const Setgroups = { DENY: 1, ALLOW: 2 } as const;
+/** NSM_CFG_JOIN_FLAGS bits (enum nsm_join_flags). */
+export const JoinFlag = { SETUID: 1, SETGID: 2, PRESERVE_CRED: 4, KEEP_CAPS: 8, NO_FORK: 16 } as const;
 /** NSM_CFG_LOOPBACK values (enum nsm_loopback). */
 export const Loopback = { UP: 1, DOWN: 2 } as const;
 

@@ -31,6 +31,7 @@ import {
   FrameDecoder,
   HelperExit,
   i64s,
+  JoinFlag,
   joinNsPayload,
   Loopback,
   Msg,
@@ -153,9 +154,25 @@ export interface JoinTarget {
 export interface JoinOptions extends ExecOptions {
   /** Working directory inside; falls back to / when missing or unreachable there. */
   cwd?: string;
-  /** Uid and gid inside a joined user namespace (default 0 and 0, as nsenter does). */
+  /**
+   * Uid and gid of the command (nsenter -S/-G): set even without a user namespace; a joined
+   * user namespace sets both anyway, to 0 unless given (as nsenter does). -G (or a joined
+   * user namespace) drops the supplementary groups.
+   */
   uid?: number;
   gid?: number;
+  /** nsenter --preserve-credentials: a joined user namespace changes no ids and no groups. */
+  preserveCredentials?: boolean;
+  /** nsenter --keep-caps: the capabilities a joined user namespace gives become ambient. */
+  keepCaps?: boolean;
+  /** nsenter -F: exec in place (a joined pid namespace holds only the command's children). */
+  noFork?: boolean;
+  /** An open directory to chroot(2) to after joining (nsenter -r); owned by the caller. */
+  rootFd?: number;
+  /** An open directory to work in after joining and chroot (nsenter -w); owned by the caller. */
+  wdFd?: number;
+  /** ip netns exec's private mounts after joining (a fresh /sys); a name also binds /etc/netns/NAME/*. */
+  netnsExec?: string;
   /** cgroup directories the command's process joins (writes itself to cgroup.procs) before it execs. */
   cgroupDirs?: readonly string[];
   /** The command starts a new session, the terminal among its stdio its controlling one (a pty of ours: src/sys/pty.ts). */
@@ -723,18 +740,27 @@ export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly
 export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly string[], opts: JoinOptions = {}): Promise<number> {
   if (targets.length === 0) throw new UsageError('nothing to join');
   const frames = targets.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)));
-  if (opts.uid !== undefined || opts.gid !== undefined) {
-    if (!targets.some((t) => t.type === 'user')) throw new UsageError('uid/gid inside need a user namespace to join');
-    frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));
+  if (opts.uid !== undefined || opts.gid !== undefined) frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));
+  const flags =
+    (opts.uid !== undefined ? JoinFlag.SETUID : 0) |
+    (opts.gid !== undefined ? JoinFlag.SETGID : 0) |
+    (opts.preserveCredentials ? JoinFlag.PRESERVE_CRED : 0) |
+    (opts.keepCaps ? JoinFlag.KEEP_CAPS : 0) |
+    (opts.noFork ? JoinFlag.NO_FORK : 0);
+  if (flags !== 0) frames.push(encodeFrame(Msg.CFG_JOIN_FLAGS, u32s(flags)));
+  const dirFds: number[] = [];
+  if (opts.rootFd !== undefined) {
+    frames.push(encodeFrame(Msg.CFG_JOIN_ROOT, u32s(opts.rootFd)));
+    dirFds.push(opts.rootFd);
   }
+  if (opts.wdFd !== undefined) {
+    frames.push(encodeFrame(Msg.CFG_JOIN_WD, u32s(opts.wdFd)));
+    dirFds.push(opts.wdFd);
+  }
+  if (opts.netnsExec !== undefined) frames.push(encodeFrame(Msg.CFG_NETNS_EXEC, str(opts.netnsExec)));
   for (const dir of opts.cgroupDirs ?? []) frames.push(encodeFrame(Msg.CFG_CGROUP, str(dir)));
   if (opts.cwd !== undefined) frames.push(encodeFrame(Msg.CFG_CWD, str(opts.cwd)));
   if (opts.newSession) frames.push(encodeFrame(Msg.CFG_NEW_SESSION, Buffer.alloc(0)));
   frames.push(...argvFrames(argv));
-  return execSession(
-    'join',
-    frames,
-    opts,
-    targets.map((t) => t.fd),
-  );
+  return execSession('join', frames, opts, [...targets.map((t) => t.fd), ...dirFds]);
 }

@@ -3,7 +3,7 @@
  * A namespace is its nsfs inode (namespaces(7)): stat() or fstat() of any of these files
  * gives it, with st_dev of the nsfs pseudo file system.
  */
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, statSync } from 'node:fs';
 import { hasErrno, SysError } from './errors.js';
 
 export interface NsFileId {
@@ -51,5 +51,14 @@ export function openNsFile(path: string): OpenNsFile {
   } catch (err) {
     closeSync(fd);
     throw SysError.fromNode(err, 'fstat', path);
+  }
+}
+
+/** Open a directory to pass to the helper (chroot or working directory), by fd; O_CLOEXEC as every Node open. */
+export function openDirectory(path: string): number {
+  try {
+    return openSync(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  } catch (err) {
+    throw SysError.fromNode(err, 'open', path);
   }
 }

@@ -94,6 +94,16 @@ export class ProcFs {
     return parseIdMap(readFileSync(this.path(pid, file), 'utf8'));
   }
 
+  /** /proc/PID/environ: the environment the process was started with (NUL-separated K=V). */
+  readEnviron(pid: number): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const entry of readFileSync(this.path(pid, 'environ'), 'utf8').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    return env;
+  }
+
   readText(pid: number | 'self', file: string): string {
     return readFileSync(this.path(pid, file), 'utf8');
   }

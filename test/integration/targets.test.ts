@@ -49,6 +49,17 @@ function nsOf(pid: number | 'self'): string[] {
   return TYPES.map((t) => readlinkSync(`/proc/${pid}/ns/${t}`));
 }
 
+/**
+ * A net namespace file joined alone gets ip netns exec's private mount namespace: `lines`
+ * are `want` except mnt, which must be a new one (neither ours nor anyone's we named).
+ */
+function expectNetnsExec(lines: string[], want: string[]): void {
+  const mnt = TYPES.indexOf('mnt');
+  expect(lines.filter((_, i) => i !== mnt)).toEqual(want.filter((_, i) => i !== mnt));
+  expect(lines[mnt]).toMatch(/^mnt:\[\d+\]$/);
+  expect(lines[mnt]).not.toBe(nsOf('self')[mnt]);
+}
+
 describe.skipIf(!isRoot)('exec into targets (root only: unshare -n and ip netns need it)', () => {
   it('a PID: the command runs in exactly the namespaces of that process', async () => {
     const pid = await startIn(['unshare', '-n', '-u', '-i', 'sleep', '60']);
@@ -86,7 +97,7 @@ describe.skipIf(!isRoot)('exec into targets (root only: unshare -n and ip netns 
     for (const form of [`netns:${name}`, `/run/netns/${name}`]) {
       const r = await nsm(['exec', form, '--', 'sh', '-c', READ_NS]);
       expect(r.stderr).toBe('');
-      expect(r.stdout.trim().split('\n')).toEqual(want);
+      expectNetnsExec(r.stdout.trim().split('\n'), want);
     }
     // A /proc/PID/ns/TYPE path names one namespace of a process.
     const pid = await startIn(['unshare', '-u', '-n', 'sleep', '60']);
@@ -144,7 +155,7 @@ describe.skipIf(!isRoot)('targets found by a scan: ns:INODE, nsid:ID, owners (ro
     const want = nsOf('self').map((l, i) => (TYPES[i] === 'net' ? `net:[${inode}]` : l));
     const r = await nsm(['exec', `ns:${inode}`, '--', 'sh', '-c', READ_NS]);
     expect(r.stderr).toBe('');
-    expect(r.stdout.trim().split('\n')).toEqual(want);
+    expectNetnsExec(r.stdout.trim().split('\n'), want);
     const listed = JSON.parse((await nsm(['ls', '-t', 'net', '--json'])).stdout).namespaces.find((n: { ns: number }) => n.ns === inode);
     const id: number | undefined = listed?.nsid ?? listed?.id;
     if (id !== undefined) {

@@ -1,5 +1,6 @@
 import { execTarget } from '../../core/exec.js';
 import { parseTarget } from '../../core/target.js';
+import { execOptions } from './join-options.js';
 import { UsageError } from '../../sys/errors.js';
 import type { joinOptions } from '../exec.js';
 import type { OptionsOf } from '../spec.js';
@@ -8,5 +9,5 @@ export async function run([target, command]: [string, string[]], opts: OptionsOf
   const spec = parseTarget(target, true);
   const argv = command.length > 0 ? command : [process.env.SHELL || '/bin/sh'];
   if (argv[0] === '') throw new UsageError('empty command');
-  process.exitCode = await execTarget(spec, argv, { types: opts.type, cwd: opts.wd });
+  process.exitCode = await execTarget(spec, argv, execOptions(opts));
 }

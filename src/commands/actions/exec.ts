@@ -1,6 +1,7 @@
 import { execTarget } from '../../core/exec.js';
 import { parseTarget } from '../../core/target.js';
 import { echoInput, UsageError } from '../../sys/errors.js';
+import { execOptions } from './join-options.js';
 import type { joinOptions } from '../exec.js';
 import type { OptionsOf } from '../spec.js';
 
@@ -10,5 +11,5 @@ export async function run([target, command]: [string, string[]], opts: OptionsOf
     const t = echoInput(target);
     throw new UsageError(`exec needs a command after the target (nsm exec ${t} -- COMMAND...); nsm enter ${t} starts a shell there`);
   }
-  process.exitCode = await execTarget(parseTarget(target, true), command, { types: opts.type, cwd: opts.wd });
+  process.exitCode = await execTarget(parseTarget(target, true), command, execOptions(opts));
 }
