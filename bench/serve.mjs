@@ -67,6 +67,25 @@ function cpuTicks(pid) {
   return ticks;
 }
 
+/** VmRSS of the live children of `pid` (the monitor's helper), in KiB. */
+function childrenRssKiB(pid) {
+  let kids = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean);
+  } catch {
+    // none
+  }
+  let sum = 0;
+  for (const kid of kids) {
+    try {
+      sum += memKiB(kid, 'VmRSS');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
+}
+
 /** Reaped children's CPU of this process, in ticks. */
 const ownChildrenTicks = () => {
   const f = statFields(process.pid);
@@ -121,7 +140,7 @@ async function idle(serve) {
   await sleep(IDLE_SECS * 1000);
   const ticks = cpuTicks(serve.child.pid) - before;
   const secs = (Date.now() - t0) / 1000;
-  return { secs, pct: (100 * ticks) / TICK / secs, ticks, rss: memKiB(serve.child.pid, 'VmRSS'), hwm: memKiB(serve.child.pid, 'VmHWM') };
+  return { secs, pct: (100 * ticks) / TICK / secs, ticks, rss: memKiB(serve.child.pid, 'VmRSS'), hwm: memKiB(serve.child.pid, 'VmHWM'), kids: childrenRssKiB(serve.child.pid) };
 }
 
 async function scrapeVsLs(serve, stateDir) {
@@ -157,7 +176,7 @@ try {
   console.log(`Host: ${cpus().length} CPUs, kernel ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}, uid ${process.geteuid()}; /proc/loadavg at start: ${readFileSync('/proc/loadavg', 'utf8').trim()}\n`);
   serve = await startServe(stateDir);
   const i = await idle(serve);
-  console.log(`Idle ${i.secs.toFixed(1)} s (no scrapes, ${processes()} processes): CPU ${i.pct.toFixed(2)}% of one core (${i.ticks} ticks); RSS ${(i.rss / 1024).toFixed(1)} MiB (peak ${(i.hwm / 1024).toFixed(1)} MiB)\n`);
+  console.log(`Idle ${i.secs.toFixed(1)} s (no scrapes, ${processes()} processes): CPU ${i.pct.toFixed(2)}% of one core (${i.ticks} ticks); RSS ${(i.rss / 1024).toFixed(1)} MiB (peak ${(i.hwm / 1024).toFixed(1)} MiB), its helper processes ${(i.kids / 1024).toFixed(1)} MiB; /proc/loadavg now: ${readFileSync('/proc/loadavg', 'utf8').trim()}\n`);
   console.log(`| host | processes | scrape wall ms | scrape CPU ms | nsm ls wall ms | nsm ls CPU ms | RSS after, MiB |`);
   console.log(`|---|---:|---:|---:|---:|---:|---:|`);
   const row = (label, r) =>

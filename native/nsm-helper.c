@@ -35,6 +35,7 @@
 #include "helper.h"
 #include "scan.h"
 #include "pidtick.h"
+#include "connector.h"
 
 /* ------------------------------------------------------------------ main */
 
@@ -45,6 +46,7 @@ static noreturn void usage(void)
 		"       nsm-helper holder - [NAME]\n"
 		"       nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n"
 		"       nsm-helper pidtick [--proc ROOT] [--list MS] [--scan-fd FD] MS\n"
+		"       nsm-helper connector [--proc ROOT] [--types MASK] [--rcvbuf BYTES] [--ack-ms MS]\n"
 		"The helper of nsm(1); it speaks the protocol in native/PROTOCOL.md on SYNCFD, or for a\n"
 		"holder given \"-\" on stdin and stdout.\n");
 	exit(NSM_EXIT_FAIL);
@@ -142,6 +144,9 @@ int main(int argc, char **argv)
 	/* `pidtick` is the monitor's poll clock, with a line protocol on stdin/stdout (pidtick.c). */
 	if (argc >= 2 && strcmp(argv[1], "pidtick") == 0)
 		return pidtick_main(argc - 1, argv + 1);
+	/* `connector` is the monitor's event mode: process events and each process's namespaces (connector.c). */
+	if (argc >= 2 && strcmp(argv[1], "connector") == 0)
+		return connector_main(argc - 1, argv + 1);
 	for (size_t i = 0; argc >= 3 && i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			c.mode = modes[i].mode;

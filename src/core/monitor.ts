@@ -3,9 +3,9 @@
  * or the caller aborts, reporting each change through a callback (never printing).
  *
  * Two sources feed one NamespaceTracker (src/core/monitor-tracker.ts):
- *  - events (root): the kernel's process events connector. A worker thread reads each
+ *  - events (root): the kernel's process events connector. A small C helper reads each
  *    forked or exec'd process's namespace links within a millisecond of the event
- *    (src/sys/proc-connector.ts), so a namespace that lives 10 ms is seen, and exits
+ *    (src/sys/proc-connector.ts, native/connector.c), so a namespace that lives 10 ms is seen, and exits
  *    arrive with the kernel's timestamp.
  *  - poll (not root, or no connector): a small C helper (src/sys/pid-ticker.ts) looks at
  *    the kernel's last handed-out pid every QUIET_TICK_MS (ACTIVE_TICK_MS while namespaces
@@ -123,7 +123,7 @@ const WATCH_DIVISOR = 8;
 const LOSS_REPORT_MS = 1000;
 /**
  * Event mode: a rescan's view is applied only once the records of everything before it
- * have had time to arrive (the worker posts within FLUSH_MS of an event), so that an exit
+ * have had time to arrive (the connector helper writes within FLUSH_MS of an event), so that an exit
  * still on its way is not taken for one the events missed.
  */
 const RECORD_LAG_MS = 60;
@@ -400,7 +400,7 @@ class Monitor {
     clearImmediate(this.drainLater);
     this.drainLater = undefined;
     const until = all ? Infinity : monoNow() + APPLY_SLICE_MS;
-    // Called from the worker's message event: a throw here would escape the CLI's one error path.
+    // Called from the connector's data event: a throw here would escape the CLI's one error path.
     try {
       while (this.pending.length > 0 && monoNow() < until) this.applyRecords(this.pending.splice(0, APPLY_STEP));
     } catch (err) {
@@ -791,7 +791,7 @@ class Monitor {
         if (this.mode === 'events' && !final) {
           const wait = started + RECORD_LAG_MS - monoNow();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-          // Records the worker posted meanwhile are delivered before this resumes.
+          // Records the connector wrote meanwhile are delivered before this resumes.
           await new Promise((r) => setImmediate(r));
         }
         if (this.abandoned) return; // the summary went out without it
