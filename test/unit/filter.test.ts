@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFilter, FilterSyntaxError, parseFilter, type FilterColumn } from '../../src/core/filter.js';
 import { listNamespaces } from '../../src/core/listing.js';
 import { UsageError } from '../../src/sys/errors.js';
-import { columnFilter } from '../../src/ui/column-filter.js';
+import { columnFilter } from '../../src/commands/column-filter.js';
 import { NAMESPACE_COLUMNS } from '../../src/ui/namespace-columns.js';
 
 interface Row {

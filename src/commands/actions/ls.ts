@@ -4,7 +4,7 @@ import { namespaceTree } from '../../core/tree.js';
 import { NsmError, UsageError } from '../../sys/errors.js';
 import { stderrSync } from '../../sys/stdio.js';
 import { userName } from '../../sys/users.js';
-import { columnFilter } from '../../ui/column-filter.js';
+import { columnFilter } from '../column-filter.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
 import { listingSummaries, lsJson } from '../../ui/environment-summary.js';
 import { printJson } from '../../ui/json.js';

@@ -1,6 +1,6 @@
 /** -Q/--filter over a listing's columns: the expression's column names bound to Column getters. */
 import { compileFilter, parseFilter, type FilterNode } from '../core/filter.js';
-import type { Column } from './columns.js';
+import type { Column } from '../ui/columns.js';
 
 export interface ColumnFilter<R> {
   test(row: R): boolean;
