@@ -7,7 +7,7 @@
  * lives 10 ms, and by the time the main thread would get to it the process may be gone.
  * Each wake-up drains the socket and posts one batch.
  */
-import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { errnoName, errnoOf, SysError } from './errors.js';
@@ -27,6 +27,7 @@ interface WorkerLibc {
   gettid: () => number;
   setpriority: (which: number, who: number, prio: number) => number;
   sched_setscheduler: (pid: number, policy: number, param: number[]) => number;
+  ioctlU64: (fd: number, request: number, out: Array<number | bigint>) => number;
 }
 
 function loadLibc(): WorkerLibc {
@@ -39,6 +40,8 @@ function loadLibc(): WorkerLibc {
     gettid: c.func('int gettid(void)'),
     setpriority: c.func('int setpriority(int which, int who, int prio)'),
     sched_setscheduler: c.func('int sched_setscheduler(int pid, int policy, const int *param)'),
+    // ioctl is variadic; NS_GET_ID's shape only.
+    ioctlU64: c.func('int ioctl(int fd, unsigned long request, _Out_ uint64_t *value)'),
   };
 }
 
@@ -73,14 +76,74 @@ function ms(ts: bigint): number {
   return Number(ts) / 1e6;
 }
 
+/** include/uapi/linux/nsfs.h: _IOR(0xb7, 13, __u64), Linux 6.18. */
+const NS_GET_ID = 0x8008b70d;
+
 class Reader {
   /** Namespace signature ("ino,ino,...") of each process seen, to notice when it changes. */
   private readonly sig = new Map<number, string>();
+  /**
+   * Ids of our own namespaces by inode: they live as long as we do, so their inodes cannot
+   * be reused meanwhile and need no ioctl per event (most processes share them).
+   */
+  private readonly own = new Map<number, number>();
+  /** NS_GET_ID works here (false after ENOTTY/EINVAL, or without the ioctl). */
+  private ids: boolean;
 
   constructor(
     private readonly root: string,
     private readonly types: readonly NsType[],
-  ) {}
+    private readonly ioctlU64?: WorkerLibc['ioctlU64'],
+  ) {
+    this.ids = ioctlU64 !== undefined;
+    for (const type of types) {
+      const own = this.idAt(`${root}/self/ns/${type}`);
+      if (own) this.own.set(own.inode, own.id);
+    }
+  }
+
+  /** Inode and NS_GET_ID of the namespace file at `path`, from one open file; undefined when either cannot be read. */
+  private idAt(path: string): { inode: number; id: number } | undefined {
+    if (!this.ids) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined; // gone since its link was read, or not ours
+    }
+    try {
+      const out: Array<number | bigint> = [0];
+      if (this.ioctlU64!(fd, NS_GET_ID, out) !== 0) {
+        // ENOTTY/EINVAL: a kernel before 6.18; stop asking.
+        this.ids = false;
+        return undefined;
+      }
+      return { inode: fstatSync(fd).ino, id: Number(out[0]) };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * NS_GET_ID of the namespaces that changed from `before` (or all, when nothing is known),
+   * read at once after the links: a process that exits a millisecond after exec would be gone
+   * by the time the main thread asks, and the id is what tells a new namespace at a reused
+   * inode from the old one. An id is kept only when the file opened is still the inode the
+   * link named (the process may have moved in between).
+   */
+  private readIds(pid: number, ns: Partial<Record<NsType, number>>, before: string | undefined): Partial<Record<NsType, number>> | undefined {
+    if (!this.ids) return undefined;
+    const was = before?.split(',');
+    let ids: Partial<Record<NsType, number>> | undefined;
+    this.types.forEach((type, i) => {
+      const inode = ns[type];
+      if (inode === undefined || (was && Number(was[i]) === inode)) return;
+      const id = this.own.get(inode) ?? this.idAt(`${this.root}/${pid}/ns/${type}`);
+      const value = typeof id === 'number' ? id : id?.inode === inode ? id.id : undefined;
+      if (value !== undefined) (ids ??= {})[type] = value;
+    });
+    return ids;
+  }
 
   /**
    * The process's namespaces, 'gone' when it has already exited (ENOENT/ESRCH: a zombie's
@@ -126,7 +189,11 @@ class Reader {
     if (!ns) return rec;
     const sig = this.types.map((t) => ns[t] ?? 0).join(',');
     const before = this.sig.get(kind === 'fork' && ppid !== undefined ? ppid : pid);
-    if (before !== sig) rec.command = this.command(pid);
+    if (before !== sig) {
+      const ids = this.readIds(pid, ns, before);
+      if (ids) rec.ids = ids;
+      rec.command = this.command(pid);
+    }
     this.sig.set(pid, sig);
     return rec;
   }
@@ -146,7 +213,7 @@ function run(): void {
   let sock: NetlinkSocket | undefined;
   let mountsFd: number | undefined;
   try {
-    const { poll, errno, gettid, setpriority, sched_setscheduler } = loadLibc();
+    const { poll, errno, gettid, setpriority, sched_setscheduler, ioctlU64 } = loadLibc();
     const PRIO_PROCESS = 0;
     setpriority(PRIO_PROCESS, gettid(), READER_NICE);
     sched_setscheduler(gettid(), SCHED_RR, [READER_RT_PRIORITY]);
@@ -157,7 +224,7 @@ function run(): void {
     // proc(5): /proc/PID/mountinfo is pollable; POLLPRI when a mount or unmount changes our
     // mount namespace's table (ip netns add/delete), so the rescan need not wait its period.
     mountsFd = openSync(`${params.procRoot}/self/mountinfo`, 'r');
-    const reader = new Reader(params.procRoot, params.types);
+    const reader = new Reader(params.procRoot, params.types, ioctlU64);
     const buf = Buffer.alloc(64 * 1024);
     const fds = Buffer.alloc(24); // struct pollfd[3]: { int fd; short events; short revents; }
     fds.writeInt32LE(sk.fd, 0);

@@ -122,7 +122,17 @@ function decodeEvent(buf: Buffer, base: number): ProcEvent {
  * milliseconds); `ns` is absent when the process was gone before its links could be read.
  */
 export type ConnectorRecord =
-  | { kind: 'fork' | 'exec'; pid: number; ppid?: number; ts: number; ns?: Partial<Record<NsType, number>>; command?: string; gone?: true }
+  | {
+      kind: 'fork' | 'exec';
+      pid: number;
+      ppid?: number;
+      ts: number;
+      ns?: Partial<Record<NsType, number>>;
+      /** NS_GET_ID of the namespaces that changed, read right after the links (absent: not read). */
+      ids?: Partial<Record<NsType, number>>;
+      command?: string;
+      gone?: true;
+    }
   | { kind: 'exit'; pid: number; ts: number }
   /** recv(2) failed with ENOBUFS: the socket's queue overflowed and events were dropped. */
   | { kind: 'overrun'; ts: number }
