@@ -22,7 +22,10 @@
  *   stdout <- "m TS"               our mount namespace's mount table changed
  * NS is "-" when the process was gone before its links could be read, "?" when they may
  * not be read (EACCES), else the inodes of the --types in column order (nstypes.h),
- * comma-separated, 0 for one not read. CMD, the command line (arguments joined by spaces,
+ * comma-separated, 0 for one not read; an inode that differs from what the process (or for
+ * a fork its parent) had last comes as INODE:ID with its 64-bit NS_GET_ID where it could be
+ * read at once (Linux 6.18): a process that exits a millisecond after exec is gone by the
+ * time Node could ask, and the id is what tells a new namespace at a reused inode. CMD, the command line (arguments joined by spaces,
  * or the comm when it has none; backslash and newline escaped as \\ and \n), comes only
  * when the namespaces differ from what the process (or for a fork its parent) had last.
  * Lines are handed over at most every FLUSH_MS (one wake-up of Node per burst); when Node
@@ -38,13 +41,16 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -289,29 +295,86 @@ static void out_command(int pid)
 	free(b);
 }
 
+/* include/uapi/linux/nsfs.h: _IOR(0xb7, 13, __u64), Linux 6.18. */
+#define NSM_NS_GET_ID _IOR(0xb7, 13, unsigned long long)
+
+/* NS_GET_ID answers here (cleared after ENOTTY/EINVAL: an older kernel). */
+static bool ids_work = true;
+/* Our own namespaces (they outlive every event we read, so their inodes stay theirs): by type. */
+static unsigned long long own_ino[NS_COUNT], own_id[NS_COUNT];
+
+/* The id of the namespace `pid` has of type `t`, if the file opened is still inode `ino`; 0 if unknown. */
+static unsigned long long ns_id(int pid, int t, unsigned long long ino)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	unsigned long long id = 0;
+
+	if (!ids_work)
+		return 0;
+	if (pid == 0)
+		snprintf(path, sizeof(path), "%s/self/ns/%s", root, ns_entries[t]);
+	else
+		snprintf(path, sizeof(path), "%s/%d/ns/%s", root, pid, ns_entries[t]);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0; /* gone since its link was read, or not ours */
+	if (ioctl(fd, NSM_NS_GET_ID, &id) < 0) {
+		if (errno == ENOTTY || errno == EINVAL)
+			ids_work = false;
+		id = 0;
+	} else if (fstat(fd, &st) < 0 || (ino != 0 && st.st_ino != ino)) {
+		id = 0; /* it moved between the link and the open */
+	}
+	close(fd);
+	return id;
+}
+
+static void read_own_ids(void)
+{
+	for (int t = 0; t < NS_COUNT; t++) {
+		if (!(types_mask & (1u << t)))
+			continue;
+		struct stat st;
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/self/ns/%s", root, ns_entries[t]);
+		if (stat(path, &st) == 0) {
+			own_ino[t] = st.st_ino;
+			own_id[t] = ns_id(0, t, st.st_ino);
+		}
+	}
+}
+
 /* A fork or exec record (kind 'f' or 'e'); `ppid` only for a fork. */
 static void record(char kind, long long ts, int pid, int ppid)
 {
 	unsigned long long ino[NS_COUNT];
 	int r = read_ns(pid, ino);
-	char line[64 + NS_COUNT * 24];
+	char line[64 + NS_COUNT * 48];
 	int len = kind == 'f' ? snprintf(line, sizeof(line), "f %lld %d %d ", ts, pid, ppid) : snprintf(line, sizeof(line), "e %lld %d ", ts, pid);
 	if (r <= 0) {
 		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s\n", r == 0 ? "-" : "?");
 		out_bytes(line, (size_t)len);
 		return;
 	}
+	struct sig **before = sig_slot(kind == 'f' ? ppid : pid);
+	bool changed = !*before || memcmp((*before)->ino, ino, sizeof(ino)) != 0;
 	int first = 1;
 	for (int t = 0; t < NS_COUNT; t++) {
 		if (!(types_mask & (1u << t)))
 			continue;
 		len += snprintf(line + len, sizeof(line) - (size_t)len, "%s%llu", first ? "" : ",", ino[t]);
 		first = 0;
+		/* The id of a namespace it was not in before, read now (see the protocol above). */
+		if (ino[t] != 0 && (!*before || (*before)->ino[t] != ino[t])) {
+			unsigned long long id = ino[t] == own_ino[t] ? own_id[t] : ns_id(pid, t, ino[t]);
+			if (id != 0)
+				len += snprintf(line + len, sizeof(line) - (size_t)len, ":%llu", id);
+		}
 	}
 	out_bytes(line, (size_t)len);
 	/* The command only when the namespaces differ from before: only then is it shown. */
-	struct sig **before = sig_slot(kind == 'f' ? ppid : pid);
-	if (!*before || memcmp((*before)->ino, ino, sizeof(ino)) != 0)
+	if (changed)
 		out_command(pid);
 	out_bytes("\n", 1);
 	struct sig **mine = sig_slot(pid);
@@ -459,6 +522,7 @@ int connector_main(int argc, char **argv)
 	if (fl < 0 || fcntl(STDOUT_FILENO, F_SETFL, fl | O_NONBLOCK) < 0)
 		fail("fcntl", errno, "stdout");
 
+	read_own_ids();
 	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
 	if (fd < 0)
 		fail("socket", errno, "NETLINK_CONNECTOR");

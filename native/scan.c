@@ -358,8 +358,9 @@ struct scan_opts {
 };
 
 /* What a worker has met: [0] any namespace (C records), [1] mount namespaces (M), [2] ids
- * (I), [3] socket inodes, [4] socket net namespaces (K). */
-#define MET_COUNT 5
+ * (I), [3] socket inodes, [4] socket net namespaces (K), [5] fd paths known not to be nsfs
+ * (hashes of mount namespace and link text, see nsfs_by_stat). */
+#define MET_COUNT 6
 
 /* I record for the namespace file open at fd, once per inode and worker. */
 static void emit_id(int fd, unsigned long long ino, const struct scan_opts *opt, struct seen *met, struct out *o)
@@ -503,11 +504,40 @@ static void socket_netns(int *pidfd, long pid, const char *name, const char *lin
  * An fd whose link is a path may still be a namespace file opened through a bind mount
  * (the path is the mount's, or "/" once it was unmounted): nsfs's device says so.
  */
-static int nsfs_by_stat(int ffd, const char *name, const char *link, const struct scan_opts *opt, unsigned long long *inode)
+/* FNV-1a of the mount namespace and the path: a key for met[5] (never 0, the empty slot). */
+static unsigned long long path_key(unsigned long long mntns, const char *link)
+{
+	unsigned long long h = 0xcbf29ce484222325ull ^ mntns;
+	for (const char *p = link; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+/*
+ * Most path fds of a host are the same few files (/dev/null, a tty, a log) held by many
+ * processes: one fstatat per path and mount namespace says they are not nsfs, not one per
+ * fd. Only "not nsfs" is remembered, never an nsfs inode, so no fd is ever attributed to a
+ * namespace it does not hold. An nsfs fd's link names its mount point (or "/" once that is
+ * unmounted: never cached); the one it could hide is an fd opened through an nsfs bind mount
+ * over a file whose own fd, opened before the mount, was met first in that mount namespace:
+ * the namespace is then still listed (the mount holds it), without "fd" in HELD.
+ */
+static int nsfs_by_stat(int ffd, const char *name, const char *link, unsigned long long mntns, const struct scan_opts *opt,
+			struct seen *met, unsigned long long *inode)
 {
 	struct stat st;
-	if (link[0] != '/' || !opt->nsfs_dev || fstatat(ffd, name, &st, 0) < 0 || st.st_dev != opt->nsfs_dev)
+	if (link[0] != '/' || !opt->nsfs_dev)
 		return -1;
+	unsigned long long key = mntns && link[1] ? path_key(mntns, link) : 0;
+	if (key && seen_has(&met[5], key))
+		return -1;
+	if (fstatat(ffd, name, &st, 0) < 0)
+		return -1;
+	if (st.st_dev != opt->nsfs_dev) {
+		if (key)
+			seen_add(&met[5], key);
+		return -1;
+	}
 	int fd = openat(ffd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -522,7 +552,8 @@ static int nsfs_by_stat(int ffd, const char *name, const char *link, const struc
 	return -1;
 }
 
-static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct out *o, struct counts *c, struct seen *met)
+static void scan_fds(int dirfd, long pid, unsigned long long mntns, const struct scan_opts *opt, struct out *o, struct counts *c,
+		     struct seen *met)
 {
 	int ffd = openat(dirfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ffd < 0) {
@@ -551,7 +582,7 @@ static void scan_fds(int dirfd, long pid, const struct scan_opts *opt, struct ou
 		unsigned long long ino;
 		int t = ns_any(link, n, &ino);
 		if (t < 0)
-			t = nsfs_by_stat(ffd, name, link, opt, &ino);
+			t = nsfs_by_stat(ffd, name, link, mntns, opt, met, &ino);
 		if (t >= 0 && (opt->types & (1u << t))) {
 			int len = snprintf(line, sizeof(line), "F %ld %s %s %llu\n", pid, name, ns_names[t], ino);
 			out_line(o, line, (size_t)len);
@@ -638,7 +669,7 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 		if (opt->threads && st.nthreads > 1)
 			scan_threads(dirfd, pid, ino, opt, o, c, met);
 		if (opt->fds)
-			scan_fds(dirfd, pid, opt, o, c, met);
+			scan_fds(dirfd, pid, ino[6], opt, o, c, met);
 	}
 	close(dirfd);
 }

@@ -16,6 +16,10 @@ export const lsOptions = defineOptions([
   },
   { flags: '-o, --output <columns>', description: 'columns to print (comma-separated; +COL adds to the defaults)' },
   { flags: '--output-all', description: 'print every column' },
+  {
+    flags: '-Q, --filter <expr>',
+    description: "only rows for which EXPR holds (lsns -Q): comparisons == != < > <= >= (eq ne lt gt le ge), regex =~ !~, && || ! (and or not), parentheses, on any column by name; strings in '' or \"\"",
+  },
   { flags: '-H, --list-columns', description: 'list the available columns and exit' },
   { flags: '-P, --persistent', description: 'only namespaces held by a bind mount (lsns -P)' },
   { flags: '-T, --tree [view]', description: 'draw as `nsm tree -T VIEW` does (lsns -T)', choices: ['owner', 'parent', 'process'] as const, preset: 'owner' },
@@ -40,6 +44,7 @@ export const lsCommand = defineCommand({
     { command: 'nsm ls', does: 'all namespaces: NS TYPE NPROCS PID USER NAME COMMAND' },
     { command: 'nsm ls -t net -o +NSFS,HELD', does: 'network namespaces and where they are pinned' },
     { command: 'nsm ls -p $$ --output-all', does: "every column for the shell's namespaces" },
+    { command: `nsm ls -Q 'TYPE == "net" && NPROCS == 0'`, does: 'network namespaces no process is in' },
     { command: 'nsm ls --owner docker', does: 'namespaces of docker containers (--owner docker:web: one)' },
     { command: "nsm ls --json | jq '.namespaces[] | select(.nprocs == 0)'" },
     { command: 'nsm ls --envs -n -o NAME,STATE', does: 'one line per environment, for scripts' },

@@ -3,7 +3,8 @@
  * own (HELD, NAME, threads/fd/mount-only namespaces).
  */
 import { EXIT_NSM_FAILED, hasErrno, NsmError } from '../sys/errors.js';
-import { nsRelations } from '../sys/libc.js';
+import { closeSync, fstatSync } from 'node:fs';
+import { nsRelations, socketNetnsFd } from '../sys/libc.js';
 import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import type { ContainerPaths } from '../sys/containers.js';
@@ -129,7 +130,7 @@ export async function listNamespaces(options: ListOptions = {}): Promise<Namespa
       if (row.nprocs === 0 && hidden > 0) row.processesHidden = true;
       const socketOnly = row.held.length === 1 && row.held[0] === 'socket';
       if (options.relations && !socketOnly) addRelations(row);
-      if (netns && ns.type === 'net' && !socketOnly) row.netnsid = netns.lookup(row.path);
+      if (netns && ns.type === 'net') row.netnsid = socketOnly ? socketNetnsid(netns, ns) : netns.lookup(row.path);
       rows.push(row);
     }
   } finally {
@@ -201,6 +202,24 @@ function base(ns: Namespace): Omit<NamespaceSummary, 'nprocs' | 'path'> {
     owners: ns.owners,
     detail: ns,
   };
+}
+
+/**
+ * NETNSID of a net namespace held only by sockets: its path (the socket's fd) does not open
+ * as a namespace file, so ask through a copy of the socket (SIOCGSKNS), as lsns does. The
+ * namespace that opens must still be this one (the fd may have been closed and reused).
+ */
+function socketNetnsid(netns: NetnsIdResolver, ns: Namespace): NetnsId | undefined {
+  for (const s of ns.sockets ?? []) {
+    const fd = socketNetnsFd(s.pid, s.fd);
+    if (fd === undefined) continue;
+    try {
+      if (fstatSync(fd).ino === ns.inode) return netns.lookupFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return undefined;
 }
 
 /** PNS and ONS from ioctl_ns(2) on the row's path; a path that vanished leaves them empty. */

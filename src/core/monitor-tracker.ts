@@ -26,6 +26,8 @@ export interface ProcessObservation {
   startTime?: number;
   /** Its namespaces; undefined when it was gone (or unreadable) before they could be read. */
   ns?: Partial<Record<NsType, number>>;
+  /** NS_GET_ID of some of those namespaces, read together with the links (events); the rest are asked for through idOf. */
+  ids?: Partial<Record<NsType, number>>;
   command?: string;
   /** Monotonic ms when the links were read (for events: the kernel's timestamp of the fork/exec). */
   time: number;
@@ -191,7 +193,7 @@ export class NamespaceTracker {
       if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed);
       // A fork child inherits its parent's namespace: only other arrivals may be a new namespace at a reused inode.
       const inherited = o.fork && parent?.ns[type] === inode;
-      this.enter(type, inode, o.pid, state, old, o.time, o.via, followed, inherited);
+      this.enter(type, inode, o.pid, state, old, o.time, o.via, followed, inherited, o.ids?.[type]);
     }
   }
 
@@ -246,9 +248,12 @@ export class NamespaceTracker {
     this.emit({ kind: 'lost', time: this.env.toEpoch(time), since, total });
   }
 
-  private enter(type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean, inherited = false): void {
+  private enter(
+    type: NsType, inode: number, pid: number, proc: ProcState, from: number | undefined, time: number, via: Via, followed: boolean,
+    inherited = false, readId?: number,
+  ): void {
     let st = this.namespaces.get(inode);
-    const id = st?.id !== undefined && inherited ? st.id : this.env.idOf?.(pid, type, inode);
+    const id = st?.id !== undefined && inherited ? st.id : (readId ?? this.env.idOf?.(pid, type, inode));
     if (st && id !== undefined && st.id !== undefined && id !== st.id) {
       // Same inode, another id: the kernel freed the namespace we knew and gave its inode to
       // a new one (NS_GET_ID is never reused). Whatever held the old one, it is gone.

@@ -438,7 +438,7 @@ class Monitor {
             this.tracker.noteUnread();
             lastUnread = r.pid;
           }
-          this.tracker.observe({ pid: r.pid, ppid: r.ppid, ns: r.ns, command: r.command, time: r.ts, fork: r.kind === 'fork', via: 'event' });
+          this.tracker.observe({ pid: r.pid, ppid: r.ppid, ns: r.ns, ids: r.ids, command: r.command, time: r.ts, fork: r.kind === 'fork', via: 'event' });
           break;
         case 'exit':
           this.tracker.exited(r.pid, r.ts);

@@ -20,6 +20,10 @@ const NS_GET_NSTYPE = 0xb703;
 const NS_GET_OWNER_UID = 0xb704;
 // _IOR(0xb7, 13, __u64), Linux 6.18: the namespace's 64-bit ID, never reused until reboot.
 const NS_GET_ID = 0x8008b70d;
+/** linux/sockios.h: a socket's network namespace, as a new fd (CAP_NET_ADMIN). */
+const SIOCGSKNS = 0x894c;
+const SYS_PIDFD_OPEN = 434;
+const SYS_PIDFD_GETFD = 438;
 
 /** mount(2) flags used by nsm. */
 export const MS = {
@@ -50,6 +54,7 @@ interface Libc {
   ioctlInt(fd: number, request: number, arg: number): number;
   ioctlBuf(fd: number, request: number, arg: Buffer): number;
   unlockpt(fd: number): number;
+  syscall3(nr: number, a: number, b: number, c: number): number;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
@@ -134,6 +139,8 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   ioctlInt: 'int ioctl(int fd, unsigned long request, int arg)',
   ioctlBuf: 'int ioctl(int fd, unsigned long request, void *arg)',
   unlockpt: 'int unlockpt(int fd)',
+  // syscall is variadic too; pidfd_open/pidfd_getfd take int-sized arguments only.
+  syscall3: 'long syscall(long nr, long a, long b, long c)',
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
@@ -342,6 +349,28 @@ export function nsRelations(path: string): NsRelations {
 export function nsTypeOfFd(fd: number): NsType | undefined {
   const nstype = load().ioctlNoArg(fd, NS_GET_NSTYPE);
   return nstype >= 0 ? nsTypeByFlag(nstype) : undefined;
+}
+
+/**
+ * The network namespace of socket `fd` of process `pid`, as a new fd (the caller closes it):
+ * pidfd_getfd(2) copies the socket (ptrace attach check), SIOCGSKNS opens its namespace
+ * (CAP_NET_ADMIN), as lsns does for net namespaces held only by a socket. Undefined when
+ * the process or fd is gone, or this is not permitted.
+ */
+export function socketNetnsFd(pid: number, fd: number): number | undefined {
+  const c = load();
+  const pidfd = c.syscall3(SYS_PIDFD_OPEN, pid, 0, 0);
+  if (pidfd < 0) return undefined;
+  let copy = -1;
+  try {
+    copy = c.syscall3(SYS_PIDFD_GETFD, pidfd, fd, 0);
+    if (copy < 0) return undefined;
+    const ns = c.ioctlNoArg(copy, SIOCGSKNS);
+    return ns >= 0 ? ns : undefined;
+  } finally {
+    if (copy >= 0) closeSync(copy);
+    closeSync(pidfd);
+  }
 }
 
 /** NS_GET_ID exists on this kernel: unknown until the first try. */

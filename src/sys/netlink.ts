@@ -135,6 +135,15 @@ export class NetnsIdResolver {
       return undefined;
     }
     try {
+      return this.lookupFd(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The same for a network namespace already open at `fd` (the caller keeps and closes it). */
+  lookupFd(fd: number): NetnsId | undefined {
+    try {
       this.sock ??= new NetlinkSocket(NETLINK_ROUTE);
       // nlmsghdr(16) + rtgenmsg(1, padded to 4) + rtattr(4) + s32 fd
       const req = Buffer.alloc(28);
@@ -162,8 +171,6 @@ export class NetnsIdResolver {
       return undefined;
     } catch {
       return undefined;
-    } finally {
-      closeSync(fd);
     }
   }
 

@@ -21,7 +21,17 @@ import { NS_TYPE_NAMES, type NsType } from './nstypes.js';
  * milliseconds); `ns` is absent when the process was gone before its links could be read.
  */
 export type ConnectorRecord =
-  | { kind: 'fork' | 'exec'; pid: number; ppid?: number; ts: number; ns?: Partial<Record<NsType, number>>; command?: string; gone?: true }
+  | {
+      kind: 'fork' | 'exec';
+      pid: number;
+      ppid?: number;
+      ts: number;
+      ns?: Partial<Record<NsType, number>>;
+      /** NS_GET_ID of the namespaces that changed, read right after the links (absent: not read). */
+      ids?: Partial<Record<NsType, number>>;
+      command?: string;
+      gone?: true;
+    }
   | { kind: 'exit'; pid: number; ts: number }
   /** recv(2) failed with ENOBUFS: the socket's queue overflowed and events were dropped. */
   | { kind: 'overrun'; ts: number }
@@ -36,19 +46,29 @@ export interface ProcConnectorOptions {
   ackTimeoutMs?: number;
 }
 
-/** Ns fields of a fork/exec line: "-" gone, "?" unreadable, else inodes in `types` (column) order, 0 for one not read. */
-function parseNs(field: string, types: readonly NsType[]): { ns?: Partial<Record<NsType, number>>; gone?: true } | undefined {
+/**
+ * Ns fields of a fork/exec line: "-" gone, "?" unreadable, else inodes in `types` (column)
+ * order, 0 for one not read, INODE:ID where the helper read the namespace's NS_GET_ID.
+ */
+function parseNs(field: string, types: readonly NsType[]): { ns?: Partial<Record<NsType, number>>; ids?: Partial<Record<NsType, number>>; gone?: true } | undefined {
   if (field === '-') return { gone: true };
   if (field === '?') return {};
   const inodes = field.split(',');
   if (inodes.length !== types.length) return undefined;
   const ns: Partial<Record<NsType, number>> = {};
+  let ids: Partial<Record<NsType, number>> | undefined;
   for (let i = 0; i < types.length; i++) {
-    const inode = Number(inodes[i]);
+    const [inodeText, idText] = inodes[i]!.split(':');
+    const inode = Number(inodeText);
     if (!Number.isSafeInteger(inode)) return undefined;
     if (inode > 0) ns[types[i]!] = inode;
+    if (idText !== undefined) {
+      const id = Number(idText);
+      if (!Number.isSafeInteger(id) || id <= 0) return undefined;
+      (ids ??= {})[types[i]!] = id;
+    }
   }
-  return { ns };
+  return ids ? { ns, ids } : { ns };
 }
 
 /** The command after the ns field: backslash and newline come escaped (\\, \n). */
@@ -73,6 +93,7 @@ export function parseConnectorLine(line: string, types: readonly NsType[]): Conn
       const read = fields[nsAt] === undefined ? undefined : parseNs(fields[nsAt]!, types);
       if (!read || !Number.isInteger(pid)) return undefined;
       const rec: ConnectorRecord = { kind: kind === 'f' ? 'fork' : 'exec', pid, ts, ns: read.ns };
+      if (read.ids) rec.ids = read.ids;
       if (kind === 'f') rec.ppid = Number(fields[3]);
       if (read.gone) rec.gone = true;
       // The command is the rest of the line after the ns field (it may hold spaces).

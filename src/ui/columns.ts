@@ -38,7 +38,8 @@ export function selectColumns<R>(
   if (spec !== undefined && spec !== '') {
     const append = spec.startsWith('+');
     const names = (append ? spec.slice(1) : spec).split(',').map((s) => s.trim()).filter(Boolean);
-    ids = append ? [...ids, ...names] : names;
+    // +COL of a column the defaults have already (NSFS with -t net) does not print it twice.
+    ids = append ? [...ids, ...names.filter((n) => !ids.some((d) => d.toLowerCase() === n.toLowerCase()))] : names;
   }
   return ids.map((name) => {
     const col = all.find((c) => c.id.toLowerCase() === name.toLowerCase());

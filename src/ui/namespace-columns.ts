@@ -46,6 +46,13 @@ export const NAMESPACE_COLUMNS: readonly Column<NamespaceSummary>[] = [
 
 export const DEFAULT_NAMESPACE_COLUMNS = ['NS', 'TYPE', 'NPROCS', 'PID', 'USER', 'NAME', 'COMMAND'];
 
+/** The defaults for these -t types: with net among them NETNSID and NSFS follow USER, as lsns -t net does. */
+export function defaultNamespaceColumns(types?: readonly string[]): string[] {
+  const cols = [...DEFAULT_NAMESPACE_COLUMNS];
+  if (types?.includes('net')) cols.splice(cols.indexOf('USER') + 1, 0, 'NETNSID', 'NSFS');
+  return cols;
+}
+
 /** Columns whose values need ioctl_ns(2) or rtnetlink (and so koffi). */
 export const RELATION_COLUMNS = new Set(['PNS', 'ONS']);
 export const NETNSID_COLUMNS = new Set(['NETNSID']);

@@ -19,6 +19,18 @@ describe('parseConnectorLine (native/connector.c records)', () => {
     expect(parseConnectorLine('e 1500000 43 0,4026532310', types)).toEqual({ kind: 'exec', pid: 43, ts: 1.5, ns: { net: 4026532310 } });
   });
 
+  it('reads the NS_GET_ID the helper read for a namespace new to the process (INODE:ID)', () => {
+    expect(parseConnectorLine('e 1500000 46 4026531837,4026532310:7098 unshare -n true', types)).toEqual({
+      kind: 'exec',
+      pid: 46,
+      ts: 1.5,
+      ns: { user: 4026531837, net: 4026532310 },
+      ids: { net: 7098 },
+      command: 'unshare -n true',
+    });
+    expect(parseConnectorLine('e 1500000 46 4026531837,4026532310:x', types)).toBeUndefined();
+  });
+
   it('tells a process gone before its read ("-") from one not ours to read ("?")', () => {
     expect(parseConnectorLine('e 1000000 44 -', types)).toEqual({ kind: 'exec', pid: 44, ts: 1, ns: undefined, gone: true });
     expect(parseConnectorLine('f 1000000 45 1 ?', types)).toEqual({ kind: 'fork', pid: 45, ppid: 1, ts: 1, ns: undefined });

@@ -2,14 +2,15 @@ import { listNamespaces, namespaceProcesses } from '../../core/listing.js';
 import type { EnvironmentListing } from '../../core/registry/list.js';
 import { parseTarget } from '../../core/target.js';
 import { namespaceTree } from '../../core/tree.js';
-import { NsmError } from '../../sys/errors.js';
+import { NsmError, UsageError } from '../../sys/errors.js';
 import { stderrSync } from '../../sys/stdio.js';
 import { userName } from '../../sys/users.js';
+import { columnFilter } from '../column-filter.js';
 import { describeColumns, rowsToJson, selectColumns } from '../../ui/columns.js';
 import { listingSummaries, lsJson } from '../../ui/environment-summary.js';
 import { printJson } from '../../ui/json.js';
 import { DEFAULT_ENVIRONMENT_COLUMNS, environmentColumns, listingWarnings } from '../../ui/lifecycle-view.js';
-import { DEFAULT_NAMESPACE_COLUMNS, hiddenText, NAMESPACE_COLUMNS, NETNSID_COLUMNS, PROCESS_COLUMNS, RELATION_COLUMNS, shownCounts } from '../../ui/namespace-columns.js';
+import { defaultNamespaceColumns, hiddenText, NAMESPACE_COLUMNS, NETNSID_COLUMNS, PROCESS_COLUMNS, RELATION_COLUMNS, shownCounts } from '../../ui/namespace-columns.js';
 import { renderColumns } from '../../ui/table.js';
 import { renderTree, treeJson } from '../../ui/tree-view.js';
 import type { lsOptions } from '../ls.js';
@@ -21,27 +22,35 @@ export async function run([inode]: [number | undefined], opts: OptionsOf<typeof 
     process.stdout.write(describeColumns(NAMESPACE_COLUMNS));
     return;
   }
+  // Parsed before the scan: a bad expression or column fails at once (exit 2).
+  const filter = opts.filter !== undefined ? columnFilter(NAMESPACE_COLUMNS, opts.filter) : undefined;
   if (opts.tree) {
+    if (filter) throw new UsageError('--filter does not apply to --tree');
     // lsns -T: the same trees as nsm tree (owner, parent, or processes under their namespaces).
     const tree = await namespaceTree({ view: opts.tree, type: opts.type?.[0] });
     if (opts.json) printJson(treeJson(tree));
     else process.stdout.write(renderTree(tree, { limit: Infinity, width: process.stdout.isTTY ? process.stdout.columns : undefined, bars: false }));
     return;
   }
-  const cols = selectColumns(NAMESPACE_COLUMNS, DEFAULT_NAMESPACE_COLUMNS, opts.output, opts.outputAll);
+  const cols = selectColumns(NAMESPACE_COLUMNS, defaultNamespaceColumns(opts.type), opts.output, opts.outputAll);
+  const needed = [...cols, ...(filter?.columns ?? [])];
   const listing = await listNamespaces({
     types: opts.type,
     ...(opts.task !== undefined ? { target: parseTarget(opts.task) } : {}),
     inode,
     owners: opts.owner,
-    relations: cols.some((c) => RELATION_COLUMNS.has(c.id)),
-    netnsid: cols.some((c) => NETNSID_COLUMNS.has(c.id)),
+    relations: needed.some((c) => RELATION_COLUMNS.has(c.id)),
+    netnsid: needed.some((c) => NETNSID_COLUMNS.has(c.id)),
   });
   if (opts.persistent) listing.namespaces = listing.namespaces.filter((r) => r.detail.mounts.length > 0);
   if (inode !== undefined && listing.namespaces.length === 0) throw new NsmError(`namespace ${inode} not found`);
+  // lsns -Q: rows the expression rejects are left out of every output form (with NS: its
+  // processes are listed only when its row passes).
+  if (filter) listing.namespaces = listing.namespaces.filter((r) => filter.test(r));
   if (inode !== undefined && opts.output === undefined && !opts.outputAll) {
     // As `lsns NS`: the namespace's processes (PID PPID USER COMMAND).
-    const procs = namespaceProcesses(listing, listing.namespaces[0]!);
+    const row = listing.namespaces[0];
+    const procs = row ? namespaceProcesses(listing, row) : [];
     if (opts.json) printJson({ namespaces: rowsToJson(procs, PROCESS_COLUMNS) });
     else process.stdout.write(renderColumns(procs, PROCESS_COLUMNS, { raw: opts.raw, noHeadings: opts.noheadings, noTruncate: opts.notruncate, noWrap: opts.nowrap }));
     return;
