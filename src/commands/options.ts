@@ -149,6 +149,17 @@ export function parseWd(value: string): string {
   return value;
 }
 
+/**
+ * --whitelist-env NAME,NAME: environment variable names, comma-separated (repeating the option
+ * adds to the list, as unshare(1)'s does). A name holds no '=' (environ(7)).
+ */
+export function parseNameList(value: string, previous?: string[]): string[] {
+  const names = value.split(',').filter((n) => n !== '');
+  const bad = names.find((n) => n.includes('=') || n.includes('\0'));
+  if (names.length === 0 || bad !== undefined) throw new UsageError(`--whitelist-env needs variable names separated by commas, not: ${echoInput(value)}`);
+  return [...(previous ?? []), ...names];
+}
+
 /** A signal as kill(1) takes it: KILL, SIGKILL, kill or 9; its number. */
 export function parseSignal(option: string): (value: string) => number {
   return (value) => {

@@ -1,6 +1,6 @@
 /** `nsm unshare`: one command in new namespaces; nothing is left when it exits. */
 import { namespaceOptions } from './namespace-options.js';
-import { parseSignal, parseWd } from './options.js';
+import { parseNameList, parseSignal, parseWd } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 /** create's namespace options, plus unshare(1)'s options that only make sense for one command. */
@@ -10,6 +10,8 @@ export const unshareOptions = defineOptions([
   { flags: '--kill-child [signal]', description: 'signal the command gets if nsm dies (default, and without this option: KILL); give it as --kill-child=SIG', parse: parseSignal('--kill-child'), preset: 'KILL' },
   { flags: '-R, --root <dir>', description: 'chroot to this directory before running the command' },
   { flags: '-w, --wd <dir>', description: 'working directory of the command (after --root; it must exist)', parse: parseWd },
+  { flags: '--clear-env', description: 'the command gets no environment variables of ours (unshare(1) 2.41)' },
+  { flags: '--whitelist-env <list>', description: 'the command gets only these of our environment variables (comma-separated names)', parse: parseNameList },
 ]);
 
 export const unshareCommand = defineCommand({

@@ -69,8 +69,8 @@ export interface UserMapping {
   /**
    * Also map the caller's subordinate ranges from /etc/subuid and /etc/subgid, written with
    * newuidmap/newgidmap from the `uidmap` package (`--map-auto`). The range fills the lowest
-   * ids inside that the single mapping above leaves free (0 -> caller, 1..N -> range, as
-   * rootless podman does).
+   * ids inside that the single mapping above leaves free, one id shorter where they overlap,
+   * as unshare(1) maps it (0 -> caller, 1..N-1 -> the range's first N-1 ids).
    */
   auto?: boolean;
   /** unshare(1) --map-users/--map-groups: one more block, after the single mapping above. */
@@ -223,16 +223,22 @@ export function parseSubid(text: string, user: string, id: number): SubidRange |
 
 /** A single mapping plus a range placed at the lowest inside ids the single one leaves free. */
 function withRange(single: IdExtent | undefined, range: SubidRange | undefined): IdExtent[] {
-  const out: IdExtent[] = single ? [single] : [];
-  if (!range) return out;
-  const u = single?.inside;
-  if (u === undefined || u >= range.count) out.push({ inside: u === 0 ? 1 : 0, outside: range.start, count: range.count });
-  else if (u === 0) out.push({ inside: 1, outside: range.start, count: range.count });
-  else {
-    out.push({ inside: 0, outside: range.start, count: u });
-    out.push({ inside: u + 1, outside: range.start + u, count: range.count - u });
-  }
-  return out;
+  if (!range) return single ? [single] : [];
+  if (!single) return [{ inside: 0, outside: range.start, count: range.count }];
+  // unshare(1)'s add_single_map_range (util-linux sys-utils/unshare.c): the range starts at 0
+  // inside and loses its topmost id when the single id falls in it (inside or outside, bounds
+  // included), then splits around the single id. So --map-root-user --map-auto with a range
+  // of 65536 maps 0 -> the caller and 1..65535 -> the first 65535 ids of the range, as the
+  // man page's example shows: 65536 ids inside in all.
+  const overlaps = (id: number, start: number, count: number): boolean => id >= start && id <= start + count;
+  const count = overlaps(single.outside, range.start, range.count) || overlaps(single.inside, 0, range.count) ? range.count - 1 : range.count;
+  const outerOffset = Math.min(single.outside > range.start ? single.outside - range.start : 0, count);
+  const innerOffset = Math.min(single.inside, count);
+  const skip = (id: number, taken: number): number => (id === taken ? id + 1 : id);
+  const lo: IdExtent = { inside: 0, outside: range.start, count: Math.min(innerOffset, outerOffset) };
+  const mid: IdExtent = { inside: skip(lo.inside + lo.count, single.inside), outside: skip(lo.outside + lo.count, single.outside), count: Math.abs(outerOffset - innerOffset) };
+  const hi: IdExtent = { inside: skip(mid.inside + mid.count, single.inside), outside: skip(mid.outside + mid.count, single.outside), count: count - lo.count - mid.count };
+  return [single, ...[lo, mid, hi].filter((e) => e.count > 0)];
 }
 
 /**

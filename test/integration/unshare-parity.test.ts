@@ -175,6 +175,21 @@ describe.each(who)('a pasted unshare(1) command line works (%s)', (_, uid) => {
     expect(r.code).toBe(0);
   });
 
+  it('--clear-env and --whitelist-env, as util-linux tests/ts/unshare/env', async () => {
+    const env = { UL_TEST_ENV: 'foo', UL_TEST_ENV1: 'foo', UL_TEST_ENV2: 'bar' };
+    const cleared = await unshare(['--clear-env', '--uts', '--', '/bin/sh', '-c', 'echo "${UL_TEST_ENV:-CLEARED}"; env | wc -l'], uid, { env });
+    expect(cleared.stderr).toBe('');
+    // sh itself sets PWD (and dash nothing else): no variable of ours is left.
+    expect(cleared.stdout.split('\n')[0]).toBe('CLEARED');
+    expect(Number(cleared.stdout.split('\n')[1])).toBeLessThanOrEqual(1);
+    const kept = await unshare(['--whitelist-env', 'UL_TEST_ENV1,NO_SUCH_VAR', '--uts', '--', '/bin/sh', '-c', 'echo "${UL_TEST_ENV1}${UL_TEST_ENV2}"; echo "${NO_SUCH_VAR-unset}"'], uid, { env });
+    expect(kept.stderr).toBe('');
+    expect(kept.stdout).toBe('foo\nunset\n');
+    const bad = await unshare(['--whitelist-env', 'A=B', 'true'], uid);
+    expect(bad.code).toBe(125); // nsm's own failures, usage included, in a command that runs one
+    expect(bad.stderr).toMatch(/^nsm: --whitelist-env needs variable names/);
+  });
+
   it('with no command it starts $SHELL (else /bin/sh)', async () => {
     const r = await unshare(['--pid'], uid, { input: 'echo "$$ $0"\n', env: { SHELL: '/bin/sh' } });
     expect(r.stderr).toBe('');

@@ -169,10 +169,10 @@ describe('id maps', () => {
     });
   });
 
-  it('map-root + map-auto: 0 -> caller, 1..N -> subordinate range, via the tools', () => {
+  it('map-root + map-auto: 0 -> caller, 1..N-1 -> subordinate range, via the tools (unshare(1)\'s man page: 65535 of 65536)', () => {
     expect(computeIdMaps({ root: true, auto: true }, ids, sub)).toEqual({
-      uidMap: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 100000, count: 65536 }],
-      gidMap: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 200000, count: 65536 }],
+      uidMap: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 100000, count: 65535 }],
+      gidMap: [{ inside: 0, outside: 1000, count: 1 }, { inside: 1, outside: 200000, count: 65535 }],
       tools: true,
     });
   });
@@ -182,7 +182,17 @@ describe('id maps', () => {
     expect(computeIdMaps({ auto: true, user: 10 }, ids, sub).uidMap).toEqual([
       { inside: 10, outside: 1000, count: 1 },
       { inside: 0, outside: 100000, count: 10 },
-      { inside: 11, outside: 100010, count: 65526 },
+      { inside: 11, outside: 100010, count: 65525 },
+    ]);
+    // A single id above the range does not shorten it; the caller's uid inside the range's outside ids splits it there.
+    expect(computeIdMaps({ auto: true, user: 70000 }, ids, sub).uidMap).toEqual([
+      { inside: 70000, outside: 1000, count: 1 },
+      { inside: 0, outside: 100000, count: 65536 },
+    ]);
+    expect(computeIdMaps({ auto: true, root: true }, { ...ids, uid: 100005 }, sub).uidMap).toEqual([
+      { inside: 0, outside: 100005, count: 1 },
+      { inside: 1, outside: 100000, count: 5 },
+      { inside: 6, outside: 100006, count: 65530 },
     ]);
   });
 
