@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -73,6 +73,28 @@ function run(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.error}`);
   return r.stdout;
+}
+
+/**
+ * Signal `pid` and every process below it (the monitor and its connector helper, which reads
+ * the events socket): stopping both is what lets the kernel's events pile up in the socket.
+ */
+function signalTree(pid: number, signal: NodeJS.Signals): void {
+  let children: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      children.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    }
+  } catch {
+    children = []; // gone
+  }
+  if (signal === 'SIGSTOP') {
+    process.kill(pid, signal);
+    for (const c of children) signalTree(c, signal);
+  } else {
+    for (const c of children) signalTree(c, signal);
+    process.kill(pid, signal);
+  }
 }
 
 const inodesIn = (text: string): number[] => [...text.matchAll(/net:\[(\d+)\]/g)].map((m) => Number(m[1]));
@@ -248,16 +270,17 @@ describe('nsm monitor', () => {
     expect(await m.waitFor((r) => r.kind === 'baseline')).toBeDefined();
     // 400 namespaces at once, plus 20 that live 300 ms (seen NEW, their exits likely among
     // the dropped events: then a rescan infers them); all our own children, all waited for.
-    // The monitor (our child, by pid) is stopped while the burst runs, so that the kernel's
-    // events pile up in the tiny buffer and overflow whatever the machine's speed: a reader
+    // The monitor (our child, by pid) and its connector helper are stopped while the burst
+    // runs, so that the kernel's events pile up in the tiny buffer and overflow whatever the
+    // machine's speed: a reader
     // that keeps up with the burst (SCHED_RR on a quiet host) would otherwise lose nothing.
-    process.kill(m.child.pid!, 'SIGSTOP');
+    signalTree(m.child.pid!, 'SIGSTOP');
     const burst = spawn('sh', ['-c', 'for i in $(seq 20); do unshare -n sleep 0.3 & done; for i in $(seq 400); do unshare -n true & done; wait'], { stdio: 'ignore' });
     started.push(burst);
     try {
       await new Promise((resolve) => burst.on('close', resolve));
     } finally {
-      process.kill(m.child.pid!, 'SIGCONT');
+      signalTree(m.child.pid!, 'SIGCONT');
     }
     await new Promise((r) => setTimeout(r, 500));
     m.child.kill('SIGINT');
@@ -287,11 +310,11 @@ describe('nsm monitor', () => {
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     await new Promise((r) => setTimeout(r, 1500));
     // Stopped during the burst, as above, so that the tiny buffer overflows on any host.
-    process.kill(child.pid!, 'SIGSTOP');
+    signalTree(child.pid!, 'SIGSTOP');
     try {
       spawnSync('sh', ['-c', 'for i in $(seq 400); do unshare -n true & done; wait']);
     } finally {
-      process.kill(child.pid!, 'SIGCONT');
+      signalTree(child.pid!, 'SIGCONT');
     }
     await new Promise((r) => setTimeout(r, 500));
     child.kill('SIGINT');
