@@ -6,11 +6,11 @@
  * `nsm why` finds it (processes, threads, fds, sockets, bind mounts, owned namespaces).
  */
 
-import { EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
+import { NsmError } from '../sys/errors.js';
 import { nsChain, nsRelations } from '../sys/libc.js';
 import type { NsType } from '../sys/nstypes.js';
 import { userName } from '../sys/users.js';
-import { concrete, openTarget, type TargetSpec } from './target.js';
+import { concrete, openTargetToRead, type TargetSpec } from './target.js';
 import { why, type WhyHolders } from './why.js';
 
 export interface NamespaceInspection {
@@ -39,14 +39,7 @@ export function isNamespaceTarget(spec: TargetSpec): boolean {
 
 export async function inspectNamespace(given: TargetSpec): Promise<NamespaceInspection> {
   const spec = concrete(given);
-  let opened;
-  try {
-    opened = openTarget(spec);
-  } catch (err) {
-    // openTarget's refusals exit 125 (exec's own); inspect runs nothing: 1.
-    if (err instanceof NsmError && err.exitCode === EXIT_NSM_FAILED) throw new NsmError(err.message, { hint: err.hint });
-    throw err;
-  }
+  const opened = openTargetToRead(spec);
   let out: NamespaceInspection;
   try {
     const ns = opened.namespaces[0]!;

@@ -2,7 +2,7 @@
  * `nsm ls` as a library call: every namespace on the host with lsns's columns and nsm's
  * own (HELD, NAME, threads/fd/mount-only namespaces).
  */
-import { EXIT_NSM_FAILED, hasErrno, NsmError } from '../sys/errors.js';
+import { hasErrno, NsmError } from '../sys/errors.js';
 import { closeSync, fstatSync } from 'node:fs';
 import { nsRelations, socketNetnsFd } from '../sys/libc.js';
 import { NetnsIdResolver, type NetnsId } from '../sys/netlink.js';
@@ -16,7 +16,7 @@ import { heldBy, type Attribution, type HeldBy, type HostScan, type Namespace, t
 import { judgeEnvironments } from './registry/attribution-names.js';
 import type { EnvironmentListing } from './registry/list.js';
 import { scanHost } from './scan.js';
-import { concrete, openTarget, resolveTarget, type TargetSpec } from './target.js';
+import { concrete, namespaceFileOf, resolveTarget, type TargetSpec } from './target.js';
 
 /** One row of `nsm ls`: the namespace plus facts about its lowest-pid process. */
 export interface NamespaceSummary {
@@ -278,16 +278,5 @@ function targetNamespaces(given: TargetSpec, procfs: ProcFs): { label: string; p
     const t = resolveTarget(spec, procfs);
     return { label: t.label, pid: t.pid };
   }
-  let opened;
-  try {
-    opened = openTarget(spec);
-  } catch (err) {
-    if (err instanceof NsmError && err.exitCode === EXIT_NSM_FAILED) throw new NsmError(err.message, { hint: err.hint });
-    throw err;
-  }
-  try {
-    return { label: opened.label, inode: opened.namespaces[0]!.inode };
-  } finally {
-    opened.close();
-  }
+  return namespaceFileOf(spec);
 }

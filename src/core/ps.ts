@@ -2,7 +2,7 @@
  * `nsm ps` as a library call: processes grouped by the namespace of one type they are in.
  */
 import type { ContainerPaths } from '../sys/containers.js';
-import { EXIT_NSM_FAILED, hasErrno, NsmError } from '../sys/errors.js';
+import { hasErrno } from '../sys/errors.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { userName } from '../sys/users.js';
@@ -10,7 +10,7 @@ import { attribute, matchesOwner, type OwnerFilter } from './attribution.js';
 import { heldBy, type Attribution, type HeldBy, type ScanStats } from './model.js';
 import { hiddenProcesses } from './listing.js';
 import { scanHost } from './scan.js';
-import { concrete, openTarget, readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
+import { concrete, namespaceFileOf, readTargetNamespaces, resolveTarget, type Target, type TargetSpec } from './target.js';
 
 export interface GroupedProcess {
   pid: number;
@@ -75,7 +75,7 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
   const spec = options.target && concrete(options.target);
   if (spec?.kind === 'file') {
     // netns:NAME or a namespace file: its inode, when it is of this type (ip netns pids NAME).
-    const file = openNamespaceFile(spec, type);
+    const file = namespaceFileOf(spec, type);
     target = { label: file.label };
     only = file.inode;
   } else if (spec) {
@@ -116,18 +116,3 @@ export async function processesByNamespace(options: PsOptions = {}): Promise<Pro
   return { type, target, ...(owners ? { owners } : {}), groups, stats: scan.stats, hiddenProcesses: hidden };
 }
 
-/** The inode and label of a namespace file target of `type`; its errors exit 1 here, not exec's 125. */
-function openNamespaceFile(spec: TargetSpec & { kind: 'file' }, type: NsType): { label: string; inode: number } {
-  let opened;
-  try {
-    opened = openTarget(spec, { types: [type] });
-  } catch (err) {
-    if (err instanceof NsmError && err.exitCode === EXIT_NSM_FAILED) throw new NsmError(err.message, { hint: err.hint });
-    throw err;
-  }
-  try {
-    return { label: opened.label, inode: opened.namespaces[0]!.inode };
-  } finally {
-    opened.close();
-  }
-}

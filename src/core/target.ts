@@ -238,6 +238,26 @@ export function openTarget(given: TargetSpec, options: OpenTargetOptions = {}): 
   return spec.kind === 'pid' ? openProcessTarget(spec, options) : openFileTarget(spec, options);
 }
 
+/** openTarget for the commands that run nothing (ls, ps, inspect): its refusals exit 1 there, not exec's 125. */
+export function openTargetToRead(given: TargetSpec, options: OpenTargetOptions = {}): OpenedTarget {
+  try {
+    return openTarget(given, options);
+  } catch (err) {
+    if (err instanceof NsmError && err.exitCode === EXIT_NSM_FAILED) throw new NsmError(err.message, { hint: err.hint });
+    throw err;
+  }
+}
+
+/** The label and inode of the namespace a file target names (`type`: the one it must be), opened and closed again; refusals exit 1. */
+export function namespaceFileOf(spec: TargetSpec, type?: NsType): { label: string; inode: number } {
+  const opened = openTargetToRead(spec, type ? { types: [type] } : {});
+  try {
+    return { label: opened.label, inode: opened.namespaces[0]!.inode };
+  } finally {
+    opened.close();
+  }
+}
+
 function closeAll(namespaces: readonly JoinNamespace[]): void {
   for (const n of namespaces) {
     try {
