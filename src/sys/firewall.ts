@@ -17,7 +17,13 @@ const SEARCH = ['/usr/sbin', '/sbin', '/usr/bin', '/bin', '/usr/local/sbin'];
 
 /** Absolute path of `name` in the system directories, or undefined. */
 export function systemExecutable(name: string): string | undefined {
-  for (const dir of SEARCH) {
+  return firstExecutable(SEARCH, name);
+}
+
+/** The first `dir/name` among `dirs` that we may execute (relative dirs are skipped: they would depend on the cwd), or undefined. */
+export function firstExecutable(dirs: readonly string[], name: string): string | undefined {
+  for (const dir of dirs) {
+    if (!dir.startsWith('/')) continue;
     const path = join(dir, name);
     try {
       accessSync(path, constants.X_OK);

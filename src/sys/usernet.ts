@@ -5,21 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { firstExecutable } from './firewall.js';
 
 /** The absolute path of program `name` in PATH (or the usual system directories), or undefined. */
 export function findProgram(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'];
-  for (const dir of dirs) {
-    if (!dir.startsWith('/')) continue; // a relative PATH entry would depend on the cwd
-    const path = join(dir, name);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return firstExecutable([...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'], name);
 }
 
 /** The first line `path --version` prints, or undefined when it prints none. */
