@@ -3,7 +3,7 @@
  * /run/netns/NAME link and the pins. Each is removed only while it still names the recorded
  * namespace, so a name reused by someone else's `ip netns add` is left alone.
  */
-import { closeSync, unlinkSync } from 'node:fs';
+import { closeSync, lstatSync, unlinkSync } from 'node:fs';
 import { hasErrno, SysError } from '../../sys/errors.js';
 import { MNT_DETACH, nsIdOfFd, umount2 } from '../../sys/libc.js';
 import { nsfsDevice, openNsFile, statNsFile } from '../../sys/nsfile.js';
@@ -44,14 +44,28 @@ export function netnsLinkIsOurs(record: EnvResources, options: Pick<RegistryOpti
  */
 export function removeNetnsLink(record: EnvResources, options: Pick<RegistryOptions, 'procRoot'> = {}): boolean {
   const link = record.netnsLink;
-  if (!link || !netnsLinkIsOurs(record, options)) return false;
-  umount2(link, MNT_DETACH);
+  if (!link) return false;
+  if (!netnsLinkIsOurs(record, options)) {
+    // A destroy killed between the detach and the unlink leaves the bare, empty mount point:
+    // no namespace of anyone's, and it would keep the name taken for good.
+    if (!isBareMountPoint(link, options)) return false;
+  } else umount2(link, MNT_DETACH);
   try {
     unlinkSync(link);
   } catch (err) {
     if (!hasErrno(err, 'ENOENT')) throw SysError.fromNode(err, 'unlink', link);
   }
   return true;
+}
+
+/** `path` is an empty regular file, not an nsfs mount: what a detached /run/netns link leaves. */
+function isBareMountPoint(path: string, options: Pick<RegistryOptions, 'procRoot'>): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isFile() && st.size === 0 && st.dev !== nsfsDevice(options.procRoot);
+  } catch {
+    return false;
+  }
 }
 
 /**
