@@ -12,14 +12,13 @@
  * 10.66.0.0/16 on the test's own veth; nothing is sent.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, childrenOf, cleanup, comm, create, identity, isRoot, nsm, recordPath, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+import { alive, cleanup, create, isRoot, NEVER_A_PID, nsm, recordPath, ROOTLESS_UID, sleeperInOwnPidNs, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 import { hostInterfaceName } from '../../src/core/network.js';
 
-const started: ChildProcess[] = [];
 const names: string[] = [];
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
 const rulesOf = (n: string) => ['filter', 'nat'].flatMap((t) => sh('iptables', ['-w', '5', '-t', t, '-S']).stdout.split('\n').filter((l) => l.includes(`"nsm:${n}"`)));
@@ -29,7 +28,6 @@ const cgroupsOf = (n: string) =>
     .filter((d) => existsSync(d));
 
 afterEach(async () => {
-  for (const c of started.splice(0)) c.kill('SIGKILL');
   await cleanup();
   for (const n of names.splice(0)) {
     for (const t of ['filter', 'nat']) {
@@ -48,17 +46,6 @@ afterEach(async () => {
   }
 });
 
-/** A sleep in a PID namespace of its own, started by this test: its host pid and start time. */
-async function stranger(): Promise<{ pid: number; startTime: number }> {
-  const u = spawn('unshare', ['--pid', '--fork', '--kill-child', 'sleep', '60'], { stdio: 'ignore' });
-  started.push(u);
-  let pid: number | undefined;
-  await waitFor(() => {
-    pid = childrenOf(u.pid!).find((c) => comm(c) === 'sleep');
-    return pid !== undefined;
-  }, 'the sleep to start');
-  return { pid: pid!, startTime: identity(pid!)!.startTime };
-}
 
 describe.skipIf(!isRoot)('destroy --forget, cgroup names, gc -n (root)', () => {
   it('a holder PID now another process: destroy exits 1 and hints --forget, which drops record, rules, cgroups and link, signalling nothing', async () => {
@@ -69,7 +56,7 @@ describe.skipIf(!isRoot)('destroy --forget, cgroup names, gc -n (root)', () => {
     const env = await create(n, ['-t', 'net,uts', '--veth', `10.66.${third}.1/30,10.66.${third}.2/30`, '--nat', '--pids', '10'], { stateDir: dir });
     process.kill(env.pid, 'SIGKILL');
     await waitFor(() => !alive(env.pid, env.startTime), 'the holder to die');
-    const other = await stranger();
+    const other = await sleeperInOwnPidNs();
     const path = recordPath(dir, n);
     const rec = JSON.parse(readFileSync(path, 'utf8'));
     rec.holder = other;
@@ -138,7 +125,7 @@ describe.skipIf(!isRoot)('destroy --forget, cgroup names, gc -n (root)', () => {
       if (!existsSync(d)) mkdirSync(d, { mode: 0o700 });
       chownSync(d, ROOTLESS_UID, ROOTLESS_UID);
     }
-    const gone = spawnSync('true'); // an exited process of ours: the "creator"
+    const gone = { pid: NEVER_A_PID }; // the "creator", exited long ago
     const reservation = {
       schemaVersion: 1,
       name: n,

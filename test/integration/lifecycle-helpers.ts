@@ -21,6 +21,11 @@ export const NSM = new URL('../../bin/nsm', import.meta.url).pathname;
 /** As root, the rootless tests run as this user (nobody); otherwise as ourselves. */
 export const ROOTLESS_UID = isRoot ? 65534 : process.getuid!();
 export const OTHER_UID = 1000;
+/**
+ * The pid a planted record gives its (exited) holder or creator: above any pid_max (proc(5):
+ * at most 2^22), so it can never name a process of the host, whatever pid reuse does.
+ */
+export const NEVER_A_PID = 2147483647;
 
 export interface Run {
   code: number | null;
@@ -171,6 +176,23 @@ export function comm(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A `sleep` in a PID namespace of its own (unprivileged: in a user namespace of its own too),
+ * started by the test: its host pid and start time. What a test plants in a record as "another
+ * live process" must be this, never a process of the host's. Killed by cleanup().
+ */
+export async function sleeperInOwnPidNs(): Promise<{ pid: number; startTime: number }> {
+  const userns = isRoot ? [] : ['--user', '--map-root-user'];
+  const u = spawn('unshare', [...userns, '--pid', '--fork', '--kill-child', 'sleep', '60'], { stdio: 'ignore' });
+  started.push(u);
+  let pid: number | undefined;
+  await waitFor(() => {
+    pid = childrenOf(u.pid!).find((c) => comm(c) === 'sleep');
+    return pid !== undefined;
+  }, 'the sleep to start');
+  return { pid: pid!, startTime: identity(pid!)!.startTime };
 }
 
 function killIfSame(pid: number, startTime: number): void {

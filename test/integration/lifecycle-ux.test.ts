@@ -7,11 +7,11 @@
  * environment it created; lifecycle-helpers.ts cleans up what a test made.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../support/run.js';
-import { alive, cleanup, comm, create, identity, isRoot, nsm, recordPath, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+import { alive, cleanup, comm, create, identity, isRoot, NEVER_A_PID, nsm, recordPath, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 
 afterEach(cleanup);
 
@@ -198,7 +198,7 @@ describe.skipIf(!isRoot)('destroy of a held environment keeps its record for des
       expect(readlinkSync(`/proc/${sleeper}/ns/pid`)).not.toBe(readlinkSync('/proc/self/ns/pid'));
       const hostNet = Number(/\[([0-9]+)\]/.exec(readlinkSync('/proc/self/ns/net'))![1]);
       const st = identity(sleeper)!.startTime;
-      const gone = spawnSync('true');
+      const gone = { pid: NEVER_A_PID };
       const record = {
         schemaVersion: 1,
         name,
@@ -244,6 +244,19 @@ describe.skipIf(!isRoot)('/run/netns is shared by every state directory (root: l
     expect(inside.stdout).toBe(`net:[${env.namespaces.net}]\n`);
   });
 
+  it('a link left as a bare mount point (a destroy killed between the detach and the unlink) is removed by the next destroy', async () => {
+    const dir = stateDir();
+    const name = uniqueName('uxb');
+    const env = await create(name, ['-t', 'net,uts'], { stateDir: dir });
+    expect(env.netnsLink).toBe(`/run/netns/${name}`);
+    // What umount2(MNT_DETACH) leaves before the unlink: the empty file the bind mount was on.
+    expect(spawnSync('umount', [`/run/netns/${name}`]).status).toBe(0);
+    expect(statSync(`/run/netns/${name}`).size).toBe(0);
+    const d = await nsm(['destroy', name], { stateDir: dir });
+    expect(d.code).toBe(0);
+    expect(existsSync(`/run/netns/${name}`)).toBe(false);
+  });
+
   it("gc and destroy of another state directory's record never remove a link that is not its namespace (inode reused, ID differs)", async () => {
     const a = stateDir();
     const b = stateDir();
@@ -253,7 +266,7 @@ describe.skipIf(!isRoot)('/run/netns is shared by every state directory (root: l
     if (ids?.net === undefined) return; // a kernel without NS_GET_ID (before 6.18): the inode is all there is
     // B's record of a namespace that had that inode before (its ID differs), whose holder has
     // exited: what B's gc sees if its link was deleted by hand and the inode went to A's.
-    const gone = spawnSync('true');
+    const gone = { pid: NEVER_A_PID };
     const stale = {
       schemaVersion: 1,
       name,

@@ -24,6 +24,7 @@ import {
   nsm,
   recordPath,
   ROOTLESS_UID,
+  sleeperInOwnPidNs,
   stateDir,
   uniqueName,
   waitFor,
@@ -397,22 +398,17 @@ describe.skipIf(!isRoot)('identity: a dead or reused holder is never joined (roo
     const dir = stateDir();
     const name = uniqueName();
     await create(name, ['-t', 'uts'], { stateDir: dir });
-    const stranger = spawn('sleep', ['30'], { stdio: 'ignore' });
-    try {
-      await waitFor(() => comm(stranger.pid!) === 'sleep', 'sleep to exec');
-      const path = recordPath(dir, name);
-      const rec = JSON.parse(readFileSync(path, 'utf8'));
-      rec.holder = { pid: stranger.pid, startTime: identity(stranger.pid!)!.startTime };
-      writeFileSync(path, JSON.stringify(rec));
-      const r = await nsm(['exec', name, '--', 'hostname'], { stateDir: dir });
-      expect(r.code).toBe(125);
-      expect(r.stdout).toBe('');
-      expect(r.stderr).toBe(
-        `nsm: holder PID ${stranger.pid} is not this environment's holder any more: it died and the PID was reused\nhint: run nsm gc\n`,
-      );
-    } finally {
-      stranger.kill('SIGKILL');
-    }
+    const stranger = await sleeperInOwnPidNs();
+    const path = recordPath(dir, name);
+    const rec = JSON.parse(readFileSync(path, 'utf8'));
+    rec.holder = { pid: stranger.pid, startTime: stranger.startTime };
+    writeFileSync(path, JSON.stringify(rec));
+    const r = await nsm(['exec', name, '--', 'hostname'], { stateDir: dir });
+    expect(r.code).toBe(125);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `nsm: holder PID ${stranger.pid} is not this environment's holder any more: it died and the PID was reused\nhint: run nsm gc\n`,
+    );
   });
 });
 

@@ -14,7 +14,7 @@ afterEach(cleanup);
 describe('concurrent reservations (separate processes)', () => {
   it('10 parallel creates of one name: exactly one wins, the others fail cleanly', async () => {
     const stateDir = tempStateDir();
-    const holder = startSleep();
+    const holder = await startSleep();
     const env = { ...process.env, NSM_STATE_DIR: stateDir };
     // All children wait for the same instant, then reserve; the winner holds its reservation
     // for 800 ms before committing, so losers meet "being created" (and late ones "already exists").
@@ -47,7 +47,7 @@ describe('concurrent reservations (separate processes)', () => {
 
   it('20 parallel creates of distinct names all succeed', async () => {
     const stateDir = tempStateDir();
-    const holder = startSleep();
+    const holder = await startSleep();
     const env = { ...process.env, NSM_STATE_DIR: stateDir };
     const startAt = Date.now() + 3000;
     const names = Array.from({ length: 20 }, (_, i) => `env-${i}`);

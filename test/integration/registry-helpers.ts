@@ -34,10 +34,26 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
-/** A live process that is not a namespace holder: `sleep`. */
-export function startSleep(asUid?: number): ChildProcess {
+/**
+ * A live process that is not a namespace holder: a `sleep` in a PID namespace of its own (a
+ * record that names it can never name a process of the host's: should anything signal it, only
+ * this sleep dies). Unprivileged, through a user namespace of its own. Its host pid.
+ */
+export async function startSleep(asUid?: number): Promise<{ pid: number }> {
   const ids = asUid === undefined ? {} : { uid: asUid, gid: asUid };
-  return track(spawn('sleep', ['1000'], { stdio: 'ignore', ...ids }));
+  const userns = asUid !== undefined || !isRoot ? ['--user', '--map-root-user'] : [];
+  const unshare = track(spawn('unshare', [...userns, '--pid', '--fork', '--kill-child', 'sleep', '1000'], { stdio: 'ignore', ...ids }));
+  for (let i = 0; i < 500; i++) {
+    try {
+      const children = readFileSync(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8').trim();
+      const pid = Number(children.split(' ')[0]);
+      if (children !== '' && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep') return { pid };
+    } catch {
+      // not there yet
+    }
+    await sleepMs(10);
+  }
+  throw new Error('sleep in a PID namespace of its own did not start');
 }
 
 const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));

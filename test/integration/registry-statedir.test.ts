@@ -80,7 +80,7 @@ describe('as an unprivileged user (setpriv)', () => {
     expect(st.mode & 0o777).toBe(0o700);
     if (existed) return; // someone else's state: do not add records to it
 
-    const holder = startSleep(65534); // its /proc/PID/ns links are readable only by its own uid (and root)
+    const holder = await startSleep(65534); // its /proc/PID/ns links are readable only by its own uid (and root)
     const made = await runChild(['reserve', 'rootless', String(holder.pid), '0', '0'], { asUid: 65534, env: bareEnv() });
     expect(made.lines.map((l) => l.step)).toEqual(['reserved', 'committed']);
     expect(made.lines[1]).toMatchObject({ creatorUid: 65534 });

@@ -75,9 +75,9 @@ describe('atomic record writes', () => {
 });
 
 describe('reserve, commit, abort (one process)', () => {
-  it('commit writes env.json with the schema, removes the reservation, and a second reserve fails with the holder pid', () => {
+  it('commit writes env.json with the schema, removes the reservation, and a second reserve fails with the holder pid', async () => {
     const stateDir = tempStateDir();
-    const sleeper = startSleep();
+    const sleeper = await startSleep();
     const r = reserve('web', { stateDir });
     expect(r.dir).toBe(join(stateDir, 'envs', 'web'));
     expect(readdirSync(r.dir)).toEqual(['reservation.json']);
@@ -127,7 +127,7 @@ describe('reserve, commit, abort (one process)', () => {
 
   it('a dead entry is replaced and reported, not refused', async () => {
     const stateDir = tempStateDir();
-    const sleeper = startSleep();
+    const sleeper = await startSleep();
     const old = commitFor(stateDir, 'db', sleeper.pid!);
     await killAndWait(sleeper.pid!);
     const r = reserve('db', { stateDir });
@@ -140,7 +140,7 @@ describe('reserve, commit, abort (one process)', () => {
 describe('holder state and identity', () => {
   it('running, then dead after SIGKILL (plain process)', async () => {
     const stateDir = tempStateDir();
-    const sleeper = startSleep();
+    const sleeper = await startSleep();
     const record = commitFor(stateDir, 'p', sleeper.pid!);
     expect(holderState(record)).toBe('running');
     await killAndWait(sleeper.pid!);
@@ -148,9 +148,9 @@ describe('holder state and identity', () => {
     expect(() => openVerified(record)).toThrow(`environment p is dead: its holder PID ${sleeper.pid} has exited`);
   });
 
-  it('reused: a live process with the pid but another start time; openVerified refuses (exit 125)', () => {
+  it('reused: a live process with the pid but another start time; openVerified refuses (exit 125)', async () => {
     const stateDir = tempStateDir();
-    const other = startSleep();
+    const other = await startSleep();
     const real = commitFor(stateDir, 'r', other.pid!);
     const record: EnvRecord = { ...real, holder: { pid: other.pid!, startTime: real.holder.startTime + 1 } };
     expect(holderState(record)).toBe('reused');
@@ -166,9 +166,9 @@ describe('holder state and identity', () => {
     expect((caught as HolderReusedError).exitCode).toBe(125);
   });
 
-  it('refuses a type the environment does not have', () => {
+  it('refuses a type the environment does not have', async () => {
     const stateDir = tempStateDir();
-    const sleeper = startSleep();
+    const sleeper = await startSleep();
     const record = commitFor(stateDir, 'q', sleeper.pid!);
     expect(() => openVerified(record, ['mnt'])).toThrow(/has no mnt namespace of its own \(it has: uts, net\)/);
   });
@@ -203,7 +203,7 @@ describe('holder state and identity', () => {
   it.skipIf(!isRoot)('a live pid with the right start time but other namespaces is refused by the inode check', async () => {
     const stateDir = tempStateDir();
     const holder = await startNsHolder();
-    const stranger = startSleep();
+    const stranger = await startSleep();
     const real = commitFor(stateDir, 'inode', holder.pid, ['net', 'uts']);
     // The stranger is alive with its own true start time: only the inodes can tell.
     const record: EnvRecord = { ...real, holder: processIdentity(stranger.pid!) };
@@ -251,9 +251,9 @@ describe('holder state and identity', () => {
 describe('listing, lookup and gc', () => {
   it('lists records with state; gc removes exactly the dead, reused and stale ones', async () => {
     const stateDir = tempStateDir();
-    const alive = startSleep();
-    const doomed = startSleep();
-    const other = startSleep();
+    const alive = await startSleep();
+    const doomed = await startSleep();
+    const other = await startSleep();
     commitFor(stateDir, 'alive', alive.pid!);
     commitFor(stateDir, 'dead', doomed.pid!);
     // "reused": a record whose holder pid is a live process with another start time.
