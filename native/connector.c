@@ -425,10 +425,15 @@ static int acked = -1; /* the kernel's answer to our subscription, once it came 
 static uint32_t cookie;
 
 /* Read everything queued, writing records to the buffer. */
+/*
+ * Reads for at most FLUSH_MS at a time: under a steady burst the socket is never empty, and the
+ * main loop must still hand lines over and see its stdin close (the monitor's --duration ends).
+ */
 static void drain(int fd)
 {
 	static char buf[64 * 1024] __attribute__((aligned(NLMSG_ALIGNTO)));
-	for (;;) {
+	long long until = mono_ns() + FLUSH_MS * 1000000LL;
+	while (mono_ns() < until) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		if (n < 0) {
 			if (errno == EINTR)
