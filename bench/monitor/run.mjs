@@ -24,7 +24,9 @@
  * --rate-modes (default events,poll250), the monitor (`--json -t net --baseline`) watches
  * burst.c start `unshare -n true` R times a second for --rate-secs (default 10) seconds
  * (namespaces that live well under a millisecond; `-- CMD` lifetimes with --rate-cmd, e.g.
- * "unshare -n sleep 0.01"), and is stopped with SIGINT 1 s after. seen/created: NEW records
+ * "unshare -n sleep 0.01"; with --rate-type TYPE the monitor watches that type instead of
+ * net: `--rate-cmd 'unshare -u true' --rate-type uts` reaches rates that making network
+ * namespaces cannot on a small machine), and is stopped with SIGINT 1 s after. seen/created: NEW records
  * whose pid is one of the children that succeeded. Also the counts the monitor itself gave
  * (summary: lost, unread, missedNew, missedGone) and, per rate, how long `-d 8` ran while
  * the burst went on (mode record to exit).
@@ -55,6 +57,8 @@ const RATES = opt('--rates', '').split(',').filter(Boolean).map(Number);
 const RATE_SECS = Number(opt('--rate-secs', 10));
 const RATE_MODES = opt('--rate-modes', 'events,poll250').split(',');
 const RATE_CMD = opt('--rate-cmd', 'unshare -n true').split(' ');
+// The type the load runs watch: the type RATE_CMD makes (e.g. --rate-cmd 'unshare -u true' --rate-type uts).
+const RATE_TYPE = opt('--rate-type', 'net');
 const TICK = 100; // sysconf(_SC_CLK_TCK) on Linux
 
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -107,7 +111,7 @@ function runProc(cmd, argv, { onLine } = {}) {
 }
 
 /** Start a monitor; resolves once it has printed its baseline (so churn starts after its first scan). */
-async function startMonitor(mode) {
+async function startMonitor(mode, type = 'net') {
   const events = [];
   let cmd;
   let argv;
@@ -117,7 +121,7 @@ async function startMonitor(mode) {
     cmd = join(here, 'original.sh');
     argv = ['1'];
   } else {
-    const flags = ['monitor', '--json', '-t', 'net', '--baseline'];
+    const flags = ['monitor', '--json', '-t', type, '--baseline'];
     if (mode === 'poll250') flags.push('--poll');
     if (mode === 'poll50') flags.push('--poll', '--interval', '50');
     cmd = mode === 'nobody' ? NOBODY[0] : process.execPath;
@@ -299,9 +303,9 @@ async function burst(rate, secs, onChild) {
   return { pids, wallMs: Date.now() - t0 };
 }
 
-/** One monitor (`-t net`, JSON) during one burst: seen/created and the monitor's own counts. */
+/** One monitor (`-t RATE_TYPE`, JSON) during one burst: seen/created and the monitor's own counts. */
 async function rateRun(mode, rate) {
-  const mon = await startMonitor(mode);
+  const mon = await startMonitor(mode, RATE_TYPE);
   const b = await burst(rate, RATE_SECS);
   await sleep(1000);
   await mon.stop();

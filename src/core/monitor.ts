@@ -132,6 +132,8 @@ const RECORD_LAG_MS = 60;
  * the deadline; one that takes longer on a loaded host is left out, so that -d ends on time.
  */
 const END_SLACK_MS = 150;
+/** The connector helper's least time to hand over its last lines once told to stop. */
+const CLOSE_FLOOR_MS = 50;
 /**
  * Connector records are applied for at most this long at a time, then timers run (--duration's
  * among them) before the rest: a burst's records (each new namespace reads its owner and id)
@@ -332,7 +334,10 @@ class Monitor {
       clearTimeout(this.rescanTimer);
       clearTimeout(this.tickTimer);
       clearTimeout(this.lossTimer);
-      await this.connector?.close();
+      // With --duration, the helper gets what is left of the run's slack to hand over its last
+      // lines; killed after that, whatever it still had is counted as lost.
+      const closeWait = deadline === undefined ? undefined : Math.max(CLOSE_FLOOR_MS, deadline + END_SLACK_MS - monoNow());
+      if (this.connector && !(await this.connector.close(closeWait))) this.tracker.noteLost();
     }
     try {
       if (this.failure) throw this.failure;

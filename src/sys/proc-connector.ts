@@ -119,6 +119,8 @@ export function parseConnectorLine(line: string, types: readonly NsType[]): Conn
  */
 export class ProcConnector {
   private stopped = false;
+  private killed = false;
+  private killTimer: NodeJS.Timeout | undefined;
   /** The kernel filters events by type (Linux 6.6+); older kernels' extra events are skipped by the helper. */
   readonly filtered = true;
 
@@ -180,15 +182,23 @@ export class ProcConnector {
     });
   }
 
-  /** Stop the helper (EOF on its stdin: it writes what it has read and exits) and wait for it. */
-  async close(): Promise<void> {
+  /**
+   * Stop the helper (EOF on its stdin: it writes what it has read and exits) and wait for it,
+   * at most `waitMs` (default 2 s): then it is killed, and what it had not written yet is lost.
+   * Resolves to whether it ended by itself.
+   */
+  async close(waitMs = 2000): Promise<boolean> {
     if (!this.stopped) {
       this.stopped = true;
       this.child.stdin!.end();
-      // It leaves poll(2) on EOF at once; SIGKILL is the fallback should it be stuck elsewhere.
-      const timer = setTimeout(() => this.child.kill('SIGKILL'), 2000);
-      void this.exited.then(() => clearTimeout(timer));
+      // It leaves poll(2) on EOF at once; SIGKILL should it take longer (a loaded host, a deadline).
+      this.killTimer = setTimeout(() => {
+        this.killed = true;
+        this.child.kill('SIGKILL');
+      }, waitMs);
+      void this.exited.then(() => clearTimeout(this.killTimer));
     }
-    return this.exited;
+    await this.exited;
+    return !this.killed;
   }
 }

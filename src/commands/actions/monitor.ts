@@ -44,6 +44,10 @@ export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>)
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+  // The summary is out (stdout writes synchronously to pipes, files and terminals on Linux):
+  // end now rather than wait for an abandoned rescan's process to be reaped, so that -d ends
+  // on time on a loaded host.
+  process.exit();
 }
 
 /**
