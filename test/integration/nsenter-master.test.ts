@@ -110,6 +110,18 @@ describe.skipIf(!hasPython)('nsm exec -N/--net-socket FD (nsenter master)', () =
   });
 });
 
+describe.skipIf(!hasPython)('nsm exec -N: permissions', () => {
+  it('rootless: a socket in a namespace the user has no CAP_NET_ADMIN over (the host\'s): one line saying so, 125', async () => {
+    const py = "import os, socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nos.dup2(s.fileno(), 5)\nos.execvp('sleep', ['sleep', '60'])";
+    const { pid } = await start(asUser(['/usr/bin/python3', '-c', py]));
+    const r = await nsm(['exec', '-N', '5', String(pid), 'true'], userRun());
+    expect([r.code, r.stderr]).toEqual([
+      125,
+      `nsm: PID ${pid}: cannot open the network namespace of its socket 5: permission denied: SIOCGSKNS needs CAP_NET_ADMIN over it (--net-socket)\n`,
+    ]);
+  });
+});
+
 /** Inode of the parent of `pid`'s user namespace (NS_GET_USERNS on it), read here. */
 function parentUserNs(pid: number): string {
   const fd = openSync(`/proc/${pid}/ns/user`, 'r');
