@@ -1,6 +1,6 @@
 /** `nsm exec` (alias run) and `nsm enter` (alias shell): a command in a target's namespaces (src/core/target.ts). */
 import { NS_TYPE_NAMES } from '../sys/nstypes.js';
-import { collectTypes, parseIdOrFollow, parseWd } from './options.js';
+import { collectTypes, parseFdNumber, parseIdOrFollow, parseWd } from './options.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 const EXIT_HELP = `TARGET: NAME or env:NAME (an environment), PID or pid:PID (a process: its namespaces
@@ -25,8 +25,10 @@ export const joinOptions = defineOptions([
   typeFlag('-u, --uts [file]', 'UTS'),
   typeFlag('-i, --ipc [file]', 'IPC'),
   typeFlag('-n, --net [file]', 'network'),
+  { flags: '-N, --net-socket <fd>', description: "join the network namespace of the target process's socket FD (pidfd_getfd(2): needs ptrace access to it), as nsenter -N", parse: parseFdNumber },
   typeFlag('-p, --pid [file]', 'pid'),
   typeFlag('-U, --user [file]', 'user'),
+  { flags: '--user-parent', description: "join the parent of the target's user namespace (or of -U FILE's) instead, as nsenter --user-parent" },
   typeFlag('-C, --cgroup [file]', 'cgroup'),
   typeFlag('-T, --time [file]', 'time'),
   { flags: '-S, --setuid <uid>', description: "uid of the command (a number, or follow: the target's); a joined user namespace defaults to 0", parse: parseIdOrFollow('--setuid') },
@@ -39,6 +41,7 @@ export const joinOptions = defineOptions([
   { flags: '--wdns <dir>', description: 'the same as --wd (nsenter --wdns): a path inside, after --root', parse: parseWd },
   { flags: '-e, --env', description: "the target's environment (/proc/PID/environ) instead of nsm's" },
   { flags: '-c, --join-cgroup', description: "run in the target's cgroup (cgroup v2)" },
+  { flags: '-Z, --follow-context', description: "the target's SELinux context for the command (nsenter -Z); without SELinux, nothing, as nsenter" },
   { flags: '-F, --no-fork', description: 'do not fork: with a pid namespace joined, only the command\'s children are in it (nsenter -F)' },
 ]);
 

@@ -40,6 +40,12 @@ export function parseIdOrFollow(name: string): (value: string) => number | 'foll
   };
 }
 
+/** A file descriptor number of another process (nsenter -N): a decimal integer, 0 to INT_MAX. */
+export function parseFdNumber(value: string): number {
+  if (!/^[0-9]{1,10}$/.test(value) || Number(value) > 0x7fffffff) throw new UsageError(`--net-socket needs a file descriptor number, not: ${echoInput(value)}`);
+  return Number(value);
+}
+
 /** A process id: a positive decimal integer. */
 export function parsePid(value: string): number {
   if (!/^[1-9][0-9]{0,9}$/.test(value) || Number(value) > PID_MAX_LIMIT) {

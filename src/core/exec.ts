@@ -5,16 +5,18 @@
  * it, and the join goes through those fds (src/core/join.ts), so a holder that died and
  * whose pid was reused cannot lead anyone into a stranger's namespaces.
  */
+import { closeSync } from 'node:fs';
 import type { StdioTarget } from '../sys/helper.js';
 import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
+import { openNsFile } from '../sys/nsfile.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { openEnvironment } from './environments.js';
 import { limitsOf } from './limits.js';
 import { runJoined, type JoinNamespace, type JoinPath } from './join.js';
-import { openNsenterExtras, type NsenterExtras, type NsenterOptions } from './nsenter.js';
+import { openNsenterExtras, userParentOf, type NsenterExtras, type NsenterOptions } from './nsenter.js';
 import type { RegistryOptions } from './registry/layout.js';
 import { concrete, NETNS_DIR, openTarget, type OpenedTarget, type TargetSpec } from './target.js';
 
@@ -41,13 +43,18 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
   const files = openFiles(options.files);
   let opened: ReturnType<typeof openEnvironment> | undefined;
   let extras: NsenterExtras | undefined;
+  const parentFds: number[] = [];
   try {
     opened = openEnvironment(name, options.types, options);
     const { env, verified } = opened;
     const record = env.record;
     const holder = verified.via === 'holder' ? record.holder.pid : undefined;
     extras = openNsenterExtras(options, holder, `environment ${name}`);
-    const namespaces = mixFiles(verified.namespaces, files);
+    let namespaces = withSocketNetns(mixFiles(verified.namespaces, files), extras);
+    if (options.userParent) {
+      const base = namespaces.find((n) => n.type === 'user') ?? (holder !== undefined ? holderUser(holder, parentFds) : namespaces[0]);
+      namespaces = withUserParent(namespaces, base, `environment ${name}`, parentFds);
+    }
     return await runJoined({
       namespaces,
       argv,
@@ -67,6 +74,7 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
     extras?.close();
     opened?.verified.close();
     for (const f of files) f.close();
+    closeFds(parentFds);
   }
 }
 
@@ -88,6 +96,40 @@ function openFiles(files: NsenterOptions['files']): OpenedTarget[] {
 function mixFiles(namespaces: readonly JoinNamespace[], files: readonly OpenedTarget[]): JoinNamespace[] {
   const fromFiles = files.flatMap((f) => f.namespaces);
   return [...namespaces.filter((n) => !fromFiles.some((f) => f.type === n.type)), ...fromFiles];
+}
+
+/** nsenter -N: the socket's network namespace instead of any other. */
+function withSocketNetns(namespaces: JoinNamespace[], extras: NsenterExtras): JoinNamespace[] {
+  const netns = extras.netns;
+  return netns ? [...namespaces.filter((n) => n.type !== 'net'), netns] : namespaces;
+}
+
+/**
+ * nsenter --user-parent: the parent of `base`'s user namespace joined instead of any other
+ * user namespace; none when that parent is our own (setns(2): EINVAL; nsm never joins its own).
+ */
+function withUserParent(namespaces: JoinNamespace[], base: JoinNamespace | undefined, label: string, fds: number[]): JoinNamespace[] {
+  if (!base) throw new UsageError('--user-parent needs a namespace to start from');
+  const parent = userParentOf(base, label, fds);
+  const others = namespaces.filter((n) => n.type !== 'user');
+  return parent.inode === new ProcFs().readNsEntry('self', 'user')?.inode ? others : [...others, parent];
+}
+
+/** The user namespace of an environment's holder, opened (the fd is pushed on `fds`). */
+function holderUser(pid: number, fds: number[]): JoinNamespace {
+  const file = openNsFile(new ProcFs().path(pid, 'ns', 'user'));
+  fds.push(file.fd);
+  return { type: 'user', fd: file.fd, inode: file.ino };
+}
+
+function closeFds(fds: number[]): void {
+  for (const fd of fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
 }
 
 /**
@@ -123,6 +165,7 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
   const files = openFiles(options.files);
   let opened: OpenedTarget | undefined;
   let extras: NsenterExtras | undefined;
+  const parentFds: number[] = [];
   try {
     // A process: open all its namespaces (the user one is needed to decide), join a choice of them.
     opened = openTarget(spec, { types: spec.kind === 'pid' ? undefined : asked, procfs });
@@ -136,8 +179,13 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
       // Nothing left but a user namespace it was not asked for: nothing to join.
       if (asked && joined.every((n) => n.type === 'user' && !asked.includes('user'))) joined = [];
     }
-    joined = mixFiles(joined, files);
-    extras = openNsenterExtras(options, opened.pid, opened.label, procfs);
+    extras = openNsenterExtras(options, opened.pid, opened.label, procfs, opened.startTime);
+    joined = withSocketNetns(mixFiles(joined, files), extras);
+    if (options.userParent) {
+      // The user namespace joined (-U FILE's, or the target's, even when it is ours), else any other joined.
+      const base = joined.find((n) => n.type === 'user') ?? opened.namespaces.find((n) => n.type === 'user') ?? joined[0] ?? opened.namespaces[0]!;
+      joined = withUserParent(joined, base, opened.label, parentFds);
+    }
     return await runJoined({
       namespaces: joined,
       argv,
@@ -155,6 +203,7 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
     extras?.close();
     opened?.close();
     for (const f of files) f.close();
+    closeFds(parentFds);
   }
 }
 

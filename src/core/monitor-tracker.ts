@@ -33,6 +33,8 @@ export interface ProcessObservation {
   time: number;
   /** A fork: the process is new, and its namespaces were inherited or made by clone(2). */
   fork?: boolean;
+  /** An exec: the command line it had is gone (without `command`, it is read when an event needs it). */
+  exec?: boolean;
   via: Via;
 }
 
@@ -48,6 +50,8 @@ export interface TrackerEnv {
    * same inode one after the other.
    */
   idOf?(pid: number, type: NsType, inode: number): number | undefined;
+  /** The namespace of this type `pid` is in right now (readlink /proc/PID/ns/TYPE); undefined when it cannot be read. */
+  nsNow?(pid: number, type: NsType): number | undefined;
   /** Whether the namespace is bind-mounted in our mount namespace right now (a fresh look, not the last rescan's). */
   mountedNow(inode: number): boolean;
   /** Monotonic ms to epoch ms. */
@@ -174,9 +178,10 @@ export class NamespaceTracker {
     const ns = o.ns && this.pick(o.ns);
     if (!ns) return;
     const parent = o.fork && o.ppid !== undefined ? this.procs.get(o.ppid) : undefined;
+    const fromParent = parent && !prev ? this.parentSwitched(o.ppid!, parent, ns, o) : undefined;
     const state: ProcState = {
       ns: { ...prev?.ns, ...ns },
-      command: o.command ?? prev?.command ?? parent?.command,
+      command: o.command ?? (o.exec ? undefined : (prev?.command ?? parent?.command)),
       startTime: o.startTime ?? prev?.startTime,
       observedAt: o.time,
     };
@@ -193,8 +198,37 @@ export class NamespaceTracker {
       if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed);
       // A fork child inherits its parent's namespace: only other arrivals may be a new namespace at a reused inode.
       const inherited = o.fork && parent?.ns[type] === inode;
-      this.enter(type, inode, o.pid, state, old, o.time, o.via, followed, inherited, o.ids?.[type]);
+      this.enter(type, inode, o.pid, state, old ?? fromParent?.[type], o.time, o.via, followed, inherited, o.ids?.[type]);
     }
+  }
+
+  /**
+   * A fork child in a namespace that exists and that its parent was not in when last seen.
+   * Either the parent called setns(2) since (nsenter, nsm exec: no exec, so no event showed
+   * it), or the child did before its links were read. When the parent is in it now
+   * (TrackerEnv.nsNow), the parent's switch is reported as its JOIN (-v), at the fork's time,
+   * and its state follows, so the child inherits it. Otherwise (pid and time, where the child
+   * lands in the parent's pid_for_children/time_for_children and the parent stays where it is,
+   * setns(2); a parent gone, or elsewhere) the child joined: the returned namespaces of the
+   * parent are what it came from.
+   */
+  private parentSwitched(ppid: number, parent: ProcState, ns: Partial<Record<NsType, number>>, o: ProcessObservation): Partial<Record<NsType, number>> {
+    const childFrom: Partial<Record<NsType, number>> = {};
+    const followed = this.isFollowed(ppid);
+    for (const type of this.options.types) {
+      const inode = ns[type];
+      const old = parent.ns[type];
+      // A namespace not known yet was made by clone(2) or unshare(2): the child's NEW, as before.
+      if (inode === undefined || old === undefined || old === inode || !this.namespaces.has(inode)) continue;
+      if (type === 'pid' || type === 'time' || this.env.nsNow?.(ppid, type) !== inode) {
+        childFrom[type] = old;
+        continue;
+      }
+      this.leave(old, ppid, parent, inode, o.time, o.via, followed);
+      this.enter(type, inode, ppid, parent, old, o.time, o.via, followed, false, o.ids?.[type]);
+      parent.ns[type] = inode;
+    }
+    return childFrom;
   }
 
   /**

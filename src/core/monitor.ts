@@ -244,6 +244,14 @@ class Monitor {
       ownersOf: (type, inode, pid) => this.ownersOf(type, inode, pid),
       mountedNow: (inode) => this.ownMountsNow(0).has(inode),
       idOf: (pid, type, inode) => this.idOf(pid, type, inode),
+      nsNow: (pid, type) => {
+        try {
+          const now = this.nsNow(pid, type);
+          return typeof now === 'number' ? now : undefined;
+        } catch {
+          return undefined;
+        }
+      },
       toEpoch: (mono) => this.epoch(mono),
     };
     this.tracker = new NamespaceTracker({ types: this.types, verbose: options.verbose ?? false, followPid: options.pid }, env, (e) => this.emit(e));
@@ -443,7 +451,7 @@ class Monitor {
             this.tracker.noteUnread();
             lastUnread = r.pid;
           }
-          this.tracker.observe({ pid: r.pid, ppid: r.ppid, ns: r.ns, ids: r.ids, command: r.command, time: r.ts, fork: r.kind === 'fork', via: 'event' });
+          this.tracker.observe({ pid: r.pid, ppid: r.ppid, ns: r.ns, ids: r.ids, command: r.command, time: r.ts, fork: r.kind === 'fork', exec: r.kind === 'exec', via: 'event' });
           break;
         case 'exit':
           this.tracker.exited(r.pid, r.ts);

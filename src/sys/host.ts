@@ -246,3 +246,19 @@ export function parseUnshareError(line: string): { errno?: string; message: stri
   }
   return { message };
 }
+
+// ---------------------------------------------------------------------------------------
+// SELinux
+
+/**
+ * Whether SELinux is enabled: its file system is mounted at /sys/fs/selinux (what
+ * libselinux's is_selinux_enabled() finds; without it nsenter -Z does nothing).
+ */
+export function selinuxEnabled(root = '/sys/fs/selinux'): boolean {
+  try {
+    accessSync(join(root, 'enforce'), constants.F_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

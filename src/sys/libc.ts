@@ -373,6 +373,38 @@ export function socketNetnsFd(pid: number, fd: number): number | undefined {
   }
 }
 
+/**
+ * nsenter -N: the network namespace of socket `sockFd` of process `pid`, as a new fd (the
+ * caller closes it), each step's failure thrown as SysError with its call: pidfd_open(2)
+ * (ESRCH), pidfd_getfd(2) (EBADF: no such fd; EPERM: no ptrace attach access to the
+ * process), fstat (ENOTSOCK when the copy is no socket), ioctl SIOCGSKNS (EPERM without
+ * CAP_NET_ADMIN over that namespace). `verify` runs once the pidfd is open, so the caller can
+ * check that the pid still names the process it opened (pid reuse).
+ */
+export function openSocketNetns(pid: number, sockFd: number, verify?: () => void): number {
+  const c = load();
+  const pidfd = check(c.syscall3(SYS_PIDFD_OPEN, pid, 0, 0), 'pidfd_open');
+  let copy = -1;
+  try {
+    verify?.();
+    copy = check(c.syscall3(SYS_PIDFD_GETFD, pidfd, sockFd, 0), 'pidfd_getfd');
+    if (!fstatSync(copy).isSocket()) throw new SysError('fstat', 'ENOTSOCK');
+    return check(c.ioctlNoArg(copy, SIOCGSKNS), 'ioctl(SIOCGSKNS)');
+  } finally {
+    if (copy >= 0) closeSync(copy);
+    closeSync(pidfd);
+  }
+}
+
+/**
+ * The user namespace that owns the namespace open at `fd`, as a new fd (ioctl_ns(2)
+ * NS_GET_USERNS; for a user namespace that is its parent, as NS_GET_PARENT gives). EPERM:
+ * the top of the hierarchy, or outside the caller's user namespace.
+ */
+export function openOwnerUserNs(fd: number): number {
+  return check(load().ioctlNoArg(fd, NS_GET_USERNS), 'ioctl(NS_GET_USERNS)');
+}
+
 /** NS_GET_ID exists on this kernel: unknown until the first try. */
 let nsIdSupported: boolean | undefined;
 

@@ -67,6 +67,27 @@ describe('NamespaceTracker', () => {
     expect(kinds()).toEqual(['ns-new 600']);
   });
 
+  it('a fork child in a known namespace its parent was not in: the parent\'s setns(2) when it is there now, else the child\'s join', () => {
+    const events: MonitorEvent[] = [];
+    const now: Record<number, number> = { 10: 700 };
+    const t = new NamespaceTracker(
+      { types: ['net', 'pid'], verbose: true },
+      { commandOf: (pid) => `cmd ${pid}`, ownersOf: () => [], mountedNow: () => false, toEpoch: (m) => m, nsNow: (pid) => now[pid] },
+      (e) => events.push(e),
+    );
+    t.start(scan({ 10: { ns: { net: HOST_NET, pid: 200 } }, 11: { ns: { net: HOST_NET, pid: 200 } }, 30: { ns: { net: 700, pid: 201 } } }), 0);
+    const brief = () => events.map((e) => ('inode' in e ? `${e.kind} ${e.pid} ${e.type} ${e.inode}${'from' in e ? ` from ${e.from}` : ''}` : e.kind));
+    // nsm exec: 10 joined net 700 and pid 201 (pid_for_children) without an exec, then forked 20.
+    t.observe({ pid: 20, ppid: 10, ns: { net: 700, pid: 201 }, time: 1, fork: true, via: 'event' });
+    expect(brief()).toEqual(['ns-leave 10 net 100', 'ns-join 10 net 700 from 100', 'ns-join 20 pid 201 from 200']);
+    // Its next child inherits the net namespace; it too enters pid_for_children from the parent's.
+    t.observe({ pid: 21, ppid: 10, ns: { net: 700, pid: 201 }, time: 2, fork: true, via: 'event' });
+    expect(brief().slice(3)).toEqual(['ns-join 21 pid 201 from 200']);
+    // 11 is not in 700 now (its child switched before its links were read): the child joined.
+    t.observe({ pid: 22, ppid: 11, ns: { net: 700, pid: 200 }, time: 3, fork: true, via: 'event' });
+    expect(brief().slice(4)).toEqual(['ns-join 22 net 700 from 100']);
+  });
+
   it('does not report GONE while a bind mount holds the namespace, and does once it is unmounted', () => {
     const { t, kinds } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);

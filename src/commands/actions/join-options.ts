@@ -50,5 +50,8 @@ export function execOptions(opts: JoinOpts): ExecTargetOptions {
     targetEnv: opts.env,
     joinCgroup: opts.joinCgroup,
     noFork: opts.fork === false,
+    netSocket: opts.netSocket,
+    userParent: opts.userParent,
+    followContext: opts.followContext,
   };
 }
