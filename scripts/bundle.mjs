@@ -20,7 +20,9 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { basename, resolve } from 'node:path';
 
 const buildId = `/* nsm build ${randomBytes(8).toString('hex')} */`;
-const importMetaUrl = "const __nsmUrl = require('node:url').pathToFileURL(__filename).href;";
+// import.meta.url, worked out when first read (it is read only to find koffi, the helper and
+// other files on first use): pathToFileURL at every start would cost the commands that never do.
+const importMetaUrl = "const __nsmMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };";
 const prologue = readFileSync(new URL('./lazy-require.js', import.meta.url), 'utf8');
 const common = {
   bundle: true,
@@ -31,7 +33,7 @@ const common = {
   minify: true,
   keepNames: true,
   logLevel: 'warning',
-  define: { 'import.meta.url': '__nsmUrl' },
+  define: { 'import.meta': '__nsmMeta' },
 };
 const cliBanner = { js: `${buildId}\n${importMetaUrl}\n${prologue}` };
 
