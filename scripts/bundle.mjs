@@ -22,7 +22,8 @@ import { basename, resolve } from 'node:path';
 const buildId = `/* nsm build ${randomBytes(8).toString('hex')} */`;
 // import.meta.url, worked out when first read (it is read only to find koffi, the helper and
 // other files on first use): pathToFileURL at every start would cost the commands that never do.
-const importMetaUrl = "const __nsmMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };";
+const importMetaUrl =
+  "const __nsmMeta = { get url() { const url = require('node:url').pathToFileURL(__filename).href; Object.defineProperty(this, 'url', { value: url }); return url; } };";
 const prologue = readFileSync(new URL('./lazy-require.js', import.meta.url), 'utf8');
 const common = {
   bundle: true,
