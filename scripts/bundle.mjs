@@ -1,10 +1,14 @@
 // Bundle the compiled CLI (dist/cli.js) into CommonJS files bin/nsm loads (loading one file
 // instead of ~90 modules is most of Node's start-up for nsm):
 //   dist/cmd/FILE.cjs  one per declaration module of src/commands/ (exec.cjs: exec and enter):
-//                      the whole command table, but only that module's actions; the others'
-//                      are stubs. On this kind of machine reading and compiling a file costs
-//                      in proportion to its size, so `nsm exec` loads no listing, monitor or
-//                      metrics code at all (bench/RESULTS.md).
+//                      a command table of only that module's commands (bin/nsm loads it for
+//                      those words only, and their command lines reach no other command), and
+//                      only that module's actions; the others' are stubs. On this kind of
+//                      machine reading, deserialising and initialising a bundle costs in
+//                      proportion to its size, so `nsm exec` loads no other command's
+//                      declarations, option parsers, listing, monitor or metrics code at all
+//                      (bench/RESULTS.md). The completion bundle keeps the whole table: it
+//                      walks every command.
 //   dist/nsm.cjs       everything: for help, an unknown word, no command at all.
 //   dist/early-scan.cjs the early /proc scan of `nsm ls` (src/sys/early-scan.ts).
 // and dist/commands.json: for each word of the table (names and aliases), its command, its
@@ -16,7 +20,10 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { basename, resolve } from 'node:path';
 
 const buildId = `/* nsm build ${randomBytes(8).toString('hex')} */`;
-const importMetaUrl = "const __nsmUrl = require('node:url').pathToFileURL(__filename).href;";
+// import.meta.url, worked out when first read (it is read only to find koffi, the helper and
+// other files on first use): pathToFileURL at every start would cost the commands that never do.
+const importMetaUrl =
+  "const __nsmMeta = { get url() { const url = require('node:url').pathToFileURL(__filename).href; Object.defineProperty(this, 'url', { value: url }); return url; } };";
 const prologue = readFileSync(new URL('./lazy-require.js', import.meta.url), 'utf8');
 const common = {
   bundle: true,
@@ -25,18 +32,27 @@ const common = {
   format: 'cjs',
   external: ['koffi', 'prom-client'],
   minify: true,
-  keepNames: true,
+  // No keepNames: its __name() call after every function and class costs each start; the
+  // error classes name themselves (this.name), and nothing reads another function's name.
   logLevel: 'warning',
-  define: { 'import.meta.url': '__nsmUrl' },
+  define: { 'import.meta': '__nsmMeta' },
 };
 const cliBanner = { js: `${buildId}\n${importMetaUrl}\n${prologue}` };
 
-/** An esbuild plugin: every `./actions/X.js` not imported by `keep` (a declaration module) is a stub. */
-const onlyActionsOf = (keep) => ({
+/**
+ * An esbuild plugin: every `./actions/X.js` not imported by `keep` (a declaration module) is a
+ * stub; and with `table` (the source of a command table module: that module's commands only),
+ * program.js's `./table.js` is that instead of the whole table.
+ */
+const onlyActionsOf = (keep, table) => ({
   name: 'only-actions-of',
   setup(b) {
     b.onResolve({ filter: /^\.\/actions\// }, (args) => (resolve(args.importer) === keep ? undefined : { path: args.path, namespace: 'stub' }));
     b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: "export function run() { throw new Error('internal: this command is not in this bundle'); }" }));
+    if (table === undefined) return;
+    const program = resolve('dist/commands/program.js');
+    b.onResolve({ filter: /^\.\/table\.js$/ }, (args) => (resolve(args.importer) === program ? { path: keep, namespace: 'table' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'table' }, () => ({ contents: table, resolveDir: resolve('dist/commands') }));
   },
 });
 
@@ -49,17 +65,23 @@ await build({ ...common, entryPoints: ['dist/sys/early-scan.js'], outfile: 'dist
 // Which declaration module declares each command: the modules of dist/commands/ whose exports
 // include command declarations (an object with a name and an action).
 const isDeclaration = (v) => v !== null && typeof v === 'object' && typeof v.name === 'string' && typeof v.action === 'function';
+const { COMMAND_TABLE } = await import(new URL('../dist/commands/table.js', import.meta.url).href);
+/** The bundles that keep the whole table (completion walks every command). */
+const WHOLE_TABLE = new Set(['completion']);
 const bundleOf = new Map();
 for (const file of readdirSync('dist/commands').filter((f) => f.endsWith('.js'))) {
   const path = resolve('dist/commands', file);
-  const declared = Object.values(await import(new URL(`file://${path}`).href)).filter(isDeclaration);
+  const declared = Object.entries(await import(new URL(`file://${path}`).href)).filter(([, v]) => isDeclaration(v));
   if (declared.length === 0) continue;
   const name = basename(file, '.js');
-  await build({ ...common, entryPoints: ['dist/cli.js'], outfile: `dist/cmd/${name}.cjs`, banner: cliBanner, plugins: [onlyActionsOf(path)] });
-  for (const d of declared) bundleOf.set(d.name, name);
+  // This module's commands, in the table's order (help lists them so).
+  const exportOf = new Map(declared.map(([key, d]) => [d, key]));
+  const own = COMMAND_TABLE.filter((d) => exportOf.has(d)).map((d) => exportOf.get(d));
+  const table = WHOLE_TABLE.has(name) ? undefined : `import { ${own.join(', ')} } from ${JSON.stringify(path)};\nexport const COMMAND_TABLE = [${own.join(', ')}];\n`;
+  await build({ ...common, entryPoints: ['dist/cli.js'], outfile: `dist/cmd/${name}.cjs`, banner: cliBanner, plugins: [onlyActionsOf(path, table)] });
+  for (const [, d] of declared) bundleOf.set(d.name, name);
 }
 
-const { COMMAND_TABLE } = await import(new URL('../dist/commands/table.js', import.meta.url).href);
 const words = {};
 for (const c of COMMAND_TABLE) {
   if (!bundleOf.has(c.name)) throw new Error(`no bundle declares command ${c.name}`);
