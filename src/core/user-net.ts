@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { findProgram, hostDefaultGateway4, readLogTail, readPidFile, spawnDetached, tunUsable } from '../sys/usernet.js';
 import type { EnvResources, EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
 import { isAlive, stopProcess } from './processes.js';
+import { helperBinary } from '../sys/native.js';
 
 export type NetMode = EnvUserNet['mode'] | 'none';
 export const NET_MODES: readonly NetMode[] = ['pasta', 'slirp4netns', 'none'];
@@ -124,20 +125,23 @@ const START_TIMEOUT_MS = 10_000;
 
 /**
  * Start the user-mode network of `net` for the holder; resolves with the process once it is
- * set up. It runs in the foreground of a session of its own (pasta(1) -f), so its pid is
- * known the moment it is forked: `noteProcess` records it before anything else happens,
- * and a create killed while pasta sets up leaves a process gc finds by that note. Ready is
- * when it wrote its pid file (pasta(1) -P: "once initialisation is done").
+ * set up. pasta runs under `nsm-helper netwatch` (native/netwatch.c), which ends it when the
+ * holder exits (a pidfd of the holder) and takes it along when it is itself killed
+ * (PR_SET_PDEATHSIG): that watcher is the process nsm records and stops. It runs in a
+ * session of its own, pasta in its foreground (pasta(1) -f), so its pid is known the moment
+ * it is forked: `noteProcess` records it before anything else happens, and a create killed
+ * while pasta sets up leaves a process gc finds by that note. Ready is when pasta wrote its
+ * pid file (pasta(1) -P: "once initialisation is done"; the caller removed any old one).
  * @throws NsmError with pasta's own one-line reason (a port in use, no /dev/net/tun ...).
  */
 export async function startUserNet(
   net: EnvUserNet,
   program: string,
-  target: { holderPid: number; netnsLink?: string; euid: number },
+  target: { holderPid: number; holderStartTime: number; netnsLink?: string; euid: number },
   noteProcess: (p: ProcessIdentity) => void,
 ): Promise<ProcessIdentity> {
   const log = userNetLogFile(net);
-  const pid = spawnDetached(program, [...pastaArgs(net, target), '-f', '-l', log]);
+  const pid = spawnDetached(helperBinary(), ['netwatch', String(target.holderPid), String(target.holderStartTime), program, ...pastaArgs(net, target), '-f', '-l', log]);
   let p: ProcessIdentity | undefined;
   try {
     p = { pid, startTime: new ProcFs().readStat(pid).startTime };
@@ -147,11 +151,11 @@ export async function startUserNet(
   if (p) noteProcess(p);
   const until = Date.now() + START_TIMEOUT_MS;
   let pause = 1;
-  while (p && isAlive(p) && readPidFile(net.pidFile) !== pid && Date.now() < until) {
+  while (p && isAlive(p) && readPidFile(net.pidFile) === undefined && Date.now() < until) {
     await sleep(pause);
     pause = Math.min(pause * 2, 10);
   }
-  if (p && isAlive(p) && readPidFile(net.pidFile) === pid) return p;
+  if (p && isAlive(p) && readPidFile(net.pidFile) !== undefined) return p;
   if (p) await stopProcess(p, { graceMs: 0 });
   const reason = p && Date.now() >= until ? `not set up after ${START_TIMEOUT_MS / 1000} s` : pastaReason(readLogTail(log));
   const hint = /tun/i.test(reason) && !tunUsable()
@@ -181,10 +185,11 @@ function looksLikeOurs(net: EnvUserNet, pid: number, notBefore: number, proc: Pr
 /**
  * The process `net` names: the noted one, or for a create killed before it noted it, the pid
  * in its pid file if that process is the program and started after the creator
- * (`notBefore`, its start time). Undefined when there is none alive.
+ * (`notBefore`, its start time); for a noted watcher that has gone, the pasta it may leave
+ * for a moment (orphanedProgram). Undefined when there is none alive.
  */
 export function userNetProcess(net: EnvUserNet, notBefore = 0, procRoot?: string): ProcessIdentity | undefined {
-  if (net.process) return isAlive(net.process) ? net.process : undefined;
+  if (net.process) return isAlive(net.process) ? net.process : orphanedProgram(net, net.process);
   const pid = readPidFile(net.pidFile);
   if (pid === undefined) return undefined;
   const p = looksLikeOurs(net, pid, notBefore, new ProcFs(procRoot));
@@ -195,33 +200,56 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** How long a synchronous stop waits for the process to exit (so its ports are free). */
+/** How long a synchronous stop waits for the process to exit after SIGKILL (so its ports are free). */
 const EXIT_WAIT_MS = 2000;
 
-function killNow(p: ProcessIdentity): boolean {
+/** How long a synchronous stop gives the process after SIGTERM before SIGKILL. */
+const TERM_WAIT_MS = 500;
+
+function signalNow(p: ProcessIdentity, signal: NodeJS.Signals, waitMs: number): boolean {
   if (!isAlive(p)) return false;
   try {
-    process.kill(p.pid, 'SIGKILL');
+    process.kill(p.pid, signal);
   } catch (err) {
     if (hasErrno(err, 'ESRCH')) return false;
     throw err;
   }
-  const until = Date.now() + EXIT_WAIT_MS;
-  while (isAlive(p) && Date.now() < until) sleepSync(5);
+  const until = Date.now() + waitMs;
+  while (isAlive(p) && Date.now() < until) sleepSync(2);
   return true;
 }
 
-/** gc and the undo of a killed create: stop `net`'s process now (SIGKILL, identity checked). */
-export function stopUserNetNow(net: EnvUserNet, notBefore = 0): boolean {
-  const p = userNetProcess(net, notBefore);
-  return p ? killNow(p) : false;
+/**
+ * The pasta a netwatch process ran, still alive after the watcher went (a SIGKILLed watcher's
+ * pasta gets its own SIGKILL from the kernel, PR_SET_PDEATHSIG, a moment later): the pid in
+ * the pid file, if that is pasta and started after the watcher.
+ */
+function orphanedProgram(net: EnvUserNet, watcher: ProcessIdentity): ProcessIdentity | undefined {
+  const pid = readPidFile(net.pidFile);
+  if (pid === undefined || pid === watcher.pid) return undefined;
+  const p = looksLikeOurs(net, pid, watcher.startTime, new ProcFs());
+  return p && isAlive(p) ? p : undefined;
 }
 
-/** destroy: stop `net`'s process (SIGTERM, then SIGKILL), and wait for it to exit. */
+/** gc and the undo of a killed create: stop `net`'s process now (SIGTERM, SIGKILL, identity checked), and its pasta. */
+export function stopUserNetNow(net: EnvUserNet, notBefore = 0): boolean {
+  const p = userNetProcess(net, notBefore);
+  if (!p) return false;
+  signalNow(p, 'SIGTERM', TERM_WAIT_MS);
+  signalNow(p, 'SIGKILL', EXIT_WAIT_MS);
+  const left = orphanedProgram(net, p);
+  if (left) signalNow(left, 'SIGKILL', EXIT_WAIT_MS);
+  return true;
+}
+
+/** destroy: stop `net`'s process (SIGTERM, then SIGKILL), and wait for it (and its pasta) to exit. */
 export async function stopUserNet(net: EnvUserNet): Promise<boolean> {
   const p = userNetProcess(net);
   if (!p) return false;
-  return stopProcess(p, { graceMs: 500 });
+  const stopped = await stopProcess(p, { graceMs: 500 });
+  const left = orphanedProgram(net, p);
+  if (left) await stopProcess(left, { graceMs: 0 });
+  return stopped;
 }
 
 /** The host's loopback as seen inside a pasta environment: the gateway pasta copies from the host. */

@@ -166,6 +166,25 @@ describe.skipIf(skipWhy !== undefined).each(users)(`nsm create --pasta (%s)${ski
     expect(ls.environments.filter((e: { name: string }) => e.name === name)).toEqual([]);
   }, 30_000);
 
+  it('the holder killed by someone (SIGKILL): pasta is gone within about a second and the port is free, without gc', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('ph');
+    const port = await freePort();
+    const c = await nsm(['create', '--json', '--pasta', '--publish', `127.0.0.1:${port}:8080`, name], { ...as, stateDir: dir });
+    expect(c.code, c.stderr).toBe(0);
+    const created = JSON.parse(c.stdout);
+    const pastas = pastaProcessesFor(dir);
+    expect(pastas.length).toBeGreaterThan(0);
+    for (const pid of pastas) started.push(identity(pid)!);
+    expect(await listening(port)).toBe(true);
+    process.kill(created.pid, 'SIGKILL');
+    await waitFor(() => pastaProcessesFor(dir).length === 0, `no pasta process for ${dir} after its holder was killed`, 1500);
+    expect(await listening(port)).toBe(false);
+    // The record is still there (gc's business); destroy finds nothing left to stop.
+    const d = await nsm(['destroy', name], { ...as, stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+  }, 30_000);
+
   it('SIGKILL of create at random moments: after gc no pasta process is left', async () => {
     const dir = stateDir(uid);
     for (let round = 0; round < 6; round++) {
