@@ -1,6 +1,9 @@
 /*
- * nsm-helper netwatch PID STARTTIME PROGRAM [ARG]...: run PROGRAM (pasta) as a child for as
- * long as process PID (an environment's holder) lives, and no longer.
+ * nsm-helper netwatch [--owner OPID OSTARTTIME] PID STARTTIME PROGRAM [ARG]...: run PROGRAM
+ * (pasta) as a child for as long as process PID (an environment's holder) lives, and no longer.
+ * With --owner (nsm unshare's one-shot holder): when process OPID exits (nsm, even SIGKILLed),
+ * PID gets SIGKILL (pidfd_send_signal(2): the process the pidfd names, never a reused pid),
+ * which ends PID's namespaces and the command in them, and then PROGRAM goes as above.
  *
  * Why: pasta keeps the network namespace it serves open, and this pasta (Debian 12's
  * 2023-03 snapshot) only quits by itself when a filesystem-bound --netns path is deleted
@@ -84,13 +87,29 @@ int netwatch_main(int argc, char **argv)
 {
 	sigset_t sigs, old;
 	unsigned long long want, have;
-	struct pollfd fds[3];
-	int holder, child_fd, sfd, status, ending = 0;
+	struct pollfd fds[4];
+	int holder, child_fd, sfd, status, ending = 0, owner = -1;
 	pid_t pid, parent = getpid(), child;
 	char *end;
 
+	if (argc >= 4 && strcmp(argv[1], "--owner") == 0) {
+		pid_t opid = (pid_t)strtol(argv[2], &end, 10);
+
+		if (*end || opid <= 1) {
+			errno = EINVAL;
+			fail("OPID");
+		}
+		want = strtoull(argv[3], &end, 10);
+		owner = (int)syscall(SYS_pidfd_open, opid, 0);
+		if (*end || owner < 0 || start_time_of(opid, &have) < 0 || have != want) {
+			errno = ESRCH;
+			fail("OPID is not the process named");
+		}
+		argc -= 3;
+		argv += 3;
+	}
 	if (argc < 4) {
-		dprintf(STDERR_FILENO, "usage: nsm-helper netwatch PID STARTTIME PROGRAM [ARG]...\n");
+		dprintf(STDERR_FILENO, "usage: nsm-helper netwatch [--owner OPID OSTARTTIME] PID STARTTIME PROGRAM [ARG]...\n");
 		return NETWATCH_FAIL;
 	}
 	pid = (pid_t)strtol(argv[1], &end, 10);
@@ -140,8 +159,9 @@ int netwatch_main(int argc, char **argv)
 	fds[0] = (struct pollfd){ .fd = child_fd, .events = POLLIN };
 	fds[1] = (struct pollfd){ .fd = holder, .events = POLLIN };
 	fds[2] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	fds[3] = (struct pollfd){ .fd = owner, .events = POLLIN };
 	for (;;) {
-		int n = poll(fds, 3, ending ? NETWATCH_GRACE_MS : -1);
+		int n = poll(fds, 4, ending ? NETWATCH_GRACE_MS : -1);
 
 		if (n < 0 && errno != EINTR)
 			fail("poll");
@@ -163,6 +183,11 @@ int netwatch_main(int argc, char **argv)
 			kill(child, SIGTERM);
 			ending = 1;
 			fds[1].fd = -1;
+		}
+		if (fds[3].revents && fds[3].fd >= 0) {
+			/* The owner is gone: its one-shot holder goes too (PID 1 of its pid namespace). */
+			syscall(SYS_pidfd_send_signal, holder, SIGKILL, NULL, 0);
+			fds[3].fd = -1;
 		}
 		if (fds[2].revents) {
 			struct signalfd_siginfo si;

@@ -94,9 +94,14 @@ export function resolveNetMode(asked: EnvUserNet['mode'], _publish: readonly Pub
  * nothing from the environment's loopback to the host's (-T none -U none): the host is
  * reached through the gateway address instead (pasta(1) NOTES, --no-map-gw).
  */
-export function pastaArgs(net: EnvUserNet, target: { holderPid: number; netnsLink?: string; euid: number }): string[] {
+export function pastaArgs(net: EnvUserNet, target: UserNetTarget): string[] {
   const args = ['--config-net', '--quiet', '-P', net.pidFile];
-  if (target.euid === 0) {
+  if (target.nsFds) {
+    // Its own fds (nsm unshare): /proc/self/fd/N passes the ptrace(2) access check, whoever owns the holder.
+    if (target.euid === 0) args.push('--runas', '0');
+    args.push('--netns', '/proc/self/fd/3');
+    if (target.nsFds.user !== undefined) args.push('--userns', '/proc/self/fd/4');
+  } else if (target.euid === 0) {
     if (!target.netnsLink) throw new NsmError('--pasta as root needs the /run/netns link: pasta joins the namespace through it', { hint: 'drop --no-netns-link' });
     args.push('--runas', '0', '--netns', target.netnsLink);
   } else {
@@ -110,6 +115,19 @@ export function pastaArgs(net: EnvUserNet, target: { holderPid: number; netnsLin
   }
   args.push('-T', 'none', '-U', 'none');
   return args;
+}
+
+/** Whose network pasta serves, and how it reaches it. */
+export interface UserNetTarget {
+  holderPid: number;
+  holderStartTime: number;
+  /** As root: the /run/netns link pasta opens (create). */
+  netnsLink?: string;
+  euid: number;
+  /** nsm unshare: the holder's open namespace files, handed to pasta as its fds 3 (net) and 4 (user). */
+  nsFds?: { net: number; user?: number };
+  /** nsm unshare: the process whose exit also ends the holder (netwatch --owner): nsm itself. */
+  owner?: ProcessIdentity;
 }
 
 /** The last line of pasta's log that says something (not its syslog complaints). */
@@ -137,11 +155,13 @@ const START_TIMEOUT_MS = 10_000;
 export async function startUserNet(
   net: EnvUserNet,
   program: string,
-  target: { holderPid: number; holderStartTime: number; netnsLink?: string; euid: number },
+  target: UserNetTarget,
   noteProcess: (p: ProcessIdentity) => void,
 ): Promise<ProcessIdentity> {
   const log = userNetLogFile(net);
-  const pid = spawnDetached(helperBinary(), ['netwatch', String(target.holderPid), String(target.holderStartTime), program, ...pastaArgs(net, target), '-f', '-l', log]);
+  const owner = target.owner ? ['--owner', String(target.owner.pid), String(target.owner.startTime)] : [];
+  const fds = target.nsFds ? [target.nsFds.net, ...(target.nsFds.user !== undefined ? [target.nsFds.user] : [])] : [];
+  const pid = spawnDetached(helperBinary(), ['netwatch', ...owner, String(target.holderPid), String(target.holderStartTime), program, ...pastaArgs(net, target), '-f', '-l', log], fds);
   let p: ProcessIdentity | undefined;
   try {
     p = { pid, startTime: new ProcFs().readStat(pid).startTime };

@@ -28,10 +28,11 @@ export function programVersion(path: string): string | undefined {
 
 /**
  * Start `path args` in a session of its own with no stdio (it logs to a file), not waited for:
- * it is to outlive us. Returns its pid (known as soon as fork(2) returned), or throws.
+ * it is to outlive us. `fds` become its fds 3, 4, ... Returns its pid (known as soon as
+ * fork(2) returned), or throws.
  */
-export function spawnDetached(path: string, args: readonly string[]): number {
-  const child = spawn(path, args, { stdio: 'ignore', detached: true });
+export function spawnDetached(path: string, args: readonly string[], fds: readonly number[] = []): number {
+  const child = spawn(path, args, { stdio: ['ignore', 'ignore', 'ignore', ...fds], detached: true });
   child.on('error', () => {}); // reported by the caller, who finds no process
   child.unref();
   if (child.pid === undefined) throw new Error(`cannot run ${path}`);
