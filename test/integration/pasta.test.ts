@@ -228,3 +228,92 @@ describe('--publish and --net-mode: usage errors, exit 2, before anything is mad
     expect(existsSync(`${dir}/envs/${name}`)).toBe(false);
   });
 });
+
+/** Live (not zombie) processes whose command line contains `text`. */
+function processesNamed(text: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'latin1');
+      const st = identity(Number(e));
+      if (cmd.includes(text) && st && st.state !== 'Z') out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describe.skipIf(skipWhy !== undefined).each(users)(`nsm unshare --pasta (%s)${skipWhy ? ` - skipped: ${skipWhy}` : ''}`, (_, uid) => {
+  const as = uid === undefined ? {} : { uid };
+
+  it('the command reaches the host loopback through the gateway and a published port reaches it; its exit status passes through; nothing is left', async () => {
+    const tmp = stateDir(uid); // TMPDIR: pasta's files, so that its command line names this test
+    const port = await freePort();
+    const host = createHttpServer((_req, res) => res.end('from-the-host\n'));
+    servers.push(host as unknown as Server);
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostPort = (host.address() as AddressInfo).port;
+    // Inside: the host is the default gateway (pasta maps it to the host's loopback); then a
+    // server on 8080 answers one request from the host through the published port and exits 7.
+    const script = [
+      `const gw=require("child_process").execSync("ip -4 route show default").toString().split(" ")[2];`,
+      `fetch("http://"+gw+":${hostPort}/").then(r=>r.text()).then(t=>{process.stdout.write("host:"+t);`,
+      `require("http").createServer((q,s)=>{s.end("inside\\n",()=>process.exit(7))}).listen(8080,"127.0.0.1",()=>process.stdout.write("listening\\n"))},e=>{console.error(e);process.exit(1)})`,
+    ].join('');
+    let child: ReturnType<typeof spawn> | undefined;
+    const run = nsm(['unshare', '--pasta', '--publish', `127.0.0.1:${port}:8080`, '--', process.execPath, '-e', script], { ...as, env: { TMPDIR: tmp }, onSpawn: (c) => (child = c) });
+    let out = '';
+    await new Promise<void>((resolve) => {
+      child!.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('listening')) resolve();
+      });
+      child!.on('close', () => resolve());
+    });
+    for (const pid of pastaProcessesFor(tmp)) started.push(identity(pid)!);
+    expect(await get(port, '/')).toBe('inside\n');
+    const r = await run;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('host:from-the-host\n');
+    expect(r.code).toBe(7);
+    expect(pastaProcessesFor(tmp)).toEqual([]);
+    expect(processesNamed(`nsm:holder unshare-${child!.pid}`)).toEqual([]);
+    expect(await listening(port)).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]); // pasta's pid file and log went with it
+  }, 30_000);
+
+  it('SIGKILL of nsm unshare at random moments: no pasta, no holder, the port free', async () => {
+    const tmp = stateDir(uid);
+    for (let round = 0; round < 5; round++) {
+      const port = await freePort();
+      const delay = Math.floor(Math.random() * 1500);
+      let child: ReturnType<typeof spawn> | undefined;
+      const run = nsm(['unshare', '--pasta', '--publish', `127.0.0.1:${port}:8080`, '--', 'sleep', '30'], { ...as, env: { TMPDIR: tmp }, onSpawn: (c) => (child = c) });
+      await new Promise((r) => setTimeout(r, delay));
+      child?.kill('SIGKILL');
+      await run;
+      for (const pid of pastaProcessesFor(tmp)) {
+        const id = identity(pid);
+        if (id) started.push(id);
+      }
+      await waitFor(() => pastaProcessesFor(tmp).length === 0, `no pasta for ${tmp} (round ${round}, killed after ${delay} ms)`, 2000);
+      await waitFor(() => processesNamed(`nsm:holder unshare-${child!.pid}`).length === 0, `no holder (round ${round}, killed after ${delay} ms)`, 2000);
+      expect(await listening(port)).toBe(false);
+    }
+  }, 60_000);
+});
+
+describe('nsm unshare --pasta: usage errors, exit 125 (unshare\'s own failures, as unshare(1))', () => {
+  it.each([
+    [['--pasta', '--user', '--', 'true'], /needs a new network namespace/],
+    [['--pasta', '--root', '/', '--', 'true'], /--root cannot be combined/],
+    [['--publish', '8080:80', '--', 'true'], /--publish needs --pasta/],
+  ])('%j', async (args, message) => {
+    const r = await nsm(['unshare', ...args]);
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+});
