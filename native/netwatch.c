@@ -19,6 +19,10 @@
  *  - SIGTERM/SIGINT/SIGHUP are passed on to PROGRAM, and this process exits only once
  *    PROGRAM has been reaped: when it has gone, so have PROGRAM's sockets (its ports).
  *
+ * PID 0 (and STARTTIME 0): no holder to follow, for an environment whose namespaces are
+ * pinned and so outlive their holder by design (nsm create --pin): PROGRAM then lives until
+ * it is stopped through this process (destroy, gc) or ends by itself.
+ *
  * nsm records this process's pid and start time (not PROGRAM's): ending it ends PROGRAM.
  * Exit status: PROGRAM's exit code, or 128 + the signal that ended it; 125 when it could not
  * be started or PID is not the process named (already gone: ESRCH).
@@ -113,19 +117,25 @@ int netwatch_main(int argc, char **argv)
 		return NETWATCH_FAIL;
 	}
 	pid = (pid_t)strtol(argv[1], &end, 10);
-	if (*end || pid <= 1)
-		{ errno = EINVAL; fail("PID"); }
+	if (*end || pid < 0 || pid == 1) {
+		errno = EINVAL;
+		fail("PID");
+	}
 	want = strtoull(argv[2], &end, 10);
-	if (*end)
-		{ errno = EINVAL; fail("STARTTIME"); }
+	if (*end) {
+		errno = EINVAL;
+		fail("STARTTIME");
+	}
 	prctl(PR_SET_NAME, "nsm:netwatch");
 
-	holder = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (holder < 0)
+	holder = pid == 0 ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pid != 0 && holder < 0)
 		fail("pidfd_open(PID)");
 	/* Opened first, checked second: a pid reused before the open shows a new start time. */
-	if (start_time_of(pid, &have) < 0 || have != want)
-		{ errno = ESRCH; fail("PID is not the process named"); }
+	if (pid != 0 && (start_time_of(pid, &have) < 0 || have != want)) {
+		errno = ESRCH;
+		fail("PID is not the process named");
+	}
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -186,7 +196,8 @@ int netwatch_main(int argc, char **argv)
 		}
 		if (fds[3].revents && fds[3].fd >= 0) {
 			/* The owner is gone: its one-shot holder goes too (PID 1 of its pid namespace). */
-			syscall(SYS_pidfd_send_signal, holder, SIGKILL, NULL, 0);
+			if (holder >= 0)
+				syscall(SYS_pidfd_send_signal, holder, SIGKILL, NULL, 0);
 			fds[3].fd = -1;
 		}
 		if (fds[2].revents) {

@@ -195,7 +195,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       rmSync(net.pidFile, { force: true });
       reservation.note({ options: { userNet: net } });
       userNet = net;
-      await startUserNet(net, userNetProgram.program, { holderPid: holder.pid, holderStartTime: holder.startTime, ...(linked ? { netnsLink: netnsPath } : {}), euid }, (p) => {
+      await startUserNet(net, userNetProgram.program, { holderPid: holder.pid, holderStartTime: holder.startTime, pinned: pin, ...(linked ? { netnsLink: netnsPath } : {}), euid }, (p) => {
         net.process = p;
         reservation.note({ options: { userNet: net } });
       });

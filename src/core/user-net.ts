@@ -126,6 +126,8 @@ export interface UserNetTarget {
   euid: number;
   /** nsm unshare: the holder's open namespace files, handed to pasta as its fds 3 (net) and 4 (user). */
   nsFds?: { net: number; user?: number };
+  /** Pinned namespaces outlive their holder by design (create --pin): pasta then does too, until destroy or gc. */
+  pinned?: boolean;
   /** nsm unshare: the process whose exit also ends the holder (netwatch --owner): nsm itself. */
   owner?: ProcessIdentity;
 }
@@ -161,7 +163,7 @@ export async function startUserNet(
   const log = userNetLogFile(net);
   const owner = target.owner ? ['--owner', String(target.owner.pid), String(target.owner.startTime)] : [];
   const fds = target.nsFds ? [target.nsFds.net, ...(target.nsFds.user !== undefined ? [target.nsFds.user] : [])] : [];
-  const pid = spawnDetached(helperBinary(), ['netwatch', ...owner, String(target.holderPid), String(target.holderStartTime), program, ...pastaArgs(net, target), '-f', '-l', log], fds);
+  const pid = spawnDetached(helperBinary(), ['netwatch', ...owner, ...(target.pinned ? ['0', '0'] : [String(target.holderPid), String(target.holderStartTime)]), program, ...pastaArgs(net, target), '-f', '-l', log], fds);
   let p: ProcessIdentity | undefined;
   try {
     p = { pid, startTime: new ProcFs().readStat(pid).startTime };

@@ -229,6 +229,38 @@ describe('--publish and --net-mode: usage errors, exit 2, before anything is mad
   });
 });
 
+describe.skipIf(skipWhy !== undefined)(`nsm create --pasta --pin (root: pins need root)${skipWhy ? ` - skipped: ${skipWhy}` : ''}`, () => {
+  it('pinned namespaces outlive the holder, and so does their network: the published port still reaches a server in the net namespace; destroy stops pasta', async () => {
+    const dir = stateDir();
+    const name = uniqueName('pp');
+    const port = await freePort();
+    const c = await nsm(['create', '--json', '--pasta', '--pin', '--publish', `127.0.0.1:${port}:8080`, name], { stateDir: dir });
+    expect(c.code, c.stderr).toBe(0);
+    const created = JSON.parse(c.stdout);
+    const pasta = identity(created.userNet.pid)!;
+    started.push(pasta);
+    process.kill(created.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1500)); // what an unpinned environment's pasta would not survive
+    expect(alive(pasta.pid, pasta.startTime)).toBe(true);
+    // A server in the pinned net namespace (its /run/netns link), started by the test itself.
+    const server = spawn('ip', ['netns', 'exec', name, process.execPath, '-e', 'require("http").createServer((q,s)=>s.end("pinned\\n")).listen(8080,"127.0.0.1")'], { stdio: 'ignore' });
+    try {
+      let body: string | undefined;
+      for (let n = 0; n < 50 && body === undefined; n++) {
+        body = await get(port, '/');
+        if (body === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toBe('pinned\n');
+    } finally {
+      server.kill('SIGKILL');
+    }
+    const d = await nsm(['destroy', name], { stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+    await waitFor(() => !alive(pasta.pid, pasta.startTime), 'pasta stopped by destroy', 2000);
+    expect(await listening(port)).toBe(false);
+  }, 30_000);
+});
+
 /** Live (not zombie) processes whose command line contains `text`. */
 function processesNamed(text: string): number[] {
   const out: number[] = [];
