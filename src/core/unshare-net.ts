@@ -24,7 +24,7 @@ import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from '
 import { runJoined } from './join.js';
 import { stopProcess } from './processes.js';
 import type { EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
-import { pastaHostAddress, resolveNetMode, startUserNet, stopUserNet } from './user-net.js';
+import { resolveNetMode, startUserNet, stopUserNet, userNetHostAddress } from './user-net.js';
 
 /**
  * Run `argv` in new namespaces with a pasta network publishing `publish`; resolves with its
@@ -52,7 +52,7 @@ export async function unshareWithUserNet(
   // pasta's pid file (its "ready") and log: a private directory, removed when we are done.
   const dir = mkdtempSync(join(tmpdir(), 'nsm-unshare-net-'));
   const net: EnvUserNet = { mode, publish: userNet.publish, pidFile: join(dir, 'usernet.pid') };
-  const hostAddress = pastaHostAddress();
+  const hostAddress = userNetHostAddress(mode);
   if (hostAddress) net.hostAddress = hostAddress;
   const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
   let holder: ProcessIdentity | undefined;

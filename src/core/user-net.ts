@@ -8,7 +8,7 @@
 import { hasErrno, NsmError, UsageError, quoteInput } from '../sys/errors.js';
 import { ProcFs } from '../sys/procfs.js';
 import { dirname, join } from 'node:path';
-import { findProgram, hostDefaultGateway4, readLogTail, readPidFile, spawnDetached, tunUsable } from '../sys/usernet.js';
+import { findProgram, hostDefaultGateway4, isSocket, readLogTail, readPidFile, slirpRequest, spawnDetached, tunUsable } from '../sys/usernet.js';
 import type { EnvResources, EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
 import { isAlive, stopProcess } from './processes.js';
 import { helperBinary } from '../sys/native.js';
@@ -70,17 +70,54 @@ export function userNetOf(record: Pick<EnvResources, 'options'>): EnvUserNet | u
 }
 
 /**
- * The program for `asked`, checked before anything is made. Only pasta is run so far; the
- * slirp4netns fallback is not built yet, so a missing pasta is an error naming the Debian
- * package, and says when slirp4netns is there (it could not publish ports either way).
+ * The program for `asked`, checked before anything is made: pasta, or slirp4netns when asked
+ * for, and as the fallback of --pasta when pasta is not installed but slirp4netns is (the
+ * command prints a note, fallbackNote). Neither: an error naming the Debian package passt.
  * @throws NsmError (exit 1).
  */
 export function resolveNetMode(asked: EnvUserNet['mode'], _publish: readonly PublishedPort[]): { mode: EnvUserNet['mode']; program: string } {
   const pasta = findProgram('pasta');
   if (asked === 'pasta' && pasta) return { mode: 'pasta', program: pasta };
-  const slirp = findProgram('slirp4netns') ? ' (slirp4netns is installed, but nsm does not run it yet)' : '';
-  if (asked === 'slirp4netns') throw new NsmError(`--net-mode slirp4netns is not supported yet${slirp}`, { hint: 'use --pasta: install the Debian package passt (apt-get install passt)' });
-  throw new NsmError(`--pasta needs pasta, which is not installed${slirp}`, { hint: 'install the Debian package passt: apt-get install passt' });
+  const slirp = findProgram('slirp4netns');
+  if (slirp) return { mode: 'slirp4netns', program: slirp };
+  const what = asked === 'pasta' ? '--pasta needs pasta (Debian package passt) or slirp4netns, and neither is installed' : '--net-mode slirp4netns needs slirp4netns, which is not installed';
+  throw new NsmError(what, { hint: 'install the Debian package passt (apt-get install passt), or slirp4netns' });
+}
+
+/** The note --pasta prints when it falls back to slirp4netns, or undefined when it does not. */
+export function fallbackNote(asked: EnvUserNet['mode'] | 'none' | undefined): string | undefined {
+  if (asked !== 'pasta' || findProgram('pasta') || !findProgram('slirp4netns')) return undefined;
+  return 'nsm: note: pasta is not installed (Debian package passt): using slirp4netns; the host is 10.0.2.2 inside\n';
+}
+
+/** slirp4netns's fixed addresses (slirp4netns(1), default --cidr 10.0.2.0/24): the host's loopback is the gateway. */
+const SLIRP_HOST = '10.0.2.2';
+
+/** The address that means the host's loopback inside, for `mode`. */
+export function userNetHostAddress(mode: EnvUserNet['mode']): string | undefined {
+  return mode === 'pasta' ? pastaHostAddress() : SLIRP_HOST;
+}
+
+/** slirp4netns's API socket (slirp4netns(1) --api-socket): beside the pid file. */
+export function slirpApiSocket(net: EnvUserNet): string {
+  return join(dirname(net.pidFile), 'usernet.sock');
+}
+
+/**
+ * slirp4netns's arguments (slirp4netns(1)): the holder by PID (it joins the holder's user
+ * namespace too when it has one), or for nsm unshare its own fds 3 and 4 as paths. A tap
+ * device configured with 10.0.2.100, the gateway 10.0.2.2 (the host's loopback) and DNS at
+ * 10.0.2.3; ports are published afterwards through the API socket (add_hostfwd).
+ */
+export function slirpArgs(net: EnvUserNet, target: UserNetTarget): string[] {
+  const args = ['--configure', '--mtu=65520', `--api-socket=${slirpApiSocket(net)}`];
+  if (target.nsFds) {
+    if (target.nsFds.user !== undefined) args.push('--userns-path=/proc/self/fd/4');
+    args.push('--netns-type=path', '/proc/self/fd/3', 'tap0');
+  } else {
+    args.push(String(target.holderPid), 'tap0');
+  }
+  return args;
 }
 
 /**
@@ -163,7 +200,13 @@ export async function startUserNet(
   const log = userNetLogFile(net);
   const owner = target.owner ? ['--owner', String(target.owner.pid), String(target.owner.startTime)] : [];
   const fds = target.nsFds ? [target.nsFds.net, ...(target.nsFds.user !== undefined ? [target.nsFds.user] : [])] : [];
-  const pid = spawnDetached(helperBinary(), ['netwatch', ...owner, ...(target.pinned ? ['0', '0'] : [String(target.holderPid), String(target.holderStartTime)]), program, ...pastaArgs(net, target), '-f', '-l', log], fds);
+  const slirp = net.mode === 'slirp4netns';
+  const programArgs = slirp ? slirpArgs(net, target) : [...pastaArgs(net, target), '-f', '-l', log];
+  // slirp4netns logs to stderr: into the log file (pasta writes its own, -l).
+  const pid = spawnDetached(helperBinary(), ['netwatch', ...owner, ...(target.pinned ? ['0', '0'] : [String(target.holderPid), String(target.holderStartTime)]), program, ...programArgs], fds, slirp ? log : undefined);
+  // Ready: pasta wrote its pid file; slirp4netns listens on its API socket, which it binds
+  // once the interface is configured.
+  const ready = () => (slirp ? isSocket(slirpApiSocket(net)) : readPidFile(net.pidFile) !== undefined);
   let p: ProcessIdentity | undefined;
   try {
     p = { pid, startTime: new ProcFs().readStat(pid).startTime };
@@ -173,17 +216,35 @@ export async function startUserNet(
   if (p) noteProcess(p);
   const until = Date.now() + START_TIMEOUT_MS;
   let pause = 1;
-  while (p && isAlive(p) && readPidFile(net.pidFile) === undefined && Date.now() < until) {
+  while (p && isAlive(p) && !ready() && Date.now() < until) {
     await sleep(pause);
     pause = Math.min(pause * 2, 10);
   }
-  if (p && isAlive(p) && readPidFile(net.pidFile) !== undefined) return p;
+  let failed: string | undefined;
+  if (p && isAlive(p) && ready()) {
+    if (!slirp) return p;
+    failed = await publishThroughSlirp(slirpApiSocket(net), net.publish);
+    if (failed === undefined) return p;
+  }
   if (p) await stopProcess(p, { graceMs: 0 });
-  const reason = p && Date.now() >= until ? `not set up after ${START_TIMEOUT_MS / 1000} s` : pastaReason(readLogTail(log));
+  const name = slirp ? 'slirp4netns' : 'pasta';
+  const reason = failed ?? (p && Date.now() >= until ? `not set up after ${START_TIMEOUT_MS / 1000} s` : pastaReason(readLogTail(log)));
   const hint = /tun/i.test(reason) && !tunUsable()
     ? '/dev/net/tun must be readable and writable by you (mode 0666, as udev sets it on Debian)'
     : /bind|in use/i.test(reason) ? 'a published host port is taken: pick another' : undefined;
-  throw new NsmError(`pasta failed: ${reason}`, hint ? { hint } : {});
+  throw new NsmError(`${name} failed: ${reason}`, hint ? { hint } : {});
+}
+
+/**
+ * Publish `ports` through slirp4netns's API (slirp4netns(1) add_hostfwd, one JSON request per
+ * connection); undefined when all are published, else the first refusal.
+ */
+async function publishThroughSlirp(socket: string, ports: readonly PublishedPort[]): Promise<string | undefined> {
+  for (const p of ports) {
+    const reply = await slirpRequest(socket, { execute: 'add_hostfwd', arguments: { proto: p.protocol, host_addr: p.hostAddress, host_port: p.hostPort, guest_port: p.envPort } });
+    if (reply.error !== undefined) return `cannot publish ${p.hostAddress}:${p.hostPort}: ${typeof reply.error === 'object' && reply.error && 'desc' in reply.error ? String((reply.error as { desc: unknown }).desc) : JSON.stringify(reply.error)}`;
+  }
+  return undefined;
 }
 
 /** Where pasta logs (pasta(1) -l): beside its pid file. */

@@ -8,7 +8,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { alive, cleanup, identity, isRoot, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
@@ -62,14 +64,14 @@ async function get(port: number, path: string): Promise<string | undefined> {
 }
 
 /** pasta processes whose command line names `dir` (where nsm keeps their pid files). */
-function pastaProcessesFor(dir: string): number[] {
+function pastaProcessesFor(dir: string, program = /pasta|passt/): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'latin1');
       const st = identity(Number(e));
-      if (cmd.includes(dir) && /pasta|passt/.test(cmd) && st && st.state !== 'Z') out.push(Number(e));
+      if (cmd.includes(dir) && program.test(cmd) && st && st.state !== 'Z') out.push(Number(e));
     } catch {
       // gone
     }
@@ -348,4 +350,84 @@ describe('nsm unshare --pasta: usage errors, exit 125 (unshare\'s own failures, 
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(message);
   });
+});
+
+const SLIRP = ['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns'].find(existsSync);
+const slirpSkip = !SLIRP ? 'slirp4netns is not installed (the test set-up installs it as root)' : !isRoot ? 'needs root: uid 65534 runs through setpriv, and the root case too' : undefined;
+
+/** A directory to be PATH holding only `programs` (symlinks) and setpriv (how the rootless case runs), removed after the test. */
+function pathWith(programs: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-path-'));
+  chmodSync(dir, 0o755);
+  programs = [...programs, '/usr/bin/setpriv'];
+  for (const p of programs) symlinkSync(p, join(dir, p.split('/').pop()!));
+  onTestFinishedCleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+const onTestFinishedCleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const f of onTestFinishedCleanup.splice(0)) f();
+});
+
+describe.skipIf(slirpSkip !== undefined).each(users)(`nsm create --net-mode slirp4netns (%s)${slirpSkip ? ` - skipped: ${slirpSkip}` : ''}`, (_, uid) => {
+  const as = uid === undefined ? {} : { uid };
+
+  it('a published port (add_hostfwd), the host loopback at 10.0.2.2; destroy stops it; a killed holder takes it along', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('sl');
+    const port = await freePort();
+    const host = createHttpServer((_req, res) => res.end('from-the-host\n'));
+    servers.push(host as unknown as Server);
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostPort = (host.address() as AddressInfo).port;
+    const c = await nsm(['create', '--json', '--net-mode', 'slirp4netns', '--publish', `127.0.0.1:${port}:8080`, name], { ...as, stateDir: dir });
+    expect(c.code, c.stderr).toBe(0);
+    const created = JSON.parse(c.stdout);
+    expect(created.userNet).toMatchObject({ mode: 'slirp4netns', hostAddress: '10.0.2.2' });
+    const proc = identity(created.userNet.pid)!;
+    started.push(proc);
+    const reach = await nsm(['exec', name, '--', process.execPath, '-e', `fetch("http://10.0.2.2:${hostPort}/").then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e);process.exit(1)})`], { ...as, stateDir: dir });
+    expect(reach.stdout).toBe('from-the-host\n');
+    const server = `require("http").createServer((q,s)=>s.end("slirp-inside")).listen(8080)`;
+    await nsm(['exec', name, '--', 'sh', '-c', `${process.execPath} -e '${server}' >/dev/null 2>&1 &`], { ...as, stateDir: dir });
+    let body: string | undefined;
+    for (let n = 0; n < 50 && body === undefined; n++) {
+      body = await get(port, '/');
+      if (body === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(body).toBe('slirp-inside');
+    const d = await nsm(['destroy', name], { ...as, stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+    expect(alive(proc.pid, proc.startTime)).toBe(false);
+    expect(pastaProcessesFor(dir, /slirp4netns/)).toEqual([]);
+    expect(await listening(port)).toBe(false);
+
+    // Its holder killed by someone: slirp4netns goes too, without gc.
+    const name2 = uniqueName('sl');
+    const c2 = await nsm(['create', '--json', '--net-mode', 'slirp4netns', '--publish', `127.0.0.1:${port}:8080`, name2], { ...as, stateDir: dir });
+    expect(c2.code, c2.stderr).toBe(0);
+    const created2 = JSON.parse(c2.stdout);
+    started.push(identity(created2.userNet.pid)!);
+    process.kill(created2.pid, 'SIGKILL');
+    await waitFor(() => pastaProcessesFor(dir, /slirp4netns/).length === 0, 'no slirp4netns after its holder was killed', 1500);
+    expect(await listening(port)).toBe(false);
+    await nsm(['destroy', name2], { ...as, stateDir: dir });
+  }, 30_000);
+
+  it('--pasta without pasta in PATH falls back to slirp4netns with a note; with neither: one line naming passt, exit 1, nothing made', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('sf');
+    const c = await nsm(['create', '--json', '--pasta', name], { ...as, stateDir: dir, env: { PATH: pathWith([SLIRP!]) } });
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(/^nsm: note: pasta is not installed \(Debian package passt\): using slirp4netns/);
+    const created = JSON.parse(c.stdout);
+    started.push(identity(created.userNet.pid)!);
+    expect(created.userNet.mode).toBe('slirp4netns');
+    expect((await nsm(['destroy', name], { ...as, stateDir: dir })).code).toBe(0);
+
+    const none = await nsm(['create', '--pasta', uniqueName('sn')], { ...as, stateDir: dir, env: { PATH: pathWith([]) } });
+    expect(none.code).toBe(1);
+    expect(none.stderr.split('\n')[0]).toMatch(/^nsm: --pasta needs pasta \(Debian package passt\) or slirp4netns, and neither is installed$/);
+    expect(readdirSync(join(dir, 'envs'))).toEqual([]);
+  }, 30_000);
 });

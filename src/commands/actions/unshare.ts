@@ -1,6 +1,7 @@
 import { unshareRun } from '../../core/unshare.js';
 import { unshareWithUserNet } from '../../core/unshare-net.js';
 import { UsageError } from '../../sys/errors.js';
+import { fallbackNote } from '../../core/user-net.js';
 import { userNetRequest } from '../environment-options.js';
 import { namespaceRequest } from '../namespace-request.js';
 import type { OptionsOf } from '../spec.js';
@@ -17,6 +18,8 @@ export async function run([command]: [string[]], opts: OptionsOf<typeof unshareO
   if (userNet) {
     // The command joins a holder's namespaces (src/core/unshare-net.ts): no chroot of run mode there,
     // and nsm's death ends the holder, and so the command, whatever --kill-child says.
+    const note = fallbackNote(userNet.mode);
+    if (note) process.stderr.write(note);
     if (opts.root !== undefined) throw new UsageError(`--root cannot be combined with --net-mode ${userNet.mode}`);
     if (killSignal !== undefined && killSignal !== 9) throw new UsageError(`--kill-child cannot be combined with --net-mode ${userNet.mode}: the command is killed when nsm dies`);
     process.exitCode = await unshareWithUserNet(namespaceRequest(opts), argv, userNet, { ...(opts.wd !== undefined ? { cwd: opts.wd } : {}), ...(env ? { env } : {}) });
