@@ -36,6 +36,7 @@
 #include "scan.h"
 #include "pidtick.h"
 #include "connector.h"
+#include "netwatch.h"
 
 /* ------------------------------------------------------------------ main */
 
@@ -47,6 +48,7 @@ static noreturn void usage(void)
 		"       nsm-helper scan [--proc ROOT] [--types MASK] [--no-fds] [--no-threads] [--jobs N]\n"
 		"       nsm-helper pidtick [--proc ROOT] [--list MS] [--scan-fd FD] MS\n"
 		"       nsm-helper connector [--proc ROOT] [--types MASK] [--rcvbuf BYTES] [--ack-ms MS]\n"
+		"       nsm-helper netwatch PID STARTTIME PROGRAM [ARG]...\n"
 		"The helper of nsm(1); it speaks the protocol in native/PROTOCOL.md on SYNCFD, or for a\n"
 		"holder given \"-\" on stdin and stdout.\n");
 	exit(NSM_EXIT_FAIL);
@@ -147,6 +149,9 @@ int main(int argc, char **argv)
 	/* `connector` is the monitor's event mode: process events and each process's namespaces (connector.c). */
 	if (argc >= 2 && strcmp(argv[1], "connector") == 0)
 		return connector_main(argc - 1, argv + 1);
+	/* `netwatch` runs pasta for as long as a holder lives (netwatch.c). */
+	if (argc >= 2 && strcmp(argv[1], "netwatch") == 0)
+		return netwatch_main(argc - 1, argv + 1);
 	for (size_t i = 0; argc >= 3 && i < sizeof modes / sizeof modes[0]; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			c.mode = modes[i].mode;

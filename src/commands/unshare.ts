@@ -1,6 +1,7 @@
 /** `nsm unshare`: one command in new namespaces; nothing is left when it exits. */
 import { namespaceOptions } from './namespace-options.js';
 import { parseNameList, parseSignal, parseWd } from './options.js';
+import { parseNetMode, parsePublish } from '../core/user-net.js';
 import { defineCommand, defineOptions } from './spec.js';
 
 /** create's namespace options, plus unshare(1)'s options that only make sense for one command. */
@@ -12,6 +13,9 @@ export const unshareOptions = defineOptions([
   { flags: '-w, --wd <dir>', description: 'working directory of the command (after --root; it must exist)', parse: parseWd },
   { flags: '--clear-env', description: 'the command gets no environment variables of ours (unshare(1) 2.41)' },
   { flags: '--whitelist-env <list>', description: 'the command gets only these of our environment variables (comma-separated names)', parse: parseNameList },
+  { flags: '--net-mode <mode>', description: 'a user-mode network for the command, rootless too: pasta (Debian package passt), none', parse: parseNetMode },
+  { flags: '--pasta', description: 'short for --net-mode pasta: address, default route, DNS; the host loopback at the gateway address' },
+  { flags: '--publish <port>', description: 'with --pasta: publish [HOSTADDR:]HOSTPORT:ENVPORT[/tcp|udp] (host address 127.0.0.1 unless given); repeatable', parse: parsePublish },
 ]);
 
 export const unshareCommand = defineCommand({
@@ -27,6 +31,7 @@ export const unshareCommand = defineCommand({
     { command: 'nsm unshare --net -- npm test', does: 'tests without network access (only lo)' },
     { command: "nsm unshare -- sh -c 'echo $$; hostname'", does: 'default namespaces: the shell is PID 2 under nsm:init' },
     { command: 'nsm unshare --user --time --boottime 86400 -- cat /proc/uptime' },
+    { command: 'nsm unshare --pasta -- npm ci', does: 'a real network for one command, rootless too (pasta)' },
   ],
   action: () => import('./actions/unshare.js'),
 });

@@ -40,7 +40,7 @@ import { listEnvironments } from './registry/list.js';
 import { reserve, type ReplacedEntry } from './registry/reservations.js';
 import { stopProcess } from './processes.js';
 import type { EnvUserNet, PublishedPort } from './record.js';
-import { pastaHostAddress, resolveNetMode, startUserNet, stopUserNet } from './user-net.js';
+import { resolveNetMode, startUserNet, stopUserNet, userNetHostAddress } from './user-net.js';
 
 export interface CreateOptions extends RegistryOptions {
   /** Bind-mount every namespace file under the environment's directory (root only). */
@@ -190,12 +190,12 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       // Noted before it starts, and its pid the moment it is forked (startUserNet): a create
       // killed while pasta sets up leaves a process that gc and the next create of the name stop.
       const net: EnvUserNet = { mode: userNetProgram.mode, publish: options.userNet.publish, pidFile: join(reservation.dir, 'usernet.pid') };
-      const hostAddress = pastaHostAddress();
-      if (hostAddress && net.mode === 'pasta') net.hostAddress = hostAddress;
+      const hostAddress = userNetHostAddress(net.mode);
+      if (hostAddress) net.hostAddress = hostAddress;
       rmSync(net.pidFile, { force: true });
       reservation.note({ options: { userNet: net } });
       userNet = net;
-      await startUserNet(net, userNetProgram.program, { holderPid: holder.pid, ...(linked ? { netnsLink: netnsPath } : {}), euid }, (p) => {
+      await startUserNet(net, userNetProgram.program, { holderPid: holder.pid, holderStartTime: holder.startTime, pinned: pin, ...(linked ? { netnsLink: netnsPath } : {}), euid }, (p) => {
         net.process = p;
         reservation.note({ options: { userNet: net } });
       });

@@ -3,13 +3,19 @@
  * package passt) and slirp4netns. Finding them, running them, reading what they leave.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { firstExecutable } from './firewall.js';
 
-/** The absolute path of program `name` in PATH (or the usual system directories), or undefined. */
+/**
+ * The absolute path of program `name` in PATH, or undefined. The usual system directories
+ * only when PATH is unset or empty: a PATH that leaves a program out means it (and is how
+ * the slirp4netns fallback is chosen and tested).
+ */
 export function findProgram(name: string): string | undefined {
-  return firstExecutable([...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/bin', '/sbin'], name);
+  const path = process.env.PATH ?? '';
+  return firstExecutable(path === '' ? ['/usr/bin', '/usr/sbin', '/bin', '/sbin'] : path.split(delimiter), name);
 }
 
 /** The first line `path --version` prints, or undefined when it prints none. */
@@ -28,10 +34,18 @@ export function programVersion(path: string): string | undefined {
 
 /**
  * Start `path args` in a session of its own with no stdio (it logs to a file), not waited for:
- * it is to outlive us. Returns its pid (known as soon as fork(2) returned), or throws.
+ * it is to outlive us. `fds` become its fds 3, 4, ... Returns its pid (known as soon as
+ * fork(2) returned), or throws.
  */
-export function spawnDetached(path: string, args: readonly string[]): number {
-  const child = spawn(path, args, { stdio: 'ignore', detached: true });
+export function spawnDetached(path: string, args: readonly string[], fds: readonly number[] = [], logFile?: string): number {
+  // A log file, when given, is its stdout and stderr (opened here, closed once it is forked).
+  const log = logFile === undefined ? undefined : openSync(logFile, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+  let child;
+  try {
+    child = spawn(path, args, { stdio: ['ignore', log ?? 'ignore', log ?? 'ignore', ...fds], detached: true });
+  } finally {
+    if (log !== undefined) closeSync(log);
+  }
   child.on('error', () => {}); // reported by the caller, who finds no process
   child.unref();
   if (child.pid === undefined) throw new Error(`cannot run ${path}`);
@@ -95,4 +109,36 @@ export function tunUsable(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether `path` is a Unix socket (not following a symlink). */
+export function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** One request to slirp4netns's API socket (slirp4netns(1) "API"): a JSON object written, the JSON reply read to end of file. */
+export function slirpRequest(socket: string, request: object, timeoutMs = 5000): Promise<{ return?: unknown; error?: unknown }> {
+  return new Promise((resolve) => {
+    const c = connect(socket);
+    let data = '';
+    const done = (r: { return?: unknown; error?: unknown }) => {
+      c.destroy();
+      resolve(r);
+    };
+    c.setTimeout(timeoutMs, () => done({ error: { desc: 'no answer from its API socket' } }));
+    c.on('connect', () => c.end(JSON.stringify(request)));
+    c.on('data', (d) => (data += d));
+    c.on('error', (err) => done({ error: { desc: err.message } }));
+    c.on('end', () => {
+      try {
+        done(JSON.parse(data) as { return?: unknown; error?: unknown });
+      } catch {
+        done({ error: { desc: `unreadable answer: ${data.slice(0, 200)}` } });
+      }
+    });
+  });
 }

@@ -8,7 +8,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { alive, cleanup, identity, isRoot, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
@@ -62,14 +64,14 @@ async function get(port: number, path: string): Promise<string | undefined> {
 }
 
 /** pasta processes whose command line names `dir` (where nsm keeps their pid files). */
-function pastaProcessesFor(dir: string): number[] {
+function pastaProcessesFor(dir: string, program = /pasta|passt/): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const cmd = readFileSync(`/proc/${e}/cmdline`, 'latin1');
       const st = identity(Number(e));
-      if (cmd.includes(dir) && /pasta|passt/.test(cmd) && st && st.state !== 'Z') out.push(Number(e));
+      if (cmd.includes(dir) && program.test(cmd) && st && st.state !== 'Z') out.push(Number(e));
     } catch {
       // gone
     }
@@ -166,6 +168,25 @@ describe.skipIf(skipWhy !== undefined).each(users)(`nsm create --pasta (%s)${ski
     expect(ls.environments.filter((e: { name: string }) => e.name === name)).toEqual([]);
   }, 30_000);
 
+  it('the holder killed by someone (SIGKILL): pasta is gone within about a second and the port is free, without gc', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('ph');
+    const port = await freePort();
+    const c = await nsm(['create', '--json', '--pasta', '--publish', `127.0.0.1:${port}:8080`, name], { ...as, stateDir: dir });
+    expect(c.code, c.stderr).toBe(0);
+    const created = JSON.parse(c.stdout);
+    const pastas = pastaProcessesFor(dir);
+    expect(pastas.length).toBeGreaterThan(0);
+    for (const pid of pastas) started.push(identity(pid)!);
+    expect(await listening(port)).toBe(true);
+    process.kill(created.pid, 'SIGKILL');
+    await waitFor(() => pastaProcessesFor(dir).length === 0, `no pasta process for ${dir} after its holder was killed`, 1500);
+    expect(await listening(port)).toBe(false);
+    // The record is still there (gc's business); destroy finds nothing left to stop.
+    const d = await nsm(['destroy', name], { ...as, stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+  }, 30_000);
+
   it('SIGKILL of create at random moments: after gc no pasta process is left', async () => {
     const dir = stateDir(uid);
     for (let round = 0; round < 6; round++) {
@@ -208,4 +229,205 @@ describe('--publish and --net-mode: usage errors, exit 2, before anything is mad
     expect(r.stderr).toMatch(message);
     expect(existsSync(`${dir}/envs/${name}`)).toBe(false);
   });
+});
+
+describe.skipIf(skipWhy !== undefined)(`nsm create --pasta --pin (root: pins need root)${skipWhy ? ` - skipped: ${skipWhy}` : ''}`, () => {
+  it('pinned namespaces outlive the holder, and so does their network: the published port still reaches a server in the net namespace; destroy stops pasta', async () => {
+    const dir = stateDir();
+    const name = uniqueName('pp');
+    const port = await freePort();
+    const c = await nsm(['create', '--json', '--pasta', '--pin', '--publish', `127.0.0.1:${port}:8080`, name], { stateDir: dir });
+    expect(c.code, c.stderr).toBe(0);
+    const created = JSON.parse(c.stdout);
+    const pasta = identity(created.userNet.pid)!;
+    started.push(pasta);
+    process.kill(created.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1500)); // what an unpinned environment's pasta would not survive
+    expect(alive(pasta.pid, pasta.startTime)).toBe(true);
+    // A server in the pinned net namespace (its /run/netns link), started by the test itself.
+    const server = spawn('ip', ['netns', 'exec', name, process.execPath, '-e', 'require("http").createServer((q,s)=>s.end("pinned\\n")).listen(8080,"127.0.0.1")'], { stdio: 'ignore' });
+    try {
+      let body: string | undefined;
+      for (let n = 0; n < 50 && body === undefined; n++) {
+        body = await get(port, '/');
+        if (body === undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(body).toBe('pinned\n');
+    } finally {
+      server.kill('SIGKILL');
+    }
+    const d = await nsm(['destroy', name], { stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+    await waitFor(() => !alive(pasta.pid, pasta.startTime), 'pasta stopped by destroy', 2000);
+    expect(await listening(port)).toBe(false);
+  }, 30_000);
+});
+
+/** Live (not zombie) processes whose command line contains `text`. */
+function processesNamed(text: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${e}/cmdline`, 'latin1');
+      const st = identity(Number(e));
+      if (cmd.includes(text) && st && st.state !== 'Z') out.push(Number(e));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+describe.skipIf(skipWhy !== undefined).each(users)(`nsm unshare --pasta (%s)${skipWhy ? ` - skipped: ${skipWhy}` : ''}`, (_, uid) => {
+  const as = uid === undefined ? {} : { uid };
+
+  it('the command reaches the host loopback through the gateway and a published port reaches it; its exit status passes through; nothing is left', async () => {
+    const tmp = stateDir(uid); // TMPDIR: pasta's files, so that its command line names this test
+    const port = await freePort();
+    const host = createHttpServer((_req, res) => res.end('from-the-host\n'));
+    servers.push(host as unknown as Server);
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostPort = (host.address() as AddressInfo).port;
+    // Inside: the host is the default gateway (pasta maps it to the host's loopback); then a
+    // server on 8080 answers one request from the host through the published port and exits 7.
+    const script = [
+      `const gw=require("child_process").execSync("ip -4 route show default").toString().split(" ")[2];`,
+      `fetch("http://"+gw+":${hostPort}/").then(r=>r.text()).then(t=>{process.stdout.write("host:"+t);`,
+      `require("http").createServer((q,s)=>{s.end("inside\\n",()=>process.exit(7))}).listen(8080,"127.0.0.1",()=>process.stdout.write("listening\\n"))},e=>{console.error(e);process.exit(1)})`,
+    ].join('');
+    let child: ReturnType<typeof spawn> | undefined;
+    const run = nsm(['unshare', '--pasta', '--publish', `127.0.0.1:${port}:8080`, '--', process.execPath, '-e', script], { ...as, env: { TMPDIR: tmp }, onSpawn: (c) => (child = c) });
+    let out = '';
+    await new Promise<void>((resolve) => {
+      child!.stdout!.on('data', (d) => {
+        out += d;
+        if (out.includes('listening')) resolve();
+      });
+      child!.on('close', () => resolve());
+    });
+    for (const pid of pastaProcessesFor(tmp)) started.push(identity(pid)!);
+    expect(await get(port, '/')).toBe('inside\n');
+    const r = await run;
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('host:from-the-host\n');
+    expect(r.code).toBe(7);
+    expect(pastaProcessesFor(tmp)).toEqual([]);
+    expect(processesNamed(`nsm:holder unshare-${child!.pid}`)).toEqual([]);
+    expect(await listening(port)).toBe(false);
+    expect(readdirSync(tmp)).toEqual([]); // pasta's pid file and log went with it
+  }, 30_000);
+
+  it('SIGKILL of nsm unshare at random moments: no pasta, no holder, the port free', async () => {
+    const tmp = stateDir(uid);
+    for (let round = 0; round < 5; round++) {
+      const port = await freePort();
+      const delay = Math.floor(Math.random() * 1500);
+      let child: ReturnType<typeof spawn> | undefined;
+      const run = nsm(['unshare', '--pasta', '--publish', `127.0.0.1:${port}:8080`, '--', 'sleep', '30'], { ...as, env: { TMPDIR: tmp }, onSpawn: (c) => (child = c) });
+      await new Promise((r) => setTimeout(r, delay));
+      child?.kill('SIGKILL');
+      await run;
+      for (const pid of pastaProcessesFor(tmp)) {
+        const id = identity(pid);
+        if (id) started.push(id);
+      }
+      await waitFor(() => pastaProcessesFor(tmp).length === 0, `no pasta for ${tmp} (round ${round}, killed after ${delay} ms)`, 2000);
+      await waitFor(() => processesNamed(`nsm:holder unshare-${child!.pid}`).length === 0, `no holder (round ${round}, killed after ${delay} ms)`, 2000);
+      expect(await listening(port)).toBe(false);
+    }
+  }, 60_000);
+});
+
+describe('nsm unshare --pasta: usage errors, exit 125 (unshare\'s own failures, as unshare(1))', () => {
+  it.each([
+    [['--pasta', '--user', '--', 'true'], /needs a new network namespace/],
+    [['--pasta', '--root', '/', '--', 'true'], /--root cannot be combined/],
+    [['--publish', '8080:80', '--', 'true'], /--publish needs --pasta/],
+  ])('%j', async (args, message) => {
+    const r = await nsm(['unshare', ...args]);
+    expect(r.code).toBe(125);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+const SLIRP = ['/usr/bin/slirp4netns', '/usr/local/bin/slirp4netns'].find(existsSync);
+const slirpSkip = !SLIRP ? 'slirp4netns is not installed (the test set-up installs it as root)' : !isRoot ? 'needs root: uid 65534 runs through setpriv, and the root case too' : undefined;
+
+/** A directory to be PATH holding only `programs` (symlinks) and setpriv (how the rootless case runs), removed after the test. */
+function pathWith(programs: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-path-'));
+  chmodSync(dir, 0o755);
+  programs = [...programs, '/usr/bin/setpriv'];
+  for (const p of programs) symlinkSync(p, join(dir, p.split('/').pop()!));
+  onTestFinishedCleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+const onTestFinishedCleanup: Array<() => void> = [];
+afterEach(() => {
+  for (const f of onTestFinishedCleanup.splice(0)) f();
+});
+
+describe.skipIf(slirpSkip !== undefined).each(users)(`nsm create --net-mode slirp4netns (%s)${slirpSkip ? ` - skipped: ${slirpSkip}` : ''}`, (_, uid) => {
+  const as = uid === undefined ? {} : { uid };
+
+  it('a published port (add_hostfwd), the host loopback at 10.0.2.2; destroy stops it; a killed holder takes it along', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('sl');
+    const port = await freePort();
+    const host = createHttpServer((_req, res) => res.end('from-the-host\n'));
+    servers.push(host as unknown as Server);
+    await new Promise<void>((r) => host.listen(0, '127.0.0.1', r));
+    const hostPort = (host.address() as AddressInfo).port;
+    const c = await nsm(['create', '--json', '--net-mode', 'slirp4netns', '--publish', `127.0.0.1:${port}:8080`, name], { ...as, stateDir: dir });
+    expect(c.code, c.stderr).toBe(0);
+    const created = JSON.parse(c.stdout);
+    expect(created.userNet).toMatchObject({ mode: 'slirp4netns', hostAddress: '10.0.2.2' });
+    const proc = identity(created.userNet.pid)!;
+    started.push(proc);
+    const reach = await nsm(['exec', name, '--', process.execPath, '-e', `fetch("http://10.0.2.2:${hostPort}/").then(r=>r.text()).then(t=>process.stdout.write(t),e=>{console.error(e);process.exit(1)})`], { ...as, stateDir: dir });
+    expect(reach.stdout).toBe('from-the-host\n');
+    const server = `require("http").createServer((q,s)=>s.end("slirp-inside")).listen(8080)`;
+    await nsm(['exec', name, '--', 'sh', '-c', `${process.execPath} -e '${server}' >/dev/null 2>&1 &`], { ...as, stateDir: dir });
+    let body: string | undefined;
+    for (let n = 0; n < 50 && body === undefined; n++) {
+      body = await get(port, '/');
+      if (body === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(body).toBe('slirp-inside');
+    const d = await nsm(['destroy', name], { ...as, stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+    expect(alive(proc.pid, proc.startTime)).toBe(false);
+    expect(pastaProcessesFor(dir, /slirp4netns/)).toEqual([]);
+    expect(await listening(port)).toBe(false);
+
+    // Its holder killed by someone: slirp4netns goes too, without gc.
+    const name2 = uniqueName('sl');
+    const c2 = await nsm(['create', '--json', '--net-mode', 'slirp4netns', '--publish', `127.0.0.1:${port}:8080`, name2], { ...as, stateDir: dir });
+    expect(c2.code, c2.stderr).toBe(0);
+    const created2 = JSON.parse(c2.stdout);
+    started.push(identity(created2.userNet.pid)!);
+    process.kill(created2.pid, 'SIGKILL');
+    await waitFor(() => pastaProcessesFor(dir, /slirp4netns/).length === 0, 'no slirp4netns after its holder was killed', 1500);
+    expect(await listening(port)).toBe(false);
+    await nsm(['destroy', name2], { ...as, stateDir: dir });
+  }, 30_000);
+
+  it('--pasta without pasta in PATH falls back to slirp4netns with a note; with neither: one line naming passt, exit 1, nothing made', async () => {
+    const dir = stateDir(uid);
+    const name = uniqueName('sf');
+    const c = await nsm(['create', '--json', '--pasta', name], { ...as, stateDir: dir, env: { PATH: pathWith([SLIRP!]) } });
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(/^nsm: note: pasta is not installed \(Debian package passt\): using slirp4netns/);
+    const created = JSON.parse(c.stdout);
+    started.push(identity(created.userNet.pid)!);
+    expect(created.userNet.mode).toBe('slirp4netns');
+    expect((await nsm(['destroy', name], { ...as, stateDir: dir })).code).toBe(0);
+
+    const none = await nsm(['create', '--pasta', uniqueName('sn')], { ...as, stateDir: dir, env: { PATH: pathWith([]) } });
+    expect(none.code).toBe(1);
+    expect(none.stderr.split('\n')[0]).toMatch(/^nsm: --pasta needs pasta \(Debian package passt\) or slirp4netns, and neither is installed$/);
+    expect(readdirSync(join(dir, 'envs'))).toEqual([]);
+  }, 30_000);
 });

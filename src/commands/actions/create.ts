@@ -1,4 +1,5 @@
 import { createEnvironment } from '../../core/create.js';
+import { fallbackNote } from '../../core/user-net.js';
 import { stderrSync, stdoutSync } from '../../sys/stdio.js';
 import { createdJson, formatCreated, replacedWarning, stdoutStyle } from '../../ui/created-view.js';
 import { printJson } from '../../ui/json.js';
@@ -9,7 +10,10 @@ import type { OptionsOf } from '../spec.js';
 
 export async function run([nameArg]: [string | undefined], opts: OptionsOf<typeof createOptions>): Promise<void> {
   const { name, veth } = resolveVethArgument(nameArg, opts.veth);
-  const created = await createEnvironment(name, namespaceRequest(opts), { pin: Boolean(opts.pin), ...(veth ? { veth } : {}), ...environmentRequest(opts) });
+  const request = environmentRequest(opts);
+  const note = fallbackNote(request.userNet?.mode);
+  if (note) stderrSync.write(note);
+  const created = await createEnvironment(name, namespaceRequest(opts), { pin: Boolean(opts.pin), ...(veth ? { veth } : {}), ...request });
   const warning = replacedWarning(created);
   // Written to the descriptors: process.stdout would load node:stream (src/sys/stdio.ts).
   if (warning) stderrSync.write(warning);

@@ -1,0 +1,103 @@
+/**
+ * `nsm unshare --pasta -- CMD`: a one-shot command with a real network. The helper's run mode
+ * execs the command the moment its namespaces exist, and pasta must be attached before that,
+ * so this path composes what create and exec do: a holder for the new namespaces, pasta on
+ * them, then the command joins them; the holder is stopped when the command has exited.
+ *
+ * Nothing outlives a SIGKILLed nsm: until the holder is acknowledged the helper kills it on
+ * end of file (native/PROTOCOL.md, READY and its acknowledgement); from then on pasta's
+ * watcher (`nsm-helper netwatch --owner`, native/netwatch.c) holds a pidfd of this process
+ * and kills the holder, PID 1 of the command's pid namespace, when we go, and pasta with it.
+ * The watcher is started before the acknowledgement, so there is no window between the two.
+ */
+import { closeSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
+import { createHolder, type RunOptions } from '../sys/helper.js';
+import { noteInheritedFds } from '../sys/inherited-fds.js';
+import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
+import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
+import { ProcFs } from '../sys/procfs.js';
+import { effectiveUid } from '../sys/statefs.js';
+import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
+import { runJoined } from './join.js';
+import { stopProcess } from './processes.js';
+import type { EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
+import { resolveNetMode, startUserNet, stopUserNet, userNetHostAddress } from './user-net.js';
+
+/**
+ * Run `argv` in new namespaces with a pasta network publishing `publish`; resolves with its
+ * exit status. Options other than cwd and env (--root, --kill-child) are refused by the caller.
+ */
+export async function unshareWithUserNet(
+  req: NamespaceRequest,
+  argv: readonly string[],
+  userNet: { mode: EnvUserNet['mode']; publish: PublishedPort[] },
+  opts: Pick<RunOptions, 'env'> & { cwd?: string } = {},
+): Promise<number> {
+  noteInheritedFds(); // before anything is opened (as unshareRun)
+  const euid = effectiveUid();
+  const config = planNamespaces(req, { euid });
+  if (!config.types.includes('net')) throw new UsageError(`--net-mode ${userNet.mode} needs a new network namespace: add --net`);
+  let resolved: ReturnType<typeof resolveNetMode>;
+  try {
+    resolved = resolveNetMode(userNet.mode, userNet.publish);
+  } catch (err) {
+    throw err instanceof NsmError && !(err instanceof UsageError) ? new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, ...(err.hint ? { hint: err.hint } : {}) }) : err;
+  }
+  const { mode, program } = resolved;
+  const proc = new ProcFs();
+  const self: ProcessIdentity = { pid: process.pid, startTime: proc.readStat(process.pid).startTime };
+  // pasta's pid file (its "ready") and log: a private directory, removed when we are done.
+  const dir = mkdtempSync(join(tmpdir(), 'nsm-unshare-net-'));
+  const net: EnvUserNet = { mode, publish: userNet.publish, pidFile: join(dir, 'usernet.pid') };
+  const hostAddress = userNetHostAddress(mode);
+  if (hostAddress) net.hostAddress = hostAddress;
+  const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
+  let holder: ProcessIdentity | undefined;
+  let ready: Promise<ProcessIdentity> | undefined;
+  try {
+    try {
+      await createHolder(config, {
+        // ps shows "nsm:holder unshare-PID", PID being ours.
+        name: `unshare-${process.pid}`,
+        onReady: (made) => {
+          holder = { pid: made.pid, startTime: made.startTime ?? proc.readStat(made.pid).startTime };
+          for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
+          const fd = (t: NsType) => opened.find((o) => o.type === t)?.file.fd;
+          // Forked before we acknowledge the holder: from here on it ends the holder if we die.
+          ready = startUserNet(net, program, { holderPid: holder.pid, holderStartTime: holder.startTime, euid, nsFds: { net: fd('net')!, ...(fd('user') !== undefined ? { user: fd('user')! } : {}) }, owner: self }, (p) => {
+            net.process = p;
+          });
+          ready.catch(() => {}); // awaited below
+        },
+      });
+    } catch (err) {
+      throw explainPrivilegeFailure(err, config);
+    }
+    try {
+      await ready;
+    } catch (err) {
+      // unshare's own failures exit 125 (unshare(1)), create's exit 1.
+      if (err instanceof NsmError && !(err instanceof UsageError)) throw new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, ...(err.hint ? { hint: err.hint } : {}), cause: err });
+      throw err;
+    }
+    return await runJoined({
+      namespaces: opened.map(({ type, file }) => ({ type, fd: file.fd, inode: file.ino })),
+      argv,
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      rootPid: holder!.pid,
+      // Not in-process: this process must stay outside, to stop the holder afterwards.
+      path: 'native',
+    });
+  } finally {
+    // The holder first (PID 1: whatever the command left inside goes with it); its watcher
+    // then ends pasta, which stopUserNet waits for.
+    if (holder) await stopProcess(holder, { graceMs: 0 });
+    if (net.process) await stopUserNet(net);
+    for (const { file } of opened) closeSync(file.fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
