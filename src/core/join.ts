@@ -90,6 +90,18 @@ function wdProblem(path: string): string | undefined {
 }
 
 /** The error for a --wd that `checked` (the path as seen from here) cannot be. */
+/**
+ * fork(2) into a PID namespace whose init has exited fails with ENOMEM (pid_namespaces(7): no
+ * process may join it any more), which reads as "Not enough memory" and names the wrong step.
+ */
+function deadPidNamespace(err: unknown, joined: readonly { type: NsType }[]): unknown {
+  if (errnoOf(err) !== 'ENOMEM' || !joined.some((n) => n.type === 'pid')) return err;
+  return new NsmError('cannot start the command in the PID namespace: its init (the first process, e.g. the holder) has exited, and the kernel lets no process join a PID namespace after that', {
+    exitCode: EXIT_NSM_FAILED,
+    hint: 'join the other namespaces only (-t TYPES without pid), or nsm destroy it',
+  });
+}
+
 function badWd(cwd: string, checked: string): NsmError {
   return new NsmError(`working directory ${echoInput(cwd)} ${wdProblem(checked) ?? 'is not a directory'} in the environment`, { exitCode: EXIT_NSM_FAILED });
 }
@@ -142,6 +154,8 @@ export async function runJoined(req: JoinRequest): Promise<number> {
           ...(req.netnsExec !== undefined ? { netnsExec: req.netnsExec } : {}),
         },
       );
+    } catch (err) {
+      throw deadPidNamespace(err, ordered);
     } finally {
       await pty?.finish();
     }
@@ -175,6 +189,8 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     // The fds nsm inherited pass on to the command, as nsenter's do (noted before the join:
     // /proc may be the environment's by now).
     return await runCommand(req.argv, { cwd, env: req.env, stdio: req.stdio, onStarted: leaveCgroups, pass: inheritedFds() });
+  } catch (err) {
+    throw deadPidNamespace(err, ordered);
   } finally {
     leaveCgroups();
   }
