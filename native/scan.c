@@ -55,6 +55,8 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,17 +196,30 @@ static void escape_comm(const char *in, char *out, size_t outsz)
  */
 struct dir_iter {
 	int fd;
+	int short_is_end; /* procfs: a read that left room for another entry was the last */
+	int at_end;
 	long len, pos;
 	char buf[8192];
 };
 
+/* The largest struct linux_dirent64: 19 bytes of header, a NAME_MAX name and its NUL, aligned to 8. */
+#define DIRENT64_MAX 280
+
 static const char *dir_next(struct dir_iter *it)
 {
 	if (it->pos >= it->len) {
+		if (it->at_end)
+			return NULL;
 		it->len = getdents64(it->fd, it->buf, sizeof(it->buf));
 		it->pos = 0;
 		if (it->len <= 0)
 			return NULL;
+		/* procfs's fd and task directories (fs/proc/fd.c, base.c) stop filling only when the
+		 * next entry does not fit or none is left: a read with room to spare needs no second
+		 * read to see the end (one system call less per directory). Other file systems (a
+		 * fixture tree under --proc) may return less, so they are read until 0. */
+		if (it->short_is_end && (size_t)it->len + DIRENT64_MAX <= sizeof(it->buf))
+			it->at_end = 1;
 	}
 	struct dirent64 *d = (struct dirent64 *)(it->buf + it->pos);
 	it->pos += d->d_reclen;
@@ -355,6 +370,7 @@ struct scan_opts {
 	int sockets;            /* K records: root, and not --no-sockets */
 	int all_sockets;        /* a K record for every socket, not one per net namespace */
 	dev_t nsfs_dev;         /* st_dev of namespace files: fds opened through a mount path */
+	int procfs;             /* root is a procfs (statfs), not a fixture tree */
 };
 
 /* What a worker has met: [0] any namespace (C records), [1] mount namespaces (M), [2] ids
@@ -434,7 +450,7 @@ static void scan_threads(int dirfd, long pid, const unsigned long long *leader, 
 			report_error(o, errno, opt->root, "task");
 		return;
 	}
-	struct dir_iter it = { .fd = tfd };
+	struct dir_iter it = { .fd = tfd, .short_is_end = opt->procfs };
 	const char *name;
 	char path[64], link[128], line[128];
 	while ((name = dir_next(&it))) {
@@ -561,7 +577,7 @@ static void scan_fds(int dirfd, long pid, unsigned long long mntns, const struct
 			report_error(o, errno, opt->root, "fd");
 		return;
 	}
-	struct dir_iter it = { .fd = ffd };
+	struct dir_iter it = { .fd = ffd, .short_is_end = opt->procfs };
 	const char *name;
 	char link[PATH_MAX], line[128];
 	int pidfd = -1;
@@ -745,6 +761,8 @@ static void probe(struct scan_opts *opt)
 	}
 	if (opt->ids < 0)
 		opt->ids = 0;
+	struct statfs fs;
+	opt->procfs = statfs(opt->root, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
 	/* pidfd_open(2) names live pids: never for a fixture tree under another root. */
 	opt->sockets = opt->sockets == 0 && geteuid() == 0 && opt->fds && !strcmp(opt->root, "/proc");
 }
