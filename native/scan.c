@@ -18,6 +18,8 @@
  *   C pid cmdline                  the command line (arguments joined by spaces) of the first
  *                                  process this worker meets in a namespace it has not met yet
  *                                  (of every process with --all-cmdlines)
+ *   G pid cgroup                   /proc/PID/cgroup ('\n' between lines escaped) of the processes
+ *                                  that get a C record for a new namespace (not --all-cmdlines's others)
  *   M mntns mountinfo-line         an nsfs line of the mountinfo of the first process this worker
  *                                  meets in mount namespace mntns
  *   I inode id                     the 64-bit namespace ID (ioctl NS_GET_ID, Linux 6.18) of a
@@ -38,9 +40,9 @@
  * lsns reports as UID: one fstat of the directory already open here, instead of a stat per
  * process from Node.
  *
- * C and M records carry the per-namespace reads `nsm ls` needs (the command line of each
- * namespace's lowest pid, the nsfs bind mounts of each mount namespace) so Node does not
- * make them one by one after the scan. Each worker walks its pids in ascending order, so
+ * C, G and M records carry the per-namespace reads `nsm ls` needs (the command line and the
+ * cgroup of each namespace's lowest pid, the nsfs bind mounts of each mount namespace) so
+ * Node does not make them one by one after the scan. Each worker walks its pids in ascending order, so
  * the lowest pid of a namespace is the first its worker meets there: it always has a C
  * record. A command line too long for one record (PIPE_BUF) gets none; Node reads it.
  */
@@ -328,6 +330,31 @@ static void emit_cmdline(int dirfd, long pid, struct out *o)
 		} else
 			line[len++] = ch;
 	}
+	line[len++] = '\n';
+	out_line(o, line, (size_t)len);
+}
+
+/* G record: the cgroup file (cgroups(7): one line per hierarchy), '\\' and '\n' escaped. */
+static void emit_cgroup(int dirfd, long pid, struct out *o)
+{
+	char text[2048], line[PIPE_BUF];
+	ssize_t n = read_file_at(dirfd, "cgroup", text, sizeof(text));
+	if (n < 0 || (size_t)n == sizeof(text) - 1)
+		return; /* gone, or too long for one record: Node reads it */
+	while (n > 0 && text[n - 1] == '\n')
+		n--;
+	int len = snprintf(line, sizeof(line), "G %ld ", pid);
+	ssize_t i = 0;
+	for (; i < n && (size_t)len + 3 < sizeof(line); i++) {
+		if (text[i] == '\n' || text[i] == '\\') {
+			line[len++] = '\\';
+			line[len++] = text[i] == '\n' ? 'n' : '\\';
+		} else {
+			line[len++] = text[i];
+		}
+	}
+	if (i < n)
+		return; /* a cut path would name the wrong cgroup: Node reads it */
 	line[len++] = '\n';
 	out_line(o, line, (size_t)len);
 }
@@ -674,6 +701,8 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 			new_ns |= seen_add(&met[0], ino[t]);
 		if (new_ns || opt->all_cmdlines)
 			emit_cmdline(dirfd, pid, o);
+		if (new_ns)
+			emit_cgroup(dirfd, pid, o);
 		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], opt, met, o))
 			seen_add(&met[1], ino[6]);
 	}

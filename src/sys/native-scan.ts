@@ -33,6 +33,8 @@ export interface RawScan {
   fds: Array<{ type: NsType; inode: number; pid: number; fd: number }>;
   /** Command lines (arguments joined by spaces) the helper read: the lowest pid of each namespace at least. */
   cmdlines: Map<number, string>;
+  /** /proc/PID/cgroup as the helper read it (G records): the lowest pid of each namespace at least. */
+  cgroups: Map<number, string>;
   /** 64-bit namespace IDs (NS_GET_ID, Linux 6.18) by inode; empty on older kernels. */
   ids: Map<number, number>;
   /** Socket fds and their net namespace (SIOCGSKNS, root only): one per net namespace and worker, or every one with allSockets. */
@@ -109,7 +111,7 @@ function nsType(word: string | undefined): NsType {
  * Lines may be split across chunks (and UTF-8 characters in comm with them).
  */
 export class ScanParser {
-  private readonly scan: RawScan = { processes: [], threads: [], fds: [], ids: new Map(), sockets: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
+  private readonly scan: RawScan = { processes: [], threads: [], fds: [], ids: new Map(), sockets: [], cmdlines: new Map(), cgroups: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
   private readonly decoder = new StringDecoder('utf8');
   private readonly state: ParseState = { fields: new Array(P_FIELDS).fill(0), nsSets: new Map() };
   private rest = '';
@@ -232,6 +234,13 @@ function parseLines(text: string, limit: number, scan: RawScan, state: ParseStat
         scan.cmdlines.set(Number(text.slice(start + 2, sp)), unescapeComm(text.slice(sp + 1, end)));
         break;
       }
+      case 71 /* G */: {
+        // G pid cgroup-file
+        const sp = text.indexOf(' ', start + 2);
+        if (sp < 0 || sp > end) throw new NsmError(`native scan: short G record: ${line().slice(0, 60)}`);
+        scan.cgroups.set(Number(text.slice(start + 2, sp)), unescapeComm(text.slice(sp + 1, end)));
+        break;
+      }
       case 77 /* M */: {
         // M mntns mountinfo-line
         const sp = text.indexOf(' ', start + 2);
@@ -290,6 +299,7 @@ function withoutScanner(scan: RawScan, scannerPid: number | undefined): RawScan 
   if (scannerPid !== undefined) {
     scan.processes = scan.processes.filter((p) => p.pid !== scannerPid && p.ppid !== scannerPid);
     scan.cmdlines.delete(scannerPid);
+    scan.cgroups.delete(scannerPid);
   }
   return scan;
 }

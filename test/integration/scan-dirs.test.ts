@@ -1,7 +1,8 @@
 /**
- * nsm-helper scan's directory reads on the real /proc (native/scan.c dir_next): a short
- * getdents64(2) read of a procfs fd or task directory is its end, so each is read once, not
- * twice; a directory larger than one read is still read whole.
+ * nsm-helper scan's reads on the real /proc (native/scan.c): a short getdents64(2) read of a
+ * procfs fd or task directory is its end, so each is read once, not twice (a directory
+ * larger than one read is still read whole); the cgroup file of a namespace's first process
+ * comes in a G record, so that Node need not read it again.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
@@ -48,6 +49,26 @@ describe('nsm-helper scan reads /proc directories once', () => {
       expect(reads).toBeLessThan(processes * 1.5 + 20);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('nsm-helper scan G records', () => {
+  it('carry the cgroup file of the first process of a new namespace, as read from /proc', async () => {
+    // A uts namespace of its own (through a user namespace: also rootless).
+    const child = spawn('unshare', ['-U', '-r', '-u', 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      const pid = child.pid!;
+      const own = () => readlinkSync(`/proc/${pid}/ns/uts`) !== readlinkSync('/proc/self/ns/uts');
+      for (let i = 0; i < 500 && !own(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(own()).toBe(true);
+      const r = spawnSync(helperBinary(), ['scan', '--no-ids', '--no-sockets'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+      expect(r.status).toBe(0);
+      const record = r.stdout.split('\n').find((l) => l.startsWith(`G ${pid} `));
+      const text = readFileSync(`/proc/${pid}/cgroup`, 'utf8').replace(/\n+$/, '');
+      expect(record).toBe(`G ${pid} ${text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`);
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 });

@@ -69,6 +69,11 @@ describe('parseScanOutput', () => {
     expect(nsfsMounts).toEqual([{ mntNs: 9, mount: { type: 'net', inode: 5, mountPoint: '/run/netns/x' } }]);
   });
 
+  it('reads cgroup files (G), their lines unescaped', () => {
+    const { cgroups } = parseScanOutput('G 7 1:name=systemd:/a\\\\b\\n0::/x.slice\nS gone 0 denied 0\n');
+    expect(cgroups).toEqual(new Map([[7, '1:name=systemd:/a\\b\n0::/x.slice']]));
+  });
+
   it('turns an E record into a SysError with the errno name', () => {
     expect(() => parseScanOutput('E EIO /proc/12/stat\n')).toThrow(/scan\(\/proc\/12\/stat\): EIO/);
   });
