@@ -18,6 +18,8 @@
  *   C pid cmdline                  the command line (arguments joined by spaces) of the first
  *                                  process this worker meets in a namespace it has not met yet
  *                                  (of every process with --all-cmdlines)
+ *   G pid cgroup                   /proc/PID/cgroup ('\n' between lines escaped) of the processes
+ *                                  that get a C record for a new namespace (not --all-cmdlines's others)
  *   M mntns mountinfo-line         an nsfs line of the mountinfo of the first process this worker
  *                                  meets in mount namespace mntns
  *   I inode id                     the 64-bit namespace ID (ioctl NS_GET_ID, Linux 6.18) of a
@@ -38,9 +40,9 @@
  * lsns reports as UID: one fstat of the directory already open here, instead of a stat per
  * process from Node.
  *
- * C and M records carry the per-namespace reads `nsm ls` needs (the command line of each
- * namespace's lowest pid, the nsfs bind mounts of each mount namespace) so Node does not
- * make them one by one after the scan. Each worker walks its pids in ascending order, so
+ * C, G and M records carry the per-namespace reads `nsm ls` needs (the command line and the
+ * cgroup of each namespace's lowest pid, the nsfs bind mounts of each mount namespace) so
+ * Node does not make them one by one after the scan. Each worker walks its pids in ascending order, so
  * the lowest pid of a namespace is the first its worker meets there: it always has a C
  * record. A command line too long for one record (PIPE_BUF) gets none; Node reads it.
  */
@@ -55,6 +57,8 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,17 +198,30 @@ static void escape_comm(const char *in, char *out, size_t outsz)
  */
 struct dir_iter {
 	int fd;
+	int short_is_end; /* procfs: a read that left room for another entry was the last */
+	int at_end;
 	long len, pos;
 	char buf[8192];
 };
 
+/* The largest struct linux_dirent64: 19 bytes of header, a NAME_MAX name and its NUL, aligned to 8. */
+#define DIRENT64_MAX 280
+
 static const char *dir_next(struct dir_iter *it)
 {
 	if (it->pos >= it->len) {
+		if (it->at_end)
+			return NULL;
 		it->len = getdents64(it->fd, it->buf, sizeof(it->buf));
 		it->pos = 0;
 		if (it->len <= 0)
 			return NULL;
+		/* procfs's fd and task directories (fs/proc/fd.c, base.c) stop filling only when the
+		 * next entry does not fit or none is left: a read with room to spare needs no second
+		 * read to see the end (one system call less per directory). Other file systems (a
+		 * fixture tree under --proc) may return less, so they are read until 0. */
+		if (it->short_is_end && (size_t)it->len + DIRENT64_MAX <= sizeof(it->buf))
+			it->at_end = 1;
 	}
 	struct dirent64 *d = (struct dirent64 *)(it->buf + it->pos);
 	it->pos += d->d_reclen;
@@ -317,6 +334,31 @@ static void emit_cmdline(int dirfd, long pid, struct out *o)
 	out_line(o, line, (size_t)len);
 }
 
+/* G record: the cgroup file (cgroups(7): one line per hierarchy), '\\' and '\n' escaped. */
+static void emit_cgroup(int dirfd, long pid, struct out *o)
+{
+	char text[2048], line[PIPE_BUF];
+	ssize_t n = read_file_at(dirfd, "cgroup", text, sizeof(text));
+	if (n < 0 || (size_t)n == sizeof(text) - 1)
+		return; /* gone, or too long for one record: Node reads it */
+	while (n > 0 && text[n - 1] == '\n')
+		n--;
+	int len = snprintf(line, sizeof(line), "G %ld ", pid);
+	ssize_t i = 0;
+	for (; i < n && (size_t)len + 3 < sizeof(line); i++) {
+		if (text[i] == '\n' || text[i] == '\\') {
+			line[len++] = '\\';
+			line[len++] = text[i] == '\n' ? 'n' : '\\';
+		} else {
+			line[len++] = text[i];
+		}
+	}
+	if (i < n)
+		return; /* a cut path would name the wrong cgroup: Node reads it */
+	line[len++] = '\n';
+	out_line(o, line, (size_t)len);
+}
+
 /*
  * M records: the nsfs lines of this process's mountinfo (most mount namespaces have none).
  * 0 when it could not be read (gone, not permitted, larger than the buffer): then the next
@@ -355,6 +397,7 @@ struct scan_opts {
 	int sockets;            /* K records: root, and not --no-sockets */
 	int all_sockets;        /* a K record for every socket, not one per net namespace */
 	dev_t nsfs_dev;         /* st_dev of namespace files: fds opened through a mount path */
+	int procfs;             /* root is a procfs (statfs), not a fixture tree */
 };
 
 /* What a worker has met: [0] any namespace (C records), [1] mount namespaces (M), [2] ids
@@ -434,7 +477,7 @@ static void scan_threads(int dirfd, long pid, const unsigned long long *leader, 
 			report_error(o, errno, opt->root, "task");
 		return;
 	}
-	struct dir_iter it = { .fd = tfd };
+	struct dir_iter it = { .fd = tfd, .short_is_end = opt->procfs };
 	const char *name;
 	char path[64], link[128], line[128];
 	while ((name = dir_next(&it))) {
@@ -561,7 +604,7 @@ static void scan_fds(int dirfd, long pid, unsigned long long mntns, const struct
 			report_error(o, errno, opt->root, "fd");
 		return;
 	}
-	struct dir_iter it = { .fd = ffd };
+	struct dir_iter it = { .fd = ffd, .short_is_end = opt->procfs };
 	const char *name;
 	char link[PATH_MAX], line[128];
 	int pidfd = -1;
@@ -658,6 +701,8 @@ static void scan_pid(long pid, const struct scan_opts *opt, struct out *o, struc
 			new_ns |= seen_add(&met[0], ino[t]);
 		if (new_ns || opt->all_cmdlines)
 			emit_cmdline(dirfd, pid, o);
+		if (new_ns)
+			emit_cgroup(dirfd, pid, o);
 		if (ino[6] && !seen_has(&met[1], ino[6]) && emit_nsfs_mounts(dirfd, ino[6], opt, met, o))
 			seen_add(&met[1], ino[6]);
 	}
@@ -745,6 +790,8 @@ static void probe(struct scan_opts *opt)
 	}
 	if (opt->ids < 0)
 		opt->ids = 0;
+	struct statfs fs;
+	opt->procfs = statfs(opt->root, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
 	/* pidfd_open(2) names live pids: never for a fixture tree under another root. */
 	opt->sockets = opt->sockets == 0 && geteuid() == 0 && opt->fds && !strcmp(opt->root, "/proc");
 }

@@ -4,10 +4,11 @@
  */
 import { ContainerNames, type ContainerPaths } from '../sys/containers.js';
 import { hasErrno } from '../sys/errors.js';
+import { parseCgroup } from '../sys/parse.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { ownersFromCgroup, classifyCgroupPathAll, SHORT_ID_LENGTH } from './cgroup-owners.js';
-import type { Attribution, HostScan, Namespace } from './model.js';
+import type { Attribution, HostScan, Namespace, ProcessInfo } from './model.js';
 import { environmentNamesByInode } from './registry/attribution-names.js';
 
 /** ip-netns(8) keeps named network namespaces as nsfs bind mounts under this directory. */
@@ -125,11 +126,15 @@ class CgroupAttributor {
     this.names = new ContainerNames(paths);
   }
 
-  /** Owners named by the cgroups of `pid`. Throws the fs error (ENOENT, ESRCH ...) if it cannot be read. */
-  ofProcess(pid: number): Attribution[] {
+  /**
+   * Owners named by the cgroups of `pid`: from `cgroupText` (the file as the scanner read it)
+   * when given. Throws the fs error (ENOENT, ESRCH ...) if it cannot be read.
+   */
+  ofProcess(pid: number, cgroupText?: string): Attribution[] {
     let owners = this.byPid.get(pid);
     if (!owners) {
-      owners = ownersFromCgroup(this.procfs.readCgroup(pid), (path) => this.ofPath(path));
+      const entries = cgroupText !== undefined ? parseCgroup(cgroupText) : this.procfs.readCgroup(pid);
+      owners = ownersFromCgroup(entries, (path) => this.ofPath(path));
       this.byPid.set(pid, owners);
     }
     return owners.map((o) => ({ ...o }));
@@ -153,10 +158,10 @@ class CgroupAttributor {
    * processes of one container share its namespaces (and lowest is usually its init).
    * A pid that exited since the scan, or that we may not read, hands over to the next.
    */
-  ofPids(pids: readonly number[]): Attribution[] {
+  ofPids(pids: readonly number[], processes?: ReadonlyMap<number, ProcessInfo>): Attribution[] {
     for (const pid of pids) {
       try {
-        return this.ofProcess(pid);
+        return this.ofProcess(pid, processes?.get(pid)?.cgroup);
       } catch (err) {
         if (!hasErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
       }
@@ -170,7 +175,7 @@ function attributeCgroups(scan: HostScan, procfs: ProcFs, cgroups: CgroupAttribu
   const host = new HostNamespaces(scan, procfs);
   for (const ns of scan.namespaces) {
     if (ns.pids.length === 0 || host.has(ns)) continue;
-    ns.owners.push(...cgroups.ofPids(ns.pids));
+    ns.owners.push(...cgroups.ofPids(ns.pids, scan.processes));
   }
 }
 

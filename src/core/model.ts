@@ -15,6 +15,8 @@ export interface ProcessInfo {
    * pid of each namespace at least (often more), undefined where it was not read.
    */
   cmdline?: string;
+  /** /proc/PID/cgroup as the scanner read it; set for the lowest pid of each namespace at least. */
+  cgroup?: string;
   /** Owner of /proc/PID: the effective uid (root for a non-dumpable process), as lsns's UID. */
   uid: number;
   /** Start time in clock ticks after boot (stat field 22): (pid, startTime) identifies a process across PID reuse. */

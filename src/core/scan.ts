@@ -91,7 +91,7 @@ function assemble(options: ScanOptions, raw: RawScan): HostScan {
   // Workers print in any order; pids ascending make "lowest PID" the first entry of each list.
   raw.processes.sort((a, b) => a.pid - b.pid);
   for (const p of raw.processes) {
-    processes.set(p.pid, { pid: p.pid, ppid: p.ppid, uid: p.uid, comm: p.comm, cmdline: raw.cmdlines.get(p.pid), startTime: p.startTime, ns: p.ns });
+    processes.set(p.pid, { pid: p.pid, ppid: p.ppid, uid: p.uid, comm: p.comm, cmdline: raw.cmdlines.get(p.pid), cgroup: raw.cgroups.get(p.pid), startTime: p.startTime, ns: p.ns });
     for (const type of types) {
       const inode = p.ns[type];
       if (inode !== undefined) table.get(type, inode).pids.push(p.pid);

@@ -21,6 +21,7 @@ export interface ScannedProcess {
   /** Owner of /proc/PID: the effective uid (root for a non-dumpable process), lsns's UID. */
   uid: number;
   comm: string;
+  /** Frozen, and shared by the processes of one set of namespaces (ScanParser). */
   ns: Partial<Record<NsType, number>>;
 }
 
@@ -32,6 +33,8 @@ export interface RawScan {
   fds: Array<{ type: NsType; inode: number; pid: number; fd: number }>;
   /** Command lines (arguments joined by spaces) the helper read: the lowest pid of each namespace at least. */
   cmdlines: Map<number, string>;
+  /** /proc/PID/cgroup as the helper read it (G records): the lowest pid of each namespace at least. */
+  cgroups: Map<number, string>;
   /** 64-bit namespace IDs (NS_GET_ID, Linux 6.18) by inode; empty on older kernels. */
   ids: Map<number, number>;
   /** Socket fds and their net namespace (SIOCGSKNS, root only): one per net namespace and worker, or every one with allSockets. */
@@ -108,9 +111,9 @@ function nsType(word: string | undefined): NsType {
  * Lines may be split across chunks (and UTF-8 characters in comm with them).
  */
 export class ScanParser {
-  private readonly scan: RawScan = { processes: [], threads: [], fds: [], ids: new Map(), sockets: [], cmdlines: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
+  private readonly scan: RawScan = { processes: [], threads: [], fds: [], ids: new Map(), sockets: [], cmdlines: new Map(), cgroups: new Map(), nsfsMounts: [], gone: 0, denied: 0 };
   private readonly decoder = new StringDecoder('utf8');
-  private readonly fields: number[] = new Array(P_FIELDS).fill(0);
+  private readonly state: ParseState = { fields: new Array(P_FIELDS).fill(0), nsSets: new Map() };
   private rest = '';
   private error: Error | undefined;
 
@@ -144,7 +147,7 @@ export class ScanParser {
   /** Parse the lines of text[0, limit); errors are kept for finish() (this runs in 'data' handlers). */
   private parse(text: string, limit: number): void {
     try {
-      parseLines(text, limit, this.scan, this.fields);
+      parseLines(text, limit, this.scan, this.state);
     } catch (err) {
       this.error = err as Error;
     }
@@ -158,10 +161,44 @@ export function parseScanOutput(text: string): RawScan {
   return parser.finish();
 }
 
-function parseLines(text: string, limit: number, scan: RawScan, fields: number[]): void {
+/** What parseLines keeps between chunks. */
+interface ParseState {
+  /** The numbers of the P record being read. */
+  fields: number[];
+  /**
+   * The namespaces of P records by the text of their eight inodes: most processes share
+   * their set with many others (a whole host, a container), so each distinct set is read
+   * and built once, and its processes share one frozen object. Reading every inode digit by
+   * digit, and an object per process, were most of the parsing at 2,000 processes.
+   */
+  nsSets: Map<string, Readonly<Partial<Record<NsType, number>>>>;
+}
+
+/**
+ * Read `count` space-terminated decimal numbers of `text` from `pos` into `into[at..]`;
+ * the position after the last one's space, or -1 for anything else.
+ */
+function readNumbers(text: string, pos: number, count: number, into: number[], at: number): number {
+  for (let i = 0; i < count; i++) {
+    let n = 0;
+    let c = text.charCodeAt(pos);
+    if (c < 48 || c > 57) return -1;
+    while (c >= 48 && c <= 57) {
+      n = n * 10 + (c - 48);
+      c = text.charCodeAt(++pos);
+    }
+    if (c !== 32) return -1;
+    into[at + i] = n;
+    pos++;
+  }
+  return pos;
+}
+
+function parseLines(text: string, limit: number, scan: RawScan, state: ParseState): void {
   let start = 0;
   let end = 0;
   const line = (): string => text.slice(start, end);
+  const short = (): NsmError => new NsmError(`native scan: short P record: ${line().slice(0, 60)}`);
   for (; start < limit; start = end + 1) {
     end = text.indexOf('\n', start);
     if (end < 0 || end > limit) end = limit;
@@ -170,22 +207,23 @@ function parseLines(text: string, limit: number, scan: RawScan, fields: number[]
         // P pid ppid starttime nthreads uid ino-per-type comm   (comm last: it may contain spaces).
         // Digits are read in place: slicing the numbers out of each of thousands of lines
         // was a tenth of `nsm ls` on a 2,000-process host, mostly garbage collection.
-        let pos = start + 2;
-        const f = fields;
-        for (let i = 0; i < P_FIELDS; i++) {
-          let n = 0;
-          let c = text.charCodeAt(pos);
-          if (c < 48 || c > 57) throw new NsmError(`native scan: short P record: ${line().slice(0, 60)}`);
-          while (c >= 48 && c <= 57) {
-            n = n * 10 + (c - 48);
-            c = text.charCodeAt(++pos);
-          }
-          if (c !== 32) throw new NsmError(`native scan: short P record: ${line().slice(0, 60)}`);
-          f[i] = n;
-          pos++;
+        const f = state.fields;
+        const inodesAt = readNumbers(text, start + 2, P_STAT_FIELDS, f, 0);
+        if (inodesAt < 0) throw short();
+        let pos = inodesAt;
+        for (let t = 0; t < NS_TYPE_NAMES.length; t++) {
+          pos = text.indexOf(' ', pos) + 1;
+          if (pos === 0 || pos > end) throw short();
         }
-        const ns: Partial<Record<NsType, number>> = {};
-        for (let t = 0; t < NS_TYPE_NAMES.length; t++) if (f[P_STAT_FIELDS + t]! > 0) ns[NS_TYPE_NAMES[t]!] = f[P_STAT_FIELDS + t]!;
+        const key = text.slice(inodesAt, pos);
+        let ns = state.nsSets.get(key);
+        if (ns === undefined) {
+          if (readNumbers(text, inodesAt, NS_TYPE_NAMES.length, f, P_STAT_FIELDS) !== pos) throw short();
+          const set: Partial<Record<NsType, number>> = {};
+          for (let t = 0; t < NS_TYPE_NAMES.length; t++) if (f[P_STAT_FIELDS + t]! > 0) set[NS_TYPE_NAMES[t]!] = f[P_STAT_FIELDS + t]!;
+          ns = Object.freeze(set);
+          state.nsSets.set(key, ns);
+        }
         scan.processes.push({ pid: f[0]!, ppid: f[1]!, startTime: f[2]!, numThreads: f[3]!, uid: f[4]!, comm: unescapeComm(text.slice(pos, end)), ns });
         break;
       }
@@ -194,6 +232,13 @@ function parseLines(text: string, limit: number, scan: RawScan, fields: number[]
         const sp = text.indexOf(' ', start + 2);
         if (sp < 0 || sp > end) throw new NsmError(`native scan: short C record: ${line().slice(0, 60)}`);
         scan.cmdlines.set(Number(text.slice(start + 2, sp)), unescapeComm(text.slice(sp + 1, end)));
+        break;
+      }
+      case 71 /* G */: {
+        // G pid cgroup-file
+        const sp = text.indexOf(' ', start + 2);
+        if (sp < 0 || sp > end) throw new NsmError(`native scan: short G record: ${line().slice(0, 60)}`);
+        scan.cgroups.set(Number(text.slice(start + 2, sp)), unescapeComm(text.slice(sp + 1, end)));
         break;
       }
       case 77 /* M */: {
@@ -254,6 +299,7 @@ function withoutScanner(scan: RawScan, scannerPid: number | undefined): RawScan 
   if (scannerPid !== undefined) {
     scan.processes = scan.processes.filter((p) => p.pid !== scannerPid && p.ppid !== scannerPid);
     scan.cmdlines.delete(scannerPid);
+    scan.cgroups.delete(scannerPid);
   }
   return scan;
 }

@@ -96,6 +96,13 @@ describe('attribute', () => {
     expect(scan.namespaces[0]!.owners.map((o) => o.name)).toEqual(['web']);
   });
 
+  it('uses the cgroup file the scanner read (G record) instead of reading it again', () => {
+    const scan = scanOf([ns('net', 4026532011, [500, 100])]); // no /proc/500: the scan's text only
+    scan.processes.get(500)!.cgroup = `1:name=systemd:/\n0::/machine.slice/libpod-${P}.scope/container`;
+    attribute(scan, { procRoot: proc, paths });
+    expect(scan.namespaces[0]!.owners).toEqual([{ kind: 'podman', id: P, name: 'db' }]);
+  });
+
   it('leaves a namespace with no process to the mount-based sources', () => {
     const scan = scanOf([
       ns('net', 4026532020, [], ['/run/netns/blue']),

@@ -69,8 +69,25 @@ describe('parseScanOutput', () => {
     expect(nsfsMounts).toEqual([{ mntNs: 9, mount: { type: 'net', inode: 5, mountPoint: '/run/netns/x' } }]);
   });
 
+  it('reads cgroup files (G), their lines unescaped', () => {
+    const { cgroups } = parseScanOutput('G 7 1:name=systemd:/a\\\\b\\n0::/x.slice\nS gone 0 denied 0\n');
+    expect(cgroups).toEqual(new Map([[7, '1:name=systemd:/a\\b\n0::/x.slice']]));
+  });
+
   it('turns an E record into a SysError with the errno name', () => {
     expect(() => parseScanOutput('E EIO /proc/12/stat\n')).toThrow(/scan\(\/proc\/12\/stat\): EIO/);
+  });
+
+  it('builds each set of namespaces once: its processes share one frozen object', () => {
+    const { processes } = parseScanOutput('P 5 1 9 1 0 1 2 3 4 5 6 7 8 a\nP 6 1 9 1 0 1 2 3 4 5 6 7 8 b\nP 7 1 9 1 0 1 2 3 4 5 6 7 9 c\nP 8 1 9 1 0 1 2 3 4 5 6 7 8 d\n');
+    const [a, b, c, d] = processes.map((p) => p.ns);
+    expect(a).toEqual({ user: 1, cgroup: 2, ipc: 3, uts: 4, net: 5, pid: 6, mnt: 7, time: 8 });
+    expect(b).toBe(a);
+    expect(d).toBe(a);
+    expect(c).toEqual({ ...a, time: 9 });
+    expect(Object.isFrozen(a)).toBe(true);
+    // A set met before does not vouch for a malformed copy of its text.
+    expect(() => parseScanOutput('P 5 1 9 1 0 1 2 3 4 5 6 7 8 a\nP 6 1 9 1 0 1 2 3 4 5 6 7 8x b\n')).toThrow(/short P record/);
   });
 
   it('rejects unknown or short records', () => {
