@@ -56,6 +56,7 @@ const DEBUG = args.includes('--debug');
 const RATES = opt('--rates', '').split(',').filter(Boolean).map(Number);
 const RATE_SECS = Number(opt('--rate-secs', 10));
 const RATE_MODES = opt('--rate-modes', 'events,poll250').split(',');
+// `--rate-cmd nsone`: bench/monitor/nsone.c (a uts namespace, static: the highest rate; with --rate-type uts).
 const RATE_CMD = opt('--rate-cmd', 'unshare -n true').split(' ');
 // The type the load runs watch: the type RATE_CMD makes (e.g. --rate-cmd 'unshare -u true' --rate-type uts).
 const RATE_TYPE = opt('--rate-type', 'net');
@@ -287,11 +288,23 @@ function burstPath() {
   return burstBin;
 }
 
+/** nsone.c, compiled (static) once into burst's temporary directory. */
+let nsoneBin;
+function rateCommand() {
+  if (RATE_CMD.join(' ') !== 'nsone') return RATE_CMD;
+  if (!nsoneBin) {
+    nsoneBin = join(dirname(burstPath()), 'nsone');
+    const r = spawnSync('cc', ['-O2', '-static', '-o', nsoneBin, join(here, 'nsone.c')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cc nsone.c: ${r.stderr}`);
+  }
+  return [nsoneBin];
+}
+
 /** Run burst.c: the pids of the children that made their namespace, and the wall time. */
 async function burst(rate, secs, onChild) {
   const pids = new Set();
   const t0 = Date.now();
-  const p = runProc(burstPath(), [String(rate), String(secs), '64', '--', ...RATE_CMD], {
+  const p = runProc(burstPath(), [String(rate), String(secs), '64', '--', ...rateCommand()], {
     onLine: (l) => {
       const [pid, status] = l.split(' ').map(Number);
       if (status === 0) pids.add(pid);
