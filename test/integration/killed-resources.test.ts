@@ -12,7 +12,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanup, isRoot, nsm, stateDir, waitFor, type Run } from './lifecycle-helpers.js';
 import { hostInterfaceName } from '../../src/core/network.js';
@@ -112,6 +112,16 @@ function signalled(args: string[], dir: string, signal: NodeJS.Signals, afterMs:
     done = true;
     clearTimeout(timer);
   });
+}
+
+/**
+ * Whether destroy NAME has begun: it holds the flock on locks/NAME (/proc/locks lists it by
+ * device and inode). What comes before is Node's start, which a kill there only cuts short.
+ */
+function destroyBegun(dir: string, n: string): () => boolean {
+  const ino = statSync(join(dir, 'locks', n)).ino;
+  const held = new RegExp(`^\\d+: FLOCK .* [0-9a-f]+:[0-9a-f]+:${ino} `, 'm');
+  return () => held.test(readFileSync('/proc/locks', 'utf8'));
 }
 
 /** Whether create NAME has noted its holder (what comes after it: veth, NAT rules, link). */
@@ -245,7 +255,13 @@ describe.skipIf(!isRoot)('create and destroy stopped at random moments leave not
     // The first PARALLEL are destroyed whole, timed; the rest are stopped within that time.
     const window = await timed(PARALLEL, (i) => ['destroy', '--timeout', '1', names[i]!], dir);
     const rest = names.slice(PARALLEL);
-    const runs = await pool(rest.length, (i) => signalled(['destroy', '--timeout', '1', rest[i]!], dir, i % 2 === 0 ? 'SIGKILL' : pick(['SIGINT', 'SIGTERM', 'SIGHUP'] as const), random(window)));
+    // Half of the moments from the start, half from when destroy holds the name's lock: on a
+    // slow host most of the first window is Node starting.
+    const runs = await pool(rest.length, (i) =>
+      i % 4 < 2
+        ? signalled(['destroy', '--timeout', '1', rest[i]!], dir, i % 2 === 0 ? 'SIGKILL' : pick(['SIGINT', 'SIGTERM', 'SIGHUP'] as const), random(window))
+        : signalled(['destroy', '--timeout', '1', rest[i]!], dir, i % 2 === 0 ? 'SIGKILL' : pick(['SIGINT', 'SIGTERM', 'SIGHUP'] as const), random(window / 3), destroyBegun(dir, rest[i]!)),
+    );
     // SIGINT/SIGTERM/SIGHUP once destroy runs: it finishes first, and reports the signal.
     for (const r of runs) if (r.signal === null && r.code !== 0) expect(r.code, r.stderr).toBeGreaterThan(128);
     const caught = runs.filter((r) => r.signal === null && r.code! > 128).length;
