@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { alive, childrenOf, cleanup, comm, create, identity, isRoot, mountsBelow, nsm, OTHER_UID, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+import { alive, childrenOf, cleanup, comm, create, identity, isRoot, mountsBelow, nsm, OTHER_UID, ROOTLESS_UID, sleeperInOwnPidNs, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 
 afterEach(cleanup);
 
@@ -244,11 +244,9 @@ describe.skipIf(!isRoot)("root and other users' environments (root only: switche
   it("a reservation a user wrote by hand, naming root's process as its holder, does not make root kill it", async () => {
     const dir = defaultDir(OTHER_UID);
     const name = uniqueName('plantres');
-    // root's own process, which the planted reservation calls the holder of a killed create.
-    const victim = spawn('sleep', ['1000'], { stdio: 'ignore' });
-    onTestFinished(() => {
-      victim.kill('SIGKILL');
-    });
+    // root's own process, which the planted reservation calls the holder of a killed create:
+    // a sleep in a PID namespace of its own (killed by cleanup()), never one of the host's.
+    const victim = await sleeperInOwnPidNs();
     const reservation = {
       schemaVersion: 1,
       name,
@@ -256,7 +254,7 @@ describe.skipIf(!isRoot)("root and other users' environments (root only: switche
       creatorUid: OTHER_UID,
       reservedAt: new Date().toISOString(),
       nsmVersion: '0.1.0',
-      progress: { holder: { pid: victim.pid, startTime: identity(victim.pid!)!.startTime } },
+      progress: { holder: { pid: victim.pid, startTime: victim.startTime } },
     };
     plantAs(OTHER_UID, dir, name, 'reservation.json', reservation);
     const refusal = `nsm: refusing the reservation of ${name} of uid ${OTHER_UID}: its holder PID ${victim.pid} runs as uid 0`;

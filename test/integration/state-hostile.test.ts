@@ -17,7 +17,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, childrenOf, comm, identity, isRoot, nsm, uniqueName, waitFor, type Run } from './lifecycle-helpers.js';
+import { alive, childrenOf, comm, identity, isRoot, NEVER_A_PID, nsm, uniqueName, waitFor, type Run } from './lifecycle-helpers.js';
 
 const USER = 1000;
 const USER2 = 65534;
@@ -226,12 +226,8 @@ describe.skipIf(!isRoot)(`a user's state directory cannot make root's commands f
     const name = uniqueName('ir');
     const env = await createAs(base, USER, name);
     const holder = identity(env.pid)!;
-    // Its creator: a process that has exited (ours, started for this).
-    const gone = spawn('sleep', ['1000'], { stdio: 'ignore' });
-    await waitFor(() => identity(gone.pid!) !== undefined, 'sleep to start');
-    const creator = identity(gone.pid!)!;
-    gone.kill('SIGKILL');
-    await waitFor(() => !alive(creator.pid), 'sleep to die');
+    // Its creator: a process that has exited (a pid no process of the host can have).
+    const creator = { pid: NEVER_A_PID, startTime: 1 };
     // What a create SIGKILLed after starting its holder leaves: reservation.json with progress.
     const reservation = {
       schemaVersion: 1,
