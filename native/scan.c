@@ -306,6 +306,28 @@ static ssize_t read_file_at(int dirfd, const char *name, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/*
+ * Append src[0..n) to line (holding *len bytes), with '\\' and '\n' escaped as two characters and,
+ * when nul_as_space, NUL as a space; stops where the line's room ends. Returns how much of src
+ * went in.
+ */
+static ssize_t append_escaped(char *line, int *len, size_t room, const char *src, ssize_t n, int nul_as_space)
+{
+	ssize_t i = 0;
+	for (; i < n && (size_t)*len + 3 < room; i++) {
+		char ch = src[i];
+		if (ch == '\0' && nul_as_space) {
+			line[(*len)++] = ' ';
+		} else if (ch == '\n' || ch == '\\') {
+			line[(*len)++] = '\\';
+			line[(*len)++] = ch == '\n' ? 'n' : '\\';
+		} else {
+			line[(*len)++] = ch;
+		}
+	}
+	return i;
+}
+
 /* C record: arguments joined by spaces (proc(5): NUL-separated, usually NUL-terminated). */
 static void emit_cmdline(int dirfd, long pid, struct out *o)
 {
@@ -317,19 +339,7 @@ static void emit_cmdline(int dirfd, long pid, struct out *o)
 	while (n > 0 && args[n - 1] == '\0')
 		n--;
 	int len = snprintf(line, sizeof(line), "C %ld ", pid);
-	for (ssize_t i = 0; i < n && (size_t)len + 3 < sizeof(line); i++) {
-		char ch = args[i];
-		if (ch == '\0')
-			line[len++] = ' ';
-		else if (ch == '\n') {
-			line[len++] = '\\';
-			line[len++] = 'n';
-		} else if (ch == '\\') {
-			line[len++] = '\\';
-			line[len++] = '\\';
-		} else
-			line[len++] = ch;
-	}
+	append_escaped(line, &len, sizeof(line), args, n, 1);
 	line[len++] = '\n';
 	out_line(o, line, (size_t)len);
 }
@@ -344,16 +354,7 @@ static void emit_cgroup(int dirfd, long pid, struct out *o)
 	while (n > 0 && text[n - 1] == '\n')
 		n--;
 	int len = snprintf(line, sizeof(line), "G %ld ", pid);
-	ssize_t i = 0;
-	for (; i < n && (size_t)len + 3 < sizeof(line); i++) {
-		if (text[i] == '\n' || text[i] == '\\') {
-			line[len++] = '\\';
-			line[len++] = text[i] == '\n' ? 'n' : '\\';
-		} else {
-			line[len++] = text[i];
-		}
-	}
-	if (i < n)
+	if (append_escaped(line, &len, sizeof(line), text, n, 0) < n)
 		return; /* a cut path would name the wrong cgroup: Node reads it */
 	line[len++] = '\n';
 	out_line(o, line, (size_t)len);
