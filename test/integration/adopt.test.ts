@@ -6,16 +6,15 @@
  * targets are `unshare` processes and an `ip netns add` name this file makes, killed by pid
  * and deleted afterwards; never a host process.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { alive, cleanup, identity, isRoot, mountsBelow, nsfsMountsBelow, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+import { alive, cleanup, identity, isRoot, mountsBelow, nsfsMountsBelow, nsm, ROOTLESS_UID, startUntilSleep, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 
 const TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'];
 const READ_NS = `for t in ${TYPES.join(' ')}; do readlink /proc/self/ns/$t; done`;
 
-const procs: ChildProcess[] = [];
 const netnsNames: string[] = [];
 const dirs: string[] = [];
 
@@ -37,27 +36,11 @@ afterEach(async () => {
       }
     }
   }
-  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   for (const n of netnsNames.splice(0)) spawnSync('ip', ['netns', 'delete', n]);
   await cleanup(); // removes the state directories, unmounting what is below them
 });
 
 /** Start `argv` (optionally as `uid`) and wait until it execs sleep. */
-async function startIn(argv: string[], uid?: number): Promise<number> {
-  const [cmd, args] = uid === undefined ? [argv[0]!, argv.slice(1)] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]];
-  const p = spawn(cmd, args, { stdio: 'ignore' });
-  procs.push(p);
-  const pid = p.pid!;
-  await waitFor(() => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep';
-    } catch {
-      return false;
-    }
-  }, `${argv.join(' ')} to start`);
-  return pid;
-}
-
 function nsOf(pid: number | 'self'): string[] {
   return TYPES.map((t) => readlinkSync(`/proc/${pid}/ns/${t}`));
 }
@@ -71,7 +54,7 @@ function dirFor(uid?: number): string {
 describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip netns need it)', () => {
   it('adopt a PID: exec lands in its namespaces, ls names it, destroy leaves it as it was', async () => {
     const dir = dirFor();
-    const pid = await startIn(['unshare', '-n', '-u', '-i', 'sleep', '60']);
+    const pid = await startUntilSleep(['unshare', '-n', '-u', '-i', 'sleep', '60']);
     const before = identity(pid)!;
     const want = nsOf(pid);
     const name = uniqueName('ad');
@@ -103,12 +86,12 @@ describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip 
 
   it('outlives its target through the pins; destroy --force ends what is in them and says so', async () => {
     const dir = dirFor();
-    const pid = await startIn(['unshare', '-n', '-u', 'sleep', '60']);
+    const pid = await startUntilSleep(['unshare', '-n', '-u', 'sleep', '60']);
     const want = nsOf(pid);
     const name = uniqueName('ad');
     expect((await nsm(['adopt', name, String(pid)], { stateDir: dir })).code).toBe(0);
     // A second process in its namespaces, then the target exits: the pins keep them.
-    const second = await startIn(['nsenter', `--net=/proc/${pid}/ns/net`, `--uts=/proc/${pid}/ns/uts`, 'sleep', '60']);
+    const second = await startUntilSleep(['nsenter', `--net=/proc/${pid}/ns/net`, `--uts=/proc/${pid}/ns/uts`, 'sleep', '60']);
     process.kill(pid, 'SIGKILL');
     await waitFor(() => !alive(pid), 'the target to exit');
     const e = await nsm(['exec', name, '--', 'sh', '-c', READ_NS], { stateDir: dir });
@@ -139,7 +122,7 @@ describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip 
 
   it('refuses an environment as target and a process that shares every namespace', async () => {
     const dir = dirFor();
-    const self = await startIn(['sleep', '60']);
+    const self = await startUntilSleep(['sleep', '60']);
     const r = await nsm(['adopt', uniqueName('ad'), String(self)], { stateDir: dir });
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n')[0]).toMatch(/^nsm: PID \d+ shares every namespace with nsm: nothing to adopt$/);
@@ -150,7 +133,7 @@ describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip 
 describe.skipIf(!isRoot)('nsm adopt rootless, as uid 65534: a holder that joined them (root only: switching users needs root)', () => {
   it("adopts one's own unshare -r process, exec lands there, destroy stops only nsm's holder", async () => {
     const dir = dirFor(ROOTLESS_UID);
-    const pid = await startIn(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
+    const pid = await startUntilSleep(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
     const before = identity(pid)!;
     const want = nsOf(pid);
     const name = uniqueName('adr');
@@ -180,7 +163,7 @@ describe.skipIf(!isRoot)('nsm adopt rootless, as uid 65534: a holder that joined
 
   it("refuses another user's process in one line, exit 1, and leaves nothing", async () => {
     const dir = dirFor(ROOTLESS_UID);
-    const theirs = await startIn(['unshare', '-n', 'sleep', '60']);
+    const theirs = await startUntilSleep(['unshare', '-n', 'sleep', '60']);
     const r = await nsm(['adopt', uniqueName('adr'), String(theirs)], { stateDir: dir, uid: ROOTLESS_UID });
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n')[0]).toMatch(/^nsm: PID \d+: permission denied/);

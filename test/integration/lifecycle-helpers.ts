@@ -179,6 +179,18 @@ export function comm(pid: number): string | undefined {
 }
 
 /**
+ * Start `argv` (a command that ends in a `sleep`: `unshare -n sleep 60`, say), as `uid` through
+ * setpriv when given, and wait until the process has exec'd that sleep: its pid. Killed by cleanup().
+ */
+export async function startUntilSleep(argv: string[], uid?: number): Promise<number> {
+  const [cmd, args] = uid === undefined ? [argv[0]!, argv.slice(1)] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]];
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  started.push(p);
+  await waitFor(() => comm(p.pid!) === 'sleep', `${argv.join(' ')} to start`);
+  return p.pid!;
+}
+
+/**
  * A `sleep` in a PID namespace of its own (unprivileged: in a user namespace of its own too),
  * started by the test: its host pid and start time. What a test plants in a record as "another
  * live process" must be this, never a process of the host's. Killed by cleanup().

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openTarget } from '../../src/core/target.js';
 import { ProcFs } from '../../src/sys/procfs.js';
 import type { ProcStat } from '../../src/sys/parse.js';
-import { cleanup, create, isRoot, nsm, ROOTLESS_UID, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
+import { cleanup, create, isRoot, nsm, ROOTLESS_UID, startUntilSleep, stateDir, uniqueName, waitFor } from './lifecycle-helpers.js';
 
 const TYPES = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'time', 'user', 'uts'];
 const READ_NS = `for t in ${TYPES.join(' ')}; do readlink /proc/self/ns/$t; done`;
@@ -26,25 +26,6 @@ afterEach(async () => {
 });
 
 /** Start `argv` (optionally as `uid`) and wait until it has left our user/net/uts namespaces (it execs sleep). */
-async function startIn(argv: string[], uid?: number): Promise<number> {
-  const [cmd, args] = uid === undefined ? [argv[0]!, argv.slice(1)] : ['setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]];
-  const p = spawn(cmd, args, { stdio: 'ignore' });
-  procs.push(p);
-  const pid = p.pid!;
-  await waitFor(() => {
-    try {
-      return readFileComm(pid) === 'sleep';
-    } catch {
-      return false;
-    }
-  }, `${argv.join(' ')} to start`);
-  return pid;
-}
-
-function readFileComm(pid: number): string {
-  return spawnSync('cat', [`/proc/${pid}/comm`], { encoding: 'utf8' }).stdout.trim();
-}
-
 function nsOf(pid: number | 'self'): string[] {
   return TYPES.map((t) => readlinkSync(`/proc/${pid}/ns/${t}`));
 }
@@ -62,7 +43,7 @@ function expectNetnsExec(lines: string[], want: string[]): void {
 
 describe.skipIf(!isRoot)('exec into targets (root only: unshare -n and ip netns need it)', () => {
   it('a PID: the command runs in exactly the namespaces of that process', async () => {
-    const pid = await startIn(['unshare', '-n', '-u', '-i', 'sleep', '60']);
+    const pid = await startUntilSleep(['unshare', '-n', '-u', '-i', 'sleep', '60']);
     const want = nsOf(pid);
     expect(want).not.toEqual(nsOf('self'));
     for (const form of [String(pid), `pid:${pid}`]) {
@@ -80,7 +61,7 @@ describe.skipIf(!isRoot)('exec into targets (root only: unshare -n and ip netns 
   });
 
   it('a process with a user namespace of its own: joined too (through the helper), as nsenter -a', async () => {
-    const pid = await startIn(['unshare', '-r', '-n', 'sleep', '60']);
+    const pid = await startUntilSleep(['unshare', '-r', '-n', 'sleep', '60']);
     const r = await nsm(['exec', String(pid), '--', 'sh', '-c', `id -u; ${READ_NS}`]);
     expect(r.stderr).toBe('');
     const [uid, ...ns] = r.stdout.trim().split('\n');
@@ -100,7 +81,7 @@ describe.skipIf(!isRoot)('exec into targets (root only: unshare -n and ip netns 
       expectNetnsExec(r.stdout.trim().split('\n'), want);
     }
     // A /proc/PID/ns/TYPE path names one namespace of a process.
-    const pid = await startIn(['unshare', '-u', '-n', 'sleep', '60']);
+    const pid = await startUntilSleep(['unshare', '-u', '-n', 'sleep', '60']);
     const r = await nsm(['exec', `/proc/${pid}/ns/uts`, '--', 'sh', '-c', READ_NS]);
     expect(r.stdout.trim().split('\n')).toEqual(nsOf('self').map((l, i) => (TYPES[i] === 'uts' ? readlinkSync(`/proc/${pid}/ns/uts`) : l)));
     // Not a namespace file, no such name: one line, 125.
@@ -126,7 +107,7 @@ describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root only:
     const name = uniqueName('tg');
     expect(spawnSync('ip', ['netns', 'add', name]).status).toBe(0);
     netnsNames.push(name);
-    const pid = await startIn(['ip', 'netns', 'exec', name, 'sleep', '60']);
+    const pid = await startUntilSleep(['ip', 'netns', 'exec', name, 'sleep', '60']);
     for (const form of [`netns:${name}`, `/run/netns/${name}`, `pid:${pid}`]) {
       const r = await nsm(['ps', '-t', 'net', '-p', form, '--json']);
       expect(r.stderr).toBe('');
@@ -150,7 +131,7 @@ describe.skipIf(!isRoot)('ps -p, inspect, diff take the same targets (root only:
 
 describe.skipIf(!isRoot)('targets found by a scan: ns:INODE, nsid:ID, owners (root only: unshare -n, cgroups made and moved into)', () => {
   it('ns:INODE and nsid:ID join that namespace through a process that holds it', async () => {
-    const pid = await startIn(['unshare', '-n', 'sleep', '60']);
+    const pid = await startUntilSleep(['unshare', '-n', 'sleep', '60']);
     const inode = statSync(`/proc/${pid}/ns/net`).ino;
     const want = nsOf('self').map((l, i) => (TYPES[i] === 'net' ? `net:[${inode}]` : l));
     const r = await nsm(['exec', `ns:${inode}`, '--', 'sh', '-c', READ_NS]);
@@ -176,7 +157,7 @@ describe.skipIf(!isRoot)('targets found by a scan: ns:INODE, nsid:ID, owners (ro
     try {
       for (const d of dirs) mkdirSync(d);
       for (const id of ids) {
-        const pid = await startIn(['unshare', '-n', '-u', 'sleep', '60']);
+        const pid = await startUntilSleep(['unshare', '-n', '-u', 'sleep', '60']);
         writeFileSync(`${top}/system.slice/docker-${id}.scope/cgroup.procs`, String(pid));
         pids.push(pid);
       }
@@ -218,7 +199,7 @@ describe('a process that is gone or changed is refused', () => {
   });
 
   it('a PID reused between the first look and the open files: refused, no fd left open', async () => {
-    const pid = await startIn(['sleep', '60']);
+    const pid = await startUntilSleep(['sleep', '60']);
     // A /proc/PID/stat that tells another start time the second time: the pid was reused.
     class Reused extends ProcFs {
       reads = 0;
@@ -245,7 +226,7 @@ describe('a process that is gone or changed is refused', () => {
 
 describe.skipIf(!isRoot)('rootless, as uid 65534 (root only: switching to two users needs root)', () => {
   it("a user enters their own unshare -r process, and is refused another user's", async () => {
-    const own = await startIn(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
+    const own = await startUntilSleep(['unshare', '-r', '-n', '-u', 'sleep', '60'], ROOTLESS_UID);
     const dir = stateDir(ROOTLESS_UID);
     const r = await nsm(['exec', String(own), '--', 'sh', '-c', `id -u; ${READ_NS}`], { uid: ROOTLESS_UID, stateDir: dir });
     expect(r.stderr).toBe('');
@@ -256,7 +237,7 @@ describe.skipIf(!isRoot)('rootless, as uid 65534 (root only: switching to two us
     const t = await nsm(['exec', '-t', 'net', String(own), '--', 'readlink', '/proc/self/ns/net'], { uid: ROOTLESS_UID, stateDir: dir });
     expect(t.stdout).toBe(`${readlinkSync(`/proc/${own}/ns/net`)}\n`);
 
-    const theirs = await startIn(['unshare', '-n', 'sleep', '60']);
+    const theirs = await startUntilSleep(['unshare', '-n', 'sleep', '60']);
     const refused = await nsm(['exec', String(theirs), 'true'], { uid: ROOTLESS_UID, stateDir: dir });
     expect(refused.stderr).toBe(`nsm: PID ${theirs}: permission denied: its namespaces are another user's (ptrace access, proc(5))\n`);
     expect(refused.code).toBe(125);
