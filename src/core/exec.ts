@@ -5,11 +5,10 @@
  * it, and the join goes through those fds (src/core/join.ts), so a holder that died and
  * whose pid was reused cannot lead anyone into a stranger's namespaces.
  */
-import { closeSync } from 'node:fs';
 import type { StdioTarget } from '../sys/helper.js';
 import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
-import { openNsFile } from '../sys/nsfile.js';
+import { closeFds, openNsFile } from '../sys/nsfile.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { effectiveUid } from '../sys/statefs.js';
@@ -74,7 +73,7 @@ export async function execInEnvironment(name: string, argv: readonly string[], o
     extras?.close();
     opened?.verified.close();
     for (const f of files) f.close();
-    closeFds(parentFds);
+    closeFds(parentFds.splice(0));
   }
 }
 
@@ -120,16 +119,6 @@ function holderUser(pid: number, fds: number[]): JoinNamespace {
   const file = openNsFile(new ProcFs().path(pid, 'ns', 'user'));
   fds.push(file.fd);
   return { type: 'user', fd: file.fd, inode: file.ino };
-}
-
-function closeFds(fds: number[]): void {
-  for (const fd of fds.splice(0)) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-  }
 }
 
 /**
@@ -203,7 +192,7 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
     extras?.close();
     opened?.close();
     for (const f of files) f.close();
-    closeFds(parentFds);
+    closeFds(parentFds.splice(0));
   }
 }
 

@@ -5,13 +5,13 @@
  * 2.40 --join-cgroup, on v1 and hybrid hosts too), and the ids of -S/-G follow. Everything is read or opened here, before
  * any namespace is joined: after the join /proc and the file system may be the target's.
  */
-import { closeSync, fstatSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { cgroupDirsOf, parseCgroupMounts } from '../sys/cgroupfs.js';
 import { errnoOf, EXIT_NSM_FAILED, NsmError, SysError, UsageError } from '../sys/errors.js';
 import type { JoinOptions } from '../sys/helper.js';
 import { selinuxEnabled } from '../sys/host.js';
 import { openOwnerUserNs, openSocketNetns } from '../sys/libc.js';
-import { openDirectory } from '../sys/nsfile.js';
+import { closeFds, openDirectory } from '../sys/nsfile.js';
 import type { NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import type { JoinNamespace } from './join.js';
@@ -59,15 +59,7 @@ export interface NsenterExtras {
  */
 export function openNsenterExtras(o: NsenterOptions, pid: number | undefined, label: string, procfs: ProcFs = new ProcFs(), startTime?: number): NsenterExtras {
   const fds: number[] = [];
-  const close = (): void => {
-    for (const fd of fds.splice(0)) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already closed
-      }
-    }
-  };
+  const close = (): void => closeFds(fds.splice(0));
   const needPid = (what: string, instead = `give ${what.split(' ')[0]}=DIR, or a PID or environment`): number => {
     if (pid === undefined) throw new UsageError(`${what} needs a process: ${label} is one namespace (${instead})`);
     return pid;

@@ -13,7 +13,7 @@
 import { closeSync, existsSync } from 'node:fs';
 import { echoInput, errnoOf, errnoText, EXIT_NSM_FAILED, hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { nsTypeOfFd } from '../sys/libc.js';
-import { nsfsDevice, openNsFile } from '../sys/nsfile.js';
+import { closeFds, nsfsDevice, openNsFile } from '../sys/nsfile.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { resolveEnvironment } from './environments.js';
@@ -259,13 +259,7 @@ export function namespaceFileOf(spec: TargetSpec, type?: NsType): { label: strin
 }
 
 function closeAll(namespaces: readonly JoinNamespace[]): void {
-  for (const n of namespaces) {
-    try {
-      closeSync(n.fd);
-    } catch {
-      // already closed
-    }
-  }
+  closeFds(namespaces.map((n) => n.fd));
 }
 
 function openProcessTarget(spec: TargetSpec & { kind: 'pid' }, options: OpenTargetOptions): OpenedTarget {

@@ -352,24 +352,16 @@ export function nsTypeOfFd(fd: number): NsType | undefined {
 }
 
 /**
- * The network namespace of socket `fd` of process `pid`, as a new fd (the caller closes it):
- * pidfd_getfd(2) copies the socket (ptrace attach check), SIOCGSKNS opens its namespace
- * (CAP_NET_ADMIN), as lsns does for net namespaces held only by a socket. Undefined when
- * the process or fd is gone, or this is not permitted.
+ * The network namespace of socket `fd` of process `pid`, as a new fd (the caller closes it),
+ * as lsns does for net namespaces held only by a socket: openSocketNetns, with undefined when
+ * the process or fd is gone, it is no socket, or this is not permitted.
  */
 export function socketNetnsFd(pid: number, fd: number): number | undefined {
-  const c = load();
-  const pidfd = c.syscall3(SYS_PIDFD_OPEN, pid, 0, 0);
-  if (pidfd < 0) return undefined;
-  let copy = -1;
   try {
-    copy = c.syscall3(SYS_PIDFD_GETFD, pidfd, fd, 0);
-    if (copy < 0) return undefined;
-    const ns = c.ioctlNoArg(copy, SIOCGSKNS);
-    return ns >= 0 ? ns : undefined;
-  } finally {
-    if (copy >= 0) closeSync(copy);
-    closeSync(pidfd);
+    return openSocketNetns(pid, fd);
+  } catch (err) {
+    if (err instanceof SysError) return undefined;
+    throw err;
   }
 }
 

@@ -62,3 +62,14 @@ export function openDirectory(path: string): number {
     throw SysError.fromNode(err, 'open', path);
   }
 }
+
+/** Close each of `fds`, ignoring one that is closed already (EBADF): what a cleanup path wants. */
+export function closeFds(fds: Iterable<number>): void {
+  for (const fd of fds) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
