@@ -10,13 +10,13 @@
  * and kills the holder, PID 1 of the command's pid namespace, when we go, and pasta with it.
  * The watcher is started before the acknowledgement, so there is no window between the two.
  */
-import { closeSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
 import { createHolder, type RunOptions } from '../sys/helper.js';
 import { noteInheritedFds } from '../sys/inherited-fds.js';
-import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
+import { closeFds, openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { ProcFs } from '../sys/procfs.js';
 import { effectiveUid } from '../sys/statefs.js';
@@ -44,7 +44,7 @@ export async function unshareWithUserNet(
   try {
     resolved = resolveNetMode(userNet.mode, userNet.publish);
   } catch (err) {
-    throw err instanceof NsmError && !(err instanceof UsageError) ? new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, ...(err.hint ? { hint: err.hint } : {}) }) : err;
+    throw asUnshareFailure(err);
   }
   const { mode, program } = resolved;
   const proc = new ProcFs();
@@ -79,9 +79,7 @@ export async function unshareWithUserNet(
     try {
       await ready;
     } catch (err) {
-      // unshare's own failures exit 125 (unshare(1)), create's exit 1.
-      if (err instanceof NsmError && !(err instanceof UsageError)) throw new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, ...(err.hint ? { hint: err.hint } : {}), cause: err });
-      throw err;
+      throw asUnshareFailure(err);
     }
     return await runJoined({
       namespaces: opened.map(({ type, file }) => ({ type, fd: file.fd, inode: file.ino })),
@@ -97,7 +95,13 @@ export async function unshareWithUserNet(
     // then ends pasta, which stopUserNet waits for.
     if (holder) await stopProcess(holder, { graceMs: 0 });
     if (net.process) await stopUserNet(net);
-    for (const { file } of opened) closeSync(file.fd);
+    closeFds(opened.map(({ file }) => file.fd));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** unshare's own failures exit 125 (unshare(1)); the pasta/slirp4netns steps shared with create exit 1 there. */
+function asUnshareFailure(err: unknown): unknown {
+  if (!(err instanceof NsmError) || err instanceof UsageError) return err;
+  return new NsmError(err.message, { exitCode: EXIT_NSM_FAILED, ...(err.hint ? { hint: err.hint } : {}), cause: err });
 }
