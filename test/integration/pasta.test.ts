@@ -333,8 +333,8 @@ describe.skipIf(skipWhy !== undefined).each(users)(`nsm unshare --pasta (%s)${sk
         if (id) started.push(id);
       }
       // netwatch sees nsm go, kills the holder (init of the command's pid namespace: the kernel
-      // ends all inside first), then gives pasta 500 ms after SIGTERM: 1.3-2.1 s measured here
-      // after a SIGKILL at random, so 2 s was too tight on a busy machine.
+      // ends all inside first), then gives pasta 500 ms after SIGTERM: all of it can take more than
+      // 2 s on a busy machine.
       await waitFor(() => pastaProcessesFor(tmp).length === 0, `no pasta for ${tmp} (round ${round}, killed after ${delay} ms)`, 5000);
       await waitFor(() => processesNamed(`nsm:holder unshare-${child!.pid}`).length === 0, `no holder (round ${round}, killed after ${delay} ms)`, 5000);
       expect(await listening(port)).toBe(false);
