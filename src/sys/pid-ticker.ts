@@ -73,7 +73,9 @@ export class PidTicker implements ScanRunner {
     ];
     // fd 3: the scans' records (--scan-fd 3).
     args.splice(1, 0, '--scan-fd', '3');
-    const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    // A session of its own (detached: setsid): Ctrl-C on nsm's terminal signals the foreground
+    // process group, and must stop nsm (which then closes our stdin), not kill us under it.
+    const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe'], detached: true });
     const ticker = new PidTicker(child, options.periodMs);
     (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => ticker.onScanOutput(chunk));
     let stderr = '';

@@ -136,7 +136,9 @@ export class ProcConnector {
     const mask = types.reduce((m, t) => m | (1 << NS_TYPE_NAMES.indexOf(t)), 0);
     const args = ['connector', '--types', String(mask), '--rcvbuf', String(options.rcvbuf ?? 8 << 20), '--ack-ms', String(options.ackTimeoutMs ?? 2000)];
     if (options.procRoot) args.push('--proc', options.procRoot);
-    const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // A session of its own (detached: setsid): Ctrl-C on nsm's terminal signals the foreground
+    // process group, and must stop nsm (which then closes our stdin), not kill us under it.
+    const child = spawn(helperBinary(), args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     return new Promise((resolve, reject) => {
       let conn: ProcConnector | undefined;
