@@ -4,10 +4,10 @@
  * afterwards); rootless runs use uid 65534 through setpriv when the suite runs as root, else
  * the caller's own uid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, readlinkSync, fstatSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanup, isRoot, nsm, ROOTLESS_UID, stateDir, waitFor } from './lifecycle-helpers.js';
+import { cleanup, isRoot, NSM, nsm, OTHER_UID, ROOTLESS_UID, stateDir, waitFor } from './lifecycle-helpers.js';
 import { openOwnerUserNs } from '../../src/sys/libc.js';
 
 const procs: ChildProcess[] = [];
@@ -118,6 +118,22 @@ describe.skipIf(!hasPython)('nsm exec -N: permissions', () => {
     expect([r.code, r.stderr]).toEqual([
       125,
       `nsm: PID ${pid}: cannot open the network namespace of its socket 5: permission denied: SIOCGSKNS needs CAP_NET_ADMIN over it (--net-socket)\n`,
+    ]);
+  });
+  // pidfd_getfd(2) checks ptrace attach access with the caller's *real* uid, reading
+  // /proc/PID/ns with its file-system uid (ptrace(2), "Ptrace access mode checking"): a caller
+  // whose real uid is not the target's passes the second and fails the first. (Yama's
+  // ptrace_scope, the everyday cause, is not in this kernel.)
+  it.skipIf(!isRoot)('a process nsm may read but not attach to (real uid another): the ptrace message, 125', async () => {
+    const py = "import os, socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nos.dup2(s.fileno(), 5)\nos.execvp('sleep', ['sleep', '60'])";
+    const { pid } = await start(asUser(['/usr/bin/python3', '-c', py]));
+    const dir = stateDir(ROOTLESS_UID);
+    const args = [`--ruid=${OTHER_UID}`, `--euid=${ROOTLESS_UID}`, `--regid=${ROOTLESS_UID}`, '--clear-groups', 'env', `NSM_STATE_DIR=${dir}`, process.execPath, NSM, 'exec', '-N', '5', String(pid), 'true'];
+    const r = spawnSync('setpriv', args, { encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([
+      125,
+      `nsm: PID ${pid}: cannot take its file descriptor 5: permission denied: pidfd_getfd(2) needs ptrace attach access to the process (--net-socket)\n` +
+        'hint: the same user, not made undumpable, and Yama ptrace_scope allowing it; or CAP_SYS_PTRACE\n',
     ]);
   });
 });
