@@ -12,6 +12,10 @@
  *   into namespaces owned by a user namespace they own (their own `unshare -r`, a rootless
  *   container): the kernel refuses another user's (EPERM), and so does /proc (EACCES).
  *
+ * Root adopting a network namespace also names it in /run/netns, as `ip netns attach` and
+ * root's create do (unless /run/netns/NAME names it already, an `ip netns` name adopted as
+ * itself: that link stays ip's).
+ *
  * Order as in create: reserve the name, then (pins) mount them below the reserved directory,
  * which an abort or the undo of a killed adopt removes with the directory, or (holder) note
  * the holder in the reservation before the helper lets it go; then commit. Destroy of an
@@ -22,7 +26,8 @@ import { join } from 'node:path';
 import { hasErrno, NsmError, UsageError } from '../sys/errors.js';
 import { createHolder } from '../sys/helper.js';
 import { nsIdOfFd } from '../sys/libc.js';
-import { bindNamespaceFile, makePrivateMountPoint } from '../sys/nsmounts.js';
+import { bindNamespaceFile, makePrivateMountPoint, unbindNamespaceFile } from '../sys/nsmounts.js';
+import { nsfsDevice, statNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { deferSignals } from '../sys/signals.js';
 import { effectiveUid } from '../sys/statefs.js';
@@ -30,6 +35,7 @@ import { stopProcess } from './processes.js';
 import { validateNewName, type EnvAdoption, type EnvRecord, type ProcessIdentity } from './record.js';
 import { processIdentity, readNamespaceInodes } from './registry/holder.js';
 import type { RegistryOptions } from './registry/layout.js';
+import { makeNetnsLink, netnsLinkPath, netnsTaken } from './registry/links.js';
 import { reserve, type ReplacedEntry } from './registry/reservations.js';
 import { openTarget, parseTarget, targetLabel, type OpenedTarget } from './target.js';
 
@@ -76,6 +82,7 @@ export async function adoptEnvironment(name: string, targetText: string, options
   let holder: ProcessIdentity | undefined;
   let heldBy: EnvAdoption['heldBy'] | undefined;
   let signals: ReturnType<typeof deferSignals> | undefined;
+  let linked: string | undefined;
   try {
     // A process: the types it does not share with us (nsenter -a's rule), unless -t chose them.
     const chosen = opened.namespaces.filter((n) => options.types !== undefined || opened.pid === undefined || n.inode !== ownInode(n.type));
@@ -95,6 +102,8 @@ export async function adoptEnvironment(name: string, targetText: string, options
       const id = nsIdOfFd(n.fd); // NS_GET_ID, Linux 6.18, as create records it
       if (id !== undefined) ids[n.type] = id;
     }
+    const net = heldBy === 'pins' ? chosen.find((n) => n.type === 'net') : undefined;
+    const link = net && netnsLinkToMake(name, net.inode);
     reservation = reserve(name, options);
     signals = deferSignals();
     const pins: Partial<Record<NsType, string>> = {};
@@ -110,6 +119,12 @@ export async function adoptEnvironment(name: string, targetText: string, options
       // The holder is the target's process while it runs (inspect and ps look at it; destroy
       // never signals it: heldBy 'pins'), else this process, gone once adopt returns.
       holder = adopted.process ?? processIdentity(process.pid, options);
+      if (net && link) {
+        // Noted before it is made; gc removes a noted link only while it names this namespace.
+        // No holder in the note: the undo of a killed adopt would SIGKILL it, and it is the target's.
+        reservation.note({ namespaces, netnsLink: link });
+        linked = makeNetnsLink(`/proc/self/fd/${net.fd}`, name);
+      }
     } else {
       const res = reservation;
       await createHolder(
@@ -140,11 +155,17 @@ export async function adoptEnvironment(name: string, targetText: string, options
       namespaces,
       ids,
       pins,
+      ...(linked ? { netnsLink: linked } : {}),
       adopted,
     });
     return { record, ...(reservation.replaced ? { replaced: reservation.replaced } : {}) };
   } catch (err) {
-    // Only what we added: our holder (never the target), then the reservation with its pins.
+    // Only what we added: the link, our holder (never the target), then the reservation with its pins.
+    try {
+      if (linked) unbindNamespaceFile(linked);
+    } catch {
+      // report the original failure
+    }
     try {
       if (holder && heldBy === 'holder') await stopProcess(holder, { graceMs: 0 });
     } catch {
@@ -160,6 +181,18 @@ export async function adoptEnvironment(name: string, targetText: string, options
     opened.close();
     signals?.restore();
   }
+}
+
+/**
+ * The /run/netns link root's adopt makes for net namespace `inode`: none when /run/netns/NAME
+ * already names it (`nsm adopt blue netns:blue`); a usage-time refusal when it names another.
+ */
+function netnsLinkToMake(name: string, inode: number): string | undefined {
+  const path = netnsLinkPath(name);
+  const there = statNsFile(path);
+  if (there === undefined) return path;
+  if (there.dev === nsfsDevice() && there.ino === inode) return undefined;
+  throw netnsTaken(name, path);
 }
 
 /** The kernel's refusal of setns(2) into another user's namespaces, in one line. */

@@ -22,11 +22,11 @@
  */
 import { closeSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT_SIGNAL_BASE, hasErrno, NsmError, UsageError } from '../sys/errors.js';
+import { EXIT_SIGNAL_BASE, NsmError, UsageError } from '../sys/errors.js';
 import { createHolder, type HelperOptions, type HolderInfo, type NamespaceConfig } from '../sys/helper.js';
-import { bindNamespaceFile, ensureSharedMountPoint, makePrivateMountPoint, NETNS_RUN_DIR, unbindNamespaceFile } from '../sys/nsmounts.js';
+import { bindNamespaceFile, makePrivateMountPoint, unbindNamespaceFile } from '../sys/nsmounts.js';
 import { nsIdOfFd } from '../sys/libc.js';
-import { openNsFile, statNsFile, type OpenNsFile } from '../sys/nsfile.js';
+import { openNsFile, type OpenNsFile } from '../sys/nsfile.js';
 import { nsTypeInfo, type NsType } from '../sys/nstypes.js';
 import { deferSignals } from '../sys/signals.js';
 import { effectiveUid } from '../sys/statefs.js';
@@ -35,6 +35,7 @@ import { applyNat, AUTO_RANGE, createVeth, deleteVeth, ENV_INTERFACE, hostInterf
 import { asRuntimeFailure, explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import { validateNewName, type EnvOptions, type EnvRecord } from './record.js';
 import { processIdentity } from './registry/holder.js';
+import { makeNetnsLink, netnsLinkPath, netnsTaken } from './registry/links.js';
 import type { RegistryOptions } from './registry/layout.js';
 import { listEnvironments } from './registry/list.js';
 import { reserve, type ReplacedEntry } from './registry/reservations.js';
@@ -104,7 +105,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
     });
   }
   const linkNetns = (options.netnsLink ?? euid === 0) && config.types.includes('net');
-  const netnsPath = join(NETNS_RUN_DIR, name);
+  const netnsPath = netnsLinkPath(name);
   checkNetworkOptions(options, config.types, euid);
   // Before anything is made: the program is there, and as root the netns link it joins through.
   if (options.userNet && options.veth) throw new UsageError(`--net-mode ${options.userNet.mode} and --veth both give the environment its network: use one`);
@@ -177,13 +178,7 @@ export async function createEnvironment(name: string, req: NamespaceRequest, opt
       }
     }
     if (linkNetns) {
-      ensureSharedMountPoint(NETNS_RUN_DIR);
-      try {
-        bindNamespaceFile(fdPath('net'), netnsPath);
-      } catch (err) {
-        if (hasErrno(err, 'EEXIST')) throw netnsTaken(name, netnsPath);
-        throw err;
-      }
+      makeNetnsLink(fdPath('net'), name);
       linked = true;
     }
     if (options.userNet && userNetProgram) {
@@ -302,18 +297,6 @@ function checkUserNet(req: NonNullable<CreateOptions['userNet']>, types: readonl
   if (!types.includes('net')) throw new UsageError(`--net-mode ${req.mode} needs a new net namespace (add --net or -t net; the types are: ${types.join(', ')})`);
   if (euid === 0 && !linkNetns) throw new UsageError(`--net-mode ${req.mode} as root needs the /run/netns link it joins the namespace through`);
   return resolveNetMode(req.mode, req.publish);
-}
-
-/**
- * /run/netns is shared by every state directory (and ip netns add): a name taken there may be
- * another state directory's environment, whose link must not be deleted to make room, so
- * the hint shows how to find out whose it is, not how to remove it.
- */
-function netnsTaken(name: string, path: string): NsmError {
-  const inode = statNsFile(path)?.ino;
-  return new NsmError(`${path} is taken: another network namespace (an environment of another nsm state directory, or ip netns add) has the name ${name}`, {
-    hint: `pick another name${inode !== undefined ? `; nsm why ${inode} shows what it is` : ''}`,
-  });
 }
 
 function interrupted(sig: NodeJS.Signals): NsmError {

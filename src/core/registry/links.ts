@@ -4,12 +4,49 @@
  * namespace, so a name reused by someone else's `ip netns add` is left alone.
  */
 import { closeSync, lstatSync, unlinkSync } from 'node:fs';
-import { hasErrno, SysError } from '../../sys/errors.js';
+import { join } from 'node:path';
+import { hasErrno, NsmError, SysError } from '../../sys/errors.js';
 import { MNT_DETACH, nsIdOfFd, umount2 } from '../../sys/libc.js';
 import { nsfsDevice, openNsFile, statNsFile } from '../../sys/nsfile.js';
+import { bindNamespaceFile, ensureSharedMountPoint, NETNS_RUN_DIR } from '../../sys/nsmounts.js';
 import type { EnvRecord, EnvResources } from '../record.js';
 import { livePins } from './holder.js';
 import type { RegistryOptions } from './layout.js';
+
+/** The /run/netns link of environment `name` (ip-netns(8) finds it there). */
+export function netnsLinkPath(name: string): string {
+  return join(NETNS_RUN_DIR, name);
+}
+
+/**
+ * `/run/netns/NAME` names another network namespace than the one nsm would link there.
+ * /run/netns is shared by every state directory (and ip netns add): a name taken there may be
+ * another state directory's environment, whose link must not be deleted to make room, so
+ * the hint shows how to find out whose it is, not how to remove it.
+ */
+export function netnsTaken(name: string, path: string): NsmError {
+  const inode = statNsFile(path)?.ino;
+  return new NsmError(`${path} is taken: another network namespace (an environment of another nsm state directory, or ip netns add) has the name ${name}`, {
+    hint: `pick another name${inode !== undefined ? `; nsm why ${inode} shows what it is` : ''}`,
+  });
+}
+
+/**
+ * Make the /run/netns/NAME link (what `ip netns add` and `ip netns attach` make): a bind mount
+ * of the net namespace file `source` on a file in /run/netns, itself a shared mount point so
+ * that mount namespaces made later see the link go when it is removed (as iproute2 does).
+ */
+export function makeNetnsLink(source: string, name: string): string {
+  const path = netnsLinkPath(name);
+  ensureSharedMountPoint(NETNS_RUN_DIR);
+  try {
+    bindNamespaceFile(source, path);
+  } catch (err) {
+    if (hasErrno(err, 'EEXIST')) throw netnsTaken(name, path);
+    throw err;
+  }
+  return path;
+}
 
 /**
  * Whether the record's /run/netns link is there and names its net namespace: the inode, and
