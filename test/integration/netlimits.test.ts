@@ -406,6 +406,19 @@ describe.skipIf(!isRoot)('resource limits (root only: this host has its controll
  * for the acknowledgement, kills it; create-killed.test.ts tests that.)
  */
 async function killCreateAfterHolder(n: string, dir: string, args: string[]): Promise<{ pid: number; startTime: number }> {
+  // A loaded machine may deschedule this poll while the create finishes: that try did not
+  // kill it half-way, so its environment is destroyed and the kill tried again.
+  for (let attempt = 1; ; attempt++) {
+    const holder = await tryKillCreateAfterHolder(n, dir, args);
+    if (holder) return holder;
+    const d = await nsm(['destroy', n], { stateDir: dir });
+    expect(d.code, d.stderr).toBe(0);
+    expect(attempt, 'the create finished before the test could stop it, three times').toBeLessThan(3);
+  }
+}
+
+/** One try of killCreateAfterHolder: undefined when the create finished first. */
+async function tryKillCreateAfterHolder(n: string, dir: string, args: string[]): Promise<{ pid: number; startTime: number } | undefined> {
   let child: ReturnType<typeof spawn> | undefined;
   const done = nsm(['create', n, ...args], { stateDir: dir, onSpawn: (c) => (child = c) });
   const reservation = join(dir, 'envs', n, 'reservation.json');
@@ -427,7 +440,8 @@ async function killCreateAfterHolder(n: string, dir: string, args: string[]): Pr
   child!.kill('SIGSTOP');
   child!.kill('SIGKILL');
   const r = await done;
-  expect(r.signal, 'the create finished before the test could stop it').toBe('SIGKILL');
+  if (r.signal === null && r.code === 0) return undefined;
+  expect(r.signal).toBe('SIGKILL');
   expect(holder).toBeDefined();
   killedCreates.push(holder!);
   return holder!;
