@@ -47,6 +47,7 @@ import { inheritedFds } from './inherited-fds.js';
 import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild, type StdioTarget } from './libc.js';
 import { parseStat } from './parse.js';
 import { helperBinary } from './native.js';
+import * as uv from './uv-spawn.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
 
@@ -149,6 +150,8 @@ export interface JoinTarget {
   fd: number;
   /** Its inode as recorded at creation; the helper checks it again with fstat. */
   inode: bigint;
+  /** Its recorded NS_GET_ID, which the helper checks where the kernel answers (ioctl_ns(2), 6.18). */
+  id?: bigint;
 }
 
 export interface JoinOptions extends ExecOptions {
@@ -417,6 +420,7 @@ type SessionOptions = HelperOptions & {
 function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
   if (opts.asUser) return startHelperAsUser(mode, frames, opts);
   const path = helperPath(opts.helperPath);
+  if (uv.available()) return startHelperUv(path, mode, frames, opts);
   const [ours, theirs] = socketPair();
   let pid: number;
   try {
@@ -451,6 +455,24 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
     },
   );
   return { target: pid, done };
+}
+
+/**
+ * startHelper() through libuv's process handle (src/sys/uv-spawn.ts): the same conversation
+ * without koffi, which `nsm exec` then never loads.
+ */
+function startHelperUv(path: string, mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
+  const pass = [...(opts.extraFds ?? []), ...inheritedFds()];
+  const sockAt = Math.max(2, ...pass, ...opts.stdio.filter((t): t is number => typeof t === 'number')) + 1;
+  const child = uv.spawnWithSocket(path, [path, mode, String(sockAt)], opts.env ?? process.env, opts.stdio, pass, sockAt, opts.onExit);
+  try {
+    uv.writeAll(child.sock, Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]));
+  } catch (err) {
+    // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw SysError.fromNode(err, 'write', `${path} socket`);
+  }
+  const done = child.done.then((end) => outcomeOf(end.replies, Buffer.alloc(0), end.status, end.signal));
+  return { target: child.pid, done };
 }
 
 /** startHelper() for `asUser`: child_process.spawn() can change the uid; replies are read as they come. */
@@ -663,7 +685,7 @@ export async function createHolder(config: NamespaceConfig, opts: HolderOptions 
   const join = opts.join ?? [];
   const frames =
     join.length > 0
-      ? join.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)))
+      ? join.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode, t.id)))
       : encodeNamespaceConfig(config, callerIds(opts));
   const path = helperPath(opts.helperPath);
   const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
@@ -745,7 +767,7 @@ export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly
  */
 export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly string[], opts: JoinOptions = {}): Promise<number> {
   if (targets.length === 0) throw new UsageError('nothing to join');
-  const frames = targets.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)));
+  const frames = targets.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode, t.id)));
   if (opts.uid !== undefined || opts.gid !== undefined) frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));
   const flags =
     (opts.uid !== undefined ? JoinFlag.SETUID : 0) |
