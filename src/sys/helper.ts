@@ -47,7 +47,7 @@ import { inheritedFds } from './inherited-fds.js';
 import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild, type StdioTarget } from './libc.js';
 import { parseStat } from './parse.js';
 import { helperBinary } from './native.js';
-import * as uv from './uv-spawn.js';
+import * as addon from './spawn-addon.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
 
@@ -412,7 +412,7 @@ type SessionOptions = HelperOptions & {
  * the fds nsm inherited (src/sys/inherited-fds.ts: the helper passes those on to the
  * command, as nsenter does) under their own numbers, send `frames` + CFG_END, and
  * resolve with its replies and exit status once it has exited. Started with posix_spawn
- * (src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
+ * (nsm's own module, src/sys/spawn-addon.ts, else koffi's src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
  * loads and sets up much of node's stream machinery on every `nsm exec` (bench/RESULTS.md). The replies (STARTED or FAIL: a few bytes) wait
  * in the socket until the helper has exited and are read then. `asUser` (tests, as root)
  * needs a uid change posix_spawn cannot make: startHelperAsUser().
@@ -420,11 +420,12 @@ type SessionOptions = HelperOptions & {
 function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
   if (opts.asUser) return startHelperAsUser(mode, frames, opts);
   const path = helperPath(opts.helperPath);
-  if (uv.available()) return startHelperUv(path, mode, frames, opts);
-  const [ours, theirs] = socketPair();
+  // nsm's own spawn module where it was built (no koffi: src/sys/spawn-addon.ts), else koffi.
+  const sys = addon.usable(opts.stdio) ? addon : { socketPair, spawnProcess, waitForChild, readAvailable };
+  const [ours, theirs] = sys.socketPair();
   let pid: number;
   try {
-    pid = spawnProcess(path, [path, mode, String(theirs)], opts.env ?? process.env, opts.stdio, [theirs, ...(opts.extraFds ?? []), ...inheritedFds()]);
+    pid = sys.spawnProcess(path, [path, mode, String(theirs)], opts.env ?? process.env, opts.stdio, [theirs, ...(opts.extraFds ?? []), ...inheritedFds()]);
   } catch (err) {
     closeSync(ours);
     throw SysError.fromNode(err, 'spawn', path);
@@ -433,7 +434,7 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
   }
   try {
     const bytes = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
-    for (let sent = 0; sent < bytes.length; ) sent += writeSync(ours, bytes, sent);
+    for (let sent = 0; sent < bytes.length; ) sent += writeSome(ours, bytes, sent);
   } catch (err) {
     // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
     if ((err as NodeJS.ErrnoException).code !== 'EPIPE') {
@@ -441,10 +442,10 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
       throw SysError.fromNode(err, 'write', `${path} socket`);
     }
   }
-  const done = waitForChild(pid, opts.onExit).then(
+  const done = sys.waitForChild(pid, opts.onExit).then(
     (end) => {
       try {
-        return outcomeOf(readAvailable(ours), Buffer.alloc(0), end.status, end.signal);
+        return outcomeOf(sys.readAvailable(ours), Buffer.alloc(0), end.status, end.signal);
       } finally {
         closeSync(ours);
       }
@@ -457,22 +458,16 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
   return { target: pid, done };
 }
 
-/**
- * startHelper() through libuv's process handle (src/sys/uv-spawn.ts): the same conversation
- * without koffi, which `nsm exec` then never loads.
- */
-function startHelperUv(path: string, mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
-  const pass = [...(opts.extraFds ?? []), ...inheritedFds()];
-  const sockAt = Math.max(2, ...pass, ...opts.stdio.filter((t): t is number => typeof t === 'number')) + 1;
-  const child = uv.spawnWithSocket(path, [path, mode, String(sockAt)], opts.env ?? process.env, opts.stdio, pass, sockAt, opts.onExit);
-  try {
-    uv.writeAll(child.sock, Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]));
-  } catch (err) {
-    // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
-    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw SysError.fromNode(err, 'write', `${path} socket`);
+/** writeSync(), waiting for the reader while a non-blocking socket is full (EAGAIN). */
+function writeSome(fd: number, bytes: Buffer, from: number): number {
+  for (;;) {
+    try {
+      return writeSync(fd, bytes, from);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
   }
-  const done = child.done.then((end) => outcomeOf(end.replies, Buffer.alloc(0), end.status, end.signal));
-  return { target: child.pid, done };
 }
 
 /** startHelper() for `asUser`: child_process.spawn() can change the uid; replies are read as they come. */
