@@ -4,7 +4,8 @@
  * koffi at all, and Node is not fork(2)ed as libuv's spawn (child_process) would
  * (bench/RESULTS.md). The same calls as src/sys/libc.ts's socketPair, spawnProcess,
  * waitForChild and readAvailable; usable() says when they can stand in for those (the module
- * is built only where Node's headers are).
+ * is built only where Node's headers are; NSM_NO_SPAWN_ADDON=1 leaves it out, for tests of
+ * the koffi way).
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';

@@ -86,5 +86,13 @@ describe.skipIf(process.geteuid?.() !== 0)('nsm exec NAME|PID|netns:X loads no k
       // Only nsm's own spawn module (native/spawn-addon.c) where it was built.
       expect(loaded.filter((m) => (m.startsWith('addon ') && !m.endsWith('/native/build/nsm-spawn.node')) || HEAVY.includes(m)), target).toEqual([]);
     }
+    // Where the module was not built (no Node headers), koffi does the same.
+    const fallback = spawnSync(process.execPath, ['-r', addons, NSM, 'exec', env, 'sh', '-c', 'exit 7'], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NSM_STATE_DIR: state, NSM_NO_SPAWN_ADDON: '1' },
+      encoding: 'utf8',
+    });
+    expect([fallback.stderr, fallback.status]).toEqual(['', 7]);
+    expect(String(fallback.output[3])).toMatch(/addon .*koffi\.node/);
   });
 });
