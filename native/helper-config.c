@@ -54,10 +54,12 @@ static void parse_join_ns(const struct frame *f, struct config *c)
 {
 	struct join_ns *j = &c->join[c->njoin];
 
-	need_len(f, 16);
+	/* 16 bytes, or 24 with the namespace's ID (NS_GET_ID) to check as well. */
+	if (f->len != 24)
+		need_len(f, 16);
 	if (c->njoin == (int)NS_COUNT)
 		diex(0, EINVAL, "config: more than %zu NSM_CFG_JOIN_NS", NS_COUNT);
-	*j = (struct join_ns){ (int)le32(f->data), le32(f->data + 4), le64(f->data + 8) };
+	*j = (struct join_ns){ (int)le32(f->data), le32(f->data + 4), le64(f->data + 8), f->len == 24 ? le64(f->data + 16) : 0 };
 	if (__builtin_popcount(j->type) != 1 || (j->type & ~NS_ALL))
 		diex(0, EINVAL, "config: NSM_CFG_JOIN_NS type 0x%x is not one CLONE_NEW* flag", j->type);
 	for (int i = 0; i < c->njoin; i++)

@@ -2,10 +2,11 @@
  * nsm-helper stage "run and join" (run and join modes): run makes the namespaces
  * (helper-setup.c) and forks the command, or nsm:init first when there is a new pid
  * namespace; join checks the inherited namespace fds, setns(2)es into them in nsenter(1)'s
- * order and forks the command. Either way nsm:helper reports STARTED once execvp succeeded,
- * forwards signals, and exits with the command's status. setns(2) into a user or time
- * namespace is refused to a multi-threaded process, and a new pid or time namespace applies
- * only to children: hence a single-threaded process that forks.
+ * order and execs the command in place, or forks it when a pid or time namespace is joined.
+ * A forking nsm:helper reports STARTED once execvp succeeded, forwards signals, and exits
+ * with the command's status. setns(2) into a user or time namespace is refused to a
+ * multi-threaded process, and a new pid or time namespace applies only to children: hence
+ * a single-threaded process.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -238,9 +239,17 @@ noreturn void do_run(const struct config *c)
 	supervise(c, c->nstypes & CLONE_NEWPID);
 }
 
-/* The namespace file behind `fd` must be of `type` and have inode `ino` (0: not checked). */
+/* ioctl_ns(2), Linux 6.18: _IOR(0xb7, 13, __u64), a namespace's ID, never reused until reboot. */
+#define NSM_NS_GET_ID _IOR(0xb7, 13, unsigned long long)
+
+/*
+ * The namespace file behind `fd` must be of `type` and have inode `ino` (0: not checked) and,
+ * where the driver recorded one and the kernel answers NS_GET_ID, ID `id`: an inode number
+ * alone may have been reused.
+ */
 static void check_ns_fd(const struct join_ns *j, const char *name)
 {
+	unsigned long long id;
 	struct stat st;
 	int type;
 
@@ -254,6 +263,24 @@ static void check_ns_fd(const struct join_ns *j, const char *name)
 	if (j->ino != 0 && st.st_ino != j->ino)
 		diex(0, ESTALE, "%s namespace fd %d is inode %llu, expected %llu", name, j->fd,
 		     (unsigned long long)st.st_ino, (unsigned long long)j->ino);
+	if (j->id == 0)
+		return;
+	if (ioctl(j->fd, NSM_NS_GET_ID, &id) < 0) {
+		if (errno != ENOTTY && errno != EINVAL) /* before 6.18: the inode is all there is */
+			die(0, "ioctl(%s namespace fd %d, NS_GET_ID)", name, j->fd);
+	} else if (id != j->id) {
+		diex(0, ESTALE, "%s namespace fd %d has ID %llu, expected %llu", name, j->fd, id,
+		     (unsigned long long)j->id);
+	}
+}
+
+/* Whether a pid or time namespace is among those joined: setns(2) moves only children there. */
+static bool joins_for_children(const struct config *c)
+{
+	for (int i = 0; i < c->njoin; i++)
+		if (c->join[i].type == CLONE_NEWPID || c->join[i].type == CLONE_NEWTIME)
+			return true;
+	return false;
 }
 
 /* setns(2): a process cannot re-enter its own user namespace (EINVAL); nsenter skips it too. */
@@ -499,11 +526,13 @@ noreturn void do_join(struct config *c)
 		die(0, "setresuid(%u)", c->join_uid);
 	if ((c->join_flags & NSM_JOIN_KEEP_CAPS) && joined_user)
 		permitted_to_ambient();
-	if (c->join_flags & NSM_JOIN_NO_FORK) {
-		/*
-		 * nsenter -F: the command is this process, so a joined pid namespace holds only its
-		 * children (setns(2)). Still dies with nsm; STARTED now, or FAIL if execvp fails.
-		 */
+	/*
+	 * setns(2) of a pid or time namespace applies to children only: then fork (below). Else,
+	 * or with nsenter -F, the command is this process: no second fork, as nsenter(1) when it
+	 * needs none (with -F a joined pid namespace holds only the command's children). Still
+	 * dies with nsm; STARTED now, or FAIL if execvp fails.
+	 */
+	if ((c->join_flags & NSM_JOIN_NO_FORK) || !joins_for_children(c)) {
 		unsigned char pid_le[4];
 		pid_t self = getpid();
 
@@ -517,6 +546,5 @@ noreturn void do_join(struct config *c)
 		write_frame(syncfd, NSM_STARTED, pid_le, 4, 0);
 		exec_command(c);
 	}
-	/* Fork: setns() of a pid or time namespace applies to children only (setns(2)). */
 	supervise(c, false);
 }

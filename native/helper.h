@@ -60,6 +60,7 @@ struct join_ns {
 	int fd;
 	uint32_t type;
 	uint64_t ino;
+	uint64_t id; /* NS_GET_ID the driver recorded (0: not checked) */
 };
 
 struct config {

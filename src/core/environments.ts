@@ -53,7 +53,7 @@ export function resolveEnvironment(name: string, options: RegistryOptions = {}):
   return withState(found, holderState(found.record, options));
 }
 
-/** An environment found by name, with its namespaces open and verified. */
+/** An environment found by name, with its namespaces open and verified (their IDs by the join: `id`). */
 export interface OpenedEnvironment {
   env: ListedEnvironment;
   /** In join order; close() them when done. */
@@ -78,7 +78,8 @@ export function openEnvironment(name: string, types: readonly NsType[] | undefin
   // namespaces (a mount namespace with the user's own /bin/sh) the user controls.
   const foreign = found.stateDirOwner !== undefined;
   if ((effectiveUid() !== 0 || foreign) && record.types.includes('user') && !wanted.includes('user')) wanted = ['user', ...wanted];
-  const verified = openVerified(record, wanted, { ...options, stateDirOwner: found.stateDirOwner });
+  // The namespace IDs are checked where they are joined (src/core/join.ts): no ioctl here.
+  const verified = openVerified(record, wanted, { ...options, stateDirOwner: found.stateDirOwner, idsAtJoin: true });
   return { env: withState(found, verified.via === 'holder' ? 'running' : 'pinned'), verified };
 }
 

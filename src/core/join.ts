@@ -1,11 +1,15 @@
 /**
  * Joining an environment's namespaces and running a command there, by one of two paths:
  *
- * - in-process: unshare(CLONE_FS), then setns(2) on Node's main thread for each namespace
- *   in nsenter's order, then spawn the command, which inherits them. No helper process.
- * - native: the helper's join mode (src/sys/helper.ts joinAndExec), for what a
- *   multi-threaded process cannot join: a user namespace (setns(2): EINVAL with more than
- *   one thread) and a time namespace (EUSERS with more than one thread; checked on 6.18).
+ * - native (the default): the helper's join mode (src/sys/helper.ts joinAndExec) checks the
+ *   fds, joins and execs the command in place (it forks only for a pid or time namespace,
+ *   which setns(2) applies to children only). It can join what a multi-threaded process
+ *   cannot: a user namespace (setns(2): EINVAL with more than one thread) and a time
+ *   namespace (EUSERS with more than one thread; checked on 6.18). nsm's own process makes
+ *   no libc call of its own on this path, so `nsm exec` never loads koffi for it.
+ * - in-process (a library caller's choice, `path`): unshare(CLONE_FS), then setns(2) on
+ *   Node's main thread for each namespace in nsenter's order, then spawn the command, which
+ *   inherits them.
  *
  * Both paths join through file descriptors the caller opened and checked against the
  * record (src/core/registry.ts openVerified), never through a path looked up again.
@@ -23,7 +27,7 @@ import { runCommand } from '../sys/command.js';
 import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
 import { joinAndExec, type JoinOptions, type StdioTarget } from '../sys/helper.js';
 import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
-import { setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
+import { nsIdOfFd, setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
 import { NS_TYPES, type NsType } from '../sys/nstypes.js';
 import { relayTerminal } from '../sys/pty.js';
 import { effectiveUid } from '../sys/statefs.js';
@@ -34,6 +38,8 @@ export interface JoinNamespace {
   type: NsType;
   fd: number;
   inode: number;
+  /** Its recorded NS_GET_ID, still to be checked at the join (openVerified's `idsAtJoin`). */
+  id?: number;
 }
 
 export interface JoinRequest {
@@ -49,7 +55,7 @@ export interface JoinRequest {
    * falls back to / there.
    */
   rootPid?: number;
-  /** Force a path (tests cover both); default: native only when the kernel requires it, or for cgroups. */
+  /** Force a path (tests cover both); default: native. */
   path?: JoinPath;
   /** The environment's cgroups (resource limits): the command runs in them. */
   cgroups?: readonly EnvCgroup[];
@@ -70,9 +76,21 @@ const NATIVE_ONLY: ReadonlySet<NsType> = new Set(['user', 'time']);
  * The path `types` need: native when a user or time namespace is among them, and for an
  * environment with cgroups: there the command's own process joins them before it execs,
  * while in-process all of Node's threads would pass through them (and count against pids.max).
+ * runJoined() takes the native path unless told otherwise; this says when in-process could do.
  */
 export function joinPathFor(types: readonly NsType[], withCgroups = false): JoinPath {
   return withCgroups || types.some((t) => NATIVE_ONLY.has(t)) ? 'native' : 'in-process';
+}
+
+/** The in-process path's NS_GET_ID check (the helper makes its own): a reused inode is refused. */
+function checkIds(namespaces: readonly JoinNamespace[]): void {
+  for (const n of namespaces) {
+    if (n.id === undefined) continue;
+    const now = nsIdOfFd(n.fd);
+    if (now !== undefined && now !== n.id) {
+      throw new NsmError(`the ${n.type} namespace open to join is not the recorded one (ID ${now}, recorded ${n.id}): nothing joined`, { exitCode: EXIT_NSM_FAILED });
+    }
+  }
 }
 
 function isDirectory(path: string): boolean {
@@ -118,7 +136,8 @@ export async function runJoined(req: JoinRequest): Promise<number> {
   const cgroupDirs = [...cgroups.map((c) => c.dir), ...(req.cgroupDirs ?? [])];
   const extras = req.nsenter ?? {};
   const needsNative = (req.cgroupDirs ?? []).length > 0 || req.netnsExec !== undefined || Object.values(extras).some((v) => v !== undefined);
-  const path = req.path ?? joinPathFor(ordered.map((n) => n.type), cgroups.length > 0 || needsNative);
+  // Nothing to join (a target whose namespaces are all ours): the command as it is, in-process.
+  const path = req.path ?? (ordered.length === 0 && !needsNative && cgroups.length === 0 ? 'in-process' : 'native');
   // Read before joining: setns(CLONE_NEWNS) moves our cwd to the new root (setns(2)).
   const here = process.cwd();
   noteInheritedFds(); // reads /proc/self/fd: ours only until we join a mount namespace
@@ -142,7 +161,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     const pty = ordered.some((n) => n.type === 'user' && userNsOwnerUid(n.fd) !== effectiveUid()) ? relayTerminal(req.stdio) : undefined;
     try {
       return await joinAndExec(
-        ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode) })),
+        ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode), ...(n.id !== undefined ? { id: BigInt(n.id) } : {}) })),
         req.argv,
         {
           cwd,
@@ -167,6 +186,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
       exitCode: EXIT_NSM_FAILED,
     });
   }
+  checkIds(ordered);
   // Into the cgroups first, by path, while /sys/fs/cgroup is still ours to see.
   const leaveCgroups = visitCgroups(cgroups);
   try {

@@ -318,7 +318,9 @@ function openFileTarget(spec: TargetSpec & { kind: 'file' }, options: OpenTarget
   }
   const namespaces: JoinNamespace[] = [];
   try {
-    const type = file.dev === nsfsDevice() ? nsTypeOfFd(file.fd) : undefined;
+    // netns:NAME is a network namespace by ip-netns(8)'s rule, and whoever joins it checks
+    // (setns(2) with CLONE_NEWNET; the helper's NS_GET_NSTYPE): no ioctl, so no koffi, here.
+    const type = file.dev !== nsfsDevice() ? undefined : spec.netns !== undefined ? 'net' : nsTypeOfFd(file.fd);
     if (type === undefined) throw fail('not a namespace file (nsfs: /proc/PID/ns/TYPE or a bind mount of one)');
     // Found by a scan: the holder may have exited and its pid or fd been reused since.
     if (spec.inode !== undefined && file.ino !== spec.inode) throw fail(`its holder ${spec.path} changed while nsm opened it: nothing joined`);

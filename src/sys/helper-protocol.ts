@@ -118,11 +118,13 @@ export function extents(map: readonly IdExtent[]): Buffer {
 }
 
 /** JOIN_NS payload: u32 fd, u32 CLONE_NEW* type, u64 inode. */
-export function joinNsPayload(fd: number, cloneFlag: number, inode: bigint): Buffer {
-  const b = Buffer.alloc(16);
+export function joinNsPayload(fd: number, cloneFlag: number, inode: bigint, id?: bigint): Buffer {
+  // With an ID (NS_GET_ID), 24 bytes: the helper checks it too where the kernel answers.
+  const b = Buffer.alloc(id === undefined ? 16 : 24);
   b.writeUInt32LE(fd, 0);
   b.writeUInt32LE(cloneFlag >>> 0, 4);
   b.writeBigUInt64LE(inode, 8);
+  if (id !== undefined) b.writeBigUInt64LE(id, 16);
   return b;
 }
 

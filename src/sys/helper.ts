@@ -47,6 +47,7 @@ import { inheritedFds } from './inherited-fds.js';
 import { readAvailable, socketPair, spawnAndWait, spawnProcess, waitForChild, type StdioTarget } from './libc.js';
 import { parseStat } from './parse.js';
 import { helperBinary } from './native.js';
+import * as addon from './spawn-addon.js';
 import { exitStatus, forwardSignals } from './signals.js';
 import { cloneFlags, nsTypeInfo, type NsType } from './nstypes.js';
 
@@ -149,6 +150,8 @@ export interface JoinTarget {
   fd: number;
   /** Its inode as recorded at creation; the helper checks it again with fstat. */
   inode: bigint;
+  /** Its recorded NS_GET_ID, which the helper checks where the kernel answers (ioctl_ns(2), 6.18). */
+  id?: bigint;
 }
 
 export interface JoinOptions extends ExecOptions {
@@ -409,7 +412,7 @@ type SessionOptions = HelperOptions & {
  * the fds nsm inherited (src/sys/inherited-fds.ts: the helper passes those on to the
  * command, as nsenter does) under their own numbers, send `frames` + CFG_END, and
  * resolve with its replies and exit status once it has exited. Started with posix_spawn
- * (src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
+ * (nsm's own module, src/sys/spawn-addon.ts, else koffi's src/sys/libc.ts), as the holder is: child_process.spawn() with a socket and its streams
  * loads and sets up much of node's stream machinery on every `nsm exec` (bench/RESULTS.md). The replies (STARTED or FAIL: a few bytes) wait
  * in the socket until the helper has exited and are read then. `asUser` (tests, as root)
  * needs a uid change posix_spawn cannot make: startHelperAsUser().
@@ -417,10 +420,12 @@ type SessionOptions = HelperOptions & {
 function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOptions): Session {
   if (opts.asUser) return startHelperAsUser(mode, frames, opts);
   const path = helperPath(opts.helperPath);
-  const [ours, theirs] = socketPair();
+  // nsm's own spawn module where it was built (no koffi: src/sys/spawn-addon.ts), else koffi.
+  const sys = addon.usable(opts.stdio) ? addon : { socketPair, spawnProcess, waitForChild, readAvailable };
+  const [ours, theirs] = sys.socketPair();
   let pid: number;
   try {
-    pid = spawnProcess(path, [path, mode, String(theirs)], opts.env ?? process.env, opts.stdio, [theirs, ...(opts.extraFds ?? []), ...inheritedFds()]);
+    pid = sys.spawnProcess(path, [path, mode, String(theirs)], opts.env ?? process.env, opts.stdio, [theirs, ...(opts.extraFds ?? []), ...inheritedFds()]);
   } catch (err) {
     closeSync(ours);
     throw SysError.fromNode(err, 'spawn', path);
@@ -429,7 +434,7 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
   }
   try {
     const bytes = Buffer.concat([...frames, encodeFrame(Msg.CFG_END)]);
-    for (let sent = 0; sent < bytes.length; ) sent += writeSync(ours, bytes, sent);
+    for (let sent = 0; sent < bytes.length; ) sent += writeSome(ours, bytes, sent);
   } catch (err) {
     // The helper may exit (after FAIL) before reading everything we sent: EPIPE is expected.
     if ((err as NodeJS.ErrnoException).code !== 'EPIPE') {
@@ -437,10 +442,10 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
       throw SysError.fromNode(err, 'write', `${path} socket`);
     }
   }
-  const done = waitForChild(pid, opts.onExit).then(
+  const done = sys.waitForChild(pid, opts.onExit).then(
     (end) => {
       try {
-        return outcomeOf(readAvailable(ours), Buffer.alloc(0), end.status, end.signal);
+        return outcomeOf(sys.readAvailable(ours), Buffer.alloc(0), end.status, end.signal);
       } finally {
         closeSync(ours);
       }
@@ -451,6 +456,18 @@ function startHelper(mode: 'run' | 'join', frames: Buffer[], opts: SessionOption
     },
   );
   return { target: pid, done };
+}
+
+/** writeSync(), waiting for the reader while a non-blocking socket is full (EAGAIN). */
+function writeSome(fd: number, bytes: Buffer, from: number): number {
+  for (;;) {
+    try {
+      return writeSync(fd, bytes, from);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
 }
 
 /** startHelper() for `asUser`: child_process.spawn() can change the uid; replies are read as they come. */
@@ -663,7 +680,7 @@ export async function createHolder(config: NamespaceConfig, opts: HolderOptions 
   const join = opts.join ?? [];
   const frames =
     join.length > 0
-      ? join.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)))
+      ? join.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode, t.id)))
       : encodeNamespaceConfig(config, callerIds(opts));
   const path = helperPath(opts.helperPath);
   const args = ['holder', CHANNEL_STDIO, ...(opts.name !== undefined ? [opts.name] : [])];
@@ -745,7 +762,7 @@ export async function runInNewNamespaces(config: NamespaceConfig, argv: readonly
  */
 export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly string[], opts: JoinOptions = {}): Promise<number> {
   if (targets.length === 0) throw new UsageError('nothing to join');
-  const frames = targets.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode)));
+  const frames = targets.map((t) => encodeFrame(Msg.CFG_JOIN_NS, joinNsPayload(t.fd, nsTypeInfo(t.type).cloneFlag, t.inode, t.id)));
   if (opts.uid !== undefined || opts.gid !== undefined) frames.push(encodeFrame(Msg.CFG_JOIN_IDS, u32s(opts.uid ?? 0, opts.gid ?? 0)));
   const flags =
     (opts.uid !== undefined ? JoinFlag.SETUID : 0) |

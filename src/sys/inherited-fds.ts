@@ -11,8 +11,7 @@
  * or both ends of one pipe, would be taken for Node's and not passed on. Inherited fds beyond
  * the run were never marked and pass on by themselves.
  */
-import { fstatSync } from 'node:fs';
-import { fdLink } from './libc.js';
+import { fstatSync, readdirSync, readlinkSync } from 'node:fs';
 
 interface Inherited {
   fd: number;
@@ -32,10 +31,12 @@ const shared = globalThis as { [SLOT]?: Inherited[] };
 export function noteInheritedFds(): void {
   if (shared[SLOT]) return;
   // The run Node marked ends at the first closed fd above 15; Node's own fill the gaps below
-  // it, so that ends no earlier now. readlink(2) of a closed fd fails (ENOENT).
+  // it, so that ends no earlier now. Only the open ones are read (node:fs, no koffi: nsm exec
+  // loads none): readlink(2) of a closed fd fails, and a failed call builds an exception.
+  const open = new Set(readdirSync('/proc/self/fd'));
   const links = new Map<number, string>();
   for (let fd = 3; ; fd++) {
-    const link = fdLink(fd);
+    const link = open.has(String(fd)) ? linkOf(fd) : undefined;
     if (link !== undefined) links.set(fd, link);
     else if (fd > 15) break;
   }
@@ -67,4 +68,13 @@ export function inheritedFds(): number[] {
       return false;
     }
   }).map((n) => n.fd);
+}
+
+/** Where fd points (readlink of /proc/self/fd/FD); undefined once closed (the directory's own, read above). */
+function linkOf(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
 }

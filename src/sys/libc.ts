@@ -58,7 +58,6 @@ interface Libc {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
   umount2(target: string, flags: number): number;
   getxattr(path: string, name: string, value: Buffer, size: number): number;
-  readlink(path: string, buf: Buffer, size: number): number;
   pipe2(fds: Int32Array, flags: number): number;
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   fcntlInt(fd: number, cmd: number, arg: number): number;
@@ -144,7 +143,6 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
   mount: 'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
   umount2: 'int umount2(const char *target, int flags)',
   getxattr: 'long getxattr(const char *path, const char *name, void *value, size_t size)',
-  readlink: 'long readlink(const char *path, void *buf, size_t size)',
   pipe2: 'int pipe2(int *fds, int flags)',
   socketpair: 'int socketpair(int domain, int type, int protocol, int *fds)',
   // fcntl is variadic in libc; nsm passes only an int (F_DUPFD_CLOEXEC).
@@ -235,17 +233,6 @@ export function getXattr(path: string, name: string): Buffer | undefined {
   const errno = errnoName(c.errno());
   if (errno === 'ENODATA' || errno === 'ENOTSUP') return undefined;
   throw new SysError('getxattr', errno, `${path}, ${name}`);
-}
-
-/**
- * What /proc/self/fd/`fd` links to ("pipe:[42]", "/etc/hostname", "anon_inode:[eventfd]"),
- * cut at 256 bytes; undefined when `fd` is not open. readlink(2) without Node's fs: a closed
- * fd costs no exception, and nsm probes a run of them (src/sys/inherited-fds.ts).
- */
-export function fdLink(fd: number): string | undefined {
-  const buf = Buffer.alloc(256);
-  const n = load().readlink(`/proc/self/fd/${fd}`, buf, buf.length);
-  return n < 0 ? undefined : buf.toString('utf8', 0, n);
 }
 
 /**

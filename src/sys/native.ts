@@ -27,7 +27,7 @@ export function helperBinary(): string {
  * `relative` inside the nsm package, found by walking up from this module: the code runs
  * both as dist/sys/native.js (library) and bundled into dist/nsm.js (CLI).
  */
-function findInPackage(relative: string): string {
+export function findInPackage(relative: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     if (existsSync(join(dir, 'package.json'))) return join(dir, relative);

@@ -6,7 +6,8 @@
  * (src/sys/stdio.ts). This runs the real bin/nsm with its stdout and stderr on pipes (as
  * the bench does) and lists the built-ins Node loaded.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,4 +45,54 @@ describe('nsm create loads none of node:child_process, node:crypto, node:tty, no
     expect(r.modules.filter((m) => HEAVY.includes(m))).toEqual([]);
   });
 
+});
+
+// Also notes every native addon Node loads (process.dlopen: koffi's is one), to fd 3.
+const addons = join(scratch, 'addons.cjs');
+writeFileSync(
+  addons,
+  "const dl = process.dlopen; const seen = []; process.dlopen = function (m, f, ...r) { seen.push(f); return dl.call(this, m, f, ...r); };\n" +
+    "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).concat(seen.map((f) => 'addon ' + f)).join('\\n') + '\\n'));\n",
+);
+
+describe.skipIf(process.geteuid?.() !== 0)('nsm exec NAME|PID|netns:X loads no koffi (root: the helper joins; nsm reads and opens files only)', () => {
+  const tag = randomBytes(3).toString('hex');
+  const env = `st-${tag}`;
+  const netns = `nsm-st-${tag}`;
+  const state = join(scratch, 'exec-state');
+  let sleeper: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    spawnSync(process.execPath, [NSM, 'destroy', env], { env: { ...process.env, NSM_STATE_DIR: state } });
+    spawnSync('ip', ['netns', 'del', netns]);
+    sleeper?.kill('SIGKILL');
+  });
+
+  it('an environment, a process, an ip netns name: the command runs, and neither koffi nor a heavy built-in is loaded (nsm-spawn.node at most)', async () => {
+    expect(spawnSync(process.execPath, [NSM, 'create', env], { env: { ...process.env, NSM_STATE_DIR: state } }).status).toBe(0);
+    expect(spawnSync('ip', ['netns', 'add', netns]).status).toBe(0);
+    sleeper = spawn('unshare', ['-n', '-u', 'sleep', '60'], { stdio: 'ignore' });
+    // The sleeper is ours once unshare has exec'd sleep: its net namespace differs from ours.
+    const ours = spawnSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).stdout;
+    for (let i = 0; i < 100 && spawnSync('readlink', [`/proc/${sleeper.pid}/ns/net`], { encoding: 'utf8' }).stdout === ours; i++) await new Promise((r) => setTimeout(r, 20));
+    for (const target of [env, String(sleeper.pid), `netns:${netns}`]) {
+      const r = spawnSync(process.execPath, ['-r', addons, NSM, 'exec', target, 'sh', '-c', 'exit 7'], {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, NSM_STATE_DIR: state },
+        encoding: 'utf8',
+      });
+      const loaded = String(r.output[3]).trim().split('\n');
+      expect([target, r.stderr, r.status]).toEqual([target, '', 7]);
+      expect(loaded).toContain('vm'); // the list is real
+      // Only nsm's own spawn module (native/spawn-addon.c) where it was built.
+      expect(loaded.filter((m) => (m.startsWith('addon ') && !m.endsWith('/native/build/nsm-spawn.node')) || HEAVY.includes(m)), target).toEqual([]);
+    }
+    // Where the module was not built (no Node headers), koffi does the same.
+    const fallback = spawnSync(process.execPath, ['-r', addons, NSM, 'exec', env, 'sh', '-c', 'exit 7'], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NSM_STATE_DIR: state, NSM_NO_SPAWN_ADDON: '1' },
+      encoding: 'utf8',
+    });
+    expect([fallback.stderr, fallback.status]).toEqual(['', 7]);
+    expect(String(fallback.output[3])).toMatch(/addon .*koffi\.node/);
+  });
 });

@@ -99,7 +99,19 @@ export interface VerifiedNamespace {
   inode: number;
   /** The path it was opened through (/proc/PID/ns/TYPE or a pin). */
   path: string;
+  /** With `idsAtJoin`: the recorded NS_GET_ID, which whoever joins must check (the helper does). */
+  id?: number;
 }
+
+/** Options of openVerified and openNamespaces. */
+export type OpenNamespacesOptions = Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'> & {
+  /**
+   * Leave the NS_GET_ID comparison to the join (native/helper-run.c check_ns_fd): each
+   * namespace carries its recorded ID instead. nsm exec's own process then needs no ioctl,
+   * so no koffi (bench/RESULTS.md).
+   */
+  idsAtJoin?: boolean;
+};
 
 export interface VerifiedNamespaces {
   /** In nsenter join order (NS_TYPES): user first, time last. */
@@ -157,7 +169,7 @@ export type OpenedNamespaces =
 export function openVerified(
   record: EnvRecord,
   types: readonly NsType[] = record.types,
-  options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'> = {},
+  options: OpenNamespacesOptions = {},
 ): VerifiedNamespaces {
   for (const t of types) {
     if (!record.types.includes(t)) {
@@ -180,7 +192,7 @@ export function openVerified(
 export function openNamespaces(
   record: EnvRecord,
   types: readonly NsType[] | undefined,
-  options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'> = {},
+  options: OpenNamespacesOptions = {},
 ): OpenedNamespaces {
   // Its holder was ended by the destroy that marked it: src/core/held.ts opens what is left.
   if (record.destroyed) return { state: 'held' };
@@ -259,7 +271,7 @@ function verify(
   opened: OpenNsFile[],
   ordered: readonly NsType[],
   via: 'holder' | 'pins',
-  options: Pick<RegistryOptions, 'procRoot' | 'stateDirOwner'>,
+  options: OpenNamespacesOptions,
 ): VerifiedNamespaces {
   try {
     const nsfs = nsfsDevice(options.procRoot);
@@ -267,7 +279,7 @@ function verify(
       const type = ordered[i]!;
       // NS_GET_ID where recorded and the kernel answers: an inode alone may have been reused.
       const recordedId = record.ids?.[type];
-      const idNow = recordedId === undefined ? undefined : nsIdOfFd(f.fd);
+      const idNow = recordedId === undefined || options.idsAtJoin ? undefined : nsIdOfFd(f.fd);
       if (f.dev !== nsfs || f.ino !== record.namespaces[type] || (idNow !== undefined && idNow !== recordedId)) {
         if (via === 'holder') throw new HolderReusedError(record.name, record.holder.pid);
         throw new NsmError(`environment ${record.name}: pin ${f.path} no longer holds its ${type} namespace`, { hint: 'run nsm gc' });
@@ -278,6 +290,9 @@ function verify(
     closeFiles(opened);
     throw err;
   }
-  const namespaces = opened.map((f, i) => ({ type: ordered[i]!, fd: f.fd, inode: f.ino, path: f.path }));
+  const namespaces = opened.map((f, i) => {
+    const id = options.idsAtJoin ? record.ids?.[ordered[i]!] : undefined;
+    return { type: ordered[i]!, fd: f.fd, inode: f.ino, path: f.path, ...(id !== undefined ? { id } : {}) };
+  });
   return { namespaces, via, close: () => closeFiles(opened) };
 }

@@ -1,0 +1,194 @@
+/*
+ * nsm-spawn.node: the three libc calls `nsm exec` and `nsm unshare` need to start nsm-helper
+ * (src/sys/spawn-addon.ts): socketpair(2), posix_spawn(3) with dup2 file actions, and
+ * waitpid(2) without blocking. A Node-API module of its own, so that those commands load
+ * neither koffi (a large native module, and libc prototypes parsed at run time) nor
+ * child_process, whose libuv spawn fork(2)s all of Node; posix_spawn vfork(2)s
+ * (bench/RESULTS.md). Built when Node's headers are there; without it nsm uses koffi.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+static napi_value throw_errno(napi_env env, const char *call, int err)
+{
+	char msg[96];
+
+	snprintf(msg, sizeof msg, "%s: %s", call, strerror(err));
+	napi_value code, text, error;
+	char name[16];
+	/* The errno number in .errno; src/sys/spawn-addon.ts names it. */
+	snprintf(name, sizeof name, "%d", err);
+	napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+	napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+	napi_create_error(env, code, text, &error);
+	napi_throw(env, error);
+	return NULL;
+}
+
+/* A JS array of strings as a NULL-terminated, malloc'd C vector (NULL on a bad argument). */
+static char **strings(napi_env env, napi_value arr)
+{
+	uint32_t n;
+	char **v;
+
+	if (napi_get_array_length(env, arr, &n) != napi_ok)
+		return NULL;
+	v = calloc(n + 1, sizeof *v);
+	for (uint32_t i = 0; v && i < n; i++) {
+		napi_value s;
+		size_t len;
+
+		if (napi_get_element(env, arr, i, &s) != napi_ok || napi_get_value_string_utf8(env, s, NULL, 0, &len) != napi_ok)
+			goto bad;
+		v[i] = malloc(len + 1);
+		if (!v[i] || napi_get_value_string_utf8(env, s, v[i], len + 1, &len) != napi_ok)
+			goto bad;
+	}
+	return v;
+bad:
+	for (uint32_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return NULL;
+}
+
+static void free_strings(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+/* socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): [ours (non-blocking), theirs]. */
+static napi_value js_socketpair(napi_env env, napi_callback_info info)
+{
+	int sv[2];
+	napi_value out, a, b;
+
+	(void)info;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return throw_errno(env, "socketpair", errno);
+	/* Ours never blocks nsm: the replies are read once the helper has exited. */
+	if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) < 0) {
+		int err = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return throw_errno(env, "fcntl(O_NONBLOCK)", err);
+	}
+	napi_create_array_with_length(env, 2, &out);
+	napi_create_int32(env, sv[0], &a);
+	napi_create_int32(env, sv[1], &b);
+	napi_set_element(env, out, 0, a);
+	napi_set_element(env, out, 1, b);
+	return out;
+}
+
+/*
+ * spawn(path, argv, envp, dup2s): posix_spawn(3) of `path`, each [from, to] pair of dup2s
+ * applied in order (from == to: the fd passes under its number, close-on-exec cleared), every
+ * signal at its default and none blocked. Returns the pid.
+ */
+static napi_value js_spawn(napi_env env, napi_callback_info info)
+{
+	size_t argc = 4;
+	napi_value args[4], result;
+	char path[4096], **argv = NULL, **envp = NULL;
+	size_t len;
+	uint32_t n = 0;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	pid_t pid;
+	int rc;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 4 ||
+	    napi_get_value_string_utf8(env, args[0], path, sizeof path, &len) != napi_ok ||
+	    napi_get_array_length(env, args[3], &n) != napi_ok) {
+		napi_throw_type_error(env, NULL, "spawn(path, argv, envp, dup2s)");
+		return NULL;
+	}
+	argv = strings(env, args[1]);
+	envp = strings(env, args[2]);
+	if (!argv || !envp) {
+		free_strings(argv);
+		free_strings(envp);
+		napi_throw_type_error(env, NULL, "spawn: argv and envp are arrays of strings");
+		return NULL;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	for (uint32_t i = 0; i < n; i++) {
+		napi_value pair, v;
+		int32_t from = -1, to = -1;
+
+		napi_get_element(env, args[3], i, &pair);
+		napi_get_element(env, pair, 0, &v);
+		napi_get_value_int32(env, v, &from);
+		napi_get_element(env, pair, 1, &v);
+		napi_get_value_int32(env, v, &to);
+		posix_spawn_file_actions_adddup2(&fa, from, to);
+	}
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	free_strings(argv);
+	free_strings(envp);
+	if (rc != 0)
+		return throw_errno(env, "posix_spawn", rc);
+	napi_create_int32(env, pid, &result);
+	return result;
+}
+
+/* waitpid(pid, WNOHANG): null while it runs, else its raw wait status. */
+static napi_value js_wait(napi_env env, napi_callback_info info)
+{
+	size_t argc = 1;
+	napi_value arg, result;
+	int32_t pid;
+	int st;
+	pid_t r;
+
+	if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_int32(env, arg, &pid) != napi_ok) {
+		napi_throw_type_error(env, NULL, "wait(pid)");
+		return NULL;
+	}
+	do
+		r = waitpid(pid, &st, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return throw_errno(env, "waitpid", errno);
+	if (r == 0) {
+		napi_get_null(env, &result);
+		return result;
+	}
+	napi_create_int32(env, st, &result);
+	return result;
+}
+
+NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
+{
+	const napi_property_descriptor props[] = {
+		{ "socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "spawn", NULL, js_spawn, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "wait", NULL, js_wait, NULL, NULL, NULL, napi_enumerable, NULL },
+	};
+
+	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+	return exports;
+}

@@ -1,0 +1,142 @@
+/**
+ * Starting nsm-helper through nsm's own small Node-API module (native/spawn-addon.c:
+ * socketpair, posix_spawn, waitpid), not koffi: `nsm exec` and `nsm unshare` then load no
+ * koffi at all, and Node is not fork(2)ed as libuv's spawn (child_process) would
+ * (bench/RESULTS.md). The same calls as src/sys/libc.ts's socketPair, spawnProcess,
+ * waitForChild and readAvailable; usable() says when they can stand in for those (the module
+ * is built only where Node's headers are; NSM_NO_SPAWN_ADDON=1 leaves it out, for tests of
+ * the koffi way).
+ */
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { errnoName, SysError } from './errors.js';
+import type { ChildExit, StdioTarget } from './libc.js';
+import { findInPackage } from './native.js';
+
+interface Addon {
+  socketpair(): [number, number];
+  spawn(path: string, argv: string[], envp: string[], dup2s: Array<[number, number]>): number;
+  wait(pid: number): number | null;
+}
+
+let addon: Addon | null | undefined;
+
+function load(): Addon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  const path = findInPackage('native/build/nsm-spawn.node');
+  if (process.env.NSM_NO_SPAWN_ADDON === '1' || !existsSync(path)) return null;
+  try {
+    const module = { exports: {} as Addon };
+    process.dlopen(module, path);
+    addon = module.exports;
+  } catch {
+    // built for another platform, or unreadable: koffi's way
+  }
+  return addon;
+}
+
+/**
+ * Whether the module is there and can place `stdio` (each 'inherit', 'ignore', the fd of the
+ * same number, or one above 2: the dup2s are applied in order, so a swap of 0-2 would clobber).
+ */
+export function usable(stdio: readonly StdioTarget[]): boolean {
+  return stdio.every((t, i) => typeof t !== 'number' || t === i || t > 2) && load() !== null;
+}
+
+/** The error the module threw (its code: the errno number) as a SysError. */
+function sysError(err: unknown, call: string, target?: string): unknown {
+  const code = Number((err as { code?: string }).code);
+  return Number.isInteger(code) && code > 0 ? new SysError(call, errnoName(code), target) : err;
+}
+
+/** A connected AF_UNIX stream pair, both close-on-exec: [ours (non-blocking), the child's]. */
+export function socketPair(): [number, number] {
+  try {
+    return load()!.socketpair();
+  } catch (err) {
+    throw sysError(err, 'socketpair');
+  }
+}
+
+/**
+ * posix_spawn(3) `path` with `argv`, `env`, `fds` as its 0, 1, 2 and each fd of `pass` under
+ * its own number; every signal at its default, none blocked. Returns the pid.
+ */
+export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.ProcessEnv, fds: readonly StdioTarget[], pass?: readonly number[]): number {
+  const opened: number[] = [];
+  try {
+    const dup2s: Array<[number, number]> = [0, 1, 2].map((i) => {
+      const t = fds[i] ?? 'inherit';
+      if (t === 'inherit') return [i, i];
+      if (t === 'ignore') {
+        const fd = openSync('/dev/null', 'r+');
+        opened.push(fd);
+        return [fd, i];
+      }
+      return [t, i];
+    });
+    for (const fd of pass ?? []) if (fd > 2) dup2s.push([fd, fd]);
+    const envp = Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+    return load()!.spawn(path, [...argv], envp, dup2s);
+  } catch (err) {
+    throw sysError(err, 'posix_spawn', path);
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}
+
+/**
+ * How our child `pid` ended, reaped on SIGCHLD (and a 1 s tick, should one be missed), as
+ * libc.ts waitForChild: `onExit` runs in the tick that reaps it, before anything else can.
+ */
+export function waitForChild(pid: number, onExit?: () => void): Promise<ChildExit> {
+  const m = load()!;
+  return new Promise((resolve, reject) => {
+    const stop = () => {
+      process.off('SIGCHLD', check);
+      clearInterval(tick);
+      onExit?.();
+    };
+    function check(): void {
+      let status: number | null;
+      try {
+        status = m.wait(pid);
+      } catch (err) {
+        stop();
+        reject(sysError(err, 'waitpid', String(pid)));
+        return;
+      }
+      if (status === null) return;
+      stop();
+      const termsig = status & 0x7f;
+      resolve({ status: termsig === 0 ? (status >> 8) & 0xff : null, signal: termsig === 0 ? null : signalName(termsig) });
+    }
+    process.on('SIGCHLD', check);
+    const tick = setInterval(check, 1000);
+    check(); // it may have ended before the handler was there
+  });
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return entry ? (entry[0] as NodeJS.Signals) : null;
+}
+
+/** What is waiting in our non-blocking socket `fd` now (the peer has exited: nothing more comes). */
+export function readAvailable(fd: number): Buffer {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') break;
+      throw err;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  return Buffer.concat(chunks);
+}
