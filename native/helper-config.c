@@ -154,7 +154,7 @@ static void validate(const struct config *c, uint64_t seen)
 		if (c->join_ids && !user && !(c->join_flags & (NSM_JOIN_SETUID | NSM_JOIN_SETGID)))
 			diex(0, EINVAL, "config: NSM_CFG_JOIN_IDS needs a user namespace to join, or NSM_JOIN_SETUID/SETGID");
 		if (c->join_flags & ~(uint32_t)(NSM_JOIN_SETUID | NSM_JOIN_SETGID | NSM_JOIN_PRESERVE_CRED |
-					      NSM_JOIN_KEEP_CAPS | NSM_JOIN_NO_FORK))
+					      NSM_JOIN_KEEP_CAPS | NSM_JOIN_NO_FORK | NSM_JOIN_CWD_ASKED))
 			diex(0, EINVAL, "config: NSM_CFG_JOIN_FLAGS 0x%x has unknown bits", c->join_flags);
 		if (c->netns_exec && (strchr(c->netns_exec, '/') || strcmp(c->netns_exec, ".") == 0 ||
 				      strcmp(c->netns_exec, "..") == 0))

@@ -113,8 +113,10 @@ static noreturn void exec_command(const struct config *c)
 	if (c->root && !c->cwd && chdir("/") < 0)
 		die(0, "chdir(/)");
 	if (c->cwd && chdir(c->cwd) < 0) {
-		/* join: the caller's directory may not exist (or be reachable) inside: use / instead. */
-		if (c->mode == MODE_RUN || (errno != ENOENT && errno != ENOTDIR && errno != EACCES))
+		/* join: the caller's directory may not exist (or be reachable) inside: use / instead;
+		 * one the user asked for must be there. */
+		if (c->mode == MODE_RUN || (c->join_flags & NSM_JOIN_CWD_ASKED) ||
+		    (errno != ENOENT && errno != ENOTDIR && errno != EACCES))
 			die(0, "chdir(%s)", c->cwd);
 		if (chdir("/") < 0)
 			die(0, "chdir(/)");

@@ -77,6 +77,7 @@ enum nsm_join_flags {
 	NSM_JOIN_PRESERVE_CRED = 4,  /* a joined user ns changes no ids and drops no groups */
 	NSM_JOIN_KEEP_CAPS = 8,      /* a joined user ns: permitted capabilities become ambient */
 	NSM_JOIN_NO_FORK = 16,       /* exec in place: a joined pid ns holds only the command's children (-F) */
+	NSM_JOIN_CWD_ASKED = 32,     /* NSM_CFG_CWD was asked for (--cwd/-w): missing inside is an error, not / */
 };
 
 /* NSM_CFG_LOOPBACK values */

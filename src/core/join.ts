@@ -24,7 +24,7 @@
 import { statSync } from 'node:fs';
 import { join as joinPath } from 'node:path';
 import { runCommand } from '../sys/command.js';
-import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError } from '../sys/errors.js';
+import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError, SysError } from '../sys/errors.js';
 import { joinAndExec, type JoinOptions, type StdioTarget } from '../sys/helper.js';
 import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
 import { nsIdOfFd, setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
@@ -120,6 +120,13 @@ function deadPidNamespace(err: unknown, joined: readonly { type: NsType }[]): un
   });
 }
 
+/** The helper's chdir(2) of a --wd nsm could not check before joining (no process shows that root). */
+function missingWd(err: unknown, cwd: string | undefined): unknown {
+  if (cwd === undefined || !(err instanceof SysError) || !err.call.startsWith('chdir(')) return err;
+  const problem = err.errno === 'ENOENT' ? 'does not exist' : err.errno === 'ENOTDIR' ? 'is not a directory' : `cannot be reached (${err.errno})`;
+  return new NsmError(`working directory ${echoInput(cwd)} ${problem} in the environment`, { exitCode: EXIT_NSM_FAILED });
+}
+
 function badWd(cwd: string, checked: string): NsmError {
   return new NsmError(`working directory ${echoInput(cwd)} ${wdProblem(checked) ?? 'is not a directory'} in the environment`, { exitCode: EXIT_NSM_FAILED });
 }
@@ -165,6 +172,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
         req.argv,
         {
           cwd,
+          ...(req.cwd !== undefined ? { cwdAsked: true } : {}),
           env: req.env,
           stdio: pty?.stdio ?? req.stdio,
           ...(pty ? { newSession: true } : {}),
@@ -174,7 +182,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
         },
       );
     } catch (err) {
-      throw deadPidNamespace(err, ordered);
+      throw missingWd(deadPidNamespace(err, ordered), req.cwd);
     } finally {
       await pty?.finish();
     }

@@ -62,7 +62,7 @@ export const Prop = { PRIVATE: 1, SLAVE: 2, SHARED: 3, UNCHANGED: 4 } as const;
 /** NSM_CFG_SETGROUPS values (enum nsm_setgroups). */
 export const Setgroups = { DENY: 1, ALLOW: 2 } as const;
 /** NSM_CFG_JOIN_FLAGS bits (enum nsm_join_flags). */
-export const JoinFlag = { SETUID: 1, SETGID: 2, PRESERVE_CRED: 4, KEEP_CAPS: 8, NO_FORK: 16 } as const;
+export const JoinFlag = { SETUID: 1, SETGID: 2, PRESERVE_CRED: 4, KEEP_CAPS: 8, NO_FORK: 16, CWD_ASKED: 32 } as const;
 /** NSM_CFG_LOOPBACK values (enum nsm_loopback). */
 export const Loopback = { UP: 1, DOWN: 2 } as const;
 

@@ -170,6 +170,8 @@ export interface JoinOptions extends ExecOptions {
   keepCaps?: boolean;
   /** nsenter -F: exec in place (a joined pid namespace holds only the command's children). */
   noFork?: boolean;
+  /** `cwd` was asked for (--cwd): missing inside is an error; else the helper falls back to /. */
+  cwdAsked?: boolean;
   /** An open directory to chroot(2) to after joining (nsenter -r); owned by the caller. */
   rootFd?: number;
   /** An open directory to work in after joining and chroot (nsenter -w); owned by the caller. */
@@ -769,7 +771,8 @@ export async function joinAndExec(targets: readonly JoinTarget[], argv: readonly
     (opts.gid !== undefined ? JoinFlag.SETGID : 0) |
     (opts.preserveCredentials ? JoinFlag.PRESERVE_CRED : 0) |
     (opts.keepCaps ? JoinFlag.KEEP_CAPS : 0) |
-    (opts.noFork ? JoinFlag.NO_FORK : 0);
+    (opts.noFork ? JoinFlag.NO_FORK : 0) |
+    (opts.cwdAsked ? JoinFlag.CWD_ASKED : 0);
   if (flags !== 0) frames.push(encodeFrame(Msg.CFG_JOIN_FLAGS, u32s(flags)));
   const dirFds: number[] = [];
   if (opts.rootFd !== undefined) {

@@ -253,6 +253,19 @@ describe.skipIf(!isRoot)('create and exec as root (root only: namespaces without
     const uts = await nsm(['exec', '-t', 'uts', name, '--', 'hostname'], { stateDir: dir });
     expect(uts.stdout).toBe(`${name}\n`);
   });
+
+  it('a pinned mount namespace whose holder died: a --wd missing there is refused (125), one that is there is used', async () => {
+    const dir = stateDir();
+    const name = uniqueName();
+    const env = await create(name, ['--pin', '-t', 'mnt,uts'], { stateDir: dir });
+    process.kill(env.pid, 'SIGKILL');
+    await waitFor(() => !alive(env.pid), 'the holder to die');
+    // No process shows that root to check the path from outside: the join itself must refuse.
+    const missing = await nsm(['exec', '--wd', '/nsm/not/there', name, '--', 'pwd'], { stateDir: dir });
+    expect([missing.code, missing.stdout, missing.stderr]).toEqual([125, '', 'nsm: working directory /nsm/not/there does not exist in the environment\n']);
+    const there = await nsm(['exec', '--wd', '/tmp', name, '--', 'pwd'], { stateDir: dir });
+    expect([there.code, there.stdout]).toEqual([0, '/tmp\n']);
+  });
 });
 
 describe("the command line: nsm's options end where the command starts (as nsenter, unshare(1), ip netns exec)", () => {
