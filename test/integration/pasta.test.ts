@@ -264,7 +264,7 @@ describe.skipIf(skipWhy !== undefined)(`nsm create --pasta --pin (root: pins nee
 });
 
 /** How long pasta may take to go (and free its port) after its nsm unshare was SIGKILLed. */
-const PROMPT_MS = 1500;
+const PROMPT_MS = 1000;
 
 /** nsm unshare's pasta directories in `tmp`. */
 function unshareDirs(tmp: string): string[] {
@@ -344,7 +344,9 @@ describe.skipIf(skipWhy !== undefined).each(users)(`nsm unshare --pasta (%s)${sk
       const delay = Math.floor(Math.random() * 1500);
       let child: ReturnType<typeof spawn> | undefined;
       const run = nsm(['unshare', '--pasta', '--publish', `127.0.0.1:${port}:8080`, '--', 'sleep', '30'], { ...as, env: { TMPDIR: tmp }, onSpawn: (c) => (child = c) });
-      await new Promise((r) => setTimeout(r, delay));
+      // The last round for sure once pasta serves the port; the others at random moments.
+      if (round === 4) await waitFor(() => unshareDirs(tmp).some((d) => existsSync(join(tmp, d, 'usernet.pid'))), 'pasta up', 10_000);
+      else await new Promise((r) => setTimeout(r, delay));
       child?.kill('SIGKILL');
       await run;
       for (const pid of pastaProcessesFor(tmp)) {
