@@ -70,7 +70,8 @@ export async function unshareWithUserNet(
           // done, by netwatch if we are killed (--rmdir), and named after us so that the next
           // run sweeps it if we are killed between making it and starting netwatch.
           dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${self.pid}-${self.startTime}-`));
-          net.pidFile = join(dir, 'usernet.pid');          // Forked before we acknowledge the holder: from here on it ends the holder if we die.
+          net.pidFile = join(dir, 'usernet.pid');
+          // Forked before we acknowledge the holder: from here on it ends the holder if we die.
           ready = startUserNet(net, program, { holderPid: holder.pid, holderStartTime: holder.startTime, euid, nsFds: { net: fd('net')!, ...(fd('user') !== undefined ? { user: fd('user')! } : {}) }, owner: self }, (p) => {
             net.process = p;
           });
