@@ -1,9 +1,15 @@
 /*
- * nsm-helper netwatch [--owner OPID OSTARTTIME] PID STARTTIME PROGRAM [ARG]...: run PROGRAM
- * (pasta) as a child for as long as process PID (an environment's holder) lives, and no longer.
- * With --owner (nsm unshare's one-shot holder): when process OPID exits (nsm, even SIGKILLed),
- * PID gets SIGKILL (pidfd_send_signal(2): the process the pidfd names, never a reused pid),
- * which ends PID's namespaces and the command in them, and then PROGRAM goes as above.
+ * nsm-helper netwatch [--owner OPID OSTARTTIME [--rmdir DIR]] PID STARTTIME PROGRAM [ARG]...:
+ * run PROGRAM (pasta) as a child for as long as process PID (an environment's holder) lives,
+ * and no longer. With --owner (nsm unshare's one-shot holder): when process OPID exits (nsm,
+ * even SIGKILLed), PID gets SIGKILL (pidfd_send_signal(2): the process the pidfd names, never
+ * a reused pid), which ends PID's namespaces and the command in them, and PROGRAM gets its
+ * SIGTERM at the same moment: the holder's own exit can lag (a pid namespace's init exits only
+ * once every process inside has been reaped, pid_namespaces(7), and a command that joined from
+ * outside is reaped by its parent outside, or by whoever inherits it), and the network has no
+ * use once the owner is gone. --rmdir: DIR (the owner's files for PROGRAM: pid file, log) and
+ * the files in it are removed when netwatch ends after the owner has gone, since the owner
+ * cannot remove them any more; while the owner lives, it removes them (and reads the log).
  *
  * Why: pasta keeps the network namespace it serves open, and this pasta (Debian 12's
  * 2023-03 snapshot) only quits by itself when a filesystem-bound --netns path is deleted
@@ -27,6 +33,7 @@
  * Exit status: PROGRAM's exit code, or 128 + the signal that ended it; 125 when it could not
  * be started or PID is not the process named (already gone: ESRCH).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdnoreturn.h>
 #include <fcntl.h>
@@ -44,7 +51,9 @@
 #include "netwatch.h"
 
 #define NETWATCH_FAIL 125
-/* After PID is gone: SIGTERM to PROGRAM, then SIGKILL if it has not exited within this. */
+/* After PID is gone: SIGTERM to PROGRAM, then SIGKILL if it has not exited within this. pasta
+ * exits at once on SIGTERM (its handler exits 0; slirp4netns's default action ends it), so this
+ * is only the bound for a program that is stopped or stuck, never a wait in the normal case. */
 #define NETWATCH_GRACE_MS 500
 
 static noreturn void fail(const char *what)
@@ -87,13 +96,35 @@ static int status_code(int status)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* --rmdir: DIR's entries (files only: nothing else is put there), then DIR; best effort. */
+static void remove_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *e;
+	DIR *d;
+
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			unlinkat(fd, e->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
 int netwatch_main(int argc, char **argv)
 {
 	sigset_t sigs, old;
 	unsigned long long want, have;
 	struct pollfd fds[4];
-	int holder, child_fd, sfd, status, ending = 0, owner = -1;
+	int holder, child_fd, sfd, status, ending = 0, owner = -1, owner_gone = 0;
 	pid_t pid, parent = getpid(), child;
+	const char *rmdir_path = NULL;
 	char *end;
 
 	if (argc >= 4 && strcmp(argv[1], "--owner") == 0) {
@@ -111,9 +142,14 @@ int netwatch_main(int argc, char **argv)
 		}
 		argc -= 3;
 		argv += 3;
+		if (argc >= 3 && strcmp(argv[1], "--rmdir") == 0) {
+			rmdir_path = argv[2];
+			argc -= 2;
+			argv += 2;
+		}
 	}
 	if (argc < 4) {
-		dprintf(STDERR_FILENO, "usage: nsm-helper netwatch [--owner OPID OSTARTTIME] PID STARTTIME PROGRAM [ARG]...\n");
+		dprintf(STDERR_FILENO, "usage: nsm-helper netwatch [--owner OPID OSTARTTIME [--rmdir DIR]] PID STARTTIME PROGRAM [ARG]...\n");
 		return NETWATCH_FAIL;
 	}
 	pid = (pid_t)strtol(argv[1], &end, 10);
@@ -186,6 +222,8 @@ int netwatch_main(int argc, char **argv)
 			while (waitpid(child, &status, 0) < 0)
 				if (errno != EINTR)
 					fail("waitpid");
+			if (rmdir_path && owner_gone)
+				remove_dir(rmdir_path);
 			return status_code(status);
 		}
 		if (fds[1].revents && fds[1].fd >= 0) {
@@ -195,10 +233,16 @@ int netwatch_main(int argc, char **argv)
 			fds[1].fd = -1;
 		}
 		if (fds[3].revents && fds[3].fd >= 0) {
-			/* The owner is gone: its one-shot holder goes too (PID 1 of its pid namespace). */
+			/* The owner is gone: its one-shot holder goes too (PID 1 of its pid namespace),
+			 * and so does PROGRAM, now rather than when the holder has finished exiting. */
 			if (holder >= 0)
 				syscall(SYS_pidfd_send_signal, holder, SIGKILL, NULL, 0);
 			fds[3].fd = -1;
+			owner_gone = 1;
+			if (!ending) {
+				kill(child, SIGTERM);
+				ending = 1;
+			}
 		}
 		if (fds[2].revents) {
 			struct signalfd_siginfo si;

@@ -10,7 +10,7 @@
  * and kills the holder, PID 1 of the command's pid namespace, when we go, and pasta with it.
  * The watcher is started before the acknowledgement, so there is no window between the two.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_NSM_FAILED, NsmError, UsageError } from '../sys/errors.js';
@@ -22,7 +22,7 @@ import { ProcFs } from '../sys/procfs.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { explainPrivilegeFailure, planNamespaces, type NamespaceRequest } from './plan.js';
 import { runJoined } from './join.js';
-import { stopProcess } from './processes.js';
+import { isAlive, stopProcess } from './processes.js';
 import type { EnvUserNet, ProcessIdentity, PublishedPort } from './record.js';
 import { resolveNetMode, startUserNet, stopUserNet, userNetHostAddress } from './user-net.js';
 
@@ -49,9 +49,9 @@ export async function unshareWithUserNet(
   const { mode, program } = resolved;
   const proc = new ProcFs();
   const self: ProcessIdentity = { pid: process.pid, startTime: proc.readStat(process.pid).startTime };
-  // pasta's pid file (its "ready") and log: a private directory, removed when we are done.
-  const dir = mkdtempSync(join(tmpdir(), 'nsm-unshare-net-'));
-  const net: EnvUserNet = { mode, publish: userNet.publish, pidFile: join(dir, 'usernet.pid') };
+  sweepStaleDirs(euid);
+  let dir: string | undefined;
+  const net: EnvUserNet = { mode, publish: userNet.publish, pidFile: '' };
   const hostAddress = userNetHostAddress(mode);
   if (hostAddress) net.hostAddress = hostAddress;
   const opened: Array<{ type: NsType; file: OpenNsFile }> = [];
@@ -66,6 +66,11 @@ export async function unshareWithUserNet(
           holder = { pid: made.pid, startTime: made.startTime ?? proc.readStat(made.pid).startTime };
           for (const type of config.types) opened.push({ type, file: openNsFile(`/proc/${holder.pid}/ns/${nsTypeInfo(type).procEntry}`) });
           const fd = (t: NsType) => opened.find((o) => o.type === t)?.file.fd;
+          // pasta's pid file (its "ready") and log: a private directory, removed when we are
+          // done, by netwatch if we are killed (--rmdir), and named after us so that the next
+          // run sweeps it if we are killed between making it and starting netwatch.
+          dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${self.pid}-${self.startTime}-`));
+          net.pidFile = join(dir, 'usernet.pid');
           // Forked before we acknowledge the holder: from here on it ends the holder if we die.
           ready = startUserNet(net, program, { holderPid: holder.pid, holderStartTime: holder.startTime, euid, nsFds: { net: fd('net')!, ...(fd('user') !== undefined ? { user: fd('user')! } : {}) }, owner: self }, (p) => {
             net.process = p;
@@ -96,7 +101,35 @@ export async function unshareWithUserNet(
     if (holder) await stopProcess(holder, { graceMs: 0 });
     if (net.process) await stopUserNet(net);
     closeFds(opened.map(({ file }) => file.fd));
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const DIR_PREFIX = 'nsm-unshare-net-';
+
+/**
+ * Remove the directories of earlier runs (ours: same owner) whose nsm is gone: only one killed
+ * in the moment between making its directory and starting netwatch leaves one.
+ */
+function sweepStaleDirs(euid: number): void {
+  const base = tmpdir();
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^nsm-unshare-net-(\d+)-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (!m) continue;
+    const path = join(base, name);
+    try {
+      const st = lstatSync(path);
+      if (!st.isDirectory() || st.uid !== euid || isAlive({ pid: Number(m[1]), startTime: Number(m[2]) })) continue;
+      rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
   }
 }
 

@@ -165,7 +165,10 @@ export interface UserNetTarget {
   nsFds?: { net: number; user?: number };
   /** Pinned namespaces outlive their holder by design (create --pin): pasta then does too, until destroy or gc. */
   pinned?: boolean;
-  /** nsm unshare: the process whose exit also ends the holder (netwatch --owner): nsm itself. */
+  /**
+   * nsm unshare: the process whose exit also ends the holder (netwatch --owner): nsm itself.
+   * The pid file's directory is then the owner's own, which netwatch removes if the owner dies.
+   */
   owner?: ProcessIdentity;
 }
 
@@ -198,7 +201,7 @@ export async function startUserNet(
   noteProcess: (p: ProcessIdentity) => void,
 ): Promise<ProcessIdentity> {
   const log = userNetLogFile(net);
-  const owner = target.owner ? ['--owner', String(target.owner.pid), String(target.owner.startTime)] : [];
+  const owner = target.owner ? ['--owner', String(target.owner.pid), String(target.owner.startTime), '--rmdir', dirname(net.pidFile)] : [];
   const fds = target.nsFds ? [target.nsFds.net, ...(target.nsFds.user !== undefined ? [target.nsFds.user] : [])] : [];
   const slirp = net.mode === 'slirp4netns';
   const programArgs = slirp ? slirpArgs(net, target) : [...pastaArgs(net, target), '-f', '-l', log];
