@@ -75,7 +75,7 @@ describe.skipIf(!isRoot)('monitor -p sees nsm exec join (root: proc connector)',
     const isNsm = (c: string) => /nsm.* exec -t uts/.test(c) || c === 'node';
     const isHelper = (c: string) => /nsm-helper join/.test(c) || c === 'nsm:helper';
     const seen = joins().map((e) => ({ via: e.via, from: e.from, who: isHelper(e.command ?? '') ? 'helper' : isNsm(e.command ?? '') ? 'nsm' : e.command }));
-    expect(seen).toEqual([
+    expect(seen, JSON.stringify(events.filter((e) => e.kind !== 'baseline'))).toEqual([
       { via: 'event', from: ourUts, who: 'nsm' },
       { via: 'event', from: ourUts, who: 'helper' },
     ]);
