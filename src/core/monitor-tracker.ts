@@ -109,6 +109,8 @@ export class NamespaceTracker {
    * before it exited reports it after we saw the exit; that report is stale.
    */
   private readonly exitedAt = new Map<number, number>();
+  /** Commands read from /proc during the current observe() (pid -> command, undefined: gone). */
+  private readonly commandsRead = new Map<number, string | undefined>();
   private readonly totals = new Map<NsType, TypeTotals>();
   /** What the monitor knows it missed, all run long, and as last reported ('lost' event). */
   private readonly loss: LossCounts = { ...NO_LOSS };
@@ -164,6 +166,7 @@ export class NamespaceTracker {
 
   /** A process seen with its namespaces (fork, exec, poll). */
   observe(o: ProcessObservation): void {
+    this.commandsRead.clear();
     let prev = this.procs.get(o.pid);
     if (prev && o.time < prev.observedAt) return; // an older report than what we know: stale
     const exit = this.exitedAt.get(o.pid);
@@ -315,7 +318,7 @@ export class NamespaceTracker {
         inode,
         id,
         firstPid: pid,
-        command: proc.command ?? this.env.commandOf(pid),
+        command: this.commandOf(pid, proc),
         owners: this.env.ownersOf(type, inode, pid),
         bornAt: time,
         members: new Set(),
@@ -331,11 +334,21 @@ export class NamespaceTracker {
         this.emit({ kind: 'ns-new', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: st.command, owners: st.owners, via });
       }
     } else if (from !== undefined && followed && this.options.verbose) {
-      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: proc.command ?? this.env.commandOf(pid), from, owners: st.owners, via });
+      this.emit({ kind: 'ns-join', time: this.env.toEpoch(time), type, inode, id: st.id ?? null, pid, command: this.commandOf(pid, proc), from, owners: st.owners, via });
     }
     st.members.add(pid);
     st.emptySince = undefined;
     st.emptiedUnseen = undefined;
+  }
+
+  /**
+   * The command of `pid` when it came with none: read once per observation, so that a LEAVE
+   * and its JOIN name the same command even when the process exits between two reads of /proc.
+   */
+  private commandOf(pid: number, proc: ProcState): string | undefined {
+    if (proc.command !== undefined) return proc.command;
+    if (!this.commandsRead.has(pid)) this.commandsRead.set(pid, this.env.commandOf(pid));
+    return this.commandsRead.get(pid);
   }
 
   private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean): void {
@@ -347,7 +360,7 @@ export class NamespaceTracker {
       st.emptiedUnseen = false;
     }
     if (followed && this.options.verbose) {
-      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: proc.command ?? this.env.commandOf(pid), to, owners: st.owners, via });
+      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: this.commandOf(pid, proc), to, owners: st.owners, via });
     }
   }
 

@@ -88,6 +88,26 @@ describe('NamespaceTracker', () => {
     expect(brief().slice(4)).toEqual(['ns-join 22 net 700 from 100']);
   });
 
+  it('a parent\'s LEAVE and JOIN name the same command even when it exits between two reads of its command line', () => {
+    const events: MonitorEvent[] = [];
+    // After the start, the helper's command line can be read once; then it has exited (proc(5): nothing to read).
+    let reads = Infinity;
+    const t = new NamespaceTracker(
+      { types: ['net'], verbose: true },
+      { commandOf: (pid) => (reads-- > 0 ? `nsm-helper join ${pid}` : undefined), ownersOf: () => [], mountedNow: () => false, toEpoch: (m) => m, nsNow: () => 700 },
+      (e) => events.push(e),
+    );
+    t.start(scan({ 10: { ns: { net: HOST_NET } }, 30: { ns: { net: 700 } } }), 0);
+    reads = 1;
+    // 10 execs nsm-helper (no namespace changed: the record carries no command), joins 700, forks 20.
+    t.observe({ pid: 10, ns: { net: HOST_NET }, time: 0.5, exec: true, via: 'event' });
+    t.observe({ pid: 20, ppid: 10, ns: { net: 700 }, time: 1, fork: true, via: 'event' });
+    expect(events.map((e) => [e.kind, 'command' in e ? e.command : undefined])).toEqual([
+      ['ns-leave', 'nsm-helper join 10'],
+      ['ns-join', 'nsm-helper join 10'],
+    ]);
+  });
+
   it('does not report GONE while a bind mount holds the namespace, and does once it is unmounted', () => {
     const { t, kinds } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);
