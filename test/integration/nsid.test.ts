@@ -165,10 +165,12 @@ describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, p
     const state = mkdtempSync(join(tmpdir(), 'nsm-nsid-state-'));
     const env = { NSM_STATE_DIR: state };
     const name = `${tag}-env`.slice(0, 30);
+    const file = join(state, 'envs', name, 'env.json');
+    let original: string | undefined;
     try {
       expect(nsm(['create', name, '-t', 'net,uts'], { env }).status).toBe(0);
-      const file = join(state, 'envs', name, 'env.json');
-      const record = JSON.parse(readFileSync(file, 'utf8'));
+      original = readFileSync(file, 'utf8');
+      const record = JSON.parse(original);
       const k = kernelIds(`/proc/${record.holder.pid}/ns/net`, `/proc/${record.holder.pid}/ns/uts`);
       if (k.get(`/proc/${record.holder.pid}/ns/net`)!.id === 'none') {
         expect(record.ids).toBeUndefined();
@@ -183,6 +185,8 @@ describe.skipIf(!isRoot || !hasCc)('namespace IDs and holders (root: ip netns, p
       writeFileSync(file, JSON.stringify(record, null, 2));
       expect(nsm(['exec', name, '--', 'true'], { env }).status).toBe(0);
     } finally {
+      // The record as create wrote it: destroy refuses one whose ids no longer match (the point above).
+      if (original !== undefined) writeFileSync(file, original);
       nsm(['destroy', name], { env });
       rmSync(state, { recursive: true, force: true });
     }
