@@ -6,10 +6,10 @@
  * pointers or numeric errno to callers.
  */
 import { accessSync, closeSync, constants as fsConstants, existsSync, fstatSync, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
 import { errnoName, SysError } from './errors.js';
 import { nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
@@ -740,11 +740,7 @@ function startChild(
   }
 }
 
-/** How a child ended: its exit status, or the signal that killed it. */
-export interface ChildExit {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { ChildExit } from './child-wait.js';
 
 export interface CommandPlacement {
   /** Working directory of the command; it must exist (checked by the caller). */
@@ -856,52 +852,10 @@ export function readAvailable(fd: number): Buffer {
   return Buffer.concat(chunks);
 }
 
-/**
- * Resolve with how our child `pid` ended, while Node's event loop, and with it signal
- * forwarding, goes on. Woken by SIGCHLD (and, should one be missed, a 1 s tick that also keeps
- * the loop alive), it reaps with waitpid(WNOHANG) on the main thread. Not on a worker thread
- * (koffi's `.async`): once the main thread has joined a pid namespace, clone(2) refuses new
- * threads (EINVAL for CLONE_THREAD when the pid namespace for children differs), and libuv
- * aborts when it cannot start its thread pool. `onExit` runs in the same tick as the reaping,
- * before anything else can: whatever signals the child by pid must stop there (its pid may
- * be reused from then on).
- */
+/** How our child `pid` ended (src/sys/child-wait.ts), reaped through waitpid(WNOHANG). */
 export function waitForChild(pid: number, onExit?: () => void): Promise<ChildExit> {
   const c = load();
   const WNOHANG = 1;
   const status = new Int32Array(1);
-  return new Promise((resolve, reject) => {
-    const stop = () => {
-      process.off('SIGCHLD', check);
-      clearInterval(tick);
-      onExit?.();
-    };
-    function check(): void {
-      let reaped: number;
-      try {
-        reaped = retrying(() => c.waitpid(pid, status, WNOHANG), 'waitpid', String(pid));
-      } catch (err) {
-        stop();
-        reject(err);
-        return;
-      }
-      if (reaped !== pid) return;
-      stop();
-      resolve(childExit(status[0]!));
-    }
-    process.on('SIGCHLD', check);
-    const tick = setInterval(check, 1000);
-    check(); // it may have ended before the handler was there
-  });
-}
-
-/** A waitpid(2) status as an exit code or the signal that ended the child (WIFEXITED/WTERMSIG). */
-function childExit(waitStatus: number): ChildExit {
-  const termsig = waitStatus & 0x7f;
-  return { status: termsig === 0 ? (waitStatus >> 8) & 0xff : null, signal: termsig === 0 ? null : signalName(termsig) };
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
-  return entry ? (entry[0] as NodeJS.Signals) : null;
+  return waitForReaped(() => (retrying(() => c.waitpid(pid, status, WNOHANG), 'waitpid', String(pid)) === pid ? status[0]! : undefined), onExit);
 }

@@ -8,9 +8,9 @@
  * the koffi way).
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { errnoName, SysError } from './errors.js';
-import type { ChildExit, StdioTarget } from './libc.js';
+import { waitForReaped, type ChildExit } from './child-wait.js';
+import type { StdioTarget } from './libc.js';
 import { findInPackage } from './native.js';
 
 interface Addon {
@@ -86,41 +86,16 @@ export function spawnProcess(path: string, argv: readonly string[], env: NodeJS.
   }
 }
 
-/**
- * How our child `pid` ended, reaped on SIGCHLD (and a 1 s tick, should one be missed), as
- * libc.ts waitForChild: `onExit` runs in the tick that reaps it, before anything else can.
- */
+/** How our child `pid` ended (src/sys/child-wait.ts), as libc.ts waitForChild. */
 export function waitForChild(pid: number, onExit?: () => void): Promise<ChildExit> {
   const m = load()!;
-  return new Promise((resolve, reject) => {
-    const stop = () => {
-      process.off('SIGCHLD', check);
-      clearInterval(tick);
-      onExit?.();
-    };
-    function check(): void {
-      let status: number | null;
-      try {
-        status = m.wait(pid);
-      } catch (err) {
-        stop();
-        reject(sysError(err, 'waitpid', String(pid)));
-        return;
-      }
-      if (status === null) return;
-      stop();
-      const termsig = status & 0x7f;
-      resolve({ status: termsig === 0 ? (status >> 8) & 0xff : null, signal: termsig === 0 ? null : signalName(termsig) });
+  return waitForReaped(() => {
+    try {
+      return m.wait(pid) ?? undefined;
+    } catch (err) {
+      throw sysError(err, 'waitpid', String(pid));
     }
-    process.on('SIGCHLD', check);
-    const tick = setInterval(check, 1000);
-    check(); // it may have ended before the handler was there
-  });
-}
-
-function signalName(n: number): NodeJS.Signals | null {
-  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
-  return entry ? (entry[0] as NodeJS.Signals) : null;
+  }, onExit);
 }
 
 /** What is waiting in our non-blocking socket `fd` now (the peer has exited: nothing more comes). */
