@@ -297,9 +297,15 @@ export class NamespaceTracker {
       this.gone(st, st.emptySince ?? time, via);
       st = undefined;
     }
+    // Same inode and the same id read before: the same namespace (ioctl_ns(2): NS_GET_ID is never reused).
+    const sameId = id !== undefined && st?.id === id;
     if (st && st.id === undefined && id !== undefined) st.id = id;
     if (st && st.members.size === 0 && st.emptySince !== undefined && st.otherHeld.length === 0) {
-      if (this.env.mountedNow(inode)) {
+      if (sameId) {
+        // Still alive, so something held it: a child its last member forked before exiting,
+        // seen after that exit (a poll reads the child late), or an fd or mount taken since
+        // the last rescan. Never GONE then NEW again with the same id.
+      } else if (this.env.mountedNow(inode)) {
         // Pinned since the last rescan (ip netns add: unshare, bind-mount, then a child runs in it).
         st.otherHeld = ['mount'];
       } else {

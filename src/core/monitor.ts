@@ -543,9 +543,9 @@ class Monitor {
   }
 
   /** The processes created since the last tick, found by the pid cursor, without listing /proc. */
-  private readNewProcesses(now: number): void {
-    const retry = this.unborn;
-    this.unborn = [];
+  private readNewProcesses(now: number, retryUnborn = true): void {
+    const retry = retryUnborn ? this.unborn : [];
+    if (retryUnborn) this.unborn = [];
     const { pids, truncated } = this.cursor!.newPids(MAX_NEW_PIDS);
     // More than one tick reads: a full poll by Node lists them all, now (once); those gone
     // by then are not even counted as unread.
@@ -810,6 +810,10 @@ class Monitor {
         if (this.abandoned) return; // the summary went out without it
         // The records of everything before it first (they may still wait for a slice).
         this.drain(true);
+        // Poll mode's equivalent: processes created since the scan began. The scan may have
+        // listed /proc before a child was forked and looked for its parent after that parent
+        // exited; unread, the child would leave their namespace looking empty (GONE).
+        if (this.mode === 'poll' && this.cursor) this.readNewProcesses(monoNow(), false); // the unborn get their retry at the next tick
         this.tracker.reconcile(scan, started, { final });
         this.reportLossSoon();
         if (this.mode === 'poll') {

@@ -179,6 +179,32 @@ describe('NamespaceTracker', () => {
     expect(t.awaitingConfirmation()).toBe(0); // 55 holds it
   });
 
+  it('polling: a child read only after its parent\'s exit was seen, in the same namespace (same NS_GET_ID), keeps it one namespace: no GONE then NEW', () => {
+    // Captured under load (monitor.host.test.ts, --poll): unshare -n sh -c 'sleep 30 & ...':
+    // the poll read sh, the child was not in /proc yet when the cursor passed it, a look saw
+    // sh gone, and the next tick read the child: NEW, GONE 22 ms later, NEW, same id.
+    const events: MonitorEvent[] = [];
+    const ids: Record<number, number> = { 70: 7001, 71: 7001, 72: 7002 };
+    const t = new NamespaceTracker(
+      { types: ['net', 'mnt'], verbose: true },
+      { commandOf: (pid) => `cmd ${pid}`, ownersOf: () => [], mountedNow: () => false, toEpoch: (m) => m, idOf: (pid, type) => (type === 'net' ? ids[pid] : undefined) },
+      (e) => events.push(e),
+    );
+    const kinds = () => events.map((e) => ('inode' in e ? `${e.kind} ${e.inode}${'id' in e && e.id !== null ? ` id ${e.id}` : ''}` : e.kind));
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 70, ppid: 10, startTime: 70, ns: { net: 1100, mnt: HOST_MNT }, time: 1, via: 'poll' });
+    t.exited(70, 23); // a look: sh has exited
+    t.observe({ pid: 71, ppid: 1, startTime: 71, ns: { net: 1100, mnt: HOST_MNT }, time: 33, via: 'poll' }); // its child, reparented
+    expect(kinds()).toEqual(['ns-new 1100 id 7001']);
+    expect(t.awaitingConfirmation()).toBe(0); // 71 holds it
+    t.reconcile(scan({ 10: { ns: host }, 71: { ns: { net: 1100, mnt: HOST_MNT } } }, { 1100: { type: 'net', id: 7001 } }), 40);
+    expect(kinds()).toEqual(['ns-new 1100 id 7001']);
+    // Another id at that inode later is another namespace: the old one is gone.
+    t.exited(71, 50);
+    t.observe({ pid: 72, ppid: 10, startTime: 72, ns: { net: 1100, mnt: HOST_MNT }, time: 60, via: 'poll' });
+    expect(kinds()).toEqual(['ns-new 1100 id 7001', 'ns-gone 1100 id 7001', 'ns-new 1100 id 7002']);
+  });
+
   it('a rescan that runs ahead of events on their way does not take a child for a new namespace (event mode)', () => {
     const { t, kinds } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);
