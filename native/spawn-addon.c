@@ -139,7 +139,10 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 		napi_get_value_int32(env, v, &to);
 		posix_spawn_file_actions_adddup2(&fa, from, to);
 	}
-	sigfillset(&all);
+	/* Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
+	 * leaves those two out, and glibc's posix_spawn sets a signal not in this set that has a
+	 * handler in Node to SIG_IGN in the child, which execve(2) keeps (as src/sys/libc.ts). */
+	memset(&all, 0xff, sizeof all);
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setsigmask(&attr, &none);
