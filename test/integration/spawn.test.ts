@@ -212,4 +212,10 @@ describe.skipIf(!addon.usable([]))('nsm-spawn.node (src/sys/spawn-addon.ts), whi
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses a path longer than PATH_MAX instead of running the program its first 4095 bytes name', () => {
+    // Cut at 4095 bytes this is ///...///bin/true, which exists; whole, it names nothing.
+    const path = `${'/'.repeat(4095 - 'bin/true'.length)}bin/true-nsm-missing`;
+    expect(() => addon.spawnProcess(path, ['true'], {}, ['ignore', 'ignore', 'ignore'])).toThrow(/ENAMETOOLONG/);
+  });
 });
