@@ -110,14 +110,18 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 	posix_spawnattr_t attr;
 	sigset_t all, none;
 	pid_t pid;
-	int rc;
+	int rc = 0;
 
 	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 4 ||
-	    napi_get_value_string_utf8(env, args[0], path, sizeof path, &len) != napi_ok ||
+	    napi_get_value_string_utf8(env, args[0], NULL, 0, &len) != napi_ok ||
 	    napi_get_array_length(env, args[3], &n) != napi_ok) {
 		napi_throw_type_error(env, NULL, "spawn(path, argv, envp, dup2s)");
 		return NULL;
 	}
+	/* Copied whole or not at all: napi cuts a longer string, and a cut path may name another program. */
+	if (len >= sizeof path)
+		return throw_errno(env, "posix_spawn", ENAMETOOLONG);
+	napi_get_value_string_utf8(env, args[0], path, sizeof path, &len);
 	argv = strings(env, args[1]);
 	envp = strings(env, args[2]);
 	if (!argv || !envp) {
@@ -132,14 +136,24 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 		napi_value pair, v;
 		int32_t from = -1, to = -1;
 
-		napi_get_element(env, args[3], i, &pair);
-		napi_get_element(env, pair, 0, &v);
-		napi_get_value_int32(env, v, &from);
-		napi_get_element(env, pair, 1, &v);
-		napi_get_value_int32(env, v, &to);
-		posix_spawn_file_actions_adddup2(&fa, from, to);
+		if (napi_get_element(env, args[3], i, &pair) != napi_ok || napi_get_element(env, pair, 0, &v) != napi_ok ||
+		    napi_get_value_int32(env, v, &from) != napi_ok || napi_get_element(env, pair, 1, &v) != napi_ok ||
+		    napi_get_value_int32(env, v, &to) != napi_ok || (rc = posix_spawn_file_actions_adddup2(&fa, from, to)) != 0) {
+			/* A dup2 left out would pass the helper the wrong fds: nothing is started. */
+			posix_spawnattr_destroy(&attr);
+			posix_spawn_file_actions_destroy(&fa);
+			free_strings(argv);
+			free_strings(envp);
+			if (rc != 0)
+				return throw_errno(env, "posix_spawn_file_actions_adddup2", rc);
+			napi_throw_type_error(env, NULL, "spawn: dup2s are [from, to] pairs of fds");
+			return NULL;
+		}
 	}
-	sigfillset(&all);
+	/* Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
+	 * leaves those two out, and glibc's posix_spawn sets a signal not in this set that has a
+	 * handler in Node to SIG_IGN in the child, which execve(2) keeps (as src/sys/libc.ts). */
+	memset(&all, 0xff, sizeof all);
 	sigemptyset(&none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setsigmask(&attr, &none);

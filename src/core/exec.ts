@@ -157,7 +157,7 @@ export async function execTarget(given: TargetSpec, argv: readonly string[], opt
   const parentFds: number[] = [];
   try {
     // A process: open all its namespaces (the user one is needed to decide), join a choice of them.
-    opened = openTarget(spec, { types: spec.kind === 'pid' ? undefined : asked, procfs });
+    opened = openTarget(spec, { types: spec.kind === 'pid' ? undefined : asked, procfs, joinChecksType: true });
     let joined = opened.namespaces;
     if (spec.kind === 'pid') {
       const ours = (type: NsType): number | undefined => procfs.readNsEntry('self', type)?.inode;

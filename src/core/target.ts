@@ -221,6 +221,8 @@ export interface OpenTargetOptions {
   /** Only these types (default: all the kernel has). */
   types?: readonly NsType[];
   procfs?: ProcFs;
+  /** The caller joins through nsm-helper, which checks each fd's type: netns:NAME is then taken as net unasked. */
+  joinChecksType?: boolean;
 }
 
 /**
@@ -318,10 +320,12 @@ function openFileTarget(spec: TargetSpec & { kind: 'file' }, options: OpenTarget
   }
   const namespaces: JoinNamespace[] = [];
   try {
-    // netns:NAME is a network namespace by ip-netns(8)'s rule, and whoever joins it checks
-    // (setns(2) with CLONE_NEWNET; the helper's NS_GET_NSTYPE): no ioctl, so no koffi, here.
-    const type = file.dev !== nsfsDevice() ? undefined : spec.netns !== undefined ? 'net' : nsTypeOfFd(file.fd);
+    // netns:NAME must be a network namespace (ip-netns(8)'s rule). nsm exec leaves that check
+    // to the join (the helper's NS_GET_NSTYPE, setns(2) with CLONE_NEWNET): no ioctl, so no
+    // koffi, there. Everyone else (adopt records the type and links it in /run/netns) asks.
+    const type = file.dev !== nsfsDevice() ? undefined : spec.netns !== undefined && options.joinChecksType ? 'net' : nsTypeOfFd(file.fd);
     if (type === undefined) throw fail('not a namespace file (nsfs: /proc/PID/ns/TYPE or a bind mount of one)');
+    if (spec.netns !== undefined && type !== 'net') throw fail(`not a network namespace (a ${type} namespace is mounted there)`);
     // Found by a scan: the holder may have exited and its pid or fd been reused since.
     if (spec.inode !== undefined && file.ino !== spec.inode) throw fail(`its holder ${spec.path} changed while nsm opened it: nothing joined`);
     if (options.types && !options.types.includes(type)) throw new UsageError(`${label} is a ${type} namespace, not ${options.types.join(' or ')}`);

@@ -49,7 +49,9 @@ export async function unshareWithUserNet(
   const { mode, program } = resolved;
   const proc = new ProcFs();
   const self: ProcessIdentity = { pid: process.pid, startTime: proc.readStat(process.pid).startTime };
-  sweepStaleDirs(euid);
+  // Our pid namespace names the directory too: a pid means something only in its own.
+  const pidNs = proc.readNsEntry('self', 'pid')?.inode ?? 0;
+  sweepStaleDirs(euid, pidNs);
   let dir: string | undefined;
   const net: EnvUserNet = { mode, publish: userNet.publish, pidFile: '' };
   const hostAddress = userNetHostAddress(mode);
@@ -69,7 +71,7 @@ export async function unshareWithUserNet(
           // pasta's pid file (its "ready") and log: a private directory, removed when we are
           // done, by netwatch if we are killed (--rmdir), and named after us so that the next
           // run sweeps it if we are killed between making it and starting netwatch.
-          dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${self.pid}-${self.startTime}-`));
+          dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${pidNs}-${self.pid}-${self.startTime}-`));
           net.pidFile = join(dir, 'usernet.pid');
           // Forked before we acknowledge the holder: from here on it ends the holder if we die.
           ready = startUserNet(net, program, { holderPid: holder.pid, holderStartTime: holder.startTime, euid, nsFds: { net: fd('net')!, ...(fd('user') !== undefined ? { user: fd('user')! } : {}) }, owner: self }, (p) => {
@@ -109,9 +111,11 @@ const DIR_PREFIX = 'nsm-unshare-net-';
 
 /**
  * Remove the directories of earlier runs (ours: same owner) whose nsm is gone: only one killed
- * in the moment between making its directory and starting netwatch leaves one.
+ * in the moment between making its directory and starting netwatch leaves one. Only those of
+ * our pid namespace (`pidNs`): another's pid (an nsm unshare in an environment, sharing /tmp)
+ * names a different process here, or none, while its nsm still runs.
  */
-function sweepStaleDirs(euid: number): void {
+function sweepStaleDirs(euid: number, pidNs: number): void {
   const base = tmpdir();
   let names: string[];
   try {
@@ -120,12 +124,12 @@ function sweepStaleDirs(euid: number): void {
     return;
   }
   for (const name of names) {
-    const m = /^nsm-unshare-net-(\d+)-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
-    if (!m) continue;
+    const m = /^nsm-unshare-net-(\d+)-(\d+)-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (!m || Number(m[1]) !== pidNs) continue;
     const path = join(base, name);
     try {
       const st = lstatSync(path);
-      if (!st.isDirectory() || st.uid !== euid || isAlive({ pid: Number(m[1]), startTime: Number(m[2]) })) continue;
+      if (!st.isDirectory() || st.uid !== euid || isAlive({ pid: Number(m[2]), startTime: Number(m[3]) })) continue;
       rmSync(path, { recursive: true, force: true });
     } catch {
       // gone meanwhile, or not ours to read

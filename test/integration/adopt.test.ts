@@ -149,6 +149,27 @@ describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip 
     expect(spawnSync('ip', ['netns', 'exec', ns, 'true']).status).toBe(0);
   });
 
+  it('refuses netns:NAME when /run/netns/NAME holds no network namespace: nothing recorded, no link made', async () => {
+    const dir = dirFor();
+    const ns = uniqueName('adu');
+    const pid = await startUntilSleep(['unshare', '-u', 'sleep', '60']);
+    const link = `/run/netns/${ns}`;
+    // A UTS namespace bound where ip-netns(8) keeps network namespaces (this test's own process).
+    expect(spawnSync('sh', ['-c', `touch ${link} && mount --bind /proc/${pid}/ns/uts ${link}`]).status).toBe(0);
+    const name = uniqueName('ad');
+    try {
+      const a = await nsm(['adopt', name, `netns:${ns}`], { stateDir: dir });
+      expect(a.stderr.split('\n')[0]).toBe(`nsm: netns:${ns}: not a network namespace (a uts namespace is mounted there)`);
+      expect(a.code).not.toBe(0);
+      expect(existsSync(`/run/netns/${name}`)).toBe(false);
+      expect(existsSync(join(dir, 'envs')) ? readdirSync(join(dir, 'envs')) : []).toEqual([]);
+    } finally {
+      if (existsSync(join(dir, 'envs', name))) await nsm(['destroy', name], { stateDir: dir }); // the link it made
+      spawnSync('umount', [link]);
+      spawnSync('rm', ['-f', link]);
+    }
+  });
+
   it('refuses an environment as target and a process that shares every namespace', async () => {
     const dir = dirFor();
     const self = await startUntilSleep(['sleep', '60']);

@@ -309,9 +309,13 @@ describe.skipIf(skipWhy !== undefined).each(users)(`nsm unshare --pasta (%s)${sk
     const gone = spawn('true');
     const goneId = await new Promise<{ pid: number; startTime: number }>((resolve) => gone.once('spawn', () => resolve(identity(gone.pid!)!)));
     await new Promise((r) => gone.once('exit', r));
-    const stale = `nsm-unshare-net-${goneId.pid}-${goneId.startTime}-AbC123`;
-    const live = `nsm-unshare-net-${process.pid}-${identity(process.pid)!.startTime}-AbC123`;
-    for (const d of [stale, live]) {
+    // Named with the pid namespace too: a directory of another pid namespace's nsm (an nsm
+    // unshare in an environment, sharing /tmp) names a pid that means nothing here: kept.
+    const pidNs = statSync('/proc/self/ns/pid').ino;
+    const stale = `nsm-unshare-net-${pidNs}-${goneId.pid}-${goneId.startTime}-AbC123`;
+    const live = `nsm-unshare-net-${pidNs}-${process.pid}-${identity(process.pid)!.startTime}-AbC123`;
+    const foreign = `nsm-unshare-net-${pidNs + 1}-${goneId.pid}-${goneId.startTime}-AbC123`;
+    for (const d of [stale, live, foreign]) {
       mkdirSync(join(tmp, d));
       if (uid !== undefined) chownSync(join(tmp, d), uid, uid);
     }
@@ -334,7 +338,7 @@ describe.skipIf(skipWhy !== undefined).each(users)(`nsm unshare --pasta (%s)${sk
     expect(pastaProcessesFor(tmp)).toEqual([]);
     expect(processesNamed(`nsm:holder unshare-${child!.pid}`)).toEqual([]);
     expect(await listening(port)).toBe(false);
-    expect(readdirSync(tmp)).toEqual([live]); // pasta's pid file and log went with it, and the stale directory
+    expect(readdirSync(tmp).sort()).toEqual([foreign, live].sort()); // pasta's pid file and log went with it, and the stale directory
   }, 30_000);
 
   it('SIGKILL of nsm unshare at random moments: no pasta, no holder, the port free', async () => {

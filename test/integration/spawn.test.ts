@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnAndWait, spawnCommand, waitForChild } from '../../src/sys/libc.js';
 import { SysError } from '../../src/sys/errors.js';
+import * as addon from '../../src/sys/spawn-addon.js';
 
 const readFileText = (path: string): string => {
   try {
@@ -188,5 +189,33 @@ describe('spawnCommand and waitForChild', () => {
     expect(seen).toEqual([`exit ${pid}`, 'settled']);
     // reaped: no zombie left under our pid
     expect(readFileText(`/proc/${pid}/stat`)).not.toMatch(new RegExp(`^${pid} \\(sh\\) Z`));
+  });
+});
+
+describe.skipIf(!addon.usable([]))('nsm-spawn.node (src/sys/spawn-addon.ts), which starts nsm-helper for exec and unshare', () => {
+  it('the child starts with every signal at its default, glibc\'s internal 32 and 33 included, none blocked', async () => {
+    // sigfillset() leaves 32 and 33 out of a SETSIGDEF set, and glibc's posix_spawn then sets
+    // them to SIG_IGN in the child (Node has handlers there), which execve(2) keeps: the helper,
+    // and the command it execs in place, would start with them ignored, unlike under nsenter.
+    const dir = mkdtempSync(join(tmpdir(), 'nsm-spawn-addon-'));
+    try {
+      const out = openSync(join(dir, 'out'), 'w');
+      let pid: number;
+      try {
+        pid = addon.spawnProcess('/bin/sh', ['sh', '-c', 'grep -E "^Sig(Blk|Ign)" /proc/self/status'], { PATH: process.env.PATH }, ['ignore', out, 'inherit']);
+      } finally {
+        closeSync(out);
+      }
+      expect(await addon.waitForChild(pid)).toEqual({ status: 0, signal: null });
+      expect(readFileSync(join(dir, 'out'), 'utf8').trim().split('\n')).toEqual(['SigBlk:\t0000000000000000', 'SigIgn:\t0000000000000000']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a path longer than PATH_MAX instead of running the program its first 4095 bytes name', () => {
+    // Cut at 4095 bytes this is ///...///bin/true, which exists; whole, it names nothing.
+    const path = `${'/'.repeat(4095 - 'bin/true'.length)}bin/true-nsm-missing`;
+    expect(() => addon.spawnProcess(path, ['true'], {}, ['ignore', 'ignore', 'ignore'])).toThrow(/ENAMETOOLONG/);
   });
 });
