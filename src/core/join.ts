@@ -28,7 +28,7 @@ import { echoInput, errnoOf, EXIT_NSM_FAILED, NsmError, SysError } from '../sys/
 import { joinAndExec, type JoinOptions, type StdioTarget } from '../sys/helper.js';
 import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
 import { nsIdOfFd, setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
-import { NS_TYPES, type NsType } from '../sys/nstypes.js';
+import { NS_TYPES, nsTypeByFlag, type NsType } from '../sys/nstypes.js';
 import { relayTerminal } from '../sys/pty.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { visitCgroups, type EnvCgroup } from './limits.js';
@@ -120,6 +120,17 @@ function deadPidNamespace(err: unknown, joined: readonly { type: NsType }[]): un
   });
 }
 
+/**
+ * The helper's type check before setns(2) (a `netns:NAME` whose /run/netns file is a bind
+ * mount of another kind of namespace: ip-netns(8) names network namespaces only).
+ */
+function wrongType(err: unknown): unknown {
+  const m = err instanceof SysError ? /^fd \d+ is a namespace of type 0x([0-9a-f]+), not (\w+)$/.exec(err.call) : null;
+  if (!m) return err;
+  const found = nsTypeByFlag(parseInt(m[1]!, 16)) ?? `0x${m[1]}`;
+  return new NsmError(`not a ${m[2]} namespace: the file to join is a ${found} namespace; nothing was joined`, { exitCode: EXIT_NSM_FAILED });
+}
+
 /** The helper's chdir(2) of a --wd nsm could not check before joining (no process shows that root). */
 function missingWd(err: unknown, cwd: string | undefined): unknown {
   if (cwd === undefined || !(err instanceof SysError) || !err.call.startsWith('chdir(')) return err;
@@ -182,7 +193,7 @@ export async function runJoined(req: JoinRequest): Promise<number> {
         },
       );
     } catch (err) {
-      throw missingWd(deadPidNamespace(err, ordered), req.cwd);
+      throw wrongType(missingWd(deadPidNamespace(err, ordered), req.cwd));
     } finally {
       await pty?.finish();
     }

@@ -163,6 +163,9 @@ describe.skipIf(!isRoot)('nsm adopt as root: pins (root only: unshare -n and ip 
       expect(a.code).not.toBe(0);
       expect(existsSync(`/run/netns/${name}`)).toBe(false);
       expect(existsSync(join(dir, 'envs')) ? readdirSync(join(dir, 'envs')) : []).toEqual([]);
+      // exec: the helper checks the type before setns(2); said in one line, 125.
+      const e = await nsm(['exec', `netns:${ns}`, 'true'], { stateDir: dir });
+      expect([e.code, e.stderr]).toEqual([125, 'nsm: not a net namespace: the file to join is a uts namespace; nothing was joined\n']);
     } finally {
       if (existsSync(join(dir, 'envs', name))) await nsm(['destroy', name], { stateDir: dir }); // the link it made
       spawnSync('umount', [link]);
