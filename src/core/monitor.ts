@@ -759,16 +759,17 @@ class Monitor {
     }, Math.max(0, at - now));
   }
 
-  private async scan(): Promise<{ scan: HostScan; started: number }> {
+  private async scan(): Promise<{ scan: HostScan; started: number; finished: number }> {
     const started = monoNow();
     this.lastScanStart = started;
     // Poll mode: the pidtick helper starts the scan (a fork of Node costs several ms).
     const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker, signal: this.scanAbort.signal });
-    this.lastScanWall = monoNow() - started;
+    const finished = monoNow();
+    this.lastScanWall = finished - started;
     attribute(scan);
     this.mountCache = new Map();
     for (const ns of scan.namespaces) if (ns.mounts.length > 0) this.mountCache.set(ns.inode, ns.mounts);
-    return { scan, started };
+    return { scan, started, finished };
   }
 
   /**
@@ -800,7 +801,7 @@ class Monitor {
     if (this.scanning) return this.scanning;
     this.scanning = (async () => {
       try {
-        const { scan, started } = await this.scan();
+        const { scan, started, finished } = await this.scan();
         if (this.mode === 'events' && !final) {
           const wait = started + RECORD_LAG_MS - monoNow();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -814,7 +815,7 @@ class Monitor {
         // listed /proc before a child was forked and looked for its parent after that parent
         // exited; unread, the child would leave their namespace looking empty (GONE).
         if (this.mode === 'poll' && this.cursor) this.readNewProcesses(monoNow(), false); // the unborn get their retry at the next tick
-        this.tracker.reconcile(scan, started, { final });
+        this.tracker.reconcile(scan, started, { final, finished });
         this.reportLossSoon();
         if (this.mode === 'poll') {
           for (const p of scan.processes.values()) if (!this.polled.has(p.pid)) this.polled.set(p.pid, p.startTime);
