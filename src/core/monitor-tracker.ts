@@ -299,7 +299,7 @@ export class NamespaceTracker {
     if (st && id !== undefined && st.id !== undefined && id !== st.id) {
       // Same inode, another id: the kernel freed the namespace we knew and gave its inode to
       // a new one (NS_GET_ID is never reused). Whatever held the old one, it is gone.
-      this.gone(st, st.emptySince ?? time, via);
+      this.gone(st, this.diedBy(st, time), via);
       st = undefined;
     }
     // Same inode and the same id read before: the same namespace (ioctl_ns(2): NS_GET_ID is never reused).
@@ -373,6 +373,17 @@ export class NamespaceTracker {
     if (followed && this.options.verbose) {
       this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: this.commandOf(pid, proc), to, owners: st.owners, via });
     }
+  }
+
+  /**
+   * When a namespace found dead at `now` (its inode taken by another) died: at its last
+   * member's exit if nothing else held it; held by a mount or fd (or by members), some time
+   * after the rescan that last saw it so, and `now` is when we knew. Not the moment its last
+   * member left: a namespace pinned by a mount has had none since the monitor started, and
+   * its GONE would come before its unmount.
+   */
+  private diedBy(st: NsState, now: number): number {
+    return st.otherHeld.length > 0 || st.emptySince === undefined ? now : st.emptySince;
   }
 
   private gone(st: NsState, at: number, via: Via): void {
@@ -463,7 +474,7 @@ export class NamespaceTracker {
       let st = this.namespaces.get(n.inode);
       if (st && st.id !== undefined && n.id !== undefined && st.id !== n.id) {
         // The inode was reused since we last looked (see enter()): the old one is gone.
-        this.gone(st, st.emptySince ?? seenBy, 'rescan');
+        this.gone(st, this.diedBy(st, seenBy), 'rescan');
         st = undefined;
       }
       if (st) {

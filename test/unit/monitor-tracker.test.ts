@@ -293,6 +293,23 @@ describe('NamespaceTracker', () => {
     expect(events.find((e) => e.kind === 'ns-gone' && e.inode === 950)).toMatchObject({ time: 360, lifetimeMs: 10 });
   });
 
+  it('a pinned namespace (no process since the start) whose inode another one takes after its unmount is GONE when that is seen, not at the start', () => {
+    const { t, events } = tracker();
+    const mount = { type: 'net' as NsType, mounts: [{ path: '/run/netns/blue', visible: true }] };
+    t.start(scan({ 10: { ns: host } }, { 700: { ...mount, id: 50 } }), 0); // no member: empty since 0
+    // ip netns del at 90; at 100 a process is seen in a new namespace that got the same inode.
+    t.observe({ pid: 20, ns: { net: 700, mnt: HOST_MNT }, ids: { net: 51 }, time: 100, via: 'event' });
+    expect(events.map((e) => [e.kind, 'id' in e ? e.id : undefined, e.time])).toEqual([
+      ['ns-gone', 50, 100],
+      ['ns-new', 51, 100],
+    ]);
+    // The same through a rescan that shows the new id at that inode.
+    const r = tracker();
+    r.t.start(scan({ 10: { ns: host } }, { 700: { ...mount, id: 50 } }), 0);
+    r.t.reconcile(scan({ 10: { ns: host } }, { 700: { type: 'net', id: 52, fds: [{ pid: 10, fd: 5 }] } }), 100, { finished: 150 });
+    expect(r.events.find((e) => e.kind === 'ns-gone')).toMatchObject({ id: 50, time: 150 });
+  });
+
   it('ignores a stale exit for a pid already reused by a newer process', () => {
     const { t, kinds } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);
