@@ -31,6 +31,11 @@ export interface ProcessObservation {
   command?: string;
   /** Monotonic ms when the links were read (for events: the kernel's timestamp of the fork/exec). */
   time: number;
+  /**
+   * Rescans: when the scan ended. It read the links somewhere between `time` (its start) and
+   * this, so a namespace it is the first to show is dated here: never before its creation.
+   */
+  seenBy?: number;
   /** A fork: the process is new, and its namespaces were inherited or made by clone(2). */
   fork?: boolean;
   /** An exec: the command line it had is gone (without `command`, it is read when an event needs it). */
@@ -201,7 +206,7 @@ export class NamespaceTracker {
       if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed);
       // A fork child inherits its parent's namespace: only other arrivals may be a new namespace at a reused inode.
       const inherited = o.fork && parent?.ns[type] === inode;
-      this.enter(type, inode, o.pid, state, old ?? fromParent?.[type], o.time, o.via, followed, inherited, o.ids?.[type]);
+      this.enter(type, inode, o.pid, state, old ?? fromParent?.[type], Math.max(o.time, o.seenBy ?? o.time), o.via, followed, inherited, o.ids?.[type]);
     }
   }
 
@@ -294,7 +299,7 @@ export class NamespaceTracker {
     if (st && id !== undefined && st.id !== undefined && id !== st.id) {
       // Same inode, another id: the kernel freed the namespace we knew and gave its inode to
       // a new one (NS_GET_ID is never reused). Whatever held the old one, it is gone.
-      this.gone(st, st.emptySince ?? time, via);
+      this.gone(st, this.diedBy(st, time), via);
       st = undefined;
     }
     // Same inode and the same id read before: the same namespace (ioctl_ns(2): NS_GET_ID is never reused).
@@ -370,8 +375,21 @@ export class NamespaceTracker {
     }
   }
 
-  private gone(st: NsState, time: number, via: Via): void {
+  /**
+   * When a namespace found dead at `now` (its inode taken by another) died: at its last
+   * member's exit if nothing else held it; held by a mount or fd (or by members), some time
+   * after the rescan that last saw it so, and `now` is when we knew. Not the moment its last
+   * member left: a namespace pinned by a mount has had none since the monitor started, and
+   * its GONE would come before its unmount.
+   */
+  private diedBy(st: NsState, now: number): number {
+    return st.otherHeld.length > 0 || st.emptySince === undefined ? now : st.emptySince;
+  }
+
+  private gone(st: NsState, at: number, via: Via): void {
     this.namespaces.delete(st.inode);
+    // Never before its NEW (a rescan dates a NEW at its end; an exit it overlapped may be earlier).
+    const time = Math.max(at, st.bornAt ?? at);
     if (!st.reported) return;
     this.totals.get(st.type)!.destroyed++;
     // Its last process's exit was only inferred: had a namespace of its own come and gone meanwhile, nothing would show it.
@@ -417,25 +435,35 @@ export class NamespaceTracker {
   /**
    * A full rescan that started at `started`. Processes it shows are newer than any
    * observation made before `started`; events after it are newer than the scan. `final`:
-   * the last one, after events and polls stopped.
+   * the last one, after events and polls stopped. `finished`: when it ended (default
+   * `started`). What it alone shows happened somewhere between the two, so the events it
+   * decides are dated `finished`: a namespace unmounted or made while it ran is then never
+   * reported GONE before its unmount, nor NEW before it was made.
    */
-  reconcile(scan: HostScan, started: number, options: { final?: boolean } = {}): void {
+  reconcile(scan: HostScan, started: number, options: { final?: boolean; finished?: number } = {}): void {
     // The last rescan runs after events and polls stopped: exits it finds were not missed.
     const unseen = !options.final;
+    const seenBy = Math.max(started, options.finished ?? started);
+    // Namespaces whose last member's exit this scan inferred (at `started`, for the order of observations).
+    const emptiedHere = new Set<number>();
+    const inferExit = (pid: number): void => {
+      for (const inode of Object.values(this.procs.get(pid)?.ns ?? {})) emptiedHere.add(inode);
+      this.exited(pid, started, unseen);
+    };
     this.followTree(scan);
     // Processes: new ones, moved ones (setns/unshare without exec), reused pids.
     for (const p of scan.processes.values()) {
       const ns = this.pick(p.ns);
       if (!ns) {
         // Listed but its links unreadable: a zombie (its namespaces were released at exit).
-        this.exited(p.pid, started, unseen);
+        inferExit(p.pid);
         continue;
       }
-      this.observe({ pid: p.pid, ppid: p.ppid, startTime: p.startTime, ns, command: this.procs.get(p.pid)?.command ?? p.comm, time: started, via: 'rescan' });
+      this.observe({ pid: p.pid, ppid: p.ppid, startTime: p.startTime, ns, command: this.procs.get(p.pid)?.command ?? p.comm, time: started, seenBy, via: 'rescan' });
     }
     // Processes it does not show were gone when it looked (unless seen since it began).
     for (const [pid, st] of this.procs) {
-      if (st.observedAt < started && !scan.processes.has(pid)) this.exited(pid, started, unseen);
+      if (st.observedAt < started && !scan.processes.has(pid)) inferExit(pid);
     }
     // Exits before this scan began can no longer be contradicted by a stale report.
     for (const [pid, time] of this.exitedAt) if (time < started) this.exitedAt.delete(pid);
@@ -446,7 +474,7 @@ export class NamespaceTracker {
       let st = this.namespaces.get(n.inode);
       if (st && st.id !== undefined && n.id !== undefined && st.id !== n.id) {
         // The inode was reused since we last looked (see enter()): the old one is gone.
-        this.gone(st, st.emptySince ?? started, 'rescan');
+        this.gone(st, this.diedBy(st, seenBy), 'rescan');
         st = undefined;
       }
       if (st) {
@@ -468,26 +496,29 @@ export class NamespaceTracker {
         firstPid: first,
         command,
         owners: n.owners,
-        bornAt: started,
+        bornAt: seenBy,
         members: new Set(),
         otherHeld: this.otherHolders(n),
-        emptySince: started,
+        emptySince: seenBy,
         reported: followed,
         created: true,
       });
       if (followed) {
         this.totals.get(n.type)!.created++;
         this.loss.missedNew++;
-        this.emit({ kind: 'ns-new', time: this.env.toEpoch(started), type: n.type, inode: n.inode, id: n.id ?? null, pid: first, command, owners: n.owners, via: 'rescan' });
+        this.emit({ kind: 'ns-new', time: this.env.toEpoch(seenBy), type: n.type, inode: n.inode, id: n.id ?? null, pid: first, command, owners: n.owners, via: 'rescan' });
       }
     }
     for (const st of [...this.namespaces.values()]) {
       if (st.members.size > 0 || seen.has(st.inode)) continue;
       // Emptied after the scan began: the scan may have passed its holders earlier; wait for the next.
       if (st.emptySince !== undefined && st.emptySince > started) continue;
-      // Its last process left at emptySince; one held by an fd or mount died somewhere
-      // between the previous rescan and this one, and `started` is when we knew.
-      const time = st.otherHeld.length > 0 || st.emptySince === undefined ? started : st.emptySince;
+      // Its last process left at emptySince (seen exiting, or moving). One held by an fd or
+      // mount died somewhere between the previous rescan and the moment this one looked,
+      // which may be after it began: `seenBy` is when we knew. Likewise for an exit this
+      // scan inferred (the process was no longer there when it looked).
+      const inferred = emptiedHere.has(st.inode) && st.emptySince === started;
+      const time = st.otherHeld.length > 0 || st.emptySince === undefined || inferred ? seenBy : st.emptySince;
       this.gone(st, time, 'rescan');
     }
   }

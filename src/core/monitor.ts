@@ -119,6 +119,14 @@ const YOUNG_GROWTH = 4;
  * period reaches the full poll's interval, the full poll takes over.
  */
 const WATCH_DIVISOR = 8;
+/**
+ * Another user's new process (its links refused) is read again, every 1/WATCH_DIVISOR of
+ * its age, until it is this old: setpriv, su or runuser switch to our uid, then exec and
+ * unshare, and on a loaded host that comes later than a young process's last read. Dropped
+ * before it is ours, it would be read again only by the rescan, after a namespace it made
+ * for a moment had come and gone.
+ */
+const DENIED_WATCH_MS = 1000;
 /** A 'lost' event at most this often: the counts since the last one are summed into the next. */
 const LOSS_REPORT_MS = 1000;
 /**
@@ -158,6 +166,8 @@ interface Watch {
   lookDue: number;
   /** Its first monitored type's namespace at the last full read: a look that finds another reads all again. */
   first?: number;
+  /** Its links were refused at the last read (another user's). */
+  denied?: boolean;
 }
 
 /** CLOCK_MONOTONIC in ms: the clock of the connector's timestamps (ktime_get_ns) and of process.hrtime. */
@@ -584,7 +594,10 @@ class Monitor {
     // about to give it our uid (and then unshare), as happens right after fork.
     const w = this.newWatch(stat.ppid, now);
     this.watched.set(pid, w);
-    if (ns === 'denied') return;
+    if (ns === 'denied') {
+      w.denied = true;
+      return;
+    }
     this.tracker.observe({ pid, ppid: stat.ppid, startTime: stat.startTime, ns, time: now, via: 'poll' });
     this.afterFullRead(pid, w, ns, now);
   }
@@ -639,10 +652,17 @@ class Monitor {
     const ns = this.readNs(pid);
     if (ns === 'gone') return this.lost(pid, now);
     if (ns === 'denied') {
-      // Not (or no longer: a set-user-ID exec) ours to read: looked at while young, as above.
-      this.nextFullRead(w, now);
+      // Not (or no longer: a set-user-ID exec) ours to read: read again for a while, as above.
+      const age = now - w.since;
+      const gap = Math.max(ACTIVE_TICK_MS, age / WATCH_DIVISOR);
+      w.fullDue = age + gap < DENIED_WATCH_MS ? now + gap : Infinity;
       w.lookDue = Infinity;
+      w.denied = true;
     } else {
+      // Ours since a moment (setpriv's exec of unshare): young from now on, as if just forked,
+      // since its namespace switch may come a few ms after this read.
+      if (w.denied) w.since = now;
+      w.denied = false;
       this.tracker.observe({ pid, ppid: w.ppid, ns, time: now, via: 'poll' });
       this.afterFullRead(pid, w, ns, now);
     }
@@ -759,16 +779,17 @@ class Monitor {
     }, Math.max(0, at - now));
   }
 
-  private async scan(): Promise<{ scan: HostScan; started: number }> {
+  private async scan(): Promise<{ scan: HostScan; started: number; finished: number }> {
     const started = monoNow();
     this.lastScanStart = started;
     // Poll mode: the pidtick helper starts the scan (a fork of Node costs several ms).
     const scan = await scanHost({ procRoot: this.options.procRoot, types: this.types, runner: this.ticker, signal: this.scanAbort.signal });
-    this.lastScanWall = monoNow() - started;
+    const finished = monoNow();
+    this.lastScanWall = finished - started;
     attribute(scan);
     this.mountCache = new Map();
     for (const ns of scan.namespaces) if (ns.mounts.length > 0) this.mountCache.set(ns.inode, ns.mounts);
-    return { scan, started };
+    return { scan, started, finished };
   }
 
   /**
@@ -800,7 +821,7 @@ class Monitor {
     if (this.scanning) return this.scanning;
     this.scanning = (async () => {
       try {
-        const { scan, started } = await this.scan();
+        const { scan, started, finished } = await this.scan();
         if (this.mode === 'events' && !final) {
           const wait = started + RECORD_LAG_MS - monoNow();
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -814,7 +835,7 @@ class Monitor {
         // listed /proc before a child was forked and looked for its parent after that parent
         // exited; unread, the child would leave their namespace looking empty (GONE).
         if (this.mode === 'poll' && this.cursor) this.readNewProcesses(monoNow(), false); // the unborn get their retry at the next tick
-        this.tracker.reconcile(scan, started, { final });
+        this.tracker.reconcile(scan, started, { final, finished });
         this.reportLossSoon();
         if (this.mode === 'poll') {
           for (const p of scan.processes.values()) if (!this.polled.has(p.pid)) this.polled.set(p.pid, p.startTime);

@@ -269,6 +269,47 @@ describe('NamespaceTracker', () => {
     ]);
   });
 
+  // A rescan reads the mount table, fds and processes somewhere between its start and its end;
+  // what it alone shows may have happened after it began (ip netns del during the scan).
+  it('dates what only a rescan shows at its end: a GONE never before the unmount, a NEW never before it was made', () => {
+    const { t, events } = tracker();
+    const mount = { type: 'net' as NsType, mounts: [{ path: '/run/netns/blue', visible: true }] };
+    t.start(scan({ 10: { ns: host } }, { 700: mount }), 0);
+    t.reconcile(scan({ 10: { ns: host } }, { 700: mount }), 10, { finished: 20 }); // seen held until 20 at least
+    // Began at 100, before the unmount; read the mount table at 140, after it; ended at 150.
+    t.reconcile(scan({ 10: { ns: host } }, { 800: { type: 'net', fds: [{ pid: 10, fd: 5 }] } }), 100, { finished: 150 });
+    expect(events.find((e) => e.kind === 'ns-gone')).toMatchObject({ inode: 700, time: 150, via: 'rescan' });
+    expect(events.find((e) => e.kind === 'ns-new')).toMatchObject({ inode: 800, time: 150, via: 'rescan' });
+    // A process only the rescan shows in a new namespace (unshare(2) without exec).
+    t.reconcile(scan({ 10: { ns: host }, 60: { ns: { net: 900, mnt: HOST_MNT } } }, { 800: { type: 'net', fds: [{ pid: 10, fd: 5 }] } }), 200, { finished: 260 });
+    expect(events.find((e) => e.kind === 'ns-new' && e.inode === 900)).toMatchObject({ time: 260, pid: 60 });
+    // Its exit inferred by the next rescan (it was no longer listed when that one looked): GONE then, never before.
+    t.reconcile(scan({ 10: { ns: host } }, { 800: { type: 'net', fds: [{ pid: 10, fd: 5 }] } }), 300, { finished: 340 });
+    expect(events.find((e) => e.kind === 'ns-gone' && e.inode === 900)).toMatchObject({ time: 340, lifetimeMs: 80 });
+    // An exit seen by an event keeps its own time.
+    t.observe({ pid: 61, ns: { net: 950, mnt: HOST_MNT }, time: 350, via: 'event' });
+    t.exited(61, 360);
+    t.reconcile(scan({ 10: { ns: host } }, { 800: { type: 'net', fds: [{ pid: 10, fd: 5 }] } }), 400, { finished: 450 });
+    expect(events.find((e) => e.kind === 'ns-gone' && e.inode === 950)).toMatchObject({ time: 360, lifetimeMs: 10 });
+  });
+
+  it('a pinned namespace (no process since the start) whose inode another one takes after its unmount is GONE when that is seen, not at the start', () => {
+    const { t, events } = tracker();
+    const mount = { type: 'net' as NsType, mounts: [{ path: '/run/netns/blue', visible: true }] };
+    t.start(scan({ 10: { ns: host } }, { 700: { ...mount, id: 50 } }), 0); // no member: empty since 0
+    // ip netns del at 90; at 100 a process is seen in a new namespace that got the same inode.
+    t.observe({ pid: 20, ns: { net: 700, mnt: HOST_MNT }, ids: { net: 51 }, time: 100, via: 'event' });
+    expect(events.map((e) => [e.kind, 'id' in e ? e.id : undefined, e.time])).toEqual([
+      ['ns-gone', 50, 100],
+      ['ns-new', 51, 100],
+    ]);
+    // The same through a rescan that shows the new id at that inode.
+    const r = tracker();
+    r.t.start(scan({ 10: { ns: host } }, { 700: { ...mount, id: 50 } }), 0);
+    r.t.reconcile(scan({ 10: { ns: host } }, { 700: { type: 'net', id: 52, fds: [{ pid: 10, fd: 5 }] } }), 100, { finished: 150 });
+    expect(r.events.find((e) => e.kind === 'ns-gone')).toMatchObject({ id: 50, time: 150 });
+  });
+
   it('ignores a stale exit for a pid already reused by a newer process', () => {
     const { t, kinds } = tracker();
     t.start(scan({ 10: { ns: host } }), 0);
