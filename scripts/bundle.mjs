@@ -22,8 +22,9 @@ import { basename, resolve } from 'node:path';
 const buildId = `/* nsm build ${randomBytes(8).toString('hex')} */`;
 // import.meta.url, worked out when first read (it is read only to find koffi, the helper and
 // other files on first use): pathToFileURL at every start would cost the commands that never do.
+// import.meta.dirname (src/sys/native.ts finds the package with it) needs no URL at all.
 const importMetaUrl =
-  "const __nsmMeta = { get url() { const url = require('node:url').pathToFileURL(__filename).href; Object.defineProperty(this, 'url', { value: url }); return url; } };";
+  "const __nsmMeta = { get url() { const url = require('node:url').pathToFileURL(__filename).href; Object.defineProperty(this, 'url', { value: url }); return url; }, get dirname() { return require('node:path').dirname(__filename); } };";
 const prologue = readFileSync(new URL('./lazy-require.js', import.meta.url), 'utf8');
 const common = {
   bundle: true,

@@ -5,7 +5,9 @@
 // it loads (for executable subcommands, which nsm has none of), chalk requires tty to call
 // isatty(1) and isatty(2), and a module that imports one loads it with itself. node:os and
 // node:string_decoder are not loaded by Node's own start either, and the bundles import them
-// (and node:net, for slirp4netns's API socket) for a rare path (an errno or signal number libuv cannot name, the scanner's reader). A stand-in
+// (and node:net, for slirp4netns's API socket) for a rare path (an errno or signal number libuv cannot name, the scanner's reader).
+// node:module, which brings Node's ES module loader with it, is only for createRequire (to
+// load koffi or prom-client), which `nsm exec` as root never calls. A stand-in
 // loads the real module when one of its members is first used; the one for tty answers
 // isatty() from fstat(2), without loading it, for a descriptor that cannot be a terminal:
 // not a character device (a pipe, a file, a socket), or a memory device such as /dev/null
@@ -50,7 +52,7 @@ var require = ((nodeRequire) => {
       },
     };
   };
-  const standIns = { child_process: lazyModule, crypto: lazyModule, net: lazyModule, os: lazyModule, string_decoder: lazyModule, tty: lazyTty };
+  const standIns = { child_process: lazyModule, crypto: lazyModule, module: lazyModule, net: lazyModule, os: lazyModule, string_decoder: lazyModule, tty: lazyTty };
   const made = new Map();
   const lazyRequire = (id) => {
     const name = id.startsWith('node:') ? id.slice(5) : id;

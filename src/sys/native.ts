@@ -23,15 +23,26 @@ export function helperBinary(): string {
   return path;
 }
 
+/** The package's root directory, found once (exec asks for the helper and the spawn addon). */
+let packageRoot: string | undefined;
+
 /**
  * `relative` inside the nsm package, found by walking up from this module: the code runs
- * both as dist/sys/native.js (library) and bundled into dist/nsm.js (CLI).
+ * both as dist/sys/native.js (library) and bundled into dist/cmd/*.cjs and dist/nsm.cjs (CLI).
  */
 export function findInPackage(relative: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
+  packageRoot ??= findPackageRoot();
+  return join(packageRoot, relative);
+}
+
+function findPackageRoot(): string {
+  // import.meta.dirname (Node >= 20.11; the bundles define it from __filename) saves a
+  // round trip through a file: URL on every start that runs a helper.
+  const here = import.meta.dirname ?? dirname(fileURLToPath(import.meta.url));
+  let dir = here;
   for (let i = 0; i < 4; i++) {
-    if (existsSync(join(dir, 'package.json'))) return join(dir, relative);
+    if (existsSync(join(dir, 'package.json'))) return dir;
     dir = dirname(dir);
   }
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', relative);
+  return join(here, '..', '..');
 }
