@@ -2,7 +2,7 @@
 // scripts/bundle.mjs). A cache holds what V8 compiled while the command ran, so the commands
 // measured against C tools run for real (ls; create against a throw-away state directory
 // with a helper that fails at once, /bin/false: the path through the CLI is the same up to
-// the holder; exec into a throw-away environment, see below); every other bundle's cache
+// the holder; exec through the helper into a namespace file, see below); every other bundle's cache
 // comes from `nsm COMMAND --help`, and
 // dist/nsm.cjs's from --version.
 import { spawnSync } from 'node:child_process';
@@ -20,24 +20,16 @@ try {
   nsm(['--version']);
   nsm(['ls']);
   nsm(['create', 'nsm-code-cache'], { NSM_STATE_DIR: state, NSM_HELPER: '/bin/false' });
-  // exec's cache from a real join: an environment of two namespaces in the private state
-  // directory (no /run/netns link, no cgroup), destroyed below. Compiled code for the whole
-  // way through the helper is what exec's start needs; an environment that is not there
-  // would leave that path to be compiled at every start. Where none can be created (no
-  // user namespaces for this user), a namespace file of nsm's own goes through the same
-  // helper (root joins it; anyone else is refused by setns(2), after the helper started).
-  const real = { NSM_STATE_DIR: state, NSM_WRITE_CODE_CACHE: '0' };
-  const types = process.getuid() === 0 ? 'uts,ipc' : 'user,uts';
-  if (nsm(['create', '-t', types, 'nsm-code-cache-exec'], real).status === 0) {
-    nsm(['exec', 'nsm-code-cache-exec', '--', 'true'], { NSM_STATE_DIR: state });
-  } else {
-    nsm(['exec', '/proc/self/ns/uts', '--', 'true'], { NSM_STATE_DIR: state });
-  }
+  // exec's cache from a real join, so that the way through the helper is compiled code at
+  // start, not compiled again at every exec: a namespace file of nsm's own (root joins its
+  // own UTS namespace; anyone else is refused by setns(2) after the helper started). Not
+  // through a throw-away environment: a build must make no namespaces, and one killed
+  // half-way would leave a holder no gc can find (its state directory is removed).
+  nsm(['exec', '/proc/self/ns/uts', '--', 'true'], { NSM_STATE_DIR: state });
   for (const [bundle, command] of bundles) {
     if (!existsSync(join('dist', 'cache', `${bundle}.cache`))) nsm([command, '--help']);
   }
 } finally {
-  nsm(['destroy', '--all'], { NSM_STATE_DIR: state, NSM_WRITE_CODE_CACHE: '0' });
   rmSync(state, { recursive: true, force: true });
 }
 for (const bundle of ['nsm', ...bundles.keys()]) {
