@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { HostScan, Namespace, ProcessInfo } from '../../src/core/model.js';
+import type { HostScan } from '../../src/core/model.js';
+import { fakeProc, scanOf } from '../support/fake-proc.js';
 import { ProcFs } from '../../src/sys/procfs.js';
 
 // Poll mode as an unprivileged user: a new process is another user's at first (setpriv runs
@@ -16,41 +17,10 @@ vi.mock('../../src/sys/pid-ticker.js', () => ({
 }));
 
 const { monitorNamespaces } = await import('../../src/core/monitor.js');
+const CMDLINE = 'sleep\x000.1\x00';
 
 const HOST_NET = 4026531833;
 const MADE = 4026532910;
-
-function scanOf(procs: Record<number, number>): HostScan {
-  const processes = new Map<number, ProcessInfo>();
-  const byInode = new Map<number, Namespace>();
-  for (const [pidText, inode] of Object.entries(procs)) {
-    const pid = Number(pidText);
-    processes.set(pid, { pid, ppid: 1, comm: `comm${pid}`, uid: 0, startTime: pid, ns: { net: inode } });
-    let n = byInode.get(inode);
-    if (!n) byInode.set(inode, (n = { type: 'net', inode, pids: [], threads: [], fds: [], mounts: [], owners: [] }));
-    n.pids.push(pid);
-  }
-  return { processes, namespaces: [...byInode.values()], stats: { gone: 0, denied: 0 } };
-}
-
-/** A fake /proc: our own pid as self, the last handed-out pid in loadavg, and these processes. */
-function fakeProc(root: string, lastPid: number, procs: Record<number, number>): void {
-  if (!existsSync(root)) {
-    mkdirSync(join(root, 'sys/kernel'), { recursive: true });
-    symlinkSync(String(process.pid), join(root, 'self'));
-    writeFileSync(join(root, 'sys/kernel/pid_max'), '4194304\n');
-  }
-  for (const name of readdirSync(root)) if (/^\d+$/.test(name)) rmSync(join(root, name), { recursive: true });
-  // Rewritten in place: the pid cursor keeps it open.
-  writeFileSync(join(root, 'loadavg'), `0.00 0.00 0.00 1/100 ${lastPid}\n`);
-  for (const [pidText, inode] of Object.entries(procs)) {
-    const dir = join(root, pidText);
-    mkdirSync(join(dir, 'ns'), { recursive: true });
-    writeFileSync(join(dir, 'stat'), `${pidText} (sh) S 1 ${pidText} ${pidText} 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 ${pidText} 2990080 411\n`);
-    writeFileSync(join(dir, 'cmdline'), 'sleep\x000.1\x00');
-    symlinkSync(`net:[${inode}]`, join(dir, 'ns/net'));
-  }
-}
 
 let dir: string | undefined;
 afterEach(() => {
@@ -63,7 +33,7 @@ describe('monitor (poll): another user\'s new process', () => {
   it('is read again until it becomes ours, even when that comes after its young reads: its new namespace is NEW by poll', async () => {
     dir = mkdtempSync(join(tmpdir(), 'nsm-monitor-denied-'));
     const root = join(dir, 'proc');
-    fakeProc(root, 79, { 10: HOST_NET });
+    fakeProc(root, 79, { 10: HOST_NET }, CMDLINE);
     // Pid 80 is refused until 250 ms after it is handed out, then shows a namespace of its
     // own: longer than the young reads (about 10 and 50 ms after the first), shorter than
     // the rescan period, which never shows it (it "exits" before any rescan).
@@ -76,7 +46,7 @@ describe('monitor (poll): another user\'s new process', () => {
     let calls = 0;
     scans.next = () => {
       if (++calls === 1) {
-        fakeProc(root, 80, { 10: HOST_NET, 80: MADE });
+        fakeProc(root, 80, { 10: HOST_NET, 80: MADE }, CMDLINE);
         readableAt = Date.now() + 250;
       }
       return scanOf({ 10: HOST_NET });
@@ -91,7 +61,7 @@ describe('monitor (poll): another user\'s new process', () => {
   it('once ours, is read as young again: a namespace switch a few ms after that read is NEW by poll (setpriv execs unshare, which then unshares)', async () => {
     dir = mkdtempSync(join(tmpdir(), 'nsm-monitor-denied-'));
     const root = join(dir, 'proc');
-    fakeProc(root, 79, { 10: HOST_NET });
+    fakeProc(root, 79, { 10: HOST_NET }, CMDLINE);
     // Ours from 200 ms on, still in the host's namespace; its unshare comes 5 ms after the
     // first read that finds it readable.
     let readableAt = Infinity;
@@ -110,7 +80,7 @@ describe('monitor (poll): another user\'s new process', () => {
     let calls = 0;
     scans.next = () => {
       if (++calls === 1) {
-        fakeProc(root, 80, { 10: HOST_NET, 80: HOST_NET });
+        fakeProc(root, 80, { 10: HOST_NET, 80: HOST_NET }, CMDLINE);
         readableAt = Date.now() + 200;
       }
       return scanOf({ 10: HOST_NET });
