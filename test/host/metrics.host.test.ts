@@ -88,6 +88,12 @@ describe.skipIf(!isRoot || !existsSync(PROMETHEUS))('Prometheus scraping nsm ser
       return kids.every((k) => k !== undefined && nsInode(k, 'time') !== undefined && nsInode(k, 'time') !== nsInode('self', 'time')) && (kids as number[]);
     });
     expect(new Set(sleeps.map((k) => nsInode(k, 'time'))).size).toBe(N);
+    // They live until nsm serve has counted them: a namespace gone before the monitor has read
+    // a process in it is one no monitor can count (a loaded CI run was that slow once).
+    await eventually('nsm serve to count them created', async () => {
+      const body = (await httpGet(servePort, '/metrics')).body;
+      return (sample(body, `nsm_namespaces_created_total{type="${TYPE}"}`) ?? 0) - created0! >= N;
+    });
     // Each sleep is killed by its pid; its unshare then ends the same way (it waits for it).
     for (const k of sleeps) process.kill(k, 'SIGKILL');
     await Promise.all(holders.map((c) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)))));
