@@ -836,10 +836,11 @@ class Monitor {
     clearTimeout(timer);
     if (first === 'late') {
       this.abandoned = true;
-      this.dropPending();
       done.catch(() => undefined);
       this.scanAbort.abort();
     }
+    // Records the deadline left unapplied (late, or cut short by drain()): counted as lost.
+    this.dropPending();
   }
 
   private rescan(final = false): Promise<void> {
