@@ -11,9 +11,10 @@ const TICKS_PER_SECOND = 100;
 /**
  * The most a start-up may take between fork and Node's own start (exec, the dynamic loader;
  * on a loaded host). A process older than that exec'd nsm long after it was forked (`exec nsm`
- * from a long-lived shell): its start is not nsm's, and Node's start is used instead.
+ * at the end of a script or from a long-lived shell): its start is not nsm's, and Node's start
+ * is used instead. Kept short so such a script loses at most this much of its SECS.
  */
-const MAX_EXEC_GAP_MS = 5000;
+const MAX_EXEC_GAP_MS = 1000;
 
 /** Monotonic ms of this process's fork (10 ms resolution), or of Node's start when that cannot be told. */
 export function processStartedAt(procRoot = '/proc'): number {
