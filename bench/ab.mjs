@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `nsm create NAME` or `nsm exec NAME -- true` of two or more builds of nsm, paired: A/B for
-// work on their speed.
+// `nsm create NAME`, `nsm exec NAME -- true` or `nsm destroy NAME` of two or more builds of
+// nsm, paired: A/B for work on their speed.
 //
-//   node bench/ab.mjs [--command create|exec] [--runs N] [--user UID] [--userns] [--] DIR...
+//   node bench/ab.mjs [--command create|exec|destroy] [--runs N] [--user UID] [--userns] [--] DIR...
 //
 // Each DIR is a built nsm (bin/, dist/, native/build/, node_modules/): this checkout, or a
 // copy of another commit (git worktree add, npm install); without any, this checkout. One round runs `node -e 0` and the
@@ -10,7 +10,9 @@
 // goes first), each as a whole process, wall clock. create (the default) creates a fresh
 // name and destroys it untimed right after; exec runs `true` in one environment per DIR,
 // created untimed before the first round (default types; --userns adds a user namespace, so
-// the native helper joins it). Reported per DIR: the median, and the median of the per-round
+// the native helper joins it); destroy destroys a name created untimed right before (and, as
+// root, times `ip netns del` of a name `ip netns add` made untimed, the tool it replaces for a
+// net namespace). Reported per DIR: the median, and the median of the per-round
 // differences to `node -e 0` of the same round ("paired"), which noise from the rest of the
 // machine disturbs least. --user UID runs everything as that user (setpriv; needs root):
 // rootless, through a user namespace. Default 21 rounds after one warm-up round.
@@ -38,8 +40,8 @@ for (let i = 0; i < args.length; i++) {
 }
 // Without a DIR, this checkout alone (`npm run bench` runs every bench with no arguments).
 if (dirs.length === 0) dirs.push(resolve(fileURLToPath(new URL('..', import.meta.url))));
-if (!['create', 'exec'].includes(command)) {
-  console.error('usage: node bench/ab.mjs [--command create|exec] [--runs N] [--user UID] [--userns] DIR...');
+if (!['create', 'exec', 'destroy'].includes(command)) {
+  console.error('usage: node bench/ab.mjs [--command create|exec|destroy] [--runs N] [--user UID] [--userns] DIR...');
   process.exit(2);
 }
 
@@ -63,7 +65,9 @@ const median = (xs) => {
 };
 
 const NODE = 'node -e 0';
-const times = Object.fromEntries([NODE, ...dirs].map((k) => [k, []]));
+const IP = 'ip netns del';
+const withIp = command === 'destroy' && user === undefined && process.geteuid?.() === 0;
+const times = Object.fromEntries([NODE, ...(withIp ? [IP] : []), ...dirs].map((k) => [k, []]));
 let serial = 0;
 const nsm = (dir, ...argv) => [process.execPath, join(dir, 'bin/nsm'), ...argv];
 /** exec's environment of each DIR. */
@@ -81,7 +85,15 @@ try {
     for (const k of order) {
       let ms;
       if (k === NODE) ms = timed([process.execPath, '-e', '0']);
-      else if (command === 'exec') ms = timed(nsm(k, 'exec', execEnvs.get(k), '--', 'true'));
+      else if (k === IP) {
+        const name = `ab${process.pid}-${serial++}`;
+        timed(['ip', 'netns', 'add', name]);
+        ms = timed(['ip', 'netns', 'del', name]);
+      } else if (command === 'destroy') {
+        const name = `ab${process.pid}-${serial++}`;
+        timed(nsm(k, 'create', name));
+        ms = timed(nsm(k, 'destroy', name));
+      } else if (command === 'exec') ms = timed(nsm(k, 'exec', execEnvs.get(k), '--', 'true'));
       else {
         const name = `ab${process.pid}-${serial++}`;
         ms = timed(nsm(k, 'create', name));
@@ -97,11 +109,12 @@ try {
 }
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const what = command === 'exec' ? `nsm exec NAME -- true${userns ? ' (environment with a user namespace)' : ''}` : 'nsm create';
+const what = command === 'exec' ? `nsm exec NAME -- true${userns ? ' (environment with a user namespace)' : ''}` : `nsm ${command}`;
 console.log(`## ${what}, paired: median of ${runs} rounds${user === undefined ? '' : `, as uid ${user}`} (load average ${load})`);
-console.log('| build | median ms | − node -e 0 (medians) | − node -e 0 (paired) |');
-console.log('|---|---:|---:|---:|');
+console.log('| build | median ms | − node -e 0 (medians) | − node -e 0 (paired) | ÷ node -e 0 (paired) |');
+console.log('|---|---:|---:|---:|---:|');
 for (const [k, t] of Object.entries(times)) {
   const paired = t.map((ms, i) => ms - times[NODE][i]);
-  console.log(`| ${k} | ${median(t).toFixed(1)} | ${(median(t) - median(times[NODE])).toFixed(1)} | ${median(paired).toFixed(1)} |`);
+  const ratio = t.map((ms, i) => ms / times[NODE][i]);
+  console.log(`| ${k} | ${median(t).toFixed(1)} | ${(median(t) - median(times[NODE])).toFixed(1)} | ${median(paired).toFixed(1)} | ${median(ratio).toFixed(2)} |`);
 }

@@ -21,6 +21,7 @@ export const destroyCommand = defineCommand({
     'End environments: SIGTERM to the processes inside and to the holder, SIGKILL after the timeout; unmount pins; remove the /run/netns link and the record. Then scan the host: if anything still holds one of its namespaces (a process that entered it from outside, an open fd, a bind mount) say what and where, and exit 1; the record is then kept, in state held, until nothing holds them: nsm destroy --force NAME ends the processes among that, and gc removes the record once they are gone.',
   operands: [{ name: '[names...]', description: 'environment names' }],
   options: destroyOptions,
+  lean: true,
   exitStatus: [
     {
       status: '1',

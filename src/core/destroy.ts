@@ -5,7 +5,9 @@
  *      them the kernel cannot free those namespaces and hand their inode numbers to new
  *      ones, so "inode N is still in use" below means *this* namespace, not a newcomer;
  *   2. SIGTERM the processes inside, then the holder; SIGKILL what is left after the grace
- *      time (PID 1 of a pid namespace takes everything inside with it: pid_namespaces(7));
+ *      time (PID 1 of a pid namespace takes everything inside with it: pid_namespaces(7)).
+ *      A host scan finds them, unless the environment's own procfs shows the holder alone
+ *      in its pid namespace (src/core/pidns-alone.ts);
  *   3. remove the /run/netns link and unmount the pins;
  *   4. scan the host for anything else that still holds one of the namespaces - a process
  *      (or thread) that entered it without being inside the pid namespace, an open fd, a
@@ -39,6 +41,7 @@ import { lockEnvironment } from './registry/lookup.js';
 import { scanHostSync } from './scan.js';
 import { locateEnvironment } from './environments.js';
 import { releaseResources, releaseResourcesNow } from './env-resources.js';
+import { holderAloneInPidNs } from './pidns-alone.js';
 
 /** Something that keeps one of a destroyed environment's namespaces alive. */
 export type NamespaceHold =
@@ -198,7 +201,9 @@ export async function destroyEnvironment(name: string, options: DestroyOptions =
       if (record.adopted.heldBy === 'holder') await stopProcesses([{ pid: record.holder.pid, startTime: record.holder.startTime }], { graceMs });
     } else if (verified && verified.via === 'holder') {
       const holder = { pid: record.holder.pid, startTime: record.holder.startTime };
-      const inside = processesInside(scanHostSync({ types: record.types, fds: false, mounts: false, threads: false }), record);
+      // The host scan finds the processes inside; none to find when the holder is alone in its pid namespace.
+      const alone = record.types.includes('pid') && holderAloneInPidNs(holder.pid, record.namespaces.pid!);
+      const inside = alone ? [] : processesInside(scanHostSync({ types: record.types, fds: false, mounts: false, threads: false }), record);
       result.stopped = inside.map((p) => p.pid);
       // Processes inside first, so they can exit cleanly: once PID 1 exits the kernel
       // SIGKILLs the rest of the pid namespace with no grace (pid_namespaces(7)).

@@ -1,5 +1,6 @@
 import { destroyEnvironments } from '../../core/destroy.js';
 import { UsageError } from '../../sys/errors.js';
+import { stdoutSync } from '../../sys/stdio.js';
 import { printJson } from '../../ui/json.js';
 import { formatDestroyed } from '../../ui/lifecycle-view.js';
 import type { destroyOptions } from '../destroy.js';
@@ -14,7 +15,8 @@ export async function run([names]: [string[]], opts: OptionsOf<typeof destroyOpt
     graceMs: opts.timeout, // parseSeconds: milliseconds
     forget: opts.forget,
   });
-  if (opts.json) printJson({ destroyed: outcome.results });
-  else if (outcome.results.length > 0 || opts.all) process.stdout.write(formatDestroyed(outcome.results));
+  // Written to the descriptors (the command is lean: src/commands/spec.ts).
+  if (opts.json) printJson({ destroyed: outcome.results }, stdoutSync);
+  else if (outcome.results.length > 0 || opts.all) stdoutSync.write(formatDestroyed(outcome.results));
   if (outcome.error) throw outcome.error;
 }
