@@ -61,7 +61,8 @@ rmSync('dist/cache', { recursive: true, force: true });
 rmSync('dist/cmd', { recursive: true, force: true });
 mkdirSync('dist/cmd');
 await build({ ...common, entryPoints: ['dist/cli.js'], outfile: 'dist/nsm.cjs', banner: cliBanner });
-await build({ ...common, entryPoints: ['dist/sys/early-scan.js'], outfile: 'dist/early-scan.cjs', banner: { js: `${buildId}\n${importMetaUrl}` } });
+// With the stand-ins too: the early scan loads node:child_process only where nsm-spawn.node is not built.
+await build({ ...common, entryPoints: ['dist/sys/early-scan.js'], outfile: 'dist/early-scan.cjs', banner: { js: `${buildId}\n${importMetaUrl}\n${prologue}` } });
 
 // Which declaration module declares each command: the modules of dist/commands/ whose exports
 // include command declarations (an object with a name and an action).

@@ -9,7 +9,7 @@
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { errnoName, SysError } from './errors.js';
-import { waitForReaped, type ChildExit } from './child-wait.js';
+import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
 import type { StdioTarget } from './libc.js';
 import { findInPackage } from './native.js';
 
@@ -17,6 +17,9 @@ interface Addon {
   socketpair(): [number, number];
   spawn(path: string, argv: string[], envp: string[], dup2s: Array<[number, number]>): number;
   wait(pid: number): number | null;
+  /** Older builds of the module lack these two: piped() says. */
+  spawnPiped?(path: string, argv: string[], envp: string[]): [number, number, number];
+  run?(path: string, argv: string[], envp: string[]): [number, number, Buffer, Buffer];
 }
 
 let addon: Addon | null | undefined;
@@ -114,4 +117,48 @@ export function readAvailable(fd: number): Buffer {
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Whether the module can start a child with its output piped to us (spawnPiped, runPiped):
+ * nsm-helper scan, whose child_process spawn would fork(2) all of Node (bench/RESULTS.md).
+ */
+export function piped(): boolean {
+  return typeof load()?.run === 'function';
+}
+
+function environ(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+}
+
+/**
+ * posix_spawn(3) `path` (argv[0] included in `argv`) with stdin on /dev/null, stdout and stderr on pipes to us: its pid
+ * and our read ends of the two (close-on-exec; the caller reads and closes them).
+ */
+export function spawnPiped(path: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { pid: number; stdout: number; stderr: number } {
+  try {
+    const [pid, stdout, stderr] = load()!.spawnPiped!(path, [...argv], environ(env));
+    return { pid, stdout, stderr };
+  } catch (err) {
+    throw sysError(err, 'posix_spawn', path);
+  }
+}
+
+/** What runPiped gives: as spawnSync's, the output as Buffers. */
+export interface PipedRun extends ChildExit {
+  pid: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** spawnPiped, then read both pipes to their end and reap the child, blocking (as spawnSync). */
+export function runPiped(path: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipedRun {
+  let r: [number, number, Buffer, Buffer];
+  try {
+    r = load()!.run!(path, [...argv], environ(env));
+  } catch (err) {
+    throw sysError(err, 'posix_spawn', path);
+  }
+  const [pid, waitStatus, stdout, stderr] = r;
+  return { pid, ...childExit(waitStatus), stdout, stderr };
 }

@@ -8,11 +8,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NSM } from '../support/run.js';
+import { NSM, ROOT } from '../support/run.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'nsm-startup-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -24,13 +24,13 @@ writeFileSync(
   "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join('\\n') + '\\n'));\n",
 );
 
-function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stderr: string; modules: string[] } {
+function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; modules: string[] } {
   const r = spawnSync(process.execPath, ['-r', preload, NSM, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, NSM_STATE_DIR: join(scratch, 'state'), ...env },
     encoding: 'utf8',
   });
-  return { status: r.status, stderr: r.stderr, modules: String(r.output[3]).trim().split('\n') };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, modules: String(r.output[3]).trim().split('\n') };
 }
 
 const HEAVY = ['child_process', 'crypto', 'tty', 'net', 'stream'];
@@ -95,5 +95,36 @@ describe.skipIf(process.geteuid?.() !== 0)('nsm exec NAME|PID|netns:X loads no k
     });
     expect([fallback.stderr, fallback.status]).toEqual(['', 7]);
     expect(String(fallback.output[3])).toMatch(/addon .*koffi\.node/);
+  });
+});
+
+// nsm-helper scan through nsm's own module (posix_spawn: vfork), not child_process (its libuv
+// spawn fork(2)s all of Node); child_process where the module was not built.
+describe.skipIf(!existsSync(join(ROOT, 'native/build/nsm-spawn.node')))('the listing commands start their scan without node:child_process (nsm-spawn.node)', () => {
+  const net = readlinkSync('/proc/self/ns/net').replace(/\D/g, '');
+  const cases = [['ls', '-t', 'net'], ['ps', '-t', 'net'], ['tree'], ['inspect', String(process.pid)], ['inspect', `ns:${net}`]];
+
+  it.each(cases)('nsm %s ...: the same namespaces with the module and without it (NSM_NO_SPAWN_ADDON=1)', (...args) => {
+    const viaModule = loadedBy(args);
+    expect([viaModule.stderr, viaModule.status]).toEqual(['', 0]);
+    expect(viaModule.stdout).toContain(net);
+    expect(viaModule.modules).toContain('vm'); // the list is real
+    expect(viaModule.modules).not.toContain('child_process');
+    const viaNode = loadedBy(args, { NSM_NO_SPAWN_ADDON: '1' });
+    expect([viaNode.stderr, viaNode.status]).toEqual(['', 0]);
+    expect(viaNode.stdout).toContain(net);
+    expect(viaNode.modules).toContain('child_process');
+  });
+
+  it('a scan that fails reports the first line of the helper stderr either way (ls: the early scan; inspect ns: the synchronous one)', () => {
+    const failing = join(scratch, 'failing-helper');
+    writeFileSync(failing, '#!/bin/sh\necho "scan refused: $1" >&2\nexit 3\n');
+    chmodSync(failing, 0o755);
+    for (const args of [['ls'], ['ps'], ['inspect', `ns:${net}`]]) {
+      for (const extra of [{}, { NSM_NO_SPAWN_ADDON: '1' }]) {
+        const r = loadedBy(args, { NSM_HELPER: failing, ...extra });
+        expect([args, extra, r.stderr, r.status]).toEqual([args, extra, 'nsm: native scan failed: scan refused: scan\n', 1]);
+      }
+    }
   });
 });
