@@ -128,3 +128,27 @@ describe.skipIf(!existsSync(join(ROOT, 'native/build/nsm-spawn.node')))('the lis
     }
   });
 });
+
+// -V, -h and help need every declaration but no command's code: dist/cmd/help.cjs, not the
+// whole CLI (dist/nsm.cjs); and their output goes to the descriptors, so no Node stream is made.
+const reads = join(scratch, 'reads.cjs');
+writeFileSync(
+  reads,
+  "const fs = require('fs'); const read = fs.readFileSync; const seen = []; fs.readFileSync = function (f, ...r) { seen.push(String(f)); return read.call(this, f, ...r); };\n" +
+    "process.on('exit', () => fs.writeSync(3, process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).concat(seen.map((f) => 'read ' + f)).join('\\n') + '\\n'));\n",
+);
+
+describe('nsm --version and nsm help load the command table without any command, and no Node stream', () => {
+  it.each([['--version'], ['-V'], ['help'], ['-h'], ['help', 'ls'], []])('nsm %s', (...args) => {
+    const r = spawnSync(process.execPath, ['-r', reads, NSM, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NSM_STATE_DIR: join(scratch, 'state') },
+      encoding: 'utf8',
+    });
+    const loaded = String(r.output[3]).trim().split('\n');
+    expect(r.stdout + r.stderr).toMatch(args[0] === '--version' || args[0] === '-V' ? /^\d+\.\d+\.\d+/ : /Usage: nsm/);
+    expect(loaded).toContain('vm'); // the list is real
+    expect(loaded.filter((m) => m.startsWith('read ') && m.endsWith('.cjs')).map((m) => m.slice(m.lastIndexOf('/') + 1))).toEqual(['help.cjs']);
+    expect(loaded.filter((m) => HEAVY.includes(m))).toEqual([]);
+  });
+});
