@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -391,6 +392,42 @@ static napi_value js_run(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/*
+ * ioctl(fd, request, out): ioctl_ns(2)'s requests, which nsm inspect, ls and tree ask without
+ * koffi: out 0 passes no argument and gives the result, 32 and 64 pass a uint32_t or uint64_t
+ * to fill and give its value (NS_GET_OWNER_UID, NS_GET_ID). A failure gives -errno.
+ */
+static napi_value js_ioctl(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value args[3], result;
+	int32_t fd, out;
+	int64_t request;
+	uint32_t u32 = 0;
+	uint64_t u64 = 0;
+	int rc;
+	double value;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
+	    napi_get_value_int32(env, args[0], &fd) != napi_ok || napi_get_value_int64(env, args[1], &request) != napi_ok ||
+	    napi_get_value_int32(env, args[2], &out) != napi_ok || (out != 0 && out != 32 && out != 64)) {
+		napi_throw_type_error(env, NULL, "ioctl(fd, request, 0|32|64)");
+		return NULL;
+	}
+	if (out == 0)
+		rc = ioctl(fd, (unsigned long)request);
+	else if (out == 32)
+		rc = ioctl(fd, (unsigned long)request, &u32);
+	else
+		rc = ioctl(fd, (unsigned long)request, &u64);
+	if (rc < 0)
+		value = -errno;
+	else
+		value = out == 0 ? rc : out == 32 ? (double)u32 : (double)u64;
+	napi_create_double(env, value, &result);
+	return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
 	const napi_property_descriptor props[] = {
@@ -399,6 +436,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "wait", NULL, js_wait, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "spawnPiped", NULL, js_spawn_piped, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "run", NULL, js_run, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL },
 	};
 
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -20,6 +20,8 @@ interface Addon {
   /** Older builds of the module lack these two: piped() says. */
   spawnPiped?(path: string, argv: string[], envp: string[]): [number, number, number];
   run?(path: string, argv: string[], envp: string[]): [number, number, Buffer, Buffer];
+  /** Likewise: the result (out 0) or the value filled (32, 64), or -errno. */
+  ioctl?(fd: number, request: number, out: 0 | 32 | 64): number;
 }
 
 let addon: Addon | null | undefined;
@@ -30,9 +32,15 @@ function load(): Addon | null {
   const path = findInPackage('native/build/nsm-spawn.node');
   if (process.env.NSM_NO_SPAWN_ADDON === '1' || !existsSync(path)) return null;
   try {
-    const module = { exports: {} as Addon };
-    process.dlopen(module, path);
-    addon = module.exports;
+    // One load per process: `nsm ls`'s early scan (its own bundle) and the CLI share it.
+    const shared = Symbol.for('nsm.spawn-addon');
+    const g = globalThis as { [shared]?: Addon };
+    if (g[shared] === undefined) {
+      const module = { exports: {} as Addon };
+      process.dlopen(module, path);
+      g[shared] = module.exports;
+    }
+    addon = g[shared];
   } catch {
     // built for another platform, or unreadable: koffi's way
   }
@@ -161,4 +169,47 @@ export function runPiped(path: string, argv: readonly string[], env: NodeJS.Proc
   }
   const [pid, waitStatus, stdout, stderr] = r;
   return { pid, ...childExit(waitStatus), stdout, stderr };
+}
+
+/** The ioctl(2) shapes of src/sys/libc.ts's Libc that the module has, with its errno. */
+export interface AddonIoctls {
+  ioctlNoArg(fd: number, request: number): number;
+  ioctlUid(fd: number, request: number, out: number[]): number;
+  ioctlU64(fd: number, request: number, out: Array<number | bigint>): number;
+  errno(): number;
+}
+
+/**
+ * The module's ioctl as libc.ts's ioctl shapes (-1 and errno() on failure), so that reading
+ * namespace relations (ioctl_ns(2)) loads no koffi; undefined where the module lacks it.
+ */
+export function ioctls(): AddonIoctls | undefined {
+  const m = load();
+  if (typeof m?.ioctl !== 'function') return undefined;
+  const ioctl = m.ioctl.bind(m);
+  let errno = 0;
+  const call = (fd: number, request: number, out: 0 | 32 | 64): number => {
+    const r = ioctl(fd, request, out);
+    if (r < 0) errno = -r;
+    return r;
+  };
+  return {
+    ioctlNoArg: (fd, request) => {
+      const r = call(fd, request, 0);
+      return r < 0 ? -1 : r;
+    },
+    ioctlUid: (fd, request, out) => {
+      const r = call(fd, request, 32);
+      if (r < 0) return -1;
+      out[0] = r;
+      return 0;
+    },
+    ioctlU64: (fd, request, out) => {
+      const r = call(fd, request, 64);
+      if (r < 0) return -1;
+      out[0] = r;
+      return 0;
+    },
+    errno: () => errno,
+  };
 }

@@ -116,6 +116,24 @@ describe.skipIf(!existsSync(join(ROOT, 'native/build/nsm-spawn.node')))('the lis
     expect(viaNode.modules).toContain('child_process');
   });
 
+  it('inspect and tree read namespace relations (ioctl_ns(2)) without koffi, and inspect draws its boxes without loading cli-table3 from node_modules', () => {
+    // The addons preload above, plus every file require() loaded from node_modules.
+    const fromModules = join(scratch, 'from-modules.cjs');
+    writeFileSync(fromModules, `require(${JSON.stringify(addons)});\nprocess.on('exit', () => require('fs').writeSync(3, Object.keys(require.cache).filter((f) => f.includes('/node_modules/')).map((f) => 'file ' + f).join('\\n') + '\\n'));\n`);
+    for (const args of [['inspect', String(process.pid)], ['inspect', `ns:${net}`], ['tree']]) {
+      const r = spawnSync(process.execPath, ['-r', fromModules, NSM, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, NSM_STATE_DIR: join(scratch, 'state') },
+        encoding: 'utf8',
+      });
+      expect([args, r.stderr, r.status]).toEqual([args, '', 0]);
+      expect(r.stdout).toContain(net);
+      const loaded = String(r.output[3]).trim().split('\n');
+      expect(loaded).toContain('vm'); // the list is real
+      expect(loaded.filter((m) => (m.startsWith('addon ') && !m.endsWith('/native/build/nsm-spawn.node')) || m.startsWith('file ') || m === 'module'), args.join(' ')).toEqual([]);
+    }
+  });
+
   it('a scan that fails reports the first line of the helper stderr either way (ls: the early scan; inspect ns: the synchronous one)', () => {
     const failing = join(scratch, 'failing-helper');
     writeFileSync(failing, '#!/bin/sh\necho "scan refused: $1" >&2\nexit 3\n');
