@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
 import { errnoName, SysError } from './errors.js';
-import { ioctls as addonIoctls } from './spawn-addon.js';
+import { ioctls as addonIoctls, type StdioTarget } from './spawn-addon.js';
 import { nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
 // ioctl_ns(2): requests on an open namespace file, _IO(0xb7, n).
@@ -678,11 +678,8 @@ interface ChildPlacement {
   pass?: readonly number[];
 }
 
-/**
- * Where a child's fd goes: 'inherit' (ours of that number, passed on), 'ignore' (/dev/null)
- * or an fd of ours.
- */
-export type StdioTarget = 'inherit' | 'ignore' | number;
+/** Where a child's fd goes (spawn-addon.ts defines it: this module uses that one, not the other way round). */
+export type { StdioTarget } from './spawn-addon.js';
 
 /**
  * posix_spawn `path` with `stdio[i]` as its fd i, for 0, 1, 2 and any further ones

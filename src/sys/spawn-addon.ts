@@ -10,8 +10,13 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { errnoName, SysError } from './errors.js';
 import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
-import type { StdioTarget } from './libc.js';
 import { findInPackage } from './native.js';
+
+/**
+ * Where a child's fd goes: 'inherit' (ours of that number, passed on), 'ignore' (/dev/null)
+ * or an fd of ours. Defined here and re-exported by libc.ts, which uses this module.
+ */
+export type StdioTarget = 'inherit' | 'ignore' | number;
 
 interface Addon {
   socketpair(): [number, number];
