@@ -2,7 +2,7 @@
 // `nsm create NAME`, `nsm exec NAME -- true` or `nsm destroy NAME` of two or more builds of
 // nsm, paired: A/B for work on their speed.
 //
-//   node bench/ab.mjs [--command create|exec|destroy] [--runs N] [--user UID] [--userns] [--] DIR...
+//   node bench/ab.mjs [--command create|exec|destroy|ls|version|help|inspect|ps|tree] [--runs N] [--user UID] [--userns] [--] DIR...
 //
 // Each DIR is a built nsm (bin/, dist/, native/build/, node_modules/): this checkout, or a
 // copy of another commit (git worktree add, npm install); without any, this checkout. One round runs `node -e 0` and the
@@ -16,6 +16,8 @@
 // differences to `node -e 0` of the same round ("paired"), which noise from the rest of the
 // machine disturbs least. --user UID runs everything as that user (setpriv; needs root):
 // rootless, through a user namespace. Default 21 rounds after one warm-up round.
+// The read-only commands run as `nsm ls`, `nsm --version`, `nsm help`, `nsm inspect PID` (the
+// holder of an environment the first DIR creates untimed), `nsm ps -t net`, `nsm tree`.
 //
 // bench/lifecycle.mjs is the reference (issue 3 §8, against ip netns, unshare and nsenter);
 // this one answers "did that change make create (exec) faster" with less noise.
@@ -40,8 +42,9 @@ for (let i = 0; i < args.length; i++) {
 }
 // Without a DIR, this checkout alone (`npm run bench` runs every bench with no arguments).
 if (dirs.length === 0) dirs.push(resolve(fileURLToPath(new URL('..', import.meta.url))));
-if (!['create', 'exec', 'destroy'].includes(command)) {
-  console.error('usage: node bench/ab.mjs [--command create|exec|destroy] [--runs N] [--user UID] [--userns] DIR...');
+const READ_ONLY = { ls: ['ls'], version: ['--version'], help: ['help'], inspect: ['inspect'], ps: ['ps', '-t', 'net'], tree: ['tree'] };
+if (!['create', 'exec', 'destroy', ...Object.keys(READ_ONLY)].includes(command)) {
+  console.error('usage: node bench/ab.mjs [--command create|exec|destroy|ls|version|help|inspect|ps|tree] [--runs N] [--user UID] [--userns] DIR...');
   process.exit(2);
 }
 
@@ -80,6 +83,14 @@ try {
       execEnvs.set(dir, name);
     }
   }
+  let readArgs = READ_ONLY[command];
+  if (command === 'inspect') {
+    const name = `ab${process.pid}-${serial++}`;
+    timed(nsm(dirs[0], 'create', name));
+    const [cmd, ...rest] = as(nsm(dirs[0], 'ls', '--json'));
+    const listed = JSON.parse(spawnSync(cmd, rest, { env, encoding: 'utf8' }).stdout);
+    readArgs = ['inspect', String(listed.environments.find((e) => e.name === name).pid)];
+  }
   for (let round = 0; round <= runs; round++) {
     const order = round % 2 ? [...Object.keys(times)].reverse() : Object.keys(times);
     for (const k of order) {
@@ -94,6 +105,7 @@ try {
         timed(nsm(k, 'create', name));
         ms = timed(nsm(k, 'destroy', name));
       } else if (command === 'exec') ms = timed(nsm(k, 'exec', execEnvs.get(k), '--', 'true'));
+      else if (readArgs) ms = timed(nsm(k, ...readArgs));
       else {
         const name = `ab${process.pid}-${serial++}`;
         ms = timed(nsm(k, 'create', name));
@@ -109,7 +121,7 @@ try {
 }
 
 const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-const what = command === 'exec' ? `nsm exec NAME -- true${userns ? ' (environment with a user namespace)' : ''}` : `nsm ${command}`;
+const what = command === 'exec' ? `nsm exec NAME -- true${userns ? ' (environment with a user namespace)' : ''}` : command === 'create' || command === 'destroy' ? `nsm ${command}` : `nsm ${READ_ONLY[command].join(' ')}${command === 'inspect' ? ' PID' : ''}`;
 console.log(`## ${what}, paired: median of ${runs} rounds${user === undefined ? '' : `, as uid ${user}`} (load average ${load})`);
 console.log('| build | median ms | − node -e 0 (medians) | − node -e 0 (paired) | ÷ node -e 0 (paired) |');
 console.log('|---|---:|---:|---:|---:|');

@@ -8,11 +8,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -195,12 +197,246 @@ static napi_value js_wait(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/*
+ * For `nsm-helper scan` (src/sys/native-scan.ts), which every listing command runs: posix_spawn
+ * `path` with stdin on /dev/null and stdout and stderr on pipes to us, signals as js_spawn.
+ * On success *pid is the child and out/err our read ends (close-on-exec, blocking); else
+ * returns the errno, or -1 with a JS exception pending (bad arguments).
+ */
+static int spawn_piped(napi_env env, napi_callback_info info, pid_t *pid, int *out, int *err)
+{
+	size_t argc = 3;
+	napi_value args[3];
+	char path[4096], **argv = NULL, **envp = NULL;
+	size_t len;
+	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, rc;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
+	    napi_get_value_string_utf8(env, args[0], NULL, 0, &len) != napi_ok) {
+		napi_throw_type_error(env, NULL, "(path, argv, envp)");
+		return -1;
+	}
+	if (len >= sizeof path)
+		return ENAMETOOLONG;
+	napi_get_value_string_utf8(env, args[0], path, sizeof path, &len);
+	argv = strings(env, args[1]);
+	envp = strings(env, args[2]);
+	if (!argv || !envp) {
+		free_strings(argv);
+		free_strings(envp);
+		napi_throw_type_error(env, NULL, "argv and envp are arrays of strings");
+		return -1;
+	}
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+		rc = errno;
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* dup2 clears close-on-exec on the new fd: the pipes' other ends do not reach the child. */
+	if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, po[1], 1)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, pe[1], 2)) == 0) {
+		memset(&all, 0xff, sizeof all); /* as js_spawn: glibc's 32 and 33 too */
+		sigemptyset(&none);
+		posix_spawnattr_setsigdefault(&attr, &all);
+		posix_spawnattr_setsigmask(&attr, &none);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+		rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+	}
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+out:
+	free_strings(argv);
+	free_strings(envp);
+	if (po[1] >= 0)
+		close(po[1]);
+	if (pe[1] >= 0)
+		close(pe[1]);
+	if (rc != 0) {
+		if (po[0] >= 0)
+			close(po[0]);
+		if (pe[0] >= 0)
+			close(pe[0]);
+		return rc;
+	}
+	*out = po[0];
+	*err = pe[0];
+	return 0;
+}
+
+/*
+ * spawnPiped(path, argv, envp): start the child as spawn_piped; returns [pid, stdout fd,
+ * stderr fd], the fds ours to read (as pipes, e.g. through net.Socket) and close.
+ */
+static napi_value js_spawn_piped(napi_env env, napi_callback_info info)
+{
+	pid_t pid;
+	int out, err, rc;
+	napi_value result, v;
+
+	rc = spawn_piped(env, info, &pid, &out, &err);
+	if (rc < 0)
+		return NULL;
+	if (rc != 0)
+		return throw_errno(env, "posix_spawn", rc);
+	napi_create_array_with_length(env, 3, &result);
+	napi_create_int32(env, pid, &v);
+	napi_set_element(env, result, 0, v);
+	napi_create_int32(env, out, &v);
+	napi_set_element(env, result, 1, v);
+	napi_create_int32(env, err, &v);
+	napi_set_element(env, result, 2, v);
+	return result;
+}
+
+struct grow {
+	char *data;
+	size_t len, cap;
+};
+
+/* Read what `fd` has into g; 0 at end of file (fd closed), 1 for more to come, -1 on error. */
+static int drain(int fd, struct grow *g)
+{
+	if (g->cap - g->len < 65536) {
+		size_t cap = g->cap ? g->cap * 2 : 262144;
+		char *d = realloc(g->data, cap);
+
+		if (!d)
+			return -1;
+		g->data = d;
+		g->cap = cap;
+	}
+	ssize_t n = read(fd, g->data + g->len, g->cap - g->len);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 1 : -1;
+	if (n == 0) {
+		close(fd);
+		return 0;
+	}
+	g->len += n;
+	return 1;
+}
+
+/*
+ * run(path, argv, envp): spawn_piped, read both pipes to their end, and reap the child
+ * (blocking: the caller waits anyway, as spawnSync). Returns [pid, wait status, stdout,
+ * stderr], the outputs as Buffers.
+ */
+static napi_value js_run(napi_env env, napi_callback_info info)
+{
+	pid_t pid, r;
+	int out, err, rc, st, failed = 0;
+	struct grow g[2] = { { 0 }, { 0 } };
+	struct pollfd pfd[2];
+	napi_value result, v;
+
+	rc = spawn_piped(env, info, &pid, &out, &err);
+	if (rc < 0)
+		return NULL;
+	if (rc != 0)
+		return throw_errno(env, "posix_spawn", rc);
+	pfd[0] = (struct pollfd){ .fd = out, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = err, .events = POLLIN };
+	while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			failed = errno;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			int d = drain(pfd[i].fd, &g[i]);
+
+			if (d < 0) {
+				failed = errno ? errno : ENOMEM;
+				break;
+			}
+			if (d == 0)
+				pfd[i].fd = -1;
+		}
+		if (failed)
+			break;
+	}
+	for (int i = 0; i < 2; i++)
+		if (pfd[i].fd >= 0)
+			close(pfd[i].fd);
+	if (failed)
+		kill(pid, SIGKILL); /* not reaped yet: the pid is still our child's */
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	if (!failed && r < 0)
+		failed = errno;
+	if (failed) {
+		free(g[0].data);
+		free(g[1].data);
+		return throw_errno(env, "scan output", failed);
+	}
+	napi_create_array_with_length(env, 4, &result);
+	napi_create_int32(env, pid, &v);
+	napi_set_element(env, result, 0, v);
+	napi_create_int32(env, st, &v);
+	napi_set_element(env, result, 1, v);
+	for (int i = 0; i < 2; i++) {
+		napi_create_buffer_copy(env, g[i].len, g[i].data ? g[i].data : "", NULL, &v);
+		napi_set_element(env, result, 2 + i, v);
+		free(g[i].data);
+	}
+	return result;
+}
+
+/*
+ * ioctl(fd, request, out): ioctl_ns(2)'s requests, which nsm inspect, ls and tree ask without
+ * koffi: out 0 passes no argument and gives the result, 32 and 64 pass a uint32_t or uint64_t
+ * to fill and give its value (NS_GET_OWNER_UID, NS_GET_ID). A failure gives -errno.
+ */
+static napi_value js_ioctl(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value args[3], result;
+	int32_t fd, out;
+	int64_t request;
+	uint32_t u32 = 0;
+	uint64_t u64 = 0;
+	int rc;
+	double value;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
+	    napi_get_value_int32(env, args[0], &fd) != napi_ok || napi_get_value_int64(env, args[1], &request) != napi_ok ||
+	    napi_get_value_int32(env, args[2], &out) != napi_ok || (out != 0 && out != 32 && out != 64)) {
+		napi_throw_type_error(env, NULL, "ioctl(fd, request, 0|32|64)");
+		return NULL;
+	}
+	if (out == 0)
+		rc = ioctl(fd, (unsigned long)request);
+	else if (out == 32)
+		rc = ioctl(fd, (unsigned long)request, &u32);
+	else
+		rc = ioctl(fd, (unsigned long)request, &u64);
+	if (rc < 0)
+		value = -errno;
+	else
+		value = out == 0 ? rc : out == 32 ? (double)u32 : (double)u64;
+	napi_create_double(env, value, &result);
+	return result;
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
 	const napi_property_descriptor props[] = {
 		{ "socketpair", NULL, js_socketpair, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "spawn", NULL, js_spawn, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "wait", NULL, js_wait, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "spawnPiped", NULL, js_spawn_piped, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "run", NULL, js_run, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL },
 	};
 
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -9,7 +9,8 @@
 //                      declarations, option parsers, listing, monitor or metrics code at all
 //                      (bench/RESULTS.md). The completion bundle keeps the whole table: it
 //                      walks every command.
-//   dist/nsm.cjs       everything: for help, an unknown word, no command at all.
+//   dist/cmd/help.cjs  the whole table, no actions: help, -h, -V, no command at all.
+//   dist/nsm.cjs       everything: for any other word that is no command (a typo).
 //   dist/early-scan.cjs the early /proc scan of `nsm ls` (src/sys/early-scan.ts).
 // and dist/commands.json: for each word of the table (names and aliases), its command, its
 // bundle and what bin/nsm does before loading it. Each bundle starts with a build id that
@@ -61,7 +62,8 @@ rmSync('dist/cache', { recursive: true, force: true });
 rmSync('dist/cmd', { recursive: true, force: true });
 mkdirSync('dist/cmd');
 await build({ ...common, entryPoints: ['dist/cli.js'], outfile: 'dist/nsm.cjs', banner: cliBanner });
-await build({ ...common, entryPoints: ['dist/sys/early-scan.js'], outfile: 'dist/early-scan.cjs', banner: { js: `${buildId}\n${importMetaUrl}` } });
+// With the stand-ins too: the early scan loads node:child_process only where nsm-spawn.node is not built.
+await build({ ...common, entryPoints: ['dist/sys/early-scan.js'], outfile: 'dist/early-scan.cjs', banner: { js: `${buildId}\n${importMetaUrl}\n${prologue}` } });
 
 // Which declaration module declares each command: the modules of dist/commands/ whose exports
 // include command declarations (an object with a name and an action).
@@ -83,7 +85,14 @@ for (const file of readdirSync('dist/commands').filter((f) => f.endsWith('.js'))
   for (const [, d] of declared) bundleOf.set(d.name, name);
 }
 
+// dist/cmd/help.cjs: the whole table and no command's actions, for the words that run no
+// command (nsm's own -V and -h, help, nothing at all): they need every declaration but none of
+// the listing, monitor or lifecycle code dist/nsm.cjs also has. Anything else that is no
+// command word (a typo, `nsm -- ls`) still loads dist/nsm.cjs.
+await build({ ...common, entryPoints: ['dist/cli.js'], outfile: 'dist/cmd/help.cjs', banner: cliBanner, plugins: [onlyActionsOf('', undefined)] });
+
 const words = {};
+for (const word of ['', '-V', '--version', '-h', '--help', 'help']) words[word] = { name: '', bundle: 'help' };
 for (const c of COMMAND_TABLE) {
   if (!bundleOf.has(c.name)) throw new Error(`no bundle declares command ${c.name}`);
   const entry = { name: c.name, bundle: bundleOf.get(c.name), ...(c.lean ? { lean: true } : {}), ...(c.earlyScan ? { earlyScan: true } : {}) };

@@ -3,8 +3,8 @@
 // measured against C tools run for real (ls; create against a throw-away state directory
 // with a helper that fails at once, /bin/false: the path through the CLI is the same up to
 // the holder; exec through the helper into a namespace file, see below); every other bundle's cache
-// comes from `nsm COMMAND --help`, and
-// dist/nsm.cjs's from --version.
+// comes from `nsm COMMAND --help`, help.cjs's from `nsm help`, and
+// dist/nsm.cjs's from an unknown command.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,9 @@ const words = JSON.parse(readFileSync('dist/commands.json', 'utf8'));
 const bundles = new Map(Object.values(words).map((c) => [c.bundle, c.name]));
 const state = mkdtempSync(join(tmpdir(), 'nsm-code-cache-'));
 try {
-  nsm(['--version']);
+  nsm(['help']);
+  // dist/nsm.cjs runs for a word that is no command: an unknown one.
+  nsm(['version']);
   nsm(['ls']);
   nsm(['create', 'nsm-code-cache'], { NSM_STATE_DIR: state, NSM_HELPER: '/bin/false' });
   // exec's cache from a real join, so that the way through the helper is compiled code at

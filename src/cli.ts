@@ -48,7 +48,10 @@ export async function main(argv: readonly string[] = process.argv, options: Main
   // The command exec/enter/unshare run inherits what nsm inherited (sys/inherited-fds.ts):
   // noted before nsm opens anything, Node's streams included.
   if (requested?.runsCommand) noteInheritedFds();
-  if (!requested?.lean) quietOnEpipe();
+  // Help and the version go out through the descriptors too (buildProgram's configureOutput):
+  // without a command, no Node stream is set up (on a pipe, node:net and node:stream load).
+  const noCommand = argv[2] === undefined || ['-V', '--version', '-h', '--help', 'help'].includes(argv[2]);
+  if (!requested?.lean && !noCommand) quietOnEpipe();
   try {
     await program.parseAsync([...argv]);
   } catch (err) {

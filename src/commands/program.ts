@@ -6,7 +6,7 @@
  */
 import { Argument, Command, Option } from 'commander';
 import { echoInput, UsageError } from '../sys/errors.js';
-import { stderrSync, stdoutSync } from '../sys/stdio.js';
+import { isTerminal, stderrSync, stdoutSync, terminalColumns } from '../sys/stdio.js';
 import { CommandRunningCommand } from './command-line.js';
 import type { CommandDecl, Example, OperandDecl, OptionDecl } from './spec.js';
 import { COMMAND_TABLE } from './table.js';
@@ -94,7 +94,9 @@ export interface ProgramOptions {
 }
 
 export function buildProgram(options: ProgramOptions = {}): Command {
-  const program = new Command('nsm')
+  const program = new Command('nsm');
+  const defaultOutput = { ...program.configureOutput() };
+  program
     .description('Linux namespace manager: list, create, enter, watch and clean up namespaces')
     .version(VERSION, '-V, --version', 'print the nsm version')
     .showSuggestionAfterError(true)
@@ -111,6 +113,14 @@ export function buildProgram(options: ProgramOptions = {}): Command {
       // Commander's own errors ("error: unknown option ...") are reported by reportError()
       // as one line; silence its multi-line default.
       outputError: () => {},
+      // Commander's defaults ask process.stdout.isTTY, which makes the stream (node:net and
+      // node:stream for a pipe) to print help; asked of the descriptor instead. No color on a
+      // pipe: nsm's help has none to strip anyway.
+      // (Its types say number; its default gives undefined for no terminal, as here.)
+      getOutHelpWidth: (() => terminalColumns(1)) as () => number,
+      getErrHelpWidth: (() => terminalColumns(2)) as () => number,
+      getOutHasColors: () => isTerminal(1) && defaultOutput.getOutHasColors!(),
+      getErrHasColors: () => isTerminal(2) && defaultOutput.getErrHasColors!(),
     })
     // Every alias (commander shows only the first: `destroy|rm`), and the usage a declaration
     // sets (`create <name>`, whose operand is optional to commander only).

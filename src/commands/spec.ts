@@ -131,7 +131,7 @@ export interface CommandDecl<Options extends readonly OptionDecl<string, any>[] 
    * no Node streams for it (node:stream, node:net) and exits at once (exec, enter, create).
    */
   readonly lean?: boolean;
-  /** `nsm ls`: bin/nsm starts the host scan before it loads the CLI (src/sys/early-scan.ts). */
+  /** `nsm ls`, `nsm tree`: bin/nsm starts the host scan before it loads the CLI (src/sys/early-scan.ts). */
   readonly earlyScan?: boolean;
   /** Internal commands (names starting with "__") are hidden from help and completion. */
   readonly hidden?: boolean;

@@ -23,6 +23,8 @@ export const treeCommand = defineCommand({
     'User namespaces kept alive only by the namespaces they own are shown too, marked as such. ' +
     'Ends with a bar chart of how many namespaces of each type exist.',
   options: treeOptions,
+  // Every tree is drawn from a full scan of the host, as ls's listing.
+  earlyScan: true,
   examples: [
     { command: 'nsm tree', does: 'user namespaces and what each owns, then counts per type' },
     { command: 'nsm tree -T parent', does: 'the pid and user namespace hierarchies' },

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
 import { errnoName, SysError } from './errors.js';
+import { ioctls as addonIoctls, type StdioTarget } from './spawn-addon.js';
 import { nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
 
 // ioctl_ns(2): requests on an open namespace file, _IO(0xb7, n).
@@ -166,12 +167,28 @@ const PROTOTYPES: Record<Exclude<keyof Libc, 'errno'>, string> = {
 
 function load(): Libc {
   if (libc) return libc;
-  const koffi = loadKoffi();
-  const lib = koffi.load('libc.so.6');
-  const functions: Partial<Libc> = { errno: () => koffi.errno() };
+  // ioctl_ns(2)'s requests go through nsm-spawn.node where it has them: reading namespace
+  // relations (inspect, tree) then loads no koffi. Anything else loads koffi on first use;
+  // errno() is that of the last call made either way.
+  const viaAddon = addonIoctls();
+  let koffi: Koffi | undefined;
+  let lib: ReturnType<Koffi['load']> | undefined;
+  let lastViaAddon = false;
+  const functions: Partial<Libc> = { errno: () => (lastViaAddon ? viaAddon!.errno() : (koffi?.errno() ?? 0)) };
+  const bind = (name: Exclude<keyof Libc, 'errno'>): never => {
+    if (viaAddon && (name === 'ioctlNoArg' || name === 'ioctlUid' || name === 'ioctlU64')) {
+      const f = viaAddon[name] as (...args: never[]) => unknown;
+      return ((...args: never[]) => ((lastViaAddon = true), f(...args))) as never;
+    }
+    koffi ??= loadKoffi();
+    lib ??= koffi.load('libc.so.6');
+    const f = lib.func(PROTOTYPES[name]) as (...args: never[]) => unknown;
+    if (!viaAddon) return f as never;
+    return ((...args: never[]) => ((lastViaAddon = false), f(...args))) as never;
+  };
   libc = new Proxy(functions as Libc, {
     get(target, name: keyof Libc) {
-      return (target[name] ??= lib.func(PROTOTYPES[name as Exclude<keyof Libc, 'errno'>]) as never);
+      return (target[name] ??= bind(name as Exclude<keyof Libc, 'errno'>));
     },
   });
   return libc;
@@ -661,11 +678,8 @@ interface ChildPlacement {
   pass?: readonly number[];
 }
 
-/**
- * Where a child's fd goes: 'inherit' (ours of that number, passed on), 'ignore' (/dev/null)
- * or an fd of ours.
- */
-export type StdioTarget = 'inherit' | 'ignore' | number;
+/** Where a child's fd goes (spawn-addon.ts defines it: this module uses that one, not the other way round). */
+export type { StdioTarget } from './spawn-addon.js';
 
 /**
  * posix_spawn `path` with `stdio[i]` as its fd i, for 0, 1, 2 and any further ones

@@ -3,14 +3,14 @@
  * /proc and prints; every decision about what the records mean is made in src/core.
  * Record format: the header comment of native/scan.c.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
-import { spawnScan, takeEarlyScan, type EarlyScan, type ScanExit } from './early-scan.js';
+import { spawnScan, takeEarlyScan, type EarlyScan, type ScanExit, type ScanProcess } from './early-scan.js';
 import { NsmError, SysError } from './errors.js';
 import { helperBinary } from './native.js';
 import { NS_TYPE_NAMES, isNsType, type NsType } from './nstypes.js';
 import { nsfsMountsOf, type NsfsMount } from './parse.js';
+import * as addon from './spawn-addon.js';
 
 /** One process: its stat fields and the inode of each namespace (absent: unreadable). */
 export interface ScannedProcess {
@@ -306,6 +306,12 @@ function withoutScanner(scan: RawScan, scannerPid: number | undefined): RawScan 
 
 /** Scan synchronously (the caller waits anyway; this keeps scanHost usable from sync code). */
 export function rawScanSync(options: RawScanOptions = {}): RawScan {
+  // posix_spawn through nsm-spawn.node where it is built: spawnSync fork(2)s all of Node.
+  if (addon.piped()) {
+    const r = addon.runPiped(helperBinary(), [helperBinary(), ...scanArgs(options)]);
+    if (r.status !== 0) throw failure(r.status, r.signal, r.stderr.toString());
+    return withoutScanner(parseScanOutput(r.stdout.toString()), r.pid);
+  }
   const r = spawnSync(helperBinary(), scanArgs(options), { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.error) throw SysError.fromNode(r.error, 'spawn', helperBinary());
   if (r.status !== 0) throw failure(r.status, r.signal, r.stderr);
@@ -314,11 +320,11 @@ export function rawScanSync(options: RawScanOptions = {}): RawScan {
 
 /** A scan running in the helper: its process and the records it will give. */
 interface PendingScan {
-  child: ChildProcess;
+  child: ScanProcess;
   result: Promise<RawScan>;
 }
 
-function scanResult(child: ChildProcess, parser: ScanParser, err: Buffer[], exit: Promise<ScanExit>): Promise<RawScan> {
+function scanResult(child: ScanProcess, parser: ScanParser, err: Buffer[], exit: Promise<ScanExit>): Promise<RawScan> {
   return exit.then(({ status, signal, error }) => {
     if (error) throw SysError.fromNode(error, 'spawn', helperBinary());
     if (status !== 0) throw failure(status, signal, Buffer.concat(err).toString());
@@ -348,8 +354,6 @@ function takeEarly(options: RawScanOptions): PendingScan | undefined {
     return undefined;
   }
   e.child.ref();
-  (e.child.stdout as Socket | null)?.ref();
-  (e.child.stderr as Socket | null)?.ref();
   return parseAsItArrives(e);
 }
 

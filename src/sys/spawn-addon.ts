@@ -9,14 +9,24 @@
  */
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { errnoName, SysError } from './errors.js';
-import { waitForReaped, type ChildExit } from './child-wait.js';
-import type { StdioTarget } from './libc.js';
+import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
 import { findInPackage } from './native.js';
+
+/**
+ * Where a child's fd goes: 'inherit' (ours of that number, passed on), 'ignore' (/dev/null)
+ * or an fd of ours. Defined here and re-exported by libc.ts, which uses this module.
+ */
+export type StdioTarget = 'inherit' | 'ignore' | number;
 
 interface Addon {
   socketpair(): [number, number];
   spawn(path: string, argv: string[], envp: string[], dup2s: Array<[number, number]>): number;
   wait(pid: number): number | null;
+  /** Older builds of the module lack these two: piped() says. */
+  spawnPiped?(path: string, argv: string[], envp: string[]): [number, number, number];
+  run?(path: string, argv: string[], envp: string[]): [number, number, Buffer, Buffer];
+  /** Likewise: the result (out 0) or the value filled (32, 64), or -errno. */
+  ioctl?(fd: number, request: number, out: 0 | 32 | 64): number;
 }
 
 let addon: Addon | null | undefined;
@@ -27,9 +37,15 @@ function load(): Addon | null {
   const path = findInPackage('native/build/nsm-spawn.node');
   if (process.env.NSM_NO_SPAWN_ADDON === '1' || !existsSync(path)) return null;
   try {
-    const module = { exports: {} as Addon };
-    process.dlopen(module, path);
-    addon = module.exports;
+    // One load per process: `nsm ls`'s early scan (its own bundle) and the CLI share it.
+    const shared = Symbol.for('nsm.spawn-addon');
+    const g = globalThis as { [shared]?: Addon };
+    if (g[shared] === undefined) {
+      const module = { exports: {} as Addon };
+      process.dlopen(module, path);
+      g[shared] = module.exports;
+    }
+    addon = g[shared];
   } catch {
     // built for another platform, or unreadable: koffi's way
   }
@@ -114,4 +130,91 @@ export function readAvailable(fd: number): Buffer {
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Whether the module can start a child with its output piped to us (spawnPiped, runPiped):
+ * nsm-helper scan, whose child_process spawn would fork(2) all of Node (bench/RESULTS.md).
+ */
+export function piped(): boolean {
+  return typeof load()?.run === 'function';
+}
+
+function environ(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`]));
+}
+
+/**
+ * posix_spawn(3) `path` (argv[0] included in `argv`) with stdin on /dev/null, stdout and stderr on pipes to us: its pid
+ * and our read ends of the two (close-on-exec; the caller reads and closes them).
+ */
+export function spawnPiped(path: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { pid: number; stdout: number; stderr: number } {
+  try {
+    const [pid, stdout, stderr] = load()!.spawnPiped!(path, [...argv], environ(env));
+    return { pid, stdout, stderr };
+  } catch (err) {
+    throw sysError(err, 'posix_spawn', path);
+  }
+}
+
+/** What runPiped gives: as spawnSync's, the output as Buffers. */
+export interface PipedRun extends ChildExit {
+  pid: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** spawnPiped, then read both pipes to their end and reap the child, blocking (as spawnSync). */
+export function runPiped(path: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): PipedRun {
+  let r: [number, number, Buffer, Buffer];
+  try {
+    r = load()!.run!(path, [...argv], environ(env));
+  } catch (err) {
+    throw sysError(err, 'posix_spawn', path);
+  }
+  const [pid, waitStatus, stdout, stderr] = r;
+  return { pid, ...childExit(waitStatus), stdout, stderr };
+}
+
+/** The ioctl(2) shapes of src/sys/libc.ts's Libc that the module has, with its errno. */
+export interface AddonIoctls {
+  ioctlNoArg(fd: number, request: number): number;
+  ioctlUid(fd: number, request: number, out: number[]): number;
+  ioctlU64(fd: number, request: number, out: Array<number | bigint>): number;
+  errno(): number;
+}
+
+/**
+ * The module's ioctl as libc.ts's ioctl shapes (-1 and errno() on failure), so that reading
+ * namespace relations (ioctl_ns(2)) loads no koffi; undefined where the module lacks it.
+ */
+export function ioctls(): AddonIoctls | undefined {
+  const m = load();
+  if (typeof m?.ioctl !== 'function') return undefined;
+  const ioctl = m.ioctl.bind(m);
+  let errno = 0;
+  const call = (fd: number, request: number, out: 0 | 32 | 64): number => {
+    const r = ioctl(fd, request, out);
+    if (r < 0) errno = -r;
+    return r;
+  };
+  return {
+    ioctlNoArg: (fd, request) => {
+      const r = call(fd, request, 0);
+      return r < 0 ? -1 : r;
+    },
+    ioctlUid: (fd, request, out) => {
+      const r = call(fd, request, 32);
+      if (r < 0) return -1;
+      out[0] = r;
+      return 0;
+    },
+    ioctlU64: (fd, request, out) => {
+      const r = call(fd, request, 64);
+      if (r < 0) return -1;
+      out[0] = r;
+      return 0;
+    },
+    errno: () => errno,
+  };
 }

@@ -10,6 +10,7 @@
  * streams.
  */
 import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { errnoOf, SysError } from './errors.js';
 
 /** What nsm's printers write to: process.stdout, process.stderr, or the writers here. */
@@ -45,3 +46,16 @@ export const stdoutSync: Writer = { write: (text: string) => writeAll(1, 'stdout
 
 /** stderr (fd 2), written synchronously. */
 export const stderrSync: Writer = { write: (text: string) => writeAll(2, 'stderr', text) };
+
+/**
+ * The width of the terminal on fd 1 or 2, undefined when it is no terminal (commander's default,
+ * `stream.isTTY ? stream.columns : undefined`, without making process.stdout for a pipe).
+ */
+export function terminalColumns(fd: 1 | 2): number | undefined {
+  return isatty(fd) ? (fd === 1 ? process.stdout : process.stderr).columns : undefined;
+}
+
+/** Whether fd 1 or 2 is a terminal, asked without making its Node stream (the bundles' isatty: fstat(2)). */
+export function isTerminal(fd: 1 | 2): boolean {
+  return isatty(fd);
+}

@@ -70,7 +70,16 @@ export function shownCounts(cols: readonly Column<NamespaceSummary>[]): Column<N
   return cols.map((c) => (c.id === 'NPROCS' ? { ...c, get: (r) => (r.processesHidden ? '?' : c.get(r)) } : c));
 }
 
+/**
+ * A count with its thousands grouped as en-US writes them ("12,345"). Not toLocaleString:
+ * its first call sets up ICU's number formatting, which costs more than the rest of drawing
+ * `nsm ps` (bench/RESULTS.md).
+ */
+export function groupedCount(n: number): string {
+  return Number.isSafeInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ',') : n.toLocaleString('en-US');
+}
+
 /** "N processes not visible to you": those whose namespaces the scan could not read (proc(5)). */
 export function hiddenText(denied: number): string {
-  return `${denied.toLocaleString('en-US')} process${denied === 1 ? '' : 'es'} not visible to you`;
+  return `${groupedCount(denied)} process${denied === 1 ? '' : 'es'} not visible to you`;
 }

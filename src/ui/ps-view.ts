@@ -4,7 +4,7 @@
 import type { GroupedProcess, ProcessGrouping } from '../core/ps.js';
 import { colour } from './colour.js';
 import type { Column } from './columns.js';
-import { hiddenText, ownerLabel } from './namespace-columns.js';
+import { groupedCount, hiddenText, ownerLabel } from './namespace-columns.js';
 import { renderColumns, type TableOptions } from './table.js';
 
 const PROCESS_COLUMNS: readonly Column<GroupedProcess>[] = [
@@ -51,7 +51,7 @@ export function renderGrouping(g: ProcessGrouping, options: PsRenderOptions): st
   }
   const out: string[] = [];
   for (const group of g.groups) {
-    const count = group.nprocs === 1 ? '1 process' : `${group.nprocs.toLocaleString('en-US')} processes`;
+    const count = group.nprocs === 1 ? '1 process' : `${groupedCount(group.nprocs)} processes`;
     const head = [colour.bold(`${group.type}:[${group.ns}]`), group.nprocs === 0 ? colour.yellow(emptyText(group)) : count];
     if (group.owners.length > 0) head.push(colour.cyan(group.owners.map(ownerLabel).join(', ')));
     out.push(head.join('  '));
@@ -60,7 +60,7 @@ export function renderGrouping(g: ProcessGrouping, options: PsRenderOptions): st
       const table = renderColumns(shown, PROCESS_COLUMNS, options);
       out.push(table.replace(/^/gm, '  ').trimEnd());
       const more = group.nprocs - shown.length;
-      if (more > 0) out.push(colour.dim(`  … ${more.toLocaleString('en-US')} more (use --json or --all)`));
+      if (more > 0) out.push(colour.dim(`  … ${groupedCount(more)} more (use --json or --all)`));
     }
     out.push('');
   }

@@ -23,7 +23,11 @@ type TableCtor = new (options: object) => { push(row: unknown[]): void; toString
 let Table: TableCtor | undefined;
 
 function loadTable(): TableCtor {
-  Table ??= createRequire(import.meta.url)('cli-table3') as TableCtor;
+  // The CLI bundles (CommonJS) have require: esbuild then puts cli-table3 into the bundle, run
+  // on this first call and compiled through the bundle's code cache, instead of a dozen files
+  // of node_modules compiled at each start through node:module. The library (dist/, ES
+  // modules) has none and loads it from node_modules.
+  Table ??= (typeof require === 'function' ? require('cli-table3') : createRequire(import.meta.url)('cli-table3')) as TableCtor;
   return Table;
 }
 

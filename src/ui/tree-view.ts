@@ -6,7 +6,7 @@ import type { NamespaceTree, TreeNode, TreeProcess } from '../core/tree.js';
 import { NS_TYPE_NAMES, type NsType } from '../sys/nstypes.js';
 import { colour, stripAnsi } from './colour.js';
 import { escapeText } from '../sys/escape.js';
-import { ownerLabel } from './namespace-columns.js';
+import { groupedCount, ownerLabel } from './namespace-columns.js';
 
 /** The JSON document (schema: docs/json.md, "nsm tree --json"). */
 export function treeJson(t: NamespaceTree): object {
@@ -44,7 +44,7 @@ function drawForest<T>(items: readonly T[], label: (item: T) => string, children
       walk(children(item), top ? prefix : `${prefix}${last ? '   ' : colour.dim('│  ')}`, false);
     });
     if (shown.length < list.length) {
-      lines.push(`${prefix}${top ? '' : colour.dim('└─ ')}${colour.dim(`… ${(list.length - shown.length).toLocaleString('en-US')} more (use --json or --all)`)}`);
+      lines.push(`${prefix}${top ? '' : colour.dim('└─ ')}${colour.dim(`… ${groupedCount(list.length - shown.length)} more (use --json or --all)`)}`);
     }
   };
   walk(items, '', true);

@@ -8,11 +8,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NSM } from '../support/run.js';
+import { NSM, ROOT } from '../support/run.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'nsm-startup-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -24,13 +24,13 @@ writeFileSync(
   "process.on('exit', () => require('fs').writeSync(3, process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).join('\\n') + '\\n'));\n",
 );
 
-function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stderr: string; modules: string[] } {
+function loadedBy(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string; modules: string[] } {
   const r = spawnSync(process.execPath, ['-r', preload, NSM, ...args], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, NSM_STATE_DIR: join(scratch, 'state'), ...env },
     encoding: 'utf8',
   });
-  return { status: r.status, stderr: r.stderr, modules: String(r.output[3]).trim().split('\n') };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, modules: String(r.output[3]).trim().split('\n') };
 }
 
 const HEAVY = ['child_process', 'crypto', 'tty', 'net', 'stream'];
@@ -130,5 +130,78 @@ describe('nsm exec of a user into their own environment, not on a terminal, load
     const loaded = String(r.output[3]).trim().split('\n');
     expect(loaded).toContain('vm'); // the list is real
     expect(loaded.filter((m) => m.startsWith('addon ') && !m.endsWith('/native/build/nsm-spawn.node'))).toEqual([]);
+  });
+});
+
+// nsm-helper scan through nsm's own module (posix_spawn: vfork), not child_process (its libuv
+// spawn fork(2)s all of Node); child_process where the module was not built.
+describe.skipIf(!existsSync(join(ROOT, 'native/build/nsm-spawn.node')))('the listing commands start their scan without node:child_process (nsm-spawn.node)', () => {
+  const net = readlinkSync('/proc/self/ns/net').replace(/\D/g, '');
+  const cases = [['ls', '-t', 'net'], ['ps', '-t', 'net'], ['tree'], ['inspect', String(process.pid)], ['inspect', `ns:${net}`]];
+
+  it.each(cases)('nsm %s ...: the same namespaces with the module and without it (NSM_NO_SPAWN_ADDON=1)', (...args) => {
+    const viaModule = loadedBy(args);
+    expect([viaModule.stderr, viaModule.status]).toEqual(['', 0]);
+    expect(viaModule.stdout).toContain(net);
+    expect(viaModule.modules).toContain('vm'); // the list is real
+    expect(viaModule.modules).not.toContain('child_process');
+    const viaNode = loadedBy(args, { NSM_NO_SPAWN_ADDON: '1' });
+    expect([viaNode.stderr, viaNode.status]).toEqual(['', 0]);
+    expect(viaNode.stdout).toContain(net);
+    expect(viaNode.modules).toContain('child_process');
+  });
+
+  it('inspect and tree read namespace relations (ioctl_ns(2)) without koffi, and inspect draws its boxes without loading cli-table3 from node_modules', () => {
+    // The addons preload above, plus every file require() loaded from node_modules.
+    const fromModules = join(scratch, 'from-modules.cjs');
+    writeFileSync(fromModules, `require(${JSON.stringify(addons)});\nprocess.on('exit', () => require('fs').writeSync(3, Object.keys(require.cache).filter((f) => f.includes('/node_modules/')).map((f) => 'file ' + f).join('\\n') + '\\n'));\n`);
+    for (const args of [['inspect', String(process.pid)], ['inspect', `ns:${net}`], ['tree']]) {
+      const r = spawnSync(process.execPath, ['-r', fromModules, NSM, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, NSM_STATE_DIR: join(scratch, 'state') },
+        encoding: 'utf8',
+      });
+      expect([args, r.stderr, r.status]).toEqual([args, '', 0]);
+      expect(r.stdout).toContain(net);
+      const loaded = String(r.output[3]).trim().split('\n');
+      expect(loaded).toContain('vm'); // the list is real
+      expect(loaded.filter((m) => (m.startsWith('addon ') && !m.endsWith('/native/build/nsm-spawn.node')) || m.startsWith('file ') || m === 'module'), args.join(' ')).toEqual([]);
+    }
+  });
+
+  it('a scan that fails reports the first line of the helper stderr either way (ls: the early scan; inspect ns: the synchronous one)', () => {
+    const failing = join(scratch, 'failing-helper');
+    writeFileSync(failing, '#!/bin/sh\necho "scan refused: $1" >&2\nexit 3\n');
+    chmodSync(failing, 0o755);
+    for (const args of [['ls'], ['ps'], ['inspect', `ns:${net}`]]) {
+      for (const extra of [{}, { NSM_NO_SPAWN_ADDON: '1' }]) {
+        const r = loadedBy(args, { NSM_HELPER: failing, ...extra });
+        expect([args, extra, r.stderr, r.status]).toEqual([args, extra, 'nsm: native scan failed: scan refused: scan\n', 1]);
+      }
+    }
+  });
+});
+
+// -V, -h and help need every declaration but no command's code: dist/cmd/help.cjs, not the
+// whole CLI (dist/nsm.cjs); and their output goes to the descriptors, so no Node stream is made.
+const reads = join(scratch, 'reads.cjs');
+writeFileSync(
+  reads,
+  "const fs = require('fs'); const read = fs.readFileSync; const seen = []; fs.readFileSync = function (f, ...r) { seen.push(String(f)); return read.call(this, f, ...r); };\n" +
+    "process.on('exit', () => fs.writeSync(3, process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).concat(seen.map((f) => 'read ' + f)).join('\\n') + '\\n'));\n",
+);
+
+describe('nsm --version and nsm help load the command table without any command, and no Node stream', () => {
+  it.each([['--version'], ['-V'], ['help'], ['-h'], ['help', 'ls'], []])('nsm %s', (...args) => {
+    const r = spawnSync(process.execPath, ['-r', reads, NSM, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NSM_STATE_DIR: join(scratch, 'state') },
+      encoding: 'utf8',
+    });
+    const loaded = String(r.output[3]).trim().split('\n');
+    expect(r.stdout + r.stderr).toMatch(args[0] === '--version' || args[0] === '-V' ? /^\d+\.\d+\.\d+/ : /Usage: nsm/);
+    expect(loaded).toContain('vm'); // the list is real
+    expect(loaded.filter((m) => m.startsWith('read ') && m.endsWith('.cjs')).map((m) => m.slice(m.lastIndexOf('/') + 1))).toEqual(['help.cjs']);
+    expect(loaded.filter((m) => HEAVY.includes(m))).toEqual([]);
   });
 });

@@ -14,8 +14,8 @@ const UI = join(SRC, 'ui');
 
 /** Modules outside src/ui that hold only constants and pure functions (no I/O, no state). */
 const PURE = new Set(['sys/escape.ts', 'sys/nstypes.ts', 'sys/errors.ts', 'core/owner-kinds.ts', 'core/cgroup-owners.ts']);
-/** Packages ui may load: chalk styles; node:tty for isatty(1) (colour-rules.ts); node:module to load cli-table3 lazily; node:os and node:util give errors.ts its errno names. */
-const PACKAGES = new Set(['chalk', 'node:tty', 'node:module', 'node:os', 'node:util']);
+/** Packages ui may load: chalk styles and cli-table3 boxes (table.ts requires it on first use, through node:module outside the bundles); node:tty for isatty(1) (colour-rules.ts); node:os and node:util give errors.ts its errno names. */
+const PACKAGES = new Set(['chalk', 'cli-table3', 'node:tty', 'node:module', 'node:os', 'node:util']);
 
 /** The specifiers of `source`'s value imports and re-exports, static and dynamic. */
 function valueImports(source: string): string[] {
