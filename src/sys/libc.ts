@@ -529,13 +529,18 @@ const POSIX_SPAWN_SETSIGMASK = 0x8;
 /** Room for posix_spawn_file_actions_t, posix_spawnattr_t and sigset_t of any libc (glibc: 80, 336, 128 bytes). */
 const OPAQUE_BYTES = 1024;
 
+/** errno(3)'s EINTR on Linux (asm-generic/errno-base.h). */
+const EINTR = 4;
+
 /** Call `f` again while it fails with EINTR (a signal handler of Node's ran meanwhile). */
 function retrying(f: () => number, call: string, target?: string): number {
   for (;;) {
     const rc = f();
     if (rc !== -1) return rc;
-    const errno = errnoName(load().errno());
-    if (errno !== 'EINTR') throw new SysError(call, errno, target);
+    const errno = load().errno();
+    // By number: the first errnoName() builds Node's whole table of errno names, work a create
+    // need not do (the holder's helper exiting interrupts its poll with a SIGCHLD).
+    if (errno !== EINTR) throw new SysError(call, errnoName(errno), target);
   }
 }
 
@@ -544,8 +549,7 @@ function retryingOwn(f: () => number, call: string, target?: string): number {
   for (;;) {
     const rc = f();
     if (rc >= 0) return rc;
-    const errno = errnoName(-rc);
-    if (errno !== 'EINTR') throw new SysError(call, errno, target);
+    if (-rc !== EINTR) throw new SysError(call, errnoName(-rc), target);
   }
 }
 
