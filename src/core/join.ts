@@ -29,7 +29,7 @@ import { joinAndExec, type JoinOptions, type StdioTarget } from '../sys/helper.j
 import { inheritedFds, noteInheritedFds } from '../sys/inherited-fds.js';
 import { nsIdOfFd, setns, unshareFs, userNsOwnerUid } from '../sys/libc.js';
 import { NS_TYPES, nsTypeByFlag, type NsType } from '../sys/nstypes.js';
-import { relayTerminal } from '../sys/pty.js';
+import { hasTerminal, relayTerminal } from '../sys/pty.js';
 import { effectiveUid } from '../sys/statefs.js';
 import { visitCgroups, type EnvCgroup } from './limits.js';
 
@@ -176,7 +176,10 @@ export async function runJoined(req: JoinRequest): Promise<number> {
     }
     if (cwd !== undefined && !joinsMnt && extras.rootFd === undefined && !isDirectory(cwd)) cwd = '/';
     // Another user's command never gets our terminal, only a pty of ours (src/sys/pty.ts).
-    const pty = ordered.some((n) => n.type === 'user' && userNsOwnerUid(n.fd) !== effectiveUid()) ? relayTerminal(req.stdio) : undefined;
+    // Terminals first: without one there is nothing to protect, and no need to ask the
+    // kernel whose user namespace it is (NS_GET_OWNER_UID, through koffi).
+    const foreign = () => ordered.some((n) => n.type === 'user' && userNsOwnerUid(n.fd) !== effectiveUid());
+    const pty = hasTerminal(req.stdio) && foreign() ? relayTerminal(req.stdio) : undefined;
     try {
       return await joinAndExec(
         ordered.map((n) => ({ type: n.type, fd: n.fd, inode: BigInt(n.inode), ...(n.id !== undefined ? { id: BigInt(n.id) } : {}) })),

@@ -203,10 +203,13 @@ export class NamespaceTracker {
         this.namespaces.get(inode)?.members.add(o.pid);
         continue;
       }
-      if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed);
+      // A rescan read the links somewhere before seenBy: its LEAVE and JOIN are dated then, the
+      // namespace left empty from `time` (reconcile() dates its GONE no earlier than seenBy).
+      const seen = Math.max(o.time, o.seenBy ?? o.time);
+      if (old !== undefined) this.leave(old, o.pid, state, inode, o.time, o.via, followed, seen);
       // A fork child inherits its parent's namespace: only other arrivals may be a new namespace at a reused inode.
       const inherited = o.fork && parent?.ns[type] === inode;
-      this.enter(type, inode, o.pid, state, old ?? fromParent?.[type], Math.max(o.time, o.seenBy ?? o.time), o.via, followed, inherited, o.ids?.[type]);
+      this.enter(type, inode, o.pid, state, old ?? fromParent?.[type], seen, o.via, followed, inherited, o.ids?.[type]);
     }
   }
 
@@ -362,7 +365,7 @@ export class NamespaceTracker {
     return this.commandsRead.get(pid);
   }
 
-  private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean): void {
+  private leave(inode: number, pid: number, proc: ProcState, to: number, time: number, via: Via, followed: boolean, seen = time): void {
     const st = this.namespaces.get(inode);
     if (!st) return;
     st.members.delete(pid);
@@ -371,7 +374,7 @@ export class NamespaceTracker {
       st.emptiedUnseen = false;
     }
     if (followed && this.options.verbose) {
-      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(time), type: st.type, inode, id: st.id ?? null, pid, command: this.commandOf(pid, proc), to, owners: st.owners, via });
+      this.emit({ kind: 'ns-leave', time: this.env.toEpoch(seen), type: st.type, inode, id: st.id ?? null, pid, command: this.commandOf(pid, proc), to, owners: st.owners, via });
     }
   }
 
@@ -444,7 +447,7 @@ export class NamespaceTracker {
     // The last rescan runs after events and polls stopped: exits it finds were not missed.
     const unseen = !options.final;
     const seenBy = Math.max(started, options.finished ?? started);
-    // Namespaces whose last member's exit this scan inferred (at `started`, for the order of observations).
+    // Namespaces whose last member's exit or move this scan inferred (at `started`, for the order of observations).
     const emptiedHere = new Set<number>();
     const inferExit = (pid: number): void => {
       for (const inode of Object.values(this.procs.get(pid)?.ns ?? {})) emptiedHere.add(inode);
@@ -459,7 +462,12 @@ export class NamespaceTracker {
         inferExit(p.pid);
         continue;
       }
+      const before = this.procs.get(p.pid)?.ns;
       this.observe({ pid: p.pid, ppid: p.ppid, startTime: p.startTime, ns, command: this.procs.get(p.pid)?.command ?? p.comm, time: started, seenBy, via: 'rescan' });
+      // Moved (setns(2) or unshare(2) without exec), or its pid reused: the scan showed that the
+      // namespaces it was in lost it, somewhere before the scan ended.
+      const after = this.procs.get(p.pid)?.ns;
+      if (before && after !== before) for (const [type, inode] of Object.entries(before)) if (after?.[type as NsType] !== inode) emptiedHere.add(inode);
     }
     // Processes it does not show were gone when it looked (unless seen since it began).
     for (const [pid, st] of this.procs) {
@@ -515,8 +523,8 @@ export class NamespaceTracker {
       if (st.emptySince !== undefined && st.emptySince > started) continue;
       // Its last process left at emptySince (seen exiting, or moving). One held by an fd or
       // mount died somewhere between the previous rescan and the moment this one looked,
-      // which may be after it began: `seenBy` is when we knew. Likewise for an exit this
-      // scan inferred (the process was no longer there when it looked).
+      // which may be after it began: `seenBy` is when we knew. Likewise for an exit or a move
+      // this scan inferred (the process was no longer there, or elsewhere, when it looked).
       const inferred = emptiedHere.has(st.inode) && st.emptySince === started;
       const time = st.otherHeld.length > 0 || st.emptySince === undefined || inferred ? seenBy : st.emptySince;
       this.gone(st, time, 'rescan');

@@ -49,8 +49,15 @@ export interface MonitorOptions {
   mode?: 'auto' | 'poll';
   /** Stop after this many namespace events (NEW, GONE, JOIN, LEAVE). */
   count?: number;
-  /** Stop after this long. */
+  /** Stop after this long, from `startedAt`. */
   durationMs?: number;
+  /**
+   * When the run began, on the clock of process.hrtime (ms): the CLI passes its process's
+   * start, so that --duration counts from when the user started nsm, as time(1) would, and
+   * Node's start-up on a loaded host is not added to it. The mode record is dated then.
+   * Default (and never later than): when monitorNamespaces() is called.
+   */
+  startedAt?: number;
   /** Report the namespaces present at start first (a 'baseline' event). */
   baseline?: boolean;
   /** Period of the safety-net full rescan (default 5000 ms, longer on big hosts). */
@@ -239,6 +246,8 @@ class Monitor {
   private abandoned = false;
   /** Kills a scan still running when --duration is up (it would keep nsm alive past it). */
   private readonly scanAbort = new AbortController();
+  /** --duration's end (monotonic ms); undefined without one. */
+  private deadline: number | undefined;
   private ownMounts: { at: number; byInode: Map<number, NsMount[]> } | undefined;
 
   constructor(
@@ -289,7 +298,7 @@ class Monitor {
   }
 
   async run(): Promise<MonitorSummary> {
-    const startedAt = monoNow();
+    const startedAt = Math.min(monoNow(), this.options.startedAt ?? Infinity);
     const reason = await this.chooseMode();
     // Opened before the first scan: processes created while it runs are read by the first
     // tick, and those that exit are in the ticker's first report.
@@ -310,6 +319,7 @@ class Monitor {
     this.options.signal?.addEventListener('abort', abort);
     let duration: NodeJS.Timeout | undefined;
     const deadline = this.options.durationMs === undefined ? undefined : startedAt + this.options.durationMs;
+    this.deadline = deadline;
     if (deadline !== undefined) {
       // Armed before the first scan, which may take long on a loaded host. In steps of at
       // most MAX_TIMER_MS: Node fires a longer timeout at once (1 ms).
@@ -423,21 +433,35 @@ class Monitor {
     clearImmediate(this.drainLater);
     this.drainLater = undefined;
     const until = all ? Infinity : monoNow() + APPLY_SLICE_MS;
+    const cutoff = this.cutoff();
     // Called from the connector's data event: a throw here would escape the CLI's one error path.
     try {
-      while (this.pending.length > 0 && monoNow() < until) this.applyRecords(this.pending.splice(0, APPLY_STEP));
+      for (let now = monoNow(); this.pending.length > 0 && now < until && now < cutoff; now = monoNow()) this.applyRecords(this.pending.splice(0, APPLY_STEP));
     } catch (err) {
       this.fail(err);
       return true;
     }
     if (this.pending.length === 0) return true;
+    if (monoNow() >= cutoff) {
+      // --duration is up: the run ends now, whatever its timer says (a burst's records, applied
+      // all at once before a rescan, once held the timer back by most of a second). What is
+      // left is finalRescan()'s, within END_SLACK_MS, or counted as lost.
+      if (!this.stopping) this.stop();
+      return false;
+    }
     this.drainLater = setImmediate(() => this.drain(false));
     return false;
   }
 
+  /** Until when records may be applied: --duration's end, then (stopping) END_SLACK_MS after it. */
+  private cutoff(): number {
+    if (this.deadline === undefined) return Infinity;
+    return this.stopping ? this.deadline + END_SLACK_MS : this.deadline;
+  }
+
   /** The records left at the end, a slice at a time, until none is left or the run is over (--duration). */
   private async drainPending(): Promise<void> {
-    while (!this.abandoned && !this.drain(false)) await new Promise((r) => setImmediate(r));
+    while (!this.abandoned && !this.drain(false) && monoNow() < this.cutoff()) await new Promise((r) => setImmediate(r));
   }
 
   /** --duration is up with records still unapplied: they are counted as lost, once. */
@@ -801,7 +825,8 @@ class Monitor {
     const done = (async (): Promise<void> => {
       await this.drainPending();
       await this.scanning;
-      if (!this.abandoned) await this.rescan(true);
+      // Not started once END_SLACK_MS is over, nor with records left unapplied (it would contradict them).
+      if (!this.abandoned && this.pending.length === 0 && monoNow() < this.cutoff()) await this.rescan(true);
     })();
     if (deadline === undefined) return done;
     let timer: NodeJS.Timeout | undefined;
@@ -811,10 +836,11 @@ class Monitor {
     clearTimeout(timer);
     if (first === 'late') {
       this.abandoned = true;
-      this.dropPending();
       done.catch(() => undefined);
       this.scanAbort.abort();
     }
+    // Records the deadline left unapplied (late, or cut short by drain()): counted as lost.
+    this.dropPending();
   }
 
   private rescan(final = false): Promise<void> {
@@ -828,9 +854,13 @@ class Monitor {
           // Records the connector wrote meanwhile are delivered before this resumes.
           await new Promise((r) => setImmediate(r));
         }
-        if (this.abandoned) return; // the summary went out without it
-        // The records of everything before it first (they may still wait for a slice).
-        this.drain(true);
+        // --duration is up (its timer may not have run yet on a loaded host): the run ends, and
+        // this scan is applied only within END_SLACK_MS of it.
+        if (this.deadline !== undefined && !this.stopping && monoNow() >= this.deadline) this.stop();
+        if (this.abandoned || monoNow() >= this.cutoff()) return; // the summary goes out without it
+        // The records of everything before it first (they may still wait for a slice); cut
+        // short by --duration, the scan is not applied (it would contradict them).
+        if (!this.drain(true)) return;
         // Poll mode's equivalent: processes created since the scan began. The scan may have
         // listed /proc before a child was forked and looked for its parent after that parent
         // exited; unread, the child would leave their namespace looking empty (GONE).

@@ -121,6 +121,7 @@ export class ProcConnector {
   private stopped = false;
   private killed = false;
   private killTimer: NodeJS.Timeout | undefined;
+  private closed: Promise<void> | undefined;
   /** The kernel filters events by type (Linux 6.6+); older kernels' extra events are skipped by the helper. */
   readonly filtered = true;
 
@@ -194,13 +195,20 @@ export class ProcConnector {
       this.stopped = true;
       this.child.stdin!.end();
       // It leaves poll(2) on EOF at once; SIGKILL should it take longer (a loaded host, a deadline).
-      this.killTimer = setTimeout(() => {
-        this.killed = true;
-        this.child.kill('SIGKILL');
-      }, waitMs);
+      // Killed, it is not waited for: on a loaded host its exit and reaping take a while, and
+      // what it had not written is lost either way. Nothing it wrote is read after this.
+      const killed = new Promise<void>((resolve) => {
+        this.killTimer = setTimeout(() => {
+          this.killed = true;
+          this.child.stdout!.destroy();
+          this.child.kill('SIGKILL');
+          resolve();
+        }, waitMs);
+      });
       void this.exited.then(() => clearTimeout(this.killTimer));
+      this.closed = Promise.race([this.exited, killed]);
     }
-    await this.exited;
+    await this.closed;
     return !this.killed;
   }
 }

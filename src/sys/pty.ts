@@ -9,7 +9,7 @@
  * ^C, ^Z and the rest reach the command's own terminal) and the master, and closes the
  * master when the command has exited, which hangs up anything left holding the slave.
  */
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, writeSync } from 'node:fs';
 import { isatty, ReadStream } from 'node:tty';
 import { copyWindowSize, openPty, type StdioTarget } from './libc.js';
 
@@ -31,12 +31,31 @@ function fdOf(target: StdioTarget, index: number): number | undefined {
 }
 
 /**
+ * Whether `fd` is a terminal. A terminal is a character device, so pipes, sockets and files
+ * are told apart by fstat(2) alone, without loading node:tty (which brings node:net).
+ */
+function isTerminal(fd: number | undefined): boolean {
+  if (fd === undefined) return false;
+  try {
+    if (!fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false;
+  }
+  return isatty(fd);
+}
+
+/** Whether any of `stdio` (default: ours) is a terminal: only then is there one to relay. */
+export function hasTerminal(stdio: Stdio = ['inherit', 'inherit', 'inherit']): boolean {
+  return stdio.some((t, i) => isTerminal(fdOf(t, i)));
+}
+
+/**
  * Start relaying when any of `stdio` (default: ours) is a terminal; undefined when none is
  * (nothing to protect: the command gets `stdio` as it is).
  */
 export function relayTerminal(stdio: Stdio = ['inherit', 'inherit', 'inherit']): PtyRelay | undefined {
   const fds = stdio.map((t, i) => fdOf(t, i));
-  const ttys = fds.map((fd) => fd !== undefined && isatty(fd));
+  const ttys = fds.map(isTerminal);
   if (!ttys.includes(true)) return undefined;
   const { master, slave } = openPty();
   const sizeFrom = fds[ttys.indexOf(true)]!;

@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,5 +95,40 @@ describe.skipIf(process.geteuid?.() !== 0)('nsm exec NAME|PID|netns:X loads no k
     });
     expect([fallback.stderr, fallback.status]).toEqual(['', 7]);
     expect(String(fallback.output[3])).toMatch(/addon .*koffi\.node/);
+  });
+});
+
+// Rootless: a user's exec into their own environment joins its user namespace; without a
+// terminal nsm asks nothing of the kernel itself (whose user namespace it is matters only for
+// a terminal: src/core/join.ts), so it loads no koffi either.
+describe('nsm exec of a user into their own environment, not on a terminal, loads no koffi', () => {
+  const uid = process.geteuid?.() === 0 ? 65534 : process.geteuid!();
+  const as = (argv: string[]) => (uid === process.geteuid?.() ? argv : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv]);
+  // Readable by that user: the scratch directory is ours alone.
+  const shared = mkdtempSync(join(tmpdir(), 'nsm-startup-rl-'));
+  const state = join(shared, 'state');
+  const env = `st-rl-${randomBytes(3).toString('hex')}`;
+  const run = (args: string[], extra: string[] = []) => {
+    const argv = as([process.execPath, ...extra, NSM, ...args]);
+    return spawnSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { ...process.env, NSM_STATE_DIR: state }, encoding: 'utf8' });
+  };
+  afterAll(() => {
+    run(['destroy', env]);
+    rmSync(shared, { recursive: true, force: true });
+  });
+
+  it('the command runs in the environment, and no addon but nsm-spawn.node is loaded', () => {
+    chmodSync(shared, 0o755);
+    const preload = join(shared, 'addons.cjs');
+    writeFileSync(preload, readFileSync(addons));
+    mkdirSync(state, { mode: 0o700 });
+    chownSync(state, uid, uid);
+    const made = run(['create', env, '-t', 'user,uts']);
+    expect([made.stderr, made.status]).toEqual(['', 0]);
+    const r = run(['exec', env, 'sh', '-c', 'hostname; exit 7'], ['-r', preload]);
+    expect([r.stdout.trim(), r.stderr, r.status]).toEqual([env, '', 7]);
+    const loaded = String(r.output[3]).trim().split('\n');
+    expect(loaded).toContain('vm'); // the list is real
+    expect(loaded.filter((m) => m.startsWith('addon ') && !m.endsWith('/native/build/nsm-spawn.node'))).toEqual([]);
   });
 });

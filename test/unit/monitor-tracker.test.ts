@@ -232,6 +232,23 @@ describe('NamespaceTracker', () => {
     expect(kinds()).toHaveLength(2);
   });
 
+  // What a rescan alone shows happened somewhere between its start and its end: a process it
+  // finds moved (setns(2) or unshare(2) without exec) may have left after the scan began.
+  it('a namespace a rescan finds its last process moved out of is GONE when the scan ended, not when it began', () => {
+    const { t, events } = tracker({ verbose: true });
+    t.start(scan({ 10: { ns: host } }), 0);
+    t.observe({ pid: 60, ppid: 10, ns: host, time: 1, fork: true, via: 'event' });
+    t.observe({ pid: 60, ns: { net: 1250, mnt: HOST_MNT }, time: 2, via: 'event' }); // unshare -n + exec
+    // Began at 100; the process went back to the host's namespace (setns, no exec) before the scan read it at 140; ended at 150.
+    t.reconcile(scan({ 10: { ns: host }, 60: { ns: host } }), 100, { finished: 150 });
+    expect(events.find((e) => e.kind === 'ns-gone')).toMatchObject({ inode: 1250, time: 150, lifetimeMs: 148, via: 'rescan' });
+    // Its LEAVE and JOIN say the same moment.
+    expect(events.filter((e) => (e.kind === 'ns-leave' || e.kind === 'ns-join') && e.via === 'rescan').map((e) => [e.kind, e.time])).toEqual([
+      ['ns-leave', 150],
+      ['ns-join', 150],
+    ]);
+  });
+
   it('with -p follows only the tree: its NEW and GONE, not a stranger\'s', () => {
     const { t, kinds } = tracker({ followPid: 10 });
     const baseline = t.start(scan({ 10: { ns: host }, 11: { ppid: 10, ns: host }, 99: { ns: { net: 1300, mnt: HOST_MNT } } }), 0);

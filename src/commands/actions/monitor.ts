@@ -1,6 +1,7 @@
 import { isatty } from 'node:tty';
 import { monitorNamespaces } from '../../core/monitor.js';
 import { UsageError } from '../../sys/errors.js';
+import { processStartedAt } from '../../sys/started.js';
 import { monitorPrinter } from '../../ui/monitor.js';
 import type { MonitorEvent } from '../../core/monitor-events.js';
 import type { monitorOptions } from '../monitor.js';
@@ -33,6 +34,8 @@ export async function run(_operands: [], opts: OptionsOf<typeof monitorOptions>)
         verbose: opts.verbose,
         count: opts.count,
         durationMs: opts.duration,
+        // -d counts from when the user started nsm (time(1)'s start), not from after Node's start-up.
+        startedAt: processStartedAt(),
         baseline: opts.baseline,
         intervalMs: opts.interval,
         mode: opts.poll ? 'poll' : 'auto',
