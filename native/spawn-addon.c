@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -428,6 +430,188 @@ static napi_value js_ioctl(napi_env env, napi_callback_info info)
 	return result;
 }
 
+/*
+ * The calls `nsm create` makes besides starting its holder's helper, so that it loads no
+ * koffi either (src/sys/spawn-addon.ts, ownCalls): each returns the call's result, or minus
+ * its errno, and throws only for bad arguments.
+ */
+
+/* A JS string or null as a malloc'd C string; *ok is false on a bad argument. */
+static char *string_or_null(napi_env env, napi_value v, int *ok)
+{
+	napi_valuetype t;
+	size_t len;
+	char *s;
+
+	if (napi_typeof(env, v, &t) != napi_ok || (t != napi_null && t != napi_string)) {
+		*ok = 0;
+		return NULL;
+	}
+	if (t == napi_null)
+		return NULL;
+	if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || !(s = malloc(len + 1))) {
+		*ok = 0;
+		return NULL;
+	}
+	napi_get_value_string_utf8(env, v, s, len + 1, &len);
+	return s;
+}
+
+static napi_value int_result(napi_env env, int64_t v)
+{
+	napi_value out;
+
+	napi_create_int64(env, v, &out);
+	return out;
+}
+
+/* int32 arguments, all of them, or a TypeError naming the call. */
+static int int_args(napi_env env, napi_callback_info info, size_t want, int32_t *v, const char *usage)
+{
+	size_t argc = want;
+	napi_value args[4];
+
+	if (want > 4 || napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != want)
+		goto bad;
+	for (size_t i = 0; i < want; i++)
+		if (napi_get_value_int32(env, args[i], &v[i]) != napi_ok)
+			goto bad;
+	return 1;
+bad:
+	napi_throw_type_error(env, NULL, usage);
+	return 0;
+}
+
+/* flock(fd, operation): 0, or -errno (EWOULDBLOCK for a lock held elsewhere with LOCK_NB). */
+static napi_value js_flock(napi_env env, napi_callback_info info)
+{
+	int32_t v[2];
+
+	if (!int_args(env, info, 2, v, "flock(fd, operation)"))
+		return NULL;
+	return int_result(env, flock(v[0], v[1]) == 0 ? 0 : -errno);
+}
+
+/* NS_GET_ID (ioctl_ns(2), Linux 6.18) of the namespace open at fd: its 64-bit id, or -errno. */
+static napi_value js_ns_id(napi_env env, napi_callback_info info)
+{
+	int32_t fd;
+	uint64_t id = 0;
+
+	if (!int_args(env, info, 1, &fd, "nsId(fd)"))
+		return NULL;
+	/* _IOR(0xb7, 0xd, __u64), as src/sys/libc.ts's NS_GET_ID. */
+	if (ioctl(fd, 0x8008b70dUL, &id) != 0)
+		return int_result(env, -errno);
+	/* A double: ids count up from 1, far below 2^53. */
+	napi_value out;
+	napi_create_double(env, (double)id, &out);
+	return out;
+}
+
+/* mount(source|null, target, fstype|null, flags, data|null): 0 or -errno. */
+static napi_value js_mount(napi_env env, napi_callback_info info)
+{
+	size_t argc = 5;
+	napi_value args[5];
+	int ok = 1;
+	int64_t flags;
+	char *source = NULL, *target = NULL, *fstype = NULL, *data = NULL;
+	int rc;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 5 ||
+	    napi_get_value_int64(env, args[3], &flags) != napi_ok)
+		ok = 0;
+	if (ok) {
+		source = string_or_null(env, args[0], &ok);
+		target = string_or_null(env, args[1], &ok);
+		fstype = string_or_null(env, args[2], &ok);
+		data = string_or_null(env, args[4], &ok);
+	}
+	if (!ok || !target) {
+		free(source), free(target), free(fstype), free(data);
+		napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data)");
+		return NULL;
+	}
+	rc = mount(source, target, fstype, (unsigned long)flags, data) == 0 ? 0 : -errno;
+	free(source), free(target), free(fstype), free(data);
+	return int_result(env, rc);
+}
+
+/* umount2(target, flags): 0 or -errno. */
+static napi_value js_umount2(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value args[2];
+	int ok = 1;
+	int32_t flags;
+	char *target = NULL;
+	int rc;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 2 ||
+	    napi_get_value_int32(env, args[1], &flags) != napi_ok || !(target = string_or_null(env, args[0], &ok)) || !ok) {
+		free(target);
+		napi_throw_type_error(env, NULL, "umount2(target, flags)");
+		return NULL;
+	}
+	rc = umount2(target, flags) == 0 ? 0 : -errno;
+	free(target);
+	return int_result(env, rc);
+}
+
+/* pipe2(O_CLOEXEC): [read end, write end], or -errno. */
+static napi_value js_pipe(napi_env env, napi_callback_info info)
+{
+	int fds[2];
+	napi_value out, a, b;
+
+	(void)info;
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return int_result(env, -errno);
+	napi_create_array_with_length(env, 2, &out);
+	napi_create_int32(env, fds[0], &a);
+	napi_create_int32(env, fds[1], &b);
+	napi_set_element(env, out, 0, a);
+	napi_set_element(env, out, 1, b);
+	return out;
+}
+
+/* poll(buffer of struct pollfd, nfds, timeout): the count ready, or -errno (EINTR included). */
+static napi_value js_poll(napi_env env, napi_callback_info info)
+{
+	size_t argc = 3;
+	napi_value args[3];
+	void *data;
+	size_t len;
+	uint32_t nfds;
+	int32_t timeout;
+	int rc;
+
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
+	    napi_get_buffer_info(env, args[0], &data, &len) != napi_ok || napi_get_value_uint32(env, args[1], &nfds) != napi_ok ||
+	    napi_get_value_int32(env, args[2], &timeout) != napi_ok || (size_t)nfds * sizeof(struct pollfd) > len) {
+		napi_throw_type_error(env, NULL, "poll(buffer, nfds, timeout)");
+		return NULL;
+	}
+	rc = poll(data, nfds, timeout);
+	return int_result(env, rc < 0 ? -errno : rc);
+}
+
+/* waitpid(pid, 0), waiting for it to end: its raw wait status, or -errno. */
+static napi_value js_wait_blocking(napi_env env, napi_callback_info info)
+{
+	int32_t pid;
+	int st;
+	pid_t r;
+
+	if (!int_args(env, info, 1, &pid, "waitBlocking(pid)"))
+		return NULL;
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	return int_result(env, r < 0 ? -errno : st);
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 {
 	const napi_property_descriptor props[] = {
@@ -437,6 +621,13 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */)
 		{ "spawnPiped", NULL, js_spawn_piped, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "run", NULL, js_run, NULL, NULL, NULL, napi_enumerable, NULL },
 		{ "ioctl", NULL, js_ioctl, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "nsId", NULL, js_ns_id, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "umount2", NULL, js_umount2, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "pipe", NULL, js_pipe, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL },
+		{ "waitBlocking", NULL, js_wait_blocking, NULL, NULL, NULL, napi_enumerable, NULL },
 	};
 
 	napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -11,8 +11,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
 import { errnoName, SysError } from './errors.js';
-import { ioctls as addonIoctls, type StdioTarget } from './spawn-addon.js';
 import { nsTypeByFlag, nsTypeInfo, type NsType } from './nstypes.js';
+import { ioctls as addonIoctls, ownCalls, spawnProcess as spawnWithAddon, usable as addonUsable } from './spawn-addon.js';
+import type { StdioTarget } from './stdio-target.js';
 
 // ioctl_ns(2): requests on an open namespace file, _IO(0xb7, n).
 const NS_GET_USERNS = 0xb701;
@@ -194,6 +195,15 @@ function load(): Libc {
   return libc;
 }
 
+/**
+ * A call through nsm's own module (src/sys/spawn-addon.ts, ownCalls), which needs no koffi:
+ * `nsm create` then loads none. Its calls return minus the errno number on failure.
+ */
+function checkOwn(rc: number, call: string, target?: string): number {
+  if (rc < 0) throw new SysError(call, errnoName(-rc), target);
+  return rc;
+}
+
 /** Throw SysError for a libc call that returned -1. */
 function check(rc: number, call: string, target?: string): number {
   if (rc === -1) throw new SysError(call, errnoName(load().errno()), target);
@@ -215,9 +225,10 @@ export function unshareFs(): void {
 export function tryLockExclusive(fd: number, target?: string): boolean {
   const LOCK_EX = 2;
   const LOCK_NB = 4;
-  const c = load();
-  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
-  const errno = errnoName(c.errno());
+  const own = ownCalls();
+  const rc = own ? own.flock(fd, LOCK_EX | LOCK_NB) : load().flock(fd, LOCK_EX | LOCK_NB);
+  if (rc === 0) return true;
+  const errno = errnoName(own ? -rc : load().errno());
   if (errno === 'EAGAIN' || errno === 'EWOULDBLOCK') return false;
   throw new SysError('flock', errno, target);
 }
@@ -229,12 +240,16 @@ export function setns(fd: number, type: NsType, target?: string): void {
 
 /** mount(2). */
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
-  check(load().mount(source, target, fstype, flags, data), 'mount', target);
+  const own = ownCalls();
+  if (!own) check(load().mount(source, target, fstype, flags, data), 'mount', target);
+  else checkOwn(own.mount(source, target, fstype, flags, data), 'mount', target);
 }
 
 /** umount2(2). */
 export function umount2(target: string, flags = 0): void {
-  check(load().umount2(target, flags), 'umount2', target);
+  const own = ownCalls();
+  if (!own) check(load().umount2(target, flags), 'umount2', target);
+  else checkOwn(own.umount2(target, flags), 'umount2', target);
 }
 
 /**
@@ -410,13 +425,25 @@ let nsIdSupported: boolean | undefined;
  */
 export function nsIdOfFd(fd: number): number | undefined {
   if (nsIdSupported === false) return undefined;
-  const c = load();
-  const out: Array<number | bigint> = [0];
-  if (c.ioctlU64(fd, NS_GET_ID, out) === 0) {
-    nsIdSupported = true;
-    return Number(out[0]);
+  const own = ownCalls();
+  let errnum: number;
+  if (own) {
+    const id = own.nsId(fd);
+    if (id >= 0) {
+      nsIdSupported = true;
+      return id;
+    }
+    errnum = -id;
+  } else {
+    const c = load();
+    const out: Array<number | bigint> = [0];
+    if (c.ioctlU64(fd, NS_GET_ID, out) === 0) {
+      nsIdSupported = true;
+      return Number(out[0]);
+    }
+    errnum = c.errno();
   }
-  const errno = errnoName(c.errno());
+  const errno = errnoName(errnum);
   if (errno === 'ENOTTY' || errno === 'EINVAL') nsIdSupported = false;
   return undefined;
 }
@@ -518,13 +545,27 @@ const POSIX_SPAWN_SETSIGMASK = 0x8;
 /** Room for posix_spawn_file_actions_t, posix_spawnattr_t and sigset_t of any libc (glibc: 80, 336, 128 bytes). */
 const OPAQUE_BYTES = 1024;
 
+/** errno(3)'s EINTR on Linux (asm-generic/errno-base.h). */
+const EINTR = 4;
+
 /** Call `f` again while it fails with EINTR (a signal handler of Node's ran meanwhile). */
 function retrying(f: () => number, call: string, target?: string): number {
   for (;;) {
     const rc = f();
     if (rc !== -1) return rc;
-    const errno = errnoName(load().errno());
-    if (errno !== 'EINTR') throw new SysError(call, errno, target);
+    const errno = load().errno();
+    // By number: the first errnoName() builds Node's whole table of errno names, work a create
+    // need not do (the holder's helper exiting interrupts its poll with a SIGCHLD).
+    if (errno !== EINTR) throw new SysError(call, errnoName(errno), target);
+  }
+}
+
+/** retrying() for a call through nsm's own module, which returns minus the errno number. */
+function retryingOwn(f: () => number, call: string, target?: string): number {
+  for (;;) {
+    const rc = f();
+    if (rc >= 0) return rc;
+    if (-rc !== EINTR) throw new SysError(call, errnoName(-rc), target);
   }
 }
 
@@ -561,13 +602,22 @@ export function spawnAndWait(
   answer?: (stdoutChunk: Buffer) => Buffer | undefined,
   pass?: readonly number[],
 ): SpawnedResult {
-  const c = load();
+  // nsm's own module where it was built (src/sys/spawn-addon.ts): `nsm create` then loads no koffi.
+  const own = ownCalls();
   const open: number[] = [];
   const pipe = (): [number, number] => {
-    const fds = new Int32Array(2);
-    check(c.pipe2(fds, O_CLOEXEC), 'pipe2');
-    open.push(fds[0]!, fds[1]!);
-    return [fds[0]!, fds[1]!];
+    let fds: [number, number];
+    if (own) {
+      const r = own.pipe();
+      if (typeof r === 'number') throw new SysError('pipe2', errnoName(-r));
+      fds = r;
+    } else {
+      const a = new Int32Array(2);
+      check(load().pipe2(a, O_CLOEXEC), 'pipe2');
+      fds = [a[0]!, a[1]!];
+    }
+    open.push(...fds);
+    return fds;
   };
   const close = (fd: number): void => {
     const i = open.indexOf(fd);
@@ -578,7 +628,9 @@ export function spawnAndWait(
     const [stdinRead, stdinWrite] = pipe();
     const [stdoutRead, stdoutWrite] = pipe();
     const [stderrRead, stderrWrite] = pipe();
-    const pid = startChild(c, path, argv, env, [stdinRead, stdoutWrite, stderrWrite], pass ? { pass } : {});
+    const childFds = [stdinRead, stdoutWrite, stderrWrite];
+    // The module's spawn places fds above 2 only (addonUsable); one of ours at 0-2 (nsm started with one closed) takes koffi's.
+    const pid = own && addonUsable(childFds) ? spawnWithAddon(path, argv, env, childFds, pass) : startChild(load(), path, argv, env, childFds, pass ? { pass } : {});
     for (const fd of [stdinRead, stdoutWrite, stderrWrite]) close(fd);
 
     // Feed stdin and drain stdout and stderr together, so that neither side can wait for
@@ -611,7 +663,8 @@ export function spawnAndWait(
         pollfds.writeInt16LE(w.events, 8 * i + 4);
         pollfds.writeInt16LE(0, 8 * i + 6);
       });
-      retrying(() => c.poll(pollfds, watched.length, -1), 'poll', path);
+      if (own) retryingOwn(() => own.poll(pollfds, watched.length, -1), 'poll', path);
+      else retrying(() => load().poll(pollfds, watched.length, -1), 'poll', path);
       watched.forEach((w, i) => {
         const revents = pollfds.readInt16LE(8 * i + 6);
         if (revents === 0) return;
@@ -660,7 +713,8 @@ export function spawnAndWait(
       });
     }
     const status = new Int32Array(1);
-    retrying(() => c.waitpid(pid, status, 0), 'waitpid', path);
+    if (own) status[0] = checkOwn(own.waitBlocking(pid), 'waitpid', path);
+    else retrying(() => load().waitpid(pid, status, 0), 'waitpid', path);
     if (thrown) throw thrown.error;
     return { ...childExit(status[0]!), stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
   } finally {
@@ -678,8 +732,7 @@ interface ChildPlacement {
   pass?: readonly number[];
 }
 
-/** Where a child's fd goes (spawn-addon.ts defines it: this module uses that one, not the other way round). */
-export type { StdioTarget } from './spawn-addon.js';
+export type { StdioTarget } from './stdio-target.js';
 
 /**
  * posix_spawn `path` with `stdio[i]` as its fd i, for 0, 1, 2 and any further ones

@@ -10,13 +10,9 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { errnoName, SysError } from './errors.js';
 import { childExit, waitForReaped, type ChildExit } from './child-wait.js';
+import type { StdioTarget } from './stdio-target.js';
 import { findInPackage } from './native.js';
 
-/**
- * Where a child's fd goes: 'inherit' (ours of that number, passed on), 'ignore' (/dev/null)
- * or an fd of ours. Defined here and re-exported by libc.ts, which uses this module.
- */
-export type StdioTarget = 'inherit' | 'ignore' | number;
 
 interface Addon {
   socketpair(): [number, number];
@@ -217,4 +213,29 @@ export function ioctls(): AddonIoctls | undefined {
     },
     errno: () => errno,
   };
+}
+
+/**
+ * The module's calls for what `nsm create` does besides starting a helper (src/sys/libc.ts
+ * makes them through these where the module is there, else through koffi): each returns its
+ * result or minus its errno number (waitBlocking retries EINTR itself; poll does not).
+ */
+export interface OwnCalls {
+  flock(fd: number, operation: number): number;
+  /** NS_GET_ID of the namespace open at `fd`. */
+  nsId(fd: number): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount2(target: string, flags: number): number;
+  /** pipe2(O_CLOEXEC): [read end, write end], or minus errno. */
+  pipe(): [number, number] | number;
+  /** poll(2) over `pollfds` (struct pollfd, 8 bytes each). */
+  poll(pollfds: Buffer, nfds: number, timeout: number): number;
+  /** waitpid(pid, 0): the raw wait status. */
+  waitBlocking(pid: number): number;
+}
+
+/** Those calls, or null where the module was not built (or is one from before they were added). */
+export function ownCalls(): OwnCalls | null {
+  const m = load() as (Addon & Partial<OwnCalls>) | null;
+  return m && typeof m.waitBlocking === 'function' ? (m as Addon & OwnCalls) : null;
 }
