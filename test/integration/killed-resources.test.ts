@@ -27,9 +27,14 @@ const used: string[] = [];
 
 const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'utf8' });
 
-/** The i-th name of a run: `k<tag><c|d><i>`; its first 6 characters name its veth (network.ts). */
+/**
+ * The i-th name of a run: `k<c|d><i><tag>`. The run's tag last: a veth's name keeps only a
+ * name's first 6 characters and a 16-bit hash (src/core/network.ts hostInterfaceName), so ~50
+ * names sharing their first 6 collided in ~2 % of runs (two environments cannot have one host
+ * interface).
+ */
 function nameOf(kind: 'c' | 'd', i: number): string {
-  const n = `k${TAG}${kind}${i}`;
+  const n = `k${kind}${i}${TAG}`;
   used.push(n);
   return n;
 }
