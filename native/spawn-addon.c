@@ -74,11 +74,23 @@ static void free_strings(char **v)
 	free(v);
 }
 
+/* A JS array of the `n` ints of `v`. */
+static napi_value int_array(napi_env env, const int *v, uint32_t n)
+{
+	napi_value out, e;
+
+	napi_create_array_with_length(env, n, &out);
+	for (uint32_t i = 0; i < n; i++) {
+		napi_create_int32(env, v[i], &e);
+		napi_set_element(env, out, i, e);
+	}
+	return out;
+}
+
 /* socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): [ours (non-blocking), theirs]. */
 static napi_value js_socketpair(napi_env env, napi_callback_info info)
 {
 	int sv[2];
-	napi_value out, a, b;
 
 	(void)info;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -90,12 +102,7 @@ static napi_value js_socketpair(napi_env env, napi_callback_info info)
 		close(sv[1]);
 		return throw_errno(env, "fcntl(O_NONBLOCK)", err);
 	}
-	napi_create_array_with_length(env, 2, &out);
-	napi_create_int32(env, sv[0], &a);
-	napi_create_int32(env, sv[1], &b);
-	napi_set_element(env, out, 0, a);
-	napi_set_element(env, out, 1, b);
-	return out;
+	return int_array(env, sv, 2);
 }
 
 /*
@@ -278,21 +285,13 @@ static napi_value js_spawn_piped(napi_env env, napi_callback_info info)
 {
 	pid_t pid;
 	int out, err, rc;
-	napi_value result, v;
 
 	rc = spawn_piped(env, info, &pid, &out, &err);
 	if (rc < 0)
 		return NULL;
 	if (rc != 0)
 		return throw_errno(env, "posix_spawn", rc);
-	napi_create_array_with_length(env, 3, &result);
-	napi_create_int32(env, pid, &v);
-	napi_set_element(env, result, 0, v);
-	napi_create_int32(env, out, &v);
-	napi_set_element(env, result, 1, v);
-	napi_create_int32(env, err, &v);
-	napi_set_element(env, result, 2, v);
-	return result;
+	return int_array(env, (int[]){ pid, out, err }, 3);
 }
 
 struct grow {
@@ -563,17 +562,11 @@ static napi_value js_umount2(napi_env env, napi_callback_info info)
 static napi_value js_pipe(napi_env env, napi_callback_info info)
 {
 	int fds[2];
-	napi_value out, a, b;
 
 	(void)info;
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return int_result(env, -errno);
-	napi_create_array_with_length(env, 2, &out);
-	napi_create_int32(env, fds[0], &a);
-	napi_create_int32(env, fds[1], &b);
-	napi_set_element(env, out, 0, a);
-	napi_set_element(env, out, 1, b);
-	return out;
+	return int_array(env, fds, 2);
 }
 
 /* poll(buffer of struct pollfd, nfds, timeout): the count ready, or -errno (EINTR included). */

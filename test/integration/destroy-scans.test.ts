@@ -29,6 +29,26 @@ function countingHelper(): { helper: string; scans: () => string[] } {
   return { helper, scans: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('scan ')) : []) };
 }
 
+/** `nsm destroy ARGS NAME` through a counting helper: its output and the scans it made. */
+async function countedDestroy(name: string, opts: NsmOptions, args: string[] = []): Promise<{ stdout: string; scans: string[] }> {
+  const counted = countingHelper();
+  const d = await nsm(['destroy', ...args, name], { ...opts, env: { NSM_HELPER: counted.helper } });
+  expect(d.stderr).toBe('');
+  expect(d.code).toBe(0);
+  return { stdout: d.stdout, scans: counted.scans() };
+}
+
+/** Start a process inside `name` that writes "term" to the returned file when SIGTERMed. */
+async function trappedInside(name: string, opts: NsmOptions): Promise<string> {
+  const dir = mkdtempSync(join(scratch, 'm-'));
+  chmodSync(dir, 0o777);
+  const [ready, mark] = [join(dir, 'ready'), join(dir, 'term')];
+  const r = await nsm(['exec', name, '--', 'sh', '-c', `(trap 'echo term > ${mark}; exit 0' TERM; echo > ${ready}; while :; do sleep 0.05; done) >/dev/null 2>&1 &`], opts);
+  expect([r.stderr, r.code]).toEqual(['', 0]);
+  await waitFor(() => existsSync(ready), 'the trap to be set');
+  return mark;
+}
+
 const modes: Array<[string, number | undefined]> = [
   ['as root', undefined],
   ['rootless', ROOTLESS_UID],
@@ -42,34 +62,23 @@ describe.each(modes)('destroy %s: a scan for the processes inside only when ther
     const opts = as();
     const name = uniqueName('ds');
     const env = await create(name, [], opts);
-    const counted = countingHelper();
-    const d = await nsm(['destroy', name], { ...opts, env: { NSM_HELPER: counted.helper } });
-    expect(d.stderr).toBe('');
-    expect(d.code).toBe(0);
+    const d = await countedDestroy(name, opts);
     expect(d.stdout).toMatch(new RegExp(`^destroyed ${name} \\(holder PID ${env.pid}[;)]`));
     expect(d.stdout).not.toContain('stopped');
-    expect(counted.scans()).toHaveLength(1);
-    expect(counted.scans()[0]).not.toMatch(/--no-fds|--no-mounts/);
+    expect(d.scans).toHaveLength(1);
+    expect(d.scans[0]).not.toMatch(/--no-fds|--no-mounts/);
     expect(alive(env.pid, env.startTime)).toBe(false);
   });
 
   it.skipIf(skip)('a process inside: found by the first scan and given SIGTERM (its trap runs) before the holder goes', async () => {
     const opts = as();
     const name = uniqueName('ds');
-    const env = await create(name, [], opts);
-    const dir = mkdtempSync(join(scratch, 'm-'));
-    chmodSync(dir, 0o777);
-    const [ready, mark] = [join(dir, 'ready'), join(dir, 'term')];
-    const r = await nsm(['exec', name, '--', 'sh', '-c', `(trap 'echo term > ${mark}; exit 0' TERM; echo > ${ready}; while :; do sleep 0.05; done) >/dev/null 2>&1 &`], opts);
-    expect([r.stderr, r.code]).toEqual(['', 0]);
-    await waitFor(() => existsSync(ready), 'the trap to be set');
-    const counted = countingHelper();
-    const d = await nsm(['destroy', name], { ...opts, env: { NSM_HELPER: counted.helper } });
-    expect(d.stderr).toBe('');
-    expect(d.code).toBe(0);
+    await create(name, [], opts);
+    const mark = await trappedInside(name, opts);
+    const d = await countedDestroy(name, opts);
     expect(d.stdout).toMatch(/stopped [12] process(es)? inside/);
     expect(readFileSync(mark, 'utf8')).toBe('term\n');
-    expect(counted.scans()).toHaveLength(2);
+    expect(d.scans).toHaveLength(2);
   });
 
   it.skipIf(skip)("a procfs of another pid namespace over its /proc (one process in it) is not taken for its own: the scan finds the process inside", async () => {
@@ -84,12 +93,9 @@ describe.each(modes)('destroy %s: a scan for the processes inside only when ther
     const r = await nsm(['exec', name, '--', 'sh', '-c', nested], opts);
     expect([r.stderr, r.code]).toEqual(['', 0]);
     await waitFor(() => existsSync(ready), 'the nested procfs to be mounted');
-    const counted = countingHelper();
-    const d = await nsm(['destroy', '--timeout', '0.5', name], { ...opts, env: { NSM_HELPER: counted.helper } });
-    expect(d.stderr).toBe('');
-    expect(d.code).toBe(0);
+    const d = await countedDestroy(name, opts, ['--timeout', '0.5']);
     expect(d.stdout).toContain('stopped 1 process inside');
-    expect(counted.scans()).toHaveLength(2);
+    expect(d.scans).toHaveLength(2);
     expect(alive(env.pid, env.startTime)).toBe(false);
   });
 
@@ -97,21 +103,13 @@ describe.each(modes)('destroy %s: a scan for the processes inside only when ther
     const opts = as();
     const name = uniqueName('ds');
     const env = await create(name, [], opts);
-    const dir = mkdtempSync(join(scratch, 'f-'));
-    chmodSync(dir, 0o777);
-    const [ready, mark] = [join(dir, 'ready'), join(dir, 'term')];
-    const r = await nsm(['exec', name, '--', 'sh', '-c', `(trap 'echo term > ${mark}; exit 0' TERM; echo > ${ready}; while :; do sleep 0.05; done) >/dev/null 2>&1 &`], opts);
-    expect([r.stderr, r.code]).toEqual(['', 0]);
-    await waitFor(() => existsSync(ready), 'the trap to be set');
+    const mark = await trappedInside(name, opts);
     const fake = `mount -t tmpfs none /proc && mkdir -p /proc/1/ns && ln -s 'pid:[${env.namespaces.pid}]' /proc/1/ns/pid`;
     const m = await nsm(['exec', name, '--', 'sh', '-c', fake], opts);
     expect([m.stderr, m.code]).toEqual(['', 0]);
-    const counted = countingHelper();
-    const d = await nsm(['destroy', name], { ...opts, env: { NSM_HELPER: counted.helper } });
-    expect(d.stderr).toBe('');
-    expect(d.code).toBe(0);
+    const d = await countedDestroy(name, opts);
     expect(d.stdout).toMatch(/stopped [12] process(es)? inside/);
     expect(readFileSync(mark, 'utf8')).toBe('term\n');
-    expect(counted.scans()).toHaveLength(2);
+    expect(d.scans).toHaveLength(2);
   });
 });
