@@ -114,6 +114,28 @@ describe.each(modes)('destroy %s: a scan for the processes inside only when ther
     expect(readFileSync(mark, 'utf8')).toBe('term\n');
     expect(counted.scans()).toHaveLength(2);
   });
+
+  it.skipIf(skip)("a directory of its own procfs bind-mounted over /proc (/proc/1/task: one entry, \"1\", of its pid namespace) is not trusted: the scan finds the process inside", async () => {
+    const opts = as();
+    const name = uniqueName('ds');
+    const env = await create(name, [], opts);
+    const dir = mkdtempSync(join(scratch, 't-'));
+    chmodSync(dir, 0o777);
+    const [ready, mark] = [join(dir, 'ready'), join(dir, 'term')];
+    const r = await nsm(['exec', name, '--', 'sh', '-c', `(trap 'echo term > ${mark}; exit 0' TERM; echo > ${ready}; while :; do sleep 0.05; done) >/dev/null 2>&1 &`], opts);
+    expect([r.stderr, r.code]).toEqual(['', 0]);
+    await waitFor(() => existsSync(ready), 'the trap to be set');
+    const m = await nsm(['exec', name, '--', 'mount', '--bind', '/proc/1/task', '/proc'], opts);
+    expect([m.stderr, m.code]).toEqual(['', 0]);
+    const counted = countingHelper();
+    const d = await nsm(['destroy', name], { ...opts, env: { NSM_HELPER: counted.helper } });
+    expect(d.stderr).toBe('');
+    expect(d.code).toBe(0);
+    expect(d.stdout).toMatch(/stopped [12] process(es)? inside/);
+    expect(readFileSync(mark, 'utf8')).toBe('term\n');
+    expect(counted.scans()).toHaveLength(2);
+    expect(alive(env.pid, env.startTime)).toBe(false);
+  });
 });
 
 /**
