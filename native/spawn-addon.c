@@ -106,6 +106,49 @@ static napi_value js_socketpair(napi_env env, napi_callback_info info)
 }
 
 /*
+ * The path, argv and envp of a spawn call (its first three arguments). The path is copied
+ * whole or not at all: napi cuts a longer string, and a cut path may name another program.
+ * Returns 0, ENAMETOOLONG, or -1 with a TypeError thrown.
+ */
+static int spawn_args(napi_env env, const napi_value *args, char *path, size_t size, char ***argv, char ***envp)
+{
+	size_t len;
+
+	if (napi_get_value_string_utf8(env, args[0], NULL, 0, &len) != napi_ok) {
+		napi_throw_type_error(env, NULL, "spawn: the path is a string");
+		return -1;
+	}
+	if (len >= size)
+		return ENAMETOOLONG;
+	napi_get_value_string_utf8(env, args[0], path, size, &len);
+	*argv = strings(env, args[1]);
+	*envp = strings(env, args[2]);
+	if (!*argv || !*envp) {
+		free_strings(*argv);
+		free_strings(*envp);
+		napi_throw_type_error(env, NULL, "spawn: argv and envp are arrays of strings");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Every signal back to its default, glibc's internal 32 and 33 included: sigfillset() leaves
+ * those two out, and glibc's posix_spawn sets a signal not in this set that has a handler in
+ * Node to SIG_IGN in the child, which execve(2) keeps (as src/sys/libc.ts). None blocked.
+ */
+static void default_signals(posix_spawnattr_t *attr)
+{
+	sigset_t all, none;
+
+	memset(&all, 0xff, sizeof all);
+	sigemptyset(&none);
+	posix_spawnattr_setsigdefault(attr, &all);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
+/*
  * spawn(path, argv, envp, dup2s): posix_spawn(3) of `path`, each [from, to] pair of dup2s
  * applied in order (from == to: the fd passes under its number, close-on-exec cleared), every
  * signal at its default and none blocked. Returns the pid.
@@ -115,32 +158,22 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 	size_t argc = 4;
 	napi_value args[4], result;
 	char path[4096], **argv = NULL, **envp = NULL;
-	size_t len;
 	uint32_t n = 0;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t all, none;
 	pid_t pid;
 	int rc = 0;
 
 	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 4 ||
-	    napi_get_value_string_utf8(env, args[0], NULL, 0, &len) != napi_ok ||
 	    napi_get_array_length(env, args[3], &n) != napi_ok) {
 		napi_throw_type_error(env, NULL, "spawn(path, argv, envp, dup2s)");
 		return NULL;
 	}
-	/* Copied whole or not at all: napi cuts a longer string, and a cut path may name another program. */
-	if (len >= sizeof path)
-		return throw_errno(env, "posix_spawn", ENAMETOOLONG);
-	napi_get_value_string_utf8(env, args[0], path, sizeof path, &len);
-	argv = strings(env, args[1]);
-	envp = strings(env, args[2]);
-	if (!argv || !envp) {
-		free_strings(argv);
-		free_strings(envp);
-		napi_throw_type_error(env, NULL, "spawn: argv and envp are arrays of strings");
+	rc = spawn_args(env, args, path, sizeof path, &argv, &envp);
+	if (rc < 0)
 		return NULL;
-	}
+	if (rc > 0)
+		return throw_errno(env, "posix_spawn", rc);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	for (uint32_t i = 0; i < n; i++) {
@@ -161,14 +194,7 @@ static napi_value js_spawn(napi_env env, napi_callback_info info)
 			return NULL;
 		}
 	}
-	/* Every signal back to its default, glibc's internal 32 and 33 included: sigfillset()
-	 * leaves those two out, and glibc's posix_spawn sets a signal not in this set that has a
-	 * handler in Node to SIG_IGN in the child, which execve(2) keeps (as src/sys/libc.ts). */
-	memset(&all, 0xff, sizeof all);
-	sigemptyset(&none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	default_signals(&attr);
 	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -217,28 +243,17 @@ static int spawn_piped(napi_env env, napi_callback_info info, pid_t *pid, int *o
 	size_t argc = 3;
 	napi_value args[3];
 	char path[4096], **argv = NULL, **envp = NULL;
-	size_t len;
 	int po[2] = { -1, -1 }, pe[2] = { -1, -1 }, rc;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t all, none;
 
-	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3 ||
-	    napi_get_value_string_utf8(env, args[0], NULL, 0, &len) != napi_ok) {
+	if (napi_get_cb_info(env, info, &argc, args, NULL, NULL) != napi_ok || argc != 3) {
 		napi_throw_type_error(env, NULL, "(path, argv, envp)");
 		return -1;
 	}
-	if (len >= sizeof path)
-		return ENAMETOOLONG;
-	napi_get_value_string_utf8(env, args[0], path, sizeof path, &len);
-	argv = strings(env, args[1]);
-	envp = strings(env, args[2]);
-	if (!argv || !envp) {
-		free_strings(argv);
-		free_strings(envp);
-		napi_throw_type_error(env, NULL, "argv and envp are arrays of strings");
-		return -1;
-	}
+	rc = spawn_args(env, args, path, sizeof path, &argv, &envp);
+	if (rc != 0)
+		return rc;
 	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
 		rc = errno;
 		goto out;
@@ -249,11 +264,7 @@ static int spawn_piped(napi_env env, napi_callback_info info, pid_t *pid, int *o
 	if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) == 0 &&
 	    (rc = posix_spawn_file_actions_adddup2(&fa, po[1], 1)) == 0 &&
 	    (rc = posix_spawn_file_actions_adddup2(&fa, pe[1], 2)) == 0) {
-		memset(&all, 0xff, sizeof all); /* as js_spawn: glibc's 32 and 33 too */
-		sigemptyset(&none);
-		posix_spawnattr_setsigdefault(&attr, &all);
-		posix_spawnattr_setsigmask(&attr, &none);
-		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+		default_signals(&attr);
 		rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
 	}
 	posix_spawnattr_destroy(&attr);
