@@ -633,90 +633,111 @@ export function spawnAndWait(
     const pid = own && addonUsable(childFds) ? spawnWithAddon(path, argv, env, childFds, pass) : startChild(load(), path, argv, env, childFds, pass ? { pass } : {});
     for (const fd of [stdinRead, stdoutWrite, stderrWrite]) close(fd);
 
-    // Feed stdin and drain stdout and stderr together, so that neither side can wait for
-    // the other with a full pipe.
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const streams = [
-      { fd: stdoutRead, chunks: out },
-      { fd: stderrRead, chunks: err },
-    ];
-    let toSend = input;
-    let sent = 0;
-    let replied = answer === undefined;
-    let thrown: { error: unknown } | undefined;
-    let writing = stdinWrite;
-    const closeStdin = (): void => {
-      if (writing < 0) return;
-      close(writing);
-      writing = -1;
+    // Set before the wait: once waitpid(2) has been tried, the pid may not be ours any more.
+    let waited = false;
+    const reap = (): number => {
+      waited = true;
+      const status = new Int32Array(1);
+      if (own) status[0] = checkOwn(own.waitBlocking(pid), 'waitpid', path);
+      else retrying(() => load().waitpid(pid, status, 0), 'waitpid', path);
+      return status[0]!;
     };
-    if (toSend.length === 0 && replied) closeStdin();
-    const buf = Buffer.alloc(65536);
-    const pollfds = Buffer.alloc(8 * 3);
-    while ((writing >= 0 && sent < toSend.length) || streams.length > 0) {
-      // Stdin is watched only while there is something to write: an idle open pipe is always writable.
-      const stdin = writing >= 0 && sent < toSend.length ? [{ fd: writing, events: POLLOUT }] : [];
-      const watched = [...stdin, ...streams.map((s) => ({ fd: s.fd, events: POLLIN }))];
-      watched.forEach((w, i) => {
-        pollfds.writeInt32LE(w.fd, 8 * i);
-        pollfds.writeInt16LE(w.events, 8 * i + 4);
-        pollfds.writeInt16LE(0, 8 * i + 6);
-      });
-      if (own) retryingOwn(() => own.poll(pollfds, watched.length, -1), 'poll', path);
-      else retrying(() => load().poll(pollfds, watched.length, -1), 'poll', path);
-      watched.forEach((w, i) => {
-        const revents = pollfds.readInt16LE(8 * i + 6);
-        if (revents === 0) return;
-        if (w.fd === writing) {
-          // POLLOUT on a pipe: room for at least one page (4 KiB), which a write of that much fills without blocking.
-          if (revents & POLLOUT) {
-            try {
-              sent += writeSync(writing, toSend, sent, Math.min(4096, toSend.length - sent));
-            } catch (e) {
-              if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw SysError.fromNode(e, 'write', `stdin of ${path}`);
-              sent = toSend.length; // it stopped reading: what it says on stdout tells why
-              replied = true;
-            }
-          }
-          if ((sent >= toSend.length && replied) || revents & (POLLERR | POLLHUP)) closeStdin();
-          return;
-        }
-        const stream = streams.find((s) => s.fd === w.fd)!;
-        const n = readSync(stream.fd, buf, 0, buf.length, null);
-        if (n > 0) {
-          const chunk = Buffer.from(buf.subarray(0, n));
-          stream.chunks.push(chunk);
-          if (stream.chunks === out && !replied) {
-            let reply: Buffer | undefined;
-            try {
-              reply = answer!(chunk);
-            } catch (e) {
-              thrown = { error: e };
-              reply = Buffer.alloc(0);
-              toSend = Buffer.alloc(0);
-              sent = 0;
-            }
-            if (reply !== undefined) {
-              replied = true;
-              if (writing >= 0) {
-                toSend = Buffer.concat([toSend.subarray(sent), reply]);
-                sent = 0;
-                if (toSend.length === 0) closeStdin();
+    try {
+      // Feed stdin and drain stdout and stderr together, so that neither side can wait for
+      // the other with a full pipe.
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const streams = [
+        { fd: stdoutRead, chunks: out },
+        { fd: stderrRead, chunks: err },
+      ];
+      let toSend = input;
+      let sent = 0;
+      let replied = answer === undefined;
+      let thrown: { error: unknown } | undefined;
+      let writing = stdinWrite;
+      const closeStdin = (): void => {
+        if (writing < 0) return;
+        close(writing);
+        writing = -1;
+      };
+      if (toSend.length === 0 && replied) closeStdin();
+      const buf = Buffer.alloc(65536);
+      const pollfds = Buffer.alloc(8 * 3);
+      while ((writing >= 0 && sent < toSend.length) || streams.length > 0) {
+        // Stdin is watched only while there is something to write: an idle open pipe is always writable.
+        const stdin = writing >= 0 && sent < toSend.length ? [{ fd: writing, events: POLLOUT }] : [];
+        const watched = [...stdin, ...streams.map((s) => ({ fd: s.fd, events: POLLIN }))];
+        watched.forEach((w, i) => {
+          pollfds.writeInt32LE(w.fd, 8 * i);
+          pollfds.writeInt16LE(w.events, 8 * i + 4);
+          pollfds.writeInt16LE(0, 8 * i + 6);
+        });
+        if (own) retryingOwn(() => own.poll(pollfds, watched.length, -1), 'poll', path);
+        else retrying(() => load().poll(pollfds, watched.length, -1), 'poll', path);
+        watched.forEach((w, i) => {
+          const revents = pollfds.readInt16LE(8 * i + 6);
+          if (revents === 0) return;
+          if (w.fd === writing) {
+            // POLLOUT on a pipe: room for at least one page (4 KiB), which a write of that much fills without blocking.
+            if (revents & POLLOUT) {
+              try {
+                sent += writeSync(writing, toSend, sent, Math.min(4096, toSend.length - sent));
+              } catch (e) {
+                if ((e as NodeJS.ErrnoException).code !== 'EPIPE') throw SysError.fromNode(e, 'write', `stdin of ${path}`);
+                sent = toSend.length; // it stopped reading: what it says on stdout tells why
+                replied = true;
               }
             }
+            if ((sent >= toSend.length && replied) || revents & (POLLERR | POLLHUP)) closeStdin();
+            return;
           }
-        } else {
-          close(stream.fd);
-          streams.splice(streams.indexOf(stream), 1);
+          const stream = streams.find((s) => s.fd === w.fd)!;
+          const n = readSync(stream.fd, buf, 0, buf.length, null);
+          if (n > 0) {
+            const chunk = Buffer.from(buf.subarray(0, n));
+            stream.chunks.push(chunk);
+            if (stream.chunks === out && !replied) {
+              let reply: Buffer | undefined;
+              try {
+                reply = answer!(chunk);
+              } catch (e) {
+                thrown = { error: e };
+                reply = Buffer.alloc(0);
+                toSend = Buffer.alloc(0);
+                sent = 0;
+              }
+              if (reply !== undefined) {
+                replied = true;
+                if (writing >= 0) {
+                  toSend = Buffer.concat([toSend.subarray(sent), reply]);
+                  sent = 0;
+                  if (toSend.length === 0) closeStdin();
+                }
+              }
+            }
+          } else {
+            close(stream.fd);
+            streams.splice(streams.indexOf(stream), 1);
+          }
+        });
+      }
+      const status = reap();
+      if (thrown) throw thrown.error;
+      return { ...childExit(status), stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
+    } catch (e) {
+      // A poll, read or write of ours failed: the child is ended and reaped, not left a zombie
+      // (signalled only before any wait: a reaped pid may be another process's by now).
+      if (!waited) {
+        try {
+          process.kill(pid, 'SIGKILL');
+          reap();
+        } catch {
+          // it could not be signalled or reaped: nothing more to do here
         }
-      });
+      }
+      throw e;
     }
-    const status = new Int32Array(1);
-    if (own) status[0] = checkOwn(own.waitBlocking(pid), 'waitpid', path);
-    else retrying(() => load().waitpid(pid, status, 0), 'waitpid', path);
-    if (thrown) throw thrown.error;
-    return { ...childExit(status[0]!), stdout: Buffer.concat(out), stderr: Buffer.concat(err) };
   } finally {
     for (const fd of open.splice(0)) closeSync(fd);
   }
